@@ -1,0 +1,112 @@
+import type { AddressInfo } from 'node:net';
+import type { Config } from './config.js';
+import { connectDatabase } from './db/connect.js';
+import type { DatabaseHandle } from './db/connect.js';
+import { migrateToLatest } from './db/migrate.js';
+import { createLogger } from './log.js';
+import type { Logger } from './log.js';
+import { createServices } from './services.js';
+import type { Services } from './services.js';
+import { createGraphQLServer } from './graphql/yoga.js';
+import { attachGraphQLWs } from './graphql/ws.js';
+import type { GraphQLWsServer } from './graphql/ws.js';
+import { buildHttpServer } from './rest/server.js';
+import type { Http } from './rest/http.js';
+
+/** A background loop owned by a process (trainer worker, webhook delivery, sweepers). */
+export interface Runner {
+  name: string;
+  start(): Promise<void>;
+  /** Stops taking work and finishes or hands back what is in flight. */
+  stop(): Promise<void>;
+}
+
+export interface AppOptions {
+  config: Config;
+  /** Serve HTTP/GraphQL (the api role). */
+  api: boolean;
+  /** Run trainer jobs (the worker role). */
+  worker: boolean;
+  log?: Logger;
+}
+
+export interface App {
+  services: Services;
+  /** http://host:port once started with the api role. */
+  url: string | undefined;
+  start(): Promise<void>;
+  /** Graceful: stop accepting, finish in-flight work, close sockets and the database. */
+  stop(): Promise<void>;
+}
+
+const SHUTDOWN_GRACE_MS = 8_000;
+
+/** Builds a process: api, worker or both, on one database. Tests boot it on port 0. */
+export async function buildApp(opts: AppOptions): Promise<App> {
+  const { config } = opts;
+  const log = opts.log ?? createLogger(config.logLevel);
+  const handle: DatabaseHandle = await connectDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, log });
+  let services: Services | undefined;
+  let http: Http | undefined;
+  let ws: GraphQLWsServer | undefined;
+  const runners: Runner[] = [];
+  let url: string | undefined;
+
+  try {
+    const applied = await migrateToLatest(handle.db);
+    if (applied.length) log.info({ applied }, 'migrations applied');
+    services = createServices({ config, db: handle.db, notifier: handle.notifier, log });
+    if (opts.api) {
+      const yoga = createGraphQLServer(services);
+      http = await buildHttpServer({ services, yoga });
+      ws = attachGraphQLWs(http.server, yoga, services);
+    }
+  } catch (err) {
+    await services?.close().catch(() => {});
+    await handle.close().catch(() => {});
+    throw err;
+  }
+  const svc = services;
+
+  let stopping: Promise<void> | undefined;
+  return {
+    services: svc,
+    get url() {
+      return url;
+    },
+    async start() {
+      for (const runner of runners) await runner.start();
+      if (http) {
+        await http.listen({ host: config.host, port: config.port });
+        const address = http.server.address() as AddressInfo;
+        const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+        url = `http://${host}:${address.port}`;
+        log.info({ url, engine: handle.engine }, 'tuneloop api listening');
+      }
+    },
+    stop() {
+      stopping ??= (async () => {
+        const force = setTimeout(() => {
+          log.warn('graceful shutdown is taking too long; closing connections');
+          http?.server.closeAllConnections();
+        }, SHUTDOWN_GRACE_MS);
+        force.unref();
+        try {
+          // Stop accepting first; in-flight requests finish while runners hand back work.
+          const closingHttp = http?.close();
+          await Promise.all(runners.map((r) => r.stop().catch((err) => log.error({ err, runner: r.name }, 'runner stop failed'))));
+          await ws?.close();
+          // Streaming responses (SSE) never end on their own.
+          http?.server.closeAllConnections();
+          await closingHttp;
+          await svc.close();
+          await handle.close();
+        } finally {
+          clearTimeout(force);
+        }
+        log.info('tuneloop stopped');
+      })();
+      return stopping;
+    },
+  };
+}

@@ -1,0 +1,175 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { sql } from 'kysely';
+import type { Db } from '../db/connect.js';
+import type { Model } from '../db/schema.js';
+import { DomainError, InvalidInputError, NotFoundError } from '../errors.js';
+import { inspectModelFolder, ModelFolderError } from './model-folder.js';
+
+export interface ImportModelInput {
+  dir: string;
+  id: string;
+  fineTunable: boolean;
+  pricePerMTokMicros?: bigint;
+  inferencePricePerMTokMicros?: bigint;
+}
+
+export interface ListModelsOptions {
+  fineTunable?: boolean;
+  /** Page size and cursor (a model's `created_at|id`, opaque to clients). */
+  first?: number;
+  after?: string | null;
+}
+
+export interface ModelPage {
+  models: Model[];
+  hasNextPage: boolean;
+}
+
+export interface CatalogService {
+  importModel(input: ImportModelInput): Promise<Model>;
+  /** Models the account can see: base models and its own fine-tuned ones. */
+  listModels(accountId: string, opts?: ListModelsOptions): Promise<ModelPage>;
+  fineTunableModels(accountId: string): Promise<Model[]>;
+  /** A model the account can see, or NOT_FOUND (another account's model answers the same). */
+  getModel(accountId: string, id: string): Promise<Model>;
+  findModel(accountId: string, id: string): Promise<Model | undefined>;
+  setPrices(id: string, prices: { trainingMicros?: bigint; inferenceMicros?: bigint }): Promise<Model>;
+}
+
+/** Catalog names: lowercase letters, digits, `.`, `_`, `-`, `:` (fine-tuned ids use `ft:`). */
+const MODEL_ID = /^[a-z0-9][a-z0-9._-]{0,62}$/;
+
+export function createCatalogService(deps: { db: Db; dataDir: string }): CatalogService {
+  const { db } = deps;
+  const visible = (accountId: string) =>
+    db
+      .selectFrom('models')
+      .selectAll()
+      .where((eb) => eb.or([eb('owner_account_id', 'is', null), eb('owner_account_id', '=', accountId)]));
+
+  return {
+    async importModel(input) {
+      if (!MODEL_ID.test(input.id)) {
+        throw new InvalidInputError('id', 'model id must be 1–63 characters of a-z, 0-9, ".", "_" or "-", starting with a letter or digit');
+      }
+      for (const [field, value] of [
+        ['pricePerMTok', input.pricePerMTokMicros],
+        ['inferencePricePerMTok', input.inferencePricePerMTokMicros],
+      ] as const) {
+        if (value !== undefined && value < 0n) throw new InvalidInputError(field, `${field} cannot be negative`);
+      }
+      const source = path.resolve(input.dir);
+      let info;
+      try {
+        info = await inspectModelFolder(source);
+      } catch (err) {
+        if (err instanceof ModelFolderError) throw new DomainError('INVALID_MODEL_FOLDER', `${source}: ${err.message}`);
+        throw err;
+      }
+      if (input.fineTunable && !info.hasChatTemplate) {
+        throw new DomainError('INVALID_MODEL_FOLDER', `${source}: tokenizer_config.json has no chat_template, which fine-tuning needs`);
+      }
+      const existing = await db.selectFrom('models').select('id').where('id', '=', input.id).executeTakeFirst();
+      if (existing) throw new DomainError('MODEL_EXISTS', `a model with id "${input.id}" already exists`, 409);
+
+      // The catalog owns a copy: the source folder may move or change after import.
+      // Copy into a temporary folder and rename, so a model folder that exists is complete.
+      const modelsDir = path.join(deps.dataDir, 'models');
+      const target = path.join(modelsDir, input.id);
+      const temp = path.join(modelsDir, `.${input.id}.${process.pid}.tmp`);
+      await fs.mkdir(modelsDir, { recursive: true });
+      await fs.rm(temp, { recursive: true, force: true });
+      try {
+        await fs.cp(source, temp, { recursive: true, errorOnExist: false, force: true });
+        await fs.rm(target, { recursive: true, force: true });
+        await fs.rename(temp, target);
+      } catch (err) {
+        await fs.rm(temp, { recursive: true, force: true });
+        throw err;
+      }
+      try {
+        return await db
+          .insertInto('models')
+          .values({
+            id: input.id,
+            owner_account_id: null,
+            architecture: info.architecture,
+            parameter_count: info.parameterCount,
+            context_length: info.contextLength,
+            vocab_size: info.vocabSize,
+            fine_tunable: input.fineTunable,
+            price_per_mtok_micros: input.pricePerMTokMicros ?? 0n,
+            inference_price_per_mtok_micros: input.inferencePricePerMTokMicros ?? 0n,
+            storage_path: target,
+            tokenizer_sha256: info.tokenizerSha256,
+            chat_template_sha256: info.chatTemplateSha256,
+            onnx_path: (await fs.stat(path.join(target, 'onnx', 'model.onnx')).then(() => true, () => false))
+              ? path.join(target, 'onnx', 'model.onnx')
+              : null,
+          })
+          .returningAll()
+          .executeTakeFirstOrThrow();
+      } catch (err) {
+        await fs.rm(target, { recursive: true, force: true });
+        if ((err as { code?: string }).code === '23505') {
+          throw new DomainError('MODEL_EXISTS', `a model with id "${input.id}" already exists`, 409);
+        }
+        throw err;
+      }
+    },
+
+    async listModels(accountId, opts = {}) {
+      const first = Math.min(Math.max(opts.first ?? 50, 1), 200);
+      let query = visible(accountId).orderBy('created_at').orderBy('id').limit(first + 1);
+      if (opts.fineTunable !== undefined) query = query.where('fine_tunable', '=', opts.fineTunable);
+      if (opts.after) {
+        const cursor = decodeCursor(opts.after);
+        query = query.where(sql<boolean>`(created_at, id) > (${cursor.createdAt}::timestamptz, ${cursor.id})`);
+      }
+      const rows = await query.execute();
+      return { models: rows.slice(0, first), hasNextPage: rows.length > first };
+    },
+
+    async fineTunableModels(accountId) {
+      return visible(accountId).where('fine_tunable', '=', true).orderBy('created_at').orderBy('id').execute();
+    },
+
+    async getModel(accountId, id) {
+      const model = await this.findModel(accountId, id);
+      if (!model) throw new NotFoundError('model', id);
+      return model;
+    },
+
+    async findModel(accountId, id) {
+      return visible(accountId).where('id', '=', id).executeTakeFirst();
+    },
+
+    async setPrices(id, prices) {
+      const row = await db
+        .updateTable('models')
+        .set({
+          ...(prices.trainingMicros !== undefined ? { price_per_mtok_micros: prices.trainingMicros } : {}),
+          ...(prices.inferenceMicros !== undefined ? { inference_price_per_mtok_micros: prices.inferenceMicros } : {}),
+        })
+        .where('id', '=', id)
+        .returningAll()
+        .executeTakeFirst();
+      if (!row) throw new NotFoundError('model', id);
+      return row;
+    },
+  };
+}
+
+/** Cursor for models: `created_at|id`, base64url so clients treat it as opaque. */
+export function modelCursor(model: Model): string {
+  return Buffer.from(`${model.created_at.toISOString()}|${model.id}`).toString('base64url');
+}
+
+function decodeCursor(cursor: string): { createdAt: string; id: string } {
+  const text = Buffer.from(cursor, 'base64url').toString('utf8');
+  const bar = text.indexOf('|');
+  const createdAt = text.slice(0, bar);
+  if (bar < 0 || Number.isNaN(Date.parse(createdAt))) throw new InvalidInputError('after', 'invalid cursor');
+  return { createdAt, id: text.slice(bar + 1) };
+}

@@ -1,0 +1,66 @@
+import os from 'node:os';
+import path from 'node:path';
+
+/**
+ * Runtime configuration, resolved once from flags and the environment.
+ * CONTRACT.md fixes the environment names; everything else has a default that suits
+ * the zero-setup single-machine mode.
+ */
+export interface Config {
+  /** postgres://… for a PostgreSQL server; undefined = embedded PGlite in `<dataDir>/db`. */
+  databaseUrl: string | undefined;
+  dataDir: string;
+  host: string;
+  port: number;
+  /** Interpreter that has PyTorch; undefined = resolve automatically. */
+  python: string | undefined;
+  webhookAllowPrivate: boolean;
+  /** Operator-allowed roots for `{path}` dataset intake; empty = path intake disabled. */
+  datasetRoots: string[];
+  logLevel: string;
+  /** Seconds an API-key lookup stays cached. */
+  authCacheSeconds: number;
+  /** Trainer worker: jobs run at once by one worker process. */
+  workerConcurrency: number;
+  /** Lease a worker holds on a running job; renewed every leaseSeconds / 3. */
+  leaseSeconds: number;
+  /** A job that lost its worker this many times is failed. */
+  maxAttempts: number;
+  /** Multiplies the webhook retry schedule (tests shorten it). */
+  webhookRetryFactor: number;
+}
+
+function envInt(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value)) throw new Error(`${name} must be a number, got "${raw}"`);
+  return value;
+}
+
+/** Builds the configuration from `overrides` (flags), then the environment, then defaults. */
+export function loadConfig(overrides: Partial<Config> = {}, env: NodeJS.ProcessEnv = process.env): Config {
+  const dataDir = path.resolve(overrides.dataDir ?? env.TUNELOOP_DATA_DIR ?? './.tuneloop');
+  return {
+    databaseUrl: overrides.databaseUrl ?? (env.DATABASE_URL || undefined),
+    dataDir,
+    host: overrides.host ?? env.HOST ?? '0.0.0.0',
+    port: overrides.port ?? envInt(env, 'PORT', 4000),
+    python: overrides.python ?? (env.TUNELOOP_PYTHON || undefined),
+    webhookAllowPrivate: overrides.webhookAllowPrivate ?? env.TUNELOOP_WEBHOOK_ALLOW_PRIVATE === '1',
+    datasetRoots:
+      overrides.datasetRoots ??
+      (env.TUNELOOP_DATASET_ROOTS ? env.TUNELOOP_DATASET_ROOTS.split(path.delimiter).filter(Boolean) : []),
+    logLevel: overrides.logLevel ?? env.LOG_LEVEL ?? 'info',
+    authCacheSeconds: overrides.authCacheSeconds ?? envInt(env, 'TUNELOOP_AUTH_CACHE_SECONDS', 30),
+    workerConcurrency: overrides.workerConcurrency ?? envInt(env, 'TUNELOOP_WORKER_CONCURRENCY', 1),
+    leaseSeconds: overrides.leaseSeconds ?? envInt(env, 'TUNELOOP_LEASE_SECONDS', 30),
+    maxAttempts: overrides.maxAttempts ?? envInt(env, 'TUNELOOP_MAX_ATTEMPTS', 3),
+    webhookRetryFactor: overrides.webhookRetryFactor ?? envInt(env, 'TUNELOOP_WEBHOOK_RETRY_FACTOR', 1),
+  };
+}
+
+/** CPU cores this process may use (cgroup/affinity aware where Node exposes it). */
+export function availableCores(): number {
+  return typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+}

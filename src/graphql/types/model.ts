@@ -1,0 +1,62 @@
+import { resolveCursorConnection } from '@pothos/plugin-relay';
+import type { ResolveCursorConnectionArgs } from '@pothos/plugin-relay';
+import { builder, principalOf } from '../builder.js';
+import type { Model as ModelRow } from '../../db/schema.js';
+import { modelCursor } from '../../catalog/service.js';
+
+export const ModelRef = builder.objectRef<ModelRow>('Model');
+
+builder.node(ModelRef, {
+  description: 'A model in the catalog: a base model, or a model fine-tuned by your account.',
+  id: { resolve: (model) => model.id },
+  isTypeOf: (value) => typeof value === 'object' && value !== null && 'architecture' in value && 'storage_path' in value,
+  loadOne: (id, ctx) => (ctx.principal ? ctx.services.catalog.findModel(ctx.principal.accountId, id).then((m) => m ?? null) : null),
+  fields: (t) => ({
+    fineTunable: t.exposeBoolean('fine_tunable'),
+    architecture: t.exposeString('architecture'),
+    parameterCount: t.field({ type: 'Float', resolve: (m) => Number(m.parameter_count) }),
+    contextLength: t.exposeInt('context_length'),
+    vocabSize: t.exposeInt('vocab_size'),
+    pricePerMillionTrainingTokens: t.field({ type: 'USD', resolve: (m) => m.price_per_mtok_micros }),
+    pricePerMillionInferenceTokens: t.field({ type: 'USD', resolve: (m) => m.inference_price_per_mtok_micros }),
+    isBaseModel: t.boolean({ resolve: (m) => m.owner_account_id === null }),
+    baseModel: t.field({
+      type: ModelRef,
+      nullable: true,
+      resolve: (m, _args, ctx) => (m.base_model_id ? ctx.services.catalog.findModel(principalOf(ctx).accountId, m.base_model_id) : null),
+    }),
+    createdAt: t.expose('created_at', { type: 'DateTime' }),
+  }),
+});
+
+builder.queryFields((t) => ({
+  fineTunableModels: t.field({
+    type: [ModelRef],
+    description: 'Models you can fine-tune.',
+    resolve: (_root, _args, ctx) => ctx.services.catalog.fineTunableModels(principalOf(ctx).accountId),
+  }),
+  model: t.field({
+    type: ModelRef,
+    nullable: true,
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_root, args, ctx) => ctx.services.catalog.findModel(principalOf(ctx).accountId, args.id),
+  }),
+  models: t.connection({
+    type: ModelRef,
+    description: 'Every model you can see: base models and your fine-tuned ones, oldest first.',
+    args: { fineTunable: t.arg.boolean() },
+    resolve: (_root, args, ctx) =>
+      resolveCursorConnection(
+        { args, toCursor: (model: ModelRow) => modelCursor(model) },
+        async ({ after, limit, inverted }: ResolveCursorConnectionArgs) => {
+          if (inverted) return [];
+          const page = await ctx.services.catalog.listModels(principalOf(ctx).accountId, {
+            first: limit,
+            after: after ?? null,
+            ...(args.fineTunable != null ? { fineTunable: args.fineTunable } : {}),
+          });
+          return page.models;
+        },
+      ),
+  }),
+}));

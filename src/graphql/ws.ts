@@ -1,0 +1,76 @@
+import type http from 'node:http';
+import { WebSocketServer } from 'ws';
+import { useServer } from 'graphql-ws/use/ws';
+import type { ExecutionArgs } from 'graphql';
+import type { Services } from '../services.js';
+import type { Principal } from '../accounts/service.js';
+import type { Yoga } from './yoga.js';
+
+/** Close code for a rejected `connection_init` (graphql-ws reserves 4400–4499 for the protocol; 4401 mirrors HTTP 401). */
+export const WS_UNAUTHORIZED = 4401;
+
+export interface GraphQLWsServer {
+  close(): Promise<void>;
+}
+
+/**
+ * graphql-ws on the HTTP server's port and path. Each operation goes through
+ * `yoga.getEnveloped`, so a socket gets the same schema, context, auth, validation and
+ * limits as an HTTP request. The key comes in `connectionParams.authorization`.
+ */
+export function attachGraphQLWs(server: http.Server, yoga: Yoga, services: Services): GraphQLWsServer {
+  const wss = new WebSocketServer({ server, path: '/graphql' });
+  const principals = new WeakMap<object, Principal>();
+  const aborts = new WeakMap<object, AbortController>();
+
+  const disposable = useServer(
+    {
+      connectionInitWaitTimeout: 10_000,
+      onConnect: async (ctx) => {
+        const raw = ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization;
+        const principal = await services.accounts.authenticate(typeof raw === 'string' ? raw : undefined);
+        if (!principal) {
+          ctx.extra.socket.close(WS_UNAUTHORIZED, 'Unauthorized');
+          return false;
+        }
+        principals.set(ctx, principal);
+        const abort = new AbortController();
+        aborts.set(ctx, abort);
+        ctx.extra.socket.once('close', () => abort.abort());
+        return true;
+      },
+      onSubscribe: async (ctx, _id, params) => {
+        const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
+          ...ctx,
+          req: ctx.extra.request,
+          socket: ctx.extra.socket,
+          params,
+          principal: principals.get(ctx) ?? null,
+          signal: aborts.get(ctx)?.signal,
+        });
+        const args = {
+          schema,
+          operationName: params.operationName,
+          document: parse(params.query),
+          variableValues: params.variables,
+          contextValue: await contextFactory(),
+          rootValue: { execute, subscribe },
+        } as ExecutionArgs & { rootValue: { execute: typeof execute; subscribe: typeof subscribe } };
+        const errors = validate(args.schema, args.document);
+        if (errors.length) return errors;
+        return args;
+      },
+      execute: (args) => (args.rootValue as { execute: (a: unknown) => unknown }).execute(args) as never,
+      subscribe: (args) => (args.rootValue as { subscribe: (a: unknown) => unknown }).subscribe(args) as never,
+    },
+    wss,
+  );
+
+  return {
+    async close() {
+      await disposable.dispose();
+      for (const client of wss.clients) client.terminate();
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+    },
+  };
+}

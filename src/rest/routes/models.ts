@@ -1,0 +1,97 @@
+import { Type } from 'typebox';
+import type { Http } from '../http.js';
+import { caller } from '../http.js';
+import type { Services } from '../../services.js';
+import type { Model } from '../../db/schema.js';
+import { formatUsd } from '../../errors.js';
+import { modelCursor } from '../../catalog/service.js';
+import { DateTime, IdParam, Usd, problemResponses } from '../schemas.js';
+
+export const ModelSchema = Type.Object(
+  {
+    id: Type.String(),
+    object: Type.Literal('model'),
+    architecture: Type.String(),
+    parameterCount: Type.Number(),
+    contextLength: Type.Integer(),
+    vocabSize: Type.Integer(),
+    fineTunable: Type.Boolean(),
+    pricePerMillionTrainingTokens: Usd,
+    pricePerMillionInferenceTokens: Usd,
+    ownedBy: Type.String({ description: '"tuneloop" for base models, else your account id' }),
+    baseModel: Type.Union([Type.String(), Type.Null()]),
+    createdAt: DateTime,
+  },
+  { $id: 'Model' },
+);
+
+export function modelJson(m: Model) {
+  return {
+    id: m.id,
+    object: 'model' as const,
+    architecture: m.architecture,
+    parameterCount: Number(m.parameter_count),
+    contextLength: m.context_length,
+    vocabSize: m.vocab_size,
+    fineTunable: m.fine_tunable,
+    pricePerMillionTrainingTokens: formatUsd(m.price_per_mtok_micros),
+    pricePerMillionInferenceTokens: formatUsd(m.inference_price_per_mtok_micros),
+    ownedBy: m.owner_account_id ?? 'tuneloop',
+    baseModel: m.base_model_id,
+    createdAt: m.created_at.toISOString(),
+  };
+}
+
+export function registerModelRoutes(app: Http, services: Services): void {
+  app.get(
+    '/api/models',
+    {
+      schema: {
+        tags: ['models'],
+        summary: 'List models you can see (base models and your fine-tuned ones)',
+        querystring: Type.Object({
+          fineTunable: Type.Optional(Type.Boolean()),
+          limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 100 })),
+          after: Type.Optional(Type.String({ description: 'nextCursor of the previous page' })),
+        }),
+        response: {
+          200: Type.Object({
+            object: Type.Literal('list'),
+            data: Type.Array(Type.Ref('Model')),
+            hasMore: Type.Boolean(),
+            nextCursor: Type.Union([Type.String(), Type.Null()]),
+          }),
+          ...problemResponses,
+        },
+      },
+    },
+    async (request) => {
+      const { fineTunable, limit, after } = request.query;
+      const page = await services.catalog.listModels(caller(request).accountId, {
+        ...(fineTunable !== undefined ? { fineTunable } : {}),
+        first: limit ?? 100,
+        after: after ?? null,
+      });
+      const last = page.models.at(-1);
+      return {
+        object: 'list' as const,
+        data: page.models.map(modelJson),
+        hasMore: page.hasNextPage,
+        nextCursor: page.hasNextPage && last ? modelCursor(last) : null,
+      };
+    },
+  );
+
+  app.get(
+    '/api/models/:id',
+    {
+      schema: {
+        tags: ['models'],
+        summary: 'Get one model',
+        params: IdParam,
+        response: { 200: Type.Ref('Model'), ...problemResponses },
+      },
+    },
+    async (request) => modelJson(await services.catalog.getModel(caller(request).accountId, request.params.id)),
+  );
+}

@@ -1,0 +1,115 @@
+import Fastify from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import swagger from '@fastify/swagger';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { Services } from '../services.js';
+import type { Yoga } from '../graphql/yoga.js';
+import { migrationsApplied } from '../db/migrate.js';
+import type { Http } from './http.js';
+import { problem, restErrorHandler, sendProblem } from './problem.js';
+import { ProblemSchema } from './schemas.js';
+import { AccountSchema, registerAccountRoutes } from './routes/account.js';
+import { ModelSchema, registerModelRoutes } from './routes/models.js';
+import { registerPendingRoutes } from './routes/pending.js';
+
+export interface HttpServerOptions {
+  services: Services;
+  yoga: Yoga;
+  /** Extra route modules (datasets, training, webhooks, inference) registered by the app. */
+  routes?: Array<(app: Http, services: Services) => void>;
+  /** Bodies larger than this are refused with 413 (uploads have their own limit). */
+  bodyLimit?: number;
+}
+
+/**
+ * The HTTP host: fastify with JSON-schema validation for REST, the OpenAPI document
+ * generated from the same route schemas, yoga mounted at /graphql, and health routes.
+ */
+export async function buildHttpServer(opts: HttpServerOptions): Promise<Http> {
+  const { services, yoga } = opts;
+  const app = Fastify({
+    logger: false,
+    bodyLimit: opts.bodyLimit ?? 1024 * 1024,
+    forceCloseConnections: false,
+    return503OnClosing: true,
+    ajv: { customOptions: { coerceTypes: 'array', useDefaults: true, removeAdditional: false, allErrors: false } },
+  }).withTypeProvider<TypeBoxTypeProvider>() as unknown as Http;
+
+  app.decorateRequest('principal', null);
+  app.addSchema(ProblemSchema);
+  app.addSchema(ModelSchema);
+  app.addSchema(AccountSchema);
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Tuneloop REST API',
+        version: '1',
+        description:
+          'Fine-tuning, datasets, billing, webhooks and deployments. Errors are application/problem+json with a `code`. GraphQL lives at /graphql.',
+      },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'API key' } } },
+      security: [{ bearer: [] }],
+    },
+    hideUntagged: true,
+    // Name components after the schemas' $id (Model, Problem, …) instead of def-0, def-1.
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
+  });
+
+  app.setErrorHandler(restErrorHandler(services.log));
+  app.setNotFoundHandler((request, reply) =>
+    sendProblem(reply, problem(404, 'NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`)),
+  );
+
+  // Authentication for REST and inference routes; GraphQL authenticates inside yoga.
+  app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
+    const path = request.url;
+    if (!(path.startsWith('/api/') || path.startsWith('/v1/')) || request.routeOptions.config?.public) return;
+    request.principal = await services.accounts.authenticate(request.headers.authorization);
+    if (request.principal) return;
+    reply.header('www-authenticate', 'Bearer');
+    if (path.startsWith('/v1/')) {
+      return reply.status(401).send({
+        error: { message: 'Missing or invalid API key.', type: 'invalid_request_error', param: null, code: 'invalid_api_key' },
+      });
+    }
+    return sendProblem(reply, problem(401, 'UNAUTHENTICATED', 'missing or invalid API key: send "Authorization: Bearer <apiKey>"'));
+  });
+
+  app.get('/healthz', { config: { public: true } }, async () => ({ status: 'ok' }));
+  app.get('/readyz', { config: { public: true } }, async (_request, reply) => {
+    try {
+      if (!(await migrationsApplied(services.db))) {
+        return sendProblem(reply, problem(503, 'NOT_READY', 'database migrations are not applied'));
+      }
+      return { status: 'ready' };
+    } catch {
+      return sendProblem(reply, problem(503, 'NOT_READY', 'the database is unreachable'));
+    }
+  });
+  app.get('/openapi.json', { config: { public: true } }, async () => app.swagger());
+
+  // yoga reads multipart bodies (GraphQL uploads) itself: this encapsulated scope hands it
+  // the unparsed stream instead of letting fastify refuse the media type.
+  await app.register(async (scope) => {
+    scope.addContentTypeParser('multipart/form-data', {}, (_request, _payload, done) => done(null));
+    scope.route({
+      url: '/graphql',
+      method: ['GET', 'POST', 'OPTIONS'],
+      handler: async (request, reply) => {
+        const response = await yoga.handleNodeRequestAndResponse(request, reply, {});
+        response.headers.forEach((value, key) => reply.header(key, value));
+        reply.status(response.status);
+        reply.send(response.body);
+        return reply;
+      },
+    });
+  });
+
+  registerAccountRoutes(app, services);
+  registerModelRoutes(app, services);
+  for (const register of opts.routes ?? []) register(app, services);
+  registerPendingRoutes(app);
+  return app;
+}
