@@ -1,6 +1,10 @@
 import type { Migration } from 'kysely';
 import * as m0001 from './0001-accounts-and-catalog.js';
 import * as m0002 from './0002-billing.js';
+import * as m0003 from './0003-datasets.js';
+import * as m0004 from './0004-training.js';
+import * as m0005 from './0005-webhooks.js';
+import * as m0006 from './0006-inference.js';
 
 /**
  * Every migration, in order. Forward-only: a migration that has shipped is never edited;
@@ -10,4 +14,8 @@ import * as m0002 from './0002-billing.js';
 export const migrations: Record<string, Migration> = {
   '0001-accounts-and-catalog': m0001,
   '0002-billing': m0002,
+  '0003-datasets': m0003,
+  '0004-training': m0004,
+  '0005-webhooks': m0005,
+  '0006-inference': m0006,
 };

@@ -13,13 +13,7 @@ import type { GraphQLWsServer } from './graphql/ws.js';
 import { buildHttpServer } from './rest/server.js';
 import type { Http } from './rest/http.js';
 
-/** A background loop owned by a process (trainer worker, webhook delivery, sweepers). */
-export interface Runner {
-  name: string;
-  start(): Promise<void>;
-  /** Stops taking work and finishes or hands back what is in flight. */
-  stop(): Promise<void>;
-}
+import type { Runner } from './runner.js';
 
 export interface AppOptions {
   config: Config;
@@ -56,6 +50,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
     const applied = await migrateToLatest(handle.db);
     if (applied.length) log.info({ applied }, 'migrations applied');
     services = createServices({ config, db: handle.db, notifier: handle.notifier, log });
+    runners.push(...services.runners({ api: opts.api, worker: opts.worker }));
     if (opts.api) {
       const yoga = createGraphQLServer(services);
       http = await buildHttpServer({ services, yoga });

@@ -2,42 +2,47 @@ import type { Config } from './config.js';
 import type { Db } from './db/connect.js';
 import type { Notifier } from './db/notifier.js';
 import type { Logger } from './log.js';
+import type { Runner, Roles } from './runner.js';
+import type { ServiceDeps } from './service-deps.js';
 import { createAccountsService } from './accounts/service.js';
 import type { AccountsService } from './accounts/service.js';
 import { createCatalogService } from './catalog/service.js';
 import type { CatalogService } from './catalog/service.js';
 import { createBillingService } from './billing/service.js';
 import type { BillingService } from './billing/service.js';
+import { createWebhooksService } from './webhooks/service.js';
+import type { WebhooksService } from './webhooks/service.js';
+import { createInferenceService } from './inference/service.js';
+import type { InferenceService } from './inference/service.js';
 
 /**
  * The domain services, built once per process and shared by every transport (GraphQL,
  * REST, CLI) so a rule is written once. Each factory takes its dependencies explicitly.
  */
-export interface Services {
-  config: Config;
-  db: Db;
-  notifier: Notifier;
-  log: Logger;
-  accounts: AccountsService;
-  catalog: CatalogService;
-  billing: BillingService;
+export interface Services extends ServiceDeps {
+  webhooks: WebhooksService;
+  inference: InferenceService;
+  /** Background loops this process runs for its roles. */
+  runners(roles: Roles): Runner[];
   close(): Promise<void>;
 }
 
-export function createServices(deps: { config: Config; db: Db; notifier: Notifier; log: Logger }): Services {
-  const { config, db, notifier, log } = deps;
+export function createServices(infra: { config: Config; db: Db; notifier: Notifier; log: Logger }): Services {
+  const { config, db, notifier } = infra;
   const accounts = createAccountsService({ db, notifier, cacheSeconds: config.authCacheSeconds });
   const catalog = createCatalogService({ db, dataDir: config.dataDir });
   const billing = createBillingService({ db });
+  const core: ServiceDeps = { ...infra, accounts, catalog, billing };
+  const webhooks = createWebhooksService(core);
+  const inference = createInferenceService(core);
   return {
-    config,
-    db,
-    notifier,
-    log,
-    accounts,
-    catalog,
-    billing,
+    ...core,
+    webhooks,
+    inference,
+    runners: (roles) => [...webhooks.runners(roles), ...inference.runners(roles)],
     async close() {
+      await inference.close();
+      await webhooks.close();
       await accounts.close();
     },
   };

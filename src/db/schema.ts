@@ -1,4 +1,8 @@
 import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
+import type { DatasetTables } from './tables/datasets.js';
+import type { TrainingTables } from './tables/training.js';
+import type { WebhookTables } from './tables/webhooks.js';
+import type { InferenceTables } from './tables/inference.js';
 
 /**
  * The typed shape of every table, one interface per table, written to match the SQL in
@@ -58,7 +62,8 @@ export interface ModelsTable {
   created_at: CreatedAt;
 }
 
-export interface Database {
+/** Every table. Domains that own tables declare them in src/db/tables/<domain>.ts. */
+export interface Database extends DatasetTables, TrainingTables, WebhookTables, InferenceTables {
   accounts: AccountsTable;
   api_keys: ApiKeysTable;
   models: ModelsTable;

@@ -11,6 +11,8 @@ import { ProblemSchema } from './schemas.js';
 import { AccountSchema, registerAccountRoutes } from './routes/account.js';
 import { ModelSchema, registerModelRoutes } from './routes/models.js';
 import { registerPendingRoutes } from './routes/pending.js';
+import { registerWebhookRoutes } from './routes/webhooks.js';
+import { registerInferenceRoutes } from './routes/inference.js';
 
 export interface HttpServerOptions {
   services: Services;
@@ -109,6 +111,8 @@ export async function buildHttpServer(opts: HttpServerOptions): Promise<Http> {
 
   registerAccountRoutes(app, services);
   registerModelRoutes(app, services);
+  registerWebhookRoutes(app, services);
+  registerInferenceRoutes(app, services);
   for (const register of opts.routes ?? []) register(app, services);
   registerPendingRoutes(app);
   return app;
