@@ -1,0 +1,121 @@
+"""ONNX export with KV-cache inputs/outputs for the TypeScript inference engine.
+
+IO names are a contract (PROTOCOL.md § ONNX): inputs input_ids, attention_mask,
+position_ids, past_key_values.{i}.key/.value; outputs logits, present.{i}.key/.value.
+The TorchScript exporter (opset 17) needs no `onnx` package; attention is exported as
+plain matmul/softmax (no SDPA) so the graph runs on any onnxruntime build.
+"""
+from __future__ import annotations
+
+import inspect
+import json
+import os
+import shutil
+import tempfile
+import warnings
+
+import torch
+import torch.nn as nn
+
+from .model import CausalLM
+
+OPSET = 17
+META_FILE = "tuneloop-onnx.json"
+
+
+class _CachedLM(nn.Module):
+    def __init__(self, lm: CausalLM):
+        super().__init__()
+        self.lm = lm
+
+    def forward(self, input_ids, attention_mask, position_ids, *past_flat):
+        past = [(past_flat[2 * i], past_flat[2 * i + 1]) for i in range(len(past_flat) // 2)]
+        masks = self.lm.cache_masks(attention_mask, input_ids.shape[1])
+        logits, presents = self.lm(input_ids, position_ids, masks, past)
+        return (logits.float(), *[t for kv in presents for t in kv])
+
+
+def io_names(n_layers: int) -> tuple[list[str], list[str]]:
+    inputs = ["input_ids", "attention_mask", "position_ids"]
+    outputs = ["logits"]
+    for i in range(n_layers):
+        inputs += [f"past_key_values.{i}.key", f"past_key_values.{i}.value"]
+        outputs += [f"present.{i}.key", f"present.{i}.value"]
+    return inputs, outputs
+
+
+def export_onnx(lm: CausalLM, out_dir: str, generation: dict | None = None) -> str:
+    """Writes out_dir/model.onnx (+ external data if > 2 GB) and out_dir/tuneloop-onnx.json."""
+    c = lm.config
+    lm = lm.float().eval().cpu()
+    for m in lm.modules():
+        if hasattr(m, "use_sdpa"):
+            m.use_sdpa = False
+    B, T, P = 2, 3, 2  # dummy shapes; every axis below is declared dynamic
+    ids = torch.randint(0, c.vocab_size, (B, T))
+    mask = torch.ones(B, P + T, dtype=torch.int64)
+    pos = torch.arange(P, P + T).expand(B, T).contiguous()
+    past = [torch.zeros(B, c.num_key_value_heads, P, c.head_dim) for _ in range(2 * c.num_hidden_layers)]
+    inputs, outputs = io_names(c.num_hidden_layers)
+    axes = {"input_ids": {0: "batch", 1: "sequence"}, "attention_mask": {0: "batch", 1: "total_sequence"},
+            "position_ids": {0: "batch", 1: "sequence"}, "logits": {0: "batch", 1: "sequence"}}
+    axes.update({n: {0: "batch", 2: "past_sequence"} for n in inputs[3:]})
+    axes.update({n: {0: "batch", 2: "total_sequence"} for n in outputs[1:]})
+    parent = os.path.dirname(os.path.abspath(out_dir))
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=".onnx-export-", dir=parent)
+    os.chmod(tmp, 0o755)
+    try:
+        kwargs = {"dynamo": False} if "dynamo" in inspect.signature(torch.onnx.export).parameters else {}
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # tracer warnings about shape arithmetic are expected
+            torch.onnx.export(_CachedLM(lm), (ids, mask, pos, *past), os.path.join(tmp, "model.onnx"),
+                              input_names=inputs, output_names=outputs, dynamic_axes=axes,
+                              opset_version=OPSET, do_constant_folding=True, **kwargs)
+        meta = {
+            "formatVersion": 1, "opset": OPSET, "dtype": "float32", "modelType": c.model_type,
+            "num_layers": c.num_hidden_layers, "num_attention_heads": c.num_attention_heads,
+            "num_kv_heads": c.num_key_value_heads, "head_dim": c.head_dim, "hidden_size": c.hidden_size,
+            "vocab_size": c.vocab_size, "context_length": c.max_position_embeddings,
+            "sliding_window": c.sliding_window if c.sliding_window_layers else None,
+            "bos_token_id": c.bos_token_id, "eos_token_id": _eos(c, generation), "pad_token_id": _pad(c, generation),
+            "inputs": inputs, "outputs": outputs,
+        }
+        with open(os.path.join(tmp, META_FILE), "w", encoding="utf-8") as f:
+            json.dump(meta, f, indent=2)
+        if os.path.isdir(out_dir):
+            shutil.rmtree(out_dir)
+        os.rename(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return os.path.join(out_dir, "model.onnx")
+
+
+def _eos(c, generation) -> list[int]:
+    ids = list(c.eos_ids())
+    g = (generation or {}).get("eos_token_id")
+    for e in ([g] if isinstance(g, int) else (g or [])):
+        if e not in ids:
+            ids.append(e)
+    return ids
+
+
+def _pad(c, generation):
+    if c.pad_token_id is not None:
+        return c.pad_token_id
+    return (generation or {}).get("pad_token_id")
+
+
+def export_model_folder(model_dir: str, out_dir: str | None = None) -> str:
+    from .hf_io import load_model
+    _, lm = load_model(model_dir)
+    gen = None
+    gpath = os.path.join(model_dir, "generation_config.json")
+    if os.path.isfile(gpath):
+        try:
+            with open(gpath, encoding="utf-8") as f:
+                gen = json.load(f)
+        except (OSError, ValueError):
+            gen = None
+    return export_onnx(lm, out_dir or os.path.join(model_dir, "onnx"), gen)
