@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return EXIT_USAGE
     if args.command == "train":
-        from .recipe import run_train_command
+        from .runner import run_train_command
         return run_train_command(args.spec, args.events_fd, args.resume)
     try:
         if args.command == "init-model":

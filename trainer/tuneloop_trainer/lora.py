@@ -1,0 +1,119 @@
+"""LoRA (Hu et al. 2021) as PEFT defines it, so adapters load in PEFT unchanged.
+
+A wrapped linear keeps the frozen layer as `base_layer` and adds `lora_A` (rank × in,
+Kaiming-uniform) and `lora_B` (out × rank, zeros): y = W x + (alpha / r) · B A dropout(x).
+PEFT stores `<module path>.lora_A.weight` under the prefix `base_model.model.`, which is
+exactly our module path since our modules carry transformers' names.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn as nn
+
+from .errors import TrainerError
+
+TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+PEFT_PREFIX = "base_model.model."
+
+
+class LoRALinear(nn.Module):
+    def __init__(self, base: nn.Linear, rank: int, alpha: float, dropout: float):
+        super().__init__()
+        self.base_layer = base
+        self.lora_A = nn.Linear(base.in_features, rank, bias=False)
+        self.lora_B = nn.Linear(rank, base.out_features, bias=False)
+        self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
+        self.scaling = alpha / rank
+        nn.init.kaiming_uniform_(self.lora_A.weight, a=math.sqrt(5))  # PEFT's default init
+        nn.init.zeros_(self.lora_B.weight)
+
+    def forward(self, x):
+        return self.base_layer(x) + self.lora_B(self.lora_A(self.dropout(x))) * self.scaling
+
+    def merged(self) -> nn.Linear:
+        """A plain linear with W + (alpha / r) · B A, computed in float64 to keep merging exact."""
+        base = self.base_layer
+        out = nn.Linear(base.in_features, base.out_features, bias=base.bias is not None)
+        with torch.no_grad():
+            delta = self.lora_B.weight.double() @ self.lora_A.weight.double() * self.scaling
+            out.weight.copy_((base.weight.double() + delta).to(base.weight.dtype))
+            if base.bias is not None:
+                out.bias.copy_(base.bias)
+        return out.to(base.weight.device)
+
+
+def resolve_targets(names: list[str]) -> list[str]:
+    if names == ["all-linear"]:
+        return list(TARGETS)
+    bad = [n for n in names if n not in TARGETS]
+    if bad or not names:
+        raise TrainerError("INVALID_SPEC", f"hyperparameters.loraTargetModules: unknown module {bad[0] if bad else '(empty)'}; "
+                                           f"use names from {', '.join(TARGETS)} or [\"all-linear\"]")
+    return sorted(set(names), key=TARGETS.index)
+
+
+def check_rank(model: nn.Module, targets: list[str], rank: int) -> None:
+    """A rank above min(in, out) of a target adds parameters that cannot add expressiveness."""
+    for name, mod in model.named_modules():
+        if isinstance(mod, nn.Linear) and name.rsplit(".", 1)[-1] in targets:
+            limit = min(mod.in_features, mod.out_features)
+            if rank > limit:
+                raise TrainerError("INVALID_SPEC", (
+                    f"hyperparameters.loraRank {rank} is above the size of {name} ({mod.out_features}×{mod.in_features}; "
+                    f"model hidden size {model.config.hidden_size}); use loraRank ≤ {limit}"))
+
+
+def apply_lora(model: nn.Module, targets: list[str], rank: int, alpha: float, dropout: float) -> int:
+    """Freezes the model and wraps every target linear; returns the number of LoRA parameters."""
+    check_rank(model, targets, rank)
+    for p in model.parameters():
+        p.requires_grad_(False)
+    wrapped = 0
+    for name, mod in list(model.named_modules()):
+        for child_name, child in list(mod.named_children()):
+            if isinstance(child, nn.Linear) and child_name in targets:
+                setattr(mod, child_name, LoRALinear(child, rank, alpha, dropout).to(child.weight.device))
+                wrapped += 1
+    if not wrapped:
+        raise TrainerError("INVALID_SPEC", "hyperparameters.loraTargetModules matched no module of this model")
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def merge_lora(model: nn.Module) -> nn.Module:
+    """Replaces every LoRALinear by its merged linear, in place."""
+    for mod in list(model.modules()):
+        for child_name, child in list(mod.named_children()):
+            if isinstance(child, LoRALinear):
+                setattr(mod, child_name, child.merged())
+    return model
+
+
+def lora_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    """Trainable LoRA tensors under our module names (checkpoints)."""
+    return {n: p.detach() for n, p in model.named_parameters() if ".lora_" in n}
+
+
+def load_lora_state(model: nn.Module, tensors: dict[str, torch.Tensor]) -> None:
+    params = dict(model.named_parameters())
+    missing = sorted(n for n in params if ".lora_" in n and n not in tensors)
+    if missing:
+        raise TrainerError("CHECKPOINT_MISMATCH", f"checkpoint lacks adapter tensor {missing[0]}")
+    with torch.no_grad():
+        for n, t in tensors.items():
+            params[n].copy_(t)
+
+
+def peft_tensors(model: nn.Module) -> dict[str, torch.Tensor]:
+    return {PEFT_PREFIX + n: t.float().cpu() for n, t in lora_state(model).items()}
+
+
+def peft_config(targets: list[str], rank: int, alpha: float, dropout: float, base_model: str) -> dict:
+    return {
+        "peft_type": "LORA", "task_type": "CAUSAL_LM", "base_model_name_or_path": base_model,
+        "r": rank, "lora_alpha": alpha, "lora_dropout": dropout, "target_modules": targets,
+        "bias": "none", "fan_in_fan_out": False, "inference_mode": True, "init_lora_weights": True,
+        "modules_to_save": None, "layers_to_transform": None, "layers_pattern": None,
+        "rank_pattern": {}, "alpha_pattern": {}, "use_rslora": False, "use_dora": False, "revision": None,
+    }

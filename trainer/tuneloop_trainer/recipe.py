@@ -1,0 +1,299 @@
+"""The fine-tuning recipe: setup → train → save_checkpoint / save_outputs → cleanup.
+
+Loss normalisation: a step's loss is the mean cross-entropy over all trainable tokens of
+its batchSize rows. Each micro-batch back-propagates sum(CE) · world / G, G being the
+step's trainable-token count (known from the plan), so gradient accumulation and DDP's
+gradient averaging give exactly the gradient of that mean, however the rows are split.
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import time
+
+import torch
+import torch.nn as nn
+
+from . import checkpointing as ckpt
+from . import lora as lora_mod
+from . import safetensors_io as st
+from .config import load_config
+from .data import TrainPlan, collate, eval_rows, split_micro
+from .device import choose_runtime
+from .distributed import Dist
+from .errors import TrainerError
+from .events import MetricLogger
+from .hf_io import load_model
+from .outputs import save_adapter, save_full_model
+from .schedule import make_scheduler, warmup_steps
+from .shard import open_shard
+from .spec import Spec
+
+
+class LossStep(nn.Module):
+    """The module DDP wraps: its forward is the whole loss, so DDP's hooks see every pass."""
+
+    def __init__(self, lm):
+        super().__init__()
+        self.lm = lm
+
+    def forward(self, input_ids, position_ids, doc_ids, targets, target_mask):
+        return self.lm.loss_sum(input_ids, position_ids, doc_ids, targets, target_mask)[0]
+
+
+class Recipe:
+    def __init__(self, spec: Spec, logger: MetricLogger, dist: Dist, resume: bool, stop_reason):
+        self.spec, self.hp, self.log, self.dist = spec, spec.hp, logger, dist
+        self.resume, self.stop_reason = resume, stop_reason  # stop_reason(): None or "sigterm"/"sigint"
+        self.step = 0  # optimizer steps completed
+        self.tokens = 0  # real tokens processed, cumulative across resumes
+        self.best_eval: float | None = None
+        self.evals_without_improvement = 0
+        self.last_checkpoint = -1
+
+    # ---------------------------------------------------------------- setup
+    def setup(self) -> None:
+        s, hp = self.spec, self.hp
+        try:
+            self.rt = choose_runtime(s.runtime.device, s.runtime.dtype, s.runtime.threads or self.dist.default_threads(),
+                                     self.dist.local_rank)
+        except ValueError as e:
+            raise TrainerError("INVALID_SPEC", str(e)) from None
+        self.config = load_config(s.model_path)
+        if hp.maxSeqLength > self.config.max_position_embeddings:
+            raise TrainerError("INVALID_SPEC", (
+                f"hyperparameters.maxSeqLength {hp.maxSeqLength} exceeds the model's context length "
+                f"{self.config.max_position_embeddings}; set it ≤ {self.config.max_position_embeddings}"))
+        if s.method == "lora":
+            self.targets = lora_mod.resolve_targets(hp.loraTargetModules)
+        shard = open_shard(s.train_path, self.config.vocab_size)
+        self.plan = TrainPlan(shard, hp.epochs, hp.batchSize, hp.maxSeqLength, hp.packing, hp.seed)
+        self.plan.check_every_step_trains()
+        self.val = None
+        if s.validation_path:
+            vshard = open_shard(s.validation_path, self.config.vocab_size)
+            self.val = (vshard, *eval_rows(vshard, hp.maxSeqLength, hp.packing))
+        self.micro = hp.microBatchSize or -(-hp.batchSize // self.dist.world)
+        self.pad_id = self.config.pad_token_id if self.config.pad_token_id is not None else 0
+
+        torch.manual_seed(hp.seed)  # LoRA init: identical on every rank
+        _, lm = load_model(s.model_path)
+        self.parameters = sum(p.numel() for p in lm.parameters())
+        if s.method == "lora":
+            lora_mod.apply_lora(lm, self.targets, hp.loraRank, hp.loraAlpha, hp.loraDropout)
+        self.lm = lm.to(self.rt.device).train()
+        self.lm.gradient_checkpointing = s.runtime.gradientCheckpointing
+        self.trainable = [p for p in lm.parameters() if p.requires_grad]
+        self.trainable_parameters = sum(p.numel() for p in self.trainable)
+        self.optimizer = self._optimizer()
+        self.warmup = warmup_steps(self.plan.total_steps, hp.warmupSteps, hp.warmupRatio)
+        self.scheduler = make_scheduler(self.optimizer, hp.lrScheduler, self.warmup, self.plan.total_steps)
+        torch.manual_seed(hp.seed + self.dist.rank)  # dropout stream, per rank
+        self.resumed_from = self._load_checkpoint() if self.resume else None
+        self.forward = self.dist.wrap(LossStep(self.lm), self.rt.device)
+        if s.runtime.compile and hasattr(torch, "compile"):
+            self.forward = torch.compile(self.forward)
+
+    def _optimizer(self):
+        decay = [p for p in self.trainable if p.ndim >= 2]  # no decay on norms and biases
+        other = [p for p in self.trainable if p.ndim < 2]
+        groups = [{"params": decay, "weight_decay": self.hp.weightDecay}, {"params": other, "weight_decay": 0.0}]
+        kwargs = {}
+        if self.rt.device.type == "cuda" and "fused" in torch.optim.AdamW.__init__.__code__.co_varnames:
+            kwargs["fused"] = True
+        return torch.optim.AdamW([g for g in groups if g["params"]], lr=self.spec.learning_rate,
+                                 betas=(0.9, 0.999), eps=1e-8, **kwargs)
+
+    def fingerprint(self) -> dict:
+        hp, sh = self.hp, self.plan.shard
+        return {
+            "method": self.spec.method, "trainExamples": sh.num_examples, "trainTokens": sh.num_tokens,
+            "modelType": self.config.model_type, "parameters": self.parameters, "epochs": hp.epochs,
+            "batchSize": hp.batchSize, "maxSeqLength": hp.maxSeqLength, "packing": hp.packing, "seed": hp.seed,
+            "learningRate": self.spec.learning_rate, "lrScheduler": hp.lrScheduler, "warmup": self.warmup,
+            "lora": [hp.loraRank, hp.loraAlpha, self.targets] if self.spec.method == "lora" else None,
+        }
+
+    # ---------------------------------------------------------------- train
+    def train(self) -> str:
+        """Runs to the end; returns "completed", "early_stopped", "stopped" or "parent_gone"."""
+        total = self.plan.total_steps
+        self.log.log("started", jobId=self.spec.jobId, method=self.spec.method, totalSteps=total,
+                     epochs=self.hp.epochs, resumedFromStep=self.resumed_from, device=str(self.rt.device),
+                     dtype=self.rt.dtype, parameters=self.parameters, trainableParameters=self.trainable_parameters,
+                     worldSize=self.dist.world, batchSize=self.hp.batchSize, microBatchSize=self.micro,
+                     maxSeqLength=self.hp.maxSeqLength, totalTokens=self.plan.total_tokens, threads=self.rt.threads)
+        while self.step < total:
+            reason = self._stop_requested()
+            if reason:
+                return self._stop(reason)
+            started = time.perf_counter()
+            loss, grad_norm, lr, tokens = self._train_step(self.step)
+            self.step += 1
+            self.tokens += tokens
+            dt = time.perf_counter() - started
+            self.log.log("step", step=self.step, totalSteps=total, epoch=round(self.plan.epoch_after(self.step - 1), 6),
+                         loss=loss, learningRate=lr, gradNorm=grad_norm, tokens=self.tokens,
+                         tokensPerSecond=round(tokens / dt, 2) if dt > 0 else None)
+            epoch_end = self.plan.is_epoch_end(self.step - 1)
+            early_stop = False
+            if self.val and (epoch_end or (self.hp.evalEvery and self.step % self.hp.evalEvery == 0)):
+                early_stop = self._eval_and_track()
+            if epoch_end or (self.spec.checkpoints_every and self.step % self.spec.checkpoints_every == 0):
+                self.save_checkpoint()
+            if early_stop:
+                return "early_stopped"
+        return "completed"
+
+    def _train_step(self, step: int) -> tuple[float, float, float, int]:
+        rows = self.plan.step_rows(step)
+        global_trainable = sum(int(self.plan.trainable[r].sum()) for r in rows)
+        micro = split_micro(rows, self.micro, self.dist.rank, self.dist.world)
+        scale = self.dist.world / global_trainable
+        loss_sum = torch.zeros((), dtype=torch.float64, device=self.rt.device)
+        for k, mrows in enumerate(micro):
+            sync = k == len(micro) - 1
+            with (contextlib.nullcontext() if sync else self.dist.no_sync(self.forward)):
+                if mrows:
+                    b = collate(self.plan.shard, mrows, self.plan.lengths, self.pad_id).to(self.rt.device)
+                    weight = scale
+                else:  # this rank has no rows left in this step: a zero-weight pass keeps DDP in step
+                    b = collate(self.plan.shard, [rows[0][:1]], self.plan.lengths, self.pad_id).to(self.rt.device)
+                    weight = 0.0
+                with self.rt.autocast():
+                    ls = self.forward(b.input_ids, b.position_ids, b.doc_ids, b.targets, b.target_mask)
+                (ls * weight).backward()
+                if weight:
+                    loss_sum += ls.detach().double()
+        loss = self.dist.all_sum(loss_sum).item() / global_trainable
+        if not math.isfinite(loss):
+            raise TrainerError("NAN_LOSS", f"loss became {loss} at step {step + 1}; lower learningRate "
+                                           f"(now {self.spec.learning_rate}) or maxGradNorm, or check the base model")
+        max_norm = self.hp.maxGradNorm if self.hp.maxGradNorm > 0 else float("inf")
+        grad_norm = float(torch.nn.utils.clip_grad_norm_(self.trainable, max_norm))
+        if not math.isfinite(grad_norm):
+            raise TrainerError("NAN_LOSS", f"gradient norm became {grad_norm} at step {step + 1}; lower learningRate "
+                                           f"(now {self.spec.learning_rate}) or set maxGradNorm")
+        lr = self.scheduler.get_last_lr()[0]
+        self.optimizer.step()
+        self.scheduler.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        return loss, grad_norm, lr, self.plan.step_tokens(step)
+
+    @torch.no_grad()
+    def evaluate(self) -> float:
+        shard, rows, lengths = self.val
+        all_rows = [rows.row(r) for r in range(len(rows))]
+        total = torch.zeros(2, dtype=torch.float64, device=self.rt.device)
+        self.lm.eval()
+        try:
+            for mrows in split_micro(all_rows, self.micro, self.dist.rank, self.dist.world):
+                if not mrows:
+                    continue
+                b = collate(shard, mrows, lengths, self.pad_id).to(self.rt.device)
+                with self.rt.autocast():
+                    ls, n = self.lm.loss_sum(b.input_ids, b.position_ids, b.doc_ids, b.targets, b.target_mask)
+                total += torch.stack([ls.double(), torch.tensor(float(n), dtype=torch.float64, device=total.device)])
+        finally:
+            self.lm.train()
+        total = self.dist.all_sum(total)
+        return float(total[0] / total[1])
+
+    def _eval_and_track(self) -> bool:
+        loss = self.evaluate()
+        self.log.log("eval", step=self.step, loss=loss, epoch=round(self.plan.epoch_after(self.step - 1), 6))
+        if self.best_eval is None or loss < self.best_eval:
+            self.best_eval, self.evals_without_improvement = loss, 0
+        else:
+            self.evals_without_improvement += 1
+        patience = self.hp.earlyStoppingPatience
+        return bool(patience and self.evals_without_improvement >= patience)
+
+    def _stop_requested(self) -> str | None:
+        local = self.stop_reason() or ("parent_gone" if self.log.parent_gone.is_set() else None)
+        codes = {None: 0, "sigint": 1, "sigterm": 2, "parent_gone": 3}
+        agreed = self.dist.all_max(codes[local])  # every rank stops at the same step
+        return {v: k for k, v in codes.items()}[agreed]
+
+    def _stop(self, reason: str) -> str:
+        path = self.save_checkpoint() if self.step > 0 else None
+        if reason != "parent_gone":
+            self.log.log("stopped", step=self.step, reason=reason, checkpoint=path)
+        return "parent_gone" if reason == "parent_gone" else "stopped"
+
+    # ---------------------------------------------------------------- checkpoints
+    def save_checkpoint(self) -> str:
+        root, step = self.spec.checkpoints_dir, self.step
+        final = ckpt.step_dir(root, step)
+        if self.last_checkpoint == step:
+            return final
+        tmp = ckpt.tmp_dir(root, step)
+        if self.dist.rank == 0:
+            os.makedirs(root, exist_ok=True)
+            os.makedirs(tmp, exist_ok=True)
+        self.dist.barrier()
+        ckpt.save_tensors(ckpt.rng_state(), os.path.join(tmp, f"rng-rank{self.dist.rank}.pt"))
+        if self.dist.rank == 0:
+            if self.spec.method == "lora":
+                st.save_file(lora_mod.lora_state(self.lm), os.path.join(tmp, "adapter.safetensors"))
+            else:
+                st.save_file({n: p.detach() for n, p in self.lm.state_dict().items()}, os.path.join(tmp, "model.safetensors"))
+            ckpt.save_tensors(self.optimizer.state_dict(), os.path.join(tmp, "optimizer.pt"))
+            ckpt.save_tensors(self.scheduler.state_dict(), os.path.join(tmp, "scheduler.pt"))
+            ckpt.write_state(tmp, {
+                "version": 1, "step": step, "tokens": self.tokens, "epoch": self.plan.epoch_after(step - 1),
+                "bestEvalLoss": self.best_eval, "evalsWithoutImprovement": self.evals_without_improvement,
+                "worldSize": self.dist.world, "fingerprint": self.fingerprint(),
+            })
+        self.dist.barrier()
+        if self.dist.rank == 0:
+            ckpt.publish(root, step, self.spec.checkpoints_keep)
+            self.log.log("checkpoint", step=step, path=final)
+        self.dist.barrier()
+        self.last_checkpoint = step
+        return final
+
+    def _load_checkpoint(self) -> int | None:
+        root = self.spec.checkpoints_dir
+        if self.dist.rank == 0:
+            ckpt.remove_stale_temporaries(root)
+        found = ckpt.list_checkpoints(root)
+        if not found:
+            return None
+        step, folder = found[-1]
+        state = ckpt.read_state(folder)
+        ckpt.check_fingerprint(state["fingerprint"], self.fingerprint(), folder)
+        if self.spec.method == "lora":
+            lora_mod.load_lora_state(self.lm, st.load_file(os.path.join(folder, "adapter.safetensors")))
+        else:
+            tensors = st.load_file(os.path.join(folder, "model.safetensors"))
+            self.lm.load_state_dict({k: v.to(self.rt.device) for k, v in tensors.items()})
+        self.optimizer.load_state_dict(ckpt.load_tensors(os.path.join(folder, "optimizer.pt")))
+        self.scheduler.load_state_dict(ckpt.load_tensors(os.path.join(folder, "scheduler.pt")))
+        rng = os.path.join(folder, f"rng-rank{self.dist.rank}.pt")
+        if os.path.isfile(rng):  # absent when resuming with more processes than before
+            ckpt.set_rng_state(ckpt.load_tensors(rng))
+        self.step, self.tokens = int(state["step"]), int(state["tokens"])
+        self.best_eval, self.evals_without_improvement = state["bestEvalLoss"], int(state["evalsWithoutImprovement"])
+        self.last_checkpoint = step
+        return step
+
+    # ---------------------------------------------------------------- outputs
+    def save_outputs(self) -> dict:
+        s, hp = self.spec, self.hp
+        outputs = {"adapter": None, "model": None, "onnx": None}
+        if self.dist.rank == 0:
+            os.makedirs(s.output_dir, exist_ok=True)
+            if s.method == "lora":
+                outputs["adapter"] = save_adapter(self.lm, s.output_dir, self.targets, hp.loraRank, hp.loraAlpha,
+                                                  hp.loraDropout, s.model_path)
+            if s.method == "full" or s.merge_lora or s.export_onnx:
+                outputs["model"], outputs["onnx"] = save_full_model(self.lm, s.output_dir, s.model_path,
+                                                                    s.export_onnx, s.method == "lora")
+        self.dist.barrier()
+        return outputs
+
+    def cleanup(self) -> None:
+        self.log.close()
+        self.dist.close()
