@@ -1,0 +1,137 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
+import { basename, dirname, join } from 'node:path';
+import { DatasetError } from '../dataset-error.js';
+import { ShardPartWriter, assembleShard } from '../shard-writer.js';
+import { detectFormat } from '../validation/detect-format.js';
+import { splitAtNewlines } from '../validation/line-scanner.js';
+import { runInWorker } from '../worker-pool.js';
+import type { ModelTokenizer } from './model-tokenizer.js';
+import { shardPaths } from './shard-cache.js';
+import { SHARD_FORMAT_VERSION } from './shard-summary.js';
+import type { ShardSummary } from './shard-summary.js';
+import { tokenizeRange } from './tokenize-range.js';
+import type { TokenizeRangeJob, TokenizeRangeResult } from './tokenize-range.js';
+
+export interface TokenizeOptions {
+  /** Recorded in the summary. */
+  datasetSha256?: string;
+  /** Worker threads for large files. Default: available parallelism (max 8). */
+  concurrency?: number;
+  /** Files smaller than this are tokenized in the calling thread. Default 8 MB. */
+  parallelThreshold?: number;
+  signal?: AbortSignal;
+}
+
+/**
+ * Tokenizes a validated dataset with a model's tokenizer and chat template into a token
+ * shard at `shardPath` (trainer/FORMAT.md) and its summary beside it (`.json`). If both
+ * exist already, the stored summary is returned (`cached: true`) — shards are immutable
+ * and keyed by content (see `shardPaths`). Large files are cut at line boundaries and
+ * tokenized by one worker per core into parts that are concatenated in order.
+ * A line that is not a valid example throws `dataset_invalid` naming the line.
+ */
+export async function tokenizeToShard(
+  datasetPath: string,
+  tokenizer: ModelTokenizer,
+  shardPath: string,
+  options: TokenizeOptions = {},
+): Promise<ShardSummary & { cached: boolean }> {
+  const summaryPath = summaryPathOf(shardPath);
+  const cached = await readSummary(shardPath, summaryPath);
+  if (cached) return { ...cached, cached: true };
+
+  const { size } = await stat(datasetPath);
+  const detected = await detectFormat(datasetPath, size, 1 << 30);
+  if (!detected) throw new DatasetError('dataset_invalid', 'the dataset holds no examples');
+  if (detected.format === 'chat' && !tokenizer.hasChatTemplate) {
+    throw new DatasetError('tokenizer_invalid', 'the model has no chat template, so chat-format datasets cannot be used with it');
+  }
+  await mkdir(dirname(shardPath), { recursive: true });
+  // Without an explicit concurrency, ranges are at least 1 MB: smaller ones are not worth a thread.
+  const threads = Math.max(1, options.concurrency ?? Math.min(availableParallelism(), 8, Math.ceil(size / (1 << 20))));
+  const inline = size < (options.parallelThreshold ?? 8 << 20) || threads === 1;
+  const ranges = inline ? [{ start: 0, end: size }] : await splitAtNewlines(datasetPath, size, threads);
+  const stem = join(dirname(shardPath), `.${basename(shardPath)}.${randomBytes(6).toString('hex')}`);
+  const jobs: TokenizeRangeJob[] = ranges.map(({ start, end }, i) => ({ datasetPath, start, end, format: detected.format, partStem: `${stem}.${i}` }));
+  const partFiles = jobs.map((j) => ({ tokensPath: `${j.partStem}.tokens`, maskPath: `${j.partStem}.mask`, lengthsPath: `${j.partStem}.lengths` }));
+  try {
+    const entry = new URL('./tokenize-worker.js', import.meta.url);
+    const settled = await Promise.allSettled(
+      jobs.map((job) => (inline ? tokenizeRange(job, tokenizer) : runInWorker<TokenizeRangeResult>(entry, { job, modelDir: tokenizer.modelDir }, options.signal))),
+    );
+    const results: TokenizeRangeResult[] = [];
+    for (const s of settled) {
+      if (s.status === 'rejected') throw s.reason;
+      results.push(s.value);
+    }
+    let offset = 0;
+    for (const r of results) {
+      if (r.failure) throw new DatasetError('dataset_invalid', `line ${offset + r.failure.line} is not a valid example: ${r.failure.message}`, { line: offset + r.failure.line });
+      offset += r.lines;
+    }
+    const examples = results.reduce((n, r) => n + r.part.examples, 0);
+    if (examples === 0) throw new DatasetError('dataset_invalid', 'the dataset holds no examples');
+    const lengths = new Map<number, number>();
+    for (const r of results) for (const [len, n] of r.lengths) lengths.set(len, (lengths.get(len) ?? 0) + n);
+    const totalTokens = results.reduce((n, r) => n + r.part.tokens, 0);
+    const summary: ShardSummary = {
+      formatVersion: SHARD_FORMAT_VERSION,
+      examples,
+      totalTokens,
+      trainableTokens: results.reduce((n, r) => n + r.trainable, 0),
+      maxTokens: Math.max(...results.map((r) => r.max)),
+      meanTokens: totalTokens / examples,
+      lengths: [...lengths].sort((a, b) => a[0] - b[0]),
+      shardBytes: 0,
+      datasetSha256: options.datasetSha256 ?? null,
+      tokenizerSha256: tokenizer.tokenizerSha256,
+      templateSha256: tokenizer.templateSha256,
+    };
+    summary.shardBytes = 64 + align8(totalTokens * 4) + align8(totalTokens) + (examples + 1) * 8;
+    // The summary goes in first: a shard that exists always has its summary.
+    const tempSummary = `${stem}.json`;
+    await writeFile(tempSummary, JSON.stringify(summary));
+    await rename(tempSummary, summaryPath);
+    const bytes = assembleShard(shardPath, results.map((r) => r.part));
+    if (bytes !== summary.shardBytes) throw new Error(`shard size ${bytes} differs from the computed ${summary.shardBytes}`);
+    return { ...summary, cached: false };
+  } finally {
+    for (const files of partFiles) ShardPartWriter.remove(files);
+  }
+}
+
+/** `tokenizeToShard` at the cache location of this dataset × tokenizer (see `shardPaths`). */
+export async function ensureShard(input: {
+  dataDir: string;
+  datasetSha256: string;
+  datasetPath: string;
+  tokenizer: ModelTokenizer;
+  signal?: AbortSignal;
+}): Promise<ShardSummary & { cached: boolean; shardPath: string }> {
+  const { shard } = shardPaths(input.dataDir, {
+    datasetSha256: input.datasetSha256,
+    tokenizerSha256: input.tokenizer.tokenizerSha256,
+    templateSha256: input.tokenizer.templateSha256,
+  });
+  const summary = await tokenizeToShard(input.datasetPath, input.tokenizer, shard, { datasetSha256: input.datasetSha256, signal: input.signal });
+  return { ...summary, shardPath: shard };
+}
+
+function summaryPathOf(shardPath: string): string {
+  return shardPath.replace(/\.tlshard$/, '') + '.json';
+}
+
+async function readSummary(shardPath: string, summaryPath: string): Promise<ShardSummary | null> {
+  try {
+    await stat(shardPath);
+    return JSON.parse(await readFile(summaryPath, 'utf8')) as ShardSummary;
+  } catch {
+    return null;
+  }
+}
+
+function align8(n: number): number {
+  return Math.ceil(n / 8) * 8;
+}

@@ -1,0 +1,89 @@
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Worker, parentPort, workerData } from 'node:worker_threads';
+import { DatasetError } from './dataset-error.js';
+import type { DatasetErrorCode } from './dataset-error.js';
+
+type WorkerReply<T> = { ok: true; value: T } | { ok: false; error: { name: string; message: string; code?: string; details?: Record<string, unknown> } };
+
+/**
+ * Runs the module at `entry` (a file that calls `serveWorker`) in a worker thread with
+ * `data` as its input and resolves with its answer. The service runs from TypeScript
+ * sources through tsx (bin/tuneloop.js), and a worker does not inherit the parent's
+ * module hooks, so a `.ts` entry is started through a small bootstrap that registers
+ * tsx first (≈ 0.7 s; callers only use workers for inputs worth it).
+ * A `DatasetError` thrown in the worker is rethrown here with its code.
+ */
+export function runInWorker<T>(entry: URL, data: unknown, signal?: AbortSignal): Promise<T> {
+  const target = sourceUrl(entry);
+  const worker = target.pathname.endsWith('.ts')
+    ? new Worker(
+        `import(${JSON.stringify(tsxApiUrl())}).then((m) => { m.register(); return import(${JSON.stringify(target.href)}); });`,
+        { eval: true, workerData: data },
+      )
+    : new Worker(target, { workerData: data });
+  return new Promise<T>((resolve, reject) => {
+    let settled = false;
+    const onAbort = () => {
+      void worker.terminate();
+      finish(() => reject(signal?.reason ?? new Error('aborted')));
+    };
+    const finish = (fn: () => void) => {
+      if (settled) return;
+      settled = true;
+      signal?.removeEventListener('abort', onAbort);
+      fn();
+    };
+    if (signal?.aborted) return onAbort();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    worker.once('message', (reply: WorkerReply<T>) => {
+      void worker.terminate();
+      if (reply.ok) return finish(() => resolve(reply.value));
+      const { name, message, code, details } = reply.error;
+      const error = name === 'DatasetError' && code ? new DatasetError(code as DatasetErrorCode, message, details ?? {}) : new Error(message);
+      finish(() => reject(error));
+    });
+    worker.once('error', (error) => finish(() => reject(error)));
+    worker.once('exit', (code) => finish(() => reject(new Error(`dataset worker exited with code ${code} before answering`))));
+  });
+}
+
+/**
+ * The body of a worker entry module: runs `handler` on the worker's input and posts the
+ * result (typed arrays found at the top level of the result are transferred, not copied).
+ */
+export function serveWorker<I, O>(handler: (input: I) => Promise<O>): void {
+  if (!parentPort) throw new Error('serveWorker must run in a worker thread');
+  const port = parentPort;
+  handler(workerData as I).then(
+    (value) => {
+      const views = Object.values(value as object).filter((v): v is Uint32Array => ArrayBuffer.isView(v));
+      const transfer = [...new Set(views.map((v) => v.buffer as ArrayBuffer))];
+      port.postMessage({ ok: true, value } satisfies WorkerReply<O>, transfer);
+    },
+    (error: unknown) => {
+      const e = error instanceof Error ? error : new Error(String(error));
+      const reply: WorkerReply<O> = {
+        ok: false,
+        error: { name: e.name, message: e.message, code: (e as DatasetError).code, details: (e as DatasetError).details as Record<string, unknown> | undefined },
+      };
+      port.postMessage(reply);
+    },
+  );
+}
+
+/** `x.js` next to a `.ts` source when running from sources. */
+function sourceUrl(entry: URL): URL {
+  if (entry.pathname.endsWith('.js') && !existsSync(fileURLToPath(entry))) {
+    const ts = new URL(entry.href.replace(/\.js$/, '.ts'));
+    if (existsSync(fileURLToPath(ts))) return ts;
+  }
+  return entry;
+}
+
+function tsxApiUrl(): string {
+  const cjs = createRequire(import.meta.url).resolve('tsx/esm/api');
+  const mjs = cjs.replace(/\.cjs$/, '.mjs');
+  return pathToFileURL(existsSync(mjs) ? mjs : cjs).href;
+}
