@@ -48,3 +48,78 @@ def run_cli(*args: str, timeout: float = 120, env: dict | None = None) -> subpro
 @pytest.fixture
 def model_dir(tmp_path):
     return make_model_dir(str(tmp_path / "model"))
+
+
+class TrainRun:
+    def __init__(self, returncode, events, stdout, stderr):
+        self.returncode, self.events, self.stdout, self.stderr = returncode, events, stdout, stderr
+
+    def of(self, type_: str) -> list[dict]:
+        return [e for e in self.events if e["type"] == type_]
+
+    def losses(self) -> list[float]:
+        return [e["loss"] for e in self.of("step")]
+
+
+def run_train(spec: dict, workdir, resume: bool = False, on_event=None, launcher: list[str] | None = None,
+              env: dict | None = None, timeout: float = 180) -> TrainRun:
+    """Runs `train` as the worker does: a real pipe for --events-fd, every event checked
+    against protocol.schema.json, stdout kept separate (it must stay empty)."""
+    from schema_check import validate_event
+    spec_path = os.path.join(str(workdir), f"spec-{os.urandom(4).hex()}.json")
+    with open(spec_path, "w") as f:
+        json.dump(spec, f)
+    r, w = os.pipe()
+    cmd = (launcher or [PYTHON, "-m"]) + ["tuneloop_trainer", "train", "--spec", spec_path, "--events-fd", str(w)]
+    proc = subprocess.Popen(cmd + (["--resume"] if resume else []), pass_fds=(w,), cwd=TRAINER_DIR,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, **(env or {})})
+    os.close(w)
+    events = []
+    try:
+        with os.fdopen(r, encoding="utf-8") as f:
+            for line in f:
+                event = json.loads(line)
+                validate_event(event)
+                events.append(event)
+                if on_event:
+                    on_event(event, proc)
+        out, err = proc.communicate(timeout=timeout)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return TrainRun(proc.returncode, events, out, err)
+
+
+def write_examples(path: str, examples) -> str:
+    from tuneloop_trainer.shard import write_shard
+    write_shard(path, examples)
+    return path
+
+
+def random_examples(n: int, seed: int = 0, min_len: int = 8, max_len: int = 30, vocab: int = 96):
+    """Chat-like examples: a prompt (mask 0) then an answer (mask 1)."""
+    import random
+    rng = random.Random(seed)
+    out = []
+    for _ in range(n):
+        length = rng.randint(min_len, max_len)
+        prompt = rng.randint(1, length - 2)
+        out.append(([rng.randint(3, vocab - 1) for _ in range(length)], [0] * prompt + [1] * (length - prompt)))
+    return out
+
+
+def make_spec(tmp_path, model: str, train: str, validation: str | None = None, method: str = "lora",
+              output: dict | None = None, runtime: dict | None = None, checkpoints: dict | None = None, **hp) -> dict:
+    hyper = dict(epochs=1, batchSize=4, learningRate=3e-3, maxSeqLength=64, seed=7, loraRank=4, loraDropout=0.0)
+    hyper.update(hp)
+    return {
+        "version": 1, "jobId": "ftjob_test", "model": {"path": model}, "method": method,
+        "data": {"train": train, "validation": validation},
+        "hyperparameters": hyper,
+        "checkpoints": {"dir": str(tmp_path / "checkpoints"), "every": 0, "keep": 2, **(checkpoints or {})},
+        "output": {"dir": str(tmp_path / "out"), "mergeLora": False, "exportOnnx": False, **(output or {})},
+        # one thread: the micro models are too small to gain from two, and tests share the CPU
+        "runtime": {"device": "cpu", "dtype": "fp32", "threads": 1, **(runtime or {})},
+    }

@@ -1,11 +1,13 @@
 """Atomic training checkpoints: `<dir>/step-00000042/`, written under a temporary name
 and renamed into place, so a folder named step-* is always complete.
 
-Contents: trainer_state.json (step, tokens, epoch, early-stopping state, the fingerprint
-of everything that shapes the run), weights (model.safetensors for full fine-tuning,
-adapter.safetensors for LoRA: fp32, our module names), optimizer.pt + scheduler.pt, and
-rng-rank{r}.pt per process (torch CPU/CUDA generators). The data position is the step:
-the data plan is a pure function of the shard and the spec (data.py).
+Contents: trainer_state.json (step, tokens, epoch, early-stopping state, scheduler state,
+the optimizer's hyperparameters, the fingerprint of everything that shapes the run),
+weights (model.safetensors for full fine-tuning, adapter.safetensors for LoRA: fp32, our
+module names), optimizer.safetensors (AdamW moments), rng-rank{r}.safetensors per
+process (torch CPU/CUDA generator states). The data position is the step: the data plan
+is a pure function of the shard and the spec (data.py). No pickle anywhere: a checkpoint
+folder can be inspected and loaded without executing code.
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ import shutil
 
 import torch
 
+from . import safetensors_io as st
 from .errors import TrainerError
 
 STATE_FILE = "trainer_state.json"
@@ -49,29 +52,42 @@ def remove_stale_temporaries(root: str) -> None:
                 shutil.rmtree(os.path.join(root, name), ignore_errors=True)
 
 
-def rng_state() -> dict:
-    state = {"cpu": torch.get_rng_state()}
+def save_rng(path: str) -> None:
+    tensors = {"cpu": torch.get_rng_state()}
     if torch.cuda.is_available() and torch.cuda.is_initialized():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
+        tensors.update({f"cuda.{i}": s for i, s in enumerate(torch.cuda.get_rng_state_all())})
+    st.save_file(tensors, path)
 
 
-def set_rng_state(state: dict) -> None:
-    torch.set_rng_state(state["cpu"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+def load_rng(path: str) -> None:
+    tensors = st.load_file(path)
+    torch.set_rng_state(tensors["cpu"])
+    cuda = [tensors[f"cuda.{i}"] for i in range(len(tensors) - 1)]
+    if cuda and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(cuda)
 
 
-def save_tensors(obj, path: str) -> None:
-    torch.save(obj, path)
+def save_optimizer(sd: dict, folder: str) -> dict:
+    """Tensors of the optimizer state go to optimizer.safetensors as "<param index>.<key>";
+    returns the JSON-able rest (param_groups, scalar state) for trainer_state.json."""
+    tensors, scalars = {}, {}
+    for idx, state in sd["state"].items():
+        for key, value in state.items():
+            if torch.is_tensor(value):
+                tensors[f"{idx}.{key}"] = value
+            else:
+                scalars[f"{idx}.{key}"] = value
+    st.save_file(tensors, os.path.join(folder, "optimizer.safetensors"))
+    return {"param_groups": sd["param_groups"], "scalars": scalars}
 
 
-def load_tensors(path: str):
-    """Our own files only; weights_only keeps torch ≥ 2.6 from refusing them."""
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except TypeError:  # torch < 1.13.1 has no weights_only
-        return torch.load(path, map_location="cpu")
+def load_optimizer(folder: str, saved: dict) -> dict:
+    state: dict = {}
+    items = list(st.load_file(os.path.join(folder, "optimizer.safetensors")).items()) + list(saved["scalars"].items())
+    for name, value in items:
+        idx, key = name.split(".", 1)
+        state.setdefault(int(idx), {})[key] = value
+    return {"state": state, "param_groups": saved["param_groups"]}
 
 
 def publish(root: str, step: int, keep: int) -> str:

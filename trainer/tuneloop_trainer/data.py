@@ -15,7 +15,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from .errors import TrainerError
 from .shard import Shard
@@ -124,6 +123,7 @@ def eval_rows(shard: Shard, max_len: int, packing: bool) -> tuple[Rows, np.ndarr
 def collate(shard: Shard, rows: list[np.ndarray], lengths: np.ndarray, pad_id: int) -> Batch:
     """Rows of example indices → padded tensors. Padding continues the row's last example
     (same example id, following positions): causal attention keeps it out of real tokens."""
+    import torch  # here, not at the top: preflight plans data without importing torch
     T = max(int(lengths[r].sum()) for r in rows)
     B = len(rows)
     ids = np.full((B, T), pad_id, dtype=np.int64)

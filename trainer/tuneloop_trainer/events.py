@@ -47,7 +47,7 @@ class EventSink:
         self._watchdog.start()
 
     def log(self, type: str, **fields) -> None:
-        line = json.dumps({"type": type, "time": time.time(), **_clean(fields)}, allow_nan=False) + "\n"
+        line = json.dumps({"type": type, "time": time.time(), **_clean(fields)}, allow_nan=False, ensure_ascii=False) + "\n"
         data = line.encode("utf-8")
         with self._lock:
             if self.parent_gone.is_set():

@@ -14,7 +14,6 @@ import torch.nn as nn
 
 from .errors import TrainerError
 
-TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 PEFT_PREFIX = "base_model.model."
 
 
@@ -44,30 +43,9 @@ class LoRALinear(nn.Module):
         return out.to(base.weight.device)
 
 
-def resolve_targets(names: list[str]) -> list[str]:
-    if names == ["all-linear"]:
-        return list(TARGETS)
-    bad = [n for n in names if n not in TARGETS]
-    if bad or not names:
-        raise TrainerError("INVALID_SPEC", f"hyperparameters.loraTargetModules: unknown module {bad[0] if bad else '(empty)'}; "
-                                           f"use names from {', '.join(TARGETS)} or [\"all-linear\"]")
-    return sorted(set(names), key=TARGETS.index)
-
-
-def check_rank(model: nn.Module, targets: list[str], rank: int) -> None:
-    """A rank above min(in, out) of a target adds parameters that cannot add expressiveness."""
-    for name, mod in model.named_modules():
-        if isinstance(mod, nn.Linear) and name.rsplit(".", 1)[-1] in targets:
-            limit = min(mod.in_features, mod.out_features)
-            if rank > limit:
-                raise TrainerError("INVALID_SPEC", (
-                    f"hyperparameters.loraRank {rank} is above the size of {name} ({mod.out_features}×{mod.in_features}; "
-                    f"model hidden size {model.config.hidden_size}); use loraRank ≤ {limit}"))
-
-
 def apply_lora(model: nn.Module, targets: list[str], rank: int, alpha: float, dropout: float) -> int:
-    """Freezes the model and wraps every target linear; returns the number of LoRA parameters."""
-    check_rank(model, targets, rank)
+    """Freezes the model and wraps every target linear; returns the number of LoRA parameters.
+    Targets and rank are validated up front (preflight.py)."""
     for p in model.parameters():
         p.requires_grad_(False)
     wrapped = 0

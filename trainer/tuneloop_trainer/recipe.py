@@ -18,16 +18,15 @@ import torch.nn as nn
 from . import checkpointing as ckpt
 from . import lora as lora_mod
 from . import safetensors_io as st
-from .config import load_config
-from .data import TrainPlan, collate, eval_rows, split_micro
+from .data import collate, split_micro
 from .device import choose_runtime
 from .distributed import Dist
 from .errors import TrainerError
 from .events import MetricLogger
 from .hf_io import load_model
 from .outputs import save_adapter, save_full_model
+from .preflight import Prepared
 from .schedule import make_scheduler, warmup_steps
-from .shard import open_shard
 from .spec import Spec
 
 
@@ -43,8 +42,10 @@ class LossStep(nn.Module):
 
 
 class Recipe:
-    def __init__(self, spec: Spec, logger: MetricLogger, dist: Dist, resume: bool, stop_reason):
+    def __init__(self, spec: Spec, prepared: Prepared, logger: MetricLogger, dist: Dist, resume: bool, stop_reason):
         self.spec, self.hp, self.log, self.dist = spec, spec.hp, logger, dist
+        self.config, self.plan, self.val = prepared.config, prepared.plan, prepared.val
+        self.targets, self.micro = prepared.targets, prepared.micro
         self.resume, self.stop_reason = resume, stop_reason  # stop_reason(): None or "sigterm"/"sigint"
         self.step = 0  # optimizer steps completed
         self.tokens = 0  # real tokens processed, cumulative across resumes
@@ -60,21 +61,6 @@ class Recipe:
                                      self.dist.local_rank)
         except ValueError as e:
             raise TrainerError("INVALID_SPEC", str(e)) from None
-        self.config = load_config(s.model_path)
-        if hp.maxSeqLength > self.config.max_position_embeddings:
-            raise TrainerError("INVALID_SPEC", (
-                f"hyperparameters.maxSeqLength {hp.maxSeqLength} exceeds the model's context length "
-                f"{self.config.max_position_embeddings}; set it ≤ {self.config.max_position_embeddings}"))
-        if s.method == "lora":
-            self.targets = lora_mod.resolve_targets(hp.loraTargetModules)
-        shard = open_shard(s.train_path, self.config.vocab_size)
-        self.plan = TrainPlan(shard, hp.epochs, hp.batchSize, hp.maxSeqLength, hp.packing, hp.seed)
-        self.plan.check_every_step_trains()
-        self.val = None
-        if s.validation_path:
-            vshard = open_shard(s.validation_path, self.config.vocab_size)
-            self.val = (vshard, *eval_rows(vshard, hp.maxSeqLength, hp.packing))
-        self.micro = hp.microBatchSize or -(-hp.batchSize // self.dist.world)
         self.pad_id = self.config.pad_token_id if self.config.pad_token_id is not None else 0
 
         torch.manual_seed(hp.seed)  # LoRA init: identical on every rank
@@ -100,8 +86,11 @@ class Recipe:
         other = [p for p in self.trainable if p.ndim < 2]
         groups = [{"params": decay, "weight_decay": self.hp.weightDecay}, {"params": other, "weight_decay": 0.0}]
         kwargs = {}
-        if self.rt.device.type == "cuda" and "fused" in torch.optim.AdamW.__init__.__code__.co_varnames:
+        supported = torch.optim.AdamW.__init__.__code__.co_varnames
+        if self.rt.device.type == "cuda" and "fused" in supported:
             kwargs["fused"] = True
+        elif "foreach" in supported:
+            kwargs["foreach"] = True  # one kernel per op over all tensors: less Python per step
         return torch.optim.AdamW([g for g in groups if g["params"]], lr=self.spec.learning_rate,
                                  betas=(0.9, 0.999), eps=1e-8, **kwargs)
 
@@ -233,15 +222,15 @@ class Recipe:
             os.makedirs(root, exist_ok=True)
             os.makedirs(tmp, exist_ok=True)
         self.dist.barrier()
-        ckpt.save_tensors(ckpt.rng_state(), os.path.join(tmp, f"rng-rank{self.dist.rank}.pt"))
+        ckpt.save_rng(os.path.join(tmp, f"rng-rank{self.dist.rank}.safetensors"))
         if self.dist.rank == 0:
             if self.spec.method == "lora":
                 st.save_file(lora_mod.lora_state(self.lm), os.path.join(tmp, "adapter.safetensors"))
             else:
                 st.save_file({n: p.detach() for n, p in self.lm.state_dict().items()}, os.path.join(tmp, "model.safetensors"))
-            ckpt.save_tensors(self.optimizer.state_dict(), os.path.join(tmp, "optimizer.pt"))
-            ckpt.save_tensors(self.scheduler.state_dict(), os.path.join(tmp, "scheduler.pt"))
+            optimizer = ckpt.save_optimizer(self.optimizer.state_dict(), tmp)
             ckpt.write_state(tmp, {
+                "optimizer": optimizer, "scheduler": self.scheduler.state_dict(),
                 "version": 1, "step": step, "tokens": self.tokens, "epoch": self.plan.epoch_after(step - 1),
                 "bestEvalLoss": self.best_eval, "evalsWithoutImprovement": self.evals_without_improvement,
                 "worldSize": self.dist.world, "fingerprint": self.fingerprint(),
@@ -269,11 +258,11 @@ class Recipe:
         else:
             tensors = st.load_file(os.path.join(folder, "model.safetensors"))
             self.lm.load_state_dict({k: v.to(self.rt.device) for k, v in tensors.items()})
-        self.optimizer.load_state_dict(ckpt.load_tensors(os.path.join(folder, "optimizer.pt")))
-        self.scheduler.load_state_dict(ckpt.load_tensors(os.path.join(folder, "scheduler.pt")))
-        rng = os.path.join(folder, f"rng-rank{self.dist.rank}.pt")
+        self.optimizer.load_state_dict(ckpt.load_optimizer(folder, state["optimizer"]))
+        self.scheduler.load_state_dict(state["scheduler"])
+        rng = os.path.join(folder, f"rng-rank{self.dist.rank}.safetensors")
         if os.path.isfile(rng):  # absent when resuming with more processes than before
-            ckpt.set_rng_state(ckpt.load_tensors(rng))
+            ckpt.load_rng(rng)
         self.step, self.tokens = int(state["step"]), int(state["tokens"])
         self.best_eval, self.evals_without_improvement = state["bestEvalLoss"], int(state["evalsWithoutImprovement"])
         self.last_checkpoint = step

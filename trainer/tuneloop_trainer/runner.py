@@ -1,5 +1,8 @@
 """`train` command: process-level concerns around the recipe — signals, the event
 channel, error → `failed` event mapping, exit codes (PROTOCOL.md § Exit codes).
+
+torch is imported only after the spec, model folder and shards passed preflight, so a
+bad job fails in a fraction of a second.
 """
 from __future__ import annotations
 
@@ -8,13 +11,9 @@ import signal
 import sys
 import traceback
 
-import torch
-
-from .device import is_oom
-from .distributed import Dist
 from .errors import TrainerError
 from .events import NullLogger, open_events
-from .recipe import Recipe
+from .preflight import preflight
 from .spec import load_spec
 
 EXIT_COMPLETED = 0
@@ -41,13 +40,20 @@ class _Signals:
 
 def run_train_command(spec_path: str, events_fd: int | None, resume: bool) -> int:
     signals = _Signals()
-    d = Dist()
-    log = open_events(events_fd) if d.rank == 0 else NullLogger()
-    recipe = None
+    rank, world = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
+    log = open_events(events_fd) if rank == 0 else NullLogger()
+    recipe = d = None
     try:
         spec = load_spec(spec_path)
+        prepared = preflight(spec, world)
+        import torch
+
+        from .distributed import Dist
+        from .recipe import Recipe
+
+        d = Dist()
         d.init(spec.runtime.device == "cuda" or (spec.runtime.device == "auto" and torch.cuda.is_available()))
-        recipe = Recipe(spec, log, d, resume, signals)
+        recipe = Recipe(spec, prepared, log, d, resume, signals)
         recipe.setup()
         outcome = recipe.train()
         if outcome == "stopped":
@@ -61,6 +67,7 @@ def run_train_command(spec_path: str, events_fd: int | None, resume: bool) -> in
     except TrainerError as e:
         return _fail(log, e.code, e.message, recipe)
     except Exception as e:  # noqa: BLE001 — every failure ends with a `failed` event
+        from .device import is_oom
         if is_oom(e):
             return _fail(log, "OUT_OF_MEMORY", "out of memory; lower hyperparameters.microBatchSize or maxSeqLength, "
                                                "or set runtime.gradientCheckpointing", recipe)
@@ -72,7 +79,8 @@ def run_train_command(spec_path: str, events_fd: int | None, resume: bool) -> in
             recipe.cleanup()
         else:
             log.close()
-            d.close()
+            if d is not None:
+                d.close()
 
 
 def _fail(log, code: str, message: str, recipe) -> int:
