@@ -28,6 +28,8 @@ export interface Config {
   maxAttempts: number;
   /** Multiplies the webhook retry schedule (tests shorten it). */
   webhookRetryFactor: number;
+  /** A webhook attempt that has not answered within this many milliseconds fails (and is retried). */
+  webhookTimeoutMs: number;
 }
 
 function envInt(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -57,6 +59,7 @@ export function loadConfig(overrides: Partial<Config> = {}, env: NodeJS.ProcessE
     leaseSeconds: overrides.leaseSeconds ?? envInt(env, 'TUNELOOP_LEASE_SECONDS', 30),
     maxAttempts: overrides.maxAttempts ?? envInt(env, 'TUNELOOP_MAX_ATTEMPTS', 3),
     webhookRetryFactor: overrides.webhookRetryFactor ?? envInt(env, 'TUNELOOP_WEBHOOK_RETRY_FACTOR', 1),
+    webhookTimeoutMs: overrides.webhookTimeoutMs ?? envInt(env, 'TUNELOOP_WEBHOOK_TIMEOUT_MS', 15_000),
   };
 }
 
