@@ -2,12 +2,15 @@
  * The trainer's ONNX export, run by the same runtime the inference engine uses
  * (onnxruntime-node), must give torch's logits: full prompt, prompt + one cached step,
  * and 20 greedy steps with the KV cache. Real trainer, real export, no fixtures.
+ * The same init-model folder's tokenizer must load in @huggingface/tokenizers.
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Template } from '@huggingface/jinja';
+import { Tokenizer } from '@huggingface/tokenizers';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -165,5 +168,48 @@ describe('ONNX export matches torch (onnxruntime-node)', () => {
       last = logits;
     }
     expect(tokens).toEqual(ref.greedy);
+  });
+});
+
+describe('init-model tokenizer (@huggingface/tokenizers)', () => {
+  let tmp = '';
+  let tokenizer: Tokenizer;
+  let config: { chat_template: string; eos_token: string };
+
+  beforeAll(() => {
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tuneloop-tok-'));
+    const modelDir = path.join(tmp, 'model');
+    runPython(['-m', 'tuneloop_trainer', 'init-model', '--size', 'tiny', '--out', modelDir]);
+    const json = JSON.parse(fs.readFileSync(path.join(modelDir, 'tokenizer.json'), 'utf8')) as object;
+    config = JSON.parse(fs.readFileSync(path.join(modelDir, 'tokenizer_config.json'), 'utf8')) as typeof config;
+    tokenizer = new Tokenizer(json, config);
+  });
+
+  afterAll(() => {
+    if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('round-trips any text, multi-byte characters included', () => {
+    for (const text of ['Hello, world!', 'héllo 日本 🎉', '  spaces\tand\n\nnewlines  ', 'The capital of France is Paris.']) {
+      const { ids } = tokenizer.encode(text);
+      expect(ids.every((id) => id >= 0 && id < 1024)).toBe(true);
+      expect(tokenizer.decode(ids)).toBe(text);
+    }
+    expect(tokenizer.encode('The capital of France is Paris.').ids.length).toBeLessThan(15);
+  });
+
+  it('renders the ChatML template and maps special tokens to single ids', () => {
+    const text = new Template(config.chat_template).render({
+      messages: [
+        { role: 'user', content: 'Hi' },
+        { role: 'assistant', content: 'Hello' },
+      ],
+      add_generation_prompt: true,
+    });
+    expect(text).toBe('<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\nHello<|im_end|>\n<|im_start|>assistant\n');
+    const { ids } = tokenizer.encode(text);
+    expect(ids[0]).toBe(1022);
+    expect(ids.filter((id) => id === 1023)).toHaveLength(2);
+    expect(config.eos_token).toBe('<|im_end|>');
   });
 });
