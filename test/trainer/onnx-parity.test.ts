@@ -192,7 +192,7 @@ describe('init-model tokenizer (@huggingface/tokenizers)', () => {
   it('round-trips any text, multi-byte characters included', () => {
     for (const text of ['Hello, world!', 'héllo 日本 🎉', '  spaces\tand\n\nnewlines  ', 'The capital of France is Paris.']) {
       const { ids } = tokenizer.encode(text);
-      expect(ids.every((id) => id >= 0 && id < 1024)).toBe(true);
+      expect(ids.every((id: number) => id >= 0 && id < 1024)).toBe(true);
       expect(tokenizer.decode(ids)).toBe(text);
     }
     expect(tokenizer.encode('The capital of France is Paris.').ids.length).toBeLessThan(15);
@@ -209,7 +209,7 @@ describe('init-model tokenizer (@huggingface/tokenizers)', () => {
     expect(text).toBe('<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\nHello<|im_end|>\n<|im_start|>assistant\n');
     const { ids } = tokenizer.encode(text);
     expect(ids[0]).toBe(1022);
-    expect(ids.filter((id) => id === 1023)).toHaveLength(2);
+    expect(ids.filter((id: number) => id === 1023)).toHaveLength(2);
     expect(config.eos_token).toBe('<|im_end|>');
   });
 });
