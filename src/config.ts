@@ -17,6 +17,8 @@ export interface Config {
   webhookAllowPrivate: boolean;
   /** Operator-allowed roots for `{path}` dataset intake; empty = path intake disabled. */
   datasetRoots: string[];
+  /** Let `{url}` dataset intake reach loopback/private addresses (TUNELOOP_DATASET_ALLOW_PRIVATE_URLS=1; tests). */
+  datasetAllowPrivateUrls: boolean;
   logLevel: string;
   /** Seconds an API-key lookup stays cached. */
   authCacheSeconds: number;
@@ -28,6 +30,14 @@ export interface Config {
   maxAttempts: number;
   /** Multiplies the webhook retry schedule (tests shorten it). */
   webhookRetryFactor: number;
+  /** Inference: onnxruntime execution providers to try in order, e.g. ["cuda"]; `cpu` is always the fallback. */
+  inferenceProviders: string[];
+  /** Inference: intra-op threads of each model session; 0 = every available core. */
+  inferenceThreads: number;
+  /** Inference: requests one model decodes together (continuous batching). */
+  inferenceMaxBatch: number;
+  /** Inference: requests that may wait for a batch slot; beyond this, 429 with Retry-After. */
+  inferenceMaxQueue: number;
   /** A webhook attempt that has not answered within this many milliseconds fails (and is retried). */
   webhookTimeoutMs: number;
 }
@@ -53,12 +63,19 @@ export function loadConfig(overrides: Partial<Config> = {}, env: NodeJS.ProcessE
     datasetRoots:
       overrides.datasetRoots ??
       (env.TUNELOOP_DATASET_ROOTS ? env.TUNELOOP_DATASET_ROOTS.split(path.delimiter).filter(Boolean) : []),
+    datasetAllowPrivateUrls: overrides.datasetAllowPrivateUrls ?? env.TUNELOOP_DATASET_ALLOW_PRIVATE_URLS === '1',
     logLevel: overrides.logLevel ?? env.LOG_LEVEL ?? 'info',
     authCacheSeconds: overrides.authCacheSeconds ?? envInt(env, 'TUNELOOP_AUTH_CACHE_SECONDS', 30),
     workerConcurrency: overrides.workerConcurrency ?? envInt(env, 'TUNELOOP_WORKER_CONCURRENCY', 1),
     leaseSeconds: overrides.leaseSeconds ?? envInt(env, 'TUNELOOP_LEASE_SECONDS', 30),
     maxAttempts: overrides.maxAttempts ?? envInt(env, 'TUNELOOP_MAX_ATTEMPTS', 3),
     webhookRetryFactor: overrides.webhookRetryFactor ?? envInt(env, 'TUNELOOP_WEBHOOK_RETRY_FACTOR', 1),
+    inferenceProviders:
+      overrides.inferenceProviders ??
+      (env.TUNELOOP_INFERENCE_PROVIDERS ?? 'cpu').split(',').map((p) => p.trim().toLowerCase()).filter(Boolean),
+    inferenceThreads: overrides.inferenceThreads ?? envInt(env, 'TUNELOOP_INFERENCE_THREADS', 0),
+    inferenceMaxBatch: overrides.inferenceMaxBatch ?? envInt(env, 'TUNELOOP_INFERENCE_MAX_BATCH', 8),
+    inferenceMaxQueue: overrides.inferenceMaxQueue ?? envInt(env, 'TUNELOOP_INFERENCE_MAX_QUEUE', 32),
     webhookTimeoutMs: overrides.webhookTimeoutMs ?? envInt(env, 'TUNELOOP_WEBHOOK_TIMEOUT_MS', 15_000),
   };
 }

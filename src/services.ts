@@ -12,6 +12,10 @@ import { createBillingService } from './billing/service.js';
 import type { BillingService } from './billing/service.js';
 import { createWebhooksService } from './webhooks/service.js';
 import type { WebhooksService } from './webhooks/service.js';
+import { createDatasetsService } from './datasets/service.js';
+import type { DatasetsService } from './datasets/service.js';
+import { createTrainingService } from './training/service.js';
+import type { TrainingService } from './training/service.js';
 import { createInferenceService } from './inference/service.js';
 import type { InferenceService } from './inference/service.js';
 
@@ -20,6 +24,8 @@ import type { InferenceService } from './inference/service.js';
  * REST, CLI) so a rule is written once. Each factory takes its dependencies explicitly.
  */
 export interface Services extends ServiceDeps {
+  datasets: DatasetsService;
+  training: TrainingService;
   webhooks: WebhooksService;
   inference: InferenceService;
   /** Background loops this process runs for its roles. */
@@ -34,14 +40,29 @@ export function createServices(infra: { config: Config; db: Db; notifier: Notifi
   const billing = createBillingService({ db });
   const core: ServiceDeps = { ...infra, accounts, catalog, billing };
   const webhooks = createWebhooksService(core);
+  const datasets = createDatasetsService({
+    db,
+    catalog,
+    log: infra.log,
+    config: { dataDir: config.dataDir, datasetRoots: config.datasetRoots, allowPrivateUrls: config.datasetAllowPrivateUrls },
+  });
+  const training = createTrainingService({ ...core, datasets, webhooks });
   const inference = createInferenceService(core);
   return {
     ...core,
+    datasets,
+    training,
     webhooks,
     inference,
-    runners: (roles) => [...webhooks.runners(roles), ...inference.runners(roles)],
+    runners: (roles) => [
+      { name: 'dataset-validation', start: () => datasets.startBackground(), stop: () => datasets.stopBackground() },
+      ...training.runners(roles),
+      ...webhooks.runners(roles),
+      ...inference.runners(roles),
+    ],
     async close() {
       await inference.close();
+      await training.close();
       await webhooks.close();
       await accounts.close();
     },

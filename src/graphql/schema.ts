@@ -6,6 +6,8 @@ import './errors.js';
 import './types/model.js';
 import './types/account.js';
 import './types/billing.js';
+import './types/dataset.js';
+import './types/training.js';
 import './types/webhooks.js';
 import './types/inference.js';
 

@@ -1,3 +1,50 @@
-/** Tables owned by the datasets domain (migrations/ holds their SQL). */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type
-export interface DatasetTables {}
+import type { Generated, Selectable } from 'kysely';
+import type { CreatedAt, Int8, Json, Timestamp } from '../schema.js';
+
+export type DatasetStatus = 'VALIDATING' | 'READY' | 'INVALID';
+
+export interface DatasetsTable {
+  id: string;
+  account_id: string;
+  filename: string | null;
+  source: 'upload' | 'url' | 'path';
+  source_ref: string | null;
+  sha256: string;
+  bytes: Int8;
+  storage_path: string;
+  status: DatasetStatus;
+  format: 'chat' | 'completion' | null;
+  examples: number | null;
+  stats: Json<Record<string, unknown>> | null;
+  errors: Json<unknown[]>;
+  error_count: Generated<number>;
+  warnings: Json<unknown[]>;
+  warning_count: Generated<number>;
+  tokenizer_model_id: string | null;
+  validation_attempts: Generated<number>;
+  validation_lease_expires_at: Timestamp | null;
+  created_at: CreatedAt;
+  validated_at: Timestamp | null;
+}
+
+export interface DatasetTokenizationsTable {
+  sha256: string;
+  tokenizer_key: string;
+  shard_path: string;
+  examples: number;
+  total_tokens: Int8;
+  trainable_tokens: Int8;
+  max_tokens: number;
+  /** [length, count] pairs: Σ min(length, L) for any maximum sequence length L. */
+  length_histogram: Json<Array<[number, number]>>;
+  created_at: CreatedAt;
+}
+
+/** Tables owned by the datasets domain (migrations/0003-datasets.ts). */
+export interface DatasetTables {
+  datasets: DatasetsTable;
+  dataset_tokenizations: DatasetTokenizationsTable;
+}
+
+export type Dataset = Selectable<DatasetsTable>;
+export type DatasetTokenization = Selectable<DatasetTokenizationsTable>;

@@ -1,0 +1,176 @@
+import { resolveCursorConnection } from '@pothos/plugin-relay';
+import type { ResolveCursorConnectionArgs } from '@pothos/plugin-relay';
+import { builder, principalOf } from '../builder.js';
+import { ErrorInterface, payload } from '../errors.js';
+import type { Dataset } from '../../db/tables/datasets.js';
+import type { DomainError } from '../../errors.js';
+
+export const DatasetStatusEnum = builder.enumType('DatasetStatus', {
+  values: {
+    VALIDATING: { description: 'Stored; being checked line by line.' },
+    READY: { description: 'Valid: it can train a model.' },
+    INVALID: { description: 'It has errors; see `errors`.' },
+  } as const,
+});
+
+interface Issue {
+  line: number | null;
+  code: string;
+  field: string | null;
+  message: string;
+}
+
+const DatasetIssueRef = builder.objectRef<Issue>('DatasetIssue').implement({
+  description: 'One problem found in the file: where (line, field), what (code) and what was expected (message).',
+  fields: (t) => ({
+    line: t.exposeInt('line', { nullable: true, description: '1-based line number; null for whole-file problems.' }),
+    code: t.exposeString('code', { description: 'e.g. invalid_json, missing_content, no_assistant_message, too_few_examples.' }),
+    field: t.exposeString('field', { nullable: true, description: 'Path in the line\'s JSON, e.g. messages[2].role.' }),
+    message: t.exposeString('message'),
+  }),
+});
+
+interface Stats {
+  examples?: number;
+  lines?: number;
+  format?: string | null;
+  messagesPerRole?: { system: number; user: number; assistant: number; tool: number } | null;
+  tokens?: { total: number; mean: number; max: number; trainable: number } | null;
+}
+
+const MessagesPerRoleRef = builder.objectRef<NonNullable<Stats['messagesPerRole']>>('MessagesPerRole').implement({
+  fields: (t) => ({
+    system: t.exposeInt('system'),
+    user: t.exposeInt('user'),
+    assistant: t.exposeInt('assistant'),
+    tool: t.exposeInt('tool'),
+  }),
+});
+
+const TokenStatsRef = builder.objectRef<NonNullable<Stats['tokens']>>('DatasetTokenStats').implement({
+  description: "Token counts with the tokenizer and chat template of `tokenizerModel`.",
+  fields: (t) => ({
+    total: t.exposeFloat('total'),
+    mean: t.exposeFloat('mean'),
+    max: t.exposeInt('max'),
+    trainable: t.exposeFloat('trainable', { description: 'Tokens that carry loss (assistant replies, completions).' }),
+  }),
+});
+
+const DatasetStatsRef = builder.objectRef<Stats>('DatasetStats').implement({
+  fields: (t) => ({
+    examples: t.int({ resolve: (s) => s.examples ?? 0 }),
+    lines: t.int({ resolve: (s) => s.lines ?? 0 }),
+    messagesPerRole: t.field({ type: MessagesPerRoleRef, nullable: true, resolve: (s) => s.messagesPerRole ?? null }),
+    tokens: t.field({ type: TokenStatsRef, nullable: true, resolve: (s) => s.tokens ?? null }),
+  }),
+});
+
+export const DatasetRef = builder.objectRef<Dataset>('Dataset');
+
+builder.node(DatasetRef, {
+  description: 'A JSONL training file: stored by content hash, validated line by line.',
+  id: { resolve: (d) => d.id },
+  isTypeOf: (value) => typeof value === 'object' && value !== null && 'sha256' in value && 'error_count' in value,
+  loadOne: (id, ctx) => (ctx.principal ? ctx.services.datasets.find(ctx.principal.accountId, id).then((d) => d ?? null) : null),
+  fields: (t) => ({
+    status: t.field({ type: DatasetStatusEnum, resolve: (d) => d.status }),
+    filename: t.exposeString('filename', { nullable: true }),
+    format: t.exposeString('format', { nullable: true, description: 'chat or completion' }),
+    examples: t.exposeInt('examples', { nullable: true }),
+    bytes: t.float({ resolve: (d) => Number(d.bytes) }),
+    sha256: t.exposeString('sha256'),
+    source: t.exposeString('source', { description: 'upload, url or path' }),
+    tokenizerModel: t.exposeString('tokenizer_model_id', { nullable: true, description: 'Model whose tokenizer counted the tokens.' }),
+    stats: t.field({ type: DatasetStatsRef, nullable: true, resolve: (d) => (d.stats as Stats | null) ?? null }),
+    errors: t.field({ type: [DatasetIssueRef], description: 'The first 100 errors, in line order.', resolve: (d) => d.errors as Issue[] }),
+    errorCount: t.exposeInt('error_count', { description: 'All errors, also those beyond the first 100.' }),
+    warnings: t.field({ type: [DatasetIssueRef], description: 'The first 100 warnings.', resolve: (d) => d.warnings as Issue[] }),
+    warningCount: t.exposeInt('warning_count'),
+    createdAt: t.expose('created_at', { type: 'DateTime' }),
+    validatedAt: t.expose('validated_at', { type: 'DateTime', nullable: true }),
+  }),
+});
+
+const UploadDatasetInput = builder.inputType('UploadDatasetInput', {
+  fields: (t) => ({
+    file: t.field({ type: 'File', required: true, description: 'The JSONL file (GraphQL multipart request spec).' }),
+    model: t.id({ description: 'Count tokens with this model\'s tokenizer and template (default: the first fine-tunable base model).' }),
+  }),
+});
+
+const CreateDatasetFromUrlInput = builder.inputType('CreateDatasetFromUrlInput', {
+  fields: (t) => ({
+    url: t.string({ required: true, description: 'An http(s) URL of a JSONL file.' }),
+    model: t.id(),
+  }),
+});
+
+const UploadDatasetPayload = builder.objectRef<{ dataset?: Dataset; errors: DomainError[] }>('UploadDatasetPayload').implement({
+  fields: (t) => ({
+    dataset: t.field({ type: DatasetRef, nullable: true, resolve: (p) => p.dataset ?? null }),
+    errors: t.field({ type: [ErrorInterface], resolve: (p) => p.errors }),
+  }),
+});
+
+const DeleteDatasetPayload = builder.objectRef<{ deletedId?: string; errors: DomainError[] }>('DeleteDatasetPayload').implement({
+  fields: (t) => ({
+    deletedId: t.id({ nullable: true, resolve: (p) => p.deletedId ?? null }),
+    errors: t.field({ type: [ErrorInterface], resolve: (p) => p.errors }),
+  }),
+});
+
+builder.queryFields((t) => ({
+  dataset: t.field({
+    type: DatasetRef,
+    nullable: true,
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_root, args, ctx) => ctx.services.datasets.find(principalOf(ctx).accountId, args.id),
+  }),
+  datasets: t.connection({
+    type: DatasetRef,
+    description: 'Your datasets, newest first.',
+    args: { status: t.arg({ type: DatasetStatusEnum }) },
+    resolve: (_root, args, ctx) =>
+      resolveCursorConnection({ args, toCursor: (d: Dataset) => d.id }, async ({ after, limit, inverted }: ResolveCursorConnectionArgs) => {
+        if (inverted) return [];
+        const page = await ctx.services.datasets.list(principalOf(ctx).accountId, { first: limit, after: after ?? null, ...(args.status ? { status: args.status } : {}) });
+        return page.datasets;
+      }),
+  }),
+}));
+
+builder.mutationFields((t) => ({
+  uploadDataset: t.field({
+    type: UploadDatasetPayload,
+    description: 'Upload a JSONL file; it is validated in the background (poll `dataset` or watch `status`).',
+    args: { input: t.arg({ type: UploadDatasetInput, required: true }) },
+    resolve: (_root, { input }, ctx) =>
+      payload(async () => ({
+        dataset: await ctx.services.datasets.createFromStream(principalOf(ctx).accountId, input.file.stream() as unknown as AsyncIterable<Uint8Array>, {
+          filename: input.file.name,
+          model: input.model ?? null,
+          ...(ctx.signal ? { signal: ctx.signal } : {}),
+        }),
+      })),
+  }),
+  createDatasetFromUrl: t.field({
+    type: UploadDatasetPayload,
+    description: 'Fetch a JSONL file from an http(s) URL (size and time limits, at most 3 redirects).',
+    args: { input: t.arg({ type: CreateDatasetFromUrlInput, required: true }) },
+    resolve: (_root, { input }, ctx) =>
+      payload(async () => ({
+        dataset: await ctx.services.datasets.createFromUrl(principalOf(ctx).accountId, input.url, { model: input.model ?? null }),
+      })),
+  }),
+  deleteDataset: t.field({
+    type: DeleteDatasetPayload,
+    description: 'Delete a dataset (refused with DATASET_IN_USE while an unfinished job uses it).',
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_root, { id }, ctx) =>
+      payload(async () => {
+        await ctx.services.datasets.delete(principalOf(ctx).accountId, id);
+        return { deletedId: id };
+      }),
+  }),
+}));

@@ -1,0 +1,326 @@
+import { builder, principalOf } from '../builder.js';
+import { ErrorInterface, payload } from '../errors.js';
+import { ModelRef } from './model.js';
+import { DatasetRef } from './dataset.js';
+import type { TrainingEvent, TrainingJob } from '../../db/tables/training.js';
+import type { DomainError } from '../../errors.js';
+import type { Estimate, StartFineTuneRequest } from '../../training/start-job.js';
+import type { ResolvedHyperparameters } from '../../training/hyperparameters.js';
+
+export const TrainingStatusEnum = builder.enumType('TrainingStatus', {
+  values: {
+    VALIDATING: { description: 'Waiting for a dataset to finish validation.' },
+    QUEUED: { description: 'Waiting for a worker.' },
+    RUNNING: { description: 'A worker is training it.' },
+    SUCCEEDED: { description: 'Finished; `fineTunedModel` is ready to deploy.' },
+    FAILED: { description: 'Stopped with an error; see `error`.' },
+    CANCELLED: { description: 'Cancelled by you.' },
+  } as const,
+});
+
+const FineTuneMethodEnum = builder.enumType('FineTuneMethod', {
+  values: { LORA: { description: 'Low-rank adapters (default).' }, FULL: { description: 'All weights.' } } as const,
+});
+
+const LrSchedulerEnum = builder.enumType('LrScheduler', { values: ['cosine', 'linear', 'constant'] as const });
+
+const HyperparametersInput = builder.inputType('HyperparametersInput', {
+  description: 'Every field is optional; absent or null means "auto" (see docs/training.md).',
+  fields: (t) => ({
+    epochs: t.int(),
+    batchSize: t.int({ description: 'Packed sequences per optimizer step.' }),
+    learningRate: t.float(),
+    lrScheduler: t.field({ type: LrSchedulerEnum }),
+    warmupSteps: t.int(),
+    warmupRatio: t.float(),
+    weightDecay: t.float(),
+    maxGradNorm: t.float(),
+    seed: t.int(),
+    maxSeqLength: t.int(),
+    packing: t.boolean(),
+    loraRank: t.int(),
+    loraAlpha: t.float(),
+    loraDropout: t.float(),
+    loraTargetModules: t.stringList(),
+    evalEvery: t.int({ description: 'Evaluate on the validation dataset every N steps (needs validationDataset).' }),
+    earlyStoppingPatience: t.int({ description: 'Stop after N evaluations without improvement.' }),
+    checkpointEvery: t.int({ description: 'Checkpoint every N steps (default 50).' }),
+  }),
+});
+
+export const StartFineTuneInput = builder.inputType('StartFineTuneInput', {
+  fields: (t) => ({
+    baseModel: t.id({ required: true }),
+    trainingDataset: t.id({ required: true }),
+    validationDataset: t.id(),
+    method: t.field({ type: FineTuneMethodEnum, description: 'LORA (default) or FULL.' }),
+    hyperparameters: t.field({ type: HyperparametersInput }),
+    suffix: t.string({ description: 'Up to 40 characters of a-z, 0-9 and "-", used in the fine-tuned model id.' }),
+    webhookUrl: t.string({ description: 'Called with training.* events for this job, signed with your account webhook secret.' }),
+    idempotencyKey: t.string({ description: 'Retrying with the same key returns the same job and reserves once.' }),
+    priority: t.int({ description: 'Higher runs first (−100…100, default 0).' }),
+  }),
+});
+
+const HyperparametersRef = builder.objectRef<ResolvedHyperparameters>('Hyperparameters').implement({
+  description: 'The hyperparameters the job runs with, "auto" values decided.',
+  fields: (t) => ({
+    epochs: t.exposeInt('epochs'),
+    batchSize: t.exposeInt('batchSize'),
+    learningRate: t.exposeFloat('learningRate'),
+    lrScheduler: t.exposeString('lrScheduler'),
+    warmupSteps: t.exposeInt('warmupSteps', { nullable: true }),
+    warmupRatio: t.exposeFloat('warmupRatio', { nullable: true }),
+    weightDecay: t.exposeFloat('weightDecay'),
+    maxGradNorm: t.exposeFloat('maxGradNorm'),
+    seed: t.exposeInt('seed'),
+    maxSeqLength: t.exposeInt('maxSeqLength'),
+    packing: t.exposeBoolean('packing'),
+    loraRank: t.exposeInt('loraRank'),
+    loraAlpha: t.exposeFloat('loraAlpha'),
+    loraDropout: t.exposeFloat('loraDropout'),
+    loraTargetModules: t.exposeStringList('loraTargetModules'),
+    evalEvery: t.exposeInt('evalEvery', { nullable: true }),
+    earlyStoppingPatience: t.exposeInt('earlyStoppingPatience', { nullable: true }),
+    checkpointEvery: t.exposeInt('checkpointEvery'),
+  }),
+});
+
+const JobErrorRef = builder.objectRef<{ code: string; message: string }>('TrainingJobError').implement({
+  fields: (t) => ({ code: t.exposeString('code'), message: t.exposeString('message') }),
+});
+
+const JobProgressRef = builder.objectRef<TrainingJob>('TrainingJobProgress').implement({
+  fields: (t) => ({
+    step: t.exposeInt('step'),
+    totalSteps: t.exposeInt('total_steps', { nullable: true }),
+    epoch: t.exposeFloat('epoch', { nullable: true }),
+    percent: t.float({ nullable: true, resolve: (j) => (j.total_steps ? Math.min(100, (100 * j.step) / j.total_steps) : null) }),
+    tokensPerSecond: t.exposeFloat('tokens_per_second', { nullable: true }),
+    etaSeconds: t.exposeFloat('eta_seconds', { nullable: true }),
+  }),
+});
+
+const JobMetricsRef = builder.objectRef<TrainingJob>('TrainingMetrics').implement({
+  fields: (t) => ({
+    loss: t.exposeFloat('loss', { nullable: true, description: 'Training loss of the latest step.' }),
+    minLoss: t.exposeFloat('min_loss', { nullable: true }),
+    evalLoss: t.exposeFloat('eval_loss', { nullable: true, description: 'Latest loss on the validation dataset.' }),
+  }),
+});
+
+const CheckpointRef = builder.objectRef<{ step: number; created_at: Date }>('TrainingCheckpoint').implement({
+  fields: (t) => ({ step: t.exposeInt('step'), createdAt: t.expose('created_at', { type: 'DateTime' }) }),
+});
+
+interface StepPayload {
+  step: number;
+  totalSteps?: number;
+  epoch?: number;
+  loss?: number;
+  learningRate?: number;
+  gradNorm?: number;
+  tokens?: number;
+  tokensPerSecond?: number;
+}
+
+const TrainingStepRef = builder.objectRef<TrainingEvent>('TrainingStep').implement({
+  description: 'One optimizer step of the loss curve.',
+  fields: (t) => ({
+    step: t.exposeInt('step'),
+    epoch: t.float({ nullable: true, resolve: (e) => (e.payload as unknown as StepPayload).epoch ?? null }),
+    loss: t.float({ resolve: (e) => (e.payload as unknown as StepPayload).loss ?? 0 }),
+    learningRate: t.float({ nullable: true, resolve: (e) => (e.payload as unknown as StepPayload).learningRate ?? null }),
+    gradNorm: t.float({ nullable: true, resolve: (e) => (e.payload as unknown as StepPayload).gradNorm ?? null }),
+    tokens: t.float({ nullable: true, description: 'Tokens trained so far.', resolve: (e) => (e.payload as unknown as StepPayload).tokens ?? null }),
+    tokensPerSecond: t.float({ nullable: true, resolve: (e) => (e.payload as unknown as StepPayload).tokensPerSecond ?? null }),
+    at: t.expose('created_at', { type: 'DateTime' }),
+  }),
+});
+
+export const TrainingJobRef = builder.objectRef<TrainingJob>('TrainingJob');
+
+builder.node(TrainingJobRef, {
+  description: 'A fine-tuning job.',
+  id: { resolve: (j) => j.id },
+  isTypeOf: (value) => typeof value === 'object' && value !== null && 'base_model_id' in value && 'event_seq' in value,
+  loadOne: (id, ctx) => (ctx.principal ? ctx.services.training.find(ctx.principal.accountId, id).then((j) => j ?? null) : null),
+  fields: (t) => ({
+    status: t.field({ type: TrainingStatusEnum, resolve: (j) => j.status }),
+    step: t.exposeInt('step'),
+    totalSteps: t.exposeInt('total_steps', { nullable: true }),
+    loss: t.exposeFloat('loss', { nullable: true }),
+    epoch: t.exposeFloat('epoch', { nullable: true }),
+    method: t.field({ type: FineTuneMethodEnum, resolve: (j) => j.method }),
+    baseModel: t.field({ type: ModelRef, nullable: true, resolve: (j, _a, ctx) => ctx.services.catalog.findModel(principalOf(ctx).accountId, j.base_model_id) }),
+    fineTunedModel: t.field({
+      type: ModelRef,
+      nullable: true,
+      resolve: (j, _a, ctx) => (j.fine_tuned_model_id ? ctx.services.catalog.findModel(principalOf(ctx).accountId, j.fine_tuned_model_id) : null),
+    }),
+    trainingDataset: t.field({ type: DatasetRef, nullable: true, resolve: (j, _a, ctx) => ctx.services.datasets.find(principalOf(ctx).accountId, j.training_dataset_id) }),
+    validationDataset: t.field({
+      type: DatasetRef,
+      nullable: true,
+      resolve: (j, _a, ctx) => (j.validation_dataset_id ? ctx.services.datasets.find(principalOf(ctx).accountId, j.validation_dataset_id) : null),
+    }),
+    hyperparameters: t.field({
+      type: HyperparametersRef,
+      nullable: true,
+      description: 'Null while the job is VALIDATING ("auto" is decided from the dataset).',
+      resolve: (j) => (Object.keys(j.hyperparameters).length ? (j.hyperparameters as unknown as ResolvedHyperparameters) : null),
+    }),
+    suffix: t.exposeString('suffix', { nullable: true }),
+    progress: t.field({ type: JobProgressRef, resolve: (j) => j }),
+    metrics: t.field({ type: JobMetricsRef, resolve: (j) => j }),
+    steps: t.connection({
+      type: TrainingStepRef,
+      description: 'The loss curve: every step, in order.',
+      resolve: async (j, args, ctx) => {
+        const first = Math.min(args.first ?? 100, 1000);
+        const after = args.after ? Number(Buffer.from(args.after, 'base64url').toString()) : 0;
+        const page = await ctx.services.training.events(principalOf(ctx).accountId, j.id, { afterSeq: after, limit: first, types: ['step'] });
+        const cursor = (e: TrainingEvent) => Buffer.from(String(e.seq)).toString('base64url');
+        return {
+          edges: page.events.map((e) => ({ cursor: cursor(e), node: e })),
+          pageInfo: {
+            hasNextPage: page.hasNextPage,
+            hasPreviousPage: after > 0,
+            startCursor: page.events[0] ? cursor(page.events[0]) : null,
+            endCursor: page.events.at(-1) ? cursor(page.events.at(-1)!) : null,
+          },
+        };
+      },
+    }),
+    checkpoints: t.field({ type: [CheckpointRef], resolve: (j, _a, ctx) => ctx.services.training.checkpoints(j.id) }),
+    error: t.field({ type: JobErrorRef, nullable: true, resolve: (j) => (j.error_code ? { code: j.error_code, message: j.error_message ?? '' } : null) }),
+    trainedTokens: t.float({ resolve: (j) => Number(j.trained_tokens) }),
+    estimatedTokens: t.float({ nullable: true, resolve: (j) => (j.estimated_tokens === null ? null : Number(j.estimated_tokens)) }),
+    estimatedCost: t.field({ type: 'USD', nullable: true, resolve: (j) => j.estimated_cost_micros }),
+    cost: t.field({ type: 'USD', description: 'What was charged (final once the job has finished).', resolve: (j) => j.cost_micros }),
+    attempts: t.exposeInt('attempts'),
+    cancelRequested: t.boolean({ resolve: (j) => j.cancel_requested_at !== null }),
+    createdAt: t.expose('created_at', { type: 'DateTime' }),
+    queuedAt: t.expose('queued_at', { type: 'DateTime', nullable: true }),
+    startedAt: t.expose('started_at', { type: 'DateTime', nullable: true }),
+    finishedAt: t.expose('finished_at', { type: 'DateTime', nullable: true }),
+    updatedAt: t.expose('updated_at', { type: 'DateTime' }),
+  }),
+});
+
+const TrainingEventKindEnum = builder.enumType('TrainingEventKind', { values: ['STATUS', 'STEP', 'EVAL', 'CHECKPOINT'] as const });
+
+const TrainingProgressRef = builder.objectRef<TrainingEvent>('TrainingProgress').implement({
+  description: 'One live event of a job: a training step or a status change.',
+  fields: (t) => {
+    const p = (e: TrainingEvent) => e.payload as Record<string, unknown>;
+    const num = (e: TrainingEvent, k: string) => (typeof p(e)[k] === 'number' ? (p(e)[k] as number) : null);
+    return {
+      jobId: t.id({ resolve: (e) => e.job_id }),
+      kind: t.field({ type: TrainingEventKindEnum, resolve: (e) => e.type.toUpperCase() as 'STATUS' | 'STEP' | 'EVAL' | 'CHECKPOINT' }),
+      sequence: t.exposeInt('seq', { description: 'Position in the job\'s event stream.' }),
+      status: t.field({ type: TrainingStatusEnum, resolve: (e) => e.status }),
+      step: t.exposeInt('step'),
+      totalSteps: t.int({ nullable: true, resolve: (e) => num(e, 'totalSteps') }),
+      loss: t.float({ nullable: true, resolve: (e) => num(e, 'loss') }),
+      epoch: t.float({ nullable: true, resolve: (e) => num(e, 'epoch') }),
+      learningRate: t.float({ nullable: true, resolve: (e) => num(e, 'learningRate') }),
+      tokens: t.float({ nullable: true, resolve: (e) => num(e, 'tokens') }),
+      tokensPerSecond: t.float({ nullable: true, resolve: (e) => num(e, 'tokensPerSecond') }),
+      error: t.field({ type: JobErrorRef, nullable: true, resolve: (e) => (p(e).error as { code: string; message: string } | undefined) ?? null }),
+      at: t.expose('created_at', { type: 'DateTime' }),
+    };
+  },
+});
+
+const CostEstimateRef = builder.objectRef<Estimate>('CostEstimate').implement({
+  fields: (t) => ({
+    billableTokens: t.float({ description: 'Dataset tokens (after truncation) × epochs.', resolve: (e) => Number(e.billableTokens) }),
+    epochs: t.exposeInt('epochs'),
+    cost: t.field({ type: 'USD', resolve: (e) => e.costMicros }),
+    available: t.field({ type: 'USD', resolve: (e) => e.availableMicros }),
+    allowedToProceed: t.exposeBoolean('allowedToProceed'),
+    examples: t.exposeInt('examples'),
+    tokensPerEpoch: t.float({ resolve: (e) => Number(e.tokensPerEpoch) }),
+    hyperparameters: t.field({ type: HyperparametersRef, resolve: (e) => e.hyperparameters }),
+  }),
+});
+
+const StartFineTunePayload = builder.objectRef<{ job?: TrainingJob; errors: DomainError[] }>('StartFineTunePayload').implement({
+  fields: (t) => ({
+    job: t.field({ type: TrainingJobRef, nullable: true, resolve: (p) => p.job ?? null }),
+    errors: t.field({ type: [ErrorInterface], resolve: (p) => p.errors }),
+  }),
+});
+
+const CancelTrainingPayload = builder.objectRef<{ job?: TrainingJob; errors: DomainError[] }>('CancelTrainingPayload').implement({
+  fields: (t) => ({
+    job: t.field({ type: TrainingJobRef, nullable: true, resolve: (p) => p.job ?? null }),
+    errors: t.field({ type: [ErrorInterface], resolve: (p) => p.errors }),
+  }),
+});
+
+/** GraphQL input → the domain request (null-valued fields mean "auto"/absent). */
+export function toStartRequest(input: Record<string, unknown>): StartFineTuneRequest {
+  return JSON.parse(JSON.stringify(input, (_k, v) => (v === null ? undefined : v))) as StartFineTuneRequest;
+}
+
+builder.queryFields((t) => ({
+  trainingJob: t.field({
+    type: TrainingJobRef,
+    nullable: true,
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_root, args, ctx) => ctx.services.training.find(principalOf(ctx).accountId, args.id),
+  }),
+  trainingJobs: t.connection({
+    type: TrainingJobRef,
+    description: 'Your jobs, newest first.',
+    args: { status: t.arg({ type: TrainingStatusEnum }) },
+    resolve: async (_root, args, ctx) => {
+      const after = args.after ?? null;
+      const page = await ctx.services.training.list(principalOf(ctx).accountId, { first: args.first ?? 20, after, status: args.status ?? null });
+      return {
+        edges: page.jobs.map((j) => ({ cursor: j.id, node: j })),
+        pageInfo: { hasNextPage: page.hasNextPage, hasPreviousPage: after !== null, startCursor: page.jobs[0]?.id ?? null, endCursor: page.jobs.at(-1)?.id ?? null },
+      };
+    },
+  }),
+  estimateFineTuneCost: t.field({
+    type: CostEstimateRef,
+    description: 'What a job would cost and whether your available balance covers it. Errors (NOT_FOUND, DATASET_NOT_READY, INVALID_HYPERPARAMETERS…) come as GraphQL errors with extensions.code.',
+    args: { input: t.arg({ type: StartFineTuneInput, required: true }) },
+    resolve: (_root, { input }, ctx) => ctx.services.training.estimate(principalOf(ctx).accountId, toStartRequest(input)),
+  }),
+}));
+
+builder.mutationFields((t) => ({
+  startFineTune: t.field({
+    type: StartFineTunePayload,
+    description: 'Start a fine-tuning job. Returns at once with the job (QUEUED, or VALIDATING while a dataset is being validated).',
+    args: { input: t.arg({ type: StartFineTuneInput, required: true }) },
+    resolve: (_root, { input }, ctx) => payload(async () => ({ job: await ctx.services.training.start(principalOf(ctx).accountId, toStartRequest(input)) })),
+  }),
+  cancelTraining: t.field({
+    type: CancelTrainingPayload,
+    description: 'Cancel a job: a queued one at once, a running one at its next step (waits up to 10 s for CANCELLED).',
+    args: { jobId: t.arg.id({ required: true }) },
+    resolve: (_root, { jobId }, ctx) => payload(async () => ({ job: await ctx.services.training.cancel(principalOf(ctx).accountId, jobId, { waitMs: 10_000 }) })),
+  }),
+}));
+
+builder.subscriptionType({ authScopes: { authenticated: true } });
+
+builder.subscriptionFields((t) => ({
+  trainingProgress: t.field({
+    type: TrainingProgressRef,
+    description:
+      'Replays the stored events after `afterStep` (all when absent), then streams live ones: one per training step and one per status change. Completes after a terminal status.',
+    args: { jobId: t.arg.id({ required: true }), afterStep: t.arg.int() },
+    subscribe: (_root, args, ctx) =>
+      ctx.services.training.progress(principalOf(ctx).accountId, args.jobId, {
+        afterStep: args.afterStep ?? null,
+        ...(ctx.signal ? { signal: ctx.signal } : {}),
+      }),
+    resolve: (event) => event,
+  }),
+}));

@@ -1,0 +1,173 @@
+import type { Readable } from 'node:stream';
+import multipart from '@fastify/multipart';
+import { Type } from 'typebox';
+import type { Http } from '../http.js';
+import { caller } from '../http.js';
+import type { Services } from '../../services.js';
+import type { Dataset } from '../../db/tables/datasets.js';
+import { DomainError, InvalidInputError } from '../../errors.js';
+import { DEFAULT_MAX_DATASET_BYTES } from '../../datasets/storage.js';
+import { DateTime, IdParam, problemResponses } from '../schemas.js';
+
+const Issue = Type.Object({
+  line: Type.Union([Type.Integer(), Type.Null()]),
+  code: Type.String(),
+  field: Type.Union([Type.String(), Type.Null()]),
+  message: Type.String(),
+});
+
+export const DatasetSchema = Type.Object(
+  {
+    id: Type.String(),
+    object: Type.Literal('dataset'),
+    status: Type.Union([Type.Literal('VALIDATING'), Type.Literal('READY'), Type.Literal('INVALID')]),
+    filename: Type.Union([Type.String(), Type.Null()]),
+    source: Type.String(),
+    format: Type.Union([Type.String(), Type.Null()]),
+    examples: Type.Union([Type.Integer(), Type.Null()]),
+    bytes: Type.Number(),
+    sha256: Type.String(),
+    tokenizerModel: Type.Union([Type.String(), Type.Null()]),
+    stats: Type.Union([Type.Object({}, { additionalProperties: true }), Type.Null()]),
+    errors: Type.Array(Issue, { description: 'The first 100 errors, with line numbers' }),
+    errorCount: Type.Integer(),
+    warnings: Type.Array(Issue),
+    warningCount: Type.Integer(),
+    createdAt: DateTime,
+    validatedAt: Type.Union([DateTime, Type.Null()]),
+  },
+  { $id: 'Dataset' },
+);
+
+export function datasetJson(d: Dataset) {
+  return {
+    id: d.id,
+    object: 'dataset' as const,
+    status: d.status,
+    filename: d.filename,
+    source: d.source,
+    format: d.format,
+    examples: d.examples,
+    bytes: Number(d.bytes),
+    sha256: d.sha256,
+    tokenizerModel: d.tokenizer_model_id,
+    stats: d.stats,
+    errors: d.errors as Array<{ line: number | null; code: string; field: string | null; message: string }>,
+    errorCount: d.error_count,
+    warnings: d.warnings as Array<{ line: number | null; code: string; field: string | null; message: string }>,
+    warningCount: d.warning_count,
+    createdAt: d.created_at.toISOString(),
+    validatedAt: d.validated_at ? new Date(d.validated_at).toISOString() : null,
+  };
+}
+
+const RAW_TYPES = ['application/jsonl', 'application/x-ndjson', 'application/x-jsonlines', 'application/jsonlines'];
+
+/**
+ * /api/datasets. Uploads stream straight into the content-addressed store (never
+ * buffered whole): multipart (field `file`), a raw JSONL body, or JSON `{url}` / `{path}`.
+ */
+export async function registerDatasetRoutes(app: Http, services: Services): Promise<void> {
+  await app.register(async (scope: Http) => {
+    await scope.register(multipart, { limits: { fileSize: DEFAULT_MAX_DATASET_BYTES + 1, files: 1, fields: 10, parts: 20 } });
+    // Raw JSONL bodies are handed over as the request stream (the store enforces the size limit).
+    scope.addContentTypeParser(RAW_TYPES, (_request, payload, done) => done(null, payload));
+
+    scope.post(
+      '/api/datasets',
+      {
+        schema: {
+          tags: ['datasets'],
+          summary: 'Upload a JSONL dataset (multipart field `file`, a raw application/jsonl body, or JSON {url} / {path})',
+          description:
+            'The file is stored by sha256 and validated in the background: poll GET /api/datasets/{id} until status is READY or INVALID. Uploading the same bytes again returns the existing dataset.',
+          querystring: Type.Object({
+            model: Type.Optional(Type.String({ description: 'Count tokens with this model (default: the first fine-tunable base model)' })),
+            filename: Type.Optional(Type.String({ maxLength: 255 })),
+          }),
+          consumes: ['multipart/form-data', 'application/jsonl', 'application/json'],
+          response: { 201: Type.Ref('Dataset'), ...problemResponses, 413: Type.Ref('Problem'), 415: Type.Ref('Problem') },
+        },
+      },
+      async (request, reply) => {
+        const accountId = caller(request).accountId;
+        const opts = { model: request.query.model ?? null, filename: request.query.filename ?? null };
+        const abort = new AbortController();
+        request.raw.once('close', () => {
+          if (!request.raw.complete) abort.abort();
+        });
+        const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+        let dataset: Dataset;
+        if (type === 'multipart/form-data') {
+          const file = await request.file();
+          if (!file || file.fieldname !== 'file') throw new InvalidInputError('file', 'send the dataset in a multipart field named "file"');
+          dataset = await services.datasets.createFromStream(accountId, file.file, { ...opts, filename: opts.filename ?? file.filename, signal: abort.signal });
+        } else if (RAW_TYPES.includes(type)) {
+          dataset = await services.datasets.createFromStream(accountId, request.body as Readable, { ...opts, signal: abort.signal });
+        } else if (type === 'application/json') {
+          const body = request.body as { url?: unknown; path?: unknown } | null;
+          if (body && typeof body.url === 'string') dataset = await services.datasets.createFromUrl(accountId, body.url, opts);
+          else if (body && typeof body.path === 'string') dataset = await services.datasets.createFromPath(accountId, body.path, opts);
+          else throw new InvalidInputError('body', 'a JSON body must be {"url": "https://…"} or {"path": "/allowed/root/file.jsonl"}');
+        } else {
+          throw new DomainError('UNSUPPORTED_MEDIA_TYPE', `send multipart/form-data, application/jsonl or application/json, not "${type || 'nothing'}"`, 415);
+        }
+        return reply.status(201).send(datasetJson(dataset));
+      },
+    );
+  });
+
+  app.get(
+    '/api/datasets',
+    {
+      schema: {
+        tags: ['datasets'],
+        summary: 'List your datasets, newest first',
+        querystring: Type.Object({
+          limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 50 })),
+          after: Type.Optional(Type.String()),
+          status: Type.Optional(Type.Union([Type.Literal('VALIDATING'), Type.Literal('READY'), Type.Literal('INVALID')])),
+        }),
+        response: {
+          200: Type.Object({ object: Type.Literal('list'), data: Type.Array(Type.Ref('Dataset')), hasMore: Type.Boolean(), nextCursor: Type.Union([Type.String(), Type.Null()]) }),
+          ...problemResponses,
+        },
+      },
+    },
+    async (request) => {
+      const page = await services.datasets.list(caller(request).accountId, {
+        first: request.query.limit ?? 50,
+        after: request.query.after ?? null,
+        ...(request.query.status ? { status: request.query.status } : {}),
+      });
+      return {
+        object: 'list' as const,
+        data: page.datasets.map(datasetJson),
+        hasMore: page.hasNextPage,
+        nextCursor: page.hasNextPage ? (page.datasets.at(-1)?.id ?? null) : null,
+      };
+    },
+  );
+
+  app.get(
+    '/api/datasets/:id',
+    { schema: { tags: ['datasets'], summary: 'Get a dataset: status, stats and line-numbered errors', params: IdParam, response: { 200: Type.Ref('Dataset'), ...problemResponses } } },
+    async (request) => datasetJson(await services.datasets.get(caller(request).accountId, request.params.id)),
+  );
+
+  app.delete(
+    '/api/datasets/:id',
+    {
+      schema: {
+        tags: ['datasets'],
+        summary: 'Delete a dataset (refused with 409 DATASET_IN_USE while an unfinished job uses it)',
+        params: IdParam,
+        response: { 204: Type.Null(), ...problemResponses, 409: Type.Ref('Problem') },
+      },
+    },
+    async (request, reply) => {
+      await services.datasets.delete(caller(request).accountId, request.params.id);
+      return reply.status(204).send(null);
+    },
+  );
+}

@@ -1,0 +1,299 @@
+import { Type } from 'typebox';
+import type { Static, TSchema } from 'typebox';
+import type { Http } from '../http.js';
+import { caller } from '../http.js';
+import type { Services } from '../../services.js';
+import type { TrainingEvent, TrainingJob } from '../../db/tables/training.js';
+import { formatUsd } from '../../errors.js';
+import type { StartFineTuneRequest } from '../../training/start-job.js';
+import { DateTime, Usd, problemResponses } from '../schemas.js';
+
+const nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
+const autoOr = <T extends TSchema>(schema: T) => Type.Optional(Type.Union([schema, Type.Literal('auto'), Type.Null()]));
+
+const HyperparametersBody = Type.Object(
+  {
+    epochs: autoOr(Type.Integer()),
+    batchSize: autoOr(Type.Integer()),
+    learningRate: autoOr(Type.Number()),
+    lrScheduler: Type.Optional(nullable(Type.Union([Type.Literal('cosine'), Type.Literal('linear'), Type.Literal('constant')]))),
+    warmupSteps: Type.Optional(nullable(Type.Integer())),
+    warmupRatio: Type.Optional(nullable(Type.Number())),
+    weightDecay: Type.Optional(nullable(Type.Number())),
+    maxGradNorm: Type.Optional(nullable(Type.Number())),
+    seed: Type.Optional(nullable(Type.Integer())),
+    maxSeqLength: autoOr(Type.Integer()),
+    packing: Type.Optional(nullable(Type.Boolean())),
+    loraRank: Type.Optional(nullable(Type.Integer())),
+    loraAlpha: Type.Optional(nullable(Type.Number())),
+    loraDropout: Type.Optional(nullable(Type.Number())),
+    loraTargetModules: Type.Optional(nullable(Type.Array(Type.String()))),
+    evalEvery: Type.Optional(nullable(Type.Integer())),
+    earlyStoppingPatience: Type.Optional(nullable(Type.Integer())),
+    checkpointEvery: Type.Optional(nullable(Type.Integer())),
+  },
+  { additionalProperties: false, description: 'All optional; absent, null or "auto" lets Tuneloop decide (docs/training.md).' },
+);
+
+const StartBody = Type.Object(
+  {
+    baseModel: Type.String({ minLength: 1 }),
+    trainingDataset: Type.String({ minLength: 1 }),
+    validationDataset: Type.Optional(nullable(Type.String())),
+    method: Type.Optional(nullable(Type.Union([Type.Literal('LORA'), Type.Literal('FULL')]))),
+    hyperparameters: Type.Optional(nullable(HyperparametersBody)),
+    suffix: Type.Optional(nullable(Type.String())),
+    webhookUrl: Type.Optional(nullable(Type.String())),
+    idempotencyKey: Type.Optional(nullable(Type.String())),
+    priority: Type.Optional(nullable(Type.Integer())),
+  },
+  { additionalProperties: false },
+);
+
+export const TrainingJobSchema = Type.Object(
+  {
+    id: Type.String(),
+    object: Type.Literal('fine_tuning.job'),
+    status: Type.String({ description: 'VALIDATING | QUEUED | RUNNING | SUCCEEDED | FAILED | CANCELLED' }),
+    method: Type.String(),
+    baseModel: Type.String(),
+    trainingDataset: Type.String(),
+    validationDataset: nullable(Type.String()),
+    suffix: nullable(Type.String()),
+    hyperparameters: nullable(Type.Object({}, { additionalProperties: true })),
+    progress: Type.Object({
+      step: Type.Integer(),
+      totalSteps: nullable(Type.Integer()),
+      epoch: nullable(Type.Number()),
+      percent: nullable(Type.Number()),
+      tokensPerSecond: nullable(Type.Number()),
+      etaSeconds: nullable(Type.Number()),
+    }),
+    metrics: Type.Object({ loss: nullable(Type.Number()), minLoss: nullable(Type.Number()), evalLoss: nullable(Type.Number()) }),
+    error: nullable(Type.Object({ code: Type.String(), message: Type.String() })),
+    fineTunedModel: nullable(Type.String()),
+    trainedTokens: Type.Number(),
+    estimatedTokens: nullable(Type.Number()),
+    estimatedCost: nullable(Usd),
+    cost: Usd,
+    attempts: Type.Integer(),
+    cancelRequested: Type.Boolean(),
+    webhookUrl: nullable(Type.String()),
+    createdAt: DateTime,
+    queuedAt: nullable(DateTime),
+    startedAt: nullable(DateTime),
+    finishedAt: nullable(DateTime),
+  },
+  { $id: 'TrainingJob' },
+);
+
+const iso = (d: Date | string | null) => (d === null ? null : new Date(d).toISOString());
+
+export function jobJson(j: TrainingJob) {
+  return {
+    id: j.id,
+    object: 'fine_tuning.job' as const,
+    status: j.status,
+    method: j.method,
+    baseModel: j.base_model_id,
+    trainingDataset: j.training_dataset_id,
+    validationDataset: j.validation_dataset_id,
+    suffix: j.suffix,
+    hyperparameters: Object.keys(j.hyperparameters).length ? j.hyperparameters : null,
+    progress: {
+      step: j.step,
+      totalSteps: j.total_steps,
+      epoch: j.epoch,
+      percent: j.total_steps ? Math.min(100, (100 * j.step) / j.total_steps) : null,
+      tokensPerSecond: j.tokens_per_second,
+      etaSeconds: j.eta_seconds,
+    },
+    metrics: { loss: j.loss, minLoss: j.min_loss, evalLoss: j.eval_loss },
+    error: j.error_code ? { code: j.error_code, message: j.error_message ?? '' } : null,
+    fineTunedModel: j.fine_tuned_model_id,
+    trainedTokens: Number(j.trained_tokens),
+    estimatedTokens: j.estimated_tokens === null ? null : Number(j.estimated_tokens),
+    estimatedCost: j.estimated_cost_micros === null ? null : formatUsd(j.estimated_cost_micros),
+    cost: formatUsd(j.cost_micros),
+    attempts: j.attempts,
+    cancelRequested: j.cancel_requested_at !== null,
+    webhookUrl: j.webhook_url,
+    createdAt: j.created_at.toISOString(),
+    queuedAt: iso(j.queued_at),
+    startedAt: iso(j.started_at),
+    finishedAt: iso(j.finished_at),
+  };
+}
+
+/** One stored event as REST shows it (JSON pages and SSE `data:`). */
+export function eventJson(e: TrainingEvent) {
+  return { sequence: e.seq, type: e.type, step: e.step, status: e.status, createdAt: e.created_at.toISOString(), ...e.payload };
+}
+
+const JobIdParam = Type.Object({ jobId: Type.String({ minLength: 1, maxLength: 200 }) });
+
+function toRequest(body: Static<typeof StartBody>, idempotencyHeader: string | undefined): StartFineTuneRequest {
+  const req = JSON.parse(JSON.stringify(body, (_k, v) => (v === null ? undefined : v))) as StartFineTuneRequest;
+  if (idempotencyHeader) req.idempotencyKey = idempotencyHeader;
+  return req;
+}
+
+export async function registerTrainingRoutes(app: Http, services: Services): Promise<void> {
+  app.post(
+    '/api/fine-tune/training/start',
+    {
+      schema: {
+        tags: ['training'],
+        summary: 'Start a fine-tuning job',
+        description:
+          'Returns at once with the job (QUEUED, or VALIDATING while a dataset is still validating). The estimated cost is reserved from your balance. Send an Idempotency-Key header (or idempotencyKey) to make retries safe.',
+        headers: Type.Object({ 'idempotency-key': Type.Optional(Type.String({ maxLength: 255 })) }),
+        body: StartBody,
+        response: { 201: Type.Ref('TrainingJob'), ...problemResponses, 402: Type.Ref('Problem'), 409: Type.Ref('Problem') },
+      },
+    },
+    async (request, reply) => {
+      const job = await services.training.start(caller(request).accountId, toRequest(request.body, request.headers['idempotency-key']));
+      return reply.status(201).send(jobJson(job));
+    },
+  );
+
+  app.post(
+    '/api/fine-tune/estimate',
+    {
+      schema: {
+        tags: ['training'],
+        summary: 'Estimate what a job would cost, without starting it',
+        body: StartBody,
+        response: {
+          200: Type.Object({
+            billableTokens: Type.Number(),
+            epochs: Type.Integer(),
+            cost: Usd,
+            available: Usd,
+            allowedToProceed: Type.Boolean(),
+            examples: Type.Integer(),
+            tokensPerEpoch: Type.Number(),
+            hyperparameters: Type.Object({}, { additionalProperties: true }),
+          }),
+          ...problemResponses,
+        },
+      },
+    },
+    async (request) => {
+      const e = await services.training.estimate(caller(request).accountId, toRequest(request.body, undefined));
+      return {
+        billableTokens: Number(e.billableTokens),
+        epochs: e.epochs,
+        cost: formatUsd(e.costMicros),
+        available: formatUsd(e.availableMicros),
+        allowedToProceed: e.allowedToProceed,
+        examples: e.examples,
+        tokensPerEpoch: Number(e.tokensPerEpoch),
+        hyperparameters: e.hyperparameters as unknown as Record<string, unknown>,
+      };
+    },
+  );
+
+  app.get(
+    '/api/training',
+    {
+      schema: {
+        tags: ['training'],
+        summary: 'List your jobs, newest first',
+        querystring: Type.Object({
+          limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20 })),
+          after: Type.Optional(Type.String()),
+          status: Type.Optional(Type.String()),
+        }),
+        response: {
+          200: Type.Object({ object: Type.Literal('list'), data: Type.Array(Type.Ref('TrainingJob')), hasMore: Type.Boolean(), nextCursor: nullable(Type.String()) }),
+          ...problemResponses,
+        },
+      },
+    },
+    async (request) => {
+      const page = await services.training.list(caller(request).accountId, {
+        first: request.query.limit ?? 20,
+        after: request.query.after ?? null,
+        status: (request.query.status as TrainingJob['status'] | undefined) ?? null,
+      });
+      return { object: 'list' as const, data: page.jobs.map(jobJson), hasMore: page.hasNextPage, nextCursor: page.hasNextPage ? (page.jobs.at(-1)?.id ?? null) : null };
+    },
+  );
+
+  app.get(
+    '/api/training/:jobId',
+    { schema: { tags: ['training'], summary: 'Get a job: status, progress, metrics, error, fine-tuned model', params: JobIdParam, response: { 200: Type.Ref('TrainingJob'), ...problemResponses } } },
+    async (request) => jobJson(await services.training.get(caller(request).accountId, request.params.jobId)),
+  );
+
+  app.post(
+    '/api/training/:jobId/cancel',
+    {
+      schema: {
+        tags: ['training'],
+        summary: 'Cancel a job (waits up to 10 s for a running job to stop; repeating is harmless)',
+        params: JobIdParam,
+        response: { 200: Type.Ref('TrainingJob'), ...problemResponses, 409: Type.Ref('Problem') },
+      },
+    },
+    async (request) => jobJson(await services.training.cancel(caller(request).accountId, request.params.jobId, { waitMs: 10_000 })),
+  );
+
+  app.get(
+    '/api/training/:jobId/events',
+    {
+      schema: {
+        tags: ['training'],
+        summary: 'The job\'s events: a JSON page, or a live stream with Accept: text/event-stream',
+        description:
+          'JSON: events after `after` (a sequence number), oldest first. SSE: stored events after `afterStep` (or after the Last-Event-ID sequence), then live ones; the stream ends after the terminal status. Each SSE event has `id` = sequence, `event` = step | status | eval | checkpoint.',
+        params: JobIdParam,
+        querystring: Type.Object({
+          after: Type.Optional(Type.Integer({ minimum: 0 })),
+          afterStep: Type.Optional(Type.Integer({ minimum: 0 })),
+          limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
+        }),
+        response: {
+          200: Type.Object({ object: Type.Literal('list'), data: Type.Array(Type.Object({}, { additionalProperties: true })), hasMore: Type.Boolean(), nextCursor: nullable(Type.Integer()) }),
+          ...problemResponses,
+        },
+      },
+    },
+    async (request, reply) => {
+      const accountId = caller(request).accountId;
+      const { jobId } = request.params;
+      if (!(request.headers.accept ?? '').includes('text/event-stream')) {
+        const page = await services.training.events(accountId, jobId, { afterSeq: request.query.after ?? 0, limit: request.query.limit ?? 100 });
+        return { object: 'list' as const, data: page.events.map(eventJson), hasMore: page.hasNextPage, nextCursor: page.events.at(-1)?.seq ?? null };
+      }
+      const lastEventId = Number(request.headers['last-event-id']);
+      const afterSeq = Number.isInteger(lastEventId) ? lastEventId : undefined;
+      const abort = new AbortController();
+      const stream = await services.training.progress(accountId, jobId, {
+        afterStep: request.query.afterStep ?? null,
+        types: ['status', 'step', 'eval', 'checkpoint'],
+        signal: abort.signal,
+      });
+      reply.hijack();
+      const res = reply.raw;
+      res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+      res.write(': connected\n\n');
+      const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
+      request.raw.once('close', () => abort.abort());
+      try {
+        for await (const event of stream) {
+          if (afterSeq !== undefined && event.seq <= afterSeq) continue;
+          res.write(`id: ${event.seq}\nevent: ${event.type}\ndata: ${JSON.stringify(eventJson(event))}\n\n`);
+        }
+      } catch (err) {
+        services.log.warn({ err, jobId }, 'training event stream failed');
+      } finally {
+        clearInterval(keepAlive);
+        res.end();
+      }
+      return reply;
+    },
+  );
+}

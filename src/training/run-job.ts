@@ -1,0 +1,379 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { sql } from 'kysely';
+import type { Db } from '../db/connect.js';
+import type { TrainingJob } from '../db/tables/training.js';
+import type { Logger } from '../log.js';
+import type { CatalogService } from '../catalog/service.js';
+import type { DatasetsService } from '../datasets/service.js';
+import type { WebhooksService } from '../webhooks/service.js';
+import { spawnTrainer } from '../engine/trainer-process.js';
+import type { TrainerEvent, TrainerExit, TrainerRun } from '../engine/trainer-process.js';
+import { lastLine } from '../engine/python.js';
+import { shortId } from '../ids.js';
+import { DomainError } from '../errors.js';
+import { appendJobEvents } from './job-events.js';
+import type { NewTrainingEvent } from './job-events.js';
+import { StaleTransitionError, transitionJob } from './transition.js';
+import { settleJobBilling, USER_CAUSED_FAILURES } from './settlement.js';
+import type { ResolvedHyperparameters } from './hyperparameters.js';
+
+export interface RunJobDeps {
+  db: Db;
+  log: Logger;
+  catalog: CatalogService;
+  datasets: DatasetsService;
+  webhooks: WebhooksService;
+  dataDir: string;
+  workerId: string;
+  python: () => string;
+  /** Extra trainer environment (fault injection in tests). */
+  trainerEnv?: NodeJS.ProcessEnv;
+}
+
+/** How a supervised run ended, from the worker's point of view. */
+export type RunOutcome = 'succeeded' | 'failed' | 'cancelled' | 'requeued' | 'lost';
+
+/** Steps are written in batches: at most this long after the trainer printed them. */
+const STEP_FLUSH_MS = 200;
+
+export function jobPaths(dataDir: string, jobId: string) {
+  const dir = path.join(dataDir, 'jobs', jobId);
+  return { dir, spec: path.join(dir, 'spec.json'), checkpoints: path.join(dir, 'checkpoints'), output: path.join(dir, 'output') };
+}
+
+/**
+ * Supervises one claimed job: prepares the token shards and the spec, runs the trainer,
+ * stores its events (steps in batches), and settles the job when the trainer exits —
+ * SUCCEEDED with the fine-tuned model registered and the bill settled, FAILED with the
+ * trainer's code and message, CANCELLED, or back to QUEUED when the worker shuts down.
+ * Each of those is one transaction with its event row.
+ */
+export class JobRun {
+  private trainer: TrainerRun | undefined;
+  private stepBuffer: Array<Extract<TrainerEvent, { type: 'step' }>> = [];
+  private flushTimer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> = Promise.resolve();
+  private terminal: TrainerEvent | undefined;
+  private stopReason: 'cancel' | 'shutdown' | 'lost' | undefined;
+  private firstStep: { step: number; at: number } | undefined;
+  private readonly log: Logger;
+
+  constructor(
+    private readonly deps: RunJobDeps,
+    private job: TrainingJob,
+  ) {
+    this.log = deps.log.child({ jobId: job.id });
+  }
+
+  get id(): string {
+    return this.job.id;
+  }
+
+  /** SIGTERM the trainer: it checkpoints at the next step boundary and exits. */
+  requestStop(reason: 'cancel' | 'shutdown' | 'lost'): void {
+    this.stopReason ??= reason;
+    this.trainer?.stop();
+  }
+
+  kill(): void {
+    this.trainer?.kill();
+  }
+
+  async run(): Promise<RunOutcome> {
+    const { deps } = this;
+    const paths = jobPaths(deps.dataDir, this.job.id);
+    let specPath: string;
+    try {
+      specPath = await this.prepare(paths);
+    } catch (err) {
+      const message = err instanceof DomainError ? err.message : `could not prepare the job: ${(err as Error).message}`;
+      const code = err instanceof DomainError ? err.code : 'PREPARATION_FAILED';
+      if (!(err instanceof DomainError)) this.log.error({ err }, 'job preparation failed');
+      return this.finishFailed(code, message, err instanceof DomainError ? 'charge-trained' : 'charge-nothing');
+    }
+    if (this.stopReason) return this.afterStop();
+
+    const resume = (await fs.readdir(paths.checkpoints).catch(() => [])).some((n) => !n.startsWith('.'));
+    this.trainer = spawnTrainer({
+      python: deps.python(),
+      specPath,
+      resume,
+      log: this.log,
+      onEvent: (event) => this.onEvent(event),
+      ...(deps.trainerEnv ? { env: deps.trainerEnv } : {}),
+    });
+    if (this.stopReason) this.trainer.stop();
+    const exit = await this.trainer.exited;
+    await this.flushSteps();
+    return this.settle(exit);
+  }
+
+  private async prepare(paths: ReturnType<typeof jobPaths>): Promise<string> {
+    const { deps, job } = this;
+    const model = await deps.catalog.getModel(job.account_id, job.base_model_id);
+    const training = await deps.datasets.get(job.account_id, job.training_dataset_id);
+    const trainShard = await deps.datasets.tokenization(training, model);
+    let validationShard: string | null = null;
+    if (job.validation_dataset_id) {
+      const validation = await deps.datasets.get(job.account_id, job.validation_dataset_id);
+      validationShard = (await deps.datasets.tokenization(validation, model)).shard_path;
+    }
+    const hp = job.hyperparameters as unknown as ResolvedHyperparameters;
+    const spec = {
+      version: 1,
+      jobId: job.id,
+      model: { path: model.storage_path },
+      method: job.method === 'FULL' ? 'full' : 'lora',
+      data: { train: trainShard.shard_path, validation: validationShard },
+      hyperparameters: {
+        epochs: hp.epochs,
+        batchSize: hp.batchSize,
+        learningRate: hp.learningRate,
+        lrScheduler: hp.lrScheduler,
+        warmupSteps: hp.warmupSteps,
+        warmupRatio: hp.warmupRatio,
+        weightDecay: hp.weightDecay,
+        maxGradNorm: hp.maxGradNorm,
+        seed: hp.seed,
+        maxSeqLength: hp.maxSeqLength,
+        packing: hp.packing,
+        loraRank: hp.loraRank,
+        loraAlpha: hp.loraAlpha,
+        loraDropout: hp.loraDropout,
+        loraTargetModules: hp.loraTargetModules,
+        evalEvery: hp.evalEvery,
+        earlyStoppingPatience: hp.earlyStoppingPatience,
+      },
+      checkpoints: { dir: paths.checkpoints, every: hp.checkpointEvery, keep: 2 },
+      output: { dir: paths.output, mergeLora: true, exportOnnx: true },
+      runtime: { device: 'auto', dtype: 'auto', threads: null, compile: false, gradientCheckpointing: false },
+    };
+    await fs.mkdir(paths.checkpoints, { recursive: true });
+    const temp = `${paths.spec}.${process.pid}.tmp`;
+    await fs.writeFile(temp, JSON.stringify(spec, null, 2));
+    await fs.rename(temp, paths.spec);
+    return paths.spec;
+  }
+
+  private async onEvent(event: TrainerEvent): Promise<void> {
+    switch (event.type) {
+      case 'started':
+        await this.deps.db.updateTable('training_jobs').set({ total_steps: event.totalSteps }).where('id', '=', this.job.id).execute();
+        return;
+      case 'step':
+        this.firstStep ??= { step: event.step - 1, at: Date.now() };
+        this.stepBuffer.push(event);
+        this.flushTimer ??= setTimeout(() => void this.flushSteps(), STEP_FLUSH_MS);
+        return;
+      case 'eval':
+        await this.flushSteps();
+        await this.deps.db.transaction().execute(async (trx) => {
+          await trx.updateTable('training_jobs').set({ eval_loss: event.loss }).where('id', '=', this.job.id).execute();
+          await appendJobEvents(trx, this.job.id, [{ type: 'eval', step: event.step, status: 'RUNNING', payload: { jobId: this.job.id, step: event.step, evalLoss: event.loss } }]);
+        });
+        return;
+      case 'checkpoint':
+        await this.flushSteps();
+        await this.deps.db.transaction().execute(async (trx) => {
+          await trx
+            .insertInto('training_checkpoints')
+            .values({ job_id: this.job.id, step: event.step, path: event.path })
+            .onConflict((oc) => oc.columns(['job_id', 'step']).doUpdateSet({ path: event.path }))
+            .execute();
+          await appendJobEvents(trx, this.job.id, [{ type: 'checkpoint', step: event.step, status: 'RUNNING', payload: { jobId: this.job.id, step: event.step, path: event.path } }]);
+          await this.deps.webhooks.enqueue(trx, {
+            type: 'training.checkpoint',
+            accountId: this.job.account_id,
+            data: { jobId: this.job.id, status: 'RUNNING', step: event.step },
+          });
+        });
+        return;
+      case 'completed':
+      case 'failed':
+      case 'stopped':
+        await this.flushSteps();
+        this.terminal = event;
+        return;
+    }
+  }
+
+  /** Writes buffered steps in one transaction: event rows, job progress, one NOTIFY. */
+  private flushSteps(): Promise<void> {
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    const batch = this.stepBuffer;
+    this.stepBuffer = [];
+    if (batch.length === 0) return this.flushing;
+    this.flushing = this.flushing.then(() => this.writeSteps(batch));
+    return this.flushing;
+  }
+
+  private async writeSteps(batch: Array<Extract<TrainerEvent, { type: 'step' }>>): Promise<void> {
+    const last = batch[batch.length - 1]!;
+    const minLoss = Math.min(...batch.map((s) => s.loss));
+    const elapsed = this.firstStep ? (Date.now() - this.firstStep.at) / 1000 : 0;
+    const rate = this.firstStep && elapsed > 0 ? (last.step - this.firstStep.step) / elapsed : 0;
+    const eta = rate > 0 ? (last.totalSteps - last.step) / rate : null;
+    const events: NewTrainingEvent[] = batch.map((s) => ({
+      type: 'step',
+      step: s.step,
+      status: 'RUNNING',
+      payload: {
+        jobId: this.job.id,
+        step: s.step,
+        totalSteps: s.totalSteps,
+        epoch: s.epoch,
+        loss: s.loss,
+        learningRate: s.learningRate,
+        gradNorm: s.gradNorm,
+        tokens: s.tokens,
+        tokensPerSecond: s.tokensPerSecond,
+      },
+    }));
+    await this.deps.db.transaction().execute(async (trx) => {
+      await trx
+        .updateTable('training_jobs')
+        .set({
+          step: sql`greatest(step, ${last.step})`,
+          total_steps: last.totalSteps,
+          epoch: last.epoch,
+          loss: last.loss,
+          min_loss: sql`least(coalesce(min_loss, ${minLoss}), ${minLoss})`,
+          tokens_per_second: last.tokensPerSecond,
+          eta_seconds: eta,
+          trained_tokens: sql`greatest(trained_tokens, ${last.tokens}::bigint)`,
+          updated_at: sql`now()`,
+        })
+        .where('id', '=', this.job.id)
+        .execute();
+      await appendJobEvents(trx, this.job.id, events);
+    });
+  }
+
+  private async reload(): Promise<TrainingJob> {
+    this.job = await this.deps.db.selectFrom('training_jobs').selectAll().where('id', '=', this.job.id).executeTakeFirstOrThrow();
+    return this.job;
+  }
+
+  private async settle(exit: TrainerExit): Promise<RunOutcome> {
+    const terminal = this.terminal;
+    if (exit.protocolError) {
+      return this.finishFailed('INVALID_TRAINER_EVENT', exit.protocolError, 'charge-nothing');
+    }
+    if (terminal?.type === 'completed' && exit.code === 0) return this.finishSucceeded(terminal);
+    if (terminal?.type === 'failed') {
+      return this.finishFailed(terminal.code, terminal.message, USER_CAUSED_FAILURES.has(terminal.code) ? 'charge-trained' : 'charge-nothing');
+    }
+    if (this.stopReason) return this.afterStop();
+    const detail = lastLine(exit.stderrTail) || (exit.signal ? `killed by ${exit.signal}` : `exit code ${exit.code}`);
+    return this.finishFailed('TRAINER_CRASHED', `the trainer stopped unexpectedly: ${detail}`, 'charge-nothing');
+  }
+
+  /** The trainer stopped because we asked: cancel, hand back on shutdown, or drop a lost job. */
+  private async afterStop(): Promise<RunOutcome> {
+    if (this.stopReason === 'lost') return 'lost';
+    const job = await this.reload();
+    if (job.status !== 'RUNNING' || job.worker_id !== this.deps.workerId) return 'lost';
+    if (this.stopReason === 'cancel' || job.cancel_requested_at) {
+      await this.finish(async (trx, j) => {
+        const cost = await settleJobBilling(trx, j, 'charge-trained');
+        await transitionJob(trx, this.deps, j, 'CANCELLED', { finished_at: new Date(), cost_micros: cost, worker_id: null, lease_expires_at: null });
+      });
+      return 'cancelled';
+    }
+    // Shutdown: back to the queue; this attempt does not count against the job.
+    await this.finish(async (trx, j) => {
+      await transitionJob(
+        trx,
+        this.deps,
+        j,
+        'QUEUED',
+        { worker_id: null, lease_expires_at: null, attempts: Math.max(0, j.attempts - 1) },
+        { reason: 'worker shut down; resuming from the newest checkpoint' },
+      );
+      await sql`select pg_notify('tl_job_queue', ${j.id})`.execute(trx);
+    });
+    return 'requeued';
+  }
+
+  private async finishSucceeded(event: Extract<TrainerEvent, { type: 'completed' }>): Promise<RunOutcome> {
+    const outputs = event.outputs;
+    if (!outputs.model) return this.finishFailed('MISSING_OUTPUT', 'the trainer finished without a model folder', 'charge-nothing');
+    await this.finish(async (trx, j) => {
+      const base = await trx.selectFrom('models').selectAll().where('id', '=', j.base_model_id).executeTakeFirstOrThrow();
+      const modelId = `ft:${base.id}:${j.suffix ?? 'custom'}:${shortId(j.id)}`;
+      await trx
+        .insertInto('models')
+        .values({
+          id: modelId,
+          owner_account_id: j.account_id,
+          base_model_id: base.id,
+          architecture: base.architecture,
+          parameter_count: base.parameter_count,
+          context_length: base.context_length,
+          vocab_size: base.vocab_size,
+          fine_tunable: base.fine_tunable,
+          price_per_mtok_micros: base.price_per_mtok_micros,
+          inference_price_per_mtok_micros: base.inference_price_per_mtok_micros,
+          storage_path: outputs.model!,
+          tokenizer_sha256: base.tokenizer_sha256,
+          chat_template_sha256: base.chat_template_sha256,
+          onnx_path: outputs.onnx,
+          adapter_path: outputs.adapter,
+          training_job_id: j.id,
+        })
+        .onConflict((oc) => oc.column('id').doNothing())
+        .execute();
+      const withTokens = await trx
+        .updateTable('training_jobs')
+        .set({ trained_tokens: sql`greatest(trained_tokens, ${event.tokens}::bigint)`, step: sql`greatest(step, ${event.step})` })
+        .where('id', '=', j.id)
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      const cost = await settleJobBilling(trx, withTokens, 'charge-trained');
+      await transitionJob(trx, this.deps, withTokens, 'SUCCEEDED', {
+        finished_at: new Date(),
+        cost_micros: cost,
+        fine_tuned_model_id: modelId,
+        worker_id: null,
+        lease_expires_at: null,
+        eta_seconds: 0,
+      });
+    });
+    return 'succeeded';
+  }
+
+  private async finishFailed(code: string, message: string, rule: 'charge-trained' | 'charge-nothing'): Promise<RunOutcome> {
+    if (this.stopReason === 'lost') return 'lost';
+    await this.finish(async (trx, j) => {
+      const cost = await settleJobBilling(trx, j, rule);
+      await transitionJob(trx, this.deps, j, 'FAILED', {
+        finished_at: new Date(),
+        cost_micros: cost,
+        error_code: code,
+        error_message: message.slice(0, 2000),
+        worker_id: null,
+        lease_expires_at: null,
+      });
+    });
+    return 'failed';
+  }
+
+  /** Runs a terminal transition on the freshly locked row; a job taken from us meanwhile is left alone. */
+  private async finish(body: (trx: Db, job: TrainingJob) => Promise<void>): Promise<void> {
+    try {
+      await this.deps.db.transaction().execute(async (trx) => {
+        const job = await trx.selectFrom('training_jobs').selectAll().where('id', '=', this.job.id).forUpdate().executeTakeFirstOrThrow();
+        if (job.status !== 'RUNNING' || job.worker_id !== this.deps.workerId) throw new StaleTransitionError(job.id, 'RUNNING');
+        await body(trx, job);
+      });
+    } catch (err) {
+      if (err instanceof StaleTransitionError) {
+        this.log.warn('job was taken over before this worker could finish it');
+        return;
+      }
+      throw err;
+    }
+  }
+}

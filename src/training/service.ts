@@ -1,0 +1,240 @@
+import { sql } from 'kysely';
+import type { Db } from '../db/connect.js';
+import { notifyOnCommit } from '../db/connect.js';
+import { channels } from '../db/notifier.js';
+import type { Dataset } from '../db/tables/datasets.js';
+import type { TrainingEvent, TrainingJob, TrainingStatus } from '../db/tables/training.js';
+import { TERMINAL_STATUSES } from '../db/tables/training.js';
+import { DomainError, NotFoundError } from '../errors.js';
+import type { Runner, Roles } from '../runner.js';
+import type { ServiceDeps } from '../service-deps.js';
+import type { DatasetsService } from '../datasets/service.js';
+import type { WebhooksService } from '../webhooks/service.js';
+import { resolvePython } from '../engine/python.js';
+import { reserveFunds } from '../billing/reservations.js';
+import { JobEventHub, streamJobEvents } from './event-hub.js';
+import { billableTokens, resolveHyperparameters, tokenCost } from './hyperparameters.js';
+import type { HyperparametersRequest } from './hyperparameters.js';
+import { estimateFineTune, startFineTune } from './start-job.js';
+import type { Estimate, StartFineTuneRequest } from './start-job.js';
+import { settleJobBilling } from './settlement.js';
+import { transitionJob } from './transition.js';
+import { createLeaseSweeper, createTrainingWorker } from './worker.js';
+
+export interface JobPage {
+  jobs: TrainingJob[];
+  hasNextPage: boolean;
+}
+
+export interface EventPage {
+  events: TrainingEvent[];
+  hasNextPage: boolean;
+}
+
+export interface TrainingService {
+  start(accountId: string, req: StartFineTuneRequest): Promise<TrainingJob>;
+  estimate(accountId: string, req: StartFineTuneRequest): Promise<Estimate>;
+  get(accountId: string, id: string): Promise<TrainingJob>;
+  find(accountId: string, id: string): Promise<TrainingJob | undefined>;
+  list(accountId: string, opts?: { first?: number; after?: string | null; status?: TrainingStatus | null }): Promise<JobPage>;
+  /**
+   * Cancels a job: a queued one at once; a running one is stopped at its next step
+   * (waits up to `waitMs` for it to be CANCELLED). Repeating it is harmless; a finished
+   * job answers JOB_ALREADY_FINISHED.
+   */
+  cancel(accountId: string, id: string, opts?: { waitMs?: number }): Promise<TrainingJob>;
+  /** Stored events in order, after `afterSeq` (REST pages, the steps connection). */
+  events(accountId: string, jobId: string, opts?: { afterSeq?: number; limit?: number; types?: TrainingEvent['type'][] }): Promise<EventPage>;
+  checkpoints(jobId: string): Promise<Array<{ step: number; path: string; created_at: Date }>>;
+  /** Stored then live events (see streamJobEvents); checks ownership first. */
+  progress(accountId: string, jobId: string, opts: { afterStep?: number | null; types?: TrainingEvent['type'][]; signal?: AbortSignal }): Promise<AsyncGenerator<TrainingEvent>>;
+  /** Waits until the job reaches one of `statuses` (tests, the REST cancel). */
+  waitFor(jobId: string, statuses: TrainingStatus[], timeoutMs: number): Promise<TrainingJob | undefined>;
+  runners(roles: Roles): Runner[];
+  close(): Promise<void>;
+}
+
+export function createTrainingService(deps: ServiceDeps & { datasets: DatasetsService; webhooks: WebhooksService }): TrainingService {
+  const { db, config, log } = deps;
+  const hub = new JobEventHub(db, deps.notifier, log);
+  const startDeps = {
+    db,
+    catalog: deps.catalog,
+    datasets: deps.datasets,
+    webhooks: deps.webhooks,
+    maxAttempts: config.maxAttempts,
+  };
+
+  // When a dataset finishes validating, jobs waiting on it are queued or failed.
+  deps.datasets.onValidated((dataset) => promoteValidatingJobs(dataset));
+
+  async function promoteValidatingJobs(dataset: Dataset): Promise<void> {
+    const waiting = await db
+      .selectFrom('training_jobs')
+      .selectAll()
+      .where('status', '=', 'VALIDATING')
+      .where((eb) => eb.or([eb('training_dataset_id', '=', dataset.id), eb('validation_dataset_id', '=', dataset.id)]))
+      .execute();
+    for (const job of waiting) {
+      try {
+        await promote(job);
+      } catch (err) {
+        log.error({ err, jobId: job.id }, 'could not queue a job after its dataset was validated');
+      }
+    }
+  }
+
+  async function promote(job: TrainingJob): Promise<void> {
+    const fail = (code: string, message: string) =>
+      db.transaction().execute((trx) =>
+        transitionJob(trx, deps, job, 'FAILED', { error_code: code, error_message: message, finished_at: new Date() }),
+      );
+    const datasets = await Promise.all(
+      [job.training_dataset_id, job.validation_dataset_id].filter((id): id is string => Boolean(id)).map((id) => deps.datasets.find(job.account_id, id)),
+    );
+    if (datasets.some((d) => !d)) return void (await fail('DATASET_NOT_READY', 'a dataset of this job was deleted'));
+    if (datasets.some((d) => d!.status === 'VALIDATING')) return; // the other one will promote it
+    const invalid = datasets.find((d) => d!.status === 'INVALID');
+    if (invalid) return void (await fail('DATASET_NOT_READY', `dataset ${invalid.id} is INVALID (${invalid.error_count} errors)`));
+    const model = await deps.catalog.getModel(job.account_id, job.base_model_id);
+    try {
+      const tokenization = await deps.datasets.tokenization(datasets[0]!, model);
+      for (const extra of datasets.slice(1)) await deps.datasets.tokenization(extra!, model);
+      const histogram = tokenization.length_histogram;
+      const shape = {
+        examples: tokenization.examples,
+        maxTokens: tokenization.max_tokens,
+        tokensAt: (limit: number) => histogram.reduce((sum, [length, count]) => sum + Math.min(length, limit) * count, 0),
+      };
+      const requested = job.requested as { hyperparameters?: HyperparametersRequest };
+      const hp = resolveHyperparameters(job.method, requested.hyperparameters, { contextLength: model.context_length }, shape);
+      const tokens = billableTokens(shape, hp);
+      const cost = tokenCost(tokens, model.price_per_mtok_micros);
+      await db.transaction().execute(async (trx) => {
+        const reservation = await reserveFunds(trx, { accountId: job.account_id, amountMicros: cost, purpose: 'training', referenceId: job.id });
+        await transitionJob(trx, deps, job, 'QUEUED', {
+          hyperparameters: JSON.stringify(hp),
+          estimated_tokens: tokens,
+          estimated_cost_micros: cost,
+          reservation_id: reservation.id,
+          queued_at: new Date(),
+        });
+        await notifyOnCommit(trx, channels.jobQueue, job.id);
+      });
+    } catch (err) {
+      if (err instanceof DomainError) return void (await fail(err.code, err.message));
+      throw err;
+    }
+  }
+
+  const service: TrainingService = {
+    start: (accountId, req) => startFineTune(startDeps, accountId, req),
+    estimate: (accountId, req) => estimateFineTune(startDeps, accountId, req),
+
+    async get(accountId, id) {
+      const job = await this.find(accountId, id);
+      if (!job) throw new NotFoundError('training job', id);
+      return job;
+    },
+
+    find(accountId, id) {
+      return db.selectFrom('training_jobs').selectAll().where('id', '=', id).where('account_id', '=', accountId).executeTakeFirst();
+    },
+
+    async list(accountId, opts = {}) {
+      const first = Math.min(Math.max(opts.first ?? 20, 1), 100);
+      let query = db.selectFrom('training_jobs').selectAll().where('account_id', '=', accountId).orderBy('id', 'desc').limit(first + 1);
+      if (opts.after) query = query.where('id', '<', opts.after);
+      if (opts.status) query = query.where('status', '=', opts.status);
+      const rows = await query.execute();
+      return { jobs: rows.slice(0, first), hasNextPage: rows.length > first };
+    },
+
+    async cancel(accountId, id, opts = {}) {
+      const job = await db.transaction().execute(async (trx) => {
+        const current = await trx.selectFrom('training_jobs').selectAll().where('id', '=', id).where('account_id', '=', accountId).forUpdate().executeTakeFirst();
+        if (!current) throw new NotFoundError('training job', id);
+        if (current.status === 'CANCELLED') return current;
+        if (TERMINAL_STATUSES.includes(current.status)) {
+          throw new DomainError('JOB_ALREADY_FINISHED', `job ${id} already finished (${current.status})`, 409, { jobStatus: current.status });
+        }
+        if (current.status === 'QUEUED' || current.status === 'VALIDATING') {
+          const cost = await settleJobBilling(trx, current, 'charge-nothing');
+          return transitionJob(trx, deps, current, 'CANCELLED', { finished_at: new Date(), cancel_requested_at: new Date(), cost_micros: cost });
+        }
+        const updated = await trx
+          .updateTable('training_jobs')
+          .set({ cancel_requested_at: sql`coalesce(cancel_requested_at, now())` })
+          .where('id', '=', id)
+          .returningAll()
+          .executeTakeFirstOrThrow();
+        await notifyOnCommit(trx, channels.jobCancel, id);
+        return updated;
+      });
+      if (job.status !== 'RUNNING' || !opts.waitMs) return job;
+      return (await this.waitFor(id, ['CANCELLED', 'SUCCEEDED', 'FAILED'], opts.waitMs)) ?? (await this.get(accountId, id));
+    },
+
+    async events(accountId, jobId, opts = {}) {
+      await this.get(accountId, jobId);
+      const limit = Math.min(Math.max(opts.limit ?? 100, 1), 1000);
+      let query = db.selectFrom('training_events').selectAll().where('job_id', '=', jobId).where('seq', '>', opts.afterSeq ?? 0).orderBy('seq').limit(limit + 1);
+      if (opts.types?.length) query = query.where('type', 'in', opts.types);
+      const rows = await query.execute();
+      return { events: rows.slice(0, limit), hasNextPage: rows.length > limit };
+    },
+
+    checkpoints(jobId) {
+      return db.selectFrom('training_checkpoints').select(['step', 'path', 'created_at']).where('job_id', '=', jobId).orderBy('step').execute();
+    },
+
+    async progress(accountId, jobId, opts) {
+      await this.get(accountId, jobId);
+      return streamJobEvents(hub, db, jobId, opts);
+    },
+
+    async waitFor(jobId, statuses, timeoutMs) {
+      const abort = new AbortController();
+      const timer = setTimeout(() => abort.abort(), timeoutMs);
+      try {
+        const current = await db.selectFrom('training_jobs').selectAll().where('id', '=', jobId).executeTakeFirst();
+        if (!current || statuses.includes(current.status)) return current;
+        for await (const event of streamJobEvents(hub, db, jobId, { types: ['status'], signal: abort.signal })) {
+          if (statuses.includes(event.status)) break;
+        }
+        const job = await db.selectFrom('training_jobs').selectAll().where('id', '=', jobId).executeTakeFirst();
+        return job && statuses.includes(job.status) ? job : undefined;
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+
+    runners(roles) {
+      const list: Runner[] = [];
+      if (roles.worker) {
+        list.push(
+          createTrainingWorker({
+            db,
+            log,
+            notifier: deps.notifier,
+            catalog: deps.catalog,
+            datasets: deps.datasets,
+            webhooks: deps.webhooks,
+            dataDir: config.dataDir,
+            python: () => resolvePython(config.python),
+            concurrency: config.workerConcurrency,
+            leaseSeconds: config.leaseSeconds,
+          }),
+        );
+      } else if (roles.api) {
+        list.push(createLeaseSweeper({ db, log, webhooks: deps.webhooks }));
+      }
+      return list;
+    },
+
+    async close() {
+      await hub.close();
+    },
+  };
+  return service;
+}

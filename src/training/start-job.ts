@@ -1,0 +1,258 @@
+import { createHash } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { Db } from '../db/connect.js';
+import { notifyOnCommit } from '../db/connect.js';
+import { channels } from '../db/notifier.js';
+import type { Model } from '../db/schema.js';
+import type { Dataset } from '../db/tables/datasets.js';
+import type { TrainingJob, TrainingMethod } from '../db/tables/training.js';
+import { DomainError, InvalidInputError } from '../errors.js';
+import { newId } from '../ids.js';
+import { readAccountMoney } from '../billing/ledger.js';
+import { reserveFunds } from '../billing/reservations.js';
+import type { CatalogService } from '../catalog/service.js';
+import type { DatasetsService } from '../datasets/service.js';
+import type { WebhooksService } from '../webhooks/service.js';
+import { appendJobEvents, statusPayload } from './job-events.js';
+import { billableTokens, resolveHyperparameters, tokenCost, validateSuffix } from './hyperparameters.js';
+import type { DatasetShape, HyperparametersRequest, ResolvedHyperparameters } from './hyperparameters.js';
+
+/** StartFineTuneInput (CONTRACT), shared by GraphQL and REST. */
+export interface StartFineTuneRequest {
+  baseModel: string;
+  trainingDataset: string;
+  validationDataset?: string | null;
+  method?: TrainingMethod | null;
+  hyperparameters?: HyperparametersRequest | null;
+  suffix?: string | null;
+  webhookUrl?: string | null;
+  idempotencyKey?: string | null;
+  priority?: number | null;
+}
+
+export interface Estimate {
+  billableTokens: bigint;
+  epochs: number;
+  costMicros: bigint;
+  availableMicros: bigint;
+  allowedToProceed: boolean;
+  hyperparameters: ResolvedHyperparameters;
+  /** Examples and tokens per epoch (after truncation) of the training dataset. */
+  examples: number;
+  tokensPerEpoch: bigint;
+}
+
+export interface StartDeps {
+  db: Db;
+  catalog: CatalogService;
+  datasets: DatasetsService;
+  webhooks: WebhooksService;
+  maxAttempts: number;
+  /** Refuses webhook URLs the webhooks domain would not deliver to (private addresses…). */
+  checkWebhookUrl?: (url: string) => Promise<void>;
+}
+
+interface Checked {
+  model: Model;
+  method: TrainingMethod;
+  training: Dataset;
+  validation: Dataset | null;
+  suffix: string | null;
+  webhookUrl: string | null;
+  hiddenSize: number | undefined;
+}
+
+/** Stable hash of a request, to tell a retry from a different request under the same key. */
+export function requestHash(req: StartFineTuneRequest): string {
+  const canonical = (value: unknown): unknown =>
+    value && typeof value === 'object' && !Array.isArray(value)
+      ? Object.fromEntries(
+          Object.entries(value as Record<string, unknown>)
+            .filter(([k, v]) => v !== undefined && v !== null && k !== 'idempotencyKey')
+            .sort(([a], [b]) => a.localeCompare(b))
+            .map(([k, v]) => [k, canonical(v)]),
+        )
+      : Array.isArray(value)
+        ? value.map(canonical)
+        : value;
+  return createHash('sha256').update(JSON.stringify(canonical(req))).digest('hex');
+}
+
+async function readHiddenSize(model: Model): Promise<number | undefined> {
+  try {
+    const config = JSON.parse(await fs.readFile(path.join(model.storage_path, 'config.json'), 'utf8')) as { hidden_size?: number };
+    return config.hidden_size;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The checks that need no token counts: model, datasets, method, suffix, webhook URL. */
+async function check(deps: StartDeps, accountId: string, req: StartFineTuneRequest): Promise<Checked> {
+  const model = await deps.catalog.findModel(accountId, req.baseModel);
+  if (!model) throw new DomainError('NOT_FOUND', `model ${JSON.stringify(req.baseModel)} was not found`, 404, { field: 'baseModel' });
+  if (!model.fine_tunable) {
+    throw new DomainError('MODEL_NOT_FINE_TUNABLE', `model "${model.id}" cannot be fine-tuned; see fineTunableModels`, 400, { field: 'baseModel' });
+  }
+  const method = req.method ?? 'LORA';
+  if (method !== 'LORA' && method !== 'FULL') {
+    throw new InvalidInputError('method', 'method must be LORA or FULL', 'INVALID_HYPERPARAMETERS');
+  }
+  const training = await deps.datasets.get(accountId, req.trainingDataset);
+  if (training.status === 'INVALID') {
+    throw new DomainError('DATASET_NOT_READY', `dataset ${training.id} is INVALID (${training.error_count} errors); fix the file and upload it again`, 400, { field: 'trainingDataset', datasetStatus: training.status });
+  }
+  let validation: Dataset | null = null;
+  if (req.validationDataset) {
+    validation = await deps.datasets.get(accountId, req.validationDataset);
+    if (validation.status === 'INVALID') {
+      throw new DomainError('DATASET_NOT_READY', `dataset ${validation.id} is INVALID`, 400, { field: 'validationDataset', datasetStatus: validation.status });
+    }
+  }
+  const suffix = validateSuffix(req.suffix);
+  let webhookUrl: string | null = null;
+  if (req.webhookUrl) {
+    let url: URL;
+    try {
+      url = new URL(req.webhookUrl);
+    } catch {
+      throw new InvalidInputError('webhookUrl', 'webhookUrl must be an absolute http(s) URL');
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new InvalidInputError('webhookUrl', 'webhookUrl must use http or https');
+    await deps.checkWebhookUrl?.(url.href);
+    webhookUrl = url.href;
+  }
+  if (req.priority != null && (!Number.isInteger(req.priority) || req.priority < -100 || req.priority > 100)) {
+    throw new InvalidInputError('priority', 'priority must be an integer from -100 to 100');
+  }
+  return { model, method, training, validation, suffix, webhookUrl, hiddenSize: await readHiddenSize(model) };
+}
+
+/** Token counts of a READY dataset for this model's tokenizer and template (tokenizes once, cached). */
+async function shapeOf(deps: StartDeps, dataset: Dataset, model: Model): Promise<DatasetShape> {
+  const tok = await deps.datasets.tokenization(dataset, model);
+  const histogram = tok.length_histogram;
+  return {
+    examples: tok.examples,
+    maxTokens: tok.max_tokens,
+    tokensAt: (limit) => histogram.reduce((sum, [length, count]) => sum + Math.min(length, limit) * count, 0),
+  };
+}
+
+async function resolve(deps: StartDeps, c: Checked, req: StartFineTuneRequest) {
+  const shape = await shapeOf(deps, c.training, c.model);
+  if (c.validation) await shapeOf(deps, c.validation, c.model);
+  const hp = resolveHyperparameters(
+    c.method,
+    req.hyperparameters,
+    { contextLength: c.model.context_length, ...(c.hiddenSize ? { hiddenSize: c.hiddenSize } : {}) },
+    shape,
+  );
+  if (!c.validation && (hp.evalEvery !== null || hp.earlyStoppingPatience !== null)) {
+    throw new InvalidInputError('hyperparameters.evalEvery', 'evalEvery and earlyStoppingPatience need a validationDataset', 'INVALID_HYPERPARAMETERS');
+  }
+  const tokens = billableTokens(shape, hp);
+  return { shape, hp, tokens, cost: tokenCost(tokens, c.model.price_per_mtok_micros) };
+}
+
+/** What a job would cost, without starting it. */
+export async function estimateFineTune(deps: StartDeps, accountId: string, req: StartFineTuneRequest): Promise<Estimate> {
+  const c = await check(deps, accountId, req);
+  for (const d of [c.training, c.validation]) {
+    if (d?.status === 'VALIDATING') {
+      throw new DomainError('DATASET_NOT_READY', `dataset ${d.id} is still being validated; estimate again once it is READY`, 400, { datasetStatus: d.status });
+    }
+  }
+  const r = await resolve(deps, c, req);
+  const money = await readAccountMoney(deps.db, accountId);
+  return {
+    billableTokens: r.tokens,
+    epochs: r.hp.epochs,
+    costMicros: r.cost,
+    availableMicros: money.availableMicros,
+    allowedToProceed: money.availableMicros >= r.cost,
+    hyperparameters: r.hp,
+    examples: r.shape.examples,
+    tokensPerEpoch: BigInt(r.shape.tokensAt(r.hp.maxSeqLength)),
+  };
+}
+
+/**
+ * Starts a job. With READY datasets: resolves hyperparameters, reserves the estimate and
+ * queues the job in one transaction. With a dataset still VALIDATING: records the job as
+ * VALIDATING; `promoteValidatingJobs` queues (or fails) it when validation ends.
+ * A repeated idempotency key with the same request returns the first job.
+ */
+export async function startFineTune(deps: StartDeps, accountId: string, req: StartFineTuneRequest): Promise<TrainingJob> {
+  const key = req.idempotencyKey?.trim() || null;
+  if (key && key.length > 255) throw new InvalidInputError('idempotencyKey', 'idempotencyKey must be at most 255 characters');
+  const hash = requestHash(req);
+  if (key) {
+    const existing = await findByKey(deps.db, accountId, key);
+    if (existing) return sameRequestOrThrow(existing, hash);
+  }
+  const c = await check(deps, accountId, req);
+  const validating = c.training.status === 'VALIDATING' || c.validation?.status === 'VALIDATING';
+  const resolved = validating ? null : await resolve(deps, c, req);
+  const jobId = newId('trainingJob');
+  try {
+    return await deps.db.transaction().execute(async (trx) => {
+      const reservation = resolved
+        ? await reserveFunds(trx, {
+            accountId,
+            amountMicros: resolved.cost,
+            purpose: 'training',
+            referenceId: jobId,
+            description: `fine-tuning ${c.model.id}: ${resolved.tokens} tokens reserved`,
+          })
+        : null;
+      const job = await trx
+        .insertInto('training_jobs')
+        .values({
+          id: jobId,
+          account_id: accountId,
+          base_model_id: c.model.id,
+          training_dataset_id: c.training.id,
+          validation_dataset_id: c.validation?.id ?? null,
+          method: c.method,
+          hyperparameters: JSON.stringify(resolved?.hp ?? {}),
+          requested: JSON.stringify({ ...req, idempotencyKey: undefined }),
+          suffix: c.suffix,
+          webhook_url: c.webhookUrl,
+          idempotency_key: key,
+          request_hash: hash,
+          status: resolved ? 'QUEUED' : 'VALIDATING',
+          priority: req.priority ?? 0,
+          estimated_tokens: resolved?.tokens ?? null,
+          estimated_cost_micros: resolved?.cost ?? null,
+          reservation_id: reservation?.id ?? null,
+          max_attempts: deps.maxAttempts,
+          queued_at: resolved ? new Date() : null,
+        })
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      await appendJobEvents(trx, job.id, [{ type: 'status', step: 0, status: job.status, payload: statusPayload(job, job.status) }]);
+      if (resolved) await notifyOnCommit(trx, channels.jobQueue, job.id);
+      return job;
+    });
+  } catch (err) {
+    // A concurrent retry with the same key won the insert: answer with its job.
+    if (key && (err as { code?: string }).code === '23505') {
+      const existing = await findByKey(deps.db, accountId, key);
+      if (existing) return sameRequestOrThrow(existing, hash);
+    }
+    throw err;
+  }
+}
+
+function findByKey(db: Db, accountId: string, key: string) {
+  return db.selectFrom('training_jobs').selectAll().where('account_id', '=', accountId).where('idempotency_key', '=', key).executeTakeFirst();
+}
+
+function sameRequestOrThrow(job: TrainingJob, hash: string): TrainingJob {
+  if (job.request_hash !== hash) {
+    throw new DomainError('IDEMPOTENCY_KEY_REUSED', 'this idempotency key was used for a different request; use a new key', 409, { jobId: job.id });
+  }
+  return job;
+}
