@@ -137,3 +137,53 @@ def test_sigterm_then_resume_reproduces_the_uninterrupted_losses(tmp_path, metho
     assert [e["loss"] for e in first.of("eval") + second.of("eval")] == [e["loss"] for e in whole.of("eval")]
     assert second.of("completed")[0]["tokens"] == whole.of("completed")[0]["tokens"]
     assert [e["tokens"] for e in first.of("step") + second.of("step")] == [e["tokens"] for e in whole.of("step")]
+
+
+def test_parent_gone_stops_at_a_step_boundary_with_a_checkpoint(tmp_path):
+    import subprocess
+    import time
+
+    from conftest import PYTHON, TRAINER_DIR
+    model = make_model_dir(str(tmp_path / "model"))
+    train = write_examples(str(tmp_path / "train.tlshard"), random_examples(64, seed=8))
+    spec = make_spec(tmp_path, model, train, method="full", epochs=50, batchSize=2)
+    spec_path = tmp_path / "spec.json"
+    spec_path.write_text(json.dumps(spec))
+    r, w = os.pipe()
+    proc = subprocess.Popen([PYTHON, "-m", "tuneloop_trainer", "train", "--spec", str(spec_path), "--events-fd", str(w)],
+                            pass_fds=(w,), cwd=TRAINER_DIR, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    os.close(w)
+    reader = os.fdopen(r, encoding="utf-8")
+    try:
+        while json.loads(reader.readline())["type"] != "step":
+            pass
+        reader.close()  # the worker died
+        started = time.monotonic()
+        proc.wait(timeout=60)
+        assert proc.returncode == 74, proc.stderr.read()
+        assert time.monotonic() - started < 20
+        assert proc.stdout.read() == b""
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+        proc.stderr.close()
+    kept = os.listdir(spec["checkpoints"]["dir"])
+    assert len(kept) >= 1 and all(k.startswith("step-") for k in kept)
+
+
+def test_early_stopping_ends_the_run_and_reports_it(tmp_path):
+    model = make_model_dir(str(tmp_path / "model"))
+    train = write_examples(str(tmp_path / "train.tlshard"), random_examples(4, seed=9) * 20)
+    val = write_examples(str(tmp_path / "val.tlshard"), random_examples(4, seed=10))
+    spec = make_spec(tmp_path, model, train, val, method="full", epochs=1, batchSize=4, learningRate=3e-3,
+                     lrScheduler="constant", evalEvery=1, earlyStoppingPatience=2)
+    run = run_train(spec, tmp_path)
+    assert run.returncode == 0, run.stderr
+    done = run.of("completed")[0]
+    evals = [e["loss"] for e in run.of("eval")]
+    assert done["earlyStopped"] is True and done["step"] < run.events[0]["totalSteps"]
+    assert len(evals) == done["step"] and done["bestEvalLoss"] == min(evals)
+    assert all(e > min(evals) for e in evals[-2:]), "stopped after 2 evaluations without improvement"
+    assert done["tokens"] == run.of("step")[-1]["tokens"]
