@@ -5,6 +5,7 @@ import type { Db } from '../db/connect.js';
 import type { Model } from '../db/schema.js';
 import { DomainError, InvalidInputError, NotFoundError } from '../errors.js';
 import { inspectModelFolder, ModelFolderError } from './model-folder.js';
+import { ListingCache } from './listing-cache.js';
 
 export interface ImportModelInput {
   dir: string;
@@ -28,25 +29,46 @@ export interface ModelPage {
 
 export interface CatalogService {
   importModel(input: ImportModelInput): Promise<Model>;
-  /** Models the account can see: base models and its own fine-tuned ones. */
+  /** Models the account can see: base models and its own fine-tuned ones. First pages come from a cache (listing-cache.ts). */
   listModels(accountId: string, opts?: ListModelsOptions): Promise<ModelPage>;
   fineTunableModels(accountId: string): Promise<Model[]>;
   /** A model the account can see, or NOT_FOUND (another account's model answers the same). */
   getModel(accountId: string, id: string): Promise<Model>;
   findModel(accountId: string, id: string): Promise<Model | undefined>;
   setPrices(id: string, prices: { trainingMicros?: bigint; inferenceMicros?: bigint }): Promise<Model>;
+  /**
+   * Drops this process's cached listings. Code that writes the `models` table outside this
+   * service (e.g. registering a fine-tuned model in its job's transaction) calls it after
+   * the commit, so its own process lists the model at once.
+   */
+  invalidateListings(): void;
 }
+
+/** How long a listing may be served from memory; writes by other processes show after this. */
+const LISTING_CACHE_MS = 1_000;
 
 /** Catalog names: lowercase letters, digits, `.`, `_`, `-`, `:` (fine-tuned ids use `ft:`). */
 const MODEL_ID = /^[a-z0-9][a-z0-9._-]{0,62}$/;
 
-export function createCatalogService(deps: { db: Db; dataDir: string }): CatalogService {
+export function createCatalogService(deps: { db: Db; dataDir: string; listingCacheMs?: number }): CatalogService {
   const { db } = deps;
+  const listings = new ListingCache(deps.listingCacheMs ?? LISTING_CACHE_MS);
   const visible = (accountId: string) =>
     db
       .selectFrom('models')
       .selectAll()
       .where((eb) => eb.or([eb('owner_account_id', 'is', null), eb('owner_account_id', '=', accountId)]));
+
+  /** One page of the account's visible models, plus one row that says whether more follow. */
+  function queryPage(accountId: string, first: number, opts: ListModelsOptions): Promise<Model[]> {
+    let query = visible(accountId).orderBy('created_at').orderBy('id').limit(first + 1);
+    if (opts.fineTunable !== undefined) query = query.where('fine_tunable', '=', opts.fineTunable);
+    if (opts.after) {
+      const cursor = decodeCursor(opts.after);
+      query = query.where(sql<boolean>`(created_at, id) > (${cursor.createdAt}::timestamptz, ${cursor.id})`);
+    }
+    return query.execute();
+  }
 
   return {
     async importModel(input) {
@@ -89,7 +111,7 @@ export function createCatalogService(deps: { db: Db; dataDir: string }): Catalog
         throw err;
       }
       try {
-        return await db
+        const model = await db
           .insertInto('models')
           .values({
             id: input.id,
@@ -110,6 +132,8 @@ export function createCatalogService(deps: { db: Db; dataDir: string }): Catalog
           })
           .returningAll()
           .executeTakeFirstOrThrow();
+        listings.invalidate();
+        return model;
       } catch (err) {
         await fs.rm(target, { recursive: true, force: true });
         if ((err as { code?: string }).code === '23505') {
@@ -121,18 +145,17 @@ export function createCatalogService(deps: { db: Db; dataDir: string }): Catalog
 
     async listModels(accountId, opts = {}) {
       const first = Math.min(Math.max(opts.first ?? 50, 1), 200);
-      let query = visible(accountId).orderBy('created_at').orderBy('id').limit(first + 1);
-      if (opts.fineTunable !== undefined) query = query.where('fine_tunable', '=', opts.fineTunable);
-      if (opts.after) {
-        const cursor = decodeCursor(opts.after);
-        query = query.where(sql<boolean>`(created_at, id) > (${cursor.createdAt}::timestamptz, ${cursor.id})`);
-      }
-      const rows = await query.execute();
+      const rows = opts.after
+        ? await queryPage(accountId, first, opts)
+        : await listings.get(`${accountId}|${opts.fineTunable ?? '*'}|${first}`, () => queryPage(accountId, first, opts));
       return { models: rows.slice(0, first), hasNextPage: rows.length > first };
     },
 
     async fineTunableModels(accountId) {
-      return visible(accountId).where('fine_tunable', '=', true).orderBy('created_at').orderBy('id').execute();
+      const rows = await listings.get(`${accountId}|fine-tunable`, () =>
+        visible(accountId).where('fine_tunable', '=', true).orderBy('created_at').orderBy('id').execute(),
+      );
+      return rows.slice();
     },
 
     async getModel(accountId, id) {
@@ -156,7 +179,12 @@ export function createCatalogService(deps: { db: Db; dataDir: string }): Catalog
         .returningAll()
         .executeTakeFirst();
       if (!row) throw new NotFoundError('model', id);
+      listings.invalidate();
       return row;
+    },
+
+    invalidateListings() {
+      listings.invalidate();
     },
   };
 }
