@@ -43,6 +43,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
       error_message text,
       fine_tuned_model_id text,
       attempts integer not null default 0,
+      resumed_from_step integer,
       max_attempts integer not null default 3,
       worker_id text,
       lease_expires_at timestamptz,

@@ -31,6 +31,13 @@ export interface AccountMoney {
 export async function postLedgerEntry(trx: Queryable, posting: LedgerPosting): Promise<AccountMoney> {
   const amount = posting.amountMicros ?? 0n;
   const hold = posting.holdMicros ?? 0n;
+  if (amount < 0n || hold > 0n) {
+    // Spending or holding money: check against the locked row first, so the caller gets
+    // the amounts in its error instead of a failed (and aborted) transaction.
+    const money = await readAccountMoney(trx, posting.accountId, true);
+    const shortBy = -(money.availableMicros + amount - hold);
+    if (shortBy > 0n) throw new InsufficientBalanceError(money.availableMicros + shortBy, money.availableMicros);
+  }
   let updated;
   try {
     updated = await trx
@@ -43,15 +50,8 @@ export async function postLedgerEntry(trx: Queryable, posting: LedgerPosting): P
       .returning(['balance_micros', 'reserved_micros'])
       .executeTakeFirst();
   } catch (err) {
-    if ((err as { code?: string }).code === '23514') {
-      const row = await trx
-        .selectFrom('accounts')
-        .select(['balance_micros', 'reserved_micros'])
-        .where('id', '=', posting.accountId)
-        .executeTakeFirst();
-      const available = row ? row.balance_micros - row.reserved_micros : 0n;
-      throw new InsufficientBalanceError(hold > 0n ? hold : -amount, available);
-    }
+    // The check constraint is the last line of defence (the transaction is aborted now).
+    if ((err as { code?: string }).code === '23514') throw new InsufficientBalanceError(hold > 0n ? hold : -amount, 0n);
     throw err;
   }
   if (!updated) throw new NotFoundError('account', posting.accountId);

@@ -95,8 +95,14 @@ export class JobRun {
     if (this.stopReason) return this.afterStop();
 
     const resume = (await fs.readdir(paths.checkpoints).catch(() => [])).some((n) => !n.startsWith('.'));
+    let python: string;
+    try {
+      python = deps.python();
+    } catch (err) {
+      return this.finishFailed('PYTHON_NOT_FOUND', (err as Error).message, 'charge-nothing');
+    }
     this.trainer = spawnTrainer({
-      python: deps.python(),
+      python,
       specPath,
       resume,
       log: this.log,
@@ -159,7 +165,11 @@ export class JobRun {
   private async onEvent(event: TrainerEvent): Promise<void> {
     switch (event.type) {
       case 'started':
-        await this.deps.db.updateTable('training_jobs').set({ total_steps: event.totalSteps }).where('id', '=', this.job.id).execute();
+        await this.deps.db
+          .updateTable('training_jobs')
+          .set({ total_steps: event.totalSteps, resumed_from_step: event.resumedFromStep })
+          .where('id', '=', this.job.id)
+          .execute();
         return;
       case 'step':
         this.firstStep ??= { step: event.step - 1, at: Date.now() };

@@ -40,6 +40,8 @@ export interface TrainingJobsTable {
   error_message: string | null;
   fine_tuned_model_id: string | null;
   attempts: Generated<number>;
+  /** The checkpoint step the latest attempt resumed from (null = from the start). */
+  resumed_from_step: number | null;
   max_attempts: Generated<number>;
   worker_id: string | null;
   lease_expires_at: Timestamp | null;
