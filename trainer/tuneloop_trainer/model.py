@@ -93,10 +93,13 @@ class Attention(nn.Module):
         self.use_sdpa = HAS_SDPA
 
     def forward(self, x, cos, sin, mask, past=None):
+        """`mask`: bool (B|1, 1, T, S) or None (causal) for SDPA; for the matmul path an
+        additive bias (B|1, 1, 1, T, S) from `attention_bias`, shared by all layers."""
         B, T, _ = x.shape
-        q = self.q_proj(x).view(B, T, self.n_head, self.hd).transpose(1, 2)  # (B, nh, T, hd)
-        k = self.k_proj(x).view(B, T, self.n_kv, self.hd).transpose(1, 2)  # (B, nkv, T, hd)
-        v = self.v_proj(x).view(B, T, self.n_kv, self.hd).transpose(1, 2)  # (B, nkv, T, hd)
+        q, k, v = fused_linear(x, (self.q_proj, self.k_proj, self.v_proj))
+        q = q.view(B, T, self.n_head, self.hd).transpose(1, 2)  # (B, nh, T, hd)
+        k = k.view(B, T, self.n_kv, self.hd).transpose(1, 2)  # (B, nkv, T, hd)
+        v = v.view(B, T, self.n_kv, self.hd).transpose(1, 2)  # (B, nkv, T, hd)
         cos, sin = cos[:, None], sin[:, None]  # (B, 1, T, hd)
         q = q * cos + rotate_half(q) * sin
         k = k * cos + rotate_half(k) * sin
@@ -113,19 +116,44 @@ class Attention(nn.Module):
             k, v = k.repeat_interleave(g, dim=1), v.repeat_interleave(g, dim=1)  # (B, nh, S, hd)
         return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=mask is None)
 
-    def _attend(self, q, k, v, mask):
+    def _attend(self, q, k, v, bias):
         """Grouped-query attention without copying k/v per head: the query heads sharing
-        one kv head are stacked along the time axis, (B, nkv, g*T, hd) @ (B, nkv, hd, S)."""
+        one kv head are stacked along the time axis, (B, nkv, g*T, hd) @ (B, nkv, hd, S).
+        The mask arrives as an additive bias added in place to the scores: one pass over
+        the largest tensor of the layer instead of a masked_fill copy (on CPU ~10 % of a
+        training step at T=512)."""
         B, _, T, hd = q.shape
         S, g = k.shape[2], self.n_head // self.n_kv
         q = q.reshape(B, self.n_kv, g * T, hd) * (1.0 / math.sqrt(hd))
         att = (q @ k.transpose(-2, -1)).view(B, self.n_kv, g, T, S)  # (B, nkv, g, T, S)
-        if mask is None:
-            mask = torch.ones(T, S, dtype=torch.bool, device=q.device).tril(S - T)[None, None]
-        # finfo.min, not -inf: a fully masked row (left padding) stays finite instead of NaN
-        att = att.masked_fill(~mask[:, :, None], torch.finfo(att.dtype).min)
+        att = att + bias.to(att.dtype) if torch.jit.is_tracing() else att.add_(bias.to(att.dtype))
         att = att.float().softmax(dim=-1).to(v.dtype).view(B, self.n_kv, g * T, S)
         return (att @ v).view(B, self.n_head, T, hd)
+
+
+def attention_bias(mask, q_len: int, k_len: int, device) -> torch.Tensor:
+    """Bool mask (B|1, 1, T, S) or None (causal) → additive fp32 bias (B|1, 1, 1, T, S).
+
+    finfo.min rather than -inf: a fully masked row (left padding) stays finite, not NaN.
+    """
+    if mask is None:
+        mask = torch.ones(q_len, k_len, dtype=torch.bool, device=device).tril(k_len - q_len)[None, None]
+    bias = torch.zeros(mask.shape, dtype=torch.float32, device=device)
+    return bias.masked_fill_(~mask, torch.finfo(torch.float32).min)[:, :, None]
+
+
+def fused_linear(x, linears):
+    """Several plain linears over the same input as one matmul (q/k/v, gate/up).
+
+    One (C → Σout) GEMM keeps the BLAS kernel busier than three narrow ones (k/v are only
+    num_kv_heads × head_dim wide); the weight concatenation is a small copy per forward
+    (folded into a constant by the ONNX exporter). LoRA-wrapped layers run one by one.
+    """
+    if not all(type(m) is nn.Linear for m in linears):
+        return tuple(m(x) for m in linears)
+    w = torch.cat([m.weight for m in linears])
+    b = None if linears[0].bias is None else torch.cat([m.bias for m in linears])
+    return F.linear(x, w, b).split([m.out_features for m in linears], dim=-1)
 
 
 class MLP(nn.Module):
@@ -136,7 +164,8 @@ class MLP(nn.Module):
         self.down_proj = nn.Linear(c.intermediate_size, c.hidden_size, bias=c.mlp_bias)
 
     def forward(self, x):
-        return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))
+        gate, up = fused_linear(x, (self.gate_proj, self.up_proj))
+        return self.down_proj(F.silu(gate) * up)
 
 
 class DecoderLayer(nn.Module):
@@ -196,6 +225,10 @@ class CausalLM(nn.Module):
         freqs = position_ids[..., None].float() * self.inv_freq  # (B, T, hd/2)
         emb = torch.cat((freqs, freqs), dim=-1)
         cos, sin = emb.cos().to(x.dtype), emb.sin().to(x.dtype)  # (B, T, hd)
+        sdpa = self.model.layers[0].self_attn.use_sdpa
+        if not sdpa:  # additive biases, built once per forward and shared by the layers
+            T, S = input_ids.shape[1], input_ids.shape[1] + (0 if past is None else past[0][0].shape[2])
+            masks = {w: attention_bias(None if masks is None else masks[w], T, S, x.device) for w in set(self.windows)}
         presents = []
         for i, layer in enumerate(self.model.layers):
             mask = None if masks is None else masks[self.windows[i]]

@@ -1,0 +1,171 @@
+#!/usr/bin/env python3
+"""Trainer throughput: tokens/s and achieved FLOP/s as a fraction of a plain matmul's
+FLOP/s measured in the same run, for full fine-tuning and LoRA.
+
+Prints figures, asserts nothing (DESIGN.md: timings live in bench/). It drives the real
+recipe (spec → preflight → Recipe.setup → Recipe._train_step), so collation, masking,
+loss, clipping and the optimizer are all inside the timed step.
+
+FLOPs per token (the PaLM appendix-B convention):
+  full:  6·N + 12·L·H·T          N = parameters in matmuls (lm_head included, embedding
+  lora:  4·N + 6·N_lora + 12·L·H·T   lookup excluded), L layers, H = heads·head_dim, T
+                                  = sequence length. A frozen weight needs no weight
+                                  gradient, hence 4·N for LoRA.
+
+  /usr/bin/python3 bench/trainer-throughput.py                       # CPU: small + base, fp32
+  /usr/bin/python3 bench/trainer-throughput.py --dtype fp32,bf16 --sizes small
+  python3 bench/trainer-throughput.py --device cuda --sizes 1b --dtype bf16
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "trainer"))
+
+import tuneloop_trainer  # noqa: E402,F401  (sets OPENBLAS_CORETYPE before torch loads)
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from tuneloop_trainer._cpu import available_cores, has_native_bf16  # noqa: E402
+from tuneloop_trainer.config import SIZES, ModelConfig  # noqa: E402
+from tuneloop_trainer.distributed import Dist  # noqa: E402
+from tuneloop_trainer.events import NullLogger  # noqa: E402
+from tuneloop_trainer.init_model import write_model_folder  # noqa: E402
+from tuneloop_trainer.preflight import preflight  # noqa: E402
+from tuneloop_trainer.recipe import Recipe  # noqa: E402
+from tuneloop_trainer.shard import write_shard  # noqa: E402
+from tuneloop_trainer.spec import parse_spec  # noqa: E402
+
+BENCH_SIZES = {
+    "small": dict(vocab_size=1024, **SIZES["small"]),
+    "base": dict(vocab_size=1024, **SIZES["base"]),
+    # ~1.07B parameters, Llama-style, for GPUs
+    "1b": dict(vocab_size=32000, hidden_size=2048, intermediate_size=5632, num_hidden_layers=20,
+               num_attention_heads=16, num_key_value_heads=8, max_position_embeddings=4096),
+}
+
+
+def matmul_rate(device: torch.device, dtype: str, n: int) -> float:
+    """FLOP/s of one n×n @ n×n matmul in the same precision setting as training."""
+    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+    ctx = torch.autocast(device.type, dtype=torch.bfloat16) if dtype == "bf16" else torch.autocast(device.type, enabled=False)
+    with ctx:
+        for _ in range(3):
+            a @ b
+        sync(device)
+        reps, start = 0, time.perf_counter()
+        while time.perf_counter() - start < 1.0:
+            a @ b
+            reps += 1
+        sync(device)
+        return 2 * n**3 * reps / (time.perf_counter() - start)
+
+
+def sync(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def flops_per_token(c: ModelConfig, method: str, n_lora: int, seq: int) -> float:
+    h, q, kv = c.hidden_size, c.num_attention_heads * c.head_dim, c.num_key_value_heads * c.head_dim
+    per_layer = h * q * 2 + h * kv * 2 + 3 * h * c.intermediate_size
+    n = c.num_hidden_layers * per_layer + c.vocab_size * h  # + lm_head
+    attention = 12 * c.num_hidden_layers * q * seq
+    return (6 * n if method == "full" else 4 * n + 6 * n_lora) + attention
+
+
+def run_case(tmp: str, size: str, method: str, dtype: str, device: str, args) -> dict:
+    cfg = ModelConfig(**BENCH_SIZES[size])
+    model_dir = os.path.join(tmp, f"model-{size}")
+    if not os.path.isdir(model_dir):
+        write_model_folder(cfg, model_dir, seed=0)
+    seq, rows = args.seq, args.batch
+    shard = os.path.join(tmp, f"data-{size}.tlshard")
+    if not os.path.isfile(shard):
+        rng = np.random.default_rng(0)
+        n_rows = rows * (args.steps + args.warmup)
+        write_shard(shard, [(rng.integers(0, cfg.vocab_size, seq).tolist(), [1] * seq) for _ in range(n_rows)])
+    spec = parse_spec({
+        "version": 1, "jobId": "bench", "model": {"path": model_dir}, "method": method,
+        "data": {"train": shard}, "checkpoints": {"dir": os.path.join(tmp, "ck")}, "output": {"dir": os.path.join(tmp, "out")},
+        "hyperparameters": {"epochs": 1, "batchSize": rows, "microBatchSize": args.micro or rows, "maxSeqLength": seq,
+                            "packing": False, "loraRank": 16, "loraDropout": 0.0,
+                            "loraTargetModules": ["all-linear"], "learningRate": 1e-5},
+        "runtime": {"device": device, "dtype": dtype, "threads": args.threads, "compile": args.compile,
+                    "gradientCheckpointing": args.gradient_checkpointing},
+    })
+    recipe = Recipe(spec, preflight(spec, 1), NullLogger(), Dist(), False, lambda: None)
+    recipe.setup()
+    for step in range(args.warmup):
+        recipe._train_step(step)
+    sync(recipe.rt.device)
+    start, tokens = time.perf_counter(), 0
+    for step in range(args.warmup, args.warmup + args.steps):
+        tokens += recipe._train_step(step)[3]
+    sync(recipe.rt.device)
+    elapsed = time.perf_counter() - start
+    n_lora = recipe.trainable_parameters if method == "lora" else 0
+    tps = tokens / elapsed
+    out = {"size": size, "method": method, "dtype": recipe.rt.dtype, "params": recipe.parameters,
+           "tok_s": tps, "flops": tps * flops_per_token(cfg, method, n_lora, seq), "device": str(recipe.rt.device)}
+    del recipe
+    if device == "cuda":
+        torch.cuda.empty_cache()
+    return out
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    p.add_argument("--sizes", default=None, help="comma list of small, base, 1b (default: small,base; cuda: small,base,1b)")
+    p.add_argument("--methods", default="full,lora")
+    p.add_argument("--dtype", default=None, help="fp32, bf16 or both (default: cpu fp32, cuda bf16)")
+    p.add_argument("--seq", type=int, default=None, help="sequence length (default: cpu 512, cuda 2048)")
+    p.add_argument("--batch", type=int, default=None, help="rows per step (default: cpu 8, cuda 16)")
+    p.add_argument("--micro", type=int, default=None, help="rows per forward (default: cpu 8, cuda 8)")
+    p.add_argument("--steps", type=int, default=3)
+    p.add_argument("--warmup", type=int, default=1)
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--compile", action="store_true")
+    p.add_argument("--gradient-checkpointing", action="store_true")
+    args = p.parse_args()
+    cuda = args.device == "cuda"
+    if cuda and not torch.cuda.is_available():
+        print("no CUDA device: nothing to measure")
+        return
+    sizes = (args.sizes or ("small,base,1b" if cuda else "small,base")).split(",")
+    dtypes = (args.dtype or ("bf16" if cuda else "fp32")).split(",")
+    args.seq = args.seq or (2048 if cuda else 512)
+    args.batch = args.batch or (16 if cuda else 8)
+    args.micro = args.micro or 8
+    device = torch.device("cuda") if cuda else torch.device("cpu")
+    threads = args.threads or available_cores()
+    torch.set_num_threads(threads)
+    where = torch.cuda.get_device_name() if cuda else f"CPU, {threads} threads, OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE')}, native bf16: {has_native_bf16()}"
+    print(f"torch {torch.__version__} on {where}; seq {args.seq}, {args.batch} rows/step, {args.micro} rows/forward, "
+          f"{args.steps} timed steps after {args.warmup} warmup")
+    n = 8192 if cuda else 2048
+    rates = {d: matmul_rate(device, d, n) for d in dtypes}
+    for d, r in rates.items():
+        print(f"plain {n}x{n} matmul, {d}: {r / 1e9:,.1f} GFLOP/s")
+    print(f"{'size':>6} {'method':>6} {'dtype':>5} {'params':>12} {'tokens/s':>10} {'GFLOP/s':>10} {'of matmul':>9}")
+    tmp = tempfile.mkdtemp(prefix="tuneloop-bench-")
+    try:
+        for size in sizes:
+            for method in args.methods.split(","):
+                for d in dtypes:
+                    r = run_case(tmp, size, method, d, args.device, args)
+                    ratio = r["flops"] / rates[d]
+                    print(f"{size:>6} {method:>6} {r['dtype']:>5} {r['params']:>12,} {r['tok_s']:>10,.0f} "
+                          f"{r['flops'] / 1e9:>10,.1f} {ratio:>8.1%}", flush=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
