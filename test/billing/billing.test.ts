@@ -11,6 +11,7 @@ import { addTinyModel, qaJsonl, restJson, uploadDataset } from '../helpers/train
 import { AccountDocument, EstimateFineTuneCostDocument, StartFineTuneDocument, TopUpAccountDocument } from '../generated/graphql.js';
 import { reserveFunds, settleReservation } from '../../src/billing/reservations.js';
 import { postLedgerEntry } from '../../src/billing/ledger.js';
+import { settleJobBilling, USER_CAUSED_FAILURES } from '../../src/training/settlement.js';
 
 describe.each(engines())('billing (%s)', (engine) => {
   let t: TestApp;
@@ -170,6 +171,28 @@ describe.each(engines())('billing (%s)', (engine) => {
     expect(job.estimated_cost_micros).toBeGreaterThan(0n);
     expect((await t.app.services.accounts.getAccount(a.accountId)).reserved_micros).toBe(job.estimated_cost_micros);
     await fs.rm(dir, { recursive: true, force: true });
+    await expectLedgerConsistent(db);
+  });
+
+  it('settles a finished job by who caused the end: tokens trained × price, or nothing for a platform failure', async () => {
+    const a = await t.account('settler', 100_000_000n);
+    const dataset = await uploadDataset(t.url, a.apiKey, qaJsonl().replace('Mars.', 'Mars, the red one.'));
+    const db = t.app.services.db;
+    const startOne = async () => {
+      const r = await gql(t.url, a.apiKey, StartFineTuneDocument, { input: { baseModel: model, trainingDataset: dataset.id, hyperparameters: { epochs: 4, maxSeqLength: 64 } } });
+      const id = r.data!.startFineTune.job!.id;
+      // As if a worker had trained 100 tokens before the job ended.
+      return db.updateTable('training_jobs').set({ trained_tokens: 100n }).where('id', '=', id).returningAll().executeTakeFirstOrThrow();
+    };
+    expect(USER_CAUSED_FAILURES.has('NAN_LOSS')).toBe(true);
+    expect(USER_CAUSED_FAILURES.has('TRAINER_CRASHED')).toBe(false);
+    const userFault = await startOne();
+    const charged = await db.transaction().execute((trx) => settleJobBilling(trx, userFault, 'charge-trained'));
+    expect(charged).toBe((100n * 2_000_000_000n) / 1_000_000n); // 100 tokens at $2,000 / 1M
+    const platformFault = await startOne();
+    expect(await db.transaction().execute((trx) => settleJobBilling(trx, platformFault, 'charge-nothing'))).toBe(0n);
+    const account = await t.app.services.accounts.getAccount(a.accountId);
+    expect([account.balance_micros, account.reserved_micros]).toEqual([100_000_000n - charged, 0n]);
     await expectLedgerConsistent(db);
   });
 });
