@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import crypto from 'node:crypto';
 import { randomToken } from '../ids.js';
 
 /**
@@ -20,8 +20,11 @@ export function generateApiKey(): GeneratedKey {
   return { key, prefix: key.slice(0, 12), hash: hashApiKey(key) };
 }
 
+/** One-shot `crypto.hash` (Node ≥ 20.12) is ≈ 3× cheaper than a Hash object; it runs on every request. */
+const oneShot = (crypto as { hash?: (algorithm: string, data: string, encoding: 'hex') => string }).hash;
+
 export function hashApiKey(key: string): string {
-  return createHash('sha256').update(key).digest('hex');
+  return oneShot ? oneShot('sha256', key, 'hex') : crypto.createHash('sha256').update(key).digest('hex');
 }
 
 /** The key in an `Authorization: Bearer <key>` value, or undefined when malformed. */
