@@ -102,7 +102,22 @@ async function runProcess(config: Config, roles: { api: boolean; worker: boolean
   if (demo) {
     const info = await setupDemo(app.services);
     process.stdout.write(
-      `\nTuneloop demo is ready.\n  URL:      ${app.url}\n  GraphiQL: ${app.url}/graphql\n  API key:  ${info.apiKey}\n  Account:  ${info.accountId}\n  Model:    ${info.modelId}\n  Dataset:  ${info.datasetId ?? '(none)'}\n\n`,
+      [
+        '',
+        'Tuneloop demo is ready.',
+        `  URL:      ${app.url}`,
+        `  GraphiQL: ${app.url}/graphql   (add the header {"Authorization": "Bearer ${info.apiKey}"})`,
+        `  API key:  ${info.apiKey}`,
+        `  Account:  ${info.accountId}`,
+        `  Model:    ${info.modelId}`,
+        `  Dataset:  ${info.datasetId ?? '(none)'}`,
+        '',
+        'Start a fine-tune:',
+        `  curl -s ${app.url}/api/fine-tune/training/start -H 'authorization: Bearer ${info.apiKey}' -H 'content-type: application/json' \\`,
+        `    -d '{"baseModel": "${info.modelId}", "trainingDataset": "${info.datasetId}", "method": "FULL", "hyperparameters": {"learningRate": 0.003}}'`,
+        '',
+        '',
+      ].join('\n'),
     );
   }
 }
