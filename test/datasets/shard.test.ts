@@ -161,6 +161,25 @@ describe('validation with the model tokenizer', () => {
     expect(strict.errors.map((e) => [e.line, e.code])).toEqual(longLines.slice(0, 100).map((l) => [l, 'example_too_long']));
   });
 
+  it('writes the shard in the validation pass itself, identical to tokenizeToShard, only when valid', async () => {
+    const separate = tmp.file('separate.tlshard');
+    const summary = await tokenizeToShard(tmp.file('dataset.jsonl'), tok, separate);
+    for (const concurrency of [1, 2]) {
+      const shardPath = tmp.file(`one-pass-${concurrency}.tlshard`);
+      const report = await validateDataset(tmp.file('dataset.jsonl'), { tokenizer: tok, shardPath, concurrency, parallelThreshold: 0, limits: { maxTokensPerExample: null } });
+      expect(report.ok).toBe(true);
+      expect(report.shard).toEqual({ ...summary, cached: undefined });
+      expect((await readFile(shardPath)).equals(await readFile(separate))).toBe(true);
+      const again = await validateDataset(tmp.file('dataset.jsonl'), { tokenizer: tok, shardPath, limits: { maxTokensPerExample: null } });
+      expect(again.shard).toEqual(report.shard);
+    }
+    const invalid = tmp.file('invalid-one-pass.tlshard');
+    const report = await validateDataset(tmp.file('dataset.jsonl'), { tokenizer: tok, shardPath: invalid, limits: { maxTokensPerExample: 256 } });
+    expect(report.ok).toBe(false);
+    expect(report.shard).toBeUndefined();
+    expect((await readdir(tmp.path)).filter((f) => f.startsWith('invalid-one-pass') || f.startsWith('.'))).toEqual([]);
+  }, 60_000);
+
   it('defaults maxTokensPerExample to the model context (512 tokens)', async () => {
     const report = await validateDataset(fixture('example_too_long.jsonl'), { tokenizer: tok });
     expect(report.errors).toEqual([{ line: 6, code: 'example_too_long', field: null, message: expect.stringMatching(/is \d+ tokens long, over the limit of 512 tokens/) }]);

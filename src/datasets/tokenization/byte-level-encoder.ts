@@ -16,6 +16,11 @@
 import { Buffer } from 'node:buffer';
 import type { Tokenizer } from '@huggingface/tokenizers';
 import { DatasetError } from '../dataset-error.js';
+import { BpeMerger } from './bpe-merger.js';
+import { PieceList, scanGpt2 } from './gpt2-scanner.js';
+import { PieceCache } from './piece-cache.js';
+import { preSplitter } from './pre-splitter.js';
+import type { PreTokenizerConfig } from './pre-splitter.js';
 
 /** Ids and each token's exclusive end in the input's UTF-8 bytes. */
 export interface Encoded {
@@ -23,18 +28,6 @@ export interface Encoded {
   ends: Uint32Array;
 }
 export type Encoder = (text: string) => Encoded;
-
-interface PreTokenizerConfig {
-  type: string;
-  pretokenizers?: Array<PreTokenizerConfig | null>;
-  add_prefix_space?: boolean;
-  use_regex?: boolean;
-}
-
-/** A library pre-tokenizer object: splits strings, whatever its type. */
-interface PreTokenizerStep {
-  pre_tokenize(text: string | string[]): string[];
-}
 
 interface AddedTokenInfo {
   id: number;
@@ -71,179 +64,112 @@ export function libraryEncoder({ tokenizer, json }: ByteLevelSpec): Encoder {
   };
 }
 
-const MAX_FAST_PIECE = 64;
-const CACHE_LIMIT = 200_000;
+const MAP_CACHE_LIMIT = 200_000;
 
 export function fastEncoder({ tokenizer, json }: ByteLevelSpec): Encoder {
-  const vocab = tokenizer.get_vocab(true);
-  const byteChar = byteLevelAlphabet();
-  const byteId = byteChar.map((ch) => vocab.get(ch));
-  if (byteId.some((id) => id === undefined)) throw unsupported('the vocabulary lacks some of the 256 byte tokens');
-  const model = json.model as { merges: Array<string | [string, string]>; ignore_merges?: boolean; end_of_word_suffix?: string | null; continuing_subword_suffix?: string | null; byte_fallback?: boolean; dropout?: number | null };
-  if (model.end_of_word_suffix || model.continuing_subword_suffix) throw unsupported('subword suffixes are not supported');
-  if (model.dropout) throw unsupported('BPE dropout makes tokenization random');
-  // (left id, right id) → rank * 2^22 + merged id, as one integer key and value.
-  const merges = new Map<number, number>();
-  model.merges.forEach((m, rank) => {
-    const [a, b] = typeof m === 'string' ? (m.split(' ', 2) as [string, string]) : m;
-    const ia = vocab.get(a);
-    const ib = vocab.get(b);
-    const im = vocab.get(a + b);
-    if (ia === undefined || ib === undefined || im === undefined) throw unsupported(`merge "${a} ${b}" is not in the vocabulary`);
-    const key = ia * 4194304 + ib;
-    if (!merges.has(key)) merges.set(key, rank * 4194304 + im);
-  });
-  const ignoreMerges = model.ignore_merges === true;
-  const bpeModel = tokenizer.model as unknown as { bpe(token: string): string[] };
+  const merger = new BpeMerger(tokenizer, json.model);
   const added = (json.added_tokens ?? []).slice().sort((x, y) => y.content.length - x.content.length);
   const addedIds = new Map(added.map((t) => [t.content, t.id]));
-  const addedPattern = added.length
-    ? new RegExp(added.map((t) => t.content.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|'), 'g')
-    : null;
-  const split = preSplitter(tokenizer, json.pre_tokenizer);
+  const addedPattern = added.length ? new RegExp(added.map((t) => t.content.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|'), 'g') : null;
+  const splitter = preSplitter(tokenizer, json.pre_tokenizer);
   const nfc = json.normalizer?.type === 'NFC';
-  const cache = new Map<string, Uint32Array>();
-
-  const bpe = (piece: string): number[] => {
-    const bytes = Buffer.from(piece, 'utf8');
-    if (ignoreMerges || bytes.length > MAX_FAST_PIECE) {
-      let mapped = '';
-      for (const b of bytes) mapped += byteChar[b];
-      if (ignoreMerges && vocab.has(mapped)) return [vocab.get(mapped)!];
-      if (bytes.length > MAX_FAST_PIECE) return bpeModel.bpe(mapped).map((t) => vocab.get(t)!);
-    }
-    const syms: number[] = Array.from(bytes, (b) => byteId[b]!);
-    // Merge the lowest-ranked adjacent pair, leftmost first, until none applies:
-    // the same order as the library's priority queue (rank, then position).
-    for (;;) {
-      let best = -1;
-      let bestRank = Infinity;
-      let bestId = 0;
-      for (let i = 0; i + 1 < syms.length; i++) {
-        const v = merges.get(syms[i]! * 4194304 + syms[i + 1]!);
-        if (v !== undefined && v < bestRank) {
-          bestRank = v;
-          best = i;
-          bestId = v % 4194304;
-        }
-      }
-      if (best < 0) return syms;
-      syms.splice(best, 2, bestId);
-    }
-  };
+  const pieceCache = new PieceCache();
+  const mapCache = new Map<string, Uint32Array>();
 
   // Byte length of every token id, so positions cost one array read per token.
   const byteLength = new Uint32Array(tokenizer.model!.vocab.length);
-  for (const [token, id] of vocab) byteLength[id] = addedIds.has(token) ? Buffer.byteLength(token) : token.length;
+  for (const [token, id] of merger.vocab) byteLength[id] = addedIds.has(token) ? Buffer.byteLength(token) : token.length;
+  // Output buffers, reused across calls; `pos` is the running byte position.
   let ids = new Uint32Array(4096);
   let ends = new Uint32Array(4096);
   let count = 0;
-  const grow = (need: number) => {
-    if (need <= ids.length) return;
-    const size = Math.max(need, ids.length * 2);
-    const a = new Uint32Array(size);
-    a.set(ids.subarray(0, count));
-    ids = a;
-    const b = new Uint32Array(size);
-    b.set(ends.subarray(0, count));
-    ends = b;
-  };
+  let pos = 0;
+  let text = '';
 
-  const encodeSection = (section: string, at: number): number => {
-    if (nfc && !isAscii(section) && section.normalize('NFC') !== section) {
-      throw new DatasetError('template_mismatch', 'text is not in Unicode NFC form although the tokenizer normalizes to NFC');
+  function push(pieceIds: Uint32Array): void {
+    const n = pieceIds.length;
+    if (count + n > ids.length) {
+      const size = Math.max(count + n, ids.length * 2);
+      const a = new Uint32Array(size);
+      a.set(ids.subarray(0, count));
+      ids = a;
+      const b = new Uint32Array(size);
+      b.set(ends.subarray(0, count));
+      ends = b;
     }
-    for (const piece of split(section)) {
-      let pieceIds = cache.get(piece);
+    // Locals, not the closure's variables, inside the loop: this is the hottest loop.
+    const outIds = ids;
+    const outEnds = ends;
+    let c = count;
+    let p = pos;
+    for (let k = 0; k < n; k++) {
+      const id = pieceIds[k]!;
+      p += byteLength[id]!;
+      outIds[c] = id;
+      outEnds[c++] = p;
+    }
+    count = c;
+    pos = p;
+  }
+
+  const pieces = new PieceList();
+
+  function encodeGpt2(start: number, end: number): void {
+    pieces.count = 0;
+    scanGpt2(text, start, end, pieces);
+    const list = pieces.data;
+    for (let p = 0; p < pieces.count * 3; p += 3) {
+      const s = list[p]!;
+      const e = list[p + 1]!;
+      const hash = list[p + 2]!;
+      let pieceIds = pieceCache.get(text, s, e, hash);
       if (pieceIds === undefined) {
-        pieceIds = Uint32Array.from(bpe(piece));
+        const piece = text.slice(s, e);
+        pieceIds = merger.encode(piece);
+        if (piece.length < 256) pieceCache.set(piece, hash, pieceIds);
+      }
+      push(pieceIds);
+    }
+  }
+
+  function encodeSection(start: number, end: number): void {
+    if (nfc) {
+      const section = text.slice(start, end);
+      if (/[^\x00-\x7f]/.test(section) && section.normalize('NFC') !== section) {
+        throw new DatasetError('template_mismatch', 'text is not in Unicode NFC form although the tokenizer normalizes to NFC');
+      }
+    }
+    if (splitter.gpt2) return encodeGpt2(start, end);
+    for (const piece of splitter.split(text.slice(start, end))) {
+      let pieceIds = mapCache.get(piece);
+      if (pieceIds === undefined) {
+        pieceIds = merger.encode(piece);
         if (piece.length < 256) {
-          if (cache.size >= CACHE_LIMIT) cache.clear();
-          cache.set(piece, pieceIds);
+          if (mapCache.size >= MAP_CACHE_LIMIT) mapCache.clear();
+          mapCache.set(piece, pieceIds);
         }
       }
-      grow(count + pieceIds.length);
-      for (let k = 0; k < pieceIds.length; k++) {
-        const id = pieceIds[k]!;
-        at += byteLength[id]!;
-        ids[count] = id;
-        ends[count++] = at;
-      }
+      push(pieceIds);
     }
-    return at;
-  };
+  }
 
-  return (text) => {
+  return function encode(input) {
+    text = input;
     count = 0;
-    let at = 0;
+    pos = 0;
     let last = 0;
     if (addedPattern) {
       addedPattern.lastIndex = 0;
-      for (let m = addedPattern.exec(text); m !== null; m = addedPattern.exec(text)) {
-        if (m.index > last) at = encodeSection(text.slice(last, m.index), at);
-        at += Buffer.byteLength(m[0]);
-        grow(count + 1);
-        ids[count] = addedIds.get(m[0])!;
-        ends[count++] = at;
+      for (let m = addedPattern.exec(input); m !== null; m = addedPattern.exec(input)) {
+        if (m.index > last) encodeSection(last, m.index);
+        push(Uint32Array.of(addedIds.get(m[0])!));
         last = m.index + m[0].length;
       }
     }
-    if (last < text.length) encodeSection(last === 0 ? text : text.slice(last), at);
+    if (last < input.length) encodeSection(last, input.length);
+    text = '';
     return { ids: ids.slice(0, count), ends: ends.slice(0, count) };
   };
-}
-
-/**
- * The library's pre-tokenizer without its byte mapping: the same split into pieces,
- * as Unicode strings (cache keys that need no re-encoding). Only pipelines that end
- * in ByteLevel (alone, or last in a Sequence) qualify.
- */
-function preSplitter(tokenizer: Tokenizer, config: PreTokenizerConfig | null | undefined): (text: string) => string[] {
-  // Steps are identified from tokenizer.json and run as the library's objects, built
-  // from the same config in the same order.
-  const instance = tokenizer.pre_tokenizer as unknown as PreTokenizerStep & { tokenizers?: Array<PreTokenizerStep | null> };
-  let steps: Array<{ config: PreTokenizerConfig; step: PreTokenizerStep }> = [];
-  if (config?.type === 'Sequence') {
-    steps = (config.pretokenizers ?? []).flatMap((c, i) => (c ? [{ config: c, step: instance.tokenizers![i]! }] : []));
-  } else if (config) {
-    steps = [{ config, step: instance }];
-  }
-  const last = steps[steps.length - 1];
-  if (!last || last.config.type !== 'ByteLevel') throw unsupported('the pre-tokenizer does not end in ByteLevel');
-  if (last.config.add_prefix_space) throw unsupported('ByteLevel add_prefix_space inserts text that is not in the input');
-  const before = steps.slice(0, -1).map((s) => s.step);
-  if (steps.slice(0, -1).some((s) => s.config.type === 'ByteLevel')) throw unsupported('ByteLevel appears twice in the pre-tokenizer');
-  const libraryPattern = (last.step as unknown as { pattern?: RegExp }).pattern;
-  if (last.config.use_regex !== false && !libraryPattern) throw unsupported('the ByteLevel split pattern is not available');
-  const pattern = last.config.use_regex !== false ? new RegExp(libraryPattern!.source, libraryPattern!.flags) : null;
-  return (text) => {
-    let pieces = [text];
-    for (const step of before) pieces = step.pre_tokenize(pieces);
-    if (!pattern) return pieces;
-    if (pieces.length === 1) return pieces[0]!.match(pattern) ?? [];
-    return pieces.flatMap((p) => p.match(pattern) ?? []);
-  };
-}
-
-/** GPT-2's byte ↔ printable-character table, as `@huggingface/tokenizers` builds it. */
-export function byteLevelAlphabet(): string[] {
-  const bs: number[] = [];
-  for (let b = 33; b <= 126; b++) bs.push(b);
-  for (let b = 161; b <= 172; b++) bs.push(b);
-  for (let b = 174; b <= 255; b++) bs.push(b);
-  const table: string[] = new Array(256);
-  bs.forEach((b) => (table[b] = String.fromCharCode(b)));
-  let n = 0;
-  for (let b = 0; b < 256; b++) if (table[b] === undefined) table[b] = String.fromCharCode(256 + n++);
-  return table;
-}
-
-function isAscii(s: string): boolean {
-  return !/[^\x00-\x7f]/.test(s);
-}
-
-function unsupported(why: string): DatasetError {
-  return new DatasetError('tokenizer_unsupported', `only byte-level BPE tokenizers are supported: ${why}`);
 }
 
 /** Text that exercises what differs between tokenizers: scripts, digits, whitespace runs, emoji. */

@@ -58,15 +58,17 @@ export class ChatRenderer {
       this.plans.set(key, plan);
     }
     const contents = example.messages.map((m) => (typeof m.content === 'string' ? m.content : ''));
-    let text = '';
-    const offsets: number[] = [];
+    // Joined, not concatenated with +=: the encoder reads a flat string much faster than a rope.
+    const strings: string[] = new Array(plan.parts.length);
+    const offsets: number[] = new Array(plan.parts.length);
     let at = 0;
     plan.parts.forEach((part, i) => {
-      offsets.push(at);
+      offsets[i] = at;
       const s = typeof part === 'string' ? part : contents[part]!;
-      text += s;
+      strings[i] = s;
       at += typeof part === 'string' ? plan.partBytes[i]! : Buffer.byteLength(s);
     });
+    const text = strings.join('');
     const spans = plan.spans.map(([[ps, bs], [pe, be]]) => [offsets[ps]! + bs, offsets[pe]! + be] as [number, number]);
     if (plan.uses++ % VERIFY_EVERY === 0) {
       const real = this.jinja(example.messages, false, example.tools);

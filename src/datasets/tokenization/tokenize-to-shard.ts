@@ -1,15 +1,14 @@
-import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
-import { basename, dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import { DatasetError } from '../dataset-error.js';
-import { ShardPartWriter, assembleShard } from '../shard-writer.js';
+import { ShardPartWriter } from '../shard-writer.js';
 import { detectFormat } from '../validation/detect-format.js';
 import { splitAtNewlines } from '../validation/line-scanner.js';
 import { runInWorker } from '../worker-pool.js';
 import type { ModelTokenizer } from './model-tokenizer.js';
+import { finishShard, mergeLengths, partStemFor, readCachedShard } from './finish-shard.js';
 import { shardPaths } from './shard-cache.js';
-import { SHARD_FORMAT_VERSION } from './shard-summary.js';
 import type { ShardSummary } from './shard-summary.js';
 import { tokenizeRange } from './tokenize-range.js';
 import type { TokenizeRangeJob, TokenizeRangeResult } from './tokenize-range.js';
@@ -38,8 +37,7 @@ export async function tokenizeToShard(
   shardPath: string,
   options: TokenizeOptions = {},
 ): Promise<ShardSummary & { cached: boolean }> {
-  const summaryPath = summaryPathOf(shardPath);
-  const cached = await readSummary(shardPath, summaryPath);
+  const cached = await readCachedShard(shardPath);
   if (cached) return { ...cached, cached: true };
 
   const { size } = await stat(datasetPath);
@@ -53,7 +51,7 @@ export async function tokenizeToShard(
   const threads = Math.max(1, options.concurrency ?? Math.min(availableParallelism(), 8, Math.ceil(size / (1 << 20))));
   const inline = size < (options.parallelThreshold ?? 8 << 20) || threads === 1;
   const ranges = inline ? [{ start: 0, end: size }] : await splitAtNewlines(datasetPath, size, threads);
-  const stem = join(dirname(shardPath), `.${basename(shardPath)}.${randomBytes(6).toString('hex')}`);
+  const stem = partStemFor(shardPath);
   const jobs: TokenizeRangeJob[] = ranges.map(({ start, end }, i) => ({ datasetPath, start, end, format: detected.format, partStem: `${stem}.${i}` }));
   const partFiles = jobs.map((j) => ({ tokensPath: `${j.partStem}.tokens`, maskPath: `${j.partStem}.mask`, lengthsPath: `${j.partStem}.lengths` }));
   try {
@@ -71,31 +69,13 @@ export async function tokenizeToShard(
       if (r.failure) throw new DatasetError('dataset_invalid', `line ${offset + r.failure.line} is not a valid example: ${r.failure.message}`, { line: offset + r.failure.line });
       offset += r.lines;
     }
-    const examples = results.reduce((n, r) => n + r.part.examples, 0);
-    if (examples === 0) throw new DatasetError('dataset_invalid', 'the dataset holds no examples');
-    const lengths = new Map<number, number>();
-    for (const r of results) for (const [len, n] of r.lengths) lengths.set(len, (lengths.get(len) ?? 0) + n);
-    const totalTokens = results.reduce((n, r) => n + r.part.tokens, 0);
-    const summary: ShardSummary = {
-      formatVersion: SHARD_FORMAT_VERSION,
-      examples,
-      totalTokens,
-      trainableTokens: results.reduce((n, r) => n + r.trainable, 0),
-      maxTokens: Math.max(...results.map((r) => r.max)),
-      meanTokens: totalTokens / examples,
-      lengths: [...lengths].sort((a, b) => a[0] - b[0]),
-      shardBytes: 0,
-      datasetSha256: options.datasetSha256 ?? null,
-      tokenizerSha256: tokenizer.tokenizerSha256,
-      templateSha256: tokenizer.templateSha256,
-    };
-    summary.shardBytes = 64 + align8(totalTokens * 4) + align8(totalTokens) + (examples + 1) * 8;
-    // The summary goes in first: a shard that exists always has its summary.
-    const tempSummary = `${stem}.json`;
-    await writeFile(tempSummary, JSON.stringify(summary));
-    await rename(tempSummary, summaryPath);
-    const bytes = assembleShard(shardPath, results.map((r) => r.part));
-    if (bytes !== summary.shardBytes) throw new Error(`shard size ${bytes} differs from the computed ${summary.shardBytes}`);
+    if (results.every((r) => r.part.examples === 0)) throw new DatasetError('dataset_invalid', 'the dataset holds no examples');
+    const summary = await finishShard(
+      shardPath,
+      results.map((r) => r.part),
+      { trainable: results.reduce((n, r) => n + r.trainable, 0), max: Math.max(...results.map((r) => r.max)), lengths: mergeLengths(results.map((r) => r.lengths)) },
+      { datasetSha256: options.datasetSha256 ?? null, tokenizerSha256: tokenizer.tokenizerSha256, templateSha256: tokenizer.templateSha256 },
+    );
     return { ...summary, cached: false };
   } finally {
     for (const files of partFiles) ShardPartWriter.remove(files);
@@ -117,21 +97,4 @@ export async function ensureShard(input: {
   });
   const summary = await tokenizeToShard(input.datasetPath, input.tokenizer, shard, { datasetSha256: input.datasetSha256, signal: input.signal });
   return { ...summary, shardPath: shard };
-}
-
-function summaryPathOf(shardPath: string): string {
-  return shardPath.replace(/\.tlshard$/, '') + '.json';
-}
-
-async function readSummary(shardPath: string, summaryPath: string): Promise<ShardSummary | null> {
-  try {
-    await stat(shardPath);
-    return JSON.parse(await readFile(summaryPath, 'utf8')) as ShardSummary;
-  } catch {
-    return null;
-  }
-}
-
-function align8(n: number): number {
-  return Math.ceil(n / 8) * 8;
 }

@@ -1,22 +1,33 @@
-import { stat } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
+import { dirname } from 'node:path';
 import { DatasetError } from '../dataset-error.js';
+import { ShardPartWriter } from '../shard-writer.js';
 import { formatBytes } from '../storage.js';
+import { finishShard, partStemFor, readCachedShard } from '../tokenization/finish-shard.js';
 import type { ModelTokenizer } from '../tokenization/model-tokenizer.js';
 import { runInWorker } from '../worker-pool.js';
 import { detectFormat } from './detect-format.js';
-import { FingerprintSet } from './fingerprint-set.js';
 import { splitAtNewlines } from './line-scanner.js';
+import { mergeRanges } from './merge-ranges.js';
 import { validateRange } from './validate-range.js';
 import type { RangeJob, RangeResult } from './validate-range.js';
 import type { ValidateWorkerInput } from './validate-worker.js';
-import { DEFAULT_VALIDATION_LIMITS, REPORTED_ISSUES_CAP } from './validation-report.js';
-import type { ValidationErrorCode, ValidationIssue, ValidationLimits, ValidationReport, ValidationWarningCode } from './validation-report.js';
+import { DEFAULT_VALIDATION_LIMITS } from './validation-report.js';
+import type { ValidationErrorCode, ValidationIssue, ValidationLimits, ValidationReport } from './validation-report.js';
 
 export interface ValidateOptions {
   limits?: Partial<ValidationLimits>;
   /** With a tokenizer, token stats are computed and token limits checked (examples rendered with its chat template). */
   tokenizer?: ModelTokenizer | null;
+  /**
+   * With a tokenizer: also write the token shard there (from the same pass, no second
+   * tokenization) when the dataset turns out valid; `report.shard` is its summary.
+   * An existing shard at that path is reused. Use `shardPaths()` for the cache location.
+   */
+  shardPath?: string;
+  /** Recorded in the shard summary. */
+  datasetSha256?: string;
   /** Worker threads to use for large files. Default: the machine's available parallelism (max 8). */
   concurrency?: number;
   /** Files smaller than this are validated in the calling thread. Default 8 MB. */
@@ -48,92 +59,40 @@ export async function validateDataset(path: string, options: ValidateOptions = {
   if (tokenizer && format === 'chat' && !tokenizer.hasChatTemplate) {
     throw new DatasetError('tokenizer_invalid', 'the model has no chat template, so chat-format datasets cannot be used with it');
   }
-  const job = (start: number, end: number): RangeJob => ({ path, start, end, format, formatLine: detected?.line ?? null, limits });
+  const shardPath = tokenizer && options.shardPath ? options.shardPath : null;
+  const cachedShard = shardPath ? await readCachedShard(shardPath) : null;
+  const stem = shardPath && !cachedShard ? partStemFor(shardPath) : null;
+  if (stem) await mkdir(dirname(stem), { recursive: true });
+  const job = (start: number, end: number, i: number): RangeJob => ({
+    path, start, end, format, formatLine: detected?.line ?? null, limits, partStem: stem && `${stem}.${i}`,
+  });
   // Without an explicit concurrency, ranges are at least 1 MB: smaller ones are not worth a thread.
   const threads = Math.max(1, options.concurrency ?? Math.min(availableParallelism(), 8, Math.ceil(size / (1 << 20))));
-  let results: RangeResult[];
-  if (size < (options.parallelThreshold ?? 8 << 20) || threads === 1) {
-    results = [await validateRange(job(0, size), tokenizer)];
-  } else {
-    const ranges = await splitAtNewlines(path, size, threads);
+  const inline = size < (options.parallelThreshold ?? 8 << 20) || threads === 1;
+  const ranges = inline ? [{ start: 0, end: size }] : await splitAtNewlines(path, size, threads);
+  try {
     const entry = new URL('./validate-worker.js', import.meta.url);
-    results = await Promise.all(
-      ranges.map(({ start, end }) =>
-        runInWorker<RangeResult>(entry, { job: job(start, end), modelDir: tokenizer?.modelDir ?? null } satisfies ValidateWorkerInput, options.signal),
+    const settled = await Promise.allSettled(
+      ranges.map(({ start, end }, i) =>
+        inline
+          ? validateRange(job(start, end, i), tokenizer)
+          : runInWorker<RangeResult>(entry, { job: job(start, end, i), modelDir: tokenizer?.modelDir ?? null } satisfies ValidateWorkerInput, options.signal),
       ),
     );
-  }
-  return mergeRanges(results, size, limits, detected?.format ?? null);
-}
-
-/** Joins per-range results: line offsets, blank runs across ranges, duplicates, caps. */
-function mergeRanges(results: RangeResult[], bytes: number, limits: ValidationLimits, format: ValidationReport['stats']['format']): ValidationReport {
-  const examples = results.reduce((n, r) => n + r.examples, 0);
-  const fileErrors: Array<ValidationIssue<ValidationErrorCode>> = [];
-  if (examples === 0) {
-    fileErrors.push({ line: null, code: 'empty_file', field: null, message: 'the file holds no examples: expected one JSON example per line' });
-  } else if (examples < limits.minExamples) {
-    fileErrors.push({ line: null, code: 'too_few_examples', field: null, message: `the file holds ${examples} examples; at least ${limits.minExamples} are required` });
-  } else if (examples > limits.maxExamples) {
-    fileErrors.push({ line: null, code: 'file_too_large', field: null, message: `the file holds ${examples} examples; at most ${limits.maxExamples} are allowed` });
-  }
-  const errors = [...fileErrors];
-  let errorCount = fileErrors.length;
-  const warnings: Array<ValidationIssue<ValidationWarningCode>> = [];
-  let warningCount = 0;
-  const duplicates: Array<ValidationIssue<'duplicate_example'>> = [];
-  const prints = new FingerprintSet(results.reduce((n, r) => n + r.fingerprints.length / 3, 0));
-  let offset = 0;
-  let examplesAfter = examples;
-  for (const r of results) {
-    examplesAfter -= r.examples;
-    for (const e of r.errors) if (errors.length < REPORTED_ISSUES_CAP) errors.push({ ...e, line: e.line! + offset });
-    errorCount += r.errorCount;
-    if (r.trailingBlank && examplesAfter > 0) {
-      for (let k = 0; k < r.trailingBlank.count && errors.length < REPORTED_ISSUES_CAP; k++) {
-        errors.push({ line: offset + r.trailingBlank.first + k, code: 'invalid_json', field: null, message: 'blank line in the middle of the file: every line must hold one JSON example (blank lines are only allowed at the end)' });
-      }
-      errorCount += r.trailingBlank.count;
+    const results: RangeResult[] = [];
+    for (const s of settled) {
+      if (s.status === 'rejected') throw s.reason;
+      results.push(s.value);
     }
-    for (const w of r.warnings) if (warnings.length < REPORTED_ISSUES_CAP) warnings.push({ ...w, line: w.line! + offset });
-    warningCount += r.warningCount;
-    const f = r.fingerprints;
-    for (let i = 0; i < f.length; i += 3) {
-      const line = f[i + 2]! + offset;
-      const first = prints.addOrGet(f[i]!, f[i + 1]!, line);
-      if (first === 0) continue;
-      warningCount++;
-      if (duplicates.length < REPORTED_ISSUES_CAP) {
-        duplicates.push({ line, code: 'duplicate_example', field: null, message: `the same example as line ${first}` });
-      }
+    const report = mergeRanges(results, size, limits, detected?.format ?? null);
+    if (shardPath && report.ok && report.stats.tokens) {
+      const identity = { datasetSha256: options.datasetSha256 ?? null, tokenizerSha256: tokenizer!.tokenizerSha256, templateSha256: tokenizer!.templateSha256 };
+      report.shard = cachedShard ?? (await finishShard(shardPath, results.map((r) => r.part!), report.stats.tokens, identity));
     }
-    offset += r.lines;
+    return report;
+  } finally {
+    if (stem) ranges.forEach((_, i) => ShardPartWriter.remove({ tokensPath: `${stem}.${i}.tokens`, maskPath: `${stem}.${i}.mask`, lengthsPath: `${stem}.${i}.lengths` }));
   }
-  const merged = [...warnings, ...duplicates].sort((a, b) => a.line! - b.line!).slice(0, REPORTED_ISSUES_CAP);
-  const valid = results.reduce((n, r) => n + r.validExamples, 0);
-  const roles = { system: 0, user: 0, assistant: 0, tool: 0 };
-  for (const r of results) for (const k of Object.keys(roles) as Array<keyof typeof roles>) roles[k] += r.roles[k];
-  let tokens: ValidationReport['stats']['tokens'] = null;
-  if (results.every((r) => r.tokens !== null)) {
-    const lengths = new Map<number, number>();
-    for (const r of results) for (const [len, n] of r.tokens!.lengths) lengths.set(len, (lengths.get(len) ?? 0) + n);
-    const total = results.reduce((n, r) => n + r.tokens!.total, 0);
-    tokens = {
-      total,
-      mean: valid > 0 ? total / valid : 0,
-      max: Math.max(0, ...results.map((r) => r.tokens!.max)),
-      trainable: results.reduce((n, r) => n + r.tokens!.trainable, 0),
-      lengths: [...lengths].sort((a, b) => a[0] - b[0]),
-    };
-  }
-  return {
-    ok: errorCount === 0,
-    errors,
-    errorCount,
-    warnings: merged,
-    warningCount,
-    stats: { bytes, lines: offset, examples, format, messagesPerRole: format === 'completion' ? null : roles, tokens },
-  };
 }
 
 function fileReport(bytes: number, error: ValidationIssue<ValidationErrorCode>): ValidationReport {

@@ -1,10 +1,13 @@
 import { isUtf8 } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import { isDatasetError } from '../dataset-error.js';
+import { ShardPartWriter } from '../shard-writer.js';
+import type { ShardPart } from '../shard-writer.js';
 import type { ModelTokenizer } from '../tokenization/model-tokenizer.js';
 import { checkExample, findLoneSurrogates } from './check-example.js';
 import type { Example, LineIssue } from './check-example.js';
 import { scanLines } from './line-scanner.js';
+import type { LineSink } from './line-scanner.js';
 import { REPORTED_ISSUES_CAP } from './validation-report.js';
 import type { DatasetFormat, MessagesPerRole, ValidationErrorCode, ValidationIssue, ValidationLimits } from './validation-report.js';
 
@@ -16,6 +19,8 @@ export interface RangeJob {
   /** The line the format was detected on, for `mixed_formats` messages. */
   formatLine: number | null;
   limits: ValidationLimits;
+  /** With a tokenizer: also write the valid examples' tokens to shard part files with this stem. */
+  partStem: string | null;
 }
 
 /** What one byte range found; line numbers are local to the range (1-based). */
@@ -35,6 +40,8 @@ export interface RangeResult {
   fingerprints: Uint32Array;
   roles: MessagesPerRole;
   tokens: { total: number; max: number; trainable: number; lengths: Array<[number, number]> } | null;
+  /** The shard part written (when `partStem` was given with a tokenizer). */
+  part: ShardPart | null;
 }
 
 /**
@@ -59,6 +66,8 @@ export async function validateRange(job: RangeJob, tokenizer: ModelTokenizer | n
   let maxTokens = 0;
   let trainableTokens = 0;
   const lineIssues: LineIssue[] = [];
+  const writer =
+    tokenizer && job.partStem ? new ShardPartWriter({ tokensPath: `${job.partStem}.tokens`, maskPath: `${job.partStem}.mask`, lengthsPath: `${job.partStem}.lengths` }) : null;
 
   const error = (line: number, issue: LineIssue) => {
     errorCount++;
@@ -75,7 +84,7 @@ export async function validateRange(job: RangeJob, tokenizer: ModelTokenizer | n
     blankCount = 0;
   };
 
-  const lines = await scanLines(job.path, { start: job.start, end: job.end, maxLineBytes: limits.maxLineBytes }, {
+  const sink: LineSink = {
     oversized(line, bytes) {
       flushBlanks();
       examples++;
@@ -122,6 +131,7 @@ export async function validateRange(job: RangeJob, tokenizer: ModelTokenizer | n
             trainableTokens += trainable;
             if (n > maxTokens) maxTokens = n;
             lengths.set(n, (lengths.get(n) ?? 0) + 1);
+            writer?.add(rendered.tokens, rendered.mask);
             if (limits.truncateAt !== null && n > limits.truncateAt) {
               warningCount++;
               if (warnings.length < REPORTED_ISSUES_CAP) {
@@ -153,7 +163,13 @@ export async function validateRange(job: RangeJob, tokenizer: ModelTokenizer | n
       prints[printCount * 3 + 2] = line;
       printCount++;
     },
-  });
+  };
+  let lines: number;
+  try {
+    lines = await scanLines(job.path, { start: job.start, end: job.end, maxLineBytes: limits.maxLineBytes }, sink);
+  } finally {
+    writer?.close();
+  }
 
   return {
     lines,
@@ -167,6 +183,7 @@ export async function validateRange(job: RangeJob, tokenizer: ModelTokenizer | n
     fingerprints: prints.slice(0, printCount * 3),
     roles,
     tokens: tokenizer ? { total: totalTokens, max: maxTokens, trainable: trainableTokens, lengths: [...lengths].sort((a, b) => a[0] - b[0]) } : null,
+    part: writer ? writer.close() : null,
   };
 }
 

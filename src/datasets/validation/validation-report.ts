@@ -1,3 +1,5 @@
+import type { ShardSummary } from '../tokenization/shard-summary.js';
+
 /**
  * The shapes a validation run reports. Line numbers are 1-based physical lines of
  * the file as an editor shows them (a byte-order mark does not shift them, CRLF
@@ -120,6 +122,8 @@ export interface ValidationReport {
   warnings: Array<ValidationIssue<ValidationWarningCode>>;
   warningCount: number;
   stats: ValidationStats;
+  /** The token shard written in the same pass (`shardPath` option, valid datasets only). */
+  shard?: ShardSummary;
 }
 
 /** How many errors and warnings a report lists (counts stay exact beyond it). */
