@@ -34,8 +34,6 @@ export interface RunJobDeps {
 /** How a supervised run ended, from the worker's point of view. */
 export type RunOutcome = 'succeeded' | 'failed' | 'cancelled' | 'requeued' | 'lost';
 
-/** Steps are written in batches: at most this long after the trainer printed them. */
-const STEP_FLUSH_MS = 200;
 
 export function jobPaths(dataDir: string, jobId: string) {
   const dir = path.join(dataDir, 'jobs', jobId);
@@ -52,7 +50,6 @@ export function jobPaths(dataDir: string, jobId: string) {
 export class JobRun {
   private trainer: TrainerRun | undefined;
   private stepBuffer: Array<Extract<TrainerEvent, { type: 'step' }>> = [];
-  private flushTimer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
   private terminal: TrainerEvent | undefined;
   private stopReason: 'cancel' | 'shutdown' | 'lost' | undefined;
@@ -174,7 +171,7 @@ export class JobRun {
       case 'step':
         this.firstStep ??= { step: event.step - 1, at: Date.now() };
         this.stepBuffer.push(event);
-        this.flushTimer ??= setTimeout(() => void this.flushSteps(), STEP_FLUSH_MS);
+        this.flushSteps().catch(() => {});
         return;
       case 'eval':
         await this.flushSteps();
@@ -208,15 +205,28 @@ export class JobRun {
     }
   }
 
-  /** Writes buffered steps in one transaction: event rows, job progress, one NOTIFY. */
+  /**
+   * Writes buffered steps in one transaction: event rows, job progress, one NOTIFY.
+   * Group commit: a step is written as soon as no write is running, and the steps that
+   * arrive during a write go together in the next one — low latency when the trainer is
+   * slow, large batches when it is fast (see bench/training-events.ts).
+   */
   private flushSteps(): Promise<void> {
-    if (this.flushTimer) clearTimeout(this.flushTimer);
-    this.flushTimer = undefined;
-    const batch = this.stepBuffer;
-    this.stepBuffer = [];
-    if (batch.length === 0) return this.flushing;
-    this.flushing = this.flushing.then(() => this.writeSteps(batch));
-    return this.flushing;
+    const write = this.flushing.then(async () => {
+      const batch = this.stepBuffer;
+      this.stepBuffer = [];
+      if (!batch.length) return;
+      try {
+        await this.writeSteps(batch);
+      } catch (err) {
+        // Keep the steps for the next write; if the database stays away, the job's lease
+        // lapses and a resumed run re-emits them from its checkpoint.
+        this.stepBuffer = [...batch, ...this.stepBuffer];
+        throw err;
+      }
+    });
+    this.flushing = write.catch((err) => this.log.warn({ err }, 'storing training steps failed; will retry'));
+    return write;
   }
 
   private async writeSteps(batch: Array<Extract<TrainerEvent, { type: 'step' }>>): Promise<void> {
@@ -239,6 +249,7 @@ export class JobRun {
         gradNorm: s.gradNorm,
         tokens: s.tokens,
         tokensPerSecond: s.tokensPerSecond,
+        trainerTime: s.time,
       },
     }));
     await this.deps.db.transaction().execute(async (trx) => {
