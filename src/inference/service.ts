@@ -1,15 +1,126 @@
+import { availableCores } from '../config.js';
+import type { Deployment, InferenceUsage } from '../db/tables/inference.js';
 import type { Runner, Roles } from '../runner.js';
 import type { ServiceDeps } from '../service-deps.js';
+import { createDeploymentManager } from './deployments.js';
+import type { DeployResult, WaitOptions } from './deployments.js';
+import { createGenerator } from './generation.js';
+import type { GenerateRequest, Generation, GenerationResult } from './generation.js';
+import { releaseAbandonedReservations } from './metering.js';
+import { createOnnxExporter } from './onnx-export.js';
+import { RuntimeRegistry } from './runtime-registry.js';
+import { listUsage } from './store/usage.js';
+import type { UsageCursor } from './store/usage.js';
 
+export type { DeployResult, WaitOptions } from './deployments.js';
+export type { GenerateRequest, Generation, GenerationResult, FinishReason } from './generation.js';
+export type { GenerationParams, PromptInput } from './params.js';
+
+export interface UsagePage {
+  usage: InferenceUsage[];
+  hasNextPage: boolean;
+}
+
+/**
+ * Deployments and generation, for every transport (GraphQL, REST, the OpenAI routes, the
+ * CLI and tests alike).
+ */
 export interface InferenceService {
+  /**
+   * Deploys a model the account can see (base models: anyone; fine-tuned: the owner).
+   * Returns at once with status LOADING (or the account's live deployment of the model);
+   * the api processes load it and mark it READY or FAILED.
+   */
+  deploy(accountId: string, modelId: string): Promise<DeployResult>;
+  /** Marks the deployment UNDEPLOYED; requests in flight finish, new ones are refused. */
+  undeploy(accountId: string, deploymentId: string): Promise<Deployment>;
+  getDeployment(accountId: string, deploymentId: string): Promise<Deployment>;
+  findDeployment(accountId: string, deploymentId: string): Promise<Deployment | undefined>;
+  /** Newest first; undeployed ones only when asked. */
+  listDeployments(accountId: string, opts?: { includeUndeployed?: boolean }): Promise<Deployment[]>;
+  /** Resolves when the deployment can serve here; DEPLOYMENT_FAILED (with the reason) or TIMEOUT otherwise. */
+  waitReady(accountId: string, deploymentId: string, opts?: WaitOptions): Promise<Deployment>;
+  /**
+   * Admits a request (validation, queue place, reserved funds) and starts generating; the
+   * returned Generation streams text and resolves `result`. Throws the admission error.
+   */
+  generate(request: GenerateRequest): Promise<Generation>;
+  /** `generate` to the end. */
+  complete(request: GenerateRequest): Promise<GenerationResult>;
+  /** The account's requests, newest first (what each used and cost). */
+  listUsage(accountId: string, opts?: { first?: number; after?: UsageCursor | null }): Promise<UsagePage>;
   runners(roles: Roles): Runner[];
   close(): Promise<void>;
 }
 
-/** Scaffolding until the inference work lands. */
-export function createInferenceService(_deps: ServiceDeps): InferenceService {
+/** Abandoned inference reservations (their process died mid-request) are released after this. */
+const ABANDONED_AFTER_MS = 2 * 60 * 60_000;
+const SWEEP_EVERY_MS = 10 * 60_000;
+
+export function createInferenceService(deps: ServiceDeps): InferenceService {
+  const { config, db, log } = deps;
+  const registry = new RuntimeRegistry({
+    providers: config.inferenceProviders,
+    threads: config.inferenceThreads > 0 ? config.inferenceThreads : availableCores(),
+    maxBatch: Math.max(1, config.inferenceMaxBatch),
+    maxQueue: Math.max(0, config.inferenceMaxQueue),
+    log,
+  });
+  const deployments = createDeploymentManager({
+    db,
+    notifier: deps.notifier,
+    catalog: deps.catalog,
+    log,
+    registry,
+    exporter: createOnnxExporter({ db, python: config.python }),
+  });
+  const generator = createGenerator({ db, catalog: deps.catalog, log, deployments });
+  let sweeper: NodeJS.Timeout | undefined;
+
+  const sweep = () =>
+    releaseAbandonedReservations(db, ABANDONED_AFTER_MS).then(
+      (n) => n && log.warn({ released: n }, 'released abandoned inference reservations'),
+      (err: unknown) => log.error({ err }, 'releasing abandoned inference reservations failed'),
+    );
+
   return {
-    runners: () => [],
-    async close() {},
+    deploy: deployments.deploy,
+    undeploy: deployments.undeploy,
+    getDeployment: deployments.getDeployment,
+    findDeployment: deployments.findDeployment,
+    listDeployments: deployments.listDeployments,
+    waitReady: deployments.waitReady,
+    generate: generator.generate,
+    complete: generator.complete,
+
+    async listUsage(accountId, opts = {}) {
+      const first = Math.min(Math.max(opts.first ?? 50, 1), 500);
+      const rows = await listUsage(db, accountId, first + 1, opts.after ?? null);
+      return { usage: rows.slice(0, first), hasNextPage: rows.length > first };
+    },
+
+    runners(roles) {
+      if (!roles.api) return [];
+      return [
+        {
+          name: 'inference',
+          async start() {
+            await deployments.start();
+            void sweep();
+            sweeper = setInterval(() => void sweep(), SWEEP_EVERY_MS);
+            sweeper.unref();
+          },
+          async stop() {
+            clearInterval(sweeper);
+            await deployments.stop();
+          },
+        },
+      ];
+    },
+
+    async close() {
+      clearInterval(sweeper);
+      await registry.close();
+    },
   };
 }

@@ -1,3 +1,50 @@
-/** Tables owned by the inference domain (migrations/ holds their SQL). */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type
-export interface InferenceTables {}
+import type { ColumnType, Selectable } from 'kysely';
+import type { CreatedAt, Int8, Timestamp } from '../schema.js';
+
+type UpdatedAt = ColumnType<Date, Date | string | undefined, Date | string>;
+
+/** Tables owned by the inference domain (migrations/0006-inference.ts holds their SQL). */
+export interface InferenceTables {
+  deployments: DeploymentsTable;
+  inference_usage: InferenceUsageTable;
+}
+
+export type DeploymentStatus = 'LOADING' | 'READY' | 'FAILED' | 'UNDEPLOYED';
+
+export interface DeploymentsTable {
+  id: string;
+  account_id: string;
+  model_id: string;
+  status: DeploymentStatus;
+  /** Why loading failed (FAILED only). */
+  error: string | null;
+  /** Where the session runs: `cpu`, `cuda`, … (set when it loaded). */
+  execution_provider: string | null;
+  created_at: CreatedAt;
+  updated_at: UpdatedAt;
+  ready_at: Timestamp | null;
+  undeployed_at: Timestamp | null;
+}
+
+export type UsageFinishReason = 'stop' | 'length' | 'cancelled' | 'error';
+
+export interface InferenceUsageTable {
+  /** `use_…`: also the completion id and the ledger's reference. */
+  id: string;
+  account_id: string;
+  deployment_id: string;
+  model_id: string;
+  /** `chat.completions`, `completions` or `graphql`. */
+  endpoint: string;
+  prompt_tokens: number;
+  completion_tokens: number;
+  price_per_mtok_micros: Int8;
+  cost_micros: Int8;
+  reservation_id: string | null;
+  finish_reason: UsageFinishReason;
+  created_at: Timestamp;
+  finished_at: CreatedAt;
+}
+
+export type Deployment = Selectable<DeploymentsTable>;
+export type InferenceUsage = Selectable<InferenceUsageTable>;

@@ -1,5 +1,441 @@
+/**
+ * Deployments (/api/deployments, problem+json errors like every /api route) and the
+ * OpenAI-compatible routes (/v1/…, OpenAI's request, response, streaming and error shapes,
+ * so OpenAI SDKs work unchanged). Over 400 lines because the OpenAI wire format (two
+ * request shapes, two response shapes, SSE chunks, error mapping) is one concern that
+ * reads best in one place; the logic itself is in src/inference.
+ */
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { Type } from 'typebox';
 import type { Http } from '../http.js';
+import { caller } from '../http.js';
 import type { Services } from '../../services.js';
+import type { Deployment, InferenceUsage } from '../../db/tables/inference.js';
+import { DomainError, InvalidInputError, formatUsd } from '../../errors.js';
+import type { Logger } from '../../log.js';
+import { RetryLaterError } from '../../inference/errors.js';
+import { chatMessages } from '../../inference/params.js';
+import type { GenerationParams, PromptInput } from '../../inference/params.js';
+import type { GenerateRequest, Generation, GenerationResult } from '../../inference/service.js';
+import { DateTime, IdParam, Usd, problemResponses } from '../schemas.js';
 
-/** Deployments (/api/deployments) and the OpenAI-compatible routes (/v1/…) (inference work). */
-export function registerInferenceRoutes(_app: Http, _services: Services): void {}
+const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Union([schema, Type.Null()]);
+const iso = (date: Date | null) => (date ? date.toISOString() : null);
+
+// ─── Deployments ─────────────────────────────────────────────────────────────────────
+
+const DeploymentSchema = Type.Object(
+  {
+    id: Type.String({ examples: ['dep_01jd…'] }),
+    object: Type.Literal('deployment'),
+    modelId: Type.String(),
+    status: Type.Union(['LOADING', 'READY', 'FAILED', 'UNDEPLOYED'].map((s) => Type.Literal(s))),
+    error: Nullable(Type.String({ description: 'Why loading failed (FAILED only)' })),
+    executionProvider: Nullable(Type.String({ description: 'Where it runs: cpu, cuda, …' })),
+    createdAt: DateTime,
+    updatedAt: DateTime,
+    readyAt: Nullable(DateTime),
+    undeployedAt: Nullable(DateTime),
+  },
+  { $id: 'Deployment' },
+);
+
+function deploymentJson(d: Deployment) {
+  return {
+    id: d.id,
+    object: 'deployment' as const,
+    modelId: d.model_id,
+    status: d.status,
+    error: d.error,
+    executionProvider: d.execution_provider,
+    createdAt: d.created_at.toISOString(),
+    updatedAt: d.updated_at.toISOString(),
+    readyAt: iso(d.ready_at),
+    undeployedAt: iso(d.undeployed_at),
+  };
+}
+
+function usageJson(u: InferenceUsage) {
+  return {
+    id: u.id,
+    object: 'inference_usage' as const,
+    modelId: u.model_id,
+    deploymentId: u.deployment_id,
+    endpoint: u.endpoint,
+    promptTokens: u.prompt_tokens,
+    completionTokens: u.completion_tokens,
+    totalTokens: u.prompt_tokens + u.completion_tokens,
+    pricePerMillionTokens: formatUsd(u.price_per_mtok_micros),
+    cost: formatUsd(u.cost_micros),
+    finishReason: u.finish_reason,
+    createdAt: u.created_at.toISOString(),
+    finishedAt: u.finished_at.toISOString(),
+  };
+}
+
+const UsageSchema = Type.Object({
+  id: Type.String({ description: 'The completion id (also the ledger reference)' }),
+  object: Type.Literal('inference_usage'),
+  modelId: Type.String(),
+  deploymentId: Type.String(),
+  endpoint: Type.String(),
+  promptTokens: Type.Integer(),
+  completionTokens: Type.Integer(),
+  totalTokens: Type.Integer(),
+  pricePerMillionTokens: Usd,
+  cost: Usd,
+  finishReason: Type.String({ description: 'stop | length | cancelled (the client left) | error (not charged)' }),
+  createdAt: DateTime,
+  finishedAt: DateTime,
+});
+
+function registerDeploymentRoutes(app: Http, services: Services): void {
+  const { inference } = services;
+  app.post(
+    '/api/deployments',
+    {
+      schema: {
+        tags: ['deployments'],
+        summary: 'Deploy a model for inference (201 LOADING; 200 with the live deployment if there is one)',
+        body: Type.Object({ modelId: Type.String({ minLength: 1, maxLength: 200 }) }),
+        response: { 200: Type.Ref('Deployment'), 201: Type.Ref('Deployment'), ...problemResponses },
+      },
+    },
+    async (request, reply) => {
+      const { deployment, created } = await inference.deploy(caller(request).accountId, request.body.modelId);
+      return reply.status(created ? 201 : 200).send(deploymentJson(deployment));
+    },
+  );
+
+  app.get(
+    '/api/deployments',
+    {
+      schema: {
+        tags: ['deployments'],
+        summary: 'Your deployments, newest first',
+        querystring: Type.Object({ includeUndeployed: Type.Optional(Type.Boolean({ default: false })) }),
+        response: { 200: Type.Object({ object: Type.Literal('list'), data: Type.Array(Type.Ref('Deployment')) }), ...problemResponses },
+      },
+    },
+    async (request) => {
+      const list = await inference.listDeployments(caller(request).accountId, { includeUndeployed: request.query.includeUndeployed ?? false });
+      return { object: 'list' as const, data: list.map(deploymentJson) };
+    },
+  );
+
+  app.get(
+    '/api/deployments/:id',
+    {
+      schema: { tags: ['deployments'], summary: 'One deployment: status LOADING, READY, FAILED (with error) or UNDEPLOYED', params: IdParam, response: { 200: Type.Ref('Deployment'), ...problemResponses } },
+    },
+    async (request) => deploymentJson(await inference.getDeployment(caller(request).accountId, request.params.id)),
+  );
+
+  app.delete(
+    '/api/deployments/:id',
+    {
+      schema: { tags: ['deployments'], summary: 'Undeploy: new requests are refused, running ones finish', params: IdParam, response: { 200: Type.Ref('Deployment'), ...problemResponses } },
+    },
+    async (request) => deploymentJson(await inference.undeploy(caller(request).accountId, request.params.id)),
+  );
+
+  app.get(
+    '/api/inference/usage',
+    {
+      schema: {
+        tags: ['deployments'],
+        summary: 'Your inference requests, newest first: tokens and what each cost',
+        querystring: Type.Object({
+          limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
+          after: Type.Optional(Type.String({ description: 'nextCursor of the previous page' })),
+        }),
+        response: {
+          200: Type.Object({ object: Type.Literal('list'), data: Type.Array(UsageSchema), hasMore: Type.Boolean(), nextCursor: Nullable(Type.String()) }),
+          ...problemResponses,
+        },
+      },
+    },
+    async (request) => {
+      const after = request.query.after ? decodeUsageCursor(request.query.after) : null;
+      const page = await inference.listUsage(caller(request).accountId, { first: request.query.limit ?? 50, after });
+      const last = page.usage.at(-1);
+      return {
+        object: 'list' as const,
+        data: page.usage.map(usageJson),
+        hasMore: page.hasNextPage,
+        nextCursor: page.hasNextPage && last ? Buffer.from(`${last.finished_at.toISOString()}|${last.id}`).toString('base64url') : null,
+      };
+    },
+  );
+}
+
+function decodeUsageCursor(cursor: string): { finishedAt: Date; id: string } {
+  const [at, id] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
+  const finishedAt = new Date(at ?? '');
+  if (!id || Number.isNaN(finishedAt.getTime())) throw new InvalidInputError('after', 'invalid cursor');
+  return { finishedAt, id };
+}
+
+// ─── OpenAI-compatible routes ───────────────────────────────────────────────────────
+
+interface OpenAiError {
+  status: number;
+  retryAfter?: number;
+  body: { error: { message: string; type: string; param: string | null; code: string | null } };
+}
+
+const snake = (field: string) => field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+
+const TYPE_BY_STATUS: Record<number, string> = {
+  400: 'invalid_request_error',
+  401: 'invalid_request_error',
+  402: 'insufficient_quota',
+  404: 'invalid_request_error',
+  409: 'invalid_request_error',
+  413: 'invalid_request_error',
+  415: 'invalid_request_error',
+  429: 'rate_limit_exceeded',
+};
+
+const CODE_BY_DOMAIN_CODE: Record<string, string> = {
+  INVALID_INPUT: 'invalid_value',
+  NOT_FOUND: 'model_not_found',
+  INSUFFICIENT_BALANCE: 'insufficient_quota',
+  QUEUE_FULL: 'rate_limit_exceeded',
+};
+
+/** Any error of a /v1 route as OpenAI's `{error: {message, type, param, code}}`. */
+function openAiError(error: unknown, log: Logger): OpenAiError {
+  const make = (status: number, message: string, code: string | null, param: string | null = null, retryAfter?: number): OpenAiError => ({
+    status,
+    ...(retryAfter !== undefined ? { retryAfter } : {}),
+    body: { error: { message, type: TYPE_BY_STATUS[status] ?? 'server_error', param, code } },
+  });
+  if (error instanceof DomainError) {
+    const field = typeof error.details.field === 'string' ? snake(error.details.field) : null;
+    let message = error.message;
+    if (error.code === 'NOT_FOUND' && error.details.kind === 'model') {
+      message = `The model \`${String(error.details.id)}\` does not exist or you do not have access to it.`;
+    }
+    const retryAfter = error instanceof RetryLaterError ? error.retryAfterSeconds : undefined;
+    return make(error.status, message, CODE_BY_DOMAIN_CODE[error.code] ?? error.code.toLowerCase(), field, retryAfter);
+  }
+  const fe = error as FastifyError;
+  if (fe.validation) {
+    const v = fe.validation[0];
+    const path = v ? `${v.instancePath.replace(/^\//, '').replace(/\//g, '.')}${v.keyword === 'required' ? (v.params as { missingProperty: string }).missingProperty : ''}` : '';
+    return make(400, `Invalid request: ${path || 'body'} ${v?.message ?? 'is invalid'}`, 'invalid_value', path || null);
+  }
+  if (error instanceof SyntaxError || fe.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || fe.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') {
+    return make(400, 'We could not parse the JSON body of your request: send a JSON object with Content-Type: application/json.', 'invalid_json');
+  }
+  if (fe.statusCode && fe.statusCode >= 400 && fe.statusCode < 500) return make(fe.statusCode, fe.message, fe.code?.toLowerCase() ?? null);
+  log.error({ err: error }, 'unexpected error in an OpenAI-compatible route');
+  return make(500, 'The server had an error while processing your request.', 'internal_error');
+}
+
+function sendOpenAiError(reply: FastifyReply, e: OpenAiError): FastifyReply {
+  if (e.retryAfter !== undefined) reply.header('retry-after', String(e.retryAfter));
+  return reply.status(e.status).type('application/json').send(e.body);
+}
+
+/** Parameters OpenAI defines that this server does not implement: refused, not ignored. */
+function refuseUnsupported(body: Record<string, unknown>): void {
+  if (body.n !== undefined && body.n !== null && body.n !== 1) throw new InvalidInputError('n', 'only n = 1 is supported');
+  if (body.best_of !== undefined && body.best_of !== null && body.best_of !== 1) throw new InvalidInputError('best_of', 'only best_of = 1 is supported');
+  if (body.echo === true) throw new InvalidInputError('echo', 'echo is not supported');
+  if (body.logprobs === true || typeof body.logprobs === 'number') throw new InvalidInputError('logprobs', 'logprobs are not supported');
+  if (typeof body.suffix === 'string' && body.suffix !== '') throw new InvalidInputError('suffix', 'suffix is not supported');
+  if (Array.isArray(body.tools) && body.tools.length > 0) throw new InvalidInputError('tools', 'tool calls are not supported by this model server');
+  const format = body.response_format as { type?: unknown } | undefined | null;
+  if (format && format.type !== 'text') throw new InvalidInputError('responseFormat', 'only response_format {"type": "text"} is supported');
+  if (body.stream !== undefined && body.stream !== null && typeof body.stream !== 'boolean') throw new InvalidInputError('stream', 'stream must be a boolean');
+}
+
+function generationParams(body: Record<string, unknown>, maxTokensDefault?: number): GenerationParams {
+  const num = (key: string) => body[key] as number | null | undefined;
+  return {
+    maxTokens: num('max_completion_tokens') ?? num('max_tokens') ?? maxTokensDefault ?? null,
+    temperature: num('temperature'),
+    topP: num('top_p'),
+    topK: num('top_k'),
+    seed: num('seed'),
+    stop: body.stop as string | string[] | null | undefined,
+    presencePenalty: num('presence_penalty'),
+    frequencyPenalty: num('frequency_penalty'),
+    logitBias: body.logit_bias as Record<string, number> | null | undefined,
+  };
+}
+
+function completionPrompt(raw: unknown): PromptInput {
+  if (typeof raw === 'string') return { prompt: raw };
+  if (Array.isArray(raw) && raw.length > 0 && raw.every((t) => typeof t === 'number')) return { prompt: raw as number[] };
+  if (Array.isArray(raw) && raw.length === 1) return completionPrompt(raw[0]);
+  throw new InvalidInputError('prompt', 'prompt must be a string or an array of token ids (one prompt per request)');
+}
+
+const unix = (date: Date) => Math.floor(date.getTime() / 1000);
+const usageOf = (r: GenerationResult) => ({ prompt_tokens: r.promptTokens, completion_tokens: r.completionTokens, total_tokens: r.totalTokens });
+/** A cancelled generation has no client left to answer; the reasons clients see are stop and length. */
+const finishReasonOf = (r: GenerationResult) => (r.finishReason === 'length' ? 'length' : 'stop');
+
+type Kind = 'chat' | 'text';
+
+function chunkJson(kind: Kind, g: Generation, choice: { text?: string; role?: boolean; finish?: string | null }) {
+  const base = { id: g.id, created: unix(g.created), model: g.model, system_fingerprint: null };
+  if (kind === 'chat') {
+    const delta = { ...(choice.role ? { role: 'assistant' } : {}), ...(choice.text !== undefined ? { content: choice.text } : {}) };
+    return { ...base, object: 'chat.completion.chunk', choices: [{ index: 0, delta, logprobs: null, finish_reason: choice.finish ?? null }] };
+  }
+  return { ...base, object: 'text_completion', choices: [{ index: 0, text: choice.text ?? '', logprobs: null, finish_reason: choice.finish ?? null }] };
+}
+
+function completionJson(kind: Kind, r: GenerationResult) {
+  const base = { id: r.id, created: unix(r.created), model: r.model, system_fingerprint: null, usage: usageOf(r) };
+  if (kind === 'chat') {
+    return {
+      ...base,
+      object: 'chat.completion',
+      choices: [{ index: 0, message: { role: 'assistant', content: r.text, refusal: null }, logprobs: null, finish_reason: finishReasonOf(r) }],
+    };
+  }
+  return { ...base, object: 'text_completion', choices: [{ index: 0, text: r.text, logprobs: null, finish_reason: finishReasonOf(r) }] };
+}
+
+/**
+ * Server-sent events: one `data:` line per chunk, then `data: [DONE]`. A client that
+ * disconnects cancels the generation (it pays for the tokens made until then).
+ */
+async function streamCompletion(kind: Kind, reply: FastifyReply, g: Generation, includeUsage: boolean, log: Logger): Promise<void> {
+  reply.hijack();
+  const res = reply.raw;
+  res.writeHead(200, {
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache',
+    connection: 'keep-alive',
+    'x-accel-buffering': 'no',
+  });
+  // Send the status now: a queued request may wait a while for its first token.
+  res.flushHeaders();
+  const onClose = () => g.cancel();
+  res.on('close', onClose);
+  const send = (data: unknown) => res.write(`data: ${typeof data === 'string' ? data : JSON.stringify(data)}\n\n`);
+  try {
+    if (kind === 'chat') send(chunkJson(kind, g, { role: true, text: '' }));
+    for await (const piece of g) send(chunkJson(kind, g, { text: piece }));
+    const result = await g.result;
+    send(chunkJson(kind, g, { ...(kind === 'chat' ? {} : { text: '' }), finish: finishReasonOf(result) }));
+    if (includeUsage) send({ ...chunkJson(kind, g, {}), choices: [], usage: usageOf(result) });
+    send('[DONE]');
+  } catch (err) {
+    if (!res.destroyed) send(openAiError(err, log).body);
+  } finally {
+    res.off('close', onClose);
+    res.end();
+  }
+}
+
+function registerOpenAiRoutes(app: Http, services: Services): void {
+  const { inference, log } = services;
+  const errorHandler = (error: FastifyError, _request: FastifyRequest, reply: FastifyReply) => sendOpenAiError(reply, openAiError(error, log));
+  const Body = Type.Object(
+    {
+      model: Type.String({ description: 'A model you have deployed' }),
+      stream: Type.Optional(Nullable(Type.Boolean())),
+      max_tokens: Type.Optional(Nullable(Type.Integer())),
+      temperature: Type.Optional(Nullable(Type.Number({ description: '0–2; 0 = greedy. Default 1' }))),
+      top_p: Type.Optional(Nullable(Type.Number({ description: '0–1, default 1' }))),
+      top_k: Type.Optional(Nullable(Type.Integer({ description: 'Extension: keep the k most likely tokens; 0 or -1 = off' }))),
+      seed: Type.Optional(Nullable(Type.Integer({ description: 'Same seed, parameters and prompt → the same answer' }))),
+      stop: Type.Optional(Nullable(Type.Union([Type.String(), Type.Array(Type.String())], { description: 'Up to 4 sequences; the answer ends before the first' }))),
+      presence_penalty: Type.Optional(Nullable(Type.Number())),
+      frequency_penalty: Type.Optional(Nullable(Type.Number())),
+      logit_bias: Type.Optional(Nullable(Type.Record(Type.String(), Type.Number()))),
+      stream_options: Type.Optional(Nullable(Type.Object({ include_usage: Type.Optional(Type.Boolean()) }))),
+    },
+    { additionalProperties: true },
+  );
+  const routes: Array<{ url: string; kind: Kind; summary: string; extra: Record<string, ReturnType<typeof Type.Optional>> }> = [
+    {
+      url: '/v1/chat/completions',
+      kind: 'chat',
+      summary: 'OpenAI-compatible chat completion (stream: true answers as server-sent events)',
+      extra: {
+        messages: Type.Optional(Type.Array(Type.Object({ role: Type.String(), content: Type.Unknown() }, { additionalProperties: true }))),
+        max_completion_tokens: Type.Optional(Nullable(Type.Integer())),
+      },
+    },
+    {
+      url: '/v1/completions',
+      kind: 'text',
+      summary: 'OpenAI-compatible text completion (stream: true answers as server-sent events)',
+      extra: { prompt: Type.Optional(Type.Unknown({ description: 'A string or an array of token ids' })) },
+    },
+  ];
+
+  for (const route of routes) {
+    app.post(
+      route.url,
+      {
+        errorHandler,
+        schema: {
+          tags: ['openai'],
+          summary: route.summary,
+          body: Type.Object({ ...Body.properties, ...route.extra }, { additionalProperties: true }),
+        },
+      },
+      async (request, reply) => {
+        const body = request.body as Record<string, unknown>;
+        refuseUnsupported(body);
+        const abort = new AbortController();
+        const onClose = () => {
+          if (!reply.raw.writableFinished) abort.abort();
+        };
+        reply.raw.on('close', onClose);
+        const req: GenerateRequest = {
+          accountId: caller(request).accountId,
+          model: body.model as string,
+          input: route.kind === 'chat' ? { messages: chatMessages(body.messages) } : completionPrompt(body.prompt),
+          // Legacy completions default to 16 tokens (OpenAI's default); chat to the rest of the context.
+          params: generationParams(body, route.kind === 'text' ? 16 : undefined),
+          endpoint: route.kind === 'chat' ? 'chat.completions' : 'completions',
+          signal: abort.signal,
+        };
+        try {
+          const generation = await inference.generate(req);
+          if (body.stream === true) {
+            const include = (body.stream_options as { include_usage?: boolean } | null | undefined)?.include_usage === true;
+            await streamCompletion(route.kind, reply, generation, include, log);
+            return reply;
+          }
+          return completionJson(route.kind, await generation.result);
+        } finally {
+          reply.raw.off('close', onClose);
+        }
+      },
+    );
+  }
+
+  app.get(
+    '/v1/models',
+    { errorHandler, schema: { tags: ['openai'], summary: 'OpenAI-compatible list of the models you have deployed' } },
+    async (request) => {
+      const accountId = caller(request).accountId;
+      const live = await inference.listDeployments(accountId);
+      const data = await Promise.all(
+        live.map(async (d) => {
+          const model = await services.catalog.findModel(accountId, d.model_id);
+          return { id: d.model_id, object: 'model', created: unix(d.created_at), owned_by: model?.owner_account_id ?? 'tuneloop' };
+        }),
+      );
+      return { object: 'list', data };
+    },
+  );
+}
+
+/** Deployments (/api/deployments) and the OpenAI-compatible routes (/v1/…). */
+export function registerInferenceRoutes(app: Http, services: Services): void {
+  app.addSchema(DeploymentSchema);
+  registerDeploymentRoutes(app, services);
+  registerOpenAiRoutes(app, services);
+}

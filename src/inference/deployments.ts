@@ -1,0 +1,252 @@
+import { EventEmitter } from 'node:events';
+import type { Db } from '../db/connect.js';
+import { notifyOnCommit } from '../db/connect.js';
+import { channels } from '../db/notifier.js';
+import type { Notifier } from '../db/notifier.js';
+import type { Deployment } from '../db/tables/inference.js';
+import type { CatalogService } from '../catalog/service.js';
+import type { Logger } from '../log.js';
+import { DomainError, NotFoundError } from '../errors.js';
+import type { OnnxExporter } from './onnx-export.js';
+import type { ModelRuntime, RuntimeRegistry } from './runtime-registry.js';
+import { ModelLoadingError, ModelNotDeployedError } from './errors.js';
+import {
+  LIVE_STATUSES,
+  deploymentById,
+  findDeployment,
+  insertDeployment,
+  listDeployments,
+  liveDeployments,
+  markFailed,
+  markReady,
+  markUndeployed,
+} from './store/deployments.js';
+
+export interface DeployResult {
+  deployment: Deployment;
+  /** False when the account already had a live deployment of the model (it is returned). */
+  created: boolean;
+}
+
+export interface WaitOptions {
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+/** How long a request waits for its deployment's runtime to load before 503. */
+const LOAD_WAIT_MS = 60_000;
+
+const isLive = (d: Deployment) => (LIVE_STATUSES as readonly string[]).includes(d.status);
+
+/**
+ * Deployment lifecycle: rows in the database are the truth, every api process serves
+ * every live deployment. A deploy writes LOADING and NOTIFYs; each api process (the one
+ * that took the request at once) exports the model if it has no ONNX yet, loads the
+ * runtime, and writes READY or FAILED with the reason. At start an api process loads every
+ * live deployment, so deployments survive restarts.
+ */
+export function createDeploymentManager(deps: {
+  db: Db;
+  notifier: Notifier;
+  catalog: CatalogService;
+  log: Logger;
+  registry: RuntimeRegistry;
+  exporter: OnnxExporter;
+}) {
+  const { db, registry, log } = deps;
+  const changes = new EventEmitter().setMaxListeners(0);
+  const activating = new Map<string, Promise<void>>();
+  let serving = false;
+  let unlisten: (() => Promise<void>) | undefined;
+  let offReconnect: (() => void) | undefined;
+
+  const changed = (id: string) => changes.emit('change', id);
+
+  /** Loads a live deployment's runtime in this process (once) and records the outcome. */
+  function activate(dep: Deployment): Promise<void> {
+    const running = activating.get(dep.id);
+    if (running) return running;
+    if (registry.runtimeFor(dep.id)) return Promise.resolve();
+    const work = (async () => {
+      try {
+        const model = await db.selectFrom('models').selectAll().where('id', '=', dep.model_id).executeTakeFirst();
+        if (!model) throw new Error('the model no longer exists');
+        const onnxPath = await deps.exporter.ensure(model);
+        const runtime = await registry.acquire(dep.id, { id: model.id, onnxPath, modelDir: model.storage_path });
+        const live = await db.transaction().execute(async (trx) => {
+          const ok = await markReady(trx, dep.id, runtime.host.provider);
+          if (ok) await notifyOnCommit(trx, channels.deployments, dep.id);
+          return ok;
+        });
+        if (!live) await registry.release(dep.id);
+      } catch (err) {
+        const reason = err instanceof Error ? err.message : String(err);
+        log.warn({ deployment: dep.id, model: dep.model_id, reason }, 'deployment failed to load');
+        await registry.release(dep.id);
+        await db
+          .transaction()
+          .execute(async (trx) => {
+            await markFailed(trx, dep.id, reason);
+            await notifyOnCommit(trx, channels.deployments, dep.id);
+          })
+          .catch((e: unknown) => log.error({ err: e, deployment: dep.id }, 'could not record a failed deployment'));
+      } finally {
+        activating.delete(dep.id);
+        changed(dep.id);
+      }
+    })();
+    activating.set(dep.id, work);
+    return work;
+  }
+
+  /** Brings this process in line with a deployment's row (after a NOTIFY). */
+  async function sync(id: string): Promise<void> {
+    const dep = await deploymentById(db, id);
+    if (dep && isLive(dep)) {
+      if (serving) void activate(dep);
+    } else {
+      await registry.release(id);
+    }
+    changed(id);
+  }
+
+  async function restore(): Promise<void> {
+    const live = await liveDeployments(db);
+    if (live.length) log.info({ deployments: live.length }, 'restoring deployments');
+    for (const dep of live) void activate(dep);
+  }
+
+  async function getDeployment(accountId: string, id: string): Promise<Deployment> {
+    const dep = await findDeployment(db, accountId, id);
+    if (!dep) throw new NotFoundError('deployment', id);
+    return dep;
+  }
+
+  /** Resolves on the next change of any deployment in this process, after `ms`, or on abort. */
+  function nextChange(ms: number, signal?: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        changes.off('change', done);
+        signal?.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      changes.on('change', done);
+      signal?.addEventListener('abort', done, { once: true });
+    });
+  }
+
+  return {
+    async deploy(accountId: string, modelId: string): Promise<DeployResult> {
+      const model = await deps.catalog.getModel(accountId, modelId);
+      const result = await db.transaction().execute(async (trx) => {
+        const r = await insertDeployment(trx, accountId, model.id);
+        if (r.created) await notifyOnCommit(trx, channels.deployments, r.deployment.id);
+        return r;
+      });
+      if (serving) void activate(result.deployment);
+      return result;
+    },
+
+    async undeploy(accountId: string, id: string): Promise<Deployment> {
+      const dep = await db.transaction().execute(async (trx) => {
+        const row = await markUndeployed(trx, accountId, id);
+        if (row) await notifyOnCommit(trx, channels.deployments, row.id);
+        return row;
+      });
+      if (!dep) throw new NotFoundError('deployment', id);
+      await registry.release(dep.id);
+      changed(dep.id);
+      return dep;
+    },
+
+    getDeployment,
+    findDeployment: (accountId: string, id: string) => findDeployment(db, accountId, id),
+    listDeployments: (accountId: string, opts: { includeUndeployed?: boolean } = {}) =>
+      listDeployments(db, accountId, opts.includeUndeployed ?? false),
+
+    /**
+     * Resolves once the deployment is READY (and, in an api process, its runtime is loaded
+     * here); throws DEPLOYMENT_FAILED with the reason, or TIMEOUT.
+     */
+    async waitReady(accountId: string, id: string, opts: WaitOptions = {}): Promise<Deployment> {
+      const deadline = Date.now() + (opts.timeoutMs ?? 5 * 60_000);
+      for (;;) {
+        const dep = await getDeployment(accountId, id);
+        if (dep.status === 'FAILED') {
+          throw new DomainError('DEPLOYMENT_FAILED', `deployment ${id} failed: ${dep.error ?? 'unknown reason'}`, 409, { reason: dep.error });
+        }
+        if (dep.status === 'UNDEPLOYED') throw new DomainError('DEPLOYMENT_UNDEPLOYED', `deployment ${id} was undeployed`, 409);
+        if (dep.status === 'READY') {
+          if (!serving || registry.isLoaded(dep.id)) return dep;
+          void activate(dep);
+        }
+        const left = deadline - Date.now();
+        if (left <= 0) throw new DomainError('TIMEOUT', `deployment ${id} is still ${dep.status} after waiting`, 504);
+        if (opts.signal?.aborted) throw new DomainError('CANCELLED', 'the wait was cancelled', 499);
+        await nextChange(Math.min(left, 500), opts.signal);
+      }
+    },
+
+    /**
+     * The runtime serving the account's live deployment, loading it here if needed (a
+     * request can arrive before this process heard of a new deployment).
+     */
+    async runtimeFor(dep: Deployment, signal?: AbortSignal): Promise<ModelRuntime> {
+      const wait = async <T>(p: Promise<T>): Promise<T> => {
+        let timer: NodeJS.Timeout | undefined;
+        let onAbort: (() => void) | undefined;
+        const giveUp = new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new ModelLoadingError(dep.model_id)), LOAD_WAIT_MS);
+          onAbort = () => reject(new DomainError('CANCELLED', 'the request was cancelled', 499));
+          if (signal?.aborted) onAbort();
+          signal?.addEventListener('abort', onAbort, { once: true });
+        });
+        try {
+          return await Promise.race([p, giveUp]);
+        } finally {
+          clearTimeout(timer);
+          if (onAbort) signal?.removeEventListener('abort', onAbort);
+        }
+      };
+      let pending = registry.runtimeFor(dep.id);
+      if (!pending) {
+        await wait(activate(dep));
+        pending = registry.runtimeFor(dep.id);
+      }
+      if (!pending) {
+        const row = await deploymentById(db, dep.id);
+        throw new ModelNotDeployedError(dep.model_id, row?.error ? `its deployment failed: ${row.error}` : undefined);
+      }
+      try {
+        return await wait(pending);
+      } catch (err) {
+        if (err instanceof DomainError) throw err;
+        throw new ModelNotDeployedError(dep.model_id, `its runtime failed to load: ${(err as Error).message}`);
+      }
+    },
+
+    /** Starts serving (api role): follow deployment changes, then load every live deployment. */
+    async start(): Promise<void> {
+      serving = true;
+      unlisten = await deps.notifier.listen(channels.deployments, (id) => {
+        sync(id).catch((err: unknown) => log.error({ err, deployment: id }, 'deployment sync failed'));
+      });
+      offReconnect = deps.notifier.onReconnect(() => {
+        restore().catch((err: unknown) => log.error({ err }, 'restoring deployments failed'));
+      });
+      await restore();
+    },
+
+    async stop(): Promise<void> {
+      serving = false;
+      offReconnect?.();
+      await unlisten?.();
+      await Promise.allSettled([...activating.values()]);
+      await registry.close();
+    },
+  };
+}
+
+export type DeploymentManager = ReturnType<typeof createDeploymentManager>;

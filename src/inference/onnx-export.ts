@@ -1,0 +1,52 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { Db } from '../db/connect.js';
+import type { Model } from '../db/schema.js';
+import { lastLine, resolvePython, runTrainerCommand } from '../engine/python.js';
+
+/** Exports take seconds for small models and minutes for billions of parameters. */
+const EXPORT_TIMEOUT_MS = 60 * 60_000;
+
+const exists = (file: string) => fs.stat(file).then((s) => s.isFile(), () => false);
+
+/**
+ * The model's ONNX export, made on first use when the model has none (an imported base
+ * model): the trainer's `export-onnx` writes `<model folder>/onnx/` (atomically: a temp
+ * folder renamed into place) and the path is kept in the catalog for every later deploy.
+ * Concurrent calls for one model in a process share one export.
+ */
+export function createOnnxExporter(deps: { db: Db; python: string | undefined }) {
+  const running = new Map<string, Promise<string>>();
+
+  async function exportModel(model: Model): Promise<string> {
+    const target = path.join(model.storage_path, 'onnx', 'model.onnx');
+    if (!(await exists(target))) {
+      let python: string;
+      try {
+        python = resolvePython(deps.python);
+      } catch (err) {
+        throw new Error(`the model has no ONNX export and it cannot be made here: ${(err as Error).message}`);
+      }
+      const result = await runTrainerCommand(python, ['export-onnx', '--model', model.storage_path], { timeoutMs: EXPORT_TIMEOUT_MS });
+      if (result.code !== 0) throw new Error(`ONNX export failed: ${lastLine(result.stderr) || `exit code ${result.code}`}`);
+      if (!(await exists(target))) throw new Error(`ONNX export finished but ${target} is missing`);
+    }
+    await deps.db.updateTable('models').set({ onnx_path: target }).where('id', '=', model.id).execute();
+    return target;
+  }
+
+  return {
+    /** Path of the model's model.onnx, exporting it first when needed. */
+    async ensure(model: Model): Promise<string> {
+      if (model.onnx_path && (await exists(model.onnx_path))) return model.onnx_path;
+      let pending = running.get(model.id);
+      if (!pending) {
+        pending = exportModel(model).finally(() => running.delete(model.id));
+        running.set(model.id, pending);
+      }
+      return pending;
+    },
+  };
+}
+
+export type OnnxExporter = ReturnType<typeof createOnnxExporter>;

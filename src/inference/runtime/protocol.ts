@@ -1,0 +1,55 @@
+/**
+ * Messages between the api thread and a model's runtime worker. The worker owns the
+ * onnxruntime session and the batch; onnxruntime-node runs a forward pass synchronously
+ * on the calling thread, so on the api thread a 70 ms decode step (or a 500 ms prefill)
+ * would stall every HTTP request, SSE stream and health check of the process.
+ */
+import type { SamplingOptions } from './sampler.js';
+import type { OnnxModelInfo } from './onnx-info.js';
+
+export interface LoadMessage {
+  type: 'load';
+  onnxPath: string;
+  modelDir: string;
+  providers: string[];
+  threads: number;
+  maxBatch: number;
+}
+
+/** One request, already validated, counted and paid for by the api. */
+export interface GenerationJob {
+  id: string;
+  /** Requests are admitted round-robin over accounts, so one account cannot starve others. */
+  accountId: string;
+  promptIds: number[];
+  maxTokens: number;
+  stop: string[];
+  sampling: SamplingOptions;
+}
+
+export type HostMessage =
+  | LoadMessage
+  | { type: 'submit'; job: GenerationJob }
+  | { type: 'cancel'; id: string }
+  | { type: 'close' };
+
+export type FinishReason = 'stop' | 'length' | 'cancelled' | 'error';
+
+export type JobEvent =
+  /** New text of a job (never part of a character, never part of a stop sequence). */
+  | { type: 'text'; id: string; text: string }
+  | {
+      type: 'done';
+      id: string;
+      finishReason: FinishReason;
+      /** Text not sent yet (held back for a character or a possible stop sequence). */
+      text: string;
+      /** Every generated token, eos and stop-sequence tokens included (they are billed). */
+      tokenIds: number[];
+      error?: string;
+    };
+
+export type WorkerMessage =
+  | { type: 'loaded'; provider: string; info: OnnxModelInfo }
+  | { type: 'load-failed'; message: string }
+  | { type: 'events'; events: JobEvent[] };
