@@ -15,7 +15,7 @@ import { reserveFunds } from '../billing/reservations.js';
 import { JobEventHub, streamJobEvents } from './event-hub.js';
 import { billableTokens, resolveHyperparameters, tokenCost } from './hyperparameters.js';
 import type { HyperparametersRequest } from './hyperparameters.js';
-import { estimateFineTune, startFineTune } from './start-job.js';
+import { datasetShape, estimateFineTune, startFineTune } from './start-job.js';
 import type { Estimate, StartFineTuneRequest } from './start-job.js';
 import { settleJobBilling } from './settlement.js';
 import { transitionJob } from './transition.js';
@@ -98,14 +98,8 @@ export function createTrainingService(deps: ServiceDeps & { datasets: DatasetsSe
     if (invalid) return void (await fail('DATASET_NOT_READY', `dataset ${invalid.id} is INVALID (${invalid.error_count} errors)`));
     const model = await deps.catalog.getModel(job.account_id, job.base_model_id);
     try {
-      const tokenization = await deps.datasets.tokenization(datasets[0]!, model);
-      for (const extra of datasets.slice(1)) await deps.datasets.tokenization(extra!, model);
-      const histogram = tokenization.length_histogram;
-      const shape = {
-        examples: tokenization.examples,
-        maxTokens: tokenization.max_tokens,
-        tokensAt: (limit: number) => histogram.reduce((sum, [length, count]) => sum + Math.min(length, limit) * count, 0),
-      };
+      const shape = await datasetShape(deps, datasets[0]!, model);
+      for (const extra of datasets.slice(1)) await datasetShape(deps, extra!, model);
       const requested = job.requested as { hyperparameters?: HyperparametersRequest };
       const hp = resolveHyperparameters(job.method, requested.hyperparameters, { contextLength: model.context_length }, shape);
       const tokens = billableTokens(shape, hp);
@@ -125,6 +119,44 @@ export function createTrainingService(deps: ServiceDeps & { datasets: DatasetsSe
       if (err instanceof DomainError) return void (await fail(err.code, err.message));
       throw err;
     }
+  }
+
+  /**
+   * Jobs wait in VALIDATING for their dataset; the process that validates it promotes them.
+   * If that process died in between, this finds the jobs whose datasets are no longer
+   * VALIDATING and promotes them (every ~10 s, in every process).
+   */
+  function validatingJobsSweeper(): Runner {
+    let timer: NodeJS.Timeout | undefined;
+    let stopped = true;
+    const tick = async () => {
+      try {
+        const stale = await db
+          .selectFrom('training_jobs')
+          .innerJoin('datasets', 'datasets.id', 'training_jobs.training_dataset_id')
+          .selectAll('training_jobs')
+          .where('training_jobs.status', '=', 'VALIDATING')
+          .where('datasets.status', '!=', 'VALIDATING')
+          .where('training_jobs.created_at', '<', sql<Date>`now() - interval '10 seconds'`)
+          .limit(20)
+          .execute();
+        for (const job of stale) await promote(job).catch((err) => log.warn({ err, jobId: job.id }, 'promoting a waiting job failed'));
+      } catch (err) {
+        log.warn({ err }, 'validating-jobs sweep failed');
+      }
+      if (!stopped) timer = setTimeout(tick, 10_000 + Math.random() * 2_000).unref();
+    };
+    return {
+      name: 'validating-jobs',
+      async start() {
+        stopped = false;
+        timer = setTimeout(tick, 5_000).unref();
+      },
+      async stop() {
+        stopped = true;
+        if (timer) clearTimeout(timer);
+      },
+    };
   }
 
   const service: TrainingService = {
@@ -210,7 +242,7 @@ export function createTrainingService(deps: ServiceDeps & { datasets: DatasetsSe
     },
 
     runners(roles) {
-      const list: Runner[] = [];
+      const list: Runner[] = [validatingJobsSweeper()];
       if (roles.worker) {
         list.push(
           createTrainingWorker({

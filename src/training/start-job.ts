@@ -129,20 +129,43 @@ async function check(deps: StartDeps, accountId: string, req: StartFineTuneReque
   return { model, method, training, validation, suffix, webhookUrl, hiddenSize: await readHiddenSize(model) };
 }
 
-/** Token counts of a READY dataset for this model's tokenizer and template (tokenizes once, cached). */
-async function shapeOf(deps: StartDeps, dataset: Dataset, model: Model): Promise<DatasetShape> {
-  const tok = await deps.datasets.tokenization(dataset, model);
-  const histogram = tok.length_histogram;
+/**
+ * Token counts of a READY dataset for this model's tokenizer and chat template. Validation
+ * already counted them with the tokenizer of `tokenizer_model_id`: when the job's model
+ * has the same tokenizer.json and template, those counts are used as they are (starting a
+ * job on a large dataset stays instant; the worker writes the shard). Otherwise the dataset
+ * is tokenized for this model now (once; the shard is cached).
+ */
+export async function datasetShape(deps: Pick<StartDeps, 'catalog' | 'datasets'>, dataset: Dataset, model: Model): Promise<DatasetShape> {
+  let histogram: Array<[number, number]> | undefined;
+  let examples = 0;
+  let maxTokens = 0;
+  const stats = dataset.stats as { examples?: number; tokens?: { max: number; lengths: Array<[number, number]> } | null } | null;
+  if (stats?.tokens?.lengths && dataset.tokenizer_model_id) {
+    const counted = dataset.tokenizer_model_id === model.id ? model : await deps.catalog.findModel(dataset.account_id, dataset.tokenizer_model_id);
+    if (counted && counted.tokenizer_sha256 === model.tokenizer_sha256 && counted.chat_template_sha256 === model.chat_template_sha256) {
+      histogram = stats.tokens.lengths;
+      examples = histogram.reduce((n, [, count]) => n + count, 0);
+      maxTokens = stats.tokens.max;
+    }
+  }
+  if (!histogram) {
+    const tok = await deps.datasets.tokenization(dataset, model);
+    histogram = tok.length_histogram;
+    examples = tok.examples;
+    maxTokens = tok.max_tokens;
+  }
+  const lengths = histogram;
   return {
-    examples: tok.examples,
-    maxTokens: tok.max_tokens,
-    tokensAt: (limit) => histogram.reduce((sum, [length, count]) => sum + Math.min(length, limit) * count, 0),
+    examples,
+    maxTokens,
+    tokensAt: (limit) => lengths.reduce((sum, [length, count]) => sum + Math.min(length, limit) * count, 0),
   };
 }
 
 async function resolve(deps: StartDeps, c: Checked, req: StartFineTuneRequest) {
-  const shape = await shapeOf(deps, c.training, c.model);
-  if (c.validation) await shapeOf(deps, c.validation, c.model);
+  const shape = await datasetShape(deps, c.training, c.model);
+  if (c.validation) await datasetShape(deps, c.validation, c.model);
   const hp = resolveHyperparameters(
     c.method,
     req.hyperparameters,
