@@ -10,7 +10,7 @@ export class PieceCache {
   private values: Array<Uint32Array | undefined>;
   private size = 0;
 
-  constructor(private readonly slots = 1 << 18) {
+  constructor(private readonly slots = 1 << 16) {
     this.hashes = new Int32Array(slots);
     this.keys = new Array(slots);
     this.values = new Array(slots);

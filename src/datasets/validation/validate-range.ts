@@ -1,5 +1,5 @@
 import { isUtf8 } from 'node:buffer';
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { isDatasetError } from '../dataset-error.js';
 import { ShardPartWriter } from '../shard-writer.js';
 import type { ShardPart } from '../shard-writer.js';
@@ -157,7 +157,8 @@ export async function validateRange(job: RangeJob, tokenizer: ModelTokenizer | n
         grown.set(prints);
         prints = grown;
       }
-      const digest = createHash('md5').update(bytes).digest();
+      // A fingerprint, not security: one-shot md5 of the line's bytes (the first 8 bytes are kept).
+      const digest = hash('md5', bytes, 'buffer') as unknown as Buffer; // @types/node 20 lacks the 'buffer' overload
       prints[printCount * 3] = digest.readUInt32LE(0);
       prints[printCount * 3 + 1] = digest.readUInt32LE(4);
       prints[printCount * 3 + 2] = line;
