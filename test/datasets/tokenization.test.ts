@@ -176,6 +176,24 @@ describe('chat templates the skeleton check must refuse', () => {
     expect(opaque(source)).toBe(expected);
   });
 
+  it('refuses a template that is not prefix-stable, and a tokenizer that is not byte-level', async () => {
+    const unstable = "{{ messages|length }}{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>\\n' }}{% endfor %}";
+    const renderer = new ChatRenderer(unstable, {}, '<|im_end|>');
+    const example: ChatExample = { messages: [{ role: 'user', content: 'a' }, { role: 'assistant', content: 'b' }] };
+    expect(() => renderer.render(example)).toThrow(expect.objectContaining({ code: 'template_mismatch', message: expect.stringContaining('not prefix-stable') }));
+    expect(() => renderer.renderSlow(example)).toThrow(expect.objectContaining({ code: 'template_mismatch' }));
+
+    const copy = await tinyModelFolder({ copy: true });
+    const json = JSON.parse(await readFile(join(copy, 'tokenizer.json'), 'utf8'));
+    json.pre_tokenizer = { type: 'Metaspace', replacement: '▁', prepend_scheme: 'always' };
+    json.decoder = { type: 'Metaspace', replacement: '▁', prepend_scheme: 'always' };
+    await writeFile(join(copy, 'tokenizer.json'), JSON.stringify(json));
+    await expect(loadModelTokenizer(copy)).rejects.toMatchObject({ code: 'tokenizer_unsupported' });
+    await rm(join(copy, 'tokenizer.json'));
+    await expect(loadModelTokenizer(copy)).rejects.toMatchObject({ code: 'tokenizer_invalid', message: expect.stringContaining('tokenizer.json is missing') });
+    await rm(copy, { recursive: true, force: true });
+  });
+
   it('renders a non-opaque (trimming) template exactly through Jinja', async () => {
     const trimmed =
       "{%- for message in messages %}{{- '<|im_start|>' + message['role'] + '\\n' + message['content'] | trim + '<|im_end|>' + '\\n' }}{%- endfor %}" +

@@ -182,6 +182,12 @@ export const ENCODER_PROBE =
  * `extraProbe`), else the exact-but-slow library encoder.
  */
 export function createEncoder(spec: ByteLevelSpec, extraProbe = ''): { encode: Encoder; fast: boolean } {
+  // Both encoders measure tokens as bytes, which only holds for byte-level BPE.
+  const pre = spec.json.pre_tokenizer;
+  const byteLevel = pre?.type === 'ByteLevel' || (pre?.type === 'Sequence' && (pre.pretokenizers ?? []).some((p) => p?.type === 'ByteLevel'));
+  if (!byteLevel || spec.json.model.type !== 'BPE') {
+    throw new DatasetError('tokenizer_unsupported', 'only byte-level BPE tokenizers (GPT-2, Llama 3, Qwen, Mistral Nemo style) are supported; this one is not byte-level, so loss masks cannot be placed exactly');
+  }
   const slow = libraryEncoder(spec);
   let fast: Encoder;
   try {
