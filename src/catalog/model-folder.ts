@@ -40,12 +40,12 @@ interface LlamaConfig {
 
 const DTYPE_OK = new Set(['F32', 'F16', 'BF16']);
 
-async function readJson(file: string, what: string): Promise<unknown> {
+async function readJson(file: string): Promise<unknown> {
   let text: string;
   try {
     text = await fs.readFile(file, 'utf8');
   } catch {
-    throw new ModelFolderError(`${what} is missing (${path.basename(file)})`);
+    throw new ModelFolderError(`${path.basename(file)} is missing`);
   }
   try {
     return JSON.parse(text);
@@ -101,7 +101,7 @@ async function readAllTensors(dir: string): Promise<Map<string, TensorInfo>> {
       throw new ModelFolderError((err as Error).message);
     });
   }
-  const index = (await readJson(indexFile, 'model.safetensors.index.json')) as { weight_map?: Record<string, string> };
+  const index = (await readJson(indexFile)) as { weight_map?: Record<string, string> };
   if (!index.weight_map || typeof index.weight_map !== 'object') {
     throw new ModelFolderError('model.safetensors.index.json has no "weight_map"');
   }
@@ -130,8 +130,8 @@ async function readAllTensors(dir: string): Promise<Map<string, TensorInfo>> {
  */
 export async function inspectModelFolder(dir: string): Promise<ModelFolderInfo> {
   const stat = await fs.stat(dir).catch(() => undefined);
-  if (!stat?.isDirectory()) throw new ModelFolderError(`${dir} is not a folder`);
-  const config = (await readJson(path.join(dir, 'config.json'), 'config.json')) as LlamaConfig;
+  if (!stat?.isDirectory()) throw new ModelFolderError('no such folder');
+  const config = (await readJson(path.join(dir, 'config.json'))) as LlamaConfig;
   if (!config || typeof config !== 'object') throw new ModelFolderError('config.json must hold a JSON object');
   const arch = config.model_type as Architecture;
   if (!SUPPORTED_ARCHITECTURES.includes(arch)) {
@@ -176,7 +176,7 @@ export async function inspectModelFolder(dir: string): Promise<ModelFolderInfo> 
   const tokenizerText = await fs.readFile(path.join(dir, 'tokenizer.json'), 'utf8').catch(() => {
     throw new ModelFolderError('tokenizer.json is missing');
   });
-  const tokenizerConfig = (await readJson(path.join(dir, 'tokenizer_config.json'), 'tokenizer_config.json')) as {
+  const tokenizerConfig = (await readJson(path.join(dir, 'tokenizer_config.json'))) as {
     chat_template?: unknown;
   };
   try {

@@ -1,4 +1,5 @@
 import fs from 'node:fs/promises';
+import path from 'node:path';
 
 export interface TensorInfo {
   dtype: string;
@@ -20,7 +21,7 @@ export async function readSafetensorsHeader(file: string): Promise<Map<string, T
     await handle.read(lenBuf, 0, 8, 0);
     const headerLen = Number(lenBuf.readBigUInt64LE(0));
     if (size < 8 || headerLen <= 0 || headerLen > 100 * 1024 * 1024 || 8 + headerLen > size) {
-      throw new Error(`${file} is not a safetensors file (bad header length)`);
+      throw new Error(`${path.basename(file)} is not a safetensors file (bad header length)`);
     }
     const headerBuf = Buffer.alloc(headerLen);
     await handle.read(headerBuf, 0, headerLen, 8);
@@ -28,7 +29,7 @@ export async function readSafetensorsHeader(file: string): Promise<Map<string, T
     try {
       header = JSON.parse(headerBuf.toString('utf8'));
     } catch {
-      throw new Error(`${file} is not a safetensors file (header is not JSON)`);
+      throw new Error(`${path.basename(file)} is not a safetensors file (header is not JSON)`);
     }
     const tensors = new Map<string, TensorInfo>();
     for (const [name, info] of Object.entries(header)) {

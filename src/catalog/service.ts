@@ -5,6 +5,7 @@ import type { Db } from '../db/connect.js';
 import type { Model } from '../db/schema.js';
 import { DomainError, InvalidInputError, NotFoundError } from '../errors.js';
 import { inspectModelFolder, ModelFolderError } from './model-folder.js';
+import type { ModelFolderInfo } from './model-folder.js';
 import { ListingCache } from './listing-cache.js';
 
 export interface ImportModelInput {
@@ -50,6 +51,35 @@ const LISTING_CACHE_MS = 1_000;
 /** Catalog names: lowercase letters, digits, `.`, `_`, `-`, `:` (fine-tuned ids use `ft:`). */
 const MODEL_ID = /^[a-z0-9][a-z0-9._-]{0,62}$/;
 
+/**
+ * Every check of `importModel` that needs no database: the id, the prices, and the folder
+ * (inspectModelFolder). The CLI runs it before opening the database, so a bad folder fails
+ * in a second and needs no lock on the embedded database; importModel runs it again.
+ */
+export async function checkModelImport(input: ImportModelInput): Promise<{ source: string; info: ModelFolderInfo }> {
+  if (!MODEL_ID.test(input.id)) {
+    throw new InvalidInputError('id', 'model id must be 1–63 characters of a-z, 0-9, ".", "_" or "-", starting with a letter or digit');
+  }
+  for (const [field, value] of [
+    ['pricePerMTok', input.pricePerMTokMicros],
+    ['inferencePricePerMTok', input.inferencePricePerMTokMicros],
+  ] as const) {
+    if (value !== undefined && value < 0n) throw new InvalidInputError(field, `${field} cannot be negative`);
+  }
+  const source = path.resolve(input.dir);
+  let info: ModelFolderInfo;
+  try {
+    info = await inspectModelFolder(source);
+  } catch (err) {
+    if (err instanceof ModelFolderError) throw new DomainError('INVALID_MODEL_FOLDER', `${source}: ${err.message}`);
+    throw err;
+  }
+  if (input.fineTunable && !info.hasChatTemplate) {
+    throw new DomainError('INVALID_MODEL_FOLDER', `${source}: tokenizer_config.json has no chat_template, which fine-tuning needs`);
+  }
+  return { source, info };
+}
+
 export function createCatalogService(deps: { db: Db; dataDir: string; listingCacheMs?: number }): CatalogService {
   const { db } = deps;
   const listings = new ListingCache(deps.listingCacheMs ?? LISTING_CACHE_MS);
@@ -72,26 +102,7 @@ export function createCatalogService(deps: { db: Db; dataDir: string; listingCac
 
   return {
     async importModel(input) {
-      if (!MODEL_ID.test(input.id)) {
-        throw new InvalidInputError('id', 'model id must be 1–63 characters of a-z, 0-9, ".", "_" or "-", starting with a letter or digit');
-      }
-      for (const [field, value] of [
-        ['pricePerMTok', input.pricePerMTokMicros],
-        ['inferencePricePerMTok', input.inferencePricePerMTokMicros],
-      ] as const) {
-        if (value !== undefined && value < 0n) throw new InvalidInputError(field, `${field} cannot be negative`);
-      }
-      const source = path.resolve(input.dir);
-      let info;
-      try {
-        info = await inspectModelFolder(source);
-      } catch (err) {
-        if (err instanceof ModelFolderError) throw new DomainError('INVALID_MODEL_FOLDER', `${source}: ${err.message}`);
-        throw err;
-      }
-      if (input.fineTunable && !info.hasChatTemplate) {
-        throw new DomainError('INVALID_MODEL_FOLDER', `${source}: tokenizer_config.json has no chat_template, which fine-tuning needs`);
-      }
+      const { source, info } = await checkModelImport(input);
       const existing = await db.selectFrom('models').select('id').where('id', '=', input.id).executeTakeFirst();
       if (existing) throw new DomainError('MODEL_EXISTS', `a model with id "${input.id}" already exists`, 409);
 
