@@ -1,33 +1,236 @@
+import os from 'node:os';
+import { sql } from 'kysely';
 import type { Queryable } from '../db/connect.js';
+import type { WebhookEndpointsTable } from '../db/tables/webhooks.js';
+import type { Updateable } from 'kysely';
+import { DomainError, InvalidInputError, NotFoundError } from '../errors.js';
+import { newId, randomToken } from '../ids.js';
 import type { Runner, Roles } from '../runner.js';
 import type { ServiceDeps } from '../service-deps.js';
+import { createDeliveryRunner } from './delivery-runner.js';
+import { getDelivery, listDeliveries, redeliver } from './deliveries.js';
+import type { DeliveryFilter } from './deliveries.js';
+import { enqueueEvent } from './enqueue-event.js';
+import type { WebhookEvent } from './enqueue-event.js';
+import { parseEventTypes } from './event-types.js';
+import { disableEndpoint } from './record-attempt.js';
+import { newWebhookSecret } from './signing.js';
+import { checkWebhookUrl } from './url-policy.js';
+import { endpointView } from './views.js';
+import type { Page, WebhookDelivery, WebhookEndpoint } from './views.js';
+import { createWebhookSender } from './webhook-sender.js';
 
-/** A training outcome to announce (CONTRACT "Webhooks"). */
-export interface WebhookEvent {
-  type: 'training.started' | 'training.completed' | 'training.failed' | 'training.cancelled' | 'training.checkpoint';
-  accountId: string;
-  /** The body's `data` member: at least { jobId, status }. */
-  data: Record<string, unknown>;
-  /** The job's own `webhookUrl`, signed with the account's default secret. */
-  jobWebhookUrl?: string | null;
-  occurredAt?: Date;
+export type { WebhookEvent } from './enqueue-event.js';
+export type { WebhookEventType } from './event-types.js';
+export type { DeliveryStatus, Page, WebhookAttempt, WebhookDelivery, WebhookEndpoint } from './views.js';
+export type { DeliveryFilter } from './deliveries.js';
+
+export interface CreateEndpointInput {
+  url: string;
+  /** Event types to receive; omitted = the four status events (not checkpoints). */
+  events?: readonly string[] | null;
+  description?: string | null;
+}
+
+export interface UpdateEndpointInput {
+  url?: string | null;
+  events?: readonly string[] | null;
+  description?: string | null;
+  /** false stops deliveries (queued ones fail); true re-enables one disabled by a 410 too. */
+  enabled?: boolean | null;
 }
 
 export interface WebhooksService {
   /**
    * Writes the event to the outbox in the caller's transaction (the same one as the job's
-   * status change), so a crash can never drop it.
+   * status change), so a crash can never drop it. Never throws for a bad `jobWebhookUrl`.
    */
   enqueue(trx: Queryable, event: WebhookEvent): Promise<void>;
+  /**
+   * Validates a webhook URL against the policy (http(s); public addresses unless the
+   * operator allows private ones) and returns it normalised. Training calls it for a job's
+   * `webhookUrl` before the job is created, with `field: 'webhookUrl'`.
+   */
+  checkUrl(url: string, field?: string): Promise<string>;
+  /** The account's default secret: signs every job's own `webhookUrl` callbacks. */
+  defaultSecret(accountId: string): Promise<string>;
+
+  createEndpoint(accountId: string, input: CreateEndpointInput): Promise<{ endpoint: WebhookEndpoint; secret: string }>;
+  listEndpoints(accountId: string, opts?: { first?: number; after?: string | null }): Promise<Page<WebhookEndpoint>>;
+  getEndpoint(accountId: string, id: string): Promise<WebhookEndpoint>;
+  findEndpoint(accountId: string, id: string): Promise<WebhookEndpoint | null>;
+  updateEndpoint(accountId: string, id: string, input: UpdateEndpointInput): Promise<WebhookEndpoint>;
+  deleteEndpoint(accountId: string, id: string): Promise<void>;
+  /** A new secret; the old one keeps signing (a second signature) for 24 h. */
+  rotateSecret(accountId: string, id: string): Promise<{ endpoint: WebhookEndpoint; secret: string }>;
+
+  listDeliveries(accountId: string, filter?: DeliveryFilter): Promise<Page<WebhookDelivery>>;
+  getDelivery(accountId: string, id: string): Promise<WebhookDelivery>;
+  redeliver(accountId: string, deliveryId: string): Promise<WebhookDelivery>;
+
   runners(roles: Roles): Runner[];
   close(): Promise<void>;
 }
 
-/** Scaffolding until the webhooks work lands: accepts events and delivers nothing. */
-export function createWebhooksService(_deps: ServiceDeps): WebhooksService {
+const MAX_ENDPOINTS_PER_ACCOUNT = 50;
+const MAX_DESCRIPTION = 500;
+const ROTATION_OVERLAP = sql<Date>`now() + interval '24 hours'`;
+
+/**
+ * Webhooks: account endpoints, per-job URLs, the outbox and its delivery. Transports call
+ * the CRUD; the training lifecycle calls `enqueue` inside its status-change transactions;
+ * every process (api and worker) runs one delivery runner.
+ */
+export function createWebhooksService(deps: ServiceDeps): WebhooksService {
+  const { db, config, notifier, log, accounts } = deps;
+  const allowPrivate = config.webhookAllowPrivate;
+  const sender = createWebhookSender({ timeoutMs: config.webhookTimeoutMs, allowPrivate, maxSockets: 32 });
+  let runner: Runner | undefined;
+
+  const checkUrl = async (url: string, field = 'url') => (await checkWebhookUrl(url, { allowPrivate, field })).toString();
+
+  const description = (value: string | null | undefined): string => {
+    const text = (value ?? '').trim();
+    if (text.length > MAX_DESCRIPTION) throw new InvalidInputError('description', `description must be at most ${MAX_DESCRIPTION} characters`);
+    return text;
+  };
+
+  const findEndpoint = async (accountId: string, id: string) => {
+    const row = await db.selectFrom('webhook_endpoints').selectAll().where('account_id', '=', accountId).where('id', '=', id).executeTakeFirst();
+    return row ? endpointView(row) : null;
+  };
+
+  const getEndpoint = async (accountId: string, id: string) => {
+    const endpoint = await findEndpoint(accountId, id);
+    if (!endpoint) throw new NotFoundError('webhook endpoint', id);
+    return endpoint;
+  };
+
   return {
-    async enqueue() {},
-    runners: () => [],
-    async close() {},
+    async enqueue(trx, event) {
+      await enqueueEvent(trx, event);
+    },
+
+    checkUrl,
+
+    async defaultSecret(accountId) {
+      return (await accounts.getAccount(accountId)).webhook_secret;
+    },
+
+    async createEndpoint(accountId, input) {
+      const url = await checkUrl(input.url);
+      const events = parseEventTypes(input.events);
+      const text = description(input.description);
+      const secret = newWebhookSecret();
+      const row = await db.transaction().execute(async (trx) => {
+        // Serialise creations per account so the limit holds under concurrent requests.
+        await trx.selectFrom('accounts').select('id').where('id', '=', accountId).forUpdate().executeTakeFirstOrThrow();
+        const { count } = await trx
+          .selectFrom('webhook_endpoints')
+          .select((eb) => eb.fn.countAll<string>().as('count'))
+          .where('account_id', '=', accountId)
+          .executeTakeFirstOrThrow();
+        if (Number(count) >= MAX_ENDPOINTS_PER_ACCOUNT) {
+          throw new DomainError('WEBHOOK_ENDPOINT_LIMIT', `an account can have at most ${MAX_ENDPOINTS_PER_ACCOUNT} webhook endpoints`, 409);
+        }
+        return trx
+          .insertInto('webhook_endpoints')
+          .values({ id: newId('webhookEndpoint'), account_id: accountId, url, description: text, events, secret })
+          .returningAll()
+          .executeTakeFirstOrThrow();
+      });
+      log.info({ endpointId: row.id, accountId, events }, 'webhook endpoint created');
+      return { endpoint: endpointView(row), secret };
+    },
+
+    async listEndpoints(accountId, opts = {}) {
+      const first = Math.min(Math.max(opts.first ?? 50, 1), 200);
+      let query = db.selectFrom('webhook_endpoints').selectAll().where('account_id', '=', accountId).orderBy('id').limit(first + 1);
+      if (opts.after) query = query.where('id', '>', opts.after);
+      const rows = await query.execute();
+      return { items: rows.slice(0, first).map(endpointView), hasNextPage: rows.length > first };
+    },
+
+    getEndpoint,
+    findEndpoint,
+
+    async updateEndpoint(accountId, id, input) {
+      const patch: Updateable<WebhookEndpointsTable> = {};
+      if (input.url != null) patch.url = await checkUrl(input.url);
+      if (input.events != null) patch.events = parseEventTypes(input.events);
+      if (input.description != null) patch.description = description(input.description);
+      if (input.enabled === true) Object.assign(patch, { enabled: true, disabled_reason: null });
+      await db.transaction().execute(async (trx) => {
+        const current = await trx
+          .selectFrom('webhook_endpoints')
+          .select(['id', 'enabled'])
+          .where('account_id', '=', accountId)
+          .where('id', '=', id)
+          .forUpdate()
+          .executeTakeFirst();
+        if (!current) throw new NotFoundError('webhook endpoint', id);
+        await trx
+          .updateTable('webhook_endpoints')
+          .set({ ...patch, updated_at: new Date() })
+          .where('id', '=', id)
+          .execute();
+        if (input.enabled === false && current.enabled) await disableEndpoint(trx, id, 'disabled');
+      });
+      return getEndpoint(accountId, id);
+    },
+
+    async deleteEndpoint(accountId, id) {
+      const deleted = await db.deleteFrom('webhook_endpoints').where('account_id', '=', accountId).where('id', '=', id).executeTakeFirst();
+      if (!deleted.numDeletedRows) throw new NotFoundError('webhook endpoint', id);
+      log.info({ endpointId: id, accountId }, 'webhook endpoint deleted');
+    },
+
+    async rotateSecret(accountId, id) {
+      const secret = newWebhookSecret();
+      const row = await db
+        .updateTable('webhook_endpoints')
+        .set({
+          previous_secret: sql<string>`secret`,
+          previous_secret_expires_at: ROTATION_OVERLAP,
+          secret,
+          updated_at: new Date(),
+        })
+        .where('account_id', '=', accountId)
+        .where('id', '=', id)
+        .returningAll()
+        .executeTakeFirst();
+      if (!row) throw new NotFoundError('webhook endpoint', id);
+      log.info({ endpointId: id, accountId }, 'webhook endpoint secret rotated');
+      return { endpoint: endpointView(row), secret };
+    },
+
+    async listDeliveries(accountId, filter = {}) {
+      if (filter.endpointId) await getEndpoint(accountId, filter.endpointId);
+      return listDeliveries(db, accountId, filter);
+    },
+
+    getDelivery: (accountId, id) => getDelivery(db, accountId, id),
+    redeliver: (accountId, id) => redeliver(db, accountId, id),
+
+    runners(roles) {
+      if (!roles.api && !roles.worker) return [];
+      runner ??= createDeliveryRunner({
+        db,
+        notifier,
+        log,
+        sender,
+        owner: `${os.hostname()}:${process.pid}:${randomToken(6)}`,
+        retryFactor: config.webhookRetryFactor,
+        leaseSeconds: Math.ceil(config.webhookTimeoutMs / 1000) + 30,
+        concurrency: 128,
+        perEndpoint: 32,
+        pollMs: 5_000,
+      });
+      return [runner];
+    },
+
+    async close() {
+      sender.close();
+    },
   };
 }

@@ -1,0 +1,129 @@
+import { sql } from 'kysely';
+import type { Db } from '../db/connect.js';
+
+/** A delivery claimed for one attempt, with everything needed to send it. */
+export interface ClaimedDelivery {
+  id: string;
+  messageId: string;
+  endpointId: string | null;
+  /** This attempt's number (1-based): `attempts` after the claim bumped it. */
+  attempt: number;
+  maxAttempts: number;
+  /** Where to send: the endpoint's current URL, or the job's own URL. */
+  url: string;
+  /** False when the endpoint was disabled after the delivery was queued. */
+  endpointEnabled: boolean;
+  /** Secrets to sign with: the endpoint's (and its previous one, within 24 h of a rotation), or the account's default. */
+  secrets: string[];
+  payload: string;
+}
+
+export interface ClaimOptions {
+  owner: string;
+  limit: number;
+  leaseSeconds: number;
+  /** Endpoints this process already has enough in flight for (fairness: one slow receiver cannot take every slot). */
+  skipEndpoints: readonly string[];
+}
+
+export interface ClaimResult {
+  claimed: ClaimedDelivery[];
+  /**
+   * Milliseconds until a row not claimed now could be claimed (0: one is due but was
+   * locked by another sender's claim), or null when nothing else is pending: the earlier
+   * of the next due unleased delivery and the next lease to expire (its sender died, or
+   * will report back before then).
+   */
+  nextDueMs: number | null;
+}
+
+/**
+ * Claims up to `limit` due deliveries in one statement: picks them in due order with
+ * `FOR UPDATE SKIP LOCKED` (so concurrent senders in other processes take different rows),
+ * stamps a lease and bumps `attempts`. A sender that dies loses its lease after
+ * `leaseSeconds` and another one takes the row again: at-least-once, never at-most-once.
+ *
+ * The same round trip says when to look again, so an idle sender sleeps exactly until
+ * the next retry is due (one statement per wake-up, not two: on PGlite every statement
+ * waits for the one before).
+ */
+export async function claimDeliveries(db: Db, opts: ClaimOptions): Promise<ClaimResult> {
+  const skip = sql.val(opts.skipEndpoints);
+  const { rows } = await sql<{
+    id: string | null;
+    message_id: string;
+    endpoint_id: string | null;
+    attempts: number;
+    max_attempts: number;
+    url: string;
+    endpoint_enabled: boolean;
+    secrets: string[];
+    payload: string;
+    next_due_ms: number | string | null;
+  }>`
+    with picked as (
+      select id, message_id, endpoint_id, account_id
+      from webhook_deliveries
+      where status = 'pending'
+        and next_attempt_at <= now()
+        and (lease_expires_at is null or lease_expires_at < now())
+        and (endpoint_id is null or not (endpoint_id = any(${skip}::text[])))
+      order by next_attempt_at
+      limit ${opts.limit}
+      for update skip locked
+    ),
+    claimed as (
+      update webhook_deliveries d
+      set attempts = d.attempts + 1,
+          lease_owner = ${opts.owner},
+          lease_expires_at = now() + make_interval(secs => ${opts.leaseSeconds}::float8),
+          updated_at = now()
+      from picked
+        join webhook_messages m on m.id = picked.message_id
+        join accounts a on a.id = picked.account_id
+        left join webhook_endpoints e on e.id = picked.endpoint_id
+      where d.id = picked.id
+      returning d.id, d.message_id, d.endpoint_id, d.attempts, d.max_attempts,
+        coalesce(e.url, d.url) as url,
+        coalesce(e.enabled, true) as endpoint_enabled,
+        case
+          when picked.endpoint_id is null then array[a.webhook_secret]
+          when e.previous_secret is not null and e.previous_secret_expires_at > now() then array[e.secret, e.previous_secret]
+          else array[e.secret]
+        end as secrets,
+        m.payload
+    ),
+    next_due as (
+      select least(
+        (select next_attempt_at from webhook_deliveries
+          where status = 'pending'
+            and (lease_expires_at is null or lease_expires_at < now())
+            and (endpoint_id is null or not (endpoint_id = any(${skip}::text[])))
+            and id not in (select id from picked)
+          order by next_attempt_at
+          limit 1),
+        (select min(lease_expires_at) from webhook_deliveries
+          where status = 'pending' and lease_expires_at > now()
+            and (endpoint_id is null or not (endpoint_id = any(${skip}::text[]))))
+      ) as at
+    )
+    select claimed.*, (extract(epoch from (next_due.at - now())) * 1000)::float8 as next_due_ms
+    from next_due left join claimed on true`.execute(db);
+  const nextDue = rows[0]?.next_due_ms;
+  return {
+    claimed: rows
+      .filter((r) => r.id !== null)
+      .map((r) => ({
+        id: r.id!,
+        messageId: r.message_id,
+        endpointId: r.endpoint_id,
+        attempt: r.attempts,
+        maxAttempts: r.max_attempts,
+        url: r.url,
+        endpointEnabled: r.endpoint_enabled,
+        secrets: r.secrets,
+        payload: r.payload,
+      })),
+    nextDueMs: nextDue == null ? null : Math.max(0, Number(nextDue)),
+  };
+}
