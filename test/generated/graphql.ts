@@ -4,12 +4,181 @@ type Exact<T extends { [key: string]: unknown }> = { [K in keyof T]: T[K] };
 /** Internal type. DO NOT USE DIRECTLY. */
 export type Incremental<T> = T | { [P in keyof T]?: P extends ' $fragmentName' | '__typename' ? T[P] : never };
 import type { DocumentTypeDecoration } from '@graphql-typed-document-node/core';
+export type ChatMessageInput = {
+  content: string;
+  /** system, user, assistant or tool */
+  role: string;
+};
+
+export type CreateWebhookEndpointInput = {
+  description?: string | null | undefined;
+  /** Event types to receive (see webhookEventTypes); default: every status event, no checkpoints. */
+  events?: Array<string> | null | undefined;
+  /** An http(s) URL on a public address. */
+  url: string;
+};
+
+export type DatasetStatus =
+  /** It has errors; see `errors`. */
+  | 'INVALID'
+  /** Valid: it can train a model. */
+  | 'READY'
+  /** Stored; being checked line by line. */
+  | 'VALIDATING';
+
+export type DeleteWebhookEndpointInput = {
+  id: string | number;
+};
+
+/** LOADING → READY | FAILED; UNDEPLOYED once undeployed. */
+export type DeploymentStatus =
+  | 'FAILED'
+  | 'LOADING'
+  | 'READY'
+  | 'UNDEPLOYED';
+
+export type FineTuneMethod =
+  /** All weights. */
+  | 'FULL'
+  /** Low-rank adapters (default). */
+  | 'LORA';
+
+/** STOP: an end-of-text token or a stop sequence; LENGTH: maxTokens or the context ran out. */
+export type FinishReason =
+  | 'LENGTH'
+  | 'STOP';
+
+/** Give either `prompt` (text completion) or `messages` (chat, rendered by the model’s chat template). */
+export type GenerateInput = {
+  frequencyPenalty?: number | null | undefined;
+  /** Default: the rest of the context. */
+  maxTokens?: number | null | undefined;
+  messages?: Array<ChatMessageInput> | null | undefined;
+  /** A model you have deployed. */
+  model: string | number;
+  presencePenalty?: number | null | undefined;
+  prompt?: string | null | undefined;
+  /** Same seed, parameters and prompt → the same answer. */
+  seed?: number | null | undefined;
+  /** Up to 4 sequences; the answer ends before the first one. */
+  stop?: Array<string> | null | undefined;
+  /** 0–2; 0 = greedy. Default 1. */
+  temperature?: number | null | undefined;
+  /** Keep the k most likely tokens; 0 = off. */
+  topK?: number | null | undefined;
+  /** 0–1. Default 1. */
+  topP?: number | null | undefined;
+};
+
+/** Every field is optional; absent or null means "auto" (see docs/training.md). */
+export type HyperparametersInput = {
+  /** Packed sequences per optimizer step. */
+  batchSize?: number | null | undefined;
+  /** Checkpoint every N steps (default 50). */
+  checkpointEvery?: number | null | undefined;
+  /** Stop after N evaluations without improvement. */
+  earlyStoppingPatience?: number | null | undefined;
+  epochs?: number | null | undefined;
+  /** Evaluate on the validation dataset every N steps (needs validationDataset). */
+  evalEvery?: number | null | undefined;
+  learningRate?: number | null | undefined;
+  loraAlpha?: number | null | undefined;
+  loraDropout?: number | null | undefined;
+  loraRank?: number | null | undefined;
+  loraTargetModules?: Array<string> | null | undefined;
+  lrScheduler?: LrScheduler | null | undefined;
+  maxGradNorm?: number | null | undefined;
+  maxSeqLength?: number | null | undefined;
+  packing?: boolean | null | undefined;
+  seed?: number | null | undefined;
+  warmupRatio?: number | null | undefined;
+  warmupSteps?: number | null | undefined;
+  weightDecay?: number | null | undefined;
+};
+
+export type LrScheduler =
+  | 'constant'
+  | 'cosine'
+  | 'linear';
+
+export type RedeliverWebhookInput = {
+  deliveryId: string | number;
+};
+
+export type RotateWebhookEndpointSecretInput = {
+  id: string | number;
+};
+
+export type StartFineTuneInput = {
+  baseModel: string | number;
+  hyperparameters?: HyperparametersInput | null | undefined;
+  /** Retrying with the same key returns the same job and reserves once. */
+  idempotencyKey?: string | null | undefined;
+  /** LORA (default) or FULL. */
+  method?: FineTuneMethod | null | undefined;
+  /** Higher runs first (−100…100, default 0). */
+  priority?: number | null | undefined;
+  /** Up to 40 characters of a-z, 0-9 and "-", used in the fine-tuned model id. */
+  suffix?: string | null | undefined;
+  trainingDataset: string | number;
+  validationDataset?: string | number | null | undefined;
+  /** Called with training.* events for this job, signed with your account webhook secret. */
+  webhookUrl?: string | null | undefined;
+};
+
 export type TopUpAccountInput = {
   accountId: string | number;
   /** A positive USD amount. */
   amount: string;
   description?: string | null | undefined;
 };
+
+export type TrainingEventKind =
+  | 'CHECKPOINT'
+  | 'EVAL'
+  | 'STATUS'
+  | 'STEP';
+
+export type TrainingStatus =
+  /** Cancelled by you. */
+  | 'CANCELLED'
+  /** Stopped with an error; see `error`. */
+  | 'FAILED'
+  /** Waiting for a worker. */
+  | 'QUEUED'
+  /** A worker is training it. */
+  | 'RUNNING'
+  /** Finished; `fineTunedModel` is ready to deploy. */
+  | 'SUCCEEDED'
+  /** Waiting for a dataset to finish validation. */
+  | 'VALIDATING';
+
+export type UpdateWebhookEndpointInput = {
+  description?: string | null | undefined;
+  /** false stops deliveries (queued ones fail); true re-enables, also after a 410. */
+  enabled?: boolean | null | undefined;
+  events?: Array<string> | null | undefined;
+  id: string | number;
+  url?: string | null | undefined;
+};
+
+export type UploadDatasetInput = {
+  /** The JSONL file (GraphQL multipart request spec). */
+  file: File;
+  /** Count tokens with this model's tokenizer and template (default: the first fine-tunable base model). */
+  model?: string | number | null | undefined;
+};
+
+/** PENDING: queued or waiting for a retry. SUCCEEDED: a 2xx answer. FAILED: gave up (attempts used up, 410 Gone, endpoint disabled). */
+export type WebhookDeliveryStatus =
+  | 'FAILED'
+  | 'PENDING'
+  | 'SUCCEEDED';
+
+/** GONE: the endpoint answered 410 Gone. DISABLED: its owner disabled it. */
+export type WebhookEndpointDisabledReason =
+  | 'DISABLED'
+  | 'GONE';
 
 export type AccountQueryVariables = Exact<{ [key: string]: never; }>;
 
@@ -56,8 +225,229 @@ export type NodeByIdQueryVariables = Exact<{
 
 export type NodeByIdQuery = { node:
     | { __typename: 'Account', id: string }
+    | { __typename: 'Dataset', id: string }
+    | { __typename: 'Deployment', id: string }
     | { __typename: 'Model', id: string }
+    | { __typename: 'TrainingJob', id: string }
+    | { __typename: 'WebhookEndpoint', id: string }
    | null };
+
+export type DeployModelMutationVariables = Exact<{
+  modelId: string | number;
+}>;
+
+
+export type DeployModelMutation = { deployModel: { deployment: { id: string, status: DeploymentStatus, modelId: string } | null, errors: Array<
+      | { code: string, message: string }
+      | { code: string, message: string }
+      | { code: string, message: string }
+      | { code: string, message: string }
+    > } };
+
+export type UndeployModelMutationVariables = Exact<{
+  deploymentId: string | number;
+}>;
+
+
+export type UndeployModelMutation = { undeployModel: { deployment: { id: string, status: DeploymentStatus } | null, errors: Array<
+      | { code: string, message: string }
+      | { code: string, message: string }
+      | { code: string, message: string }
+      | { code: string, message: string }
+    > } };
+
+export type DeploymentsQueryVariables = Exact<{
+  includeUndeployed?: boolean | null | undefined;
+}>;
+
+
+export type DeploymentsQuery = { deployments: Array<{ id: string, status: DeploymentStatus, error: string | null, executionProvider: string | null, model: { id: string } | null }> };
+
+export type DeploymentByIdQueryVariables = Exact<{
+  id: string | number;
+}>;
+
+
+export type DeploymentByIdQuery = { deployment: { id: string, status: DeploymentStatus, error: string | null } | null };
+
+export type GenerateMutationVariables = Exact<{
+  input: GenerateInput;
+}>;
+
+
+export type GenerateMutation = { generate: { completion: { id: string, text: string, finishReason: FinishReason, cost: string, usage: { promptTokens: number, completionTokens: number, totalTokens: number } } | null, errors: Array<
+      | { code: string, message: string }
+      | { code: string, message: string }
+      | { field: string, code: string, message: string }
+      | { code: string, message: string }
+    > } };
+
+export type GenerateStreamSubscriptionVariables = Exact<{
+  input: GenerateInput;
+}>;
+
+
+export type GenerateStreamSubscription = { generateStream: { id: string, text: string, done: boolean, finishReason: FinishReason | null, usage: { completionTokens: number } | null } };
+
+export type UploadDatasetMutationVariables = Exact<{
+  input: UploadDatasetInput;
+}>;
+
+
+export type UploadDatasetMutation = { uploadDataset: { dataset: { id: string, status: DatasetStatus } | null, errors: Array<
+      | { code: string, message: string }
+      | { code: string, message: string }
+      | { code: string, message: string }
+      | { code: string, message: string }
+    > } };
+
+export type DatasetStatusQueryVariables = Exact<{
+  id: string | number;
+}>;
+
+
+export type DatasetStatusQuery = { dataset: { id: string, status: DatasetStatus, examples: number | null, errorCount: number, errors: Array<{ line: number | null, code: string, field: string | null, message: string }>, stats: { examples: number, tokens: { total: number, max: number, trainable: number } | null } | null } | null };
+
+export type StartFineTuneMutationVariables = Exact<{
+  input: StartFineTuneInput;
+}>;
+
+
+export type StartFineTuneMutation = { startFineTune: { job: { id: string, status: TrainingStatus } | null, errors: Array<
+      | { __typename: 'BaseError', code: string, message: string }
+      | { __typename: 'InsufficientBalanceError', required: string, available: string, code: string, message: string }
+      | { __typename: 'InvalidInputError', field: string, code: string, message: string }
+      | { __typename: 'NotFoundError', code: string, message: string }
+    > } };
+
+export type EstimateFineTuneCostQueryVariables = Exact<{
+  input: StartFineTuneInput;
+}>;
+
+
+export type EstimateFineTuneCostQuery = { estimateFineTuneCost: { billableTokens: number, epochs: number, cost: string, available: string, allowedToProceed: boolean } };
+
+export type TrainingJobQueryVariables = Exact<{
+  id: string | number;
+}>;
+
+
+export type TrainingJobQuery = { trainingJob: { id: string, status: TrainingStatus, step: number, totalSteps: number | null, loss: number | null, trainedTokens: number, cost: string, estimatedCost: string | null, error: { code: string, message: string } | null, progress: { step: number, totalSteps: number | null, percent: number | null, tokensPerSecond: number | null }, metrics: { loss: number | null, minLoss: number | null, evalLoss: number | null }, fineTunedModel: { id: string, fineTunable: boolean } | null, checkpoints: Array<{ step: number }>, steps: { edges: Array<{ node: { step: number, loss: number } }> } } | null };
+
+export type CancelTrainingMutationVariables = Exact<{
+  jobId: string | number;
+}>;
+
+
+export type CancelTrainingMutation = { cancelTraining: { job: { id: string, status: TrainingStatus } | null, errors: Array<
+      | { code: string, message: string }
+      | { code: string, message: string }
+      | { code: string, message: string }
+      | { code: string, message: string }
+    > } };
+
+export type TrainingProgressSubscriptionVariables = Exact<{
+  jobId: string | number;
+  afterStep?: number | null | undefined;
+}>;
+
+
+export type TrainingProgressSubscription = { trainingProgress: { jobId: string, kind: TrainingEventKind, sequence: number, status: TrainingStatus, step: number, totalSteps: number | null, loss: number | null } };
+
+export type WebhookEndpointFieldsFragment = { id: string, url: string, description: string, events: Array<string>, enabled: boolean, disabledReason: WebhookEndpointDisabledReason | null, previousSecretExpiresAt: string | null, createdAt: string };
+
+export type WebhookDeliveryFieldsFragment = { id: string, messageId: string, eventType: string, jobId: string | null, url: string, status: WebhookDeliveryStatus, attemptCount: number, lastStatusCode: number | null, lastError: string | null, deliveredAt: string | null, body: string, endpoint: { id: string } | null, attempts: Array<{ attempt: number, statusCode: number | null, error: string | null, latencyMs: number, responseSnippet: string | null }> };
+
+export type CreateWebhookEndpointMutationVariables = Exact<{
+  input: CreateWebhookEndpointInput;
+}>;
+
+
+export type CreateWebhookEndpointMutation = { createWebhookEndpoint: { secret: string | null, endpoint: { id: string, url: string, description: string, events: Array<string>, enabled: boolean, disabledReason: WebhookEndpointDisabledReason | null, previousSecretExpiresAt: string | null, createdAt: string } | null, errors: Array<
+      | { code: string, message: string }
+      | { code: string, message: string }
+      | { field: string, code: string, message: string }
+      | { code: string, message: string }
+    > } };
+
+export type UpdateWebhookEndpointMutationVariables = Exact<{
+  input: UpdateWebhookEndpointInput;
+}>;
+
+
+export type UpdateWebhookEndpointMutation = { updateWebhookEndpoint: { endpoint: { id: string, url: string, description: string, events: Array<string>, enabled: boolean, disabledReason: WebhookEndpointDisabledReason | null, previousSecretExpiresAt: string | null, createdAt: string } | null, errors: Array<
+      | { code: string, message: string }
+      | { code: string, message: string }
+      | { field: string, code: string, message: string }
+      | { code: string, message: string }
+    > } };
+
+export type DeleteWebhookEndpointMutationVariables = Exact<{
+  input: DeleteWebhookEndpointInput;
+}>;
+
+
+export type DeleteWebhookEndpointMutation = { deleteWebhookEndpoint: { deletedId: string | null, errors: Array<
+      | { code: string, message: string }
+      | { code: string, message: string }
+      | { code: string, message: string }
+      | { code: string, message: string }
+    > } };
+
+export type RotateWebhookEndpointSecretMutationVariables = Exact<{
+  input: RotateWebhookEndpointSecretInput;
+}>;
+
+
+export type RotateWebhookEndpointSecretMutation = { rotateWebhookEndpointSecret: { secret: string | null, endpoint: { id: string, url: string, description: string, events: Array<string>, enabled: boolean, disabledReason: WebhookEndpointDisabledReason | null, previousSecretExpiresAt: string | null, createdAt: string } | null, errors: Array<
+      | { code: string, message: string }
+      | { code: string, message: string }
+      | { code: string, message: string }
+      | { code: string, message: string }
+    > } };
+
+export type RedeliverWebhookMutationVariables = Exact<{
+  input: RedeliverWebhookInput;
+}>;
+
+
+export type RedeliverWebhookMutation = { redeliverWebhook: { delivery: { id: string, messageId: string, eventType: string, jobId: string | null, url: string, status: WebhookDeliveryStatus, attemptCount: number, lastStatusCode: number | null, lastError: string | null, deliveredAt: string | null, body: string, endpoint: { id: string } | null, attempts: Array<{ attempt: number, statusCode: number | null, error: string | null, latencyMs: number, responseSnippet: string | null }> } | null, errors: Array<
+      | { code: string, message: string }
+      | { code: string, message: string }
+      | { code: string, message: string }
+      | { code: string, message: string }
+    > } };
+
+export type WebhookEndpointsQueryVariables = Exact<{
+  first?: number | null | undefined;
+  after?: string | null | undefined;
+}>;
+
+
+export type WebhookEndpointsQuery = { webhookEndpoints: { edges: Array<{ cursor: string, node: { id: string, url: string, description: string, events: Array<string>, enabled: boolean, disabledReason: WebhookEndpointDisabledReason | null, previousSecretExpiresAt: string | null, createdAt: string } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
+
+export type WebhookEndpointQueryVariables = Exact<{
+  id: string | number;
+}>;
+
+
+export type WebhookEndpointQuery = { webhookEndpoint: { id: string, url: string, description: string, events: Array<string>, enabled: boolean, disabledReason: WebhookEndpointDisabledReason | null, previousSecretExpiresAt: string | null, createdAt: string } | null };
+
+export type WebhookDeliveriesQueryVariables = Exact<{
+  endpointId?: string | number | null | undefined;
+  jobId?: string | number | null | undefined;
+  status?: WebhookDeliveryStatus | null | undefined;
+  first?: number | null | undefined;
+  after?: string | null | undefined;
+}>;
+
+
+export type WebhookDeliveriesQuery = { webhookDeliveries: { edges: Array<{ node: { id: string, messageId: string, eventType: string, jobId: string | null, url: string, status: WebhookDeliveryStatus, attemptCount: number, lastStatusCode: number | null, lastError: string | null, deliveredAt: string | null, body: string, endpoint: { id: string } | null, attempts: Array<{ attempt: number, statusCode: number | null, error: string | null, latencyMs: number, responseSnippet: string | null }> } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
+
+export type AccountWebhookSecretQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type AccountWebhookSecretQuery = { webhookEventTypes: Array<string>, account: { id: string, webhookSecret: string } };
 
 export class TypedDocumentString<TResult, TVariables>
   extends String
@@ -77,7 +467,43 @@ export class TypedDocumentString<TResult, TVariables>
     return this.value;
   }
 }
-
+export const WebhookEndpointFieldsFragmentDoc = new TypedDocumentString(`
+    fragment WebhookEndpointFields on WebhookEndpoint {
+  id
+  url
+  description
+  events
+  enabled
+  disabledReason
+  previousSecretExpiresAt
+  createdAt
+}
+    `, {"fragmentName":"WebhookEndpointFields"}) as unknown as TypedDocumentString<WebhookEndpointFieldsFragment, unknown>;
+export const WebhookDeliveryFieldsFragmentDoc = new TypedDocumentString(`
+    fragment WebhookDeliveryFields on WebhookDelivery {
+  id
+  messageId
+  eventType
+  jobId
+  url
+  status
+  attemptCount
+  lastStatusCode
+  lastError
+  deliveredAt
+  body
+  endpoint {
+    id
+  }
+  attempts {
+    attempt
+    statusCode
+    error
+    latencyMs
+    responseSnippet
+  }
+}
+    `, {"fragmentName":"WebhookDeliveryFields"}) as unknown as TypedDocumentString<WebhookDeliveryFieldsFragment, unknown>;
 export const AccountDocument = new TypedDocumentString(`
     query Account {
   account {
@@ -158,3 +584,446 @@ export const NodeByIdDocument = new TypedDocumentString(`
   }
 }
     `) as unknown as TypedDocumentString<NodeByIdQuery, NodeByIdQueryVariables>;
+export const DeployModelDocument = new TypedDocumentString(`
+    mutation DeployModel($modelId: ID!) {
+  deployModel(modelId: $modelId) {
+    deployment {
+      id
+      status
+      modelId
+    }
+    errors {
+      code
+      message
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<DeployModelMutation, DeployModelMutationVariables>;
+export const UndeployModelDocument = new TypedDocumentString(`
+    mutation UndeployModel($deploymentId: ID!) {
+  undeployModel(deploymentId: $deploymentId) {
+    deployment {
+      id
+      status
+    }
+    errors {
+      code
+      message
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<UndeployModelMutation, UndeployModelMutationVariables>;
+export const DeploymentsDocument = new TypedDocumentString(`
+    query Deployments($includeUndeployed: Boolean) {
+  deployments(includeUndeployed: $includeUndeployed) {
+    id
+    status
+    error
+    executionProvider
+    model {
+      id
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<DeploymentsQuery, DeploymentsQueryVariables>;
+export const DeploymentByIdDocument = new TypedDocumentString(`
+    query DeploymentById($id: ID!) {
+  deployment(id: $id) {
+    id
+    status
+    error
+  }
+}
+    `) as unknown as TypedDocumentString<DeploymentByIdQuery, DeploymentByIdQueryVariables>;
+export const GenerateDocument = new TypedDocumentString(`
+    mutation Generate($input: GenerateInput!) {
+  generate(input: $input) {
+    completion {
+      id
+      text
+      finishReason
+      usage {
+        promptTokens
+        completionTokens
+        totalTokens
+      }
+      cost
+    }
+    errors {
+      code
+      message
+      ... on InvalidInputError {
+        field
+      }
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<GenerateMutation, GenerateMutationVariables>;
+export const GenerateStreamDocument = new TypedDocumentString(`
+    subscription GenerateStream($input: GenerateInput!) {
+  generateStream(input: $input) {
+    id
+    text
+    done
+    finishReason
+    usage {
+      completionTokens
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<GenerateStreamSubscription, GenerateStreamSubscriptionVariables>;
+export const UploadDatasetDocument = new TypedDocumentString(`
+    mutation UploadDataset($input: UploadDatasetInput!) {
+  uploadDataset(input: $input) {
+    dataset {
+      id
+      status
+    }
+    errors {
+      code
+      message
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<UploadDatasetMutation, UploadDatasetMutationVariables>;
+export const DatasetStatusDocument = new TypedDocumentString(`
+    query DatasetStatus($id: ID!) {
+  dataset(id: $id) {
+    id
+    status
+    examples
+    errorCount
+    errors {
+      line
+      code
+      field
+      message
+    }
+    stats {
+      examples
+      tokens {
+        total
+        max
+        trainable
+      }
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<DatasetStatusQuery, DatasetStatusQueryVariables>;
+export const StartFineTuneDocument = new TypedDocumentString(`
+    mutation StartFineTune($input: StartFineTuneInput!) {
+  startFineTune(input: $input) {
+    job {
+      id
+      status
+    }
+    errors {
+      __typename
+      code
+      message
+      ... on InvalidInputError {
+        field
+      }
+      ... on InsufficientBalanceError {
+        required
+        available
+      }
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<StartFineTuneMutation, StartFineTuneMutationVariables>;
+export const EstimateFineTuneCostDocument = new TypedDocumentString(`
+    query EstimateFineTuneCost($input: StartFineTuneInput!) {
+  estimateFineTuneCost(input: $input) {
+    billableTokens
+    epochs
+    cost
+    available
+    allowedToProceed
+  }
+}
+    `) as unknown as TypedDocumentString<EstimateFineTuneCostQuery, EstimateFineTuneCostQueryVariables>;
+export const TrainingJobDocument = new TypedDocumentString(`
+    query TrainingJob($id: ID!) {
+  trainingJob(id: $id) {
+    id
+    status
+    step
+    totalSteps
+    loss
+    trainedTokens
+    cost
+    estimatedCost
+    error {
+      code
+      message
+    }
+    progress {
+      step
+      totalSteps
+      percent
+      tokensPerSecond
+    }
+    metrics {
+      loss
+      minLoss
+      evalLoss
+    }
+    fineTunedModel {
+      id
+      fineTunable
+    }
+    checkpoints {
+      step
+    }
+    steps(first: 1000) {
+      edges {
+        node {
+          step
+          loss
+        }
+      }
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<TrainingJobQuery, TrainingJobQueryVariables>;
+export const CancelTrainingDocument = new TypedDocumentString(`
+    mutation CancelTraining($jobId: ID!) {
+  cancelTraining(jobId: $jobId) {
+    job {
+      id
+      status
+    }
+    errors {
+      code
+      message
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<CancelTrainingMutation, CancelTrainingMutationVariables>;
+export const TrainingProgressDocument = new TypedDocumentString(`
+    subscription TrainingProgress($jobId: ID!, $afterStep: Int) {
+  trainingProgress(jobId: $jobId, afterStep: $afterStep) {
+    jobId
+    kind
+    sequence
+    status
+    step
+    totalSteps
+    loss
+  }
+}
+    `) as unknown as TypedDocumentString<TrainingProgressSubscription, TrainingProgressSubscriptionVariables>;
+export const CreateWebhookEndpointDocument = new TypedDocumentString(`
+    mutation CreateWebhookEndpoint($input: CreateWebhookEndpointInput!) {
+  createWebhookEndpoint(input: $input) {
+    endpoint {
+      ...WebhookEndpointFields
+    }
+    secret
+    errors {
+      code
+      message
+      ... on InvalidInputError {
+        field
+      }
+    }
+  }
+}
+    fragment WebhookEndpointFields on WebhookEndpoint {
+  id
+  url
+  description
+  events
+  enabled
+  disabledReason
+  previousSecretExpiresAt
+  createdAt
+}`) as unknown as TypedDocumentString<CreateWebhookEndpointMutation, CreateWebhookEndpointMutationVariables>;
+export const UpdateWebhookEndpointDocument = new TypedDocumentString(`
+    mutation UpdateWebhookEndpoint($input: UpdateWebhookEndpointInput!) {
+  updateWebhookEndpoint(input: $input) {
+    endpoint {
+      ...WebhookEndpointFields
+    }
+    errors {
+      code
+      message
+      ... on InvalidInputError {
+        field
+      }
+    }
+  }
+}
+    fragment WebhookEndpointFields on WebhookEndpoint {
+  id
+  url
+  description
+  events
+  enabled
+  disabledReason
+  previousSecretExpiresAt
+  createdAt
+}`) as unknown as TypedDocumentString<UpdateWebhookEndpointMutation, UpdateWebhookEndpointMutationVariables>;
+export const DeleteWebhookEndpointDocument = new TypedDocumentString(`
+    mutation DeleteWebhookEndpoint($input: DeleteWebhookEndpointInput!) {
+  deleteWebhookEndpoint(input: $input) {
+    deletedId
+    errors {
+      code
+      message
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<DeleteWebhookEndpointMutation, DeleteWebhookEndpointMutationVariables>;
+export const RotateWebhookEndpointSecretDocument = new TypedDocumentString(`
+    mutation RotateWebhookEndpointSecret($input: RotateWebhookEndpointSecretInput!) {
+  rotateWebhookEndpointSecret(input: $input) {
+    endpoint {
+      ...WebhookEndpointFields
+    }
+    secret
+    errors {
+      code
+      message
+    }
+  }
+}
+    fragment WebhookEndpointFields on WebhookEndpoint {
+  id
+  url
+  description
+  events
+  enabled
+  disabledReason
+  previousSecretExpiresAt
+  createdAt
+}`) as unknown as TypedDocumentString<RotateWebhookEndpointSecretMutation, RotateWebhookEndpointSecretMutationVariables>;
+export const RedeliverWebhookDocument = new TypedDocumentString(`
+    mutation RedeliverWebhook($input: RedeliverWebhookInput!) {
+  redeliverWebhook(input: $input) {
+    delivery {
+      ...WebhookDeliveryFields
+    }
+    errors {
+      code
+      message
+    }
+  }
+}
+    fragment WebhookDeliveryFields on WebhookDelivery {
+  id
+  messageId
+  eventType
+  jobId
+  url
+  status
+  attemptCount
+  lastStatusCode
+  lastError
+  deliveredAt
+  body
+  endpoint {
+    id
+  }
+  attempts {
+    attempt
+    statusCode
+    error
+    latencyMs
+    responseSnippet
+  }
+}`) as unknown as TypedDocumentString<RedeliverWebhookMutation, RedeliverWebhookMutationVariables>;
+export const WebhookEndpointsDocument = new TypedDocumentString(`
+    query WebhookEndpoints($first: Int, $after: String) {
+  webhookEndpoints(first: $first, after: $after) {
+    edges {
+      cursor
+      node {
+        ...WebhookEndpointFields
+      }
+    }
+    pageInfo {
+      hasNextPage
+      endCursor
+    }
+  }
+}
+    fragment WebhookEndpointFields on WebhookEndpoint {
+  id
+  url
+  description
+  events
+  enabled
+  disabledReason
+  previousSecretExpiresAt
+  createdAt
+}`) as unknown as TypedDocumentString<WebhookEndpointsQuery, WebhookEndpointsQueryVariables>;
+export const WebhookEndpointDocument = new TypedDocumentString(`
+    query WebhookEndpoint($id: ID!) {
+  webhookEndpoint(id: $id) {
+    ...WebhookEndpointFields
+  }
+}
+    fragment WebhookEndpointFields on WebhookEndpoint {
+  id
+  url
+  description
+  events
+  enabled
+  disabledReason
+  previousSecretExpiresAt
+  createdAt
+}`) as unknown as TypedDocumentString<WebhookEndpointQuery, WebhookEndpointQueryVariables>;
+export const WebhookDeliveriesDocument = new TypedDocumentString(`
+    query WebhookDeliveries($endpointId: ID, $jobId: ID, $status: WebhookDeliveryStatus, $first: Int, $after: String) {
+  webhookDeliveries(
+    endpointId: $endpointId
+    jobId: $jobId
+    status: $status
+    first: $first
+    after: $after
+  ) {
+    edges {
+      node {
+        ...WebhookDeliveryFields
+      }
+    }
+    pageInfo {
+      hasNextPage
+      endCursor
+    }
+  }
+}
+    fragment WebhookDeliveryFields on WebhookDelivery {
+  id
+  messageId
+  eventType
+  jobId
+  url
+  status
+  attemptCount
+  lastStatusCode
+  lastError
+  deliveredAt
+  body
+  endpoint {
+    id
+  }
+  attempts {
+    attempt
+    statusCode
+    error
+    latencyMs
+    responseSnippet
+  }
+}`) as unknown as TypedDocumentString<WebhookDeliveriesQuery, WebhookDeliveriesQueryVariables>;
+export const AccountWebhookSecretDocument = new TypedDocumentString(`
+    query AccountWebhookSecret {
+  account {
+    id
+    webhookSecret
+  }
+  webhookEventTypes
+}
+    `) as unknown as TypedDocumentString<AccountWebhookSecretQuery, AccountWebhookSecretQueryVariables>;
