@@ -112,7 +112,9 @@ async function runStep(step: string, file: string, model: string, out: string): 
     note = `${await bareSplitParse(file)} lines`;
   } else if (step === 'validate' || step === 'validate+tok') {
     const shardPath = tokenizer ? `${out}.one-pass.tlshard` : undefined;
-    const r = await validateDataset(file, { tokenizer, shardPath, limits: { maxTokensPerExample: null } });
+    // Limits off: the files are bigger than the 512 MB / 1M-example defaults on purpose.
+    const limits = { maxTokensPerExample: null, maxBytes: Number.MAX_SAFE_INTEGER, maxExamples: Number.MAX_SAFE_INTEGER };
+    const r = await validateDataset(file, { tokenizer, shardPath, limits });
     note = `${r.stats.examples} examples, ${r.errorCount} errors${r.stats.tokens ? `, ${(r.stats.tokens.total / 1e6).toFixed(1)}M tokens` : ''}`;
     if (r.shard) note += `, shard ${(r.shard.shardBytes / 1e6).toFixed(0)} MB`;
     if (shardPath) await Promise.all([rm(shardPath, { force: true }), rm(shardPath.replace(/\.tlshard$/, '.json'), { force: true })]);

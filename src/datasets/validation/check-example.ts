@@ -161,37 +161,6 @@ function checkCompletion(value: Record<string, unknown>, issues: LineIssue[]): v
   }
 }
 
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-
-/**
- * Lone UTF-16 surrogates written as JSON escapes (`"\ud800"`). JSON.parse accepts
- * them, but they are not Unicode characters: UTF-8 cannot encode them, so a
- * tokenizer would silently turn them into U+FFFD and Python's json + encode would
- * fail. They are reported as `invalid_utf8` at the field that holds them. Only
- * lines whose text contains a surrogate escape are walked, so valid data pays one
- * `indexOf`.
- */
-export function findLoneSurrogates(lineText: string, value: unknown, issues: LineIssue[]): void {
-  if (lineText.indexOf('\\u') === -1 || !/\\u[dD][89a-fA-F]/.test(lineText)) return;
-  walkStrings(value, null, (field, s) => {
-    if (LONE_SURROGATE.test(s)) {
-      issues.push({ code: 'invalid_utf8', field, message: 'a lone UTF-16 surrogate (\\uD800–\\uDFFF escape without its pair) is not a Unicode character and cannot be encoded as UTF-8' });
-    }
-  });
-}
-
-function walkStrings(value: unknown, path: string | null, visit: (field: string | null, s: string) => void): void {
-  if (typeof value === 'string') visit(path, value);
-  else if (Array.isArray(value)) value.forEach((v, i) => walkStrings(v, `${path ?? ''}[${i}]`, visit));
-  else if (isPlainObject(value)) {
-    for (const [k, v] of Object.entries(value)) {
-      const child = path === null ? k : `${path}.${k}`;
-      if (LONE_SURROGATE.test(k)) visit(child, k);
-      walkStrings(v, child, visit);
-    }
-  }
-}
-
 function unrecognized(field: string, key: string, expected: string): LineIssue {
   return { code: 'unrecognized_key', field, message: `unrecognized key ${JSON.stringify(key)}: ${expected}` };
 }
