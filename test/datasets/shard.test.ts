@@ -5,7 +5,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { writeShard } from '../../src/datasets/shard-writer.js';
 import { loadModelTokenizer } from '../../src/datasets/tokenization/model-tokenizer.js';
 import type { ModelTokenizer } from '../../src/datasets/tokenization/model-tokenizer.js';
-import { countBillableTokens, ensureShard, readShardLengths, shardCacheKey, shardPaths, tokenizeToShard } from '../../src/datasets/tokenization/shard.js';
+import { countBillableTokens, ensureShard, readShardLengths, shardCacheKey, shardPaths, tokenizeToShard } from '../../src/datasets/tokenization/index.js';
 import { validateDataset } from '../../src/datasets/validation/index.js';
 import type { Example } from '../../src/datasets/validation/index.js';
 import { tinyModelFolder } from '../helpers/models.js';
