@@ -134,3 +134,20 @@ def test_inspect_model_reports_and_rejects(tmp_path):
         assert len(lines) == 1, r.stderr
         import re
         assert re.search(pattern, lines[0]), lines[0]
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_blocked_causal_attention_equals_one_block(arch, monkeypatch):
+    from tuneloop_trainer import model as model_mod
+    m = new_model(arch)
+    for mod in m.modules():
+        if hasattr(mod, "use_sdpa"):
+            mod.use_sdpa = False
+    ids = torch.randint(3, 96, (2, 23), generator=torch.Generator().manual_seed(4))
+    pos = torch.tensor([list(range(10)) + list(range(13))] * 2)
+    doc = torch.tensor([[0] * 10 + [1] * 13] * 2)
+    with torch.no_grad():
+        whole, _ = m(ids, pos, m.packed_masks(doc, pos))
+        monkeypatch.setattr(model_mod, "ATTENTION_BLOCK", 4)  # 6 blocks, the last one partial
+        blocked, _ = m(ids, pos, m.packed_masks(doc, pos))
+    assert (whole - blocked).abs().max().item() <= 1e-5

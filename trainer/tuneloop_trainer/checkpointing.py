@@ -52,6 +52,13 @@ def remove_stale_temporaries(root: str) -> None:
                 shutil.rmtree(os.path.join(root, name), ignore_errors=True)
 
 
+def remove_all(root: str) -> None:
+    """A fresh (non-resumed) run's checkpoints must all be its own."""
+    remove_stale_temporaries(root)
+    for _, folder in list_checkpoints(root):
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def save_rng(path: str) -> None:
     tensors = {"cpu": torch.get_rng_state()}
     if torch.cuda.is_available() and torch.cuda.is_initialized():

