@@ -7,6 +7,7 @@ import { claimDeliveries } from './claim-deliveries.js';
 import type { ClaimedDelivery } from './claim-deliveries.js';
 import { disableEndpoint, failUnsent, recordAttempts, releaseLease } from './record-attempt.js';
 import type { AttemptRecord } from './record-attempt.js';
+import { pruneMessages } from './prune-messages.js';
 import { retryDelayMs } from './retry-schedule.js';
 import { signatureHeader } from './signing.js';
 import type { WebhookSender } from './webhook-sender.js';
@@ -27,6 +28,8 @@ export interface DeliveryRunnerOptions {
   perEndpoint: number;
   /** Longest sleep between looks at the queue (finds leases of senders that died). */
   pollMs: number;
+  /** Finished messages older than this are deleted with their deliveries and attempts. */
+  retentionDays: number;
 }
 
 /**
@@ -57,6 +60,8 @@ export function createDeliveryRunner(opts: DeliveryRunnerOptions): Runner {
   let sleeper: { timer: NodeJS.Timeout; resolve: () => void } | undefined;
   let unlisten: (() => Promise<void>) | undefined;
   let dropReconnect: (() => void) | undefined;
+  let pruneTimer: NodeJS.Timeout | undefined;
+  let pruning: Promise<void> | undefined;
   const claimLimit = Math.min(opts.concurrency, opts.perEndpoint);
   const recorder = createBatchRecorder(db);
 
@@ -201,17 +206,37 @@ export function createDeliveryRunner(opts: DeliveryRunnerOptions): Runner {
     return record.next === 'pending';
   }
 
+  /** Retention, hourly; the first run is spread over the first hour so processes that start together do not prune together. */
+  function schedulePrune(delayMs: number): void {
+    pruneTimer = setTimeout(() => {
+      pruning = (async () => {
+        try {
+          let deleted = 0;
+          for (let n = -1; n !== 0 && !stopping; deleted += n) n = await pruneMessages(db, opts.retentionDays);
+          if (deleted > 0) log.info({ deleted, retentionDays: opts.retentionDays }, 'pruned old webhook messages');
+        } catch (err) {
+          log.warn({ err }, 'pruning old webhook messages failed; will retry');
+        }
+        if (!stopping) schedulePrune(PRUNE_EVERY_MS);
+      })();
+    }, delayMs);
+    pruneTimer.unref();
+  }
+
   return {
     name: 'webhook-delivery',
     async start() {
       unlisten = await notifier.listen(channels.webhooks, wake);
       dropReconnect = notifier.onReconnect(wake);
       loop = run();
+      schedulePrune(PRUNE_EVERY_MS * Math.random());
     },
     async stop() {
       stopping = true;
+      clearTimeout(pruneTimer);
       wake();
       await loop;
+      await pruning;
       await unlisten?.();
       dropReconnect?.();
       // Give attempts in flight a moment to finish, then cut them short: their leases are
@@ -237,6 +262,8 @@ export function createDeliveryRunner(opts: DeliveryRunnerOptions): Runner {
  * loaded one, blocking the event loop that also sends) into one per handful.
  */
 const LINGER_MS = 5;
+
+const PRUNE_EVERY_MS = 3_600_000;
 
 function createBatchRecorder(db: Db) {
   const queue: Array<{ record: AttemptRecord; resolve: (applied: boolean) => void; reject: (err: unknown) => void }> = [];

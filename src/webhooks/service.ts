@@ -74,6 +74,8 @@ export interface WebhooksService {
 
 const MAX_ENDPOINTS_PER_ACCOUNT = 50;
 const MAX_DESCRIPTION = 500;
+/** Finished messages (and their delivery history) are kept this long. */
+const MESSAGE_RETENTION_DAYS = 30;
 const ROTATION_OVERLAP = sql<Date>`now() + interval '24 hours'`;
 
 /**
@@ -225,6 +227,7 @@ export function createWebhooksService(deps: ServiceDeps): WebhooksService {
         concurrency: 128,
         perEndpoint: 32,
         pollMs: 5_000,
+        retentionDays: MESSAGE_RETENTION_DAYS,
       });
       return [runner];
     },

@@ -8,6 +8,7 @@ import { AccountWebhookSecretDocument, RedeliverWebhookDocument, RotateWebhookEn
 import { startReceiver, verify } from './helpers/receiver.js';
 import type { Receiver } from './helpers/receiver.js';
 import { emit, fakeJobId, rest } from './helpers/events.js';
+import { pruneMessages } from '../../src/webhooks/prune-messages.js';
 
 /**
  * Delivery against a real receiver on loopback: signatures checked with the
@@ -237,6 +238,22 @@ describe.each(engines())('webhook delivery (%s)', (engine) => {
     const [delivery] = await until(() => deliveries(apiKey, `?jobId=${jobId}`), (d) => d[0]?.status === 'SUCCEEDED');
     expect(delivery!.attemptCount).toBe(2);
     expect(delivery!.attempts.map((a: { attempt: number }) => a.attempt)).toEqual([2]);
+  });
+
+  it('prunes finished messages after the retention period, never pending ones', async () => {
+    const { accountId, apiKey, receiver } = await setup();
+    await receiver.down();
+    const [done, waiting] = [fakeJobId(), fakeJobId()];
+    await emit(t, accountId, 'training.completed', { jobId: done, status: 'SUCCEEDED' });
+    await emit(t, accountId, 'training.failed', { jobId: waiting, status: 'FAILED' });
+    const { db } = t.app.services;
+    await sql`update webhook_deliveries set status = 'succeeded' where account_id = ${accountId}
+      and message_id in (select id from webhook_messages where job_id = ${done})`.execute(db);
+    await sql`update webhook_messages set created_at = now() - interval '31 days' where account_id = ${accountId}`.execute(db);
+    expect(await pruneMessages(db, 30)).toBe(1);
+    const left = await deliveries(apiKey);
+    expect(left.map((d) => d.jobId)).toEqual([waiting]);
+    expect(await pruneMessages(db, 30)).toBe(0);
   });
 
   it('signs with the old and the new secret for 24 hours after a rotation', async () => {
