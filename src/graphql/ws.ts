@@ -1,7 +1,8 @@
 import type http from 'node:http';
 import { WebSocketServer } from 'ws';
 import { useServer } from 'graphql-ws/use/ws';
-import type { ExecutionArgs } from 'graphql';
+import { GraphQLError } from 'graphql';
+import type { DocumentNode, ExecutionArgs } from 'graphql';
 import type { Services } from '../services.js';
 import type { Principal } from '../accounts/service.js';
 import type { Yoga } from './yoga.js';
@@ -48,17 +49,26 @@ export function attachGraphQLWs(server: http.Server, yoga: Yoga, services: Servi
           principal: principals.get(ctx) ?? null,
           signal: aborts.get(ctx)?.signal,
         });
-        const args = {
+        // Syntax errors and armor's limits (depth, cost, aliases) are thrown from parse and
+        // validate: returned, they reach the client as an `error` message for this
+        // operation; thrown, graphql-ws would close the whole socket with 4500.
+        let document: DocumentNode;
+        try {
+          document = parse(params.query);
+          const errors = validate(schema, document);
+          if (errors.length) return errors;
+        } catch (err) {
+          if (err instanceof GraphQLError) return [err];
+          throw err;
+        }
+        return {
           schema,
           operationName: params.operationName,
-          document: parse(params.query),
+          document,
           variableValues: params.variables,
           contextValue: await contextFactory(),
           rootValue: { execute, subscribe },
         } as ExecutionArgs & { rootValue: { execute: typeof execute; subscribe: typeof subscribe } };
-        const errors = validate(args.schema, args.document);
-        if (errors.length) return errors;
-        return args;
       },
       execute: (args) => (args.rootValue as { execute: (a: unknown) => unknown }).execute(args) as never,
       subscribe: (args) => (args.rootValue as { subscribe: (a: unknown) => unknown }).subscribe(args) as never,

@@ -140,13 +140,15 @@ export async function executePlainQuery(yoga: Yoga, services: Services, request:
 
   const params = { query, variables: variables ?? undefined, operationName: operationName ?? undefined };
   const { schema, parse, validate, contextFactory, execute } = yoga.getEnveloped({ principal, params } as never);
+  // Parse and validation errors (armor's depth, cost and alias limits throw from here) are
+  // yoga's to answer, with its status codes.
   let document;
   try {
     document = parse(query);
+    if (validate(schema, document).length > 0) return undefined;
   } catch {
     return undefined;
   }
-  if (validate(schema, document).length > 0) return undefined;
   if (getOperationAST(document, params.operationName)?.operation !== 'query') return undefined;
   const result = (await execute({
     schema,

@@ -9,6 +9,7 @@ import { migrationsApplied } from '../db/migrate.js';
 import type { Http } from './http.js';
 import { problem, restErrorHandler, sendProblem } from './problem.js';
 import { ProblemSchema } from './schemas.js';
+import { Type } from 'typebox';
 import { AccountSchema, registerAccountRoutes } from './routes/account.js';
 import { ModelSchema, registerModelRoutes } from './routes/models.js';
 import { registerPendingRoutes } from './routes/pending.js';
@@ -84,8 +85,14 @@ export async function buildHttpServer(opts: HttpServerOptions): Promise<Http> {
     return sendProblem(reply, problem(401, 'UNAUTHENTICATED', 'missing or invalid API key: send "Authorization: Bearer <apiKey>"'));
   });
 
-  app.get('/healthz', { config: { public: true } }, async () => ({ status: 'ok' }));
-  app.get('/readyz', { config: { public: true } }, async (_request, reply) => {
+  // Public operational routes: described in /openapi.json like every REST route, without auth.
+  const publicRoute = (summary: string, response: Record<number, unknown>) => ({
+    config: { public: true },
+    schema: { tags: ['meta'], summary, security: [], response },
+  });
+  const Status = Type.Object({ status: Type.String() });
+  app.get('/healthz', publicRoute('Liveness: the process answers', { 200: Status }), async () => ({ status: 'ok' }));
+  app.get('/readyz', publicRoute('Readiness: the database answers and every migration is applied', { 200: Status, 503: Type.Ref('Problem') }), async (_request, reply) => {
     try {
       if (!(await migrationsApplied(services.db))) {
         return sendProblem(reply, problem(503, 'NOT_READY', 'database migrations are not applied'));
@@ -95,7 +102,7 @@ export async function buildHttpServer(opts: HttpServerOptions): Promise<Http> {
       return sendProblem(reply, problem(503, 'NOT_READY', 'the database is unreachable'));
     }
   });
-  app.get('/openapi.json', { config: { public: true } }, async () => app.swagger());
+  app.get('/openapi.json', publicRoute('This document (OpenAPI 3.1)', {}), async () => app.swagger());
 
   // yoga reads multipart bodies (GraphQL uploads) itself: this encapsulated scope hands it
   // the unparsed stream instead of letting fastify refuse the media type.
