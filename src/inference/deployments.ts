@@ -62,8 +62,13 @@ export function createDeploymentManager(deps: {
 
   const changed = (id: string) => changes.emit('change', id);
 
-  /** Loads a live deployment's runtime in this process (once) and records the outcome. */
-  function activate(dep: Deployment): Promise<void> {
+  /**
+   * Loads a live deployment's runtime in this process (once) and records the outcome.
+   * `mayExport`: a process that merely heard of a new deployment does not export a model
+   * that has no ONNX yet — the process that took the deploy does, and its READY brings
+   * the others back here with the export in place (so replicas do not export at once).
+   */
+  function activate(dep: Deployment, mayExport = true): Promise<void> {
     const running = activating.get(dep.id);
     if (running) return running;
     if (registry.runtimeFor(dep.id)) return Promise.resolve();
@@ -71,6 +76,7 @@ export function createDeploymentManager(deps: {
       try {
         const model = await db.selectFrom('models').selectAll().where('id', '=', dep.model_id).executeTakeFirst();
         if (!model) throw new Error('the model no longer exists');
+        if (!model.onnx_path && !mayExport) return;
         const onnxPath = await deps.exporter.ensure(model);
         const runtime = await registry.acquire(dep.id, { id: model.id, onnxPath, modelDir: model.storage_path });
         const live = await db.transaction().execute(async (trx) => {
@@ -103,7 +109,7 @@ export function createDeploymentManager(deps: {
   async function sync(id: string): Promise<void> {
     const dep = await deploymentById(db, id);
     if (dep && isLive(dep)) {
-      if (serving) void activate(dep);
+      if (serving) void activate(dep, dep.status === 'READY');
     } else {
       await registry.release(id);
     }

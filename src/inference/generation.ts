@@ -90,7 +90,16 @@ export function createGenerator(deps: { db: Db; catalog: CatalogService; log: Lo
     const model = await deps.catalog.findModel(req.accountId, req.model);
     if (!model) throw new NotFoundError('model', req.model);
     const deployment = await liveDeployment(db, req.accountId, model.id);
-    if (!deployment) throw new ModelNotDeployedError(model.id);
+    if (!deployment) {
+      const last = await db
+        .selectFrom('deployments')
+        .select(['status', 'error'])
+        .where('account_id', '=', req.accountId)
+        .where('model_id', '=', model.id)
+        .orderBy('created_at', 'desc')
+        .executeTakeFirst();
+      throw new ModelNotDeployedError(model.id, last?.status === 'FAILED' ? `its deployment failed: ${last.error ?? 'unknown reason'}` : undefined);
+    }
     const runtime = await deps.deployments.runtimeFor(deployment, req.signal);
 
     const { ids: promptIds, field } = encodePrompt(runtime, req.input);

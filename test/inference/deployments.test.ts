@@ -21,15 +21,25 @@ describe.each(engines())('deployments (%s)', (engine) => {
   let alice: { accountId: string; apiKey: string };
   let bob: { accountId: string; apiKey: string };
   let aliceModel: string;
+  // Kept by this file (not the helper), so the last test can restart the app on them.
+  let dataDir: string;
+  let database: Awaited<ReturnType<typeof createTestDatabase>> | undefined;
+  const appOptions = () => ({ dataDir, ...(database ? { databaseUrl: database.url } : {}) });
 
   beforeAll(async () => {
-    t = await startTestApp(engine);
+    dataDir = await makeTempDir();
+    database = engine === 'postgres' ? await createTestDatabase('deployments') : undefined;
+    t = await startTestApp(engine, appOptions());
     alice = await t.account('alice');
     bob = await t.account('bob');
     await t.app.services.catalog.importModel({ dir: await onnxModelFolder(), id: 'tiny-base', fineTunable: true });
     aliceModel = await insertFineTunedModel(t, alice.accountId, await onnxModelFolder(), 'alice');
   });
-  afterAll(async () => t?.stop());
+  afterAll(async () => {
+    await t?.stop();
+    await database?.drop();
+    await fs.rm(dataDir, { recursive: true, force: true });
+  });
 
   it('deploys over REST: LOADING, then READY; once per model; undeploy stops serving it', async () => {
     const created = await post(t, alice.apiKey, '/api/deployments', { modelId: 'tiny-base' });
@@ -113,31 +123,20 @@ describe.each(engines())('deployments (%s)', (engine) => {
     const refused = await post(t, alice.apiKey, '/v1/completions', { model: 'tiny-broken', prompt: 'Hi' });
     expect(((await refused.json()) as { error: { code: string } }).error.code).toBe('model_not_deployed');
   });
-});
 
-describe.each(engines())('deployments after a restart (%s)', (engine) => {
-  it('are loaded again by the api at start and answer as before', async () => {
-    const dataDir = await makeTempDir();
-    const database = engine === 'postgres' ? await createTestDatabase('restart') : undefined;
-    const opts = { dataDir, ...(database ? { databaseUrl: database.url } : {}) };
-    let t = await startTestApp(engine, opts);
-    try {
-      const alice = await t.account('alice');
-      await t.app.services.catalog.importModel({ dir: await onnxModelFolder(), id: 'tiny-base', fineTunable: true });
-      const id = await deployReady(t, alice.apiKey, alice.accountId, 'tiny-base');
-      const body = { model: 'tiny-base', prompt: 'Once upon a time', max_tokens: 12, temperature: 0 };
-      const before = await (await post(t, alice.apiKey, '/v1/completions', body)).json();
-      await t.stop();
-
-      t = await startTestApp(engine, opts);
-      const restored = await t.app.services.inference.waitReady(alice.accountId, id, { timeoutMs: 60_000 });
-      expect(restored.status).toBe('READY');
-      const after = await (await post(t, alice.apiKey, '/v1/completions', body)).json();
-      expect((after as { choices: unknown }).choices).toEqual((before as { choices: unknown }).choices);
-    } finally {
-      await t.stop();
-      await database?.drop();
-      await fs.rm(dataDir, { recursive: true, force: true });
-    }
+  it('restores deployments after a restart: the api loads them at start and they answer as before', async () => {
+    const id = await deployReady(t, alice.apiKey, alice.accountId, 'tiny-base');
+    const body = { model: 'tiny-base', prompt: 'Once upon a time', max_tokens: 12, temperature: 0 };
+    const before = (await (await post(t, alice.apiKey, '/v1/completions', body)).json()) as { choices: unknown };
+    await t.stop();
+    t = await startTestApp(engine, appOptions());
+    const restored = await t.app.services.inference.waitReady(alice.accountId, id, { timeoutMs: 60_000 });
+    expect(restored.status).toBe('READY');
+    const after = (await (await post(t, alice.apiKey, '/v1/completions', body)).json()) as { choices: unknown };
+    expect(after.choices).toEqual(before.choices);
+    // Undeployed and failed deployments stay as they were.
+    const all = await t.app.services.inference.listDeployments(alice.accountId, { includeUndeployed: true });
+    expect(all.filter((d) => d.status === 'READY').map((d) => d.id)).toEqual([id]);
+    expect(all.some((d) => d.status === 'FAILED')).toBe(true);
   });
 });
