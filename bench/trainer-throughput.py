@@ -4,7 +4,9 @@ FLOP/s measured in the same run, for full fine-tuning and LoRA.
 
 Prints figures, asserts nothing (DESIGN.md: timings live in bench/). It drives the real
 recipe (spec → preflight → Recipe.setup → Recipe._train_step), so collation, masking,
-loss, clipping and the optimizer are all inside the timed step.
+loss, clipping and the optimizer are all inside the timed step. The reference matmul is
+measured right before and right after each case and averaged, so a machine shared with
+other work skews both sides of the ratio alike.
 
 FLOPs per token (the PaLM appendix-B convention):
   full:  6·N + 12·L·H·T          N = parameters in matmuls (lm_head included, embedding
@@ -148,21 +150,20 @@ def main() -> None:
     torch.set_num_threads(threads)
     where = torch.cuda.get_device_name() if cuda else f"CPU, {threads} threads, OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE')}, native bf16: {has_native_bf16()}"
     print(f"torch {torch.__version__} on {where}; seq {args.seq}, {args.batch} rows/step, {args.micro} rows/forward, "
-          f"{args.steps} timed steps after {args.warmup} warmup")
+          f"{args.steps} timed steps after {args.warmup} warmup; reference: plain {8192 if cuda else 2048}² matmul")
     n = 8192 if cuda else 2048
-    rates = {d: matmul_rate(device, d, n) for d in dtypes}
-    for d, r in rates.items():
-        print(f"plain {n}x{n} matmul, {d}: {r / 1e9:,.1f} GFLOP/s")
-    print(f"{'size':>6} {'method':>6} {'dtype':>5} {'params':>12} {'tokens/s':>10} {'GFLOP/s':>10} {'of matmul':>9}")
+    print(f"{'size':>6} {'method':>6} {'dtype':>5} {'params':>12} {'tokens/s':>10} {'GFLOP/s':>10} "
+          f"{'matmul GFLOP/s':>14} {'of matmul':>9}")
     tmp = tempfile.mkdtemp(prefix="tuneloop-bench-")
     try:
         for size in sizes:
             for method in args.methods.split(","):
                 for d in dtypes:
+                    before = matmul_rate(device, d, n)
                     r = run_case(tmp, size, method, d, args.device, args)
-                    ratio = r["flops"] / rates[d]
+                    rate = (before + matmul_rate(device, d, n)) / 2
                     print(f"{size:>6} {method:>6} {r['dtype']:>5} {r['params']:>12,} {r['tok_s']:>10,.0f} "
-                          f"{r['flops'] / 1e9:>10,.1f} {ratio:>8.1%}", flush=True)
+                          f"{r['flops'] / 1e9:>10,.1f} {rate / 1e9:>14,.1f} {r['flops'] / rate:>8.1%}", flush=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
