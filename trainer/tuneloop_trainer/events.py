@@ -4,7 +4,8 @@
 parent's pipe, `NullLogger` serves DDP ranks other than 0. A closed pipe means the
 parent is gone: the sink notices both on write (EPIPE) and, between writes, from a
 watchdog thread polling the fd for POLLERR/POLLHUP, and raises `parent_gone` so the
-loop stops at the next step boundary instead of training for nobody.
+loop stops at the next step boundary instead of training for nobody. A step (or a model
+load) can be long, so the process also ends by itself PARENT_GONE_GRACE_S later.
 """
 from __future__ import annotations
 
@@ -17,6 +18,9 @@ import sys
 import threading
 import time
 from typing import Protocol
+
+PARENT_GONE_GRACE_S = 30.0
+EXIT_PARENT_GONE = 74  # runner.EXIT_PARENT_GONE
 
 
 class MetricLogger(Protocol):
@@ -57,9 +61,16 @@ class EventSink:
                     data = data[os.write(self.fd, data):]
             except OSError as e:
                 if e.errno in (errno.EPIPE, errno.EBADF, errno.ECONNRESET):
-                    self.parent_gone.set()
+                    self._gone()
                     return
                 raise
+
+    def _gone(self) -> None:
+        if not self.parent_gone.is_set():
+            self.parent_gone.set()
+            timer = threading.Timer(PARENT_GONE_GRACE_S, os._exit, (EXIT_PARENT_GONE,))
+            timer.daemon = True
+            timer.start()
 
     def _watch(self) -> None:
         try:
@@ -73,7 +84,7 @@ class EventSink:
             except OSError:
                 return
             if any(ev & (select.POLLERR | select.POLLHUP | select.POLLNVAL) for _, ev in ready):
-                self.parent_gone.set()
+                self._gone()
                 return
 
     def close(self) -> None:
