@@ -120,3 +120,16 @@ def test_usage_errors_exit_2_with_one_line(tmp_path):
         assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr, r.stderr
     r = run_cli("train", "--spec", str(tmp_path / "s.json"), "--events-fd", "97")
     assert r.returncode == 2 and "--events-fd 97 is not an open file descriptor" in r.stderr
+
+
+def test_resume_with_a_changed_spec_is_refused(base, tmp_path):
+    tmp, model, train = base
+    spec = make_spec(tmp_path, model, train, epochs=1, batchSize=8)
+    first = run_train(spec, tmp_path)
+    assert first.returncode == 0, first.stderr
+    kept = os.listdir(spec["checkpoints"]["dir"])
+    assert kept == ["step-00000001"]
+    files = sorted(os.listdir(os.path.join(spec["checkpoints"]["dir"], kept[0])))
+    assert files == ["adapter.safetensors", "optimizer.safetensors", "rng-rank0.safetensors", "trainer_state.json"]
+    spec["hyperparameters"]["seed"] = 8
+    expect_failure(run_train(spec, tmp_path, resume=True), "CHECKPOINT_MISMATCH", "seed=7", "8")
