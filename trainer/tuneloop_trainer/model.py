@@ -19,6 +19,7 @@ from torch.utils.checkpoint import checkpoint
 from .config import ModelConfig
 
 HAS_SDPA = hasattr(F, "scaled_dot_product_attention")
+SDPA_GQA = HAS_SDPA and tuple(int(x) for x in torch.__version__.split(".")[:2]) >= (2, 5)  # enable_gqa=
 ATTENTION_BLOCK = 128  # query block of the matmul attention path (see Attention._attend)
 
 
@@ -100,7 +101,8 @@ class Attention(nn.Module):
         q = self.q_proj(x).view(B, T, self.n_head, self.hd).transpose(1, 2)  # (B, nh, T, hd)
         k = self.k_proj(x).view(B, T, self.n_kv, self.hd).transpose(1, 2)  # (B, nkv, T, hd)
         v = self.v_proj(x).view(B, T, self.n_kv, self.hd).transpose(1, 2)  # (B, nkv, T, hd)
-        cos, sin = cos[:, None], sin[:, None]  # (B, 1, T, hd)
+        # in q's dtype (bf16 under autocast), as transformers does: q and k stay bf16 for SDPA
+        cos, sin = cos[:, None].to(q.dtype), sin[:, None].to(q.dtype)  # (B, 1, T, hd)
         q = q * cos + rotate_half(q) * sin
         k = k * cos + rotate_half(k) * sin
         if past is not None:
@@ -112,6 +114,8 @@ class Attention(nn.Module):
 
     def _sdpa(self, q, k, v, mask):
         g = self.n_head // self.n_kv
+        if g > 1 and SDPA_GQA:
+            return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=mask is None, enable_gqa=True)
         if g > 1:
             k, v = k.repeat_interleave(g, dim=1), v.repeat_interleave(g, dim=1)  # (B, nh, S, hd)
         return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=mask is None)
