@@ -29,7 +29,9 @@ class LoRALinear(nn.Module):
         nn.init.zeros_(self.lora_B.weight)
 
     def forward(self, x):
-        return self.base_layer(x) + self.lora_B(self.lora_A(self.dropout(x))) * self.scaling
+        # in-place scaled add into the frozen layer's output (its backward needs no output):
+        # one pass over the activation instead of a multiply and an add
+        return self.base_layer(x).add_(self.lora_B(self.lora_A(self.dropout(x))), alpha=self.scaling)
 
     def merged(self) -> nn.Linear:
         """A plain linear with W + (alpha / r) · B A, computed in float64 to keep merging exact."""
