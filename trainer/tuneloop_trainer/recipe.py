@@ -52,6 +52,7 @@ class Recipe:
         self.best_eval: float | None = None
         self.evals_without_improvement = 0
         self.last_checkpoint = -1
+        self.started = False  # `started` emitted: failures report a step from then on
 
     # ---------------------------------------------------------------- setup
     def setup(self) -> None:
@@ -119,6 +120,7 @@ class Recipe:
                      dtype=self.rt.dtype, parameters=self.parameters, trainableParameters=self.trainable_parameters,
                      worldSize=self.dist.world, batchSize=self.hp.batchSize, microBatchSize=self.micro,
                      maxSeqLength=self.hp.maxSeqLength, totalTokens=self.plan.total_tokens, threads=self.rt.threads)
+        self.started = True
         while self.step < total:
             reason = self._stop_requested()
             if reason:

@@ -85,7 +85,7 @@ def run_train_command(spec_path: str, events_fd: int | None, resume: bool) -> in
 
 def _fail(log, code: str, message: str, recipe) -> int:
     message = " ".join(str(message).split())
-    step = recipe.step if recipe is not None else None
+    step = recipe.step if recipe is not None and recipe.started else None
     log.log("failed", code=code, message=message, step=step)
     print(f"error: {code}: {message}", file=sys.stderr)
     return EXIT_FAILED
