@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTempDir, startTestApp } from '../helpers/app.js';
 import { createTestDatabase, engines } from '../helpers/db.js';
 import type { Engine } from '../helpers/db.js';
+import { migratedDataDir } from '../foundation/data-dir.js';
 import { listeningUrl, mapLimit, oneLineError, runCli, startServerProcess } from './helpers.js';
 
 /** Where a CLI process finds the database: a data folder (PGlite) or DATABASE_URL. */
@@ -113,7 +114,7 @@ describe('tuneloop bad arguments', () => {
 
 describe('the embedded data folder is held by one process', () => {
   it('a second process fails at once with a clear message while `serve` runs; the folder works after', async () => {
-    const dataDir = await makeTempDir('tuneloop-lock-');
+    const dataDir = await migratedDataDir('tuneloop-lock-');
     const server = startServerProcess(['serve', '--port', '0', '--host', '127.0.0.1', '--data-dir', dataDir]);
     try {
       const url = await listeningUrl(server);

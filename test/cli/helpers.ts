@@ -134,7 +134,7 @@ export function startServerProcess(args: string[], opts: { env?: NodeJS.ProcessE
 
 /** Waits for `tuneloop serve|start` to listen and returns its URL. */
 export async function listeningUrl(server: ServerProcess): Promise<string> {
-  const line = await server.waitForLog((l) => l.msg === 'tuneloop api listening');
+  const line = await server.waitForLog((l) => l.msg === 'tuneloop api listening', 100_000);
   return String(line.url);
 }
 

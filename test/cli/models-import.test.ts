@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeTempDir } from '../helpers/app.js';
+import { migratedDataDir } from '../foundation/data-dir.js';
 import { buildModelVariants } from '../foundation/model-variants.js';
 import type { ModelVariants } from '../foundation/model-variants.js';
 import { mapLimit, oneLineError, runCli } from './helpers.js';
@@ -12,7 +12,7 @@ describe('tuneloop models import', () => {
 
   beforeAll(async () => {
     variants = await buildModelVariants();
-    dataDir = await makeTempDir('tuneloop-cli-models-');
+    dataDir = await migratedDataDir('tuneloop-cli-models-');
   });
   afterAll(async () => {
     await variants?.remove();
@@ -31,7 +31,7 @@ describe('tuneloop models import', () => {
       expect(result.code, refusal.name).toBe(1);
     });
     // The folder is checked before the database is opened: a bad folder leaves nothing behind.
-    expect(await fs.readdir(dataDir)).toEqual([]);
+    expect(await fs.readdir(dataDir)).toEqual(['db']);
   });
 
   it('imports a sharded folder, prints the model, and refuses the same id again', async () => {

@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { CompiledQuery, QueryExecutor } from 'kysely';
-import { startTestApp } from '../helpers/app.js';
+import { startFreshApp } from './data-dir.js';
 import type { TestApp } from '../helpers/app.js';
 import { engines } from '../helpers/db.js';
 import { gql, wsClient, wsCollect } from '../helpers/clients.js';
@@ -17,7 +17,7 @@ describe.each(engines())('API-key lookup cache (%s)', (engine) => {
   let restore: (() => void) | undefined;
 
   beforeAll(async () => {
-    t = await startTestApp(engine);
+    t = await startFreshApp(engine);
     const executor = t.app.services.db.getExecutor() as QueryExecutor & { executeQuery: QueryExecutor['executeQuery'] };
     const original = executor.executeQuery;
     executor.executeQuery = function (this: QueryExecutor, query: CompiledQuery, ...rest: unknown[]) {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApp } from '../helpers/app.js';
+import { startFreshApp } from './data-dir.js';
 import type { TestApp } from '../helpers/app.js';
 import { engines } from '../helpers/db.js';
 import { gql, gqlSse, wsClient, wsCollect } from '../helpers/clients.js';
@@ -11,7 +11,7 @@ describe.each(engines())('authentication on every transport (%s)', (engine) => {
   let key: string;
 
   beforeAll(async () => {
-    t = await startTestApp(engine);
+    t = await startFreshApp(engine);
     key = (await t.account('alice')).apiKey;
     await t.app.services.catalog.importModel({ dir: await tinyModelFolder(), id: 'tiny-base', fineTunable: true });
   });

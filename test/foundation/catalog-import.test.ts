@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApp } from '../helpers/app.js';
+import { startFreshApp } from './data-dir.js';
 import type { TestApp } from '../helpers/app.js';
 import { engines } from '../helpers/db.js';
 import { gql } from '../helpers/clients.js';
@@ -33,7 +33,7 @@ describe.each(engines())('catalog import through the service (%s)', (engine) => 
   let key: string;
 
   beforeAll(async () => {
-    t = await startTestApp(engine);
+    t = await startFreshApp(engine);
     key = (await t.account('importer')).apiKey;
   });
   afterAll(async () => t?.stop());

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApp } from '../helpers/app.js';
+import { startFreshApp } from './data-dir.js';
 import type { TestApp } from '../helpers/app.js';
 import { engines } from '../helpers/db.js';
 import { gqlSse, wsClient, wsCollect } from '../helpers/clients.js';
@@ -21,7 +21,7 @@ describe.each(engines())('GraphQL limits and error masking (%s)', (engine) => {
   let key: string;
 
   beforeAll(async () => {
-    t = await startTestApp(engine);
+    t = await startFreshApp(engine);
     key = (await t.account('limits')).apiKey;
     await t.app.services.catalog.importModel({ dir: await tinyModelFolder(), id: 'tiny-limits', fineTunable: true });
   });

@@ -1,6 +1,6 @@
 import Fastify from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApp } from '../helpers/app.js';
+import { startFreshApp } from './data-dir.js';
 import type { TestApp } from '../helpers/app.js';
 import { engines } from '../helpers/db.js';
 import { tinyModelFolder } from '../helpers/models.js';
@@ -39,7 +39,7 @@ describe.each(engines())('REST layer (%s)', (engine) => {
   let spec: { openapi: string; paths: Record<string, Record<string, { tags?: string[]; responses?: Record<string, unknown> }>> };
 
   beforeAll(async () => {
-    t = await startTestApp(engine);
+    t = await startFreshApp(engine);
     key = (await t.account('rest')).apiKey;
     await t.app.services.catalog.importModel({ dir: await tinyModelFolder(), id: 'tiny-rest', fineTunable: true });
     const response = await fetch(`${t.url}/openapi.json`);

@@ -2,6 +2,7 @@ import fs from 'node:fs/promises';
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTempDir } from '../helpers/app.js';
+import { migratedDataDir } from './data-dir.js';
 import { createTestDatabase, engines } from '../helpers/db.js';
 import { readSse, wsClient, wsCollect } from '../helpers/clients.js';
 import { tinyModelFolder } from '../helpers/models.js';
@@ -96,7 +97,7 @@ describe.each(engines())('graceful shutdown of `tuneloop serve` (%s)', (engine) 
   let server: ServerProcess | undefined;
 
   beforeAll(async () => {
-    dataDir = await makeTempDir('tuneloop-shutdown-');
+    dataDir = engine === 'pglite' ? await migratedDataDir('tuneloop-shutdown-') : await makeTempDir('tuneloop-shutdown-');
     database = engine === 'postgres' ? await createTestDatabase('shutdown') : undefined;
     seeded = await seed(dataDir, database?.url);
   });

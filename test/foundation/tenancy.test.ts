@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApp } from '../helpers/app.js';
+import { startFreshApp } from './data-dir.js';
 import type { TestApp } from '../helpers/app.js';
 import { engines } from '../helpers/db.js';
 import { gqlSse, wsClient, wsCollect } from '../helpers/clients.js';
@@ -203,7 +203,7 @@ describe.each(engines())('tenant isolation (%s)', (engine) => {
   const ids = new Map<string, string>();
 
   beforeAll(async () => {
-    t = await startTestApp(engine);
+    t = await startFreshApp(engine);
     accounts = { a: await t.account('tenant-a'), b: await t.account('tenant-b') };
     await t.app.services.catalog.importModel({ dir: await tinyModelFolder(), id: BASE, fineTunable: true });
     for (const kind of kinds) ids.set(kind.kind, await kind.create(t, accounts));
