@@ -65,10 +65,9 @@ export async function up(db: Kysely<unknown>): Promise<void> {
       updated_at timestamptz not null default now(),
       constraint webhook_deliveries_target check ((endpoint_id is null) <> (url is null))
     )`.execute(db);
-  // The queue: due rows in time order. Finished rows leave the index.
+  // The queue: due rows in time order. Finished rows leave the index; a claim moves its
+  // rows' next_attempt_at to the end of their lease, so rows in flight leave its front.
   await sql`create index webhook_deliveries_due_idx on webhook_deliveries (next_attempt_at) where status = 'pending'`.execute(db);
-  // Leases held now (a few per sender): when one expires, its sender died and the row is due.
-  await sql`create index webhook_deliveries_lease_idx on webhook_deliveries (lease_expires_at) where status = 'pending' and lease_expires_at is not null`.execute(db);
   await sql`create index webhook_deliveries_account_idx on webhook_deliveries (account_id, id)`.execute(db);
   await sql`create index webhook_deliveries_endpoint_idx on webhook_deliveries (endpoint_id, id)`.execute(db);
   await sql`create index webhook_deliveries_message_idx on webhook_deliveries (message_id)`.execute(db);

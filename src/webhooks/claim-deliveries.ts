@@ -30,11 +30,12 @@ export interface ClaimResult {
   claimed: ClaimedDelivery[];
   /**
    * Milliseconds until a row not claimed now could be claimed (0: one is due but was
-   * locked by another sender's claim), or null when nothing else is pending: the earlier
-   * of the next due unleased delivery and the next lease to expire (its sender died, or
-   * will report back before then).
+   * locked by another sender's claim), or null when nothing else is pending: the next due
+   * delivery, or the next lease to expire (its sender died, or reports back before then).
    */
   nextDueMs: number | null;
+  /** The same, for endpoints other than those of the claimed rows (and job URLs). */
+  otherDueMs: number | null;
 }
 
 /**
@@ -42,6 +43,11 @@ export interface ClaimResult {
  * `FOR UPDATE SKIP LOCKED` (so concurrent senders in other processes take different rows),
  * stamps a lease and bumps `attempts`. A sender that dies loses its lease after
  * `leaseSeconds` and another one takes the row again: at-least-once, never at-most-once.
+ *
+ * The claim also moves `next_attempt_at` to the lease's end — when the row is due again if
+ * its sender dies — so rows in flight leave the front of the due index: claims do not walk
+ * past them, and the next-due time below covers expired leases too. (Before this a claim
+ * slowed with every row in flight, 12 → 25 ms after five claims of 32 on a loaded server.)
  *
  * The same round trip says when to look again, so an idle sender sleeps exactly until
  * the next retry is due (one statement per wake-up, not two: on PGlite every statement
@@ -60,6 +66,7 @@ export async function claimDeliveries(db: Db, opts: ClaimOptions): Promise<Claim
     secrets: string[];
     payload: string;
     next_due_ms: number | string | null;
+    other_due_ms: number | string | null;
   }>`
     with picked as (
       select id, message_id, endpoint_id, account_id
@@ -77,6 +84,7 @@ export async function claimDeliveries(db: Db, opts: ClaimOptions): Promise<Claim
       set attempts = d.attempts + 1,
           lease_owner = ${opts.owner},
           lease_expires_at = now() + make_interval(secs => ${opts.leaseSeconds}::float8),
+          next_attempt_at = now() + make_interval(secs => ${opts.leaseSeconds}::float8),
           updated_at = now()
       from picked
         join webhook_messages m on m.id = picked.message_id
@@ -94,22 +102,29 @@ export async function claimDeliveries(db: Db, opts: ClaimOptions): Promise<Claim
         m.payload
     ),
     next_due as (
-      select least(
-        (select next_attempt_at from webhook_deliveries
-          where status = 'pending'
-            and (lease_expires_at is null or lease_expires_at < now())
-            and (endpoint_id is null or not (endpoint_id = any(${skip}::text[])))
-            and id not in (select id from picked)
-          order by next_attempt_at
-          limit 1),
-        (select min(lease_expires_at) from webhook_deliveries
-          where status = 'pending' and lease_expires_at > now()
-            and (endpoint_id is null or not (endpoint_id = any(${skip}::text[]))))
-      ) as at
+      select (
+        select next_attempt_at from webhook_deliveries
+        where status = 'pending'
+          and (endpoint_id is null or not (endpoint_id = any(${skip}::text[])))
+          and id not in (select id from picked)
+        order by next_attempt_at
+        limit 1
+      ) as at,
+      (
+        select next_attempt_at from webhook_deliveries
+        where status = 'pending'
+          and (endpoint_id is null or not (endpoint_id = any(${skip}::text[])))
+          and (endpoint_id is null or endpoint_id not in (select endpoint_id from picked where endpoint_id is not null))
+          and id not in (select id from picked)
+        order by next_attempt_at
+        limit 1
+      ) as other_at
     )
-    select claimed.*, (extract(epoch from (next_due.at - now())) * 1000)::float8 as next_due_ms
+    select claimed.*,
+      (extract(epoch from (next_due.at - now())) * 1000)::float8 as next_due_ms,
+      (extract(epoch from (next_due.other_at - now())) * 1000)::float8 as other_due_ms
     from next_due left join claimed on true`.execute(db);
-  const nextDue = rows[0]?.next_due_ms;
+  const ms = (value: number | string | null | undefined) => (value == null ? null : Math.max(0, Number(value)));
   return {
     claimed: rows
       .filter((r) => r.id !== null)
@@ -124,6 +139,7 @@ export async function claimDeliveries(db: Db, opts: ClaimOptions): Promise<Claim
         secrets: r.secrets,
         payload: r.payload,
       })),
-    nextDueMs: nextDue == null ? null : Math.max(0, Number(nextDue)),
+    nextDueMs: ms(rows[0]?.next_due_ms),
+    otherDueMs: ms(rows[0]?.other_due_ms),
   };
 }

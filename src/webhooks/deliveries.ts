@@ -69,7 +69,7 @@ export async function redeliver(db: Db, accountId: string, id: string): Promise<
       })
       .where('id', '=', id)
       .execute();
-    await notifyOnCommit(trx, channels.webhooks, id);
+    await notifyOnCommit(trx, channels.webhooks, '*');
   });
   return getDelivery(db, accountId, id);
 }

@@ -66,7 +66,7 @@ export async function recordAttempts(db: Db, records: readonly AttemptRecord[]):
 export async function releaseLease(db: Db, deliveryId: string, owner: string): Promise<void> {
   await sql`
     update webhook_deliveries
-    set lease_owner = null, lease_expires_at = null, attempts = greatest(attempts - 1, 0), updated_at = now()
+    set lease_owner = null, lease_expires_at = null, next_attempt_at = now(), attempts = greatest(attempts - 1, 0), updated_at = now()
     where id = ${deliveryId} and lease_owner = ${owner}`.execute(db);
 }
 

@@ -86,7 +86,7 @@ const ROTATION_OVERLAP = sql<Date>`now() + interval '24 hours'`;
 export function createWebhooksService(deps: ServiceDeps): WebhooksService {
   const { db, config, notifier, log, accounts } = deps;
   const allowPrivate = config.webhookAllowPrivate;
-  const sender = createWebhookSender({ timeoutMs: config.webhookTimeoutMs, allowPrivate, maxSockets: 32 });
+  const sender = createWebhookSender({ timeoutMs: config.webhookTimeoutMs, allowPrivate, maxSockets: 96 });
   let runner: Runner | undefined;
 
   const checkUrl = async (url: string, field = 'url') => (await checkWebhookUrl(url, { allowPrivate, field })).toString();
@@ -224,8 +224,8 @@ export function createWebhooksService(deps: ServiceDeps): WebhooksService {
         owner: `${os.hostname()}:${process.pid}:${randomToken(6)}`,
         retryFactor: config.webhookRetryFactor,
         leaseSeconds: Math.ceil(config.webhookTimeoutMs / 1000) + 30,
-        concurrency: 128,
-        perEndpoint: 32,
+        concurrency: 256,
+        perEndpoint: 64,
         pollMs: 5_000,
         retentionDays: MESSAGE_RETENTION_DAYS,
       });

@@ -1,8 +1,10 @@
 import dns from 'node:dns';
-import type { LookupAddress, LookupOptions } from 'node:dns';
+import type { LookupAddress } from 'node:dns';
 import net from 'node:net';
-import ipaddr from 'ipaddr.js';
 import { InvalidInputError } from '../errors.js';
+import { addressBlockReason, guardedLookup as guardedNetLookup, urlHost } from '../net/address-guard.js';
+
+export { addressBlockReason, urlHost };
 
 /**
  * Where webhooks may go. A webhook URL is chosen by a user but requested by our servers,
@@ -13,47 +15,11 @@ import { InvalidInputError } from '../errors.js';
  * every connection (DNS can change after registration). The second one is the one that
  * protects: `guardedLookup` is the socket's own resolver, so the address that is checked
  * is the address that is connected to — no window between checking and connecting.
+ * The address rules themselves live in src/net/address-guard.ts (dataset downloads use
+ * them too).
  */
 
 const MAX_URL_LENGTH = 2048;
-
-/**
- * Cloud instance metadata services (AWS/GCP/Azure/Oracle 169.254.169.254, ECS task
- * metadata, Alibaba, AWS IMDS over IPv6). They hand out credentials, so they stay refused
- * even when the operator allows private addresses for on-premises receivers.
- */
-const METADATA_ADDRESSES = new Set(
-  ['169.254.169.254', '169.254.170.2', '169.254.170.23', '100.100.100.200', 'fd00:ec2::254'].map((a) =>
-    ipaddr.parse(a).toNormalizedString(),
-  ),
-);
-
-const RANGE_WORDS: Record<string, string> = {
-  loopback: 'loopback',
-  private: 'private',
-  uniqueLocal: 'private (unique local)',
-  linkLocal: 'link-local',
-  carrierGradeNat: 'shared (carrier-grade NAT)',
-  unspecified: 'unspecified',
-  multicast: 'multicast',
-  broadcast: 'broadcast',
-  reserved: 'reserved',
-};
-
-/**
- * Why a connection to `address` is refused, or null when it is allowed. Only globally
- * routable unicast addresses pass by default; IPv6 forms that embed an IPv4 address
- * (mapped, NAT64, 6to4, Teredo) are judged by their IPv4 address or refused.
- */
-export function addressBlockReason(address: string, allowPrivate: boolean): string | null {
-  if (!net.isIP(address)) return `${address} is not an IP address`;
-  const ip = ipaddr.process(address.replace(/%.*$/, ''));
-  if (METADATA_ADDRESSES.has(ip.toNormalizedString())) return `${address} is a cloud metadata address`;
-  if (allowPrivate) return null;
-  const range = ip.range();
-  if (range === 'unicast') return null;
-  return `${address} is a ${RANGE_WORDS[range] ?? `special-purpose (${range})`} address`;
-}
 
 /** A connection refused by the address policy (the delivery records it as the attempt's error). */
 export class BlockedAddressError extends Error {
@@ -64,33 +30,12 @@ export class BlockedAddressError extends Error {
   }
 }
 
-type LookupCallback = (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void;
-
 /**
- * A `dns.lookup` replacement for http(s) agents: resolves every address of the host and
- * refuses the connection when any of them is blocked (a host that mixes public and private
- * addresses is treated as private). Handles both the `all: true` form Node's happy-eyeballs
- * connect uses and the single-address form.
+ * The address policy as the socket's resolver (see src/net/address-guard.ts): refused
+ * connections fail with `BlockedAddressError`.
  */
 export function guardedLookup(allowPrivate: boolean) {
-  return (hostname: string, options: LookupOptions, callback: LookupCallback): void => {
-    dns.lookup(hostname, { ...options, all: true }, (err, addresses) => {
-      if (err) return callback(err, []);
-      if (addresses.length === 0) return callback(Object.assign(new Error(`no address for ${hostname}`), { code: 'ENOTFOUND' }), []);
-      for (const entry of addresses) {
-        const reason = addressBlockReason(entry.address, allowPrivate);
-        if (reason) return callback(new BlockedAddressError(`${hostname} resolves to ${reason}`), []);
-      }
-      if (options.all) return callback(null, addresses);
-      const first = addresses[0]!;
-      callback(null, first.address, first.family);
-    });
-  };
-}
-
-/** The host of a URL as `net` sees it (IPv6 literals without brackets). */
-export function urlHost(url: URL): string {
-  return url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+  return guardedNetLookup(allowPrivate, (reason) => new BlockedAddressError(reason));
 }
 
 /**

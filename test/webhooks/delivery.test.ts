@@ -230,8 +230,8 @@ describe.each(engines())('webhook delivery (%s)', (engine) => {
     await t.app.services.db.transaction().execute(async (trx) => {
       await t.app.services.webhooks.enqueue(trx, { type: 'training.failed', accountId, data: { jobId, status: 'FAILED' } });
       // As if another process had claimed it and died mid-attempt.
-      await sql`update webhook_deliveries set lease_owner = 'dead-sender', lease_expires_at = now() + interval '1 second', attempts = 1
-        where account_id = ${accountId}`.execute(trx);
+      await sql`update webhook_deliveries set lease_owner = 'dead-sender', lease_expires_at = now() + interval '1 second',
+        next_attempt_at = now() + interval '1 second', attempts = 1 where account_id = ${accountId}`.execute(trx);
     });
     const [r] = await receiver.waitFor((all) => all.length === 1);
     expect(r!.at - enqueuedAt).toBeGreaterThanOrEqual(900);
