@@ -1,8 +1,14 @@
 import { createReadStream } from 'node:fs';
 import { realpath, stat } from 'node:fs/promises';
 import { lookup } from 'node:dns/promises';
+import http from 'node:http';
+import type { IncomingMessage } from 'node:http';
+import https from 'node:https';
+import net from 'node:net';
 import { delimiter, isAbsolute, resolve, sep } from 'node:path';
-import ipaddr from 'ipaddr.js';
+import type { Readable } from 'node:stream';
+import zlib from 'node:zlib';
+import { addressBlockReason, guardedLookup, urlHost } from '../net/address-guard.js';
 import { DatasetError } from './dataset-error.js';
 import { formatBytes, storeStream } from './storage.js';
 import type { StoredDataset } from './storage.js';
@@ -15,14 +21,16 @@ export interface FetchUrlOptions {
   /** Default 3. */
   maxRedirects?: number;
   /**
-   * Let the URL reach loopback, private, link-local and other non-public addresses.
-   * Off by default: a server that fetches any URL a user names is an SSRF hole.
+   * Let the URL reach loopback, private, link-local and other non-public addresses
+   * (cloud metadata addresses stay refused). Off by default: a server that fetches any
+   * URL a user names is an SSRF hole.
    */
   allowPrivate?: boolean;
   signal?: AbortSignal;
 }
 
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+const MAX_URL_LENGTH = 4096;
 
 /**
  * Downloads an http(s) URL into the dataset store. Redirects are followed by hand
@@ -31,57 +39,115 @@ const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
  * HTTP status when there was one), `file_too_large`, `fetch_timeout`,
  * `too_many_redirects`. Nothing is left in the store on failure.
  *
- * The private-address check resolves the host name before fetching; a DNS answer
- * that changes between that lookup and the connection (rebinding) is not caught,
- * because Node's built-in fetch offers no hook on the address it connects to.
+ * The address policy (src/net/address-guard.ts) is applied by the socket's own
+ * resolver, so the address that was checked is the one connected to: a DNS answer
+ * that changes between a check and the connection (rebinding) is refused too.
+ * gzip/deflate/br bodies are decompressed; the byte limit applies to the decompressed
+ * file, so a small compressed bomb stops at the limit.
  */
 export async function fetchUrlToStore(url: string, options: FetchUrlOptions): Promise<StoredDataset & { url: string }> {
   const { dataDir, maxBytes, timeoutMs = 60_000, maxRedirects = 3, allowPrivate = false } = options;
   const timeout = AbortSignal.timeout(timeoutMs);
   const signal = options.signal ? AbortSignal.any([timeout, options.signal]) : timeout;
+  const resolver = guardedLookup(allowPrivate);
   let current = await checkUrl(url, allowPrivate);
   try {
     for (let redirects = 0; ; redirects++) {
-      const response = await fetch(current, { redirect: 'manual', signal });
-      if (REDIRECT_STATUSES.has(response.status)) {
-        await response.body?.cancel();
-        const location = response.headers.get('location');
-        if (!location) throw new DatasetError('fetch_failed', `redirect (HTTP ${response.status}) without a Location header`, { status: response.status });
+      const response = await get(current, resolver, signal);
+      const status = response.statusCode ?? 0;
+      if (REDIRECT_STATUSES.has(status)) {
+        response.destroy();
+        const location = response.headers.location;
+        if (!location) throw new DatasetError('fetch_failed', `redirect (HTTP ${status}) without a Location header`, { status });
         if (redirects >= maxRedirects) {
           throw new DatasetError('too_many_redirects', `more than ${maxRedirects} redirects`, { maxRedirects });
         }
         current = await checkUrl(new URL(location, current).href, allowPrivate);
         continue;
       }
-      if (response.status < 200 || response.status > 299) {
-        await response.body?.cancel();
-        throw new DatasetError('fetch_failed', `the server answered HTTP ${response.status} for ${current.href}`, { status: response.status });
+      if (status < 200 || status > 299) {
+        response.destroy();
+        throw new DatasetError('fetch_failed', `the server answered HTTP ${status} for ${current.href}`, { status });
       }
-      const declared = Number(response.headers.get('content-length') ?? NaN);
-      if (declared > maxBytes) {
-        await response.body?.cancel();
+      const encoding = (response.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
+      const declared = Number(response.headers['content-length'] ?? NaN);
+      if (encoding === 'identity' && declared > maxBytes) {
+        response.destroy();
         throw new DatasetError('file_too_large', `the file is larger than the ${formatBytes(maxBytes)} limit`, { maxBytes });
       }
-      if (!response.body) throw new DatasetError('fetch_failed', `empty response body from ${current.href}`, { status: response.status });
-      const stored = await storeStream(response.body, { dataDir, maxBytes, signal });
-      return { ...stored, url: current.href };
+      const body = decoded(response, encoding);
+      try {
+        const stored = await storeStream(body, { dataDir, maxBytes, signal });
+        return { ...stored, url: current.href };
+      } catch (error) {
+        if (error instanceof DatasetError && error.code === 'upload_aborted' && !signal.aborted) {
+          throw new DatasetError('fetch_failed', `the download of ${current.href} broke off: ${String(error.details.cause ?? error.message)}`, { cause: error.details.cause });
+        }
+        throw error;
+      } finally {
+        body.destroy();
+        response.destroy();
+      }
     }
   } catch (error) {
     if (timeout.aborted) {
       throw new DatasetError('fetch_timeout', `the download did not complete within ${timeoutMs / 1000} s`, { timeoutMs });
     }
     if (error instanceof DatasetError) throw error;
+    const err = error as NodeJS.ErrnoException & { reason?: string };
+    if (err.code === 'EADDRBLOCKED') {
+      throw new DatasetError('url_not_allowed', `${err.reason ?? err.message}, which is not allowed`);
+    }
+    if (err.code === 'ENOTFOUND' || err.code === 'EAI_AGAIN') {
+      throw new DatasetError('fetch_failed', `cannot resolve host ${current.hostname}`, { cause: err.code });
+    }
     const cause = error instanceof Error ? ((error.cause as Error | undefined)?.message ?? error.message) : String(error);
     throw new DatasetError('fetch_failed', `could not download ${current.href}: ${cause}`, { cause });
   }
 }
 
+/** One GET on node:http(s), connecting through `resolver` (the address policy). */
+function get(url: URL, resolver: ReturnType<typeof guardedLookup>, signal: AbortSignal): Promise<IncomingMessage> {
+  return new Promise((resolvePromise, reject) => {
+    const request = (url.protocol === 'https:' ? https : http).get(url, {
+      agent: false,
+      lookup: resolver,
+      signal,
+      headers: { 'user-agent': 'Tuneloop-Datasets/1', accept: '*/*', 'accept-encoding': 'gzip, deflate, br' },
+    });
+    request.once('response', resolvePromise);
+    request.once('error', reject);
+  });
+}
+
+/** The response body, decompressed when the server compressed it. */
+function decoded(response: IncomingMessage, encoding: string): Readable {
+  const decoder =
+    encoding === 'gzip' || encoding === 'x-gzip'
+      ? zlib.createGunzip()
+      : encoding === 'deflate'
+        ? zlib.createInflate()
+        : encoding === 'br'
+          ? zlib.createBrotliDecompress()
+          : null;
+  if (!decoder) {
+    if (encoding !== 'identity') {
+      response.destroy();
+      throw new DatasetError('fetch_failed', `the server sent an unsupported Content-Encoding: ${encoding}`);
+    }
+    return response;
+  }
+  response.on('error', (err) => decoder.destroy(err));
+  return response.pipe(decoder);
+}
+
 async function checkUrl(raw: string, allowPrivate: boolean): Promise<URL> {
   let url: URL;
+  if (raw.length > MAX_URL_LENGTH) throw new DatasetError('url_not_allowed', `the URL is longer than ${MAX_URL_LENGTH} characters`);
   try {
     url = new URL(raw);
   } catch {
-    throw new DatasetError('url_not_allowed', `not a valid URL: ${raw}`);
+    throw new DatasetError('url_not_allowed', `not a valid URL: ${raw.slice(0, 200)}`);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw new DatasetError('url_not_allowed', `only http and https URLs are allowed, not ${url.protocol}`);
@@ -89,14 +155,16 @@ async function checkUrl(raw: string, allowPrivate: boolean): Promise<URL> {
   if (url.username || url.password) {
     throw new DatasetError('url_not_allowed', 'URLs with credentials are not allowed');
   }
-  if (!allowPrivate) {
-    const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
-    const addresses = ipaddr.isValid(host) ? [host] : await resolveAll(host);
-    for (const address of addresses) {
-      const parsed = ipaddr.process(address);
-      if (parsed.range() !== 'unicast') {
-        throw new DatasetError('url_not_allowed', `${url.hostname} resolves to a ${parsed.range()} address, which is not allowed`);
-      }
+  const host = urlHost(url);
+  if (!host) throw new DatasetError('url_not_allowed', 'the URL has no host');
+  // IP literals skip the socket's resolver, so they are judged here; host names are
+  // judged here for an early, clear answer and again by the resolver on connect.
+  const addresses = net.isIP(host) ? [host] : allowPrivate ? [] : await resolveAll(host);
+  for (const address of addresses) {
+    const reason = addressBlockReason(address, allowPrivate);
+    if (reason) {
+      const prefix = address === host ? '' : `${url.hostname} resolves to `;
+      throw new DatasetError('url_not_allowed', `${prefix}${reason}, which is not allowed`);
     }
   }
   return url;
