@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 from .errors import TrainerError
 
@@ -138,9 +138,6 @@ class ModelConfig:
             d.update(use_sliding_window=bool(self.sliding_window_layers), sliding_window=self.sliding_window,
                      max_window_layers=first)
         return d
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
 
 
 def _sliding_window(hf: dict, mt: str, n_layers: int) -> tuple[int | None, list[int]]:

@@ -37,7 +37,7 @@ class Hyperparameters:
 
 
 @dataclass
-class Runtime:
+class RuntimeOptions:
     device: str = "auto"
     dtype: str = "auto"
     threads: int | None = None
@@ -59,7 +59,7 @@ class Spec:
     merge_lora: bool
     export_onnx: bool
     hp: Hyperparameters
-    runtime: Runtime
+    runtime: RuntimeOptions
 
     @property
     def learning_rate(self) -> float:
@@ -184,8 +184,8 @@ def parse_spec(obj, base_dir: str = "/") -> Spec:
             if getattr(hp, k) is not None:
                 raise _fail(f"hyperparameters.{k}", "needs data.validation (a validation shard); set it or make this null")
 
-    rt = Runtime()
-    raw_rt = _obj(top.get("runtime", {}), "runtime", set(Runtime.__dataclass_fields__))
+    rt = RuntimeOptions()
+    raw_rt = _obj(top.get("runtime", {}), "runtime", set(RuntimeOptions.__dataclass_fields__))
     for k, v in raw_rt.items():
         if k == "device":
             v = _enum(v, "runtime.device", ("auto", "cpu", "cuda"))
