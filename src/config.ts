@@ -19,6 +19,16 @@ export interface Config {
   datasetRoots: string[];
   /** Let `{url}` dataset intake reach loopback/private addresses (TUNELOOP_DATASET_ALLOW_PRIVATE_URLS=1; tests). */
   datasetAllowPrivateUrls: boolean;
+  /** Largest dataset file accepted, in bytes (TUNELOOP_DATASET_MAX_BYTES; default 512 MiB). */
+  datasetMaxBytes: number;
+  /** Fewest examples a READY dataset has (TUNELOOP_DATASET_MIN_EXAMPLES; default 10). */
+  datasetMinExamples: number;
+  /** Most examples a dataset may have (TUNELOOP_DATASET_MAX_EXAMPLES; default 1,000,000). */
+  datasetMaxExamples: number;
+  /** Tokens one example may have (TUNELOOP_DATASET_MAX_TOKENS_PER_EXAMPLE); null = the model's context length. */
+  datasetMaxTokensPerExample: number | null;
+  /** Time limit of a `{url}` download, redirects included (TUNELOOP_DATASET_FETCH_TIMEOUT_MS; default 60 s). */
+  datasetFetchTimeoutMs: number;
   logLevel: string;
   /** Seconds an API-key lookup stays cached. */
   authCacheSeconds: number;
@@ -64,6 +74,16 @@ export function loadConfig(overrides: Partial<Config> = {}, env: NodeJS.ProcessE
       overrides.datasetRoots ??
       (env.TUNELOOP_DATASET_ROOTS ? env.TUNELOOP_DATASET_ROOTS.split(path.delimiter).filter(Boolean) : []),
     datasetAllowPrivateUrls: overrides.datasetAllowPrivateUrls ?? env.TUNELOOP_DATASET_ALLOW_PRIVATE_URLS === '1',
+    datasetMaxBytes: overrides.datasetMaxBytes ?? envInt(env, 'TUNELOOP_DATASET_MAX_BYTES', 512 * 1024 * 1024),
+    datasetMinExamples: overrides.datasetMinExamples ?? envInt(env, 'TUNELOOP_DATASET_MIN_EXAMPLES', 10),
+    datasetMaxExamples: overrides.datasetMaxExamples ?? envInt(env, 'TUNELOOP_DATASET_MAX_EXAMPLES', 1_000_000),
+    datasetMaxTokensPerExample:
+      overrides.datasetMaxTokensPerExample !== undefined
+        ? overrides.datasetMaxTokensPerExample
+        : env.TUNELOOP_DATASET_MAX_TOKENS_PER_EXAMPLE
+          ? envInt(env, 'TUNELOOP_DATASET_MAX_TOKENS_PER_EXAMPLE', 0)
+          : null,
+    datasetFetchTimeoutMs: overrides.datasetFetchTimeoutMs ?? envInt(env, 'TUNELOOP_DATASET_FETCH_TIMEOUT_MS', 60_000),
     logLevel: overrides.logLevel ?? env.LOG_LEVEL ?? 'info',
     authCacheSeconds: overrides.authCacheSeconds ?? envInt(env, 'TUNELOOP_AUTH_CACHE_SECONDS', 30),
     workerConcurrency: overrides.workerConcurrency ?? envInt(env, 'TUNELOOP_WORKER_CONCURRENCY', 1),

@@ -44,7 +44,16 @@ export function createServices(infra: { config: Config; db: Db; notifier: Notifi
     db,
     catalog,
     log: infra.log,
-    config: { dataDir: config.dataDir, datasetRoots: config.datasetRoots, allowPrivateUrls: config.datasetAllowPrivateUrls },
+    config: {
+      dataDir: config.dataDir,
+      datasetRoots: config.datasetRoots,
+      allowPrivateUrls: config.datasetAllowPrivateUrls,
+      maxBytes: config.datasetMaxBytes,
+      minExamples: config.datasetMinExamples,
+      maxExamples: config.datasetMaxExamples,
+      maxTokensPerExample: config.datasetMaxTokensPerExample,
+      fetchTimeoutMs: config.datasetFetchTimeoutMs,
+    },
   });
   const training = createTrainingService({ ...core, datasets, webhooks });
   const inference = createInferenceService(core);

@@ -8,17 +8,22 @@ import { notifyOnCommit } from '../db/connect.js';
 import { channels } from '../db/notifier.js';
 import type { Model } from '../db/schema.js';
 import type { Dataset, DatasetTokenization } from '../db/tables/datasets.js';
+import type { ShardSummary } from './tokenization/shard-summary.js';
 import { DomainError, NotFoundError } from '../errors.js';
 import { newId } from '../ids.js';
 import type { Logger } from '../log.js';
 import type { CatalogService } from '../catalog/service.js';
 import { isDatasetError } from './dataset-error.js';
-import { DEFAULT_MAX_DATASET_BYTES, removeIfUnreferenced, storeStream, sweepTempFiles } from './storage.js';
+import { deleteDataset, lockContent, removeContentIfUnreferenced } from './delete-dataset.js';
+import { DEFAULT_MAX_DATASET_BYTES, storeStream, sweepTempFiles } from './storage.js';
 import type { StoredDataset } from './storage.js';
 import { fetchUrlToStore, storeServerFile } from './intake.js';
+import { recordTokenization, tokenizerKey } from './record-tokenization.js';
 import { validateDataset } from './validation/index.js';
+import type { ValidationLimits } from './validation/index.js';
 import { ModelTokenizer } from './tokenization/model-tokenizer.js';
 import { tokenizeToShard, shardPathFor } from './tokenization/index.js';
+import { sweepShardParts } from './tokenization/sweep-shard-parts.js';
 
 export interface DatasetsConfig {
   dataDir: string;
@@ -27,6 +32,10 @@ export interface DatasetsConfig {
   maxBytes?: number;
   minExamples?: number;
   maxExamples?: number;
+  /** Tokens one example may have; null/absent = the counting model's context length. */
+  maxTokensPerExample?: number | null;
+  /** Time limit of a URL download. Default 60 s. */
+  fetchTimeoutMs?: number;
 }
 
 export interface CreateDatasetOptions {
@@ -42,6 +51,8 @@ export interface DatasetPage {
 }
 
 export interface DatasetsService {
+  /** The byte limit of one dataset file (transports refuse larger bodies early with it). */
+  readonly maxBytes: number;
   /** Stores an uploaded stream and starts validating it. Identical bytes return the existing dataset. */
   createFromStream(accountId: string, stream: AsyncIterable<Uint8Array | string> | Readable, opts?: CreateDatasetOptions): Promise<Dataset>;
   createFromUrl(accountId: string, url: string, opts?: CreateDatasetOptions): Promise<Dataset>;
@@ -66,6 +77,13 @@ export interface DatasetsService {
 /** Seconds a process may hold a dataset's validation before another process retries it. */
 const VALIDATION_LEASE_SECONDS = 600;
 
+/**
+ * Shard temp files are swept every 10 minutes, not on every 30-second tick: the sweep
+ * reads one folder per dataset with shards, and a leftover (a process that died while
+ * tokenizing) only costs disk until it is an hour old anyway.
+ */
+const SHARD_SWEEP_INTERVAL_MS = 10 * 60 * 1000;
+
 /** Intake errors become API errors with UPPER_SNAKE codes (line-level findings stay in the report). */
 function toDomainError(err: unknown): unknown {
   if (!isDatasetError(err)) return err;
@@ -78,8 +96,15 @@ export function createDatasetsService(deps: { db: Db; catalog: CatalogService; l
   const tokenizers = new LRUCache<string, Promise<ModelTokenizer>>({ max: 16 });
   const listeners: Array<(dataset: Dataset) => Promise<void>> = [];
   const running = new Map<string, Promise<Dataset | undefined>>();
+  const tokenizing = new Map<string, Promise<DatasetTokenization>>();
   let sweepTimer: NodeJS.Timeout | undefined;
   let stopped = true;
+  let lastShardSweep = 0;
+  const limits: Partial<ValidationLimits> = {
+    maxBytes,
+    ...(config.minExamples !== undefined ? { minExamples: config.minExamples } : {}),
+    ...(config.maxExamples !== undefined ? { maxExamples: config.maxExamples } : {}),
+  };
 
   const loadTokenizer = (model: Model) => {
     const key = `${model.storage_path}|${model.tokenizer_sha256}|${model.chat_template_sha256}`;
@@ -100,31 +125,38 @@ export function createDatasetsService(deps: { db: Db; catalog: CatalogService; l
 
   async function record(accountId: string, stored: StoredDataset, source: Dataset['source'], sourceRef: string | null, opts: CreateDatasetOptions): Promise<Dataset> {
     const model = await validationModel(accountId, opts.model);
-    const inserted = await db
-      .insertInto('datasets')
-      .values({
-        id: newId('dataset'),
-        account_id: accountId,
-        filename: opts.filename ? path.basename(opts.filename).slice(0, 255) : null,
-        source,
-        source_ref: sourceRef,
-        sha256: stored.sha256,
-        bytes: stored.bytes,
-        storage_path: stored.path,
-        status: 'VALIDATING',
-        errors: '[]',
-        warnings: '[]',
-        tokenizer_model_id: model?.id ?? null,
-      })
-      .onConflict((oc) => oc.constraint('datasets_account_sha_unique').doNothing())
-      .returningAll()
-      .executeTakeFirst();
-    if (!inserted) {
+    const dataset = await db.transaction().execute(async (trx) => {
+      // Under the content lock a concurrent delete of the last dataset with these bytes
+      // has either not removed the file yet (and will see this row) or has removed it.
+      await lockContent(trx, stored.sha256);
+      const existing = await trx.selectFrom('datasets').selectAll().where('account_id', '=', accountId).where('sha256', '=', stored.sha256).executeTakeFirst();
       // The same bytes from the same account: the existing dataset answers.
-      return db.selectFrom('datasets').selectAll().where('account_id', '=', accountId).where('sha256', '=', stored.sha256).executeTakeFirstOrThrow();
-    }
-    void scheduleValidation(inserted.id);
-    return inserted;
+      if (existing) return { row: existing, created: false };
+      if (!(await fs.stat(stored.path).then(() => true, () => false))) {
+        throw new DomainError('UPLOAD_CONFLICT', 'a dataset with the same content was being deleted at the same moment; send the file again', 409);
+      }
+      const row = await trx
+        .insertInto('datasets')
+        .values({
+          id: newId('dataset'),
+          account_id: accountId,
+          filename: opts.filename ? path.basename(opts.filename).slice(0, 255) : null,
+          source,
+          source_ref: sourceRef,
+          sha256: stored.sha256,
+          bytes: stored.bytes,
+          storage_path: stored.path,
+          status: 'VALIDATING',
+          errors: '[]',
+          warnings: '[]',
+          tokenizer_model_id: model?.id ?? null,
+        })
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      return { row, created: true };
+    });
+    if (dataset.created) void scheduleValidation(dataset.row.id);
+    return dataset.row;
   }
 
   function scheduleValidation(id: string): Promise<Dataset | undefined> {
@@ -151,17 +183,19 @@ export function createDatasetsService(deps: { db: Db; catalog: CatalogService; l
       .executeTakeFirst();
     if (!claimed) return undefined;
     let update: Partial<Dataset>;
+    let shard: { key: string; shardPath: string; summary: ShardSummary } | null = null;
     try {
       const model = claimed.tokenizer_model_id ? await deps.catalog.findModel(claimed.account_id, claimed.tokenizer_model_id) : undefined;
       const tokenizer = model ? await loadTokenizer(model) : null;
+      // The shard for the counting model is written in the same pass: a job on that
+      // model (the usual case) starts without tokenizing the file a second time.
+      const shardPath = tokenizer ? shardPathFor(config.dataDir, claimed.sha256, tokenizer) : undefined;
       const report = await validateDataset(claimed.storage_path, {
         tokenizer,
-        limits: {
-          maxBytes,
-          ...(config.minExamples !== undefined ? { minExamples: config.minExamples } : {}),
-          ...(config.maxExamples !== undefined ? { maxExamples: config.maxExamples } : {}),
-        },
+        limits: { ...limits, ...tokenLimits(tokenizer) },
+        ...(shardPath ? { shardPath, datasetSha256: claimed.sha256 } : {}),
       });
+      if (tokenizer && shardPath && report.shard) shard = { key: tokenizerKey(tokenizer), shardPath, summary: report.shard };
       update = {
         status: report.ok ? 'READY' : 'INVALID',
         format: report.stats.format,
@@ -174,6 +208,8 @@ export function createDatasetsService(deps: { db: Db; catalog: CatalogService; l
       };
     } catch (err) {
       if (!isDatasetError(err)) {
+        const still = await db.selectFrom('datasets').select('id').where('id', '=', id).executeTakeFirst();
+        if (!still) return undefined; // deleted while it was being validated
         log.error({ err, datasetId: id }, 'dataset validation crashed; it will be retried');
         await db.updateTable('datasets').set({ validation_lease_expires_at: null }).where('id', '=', id).execute();
         return undefined;
@@ -203,7 +239,13 @@ export function createDatasetsService(deps: { db: Db; catalog: CatalogService; l
         .where('status', '=', 'VALIDATING')
         .returningAll()
         .executeTakeFirst();
+      if (row && shard) await recordTokenization(trx, { sha256: row.sha256, ...shard });
       if (row) await notifyOnCommit(trx, channels.datasets, row.id);
+      if (!row && shard) {
+        // Deleted while validating: the shard just written may be the last trace of it.
+        await lockContent(trx, claimed.sha256);
+        await removeContentIfUnreferenced(trx, config.dataDir, claimed.sha256);
+      }
       return row;
     });
     if (done) {
@@ -223,10 +265,25 @@ export function createDatasetsService(deps: { db: Db; catalog: CatalogService; l
       .limit(20)
       .execute();
     for (const { id } of stale) if (!running.has(id)) void scheduleValidation(id);
-    await sweepTempFiles(config.dataDir).catch(() => 0);
+    await sweepTempFiles(config.dataDir).catch((err) => log.warn({ err }, 'dataset temp sweep failed'));
+    if (Date.now() - lastShardSweep >= SHARD_SWEEP_INTERVAL_MS) {
+      lastShardSweep = Date.now();
+      const removed = await sweepShardParts(config.dataDir).catch((err) => void log.warn({ err }, 'shard temp sweep failed'));
+      if (removed) log.info({ removed }, 'removed leftover shard temp files');
+    }
+  }
+
+  /** The token limits validation checks: the configured maximum, else the model's context. */
+  function tokenLimits(tokenizer: ModelTokenizer | null): Partial<ValidationLimits> {
+    if (config.maxTokensPerExample == null) return {};
+    const context = tokenizer?.contextLength ?? null;
+    // Allowed past the context, such examples train on their first `context` tokens: warn.
+    return { maxTokensPerExample: config.maxTokensPerExample, ...(context !== null && config.maxTokensPerExample > context ? { truncateAt: context } : {}) };
   }
 
   return {
+    maxBytes,
+
     async createFromStream(accountId, stream, opts = {}) {
       let stored: StoredDataset;
       try {
@@ -240,7 +297,12 @@ export function createDatasetsService(deps: { db: Db; catalog: CatalogService; l
     async createFromUrl(accountId, url, opts = {}) {
       let stored;
       try {
-        stored = await fetchUrlToStore(url, { dataDir: config.dataDir, maxBytes, allowPrivate: config.allowPrivateUrls, ...(opts.signal ? { signal: opts.signal } : {}) });
+        stored = await fetchUrlToStore(url, {
+          dataDir: config.dataDir,
+          maxBytes,
+          allowPrivate: config.allowPrivateUrls,
+          ...(config.fetchTimeoutMs !== undefined ? { timeoutMs: config.fetchTimeoutMs } : {}),
+          ...(opts.signal ? { signal: opts.signal } : {}) });
       } catch (err) {
         throw toDomainError(err);
       }
@@ -276,25 +338,8 @@ export function createDatasetsService(deps: { db: Db; catalog: CatalogService; l
       return { datasets: rows.slice(0, first), hasNextPage: rows.length > first };
     },
 
-    async delete(accountId, id) {
-      const dataset = await this.get(accountId, id);
-      await db.transaction().execute(async (trx) => {
-        const inUse = await trx
-          .selectFrom('training_jobs')
-          .select('id')
-          .where('account_id', '=', accountId)
-          .where((eb) => eb.or([eb('training_dataset_id', '=', id), eb('validation_dataset_id', '=', id)]))
-          .where('status', 'in', ['VALIDATING', 'QUEUED', 'RUNNING'])
-          .limit(1)
-          .executeTakeFirst();
-        if (inUse) {
-          throw new DomainError('DATASET_IN_USE', `dataset ${id} is used by job ${inUse.id}, which has not finished; cancel it or wait`, 409, { jobId: inUse.id });
-        }
-        await trx.deleteFrom('datasets').where('id', '=', id).where('account_id', '=', accountId).execute();
-      });
-      await removeIfUnreferenced(config.dataDir, dataset.sha256, async (sha) =>
-        Boolean(await db.selectFrom('datasets').select('id').where('sha256', '=', sha).limit(1).executeTakeFirst()),
-      );
+    delete(accountId, id) {
+      return deleteDataset(db, config.dataDir, accountId, id);
     },
 
     async tokenization(dataset, model) {
@@ -302,42 +347,25 @@ export function createDatasetsService(deps: { db: Db; catalog: CatalogService; l
         throw new DomainError('DATASET_NOT_READY', `dataset ${dataset.id} is ${dataset.status}`, 400, { datasetStatus: dataset.status });
       }
       const tokenizer = await loadTokenizer(model);
-      const key = `${tokenizer.tokenizerSha256}:${tokenizer.templateSha256}`;
-      const cached = await db
-        .selectFrom('dataset_tokenizations')
-        .selectAll()
-        .where('sha256', '=', dataset.sha256)
-        .where('tokenizer_key', '=', key)
-        .executeTakeFirst();
-      const shardPath = shardPathFor(config.dataDir, dataset.sha256, tokenizer);
+      const key = tokenizerKey(tokenizer);
+      const cached = await db.selectFrom('dataset_tokenizations').selectAll().where('sha256', '=', dataset.sha256).where('tokenizer_key', '=', key).executeTakeFirst();
       if (cached && (await fs.stat(cached.shard_path).then(() => true, () => false))) return cached;
-      let result;
-      try {
-        result = await tokenizeToShard(dataset.storage_path, tokenizer, shardPath);
-      } catch (err) {
-        throw toDomainError(err);
+      // One tokenization per shard at a time in this process (a job start and its worker may ask together).
+      const shardPath = shardPathFor(config.dataDir, dataset.sha256, tokenizer);
+      let pending = tokenizing.get(shardPath);
+      if (!pending) {
+        pending = (async () => {
+          let summary: ShardSummary;
+          try {
+            summary = await tokenizeToShard(dataset.storage_path, tokenizer, shardPath, { datasetSha256: dataset.sha256 });
+          } catch (err) {
+            throw toDomainError(err);
+          }
+          return recordTokenization(db, { sha256: dataset.sha256, key, shardPath, summary });
+        })().finally(() => tokenizing.delete(shardPath));
+        tokenizing.set(shardPath, pending);
       }
-      const row = {
-        sha256: dataset.sha256,
-        tokenizer_key: key,
-        shard_path: shardPath,
-        examples: result.examples,
-        total_tokens: BigInt(result.totalTokens),
-        trainable_tokens: BigInt(result.trainableTokens),
-        max_tokens: result.maxTokens,
-        length_histogram: JSON.stringify(result.lengths),
-      };
-      await db
-        .insertInto('dataset_tokenizations')
-        .values(row)
-        .onConflict((oc) => oc.columns(['sha256', 'tokenizer_key']).doUpdateSet({ shard_path: shardPath }))
-        .execute();
-      return db
-        .selectFrom('dataset_tokenizations')
-        .selectAll()
-        .where('sha256', '=', dataset.sha256)
-        .where('tokenizer_key', '=', key)
-        .executeTakeFirstOrThrow();
+      return pending;
     },
 
     validateNow: (id) => scheduleValidation(id),

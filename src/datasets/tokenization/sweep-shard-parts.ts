@@ -1,0 +1,40 @@
+import { readdir, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+
+/**
+ * Temp files of a shard being written: parts (`.tokens`, `.mask`, `.lengths`), the summary
+ * and the assembled file, all named `.<key>.tlshard.<random>…` beside the shard
+ * (see `partStemFor` and `assembleShard`).
+ */
+const SHARD_TEMP = /^\..+\.tlshard\..+/;
+
+/**
+ * Removes shard temp files older than `olderThanMs` under `<dataDir>/shards`: the
+ * leftovers of a process that died while tokenizing (a live writer touches its files
+ * far more often than once an hour). Returns how many were removed. Reads one folder per
+ * dataset that has shards, so callers run it rarely (minutes apart), not on every tick.
+ */
+export async function sweepShardParts(dataDir: string, olderThanMs = 60 * 60 * 1000): Promise<number> {
+  const root = join(dataDir, 'shards');
+  const cutoff = Date.now() - olderThanMs;
+  let removed = 0;
+  for (const prefix of await names(root)) {
+    for (const dataset of await names(join(root, prefix))) {
+      const folder = join(root, prefix, dataset);
+      for (const name of await names(folder)) {
+        if (!SHARD_TEMP.test(name)) continue;
+        const path = join(folder, name);
+        const info = await stat(path).catch(() => null);
+        if (info?.isFile() && info.mtimeMs < cutoff) {
+          await rm(path, { force: true });
+          removed++;
+        }
+      }
+    }
+  }
+  return removed;
+}
+
+async function names(dir: string): Promise<string[]> {
+  return readdir(dir).catch(() => []);
+}
