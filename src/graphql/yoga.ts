@@ -4,6 +4,7 @@ import { GraphQLError, getOperationAST } from 'graphql';
 import type { ExecutionResult } from 'graphql';
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { useGraphQlJit } from '@envelop/graphql-jit';
+import { createFetch } from '@whatwg-node/fetch';
 import type { Principal } from '../accounts/service.js';
 import type { Services } from '../services.js';
 import { DomainError } from '../errors.js';
@@ -53,6 +54,10 @@ export function createGraphQLServer(services: Services): Yoga {
       subscriptionsProtocol: 'WS',
     },
     multipart: true,
+    // yoga holds a multipart file in memory until the resolver runs: cap it at the dataset
+    // limit, so an oversized upload is refused while it streams in (413) instead of growing
+    // the heap without bound. (REST uploads stream straight to disk.)
+    fetchAPI: createFetch({ formDataLimits: { fileSize: services.datasets.maxBytes, files: 1, fieldSize: 1 << 20 } }),
     maskedErrors: {
       maskError(error, message, isDev) {
         const original = error instanceof GraphQLError ? error.originalError : error;

@@ -10,6 +10,18 @@ export type ChatMessageInput = {
   role: string;
 };
 
+export type CreateDatasetFromPathInput = {
+  model?: string | number | null | undefined;
+  /** An absolute path on the server, inside a root the operator allowed (TUNELOOP_DATASET_ROOTS). */
+  path: string;
+};
+
+export type CreateDatasetFromUrlInput = {
+  model?: string | number | null | undefined;
+  /** An http(s) URL of a JSONL file. */
+  url: string;
+};
+
 export type CreateWebhookEndpointInput = {
   description?: string | null | undefined;
   /** Event types to receive (see webhookEventTypes); default: every status event, no checkpoints. */
@@ -231,6 +243,86 @@ export type NodeByIdQuery = { node:
     | { __typename: 'TrainingJob', id: string }
     | { __typename: 'WebhookEndpoint', id: string }
    | null };
+
+export type DatasetDetailFragment = { id: string, status: DatasetStatus, filename: string | null, format: string | null, examples: number | null, bytes: number, sha256: string, source: string, tokenizerModel: string | null, errorCount: number, warningCount: number, errors: Array<{ line: number | null, code: string, field: string | null, message: string }>, warnings: Array<{ line: number | null, code: string, field: string | null, message: string }>, stats: { examples: number, lines: number, messagesPerRole: { system: number, user: number, assistant: number, tool: number } | null, tokens: { total: number, mean: number, max: number, trainable: number } | null } | null };
+
+export type UploadDatasetDetailMutationVariables = Exact<{
+  input: UploadDatasetInput;
+}>;
+
+
+export type UploadDatasetDetailMutation = { uploadDataset: { dataset: { id: string, status: DatasetStatus, filename: string | null, format: string | null, examples: number | null, bytes: number, sha256: string, source: string, tokenizerModel: string | null, errorCount: number, warningCount: number, errors: Array<{ line: number | null, code: string, field: string | null, message: string }>, warnings: Array<{ line: number | null, code: string, field: string | null, message: string }>, stats: { examples: number, lines: number, messagesPerRole: { system: number, user: number, assistant: number, tool: number } | null, tokens: { total: number, mean: number, max: number, trainable: number } | null } | null } | null, errors: Array<
+      | { code: string, message: string }
+      | { code: string, message: string }
+      | { code: string, message: string }
+      | { code: string, message: string }
+    > } };
+
+export type CreateDatasetFromUrlMutationVariables = Exact<{
+  input: CreateDatasetFromUrlInput;
+}>;
+
+
+export type CreateDatasetFromUrlMutation = { createDatasetFromUrl: { dataset: { id: string, status: DatasetStatus, filename: string | null, format: string | null, examples: number | null, bytes: number, sha256: string, source: string, tokenizerModel: string | null, errorCount: number, warningCount: number, errors: Array<{ line: number | null, code: string, field: string | null, message: string }>, warnings: Array<{ line: number | null, code: string, field: string | null, message: string }>, stats: { examples: number, lines: number, messagesPerRole: { system: number, user: number, assistant: number, tool: number } | null, tokens: { total: number, mean: number, max: number, trainable: number } | null } | null } | null, errors: Array<
+      | { code: string, message: string }
+      | { code: string, message: string }
+      | { code: string, message: string }
+      | { code: string, message: string }
+    > } };
+
+export type CreateDatasetFromPathMutationVariables = Exact<{
+  input: CreateDatasetFromPathInput;
+}>;
+
+
+export type CreateDatasetFromPathMutation = { createDatasetFromPath: { dataset: { id: string, status: DatasetStatus, filename: string | null, format: string | null, examples: number | null, bytes: number, sha256: string, source: string, tokenizerModel: string | null, errorCount: number, warningCount: number, errors: Array<{ line: number | null, code: string, field: string | null, message: string }>, warnings: Array<{ line: number | null, code: string, field: string | null, message: string }>, stats: { examples: number, lines: number, messagesPerRole: { system: number, user: number, assistant: number, tool: number } | null, tokens: { total: number, mean: number, max: number, trainable: number } | null } | null } | null, errors: Array<
+      | { code: string, message: string }
+      | { code: string, message: string }
+      | { code: string, message: string }
+      | { code: string, message: string }
+    > } };
+
+export type DatasetQueryVariables = Exact<{
+  id: string | number;
+}>;
+
+
+export type DatasetQuery = { dataset: { id: string, status: DatasetStatus, filename: string | null, format: string | null, examples: number | null, bytes: number, sha256: string, source: string, tokenizerModel: string | null, errorCount: number, warningCount: number, errors: Array<{ line: number | null, code: string, field: string | null, message: string }>, warnings: Array<{ line: number | null, code: string, field: string | null, message: string }>, stats: { examples: number, lines: number, messagesPerRole: { system: number, user: number, assistant: number, tool: number } | null, tokens: { total: number, mean: number, max: number, trainable: number } | null } | null } | null };
+
+export type DatasetNodeQueryVariables = Exact<{
+  id: string | number;
+}>;
+
+
+export type DatasetNodeQuery = { node:
+    | { id: string }
+    | { status: DatasetStatus, sha256: string, id: string }
+    | { id: string }
+    | { id: string }
+    | { id: string }
+    | { id: string }
+   | null };
+
+export type DatasetsQueryVariables = Exact<{
+  first?: number | null | undefined;
+  after?: string | null | undefined;
+  status?: DatasetStatus | null | undefined;
+}>;
+
+
+export type DatasetsQuery = { datasets: { edges: Array<{ cursor: string, node: { id: string, status: DatasetStatus } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
+
+export type DeleteDatasetMutationVariables = Exact<{
+  id: string | number;
+}>;
+
+
+export type DeleteDatasetMutation = { deleteDataset: { deletedId: string | null, errors: Array<
+      | { code: string, message: string }
+      | { code: string, message: string }
+      | { code: string, message: string }
+      | { code: string, message: string }
+    > } };
 
 export type DeployModelMutationVariables = Exact<{
   modelId: string | number;
@@ -467,6 +559,49 @@ export class TypedDocumentString<TResult, TVariables>
     return this.value;
   }
 }
+export const DatasetDetailFragmentDoc = new TypedDocumentString(`
+    fragment DatasetDetail on Dataset {
+  id
+  status
+  filename
+  format
+  examples
+  bytes
+  sha256
+  source
+  tokenizerModel
+  errorCount
+  errors {
+    line
+    code
+    field
+    message
+  }
+  warningCount
+  warnings {
+    line
+    code
+    field
+    message
+  }
+  stats {
+    examples
+    lines
+    messagesPerRole {
+      system
+      user
+      assistant
+      tool
+    }
+    tokens {
+      total
+      mean
+      max
+      trainable
+    }
+  }
+}
+    `, {"fragmentName":"DatasetDetail"}) as unknown as TypedDocumentString<DatasetDetailFragment, unknown>;
 export const WebhookEndpointFieldsFragmentDoc = new TypedDocumentString(`
     fragment WebhookEndpointFields on WebhookEndpoint {
   id
@@ -584,6 +719,251 @@ export const NodeByIdDocument = new TypedDocumentString(`
   }
 }
     `) as unknown as TypedDocumentString<NodeByIdQuery, NodeByIdQueryVariables>;
+export const UploadDatasetDetailDocument = new TypedDocumentString(`
+    mutation UploadDatasetDetail($input: UploadDatasetInput!) {
+  uploadDataset(input: $input) {
+    dataset {
+      ...DatasetDetail
+    }
+    errors {
+      code
+      message
+    }
+  }
+}
+    fragment DatasetDetail on Dataset {
+  id
+  status
+  filename
+  format
+  examples
+  bytes
+  sha256
+  source
+  tokenizerModel
+  errorCount
+  errors {
+    line
+    code
+    field
+    message
+  }
+  warningCount
+  warnings {
+    line
+    code
+    field
+    message
+  }
+  stats {
+    examples
+    lines
+    messagesPerRole {
+      system
+      user
+      assistant
+      tool
+    }
+    tokens {
+      total
+      mean
+      max
+      trainable
+    }
+  }
+}`) as unknown as TypedDocumentString<UploadDatasetDetailMutation, UploadDatasetDetailMutationVariables>;
+export const CreateDatasetFromUrlDocument = new TypedDocumentString(`
+    mutation CreateDatasetFromUrl($input: CreateDatasetFromUrlInput!) {
+  createDatasetFromUrl(input: $input) {
+    dataset {
+      ...DatasetDetail
+    }
+    errors {
+      code
+      message
+    }
+  }
+}
+    fragment DatasetDetail on Dataset {
+  id
+  status
+  filename
+  format
+  examples
+  bytes
+  sha256
+  source
+  tokenizerModel
+  errorCount
+  errors {
+    line
+    code
+    field
+    message
+  }
+  warningCount
+  warnings {
+    line
+    code
+    field
+    message
+  }
+  stats {
+    examples
+    lines
+    messagesPerRole {
+      system
+      user
+      assistant
+      tool
+    }
+    tokens {
+      total
+      mean
+      max
+      trainable
+    }
+  }
+}`) as unknown as TypedDocumentString<CreateDatasetFromUrlMutation, CreateDatasetFromUrlMutationVariables>;
+export const CreateDatasetFromPathDocument = new TypedDocumentString(`
+    mutation CreateDatasetFromPath($input: CreateDatasetFromPathInput!) {
+  createDatasetFromPath(input: $input) {
+    dataset {
+      ...DatasetDetail
+    }
+    errors {
+      code
+      message
+    }
+  }
+}
+    fragment DatasetDetail on Dataset {
+  id
+  status
+  filename
+  format
+  examples
+  bytes
+  sha256
+  source
+  tokenizerModel
+  errorCount
+  errors {
+    line
+    code
+    field
+    message
+  }
+  warningCount
+  warnings {
+    line
+    code
+    field
+    message
+  }
+  stats {
+    examples
+    lines
+    messagesPerRole {
+      system
+      user
+      assistant
+      tool
+    }
+    tokens {
+      total
+      mean
+      max
+      trainable
+    }
+  }
+}`) as unknown as TypedDocumentString<CreateDatasetFromPathMutation, CreateDatasetFromPathMutationVariables>;
+export const DatasetDocument = new TypedDocumentString(`
+    query Dataset($id: ID!) {
+  dataset(id: $id) {
+    ...DatasetDetail
+  }
+}
+    fragment DatasetDetail on Dataset {
+  id
+  status
+  filename
+  format
+  examples
+  bytes
+  sha256
+  source
+  tokenizerModel
+  errorCount
+  errors {
+    line
+    code
+    field
+    message
+  }
+  warningCount
+  warnings {
+    line
+    code
+    field
+    message
+  }
+  stats {
+    examples
+    lines
+    messagesPerRole {
+      system
+      user
+      assistant
+      tool
+    }
+    tokens {
+      total
+      mean
+      max
+      trainable
+    }
+  }
+}`) as unknown as TypedDocumentString<DatasetQuery, DatasetQueryVariables>;
+export const DatasetNodeDocument = new TypedDocumentString(`
+    query DatasetNode($id: ID!) {
+  node(id: $id) {
+    id
+    ... on Dataset {
+      status
+      sha256
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<DatasetNodeQuery, DatasetNodeQueryVariables>;
+export const DatasetsDocument = new TypedDocumentString(`
+    query Datasets($first: Int, $after: String, $status: DatasetStatus) {
+  datasets(first: $first, after: $after, status: $status) {
+    edges {
+      cursor
+      node {
+        id
+        status
+      }
+    }
+    pageInfo {
+      hasNextPage
+      endCursor
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<DatasetsQuery, DatasetsQueryVariables>;
+export const DeleteDatasetDocument = new TypedDocumentString(`
+    mutation DeleteDataset($id: ID!) {
+  deleteDataset(id: $id) {
+    deletedId
+    errors {
+      code
+      message
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<DeleteDatasetMutation, DeleteDatasetMutationVariables>;
 export const DeployModelDocument = new TypedDocumentString(`
     mutation DeployModel($modelId: ID!) {
   deployModel(modelId: $modelId) {

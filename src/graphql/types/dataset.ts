@@ -106,6 +106,13 @@ const CreateDatasetFromUrlInput = builder.inputType('CreateDatasetFromUrlInput',
   }),
 });
 
+const CreateDatasetFromPathInput = builder.inputType('CreateDatasetFromPathInput', {
+  fields: (t) => ({
+    path: t.string({ required: true, description: 'An absolute path on the server, inside a root the operator allowed (TUNELOOP_DATASET_ROOTS).' }),
+    model: t.id(),
+  }),
+});
+
 const UploadDatasetPayload = builder.objectRef<{ dataset?: Dataset; errors: DomainError[] }>('UploadDatasetPayload').implement({
   fields: (t) => ({
     dataset: t.field({ type: DatasetRef, nullable: true, resolve: (p) => p.dataset ?? null }),
@@ -161,6 +168,15 @@ builder.mutationFields((t) => ({
     resolve: (_root, { input }, ctx) =>
       payload(async () => ({
         dataset: await ctx.services.datasets.createFromUrl(principalOf(ctx).accountId, input.url, { model: input.model ?? null }),
+      })),
+  }),
+  createDatasetFromPath: t.field({
+    type: UploadDatasetPayload,
+    description: 'Copy a JSONL file from the server\'s filesystem, under a root the operator allowed; anything outside is refused (PATH_NOT_ALLOWED).',
+    args: { input: t.arg({ type: CreateDatasetFromPathInput, required: true }) },
+    resolve: (_root, { input }, ctx) =>
+      payload(async () => ({
+        dataset: await ctx.services.datasets.createFromPath(principalOf(ctx).accountId, input.path, { model: input.model ?? null }),
       })),
   }),
   deleteDataset: t.field({

@@ -1,12 +1,14 @@
 import type { Readable } from 'node:stream';
+import type { FastifyRequest } from 'fastify';
 import multipart from '@fastify/multipart';
 import { Type } from 'typebox';
 import type { Http } from '../http.js';
 import { caller } from '../http.js';
 import type { Services } from '../../services.js';
 import type { Dataset } from '../../db/tables/datasets.js';
+import type { CreateDatasetOptions } from '../../datasets/service.js';
 import { DomainError, InvalidInputError } from '../../errors.js';
-import { DEFAULT_MAX_DATASET_BYTES } from '../../datasets/storage.js';
+import { formatBytes } from '../../datasets/storage.js';
 import { DateTime, IdParam, problemResponses } from '../schemas.js';
 
 const Issue = Type.Object({
@@ -69,7 +71,9 @@ const RAW_TYPES = ['application/jsonl', 'application/x-ndjson', 'application/x-j
  */
 export async function registerDatasetRoutes(app: Http, services: Services): Promise<void> {
   await app.register(async (scope: Http) => {
-    await scope.register(multipart, { limits: { fileSize: DEFAULT_MAX_DATASET_BYTES + 1, files: 1, fields: 10, parts: 20 } });
+    const maxBytes = services.datasets.maxBytes;
+    // One byte over the limit reaches the store, which answers FILE_TOO_LARGE itself.
+    await scope.register(multipart, { limits: { fileSize: maxBytes + 1, files: 1, fields: 10, parts: 20 } });
     // Raw JSONL bodies are handed over as the request stream (the store enforces the size limit).
     scope.addContentTypeParser(RAW_TYPES, (_request, payload, done) => done(null, payload));
 
@@ -97,13 +101,20 @@ export async function registerDatasetRoutes(app: Http, services: Services): Prom
           if (!request.raw.complete) abort.abort();
         });
         const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+        const declared = Number(request.headers['content-length'] ?? NaN);
         let dataset: Dataset;
-        if (type === 'multipart/form-data') {
-          const file = await request.file();
-          if (!file || file.fieldname !== 'file') throw new InvalidInputError('file', 'send the dataset in a multipart field named "file"');
-          dataset = await services.datasets.createFromStream(accountId, file.file, { ...opts, filename: opts.filename ?? file.filename, signal: abort.signal });
-        } else if (RAW_TYPES.includes(type)) {
-          dataset = await services.datasets.createFromStream(accountId, request.body as Readable, { ...opts, signal: abort.signal });
+        if (type === 'multipart/form-data' || RAW_TYPES.includes(type)) {
+          try {
+            // A raw body that says it is too large is refused before a byte is read.
+            if (RAW_TYPES.includes(type) && declared > maxBytes) {
+              throw new DomainError('FILE_TOO_LARGE', `the file is larger than the ${formatBytes(maxBytes)} limit`, 413, { maxBytes });
+            }
+            dataset = await upload(request, type, accountId, { ...opts, signal: abort.signal });
+          } catch (err) {
+            // The rest of an unread body is not worth receiving: answer, then close the connection.
+            if (!request.raw.complete) void reply.header('connection', 'close');
+            throw err;
+          }
         } else if (type === 'application/json') {
           const body = request.body as { url?: unknown; path?: unknown } | null;
           if (body && typeof body.url === 'string') dataset = await services.datasets.createFromUrl(accountId, body.url, opts);
@@ -116,6 +127,13 @@ export async function registerDatasetRoutes(app: Http, services: Services): Prom
       },
     );
   });
+
+  async function upload(request: FastifyRequest, type: string, accountId: string, opts: CreateDatasetOptions): Promise<Dataset> {
+    if (type !== 'multipart/form-data') return services.datasets.createFromStream(accountId, request.body as Readable, opts);
+    const file = await request.file();
+    if (!file || file.fieldname !== 'file') throw new InvalidInputError('file', 'send the dataset in a multipart field named "file"');
+    return services.datasets.createFromStream(accountId, file.file, { ...opts, filename: opts.filename ?? file.filename });
+  }
 
   app.get(
     '/api/datasets',
