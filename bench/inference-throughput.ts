@@ -128,11 +128,13 @@ async function sessionSweep(dir: string): Promise<Array<{ label: string; ms: num
   const onnxPath = path.join(dir, 'onnx', 'model.onnx');
   const info = await readOnnxInfo(onnxPath, dir);
   const cores = availableCores();
+  const base = { executionMode: 'sequential', enableMemPattern: false } as const;
+  const noSpin = { extra: { session: { intra_op: { allow_spinning: '0' } } } };
   const variants: Array<{ label: string; options: ort.InferenceSession.SessionOptions }> = [
-    { label: `runtime: all optimisations, ${cores} threads, sequential`, options: { graphOptimizationLevel: 'all', intraOpNumThreads: cores, executionMode: 'sequential', enableMemPattern: false } },
-    { label: `basic optimisations, ${cores} threads`, options: { graphOptimizationLevel: 'basic', intraOpNumThreads: cores, executionMode: 'sequential', enableMemPattern: false } },
-    { label: 'all optimisations, 1 thread', options: { graphOptimizationLevel: 'all', intraOpNumThreads: 1, executionMode: 'sequential', enableMemPattern: false } },
-    { label: `all optimisations, ${cores} threads, no spinning`, options: { graphOptimizationLevel: 'all', intraOpNumThreads: cores, executionMode: 'sequential', enableMemPattern: false, extra: { session: { intra_op: { allow_spinning: '0' } } } } },
+    { label: `runtime: all optimisations, ${cores} threads, no spinning`, options: { ...base, graphOptimizationLevel: 'all', intraOpNumThreads: cores, ...noSpin } },
+    { label: `basic optimisations, ${cores} threads, no spinning`, options: { ...base, graphOptimizationLevel: 'basic', intraOpNumThreads: cores, ...noSpin } },
+    { label: 'all optimisations, 1 thread', options: { ...base, graphOptimizationLevel: 'all', intraOpNumThreads: 1, ...noSpin } },
+    { label: `all optimisations, ${cores} threads, spinning`, options: { ...base, graphOptimizationLevel: 'all', intraOpNumThreads: cores } },
   ];
   const sessions = await Promise.all(variants.map((v) => ort.InferenceSession.create(onnxPath, v.options)));
   const i64 = (xs: number[]) => BigInt64Array.from(xs.map(BigInt));

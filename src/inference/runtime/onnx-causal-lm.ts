@@ -27,11 +27,16 @@ export interface ForwardOutput {
 }
 
 /**
- * The exported decoder in an onnxruntime session. Session options were chosen by the
- * benchmark (bench/inference-throughput.ts, 2 cores): all graph optimisations (the
- * RMSNorm / bias / MatMul fusions take ~10% off a decode step), one intra-op thread per
- * core, sequential execution (the graph is a chain: an inter-op pool only adds wake-ups),
- * and the CPU arena on. Memory patterns are off: every step has a new shape.
+ * The exported decoder in an onnxruntime session. Session options were chosen with
+ * bench/inference-throughput.ts (base model, 2 cores, decode at one request):
+ *  - all graph optimisations: ~12% faster per step than basic (the fusions);
+ *  - intra-op threads = cores, *without spinning*: a spinning pool waits for work by
+ *    burning its cores, which is a little faster on an idle machine and 2–5× slower
+ *    the moment anything else runs (the api thread, other models, the trainer of
+ *    `tuneloop start`): measured 18–55 ms/token without spinning against 56–160 ms with
+ *    it on a busy machine;
+ *  - sequential execution (the graph is a chain: an inter-op pool only adds wake-ups);
+ *  - the CPU arena on, memory patterns off (every step has new shapes).
  */
 export class OnnxCausalLM {
   private readonly inputNames: string[];
@@ -62,6 +67,7 @@ export class OnnxCausalLM {
       enableCpuMemArena: true,
       enableMemPattern: false,
       logSeverityLevel: 3,
+      extra: { session: { intra_op: { allow_spinning: '0' } } },
     };
     const wanted = choice.providers.filter((p) => p !== 'cpu');
     for (const provider of wanted) {
