@@ -147,6 +147,10 @@ export class RuntimeRegistry {
     const tokenizer = await ModelTokenizer.load(source.modelDir);
     const host = await ModelHost.start({ onnxPath: source.onnxPath, modelDir: source.modelDir, providers, threads, maxBatch, log });
     log.info({ model: source.id, provider: host.provider }, 'model runtime loaded');
+    const preferred = providers.find((p) => p !== 'cpu');
+    if (preferred && host.provider !== preferred) {
+      log.warn({ model: source.id, requested: providers, provider: host.provider }, `execution provider ${preferred} is not available here; running on ${host.provider}`);
+    }
     return new ModelRuntime(source.id, host, tokenizer, { maxBatch, maxQueue });
   }
 }

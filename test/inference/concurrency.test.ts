@@ -17,10 +17,14 @@ describe('one deployment under load (pglite)', () => {
   let alice: { accountId: string; apiKey: string };
 
   beforeAll(async () => {
-    t = await startTestApp('pglite', { config: { inferenceMaxBatch: 1, inferenceMaxQueue: 1 } });
+    // CUDA is asked for first: where onnxruntime has no CUDA build (as on CI), the model runs on
+    // the CPU. On a machine with onnxruntime's CUDA build, run with TUNELOOP_EXPECT_CUDA=1.
+    t = await startTestApp('pglite', { config: { inferenceMaxBatch: 1, inferenceMaxQueue: 1, inferenceProviders: ['cuda', 'cpu'] } });
     alice = await t.account('alice');
     await t.app.services.catalog.importModel({ dir: await onnxModelFolder(), id: 'tiny-base', fineTunable: true, inferencePricePerMTokMicros: 1_000_000n });
-    await deployReady(t, alice.apiKey, alice.accountId, 'tiny-base');
+    const id = await deployReady(t, alice.apiKey, alice.accountId, 'tiny-base');
+    const deployment = await t.app.services.inference.getDeployment(alice.accountId, id);
+    expect(deployment.execution_provider).toBe(process.env.TUNELOOP_EXPECT_CUDA === '1' ? 'cuda' : 'cpu');
   });
   afterAll(async () => t?.stop());
 

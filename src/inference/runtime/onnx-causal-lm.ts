@@ -59,6 +59,9 @@ export class OnnxCausalLM {
   }
 
   static async load(onnxPath: string, info: OnnxModelInfo, choice: SessionChoice): Promise<OnnxCausalLM> {
+    // Failures surface as exceptions (and a missing provider as a fallback the registry
+    // logs); onnxruntime's own stderr lines about libraries it could not find are noise.
+    ort.env.logLevel = 'fatal';
     const base: ort.InferenceSession.SessionOptions = {
       intraOpNumThreads: choice.threads,
       interOpNumThreads: 1,
@@ -69,7 +72,9 @@ export class OnnxCausalLM {
       logSeverityLevel: 3,
       extra: { session: { intra_op: { allow_spinning: '0' } } },
     };
-    const wanted = choice.providers.filter((p) => p !== 'cpu');
+    // onnxruntime drops a provider name it does not know without a word: only try known ones.
+    const known = new Set(OnnxCausalLM.availableProviders());
+    const wanted = choice.providers.filter((p) => p !== 'cpu' && known.has(p));
     for (const provider of wanted) {
       try {
         const session = await ort.InferenceSession.create(onnxPath, { ...base, executionProviders: [provider, 'cpu'] });
