@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import type { Services } from './services.js';
-import { lastLine, resolvePython, runTrainerCommand } from './engine/python.js';
+import { findPython, lastLine, runTrainerCommand } from './engine/python.js';
 
 export interface DemoInfo {
   accountId: string;
@@ -55,7 +55,7 @@ export async function setupDemo(services: Services): Promise<DemoInfo> {
     const temp = await fs.mkdtemp(path.join(os.tmpdir(), 'tuneloop-demo-'));
     try {
       const dir = path.join(temp, 'model');
-      const result = await runTrainerCommand(resolvePython(services.config.python), ['init-model', '--size', 'tiny', '--out', dir]);
+      const result = await runTrainerCommand(await findPython(services.config.python), ['init-model', '--size', 'tiny', '--out', dir]);
       if (result.code !== 0) throw new Error(`could not create the demo model: ${lastLine(result.stderr)}`);
       await services.catalog.importModel({ dir, id: DEMO_MODEL, fineTunable: true, pricePerMTokMicros: 1_000_000n, inferencePricePerMTokMicros: 100_000n });
     } finally {

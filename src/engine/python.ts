@@ -12,29 +12,60 @@ export const TRAINER_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.u
  */
 const CANDIDATES = ['/usr/bin/python3', 'python3', 'python'];
 
-let resolved: string | undefined;
+/** Interpreters already checked, by what was configured ('' = automatic). */
+const checked = new Map<string, string>();
 
 export class PythonNotFoundError extends Error {
   readonly code = 'PYTHON_NOT_FOUND';
 }
 
-/** The Python interpreter that can import torch; throws a one-line error when none can. */
-export function resolvePython(configured?: string): string {
-  if (configured) {
-    const check = spawnSync(configured, ['-c', 'import torch'], { stdio: 'ignore', timeout: 60_000 });
-    if (check.status !== 0) {
-      throw new PythonNotFoundError(`TUNELOOP_PYTHON=${configured} cannot import torch (install python3-torch or point it elsewhere)`);
-    }
-    return configured;
-  }
-  if (resolved) return resolved;
-  for (const candidate of CANDIDATES) {
-    const check = spawnSync(candidate, ['-c', 'import torch'], { stdio: 'ignore', timeout: 60_000 });
-    if (check.status === 0) return (resolved = candidate);
-  }
-  throw new PythonNotFoundError(
-    `no Python interpreter with PyTorch found (tried ${CANDIDATES.join(', ')}); install python3-torch or set TUNELOOP_PYTHON`,
+function notFound(configured: string | undefined): PythonNotFoundError {
+  return new PythonNotFoundError(
+    configured
+      ? `TUNELOOP_PYTHON=${configured} cannot import torch (install python3-torch or point it elsewhere)`
+      : `no Python interpreter with PyTorch found (tried ${CANDIDATES.join(', ')}); install python3-torch or set TUNELOOP_PYTHON`,
   );
+}
+
+/**
+ * The Python interpreter that can import torch; throws a one-line error when none can.
+ * Synchronous (for the CLI and tests): importing torch takes seconds, so long-running
+ * processes use `findPython`, which does not block the event loop. Both remember the answer.
+ */
+export function resolvePython(configured?: string): string {
+  const key = configured ?? '';
+  const known = checked.get(key);
+  if (known) return known;
+  for (const candidate of configured ? [configured] : CANDIDATES) {
+    const check = spawnSync(candidate, ['-c', 'import torch'], { stdio: 'ignore', timeout: 120_000 });
+    if (check.status === 0) {
+      checked.set(key, candidate);
+      return candidate;
+    }
+  }
+  throw notFound(configured);
+}
+
+function importsTorch(candidate: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const child = spawn(candidate, ['-c', 'import torch'], { stdio: 'ignore', timeout: 120_000 });
+    child.once('error', () => resolve(false));
+    child.once('exit', (code) => resolve(code === 0));
+  });
+}
+
+/** `resolvePython` without blocking the event loop (workers, servers). */
+export async function findPython(configured?: string): Promise<string> {
+  const key = configured ?? '';
+  const known = checked.get(key);
+  if (known) return known;
+  for (const candidate of configured ? [configured] : CANDIDATES) {
+    if (await importsTorch(candidate)) {
+      checked.set(key, candidate);
+      return candidate;
+    }
+  }
+  throw notFound(configured);
 }
 
 /** Environment for a trainer process: the package on PYTHONPATH, unbuffered output. */

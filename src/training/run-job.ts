@@ -26,7 +26,8 @@ export interface RunJobDeps {
   webhooks: WebhooksService;
   dataDir: string;
   workerId: string;
-  python: () => string;
+  /** The interpreter with PyTorch (checked once per process, without blocking). */
+  python: () => Promise<string>;
   /** Extra trainer environment (fault injection in tests). */
   trainerEnv?: NodeJS.ProcessEnv;
 }
@@ -91,10 +92,10 @@ export class JobRun {
     }
     if (this.stopReason) return this.afterStop();
 
-    const resume = (await fs.readdir(paths.checkpoints).catch(() => [])).some((n) => !n.startsWith('.'));
+    const resume = await this.pruneUnreportedCheckpoints(paths.checkpoints);
     let python: string;
     try {
-      python = deps.python();
+      python = await deps.python();
     } catch (err) {
       return this.finishFailed('PYTHON_NOT_FOUND', (err as Error).message, 'charge-nothing');
     }
@@ -157,6 +158,28 @@ export class JobRun {
     await fs.writeFile(temp, JSON.stringify(spec, null, 2));
     await fs.rename(temp, paths.spec);
     return paths.spec;
+  }
+
+  /**
+   * Before a resume: drops checkpoints newer than the last stored step. A trainer whose
+   * worker vanished may have checkpointed steps whose events never reached the database;
+   * resuming from there would leave those steps missing from the job's history. Returns
+   * whether a checkpoint remains to resume from.
+   */
+  private async pruneUnreportedCheckpoints(dir: string): Promise<boolean> {
+    const names = await fs.readdir(dir).catch(() => [] as string[]);
+    let remaining = false;
+    for (const name of names) {
+      const match = /^step-(\d+)$/.exec(name);
+      if (!match) continue;
+      if (Number(match[1]) > this.job.step) {
+        this.log.warn({ checkpoint: name, lastStoredStep: this.job.step }, 'removing a checkpoint past the last stored step');
+        await fs.rm(path.join(dir, name), { recursive: true, force: true });
+      } else {
+        remaining = true;
+      }
+    }
+    return remaining;
   }
 
   private async onEvent(event: TrainerEvent): Promise<void> {
@@ -362,6 +385,8 @@ export class JobRun {
         eta_seconds: 0,
       });
     });
+    // The new model shows in this process's catalog listings at once (others within 1 s).
+    this.deps.catalog.invalidateListings();
     return 'succeeded';
   }
 

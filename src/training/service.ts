@@ -10,7 +10,7 @@ import type { Runner, Roles } from '../runner.js';
 import type { ServiceDeps } from '../service-deps.js';
 import type { DatasetsService } from '../datasets/service.js';
 import type { WebhooksService } from '../webhooks/service.js';
-import { resolvePython } from '../engine/python.js';
+import { findPython } from '../engine/python.js';
 import { reserveFunds } from '../billing/reservations.js';
 import { JobEventHub, streamJobEvents } from './event-hub.js';
 import { billableTokens, resolveHyperparameters, tokenCost } from './hyperparameters.js';
@@ -253,7 +253,7 @@ export function createTrainingService(deps: ServiceDeps & { datasets: DatasetsSe
             datasets: deps.datasets,
             webhooks: deps.webhooks,
             dataDir: config.dataDir,
-            python: () => resolvePython(config.python),
+            python: () => findPython(config.python),
             concurrency: config.workerConcurrency,
             leaseSeconds: config.leaseSeconds,
           }),

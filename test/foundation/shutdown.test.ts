@@ -169,5 +169,5 @@ describe.each(engines())('graceful shutdown of `tuneloop serve` (%s)', (engine) 
     await expect(fetch(`${url}/healthz`)).rejects.toThrow();
   });
 
-  it.todo('SIGTERM while a job is RUNNING under a `start` process: the subscriber sees the job handed back (extend with a worker once the lead settles shutdown of running jobs)');
+  // SIGTERM with a job RUNNING (trainer checkpoints, job handed back): test/training/multiprocess.test.ts.
 });

@@ -1,10 +1,10 @@
 import fs from 'node:fs/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { createTestDatabase } from '../helpers/db.js';
 import { makeTempDir } from '../helpers/app.js';
 import { tinyModelFolder } from '../helpers/models.js';
-import { runCli, startServe, startWorker } from '../helpers/processes.js';
+import { runCli, spawnTuneloop, startServe, startWorker } from '../helpers/processes.js';
 import type { TuneloopProcess } from '../helpers/processes.js';
 import { wsClient } from '../helpers/clients.js';
 import { FAST_HYPERPARAMETERS, QA, qaJsonl, restJson, uploadDataset, waitForJob } from '../helpers/training.js';
@@ -24,10 +24,15 @@ describe('training across processes (PostgreSQL server)', () => {
   beforeAll(async () => {
     database = await createTestDatabase('multiproc');
     dataDir = await makeTempDir('tuneloop-multiproc-');
-    env = { DATABASE_URL: database.url, TUNELOOP_DATA_DIR: dataDir, TUNELOOP_LEASE_SECONDS: '3' };
+    env = { DATABASE_URL: database.url, TUNELOOP_DATA_DIR: dataDir, TUNELOOP_LEASE_SECONDS: '8' };
     await runCli(['migrate'], env);
     await runCli(['models', 'import', await tinyModelFolder(), '--id', 'tiny', '--fine-tunable', '--price-per-mtok', '2'], env);
     ({ apiKey, accountId } = JSON.parse(await runCli(['accounts', 'create', '--name', 'fleet', '--balance', '10'], env)) as { apiKey: string; accountId: string });
+  });
+
+  // A failed test must not leave its workers claiming the next test's jobs.
+  afterEach(async () => {
+    for (const p of procs.splice(0)) p.kill('SIGKILL');
   });
 
   afterAll(async () => {
@@ -74,6 +79,7 @@ describe('training across processes (PostgreSQL server)', () => {
       const steps = await stepRows(id);
       expect(steps).toEqual(steps.map((_s, i) => i + 1));
     }
+    if (process.env.DEBUG_LOGS) for (const l of [...w1.logs, ...w2.logs, ...api.logs]) if ((l.level as number) >= 40 || /claimed|left|re-queued/.test(String(l.msg))) console.log(JSON.stringify(l).slice(0, 400));
     const claims = [...w1.logs, ...w2.logs].filter((l) => l.msg === 'claimed training job').map((l) => l.jobId);
     expect(claims.sort()).toEqual([...jobs].sort());
     for (const p of [w1, w2]) p.kill('SIGTERM');
@@ -172,5 +178,42 @@ describe('training across processes (PostgreSQL server)', () => {
     api.kill('SIGTERM');
     await Promise.all([worker.exited, api.exited]);
     void accountId;
+  });
+
+  it("SIGTERM to a `start` process with a job running: the trainer checkpoints, the job goes back to the queue, the next worker resumes it", { timeout: 400_000 }, async () => {
+    const proc = track(spawnTuneloop(['start'], env));
+    await proc.waitForLog((l) => l.msg === 'tuneloop api listening');
+    const url = proc.url!;
+    const dataset = await uploadDataset(url, apiKey, qaJsonl(QA.slice(1)));
+    const started = await restJson<{ id: string }>(url, apiKey, '/api/fine-tune/training/start', {
+      method: 'POST',
+      body: JSON.stringify({ baseModel: 'tiny', trainingDataset: dataset.id, method: 'FULL', hyperparameters: { ...FAST_HYPERPARAMETERS, epochs: 4, checkpointEvery: 1000 } }),
+    });
+    const jobId = started.body.id;
+    for (let i = 0; ; i++) {
+      const job = await restJson<Record<string, any>>(url, apiKey, `/api/training/${jobId}`);
+      if (job.body.progress.step >= 3) break;
+      if (i > 1200) throw new Error('job did not progress');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const signalled = Date.now();
+    proc.kill('SIGTERM');
+    const exit = await proc.exited;
+    expect(exit.code).toBe(0);
+    expect(Date.now() - signalled).toBeLessThan(10_000);
+
+    const api = track(await startServe(env));
+    const handedBack = await restJson<Record<string, any>>(api.url, apiKey, `/api/training/${jobId}`);
+    expect(handedBack.body.status).toBe('QUEUED');
+    expect(handedBack.body.attempts).toBe(0); // a graceful hand-back does not use up an attempt
+    const worker = track(await startWorker(env));
+    const job = await waitForJob(api.url, apiKey, jobId, ['SUCCEEDED', 'FAILED'], 180_000);
+    expect(job.status).toBe('SUCCEEDED');
+    expect(job.resumedFromStep).toBeGreaterThanOrEqual(3);
+    const steps = await stepRows(jobId);
+    expect(steps).toEqual(Array.from({ length: job.progress.totalSteps }, (_v, i) => i + 1));
+    worker.kill('SIGTERM');
+    api.kill('SIGTERM');
+    await Promise.all([worker.exited, api.exited]);
   });
 });

@@ -214,10 +214,13 @@ class Recipe:
         return {v: k for k, v in codes.items()}[agreed]
 
     def _stop(self, reason: str) -> str:
+        if reason == "parent_gone":
+            # No checkpoint: the latest steps' events never reached anyone, and a checkpoint
+            # past the last reported step would make the resumed run skip those steps.
+            return "parent_gone"
         path = self.save_checkpoint() if self.step > 0 else None
-        if reason != "parent_gone":
-            self.log.log("stopped", step=self.step, reason=reason, checkpoint=path)
-        return "parent_gone" if reason == "parent_gone" else "stopped"
+        self.log.log("stopped", step=self.step, reason=reason, checkpoint=path)
+        return "stopped"
 
     # ---------------------------------------------------------------- checkpoints
     def save_checkpoint(self) -> str:

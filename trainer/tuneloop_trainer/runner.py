@@ -19,7 +19,7 @@ from .spec import load_spec
 EXIT_COMPLETED = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
-EXIT_PARENT_GONE = 74  # EX_IOERR: the event pipe closed; checkpoint written, no events
+EXIT_PARENT_GONE = 74  # EX_IOERR: the event pipe closed; no checkpoint, no events
 EXIT_STOPPED = 75  # EX_TEMPFAIL: stopped by SIGTERM/SIGINT after a checkpoint; --resume continues
 
 
