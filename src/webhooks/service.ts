@@ -228,6 +228,7 @@ export function createWebhooksService(deps: ServiceDeps): WebhooksService {
         perEndpoint: 64,
         pollMs: 5_000,
         retentionDays: MESSAGE_RETENTION_DAYS,
+        paceClaims: !config.databaseUrl,
       });
       return [runner];
     },
