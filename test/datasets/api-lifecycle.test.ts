@@ -133,6 +133,34 @@ describe.each(engines())('datasets API: lifecycle and bad uploads (%s)', (engine
     expect((await datasetFiles(t)).filter((f) => f.includes(mine.sha256))).toEqual([]);
   });
 
+  it('an upload of bytes whose last dataset is deleted between storing and recording answers 409 UPLOAD_CONFLICT, never a dataset without its file', async () => {
+    const content = chatJsonl(10, ' race');
+    const mine = await postRaw(t, alice, content);
+    await waitValidated(t, alice, mine.body.id);
+    // Bob's upload finds the bytes already stored; the moment it picks its counting model
+    // (after storing, before recording) Alice deletes the only dataset that holds them.
+    const catalog = t.app.services.catalog;
+    const original = catalog.fineTunableModels;
+    catalog.fineTunableModels = async (...args) => {
+      catalog.fineTunableModels = original;
+      expect((await restJson(t.url, alice, `/api/datasets/${mine.body.id}`, { method: 'DELETE' })).status).toBe(204);
+      return original(...args);
+    };
+    try {
+      const uploaded = await postRaw(t, bob, content);
+      expect([uploaded.status, uploaded.body.code]).toEqual([409, 'UPLOAD_CONFLICT']);
+    } finally {
+      catalog.fineTunableModels = original;
+    }
+    expect(await exists(storedPath(mine.body.sha256))).toBe(false);
+    expect(await t.app.services.db.selectFrom('datasets').select('id').where('sha256', '=', mine.body.sha256).execute()).toEqual([]);
+    // Sent again, it is stored afresh.
+    const again = await postRaw(t, bob, content);
+    expect(again.status).toBe(201);
+    expect(await exists(storedPath(again.body.sha256))).toBe(true);
+    expect((await waitValidated(t, bob, again.body.id)).status).toBe('READY');
+  });
+
   /** Temp files seen in the store just before each cut: proves the upload was being stored. */
   const inFlight: number[] = [];
 
