@@ -63,6 +63,7 @@ export function createTrainingService(deps: ServiceDeps & { datasets: DatasetsSe
     datasets: deps.datasets,
     webhooks: deps.webhooks,
     maxAttempts: config.maxAttempts,
+    checkWebhookUrl: (url: string) => deps.webhooks.checkUrl(url, 'webhookUrl'),
   };
 
   // When a dataset finishes validating, jobs waiting on it are queued or failed.

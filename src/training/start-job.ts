@@ -49,8 +49,8 @@ export interface StartDeps {
   datasets: DatasetsService;
   webhooks: WebhooksService;
   maxAttempts: number;
-  /** Refuses webhook URLs the webhooks domain would not deliver to (private addresses…). */
-  checkWebhookUrl?: (url: string) => Promise<void>;
+  /** Refuses webhook URLs the webhooks domain would not deliver to (private addresses…); returns the normalised URL. */
+  checkWebhookUrl?: (url: string) => Promise<string>;
 }
 
 interface Checked {
@@ -120,8 +120,7 @@ async function check(deps: StartDeps, accountId: string, req: StartFineTuneReque
       throw new InvalidInputError('webhookUrl', 'webhookUrl must be an absolute http(s) URL');
     }
     if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new InvalidInputError('webhookUrl', 'webhookUrl must use http or https');
-    await deps.checkWebhookUrl?.(url.href);
-    webhookUrl = url.href;
+    webhookUrl = deps.checkWebhookUrl ? await deps.checkWebhookUrl(url.href) : url.href;
   }
   if (req.priority != null && (!Number.isInteger(req.priority) || req.priority < -100 || req.priority > 100)) {
     throw new InvalidInputError('priority', 'priority must be an integer from -100 to 100');

@@ -1,7 +1,8 @@
 /**
  * When a failed delivery is tried again: the Standard Webhooks schedule — immediately,
- * then 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h after each failure — 8 attempts over
- * about 27.6 h of waiting, so a receiver that is down for a day still gets every event.
+ * then 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h after each failure — continued with 10 h
+ * retries so the whole schedule spans about 3 days (12 attempts over ~67.6 h of waiting):
+ * a receiver that is down over a weekend still gets every event.
  * Each delay is jittered by ±20 % so deliveries that failed together (a receiver outage)
  * do not come back as one thundering herd. `factor` scales the whole schedule (tests use
  * ~0.001: 5 ms, 300 ms, 1.8 s, …).
@@ -12,6 +13,10 @@ export const RETRY_DELAYS_MS: readonly number[] = [
   30 * 60_000,
   2 * 3_600_000,
   5 * 3_600_000,
+  10 * 3_600_000,
+  10 * 3_600_000,
+  10 * 3_600_000,
+  10 * 3_600_000,
   10 * 3_600_000,
   10 * 3_600_000,
 ];

@@ -54,9 +54,12 @@ describe('webhook address policy', () => {
 });
 
 describe('webhook retry schedule', () => {
-  it('follows the Standard Webhooks schedule with ±20 % jitter, scaled by the factor', () => {
-    const scheduled = [5, 300, 1800, 7200, 18000, 36000, 36000].map((s) => s * 1000);
-    expect(MAX_ATTEMPTS).toBe(8);
+  it('follows the Standard Webhooks schedule, continued to about 3 days, with ±20 % jitter, scaled by the factor', () => {
+    const scheduled = [5, 300, 1800, 7200, 18000, 36000, 36000, 36000, 36000, 36000, 36000].map((s) => s * 1000);
+    expect(MAX_ATTEMPTS).toBe(12);
+    const totalHours = scheduled.reduce((a, b) => a + b, 0) / 3_600_000;
+    expect(totalHours).toBeGreaterThan(60);
+    expect(totalHours).toBeLessThan(80);
     scheduled.forEach((ms, i) => {
       expect(retryDelayMs(i + 1, 1, () => 0.5)).toBe(ms);
       expect(retryDelayMs(i + 1, 1, () => 0)).toBe(Math.round(ms * 0.8));
