@@ -207,6 +207,16 @@ async function main(): Promise<void> {
     const greedy = await app.services.inference.complete({ accountId: account.id, model: 'bench-model', input: { prompt }, params: { temperature: 0, maxTokens: TOKENS } });
     const same = greedy.tokenIds.length === TOKENS && greedy.tokenIds.every((t, i) => t === torchBefore[0]!.tokens[i]);
 
+    // The runtime without HTTP: the service's generate, iterated in this process.
+    const direct: number[] = [];
+    for (let r = 0; r < ROUNDS; r++) {
+      const g = await app.services.inference.generate({ accountId: account.id, model: 'bench-model', input: { prompt }, params: { temperature: 0, maxTokens: TOKENS, logitBias: noEos } });
+      let first = 0;
+      for await (const piece of g) if (piece) first ||= performance.now();
+      const result = await g.result;
+      direct.push((result.completionTokens - 1) / ((performance.now() - first) / 1000));
+    }
+
     await stream(url, apiKey, 'bench-model', prompt); // warm-up
     const single: StreamFigures[] = [];
     for (let r = 0; r < ROUNDS; r++) single.push(await stream(url, apiKey, 'bench-model', prompt));
@@ -230,7 +240,9 @@ async function main(): Promise<void> {
     console.log(`torch ${torchBefore[0]!.torch} eager, ${torchBefore[0]!.threads} threads, 1 request:`);
     console.log(`  as the trainer runs it          ${fmt(torchAsIs)} tok/s  (prefill ${fmt(torchBefore[0]!.prefill_ms, 0)} ms)`);
     console.log(`  fused weights concatenated once ${fmt(torchBefore[1]!.decode_tokens_per_s)} / ${fmt(torchAfter[0]!.decode_tokens_per_s)} tok/s before / after the runtime runs (prefill ${fmt(torchBefore[1]!.prefill_ms, 0)} ms); the faster is the baseline`);
-    console.log('onnxruntime-node through the api (HTTP + SSE):');
+    const oneDirect = median(direct);
+    console.log(`onnxruntime-node, the service's generate in-process (runtime worker, no HTTP): 1 request decode ${fmt(oneDirect)} tok/s = ${fmt(oneDirect / torchFused, 2)}× torch`);
+    console.log('onnxruntime-node through the api (HTTP + SSE; the client runs in this process too):');
     console.log(`  1 request    decode ${fmt(oneStream)} tok/s   = ${fmt(oneStream / torchAsIs, 2)}× torch as run, ${fmt(oneStream / torchFused, 2)}× torch with cached fusion`);
     console.log(`  ${CONCURRENT} requests   ${fmt(aggregate)} tok/s in all (${fmt(perStream8)} per stream) = ${fmt(aggregate / oneStream, 2)}× one request, ${fmt(aggregate / torchFused, 2)}× torch with cached fusion`);
     console.log(`  time to first token  1 request: p50 ${fmt(percentile(ttft1, 50), 0)} ms, p99 ${fmt(percentile(ttft1, 99), 0)} ms;  ${CONCURRENT} requests: p50 ${fmt(percentile(ttft8, 50), 0)} ms, p99 ${fmt(percentile(ttft8, 99), 0)} ms`);

@@ -28,15 +28,17 @@ export interface ForwardOutput {
 
 /**
  * The exported decoder in an onnxruntime session. Session options were chosen with
- * bench/inference-throughput.ts (base model, 2 cores, decode at one request):
- *  - all graph optimisations: ~12% faster per step than basic (the fusions);
- *  - intra-op threads = cores, *without spinning*: a spinning pool waits for work by
- *    burning its cores, which is a little faster on an idle machine and 2–5× slower
- *    the moment anything else runs (the api thread, other models, the trainer of
- *    `tuneloop start`): measured 18–55 ms/token without spinning against 56–160 ms with
- *    it on a busy machine;
+ * bench/inference-throughput.ts (base model, 2 cores, decode ms/token at one request):
+ *  - all graph optimisations: 15.6 against 16.7 (basic) idle, 88 against 100 busy;
+ *  - intra-op threads = cores (15.6 against 21.8 with one), *without spinning*: a
+ *    spinning pool waits for work by burning its cores — 15% faster on an idle machine
+ *    (13.2), but 2–5× slower as soon as anything else runs (the api thread, other models,
+ *    the trainer under `tuneloop start`): 56–160 against 18–55 on a busy one;
  *  - sequential execution (the graph is a chain: an inter-op pool only adds wake-ups);
  *  - the CPU arena on, memory patterns off (every step has new shapes).
+ * onnxruntime-node copies outputs into fresh JS arrays even when given preallocated ones
+ * (checked), so preallocated KV buffers would save nothing: the cache is instead handed
+ * from step to step with no copy on this side (kv-batch.ts).
  */
 export class OnnxCausalLM {
   private readonly inputNames: string[];
