@@ -2,7 +2,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Db } from '../db/connect.js';
 import type { Model } from '../db/schema.js';
-import { lastLine, resolvePython, runTrainerCommand } from '../engine/python.js';
+import { findPython, lastLine, runTrainerCommand } from '../engine/python.js';
 
 /** Exports take seconds for small models and minutes for billions of parameters. */
 const EXPORT_TIMEOUT_MS = 60 * 60_000;
@@ -23,7 +23,7 @@ export function createOnnxExporter(deps: { db: Db; python: string | undefined })
     if (!(await exists(target))) {
       let python: string;
       try {
-        python = resolvePython(deps.python);
+        python = await findPython(deps.python); // not resolvePython: the api's event loop must not stall
       } catch (err) {
         throw new Error(`the model has no ONNX export and it cannot be made here: ${(err as Error).message}`);
       }
