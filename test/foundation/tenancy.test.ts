@@ -13,8 +13,7 @@ import { newId } from '../../src/ids.js';
  * not show it, while A (the owner) sees it through the same calls: a test that cannot fail
  * is worthless, so every denial has its positive control.
  *
- * A domain that adds a kind of object adds one row to `kinds` (deployments and webhook
- * endpoints are next).
+ * A domain that adds a kind of object adds one row to `kinds`.
  */
 
 interface Accounts {
@@ -195,6 +194,55 @@ const kinds: Kind[] = [
       },
     ],
   },
+  {
+    kind: 'webhook endpoint',
+    async create(t, { a }) {
+      const response = await fetch(`${t.url}/api/webhooks`, {
+        method: 'POST',
+        headers: auth(a.apiKey, { 'content-type': 'application/json' }),
+        body: JSON.stringify({ url: 'http://127.0.0.1:9/tenancy-hook' }),
+      });
+      expect(response.status).toBe(201);
+      return ((await response.json()) as { id: string }).id;
+    },
+    rest: [
+      { path: (id) => `/api/webhooks/${id}`, ownerStatus: 200 },
+      { method: 'POST', path: (id) => `/api/webhooks/${id}/rotate-secret`, ownerStatus: 200 },
+    ],
+    reads: [
+      { query: 'query ($id: ID!) { webhookEndpoint(id: $id) { id } }', field: 'webhookEndpoint' },
+      { query: 'query ($id: ID!) { node(id: $id) { id } }', field: 'node' },
+    ],
+    listings: [
+      { name: 'GET /api/webhooks', ids: (t, key) => restIds(t, key, '/api/webhooks') },
+      {
+        name: 'webhookEndpoints connection',
+        ids: (t, key) =>
+          gqlIds(t, key, '{ webhookEndpoints(first: 100) { edges { node { id } } } }', (d) => d.webhookEndpoints.edges.map((e: { node: { id: string } }) => e.node)),
+      },
+    ],
+  },
+  {
+    kind: 'deployment',
+    async create(t, { a }) {
+      // A deployment whose load failed: the row is all tenancy needs (no model runtime starts).
+      const id = newId('deployment');
+      await t.app.services.db
+        .insertInto('deployments')
+        .values({ id, account_id: a.accountId, model_id: BASE, status: 'FAILED', error: 'tenancy fixture' } as never)
+        .execute();
+      return id;
+    },
+    rest: [{ path: (id) => `/api/deployments/${id}`, ownerStatus: 200 }],
+    reads: [
+      { query: 'query ($id: ID!) { deployment(id: $id) { id } }', field: 'deployment' },
+      { query: 'query ($id: ID!) { node(id: $id) { id } }', field: 'node' },
+    ],
+    listings: [
+      { name: 'GET /api/deployments', ids: (t, key) => restIds(t, key, '/api/deployments') },
+      { name: 'deployments', ids: (t, key) => gqlIds(t, key, '{ deployments { id } }', (d) => d.deployments) },
+    ],
+  },
 ];
 
 describe.each(engines())('tenant isolation (%s)', (engine) => {
@@ -203,7 +251,7 @@ describe.each(engines())('tenant isolation (%s)', (engine) => {
   const ids = new Map<string, string>();
 
   beforeAll(async () => {
-    t = await startFreshApp(engine);
+    t = await startFreshApp(engine, { config: { webhookAllowPrivate: true } });
     accounts = { a: await t.account('tenant-a'), b: await t.account('tenant-b') };
     await t.app.services.catalog.importModel({ dir: await tinyModelFolder(), id: BASE, fineTunable: true });
     for (const kind of kinds) ids.set(kind.kind, await kind.create(t, accounts));
