@@ -180,6 +180,9 @@ export function createCatalogService(deps: { db: Db; dataDir: string; listingCac
     },
 
     async setPrices(id, prices) {
+      if (prices.trainingMicros === undefined && prices.inferenceMicros === undefined) {
+        throw new InvalidInputError('prices', 'give a training price, an inference price, or both');
+      }
       const row = await db
         .updateTable('models')
         .set({

@@ -8,7 +8,7 @@ import { engines } from '../helpers/db.js';
 import { gql } from '../helpers/clients.js';
 import { expectLedgerConsistent } from '../helpers/ledger.js';
 import { addTinyModel, qaJsonl, restJson, uploadDataset } from '../helpers/training.js';
-import { AccountDocument, EstimateFineTuneCostDocument, StartFineTuneDocument, TopUpAccountDocument } from '../generated/graphql.js';
+import { AccountDocument, EstimateFineTuneCostDocument, SetModelPricesDocument, StartFineTuneDocument, TopUpAccountDocument } from '../generated/graphql.js';
 import { reserveFunds, settleReservation } from '../../src/billing/reservations.js';
 import { postLedgerEntry } from '../../src/billing/ledger.js';
 import { settleJobBilling, USER_CAUSED_FAILURES } from '../../src/training/settlement.js';
@@ -194,5 +194,26 @@ describe.each(engines())('billing (%s)', (engine) => {
     const account = await t.app.services.accounts.getAccount(a.accountId);
     expect([account.balance_micros, account.reserved_micros]).toEqual([100_000_000n - charged, 0n]);
     await expectLedgerConsistent(db);
+  });
+
+  it('admins set prices and top up over GraphQL and REST; others are refused with FORBIDDEN', async () => {
+    const admin = await t.account('price-admin', 0n, true);
+    const user = await t.account('price-user', 0n);
+    await t.app.services.catalog.importModel({ dir: (await t.app.services.catalog.getModel(admin.accountId, model)).storage_path, id: 'priced', fineTunable: true });
+    const denied = await gql(t.url, user.apiKey, SetModelPricesDocument, { input: { modelId: 'priced', pricePerMillionTrainingTokens: '9' } });
+    expect(denied.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    const set = await gql(t.url, admin.apiKey, SetModelPricesDocument, { input: { modelId: 'priced', pricePerMillionTrainingTokens: '3.5' } });
+    expect(set.data!.setModelPrices.model).toMatchObject({ pricePerMillionTrainingTokens: '3.500000', pricePerMillionInferenceTokens: '0.000000' });
+    const negative = await gql(t.url, admin.apiKey, SetModelPricesDocument, { input: { modelId: 'priced', pricePerMillionInferenceTokens: '-1' } });
+    expect(negative.data!.setModelPrices.errors[0]!.code).toBe('INVALID_INPUT');
+    const restDenied = await restJson(t.url, user.apiKey, '/api/models/priced', { method: 'PATCH', body: JSON.stringify({ pricePerMillionInferenceTokens: '1' }) });
+    expect(restDenied.status).toBe(403);
+    const restSet = await restJson<Record<string, string>>(t.url, admin.apiKey, '/api/models/priced', { method: 'PATCH', body: JSON.stringify({ pricePerMillionInferenceTokens: '0.25' }) });
+    expect(restSet.body).toMatchObject({ pricePerMillionTrainingTokens: '3.500000', pricePerMillionInferenceTokens: '0.250000' });
+    const topupDenied = await restJson(t.url, user.apiKey, `/api/accounts/${user.accountId}/topup`, { method: 'POST', body: JSON.stringify({ amount: '5' }) });
+    expect(topupDenied.status).toBe(403);
+    const topup = await restJson<Record<string, string>>(t.url, admin.apiKey, `/api/accounts/${user.accountId}/topup`, { method: 'POST', body: JSON.stringify({ amount: '5' }) });
+    expect(topup.body).toMatchObject({ id: user.accountId, balance: '5.000000' });
+    await expectLedgerConsistent(t.app.services.db);
   });
 });

@@ -121,6 +121,12 @@ export type RotateWebhookEndpointSecretInput = {
   id: string | number;
 };
 
+export type SetModelPricesInput = {
+  modelId: string | number;
+  pricePerMillionInferenceTokens?: string | null | undefined;
+  pricePerMillionTrainingTokens?: string | null | undefined;
+};
+
 export type StartFineTuneInput = {
   baseModel: string | number;
   hyperparameters?: HyperparametersInput | null | undefined;
@@ -243,6 +249,18 @@ export type NodeByIdQuery = { node:
     | { __typename: 'TrainingJob', id: string }
     | { __typename: 'WebhookEndpoint', id: string }
    | null };
+
+export type SetModelPricesMutationVariables = Exact<{
+  input: SetModelPricesInput;
+}>;
+
+
+export type SetModelPricesMutation = { setModelPrices: { model: { id: string, pricePerMillionTrainingTokens: string, pricePerMillionInferenceTokens: string } | null, errors: Array<
+      | { code: string, message: string }
+      | { code: string, message: string }
+      | { code: string, message: string }
+      | { code: string, message: string }
+    > } };
 
 export type DatasetDetailFragment = { id: string, status: DatasetStatus, filename: string | null, format: string | null, examples: number | null, bytes: number, sha256: string, source: string, tokenizerModel: string | null, errorCount: number, warningCount: number, errors: Array<{ line: number | null, code: string, field: string | null, message: string }>, warnings: Array<{ line: number | null, code: string, field: string | null, message: string }>, stats: { examples: number, lines: number, messagesPerRole: { system: number, user: number, assistant: number, tool: number } | null, tokens: { total: number, mean: number, max: number, trainable: number } | null } | null };
 
@@ -719,6 +737,21 @@ export const NodeByIdDocument = new TypedDocumentString(`
   }
 }
     `) as unknown as TypedDocumentString<NodeByIdQuery, NodeByIdQueryVariables>;
+export const SetModelPricesDocument = new TypedDocumentString(`
+    mutation SetModelPrices($input: SetModelPricesInput!) {
+  setModelPrices(input: $input) {
+    model {
+      id
+      pricePerMillionTrainingTokens
+      pricePerMillionInferenceTokens
+    }
+    errors {
+      code
+      message
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<SetModelPricesMutation, SetModelPricesMutationVariables>;
 export const UploadDatasetDetailDocument = new TypedDocumentString(`
     mutation UploadDatasetDetail($input: UploadDatasetInput!) {
   uploadDataset(input: $input) {

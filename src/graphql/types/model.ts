@@ -3,6 +3,9 @@ import type { ResolveCursorConnectionArgs } from '@pothos/plugin-relay';
 import { builder, principalOf } from '../builder.js';
 import type { Model as ModelRow } from '../../db/schema.js';
 import { modelCursor } from '../../catalog/service.js';
+import { ErrorInterface, payload } from '../errors.js';
+import { InvalidInputError, parseUsd } from '../../errors.js';
+import type { DomainError } from '../../errors.js';
 
 export const ModelRef = builder.objectRef<ModelRow>('Model');
 
@@ -60,3 +63,40 @@ builder.queryFields((t) => ({
       ),
   }),
 }));
+
+const SetModelPricesInput = builder.inputType('SetModelPricesInput', {
+  fields: (t) => ({
+    modelId: t.id({ required: true }),
+    pricePerMillionTrainingTokens: t.field({ type: 'USD' }),
+    pricePerMillionInferenceTokens: t.field({ type: 'USD' }),
+  }),
+});
+
+const SetModelPricesPayload = builder.objectRef<{ model?: ModelRow; errors: DomainError[] }>('SetModelPricesPayload').implement({
+  fields: (t) => ({
+    model: t.field({ type: ModelRef, nullable: true, resolve: (p) => p.model ?? null }),
+    errors: t.field({ type: [ErrorInterface], resolve: (p) => p.errors }),
+  }),
+});
+
+builder.mutationFields((t) => ({
+  setModelPrices: t.field({
+    type: SetModelPricesPayload,
+    description: 'Admin only: the price per 1M training and/or inference tokens of a model (new jobs and requests use it).',
+    authScopes: { admin: true },
+    args: { input: t.arg({ type: SetModelPricesInput, required: true }) },
+    resolve: (_root, { input }, ctx) =>
+      payload(async () => ({
+        model: await ctx.services.catalog.setPrices(input.modelId, {
+          ...(input.pricePerMillionTrainingTokens != null ? { trainingMicros: parsePrice(input.pricePerMillionTrainingTokens, 'pricePerMillionTrainingTokens') } : {}),
+          ...(input.pricePerMillionInferenceTokens != null ? { inferenceMicros: parsePrice(input.pricePerMillionInferenceTokens, 'pricePerMillionInferenceTokens') } : {}),
+        }),
+      })),
+  }),
+}));
+
+function parsePrice(value: string, field: string): bigint {
+  const micros = parseUsd(value, field);
+  if (micros < 0n) throw new InvalidInputError(field, `${field} cannot be negative`);
+  return micros;
+}

@@ -3,8 +3,8 @@ import type { Http } from '../http.js';
 import { caller } from '../http.js';
 import type { Services } from '../../services.js';
 import type { Account } from '../../db/schema.js';
-import { formatUsd } from '../../errors.js';
-import { DateTime, Usd, problemResponses } from '../schemas.js';
+import { ForbiddenError, formatUsd, parseUsd } from '../../errors.js';
+import { DateTime, IdParam, Usd, problemResponses } from '../schemas.js';
 
 export const AccountSchema = Type.Object(
   {
@@ -44,5 +44,23 @@ export function registerAccountRoutes(app: Http, services: Services): void {
       },
     },
     async (request) => accountJson(await services.accounts.getAccount(caller(request).accountId)),
+  );
+
+  app.post(
+    '/api/accounts/:id/topup',
+    {
+      schema: {
+        tags: ['account'],
+        summary: 'Admin only: add credit to an account through the ledger',
+        params: IdParam,
+        body: Type.Object({ amount: Usd, description: Type.Optional(Type.String({ maxLength: 500 })) }, { additionalProperties: false }),
+        response: { 200: Type.Ref('Account'), ...problemResponses, 403: Type.Ref('Problem') },
+      },
+    },
+    async (request) => {
+      if (!caller(request).isAdmin) throw new ForbiddenError();
+      await services.billing.topUp(request.params.id, parseUsd(request.body.amount, 'amount'), request.body.description ?? 'top-up (admin)');
+      return accountJson(await services.accounts.getAccount(request.params.id));
+    },
   );
 }

@@ -3,7 +3,7 @@ import type { Http } from '../http.js';
 import { caller } from '../http.js';
 import type { Services } from '../../services.js';
 import type { Model } from '../../db/schema.js';
-import { formatUsd } from '../../errors.js';
+import { ForbiddenError, InvalidInputError, formatUsd, parseUsd } from '../../errors.js';
 import { modelCursor } from '../../catalog/service.js';
 import { DateTime, IdParam, Usd, problemResponses } from '../schemas.js';
 
@@ -105,5 +105,41 @@ export function registerModelRoutes(app: Http, services: Services): void {
       },
     },
     async (request) => modelJson(await services.catalog.getModel(caller(request).accountId, request.params.id)),
+  );
+
+  app.patch(
+    '/api/models/:id',
+    {
+      schema: {
+        tags: ['models'],
+        summary: 'Admin only: set a model\'s prices per 1M training / inference tokens',
+        params: IdParam,
+        body: Type.Object(
+          {
+            pricePerMillionTrainingTokens: Type.Optional(Usd),
+            pricePerMillionInferenceTokens: Type.Optional(Usd),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 200: Type.Ref('Model'), ...problemResponses, 403: Type.Ref('Problem') },
+      },
+    },
+    async (request) => {
+      if (!caller(request).isAdmin) throw new ForbiddenError();
+      const price = (value: string | undefined, field: string) => {
+        if (value === undefined) return undefined;
+        const micros = parseUsd(value, field);
+        if (micros < 0n) throw new InvalidInputError(field, `${field} cannot be negative`);
+        return micros;
+      };
+      const training = price(request.body.pricePerMillionTrainingTokens, 'pricePerMillionTrainingTokens');
+      const inference = price(request.body.pricePerMillionInferenceTokens, 'pricePerMillionInferenceTokens');
+      return modelJson(
+        await services.catalog.setPrices(request.params.id, {
+          ...(training !== undefined ? { trainingMicros: training } : {}),
+          ...(inference !== undefined ? { inferenceMicros: inference } : {}),
+        }),
+      );
+    },
   );
 }
