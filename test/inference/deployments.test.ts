@@ -97,10 +97,11 @@ describe.each(engines())('deployments (%s)', (engine) => {
     await t.app.services.inference.undeploy(bob.accountId, baseByBob);
   });
 
-  it('exports a model that has no ONNX on its first deploy, and keeps the export', async () => {
+  // The export runs the real trainer (torch import + ONNX export): minutes on a busy 2-core machine.
+  it('exports a model that has no ONNX on its first deploy, and keeps the export', { timeout: 300_000 }, async () => {
     const model = await t.app.services.catalog.importModel({ dir: await tinyModelFolder(), id: 'tiny-raw', fineTunable: false });
     expect(model.onnx_path).toBeNull();
-    const id = await deployReady(t, alice.apiKey, alice.accountId, 'tiny-raw');
+    const id = await deployReady(t, alice.apiKey, alice.accountId, 'tiny-raw', 240_000);
     const row = await t.app.services.db.selectFrom('models').select('onnx_path').where('id', '=', 'tiny-raw').executeTakeFirstOrThrow();
     expect(row.onnx_path).toBe(path.join(model.storage_path, 'onnx', 'model.onnx'));
     await expect(fs.stat(row.onnx_path!)).resolves.toBeTruthy();

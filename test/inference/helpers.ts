@@ -62,11 +62,11 @@ export async function post(t: TestApp, apiKey: string | undefined, route: string
 }
 
 /** POST /api/deployments, then waits until the deployment serves. Returns its id. */
-export async function deployReady(t: TestApp, apiKey: string, accountId: string, modelId: string): Promise<string> {
+export async function deployReady(t: TestApp, apiKey: string, accountId: string, modelId: string, timeoutMs = 60_000): Promise<string> {
   const response = await post(t, apiKey, '/api/deployments', { modelId });
   if (response.status !== 201 && response.status !== 200) throw new Error(`deploy answered ${response.status}: ${await response.text()}`);
   const { id } = (await response.json()) as { id: string };
-  await t.app.services.inference.waitReady(accountId, id, { timeoutMs: 60_000 });
+  await t.app.services.inference.waitReady(accountId, id, { timeoutMs });
   return id;
 }
 
