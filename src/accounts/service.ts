@@ -35,6 +35,12 @@ export interface AccountsService {
   getAccount(accountId: string): Promise<Account>;
   /** Resolves an `Authorization` header to a principal, or null when missing/wrong. Cached. */
   authenticate(authorization: string | undefined | null): Promise<Principal | null>;
+  /**
+   * The cached answer for an `Authorization` header, without I/O: a principal, null for a
+   * known-bad or malformed key, undefined when the cache does not know (then `authenticate`).
+   * Lets the HTTP hook answer the common case synchronously.
+   */
+  cachedPrincipal(authorization: string | undefined | null): Principal | null | undefined;
   close(): Promise<void>;
 }
 
@@ -128,6 +134,13 @@ export function createAccountsService(deps: { db: Db; notifier: Notifier; cacheS
       const account = await db.selectFrom('accounts').selectAll().where('id', '=', accountId).executeTakeFirst();
       if (!account) throw new NotFoundError('account', accountId);
       return account;
+    },
+
+    cachedPrincipal(authorization) {
+      const key = bearerToken(authorization);
+      if (!key || key.length > 200) return null;
+      const cached = cache.get(hashApiKey(key));
+      return cached === NEGATIVE ? null : cached;
     },
 
     async authenticate(authorization) {

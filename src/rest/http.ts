@@ -17,7 +17,7 @@ declare module 'fastify' {
     principal: Principal | null;
   }
   interface FastifyContextConfig {
-    /** Routes that answer without an API key (health, OpenAPI). */
+    /** Documents a route that answers without an API key (health, OpenAPI); auth applies to /api and /v1 only. */
     public?: boolean;
   }
 }
