@@ -6,6 +6,8 @@ import type { DocumentNode, ExecutionArgs } from 'graphql';
 import type { Services } from '../services.js';
 import type { Principal } from '../accounts/service.js';
 import type { Yoga } from './yoga.js';
+import { maskErrorFor } from './yoga.js';
+import { createSharedSubscribe } from './shared-subscriptions.js';
 
 /** Close code for a rejected `connection_init` (graphql-ws reserves 4400–4499 for the protocol; 4401 mirrors HTTP 401). */
 export const WS_UNAUTHORIZED = 4401;
@@ -22,6 +24,7 @@ export interface GraphQLWsServer {
 export function attachGraphQLWs(server: http.Server, yoga: Yoga, services: Services): GraphQLWsServer {
   const wss = new WebSocketServer({ server, path: '/graphql' });
   const principals = new WeakMap<object, Principal>();
+  const sharedSubscribe = createSharedSubscribe(maskErrorFor(services));
   const aborts = new WeakMap<object, AbortController>();
 
   const disposable = useServer(
@@ -61,17 +64,26 @@ export function attachGraphQLWs(server: http.Server, yoga: Yoga, services: Servi
           if (err instanceof GraphQLError) return [err];
           throw err;
         }
+        const principal = principals.get(ctx);
         return {
           schema,
           operationName: params.operationName,
           document,
           variableValues: params.variables,
           contextValue: await contextFactory(),
-          rootValue: { execute, subscribe },
-        } as ExecutionArgs & { rootValue: { execute: typeof execute; subscribe: typeof subscribe } };
+          // Carried to execute/subscribe below; the operation itself gets no root value.
+          rootValue: {
+            execute,
+            subscribe,
+            shareKey: `${principal?.accountId ?? ''}\u0000${params.operationName ?? ''}\u0000${params.query}\u0000${JSON.stringify(params.variables ?? {})}`,
+          },
+        } as ExecutionArgs & { rootValue: { execute: typeof execute; subscribe: typeof subscribe; shareKey: string } };
       },
       execute: (args) => (args.rootValue as { execute: (a: unknown) => unknown }).execute(args) as never,
-      subscribe: (args) => (args.rootValue as { subscribe: (a: unknown) => unknown }).subscribe(args) as never,
+      subscribe: (args) => {
+        const { shareKey } = args.rootValue as { shareKey: string };
+        return sharedSubscribe({ ...args, rootValue: undefined }, shareKey) as never;
+      },
     },
     wss,
   );
