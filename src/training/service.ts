@@ -6,6 +6,7 @@ import type { Dataset } from '../db/tables/datasets.js';
 import type { TrainingEvent, TrainingJob, TrainingStatus } from '../db/tables/training.js';
 import { TERMINAL_STATUSES } from '../db/tables/training.js';
 import { DomainError, NotFoundError } from '../errors.js';
+import { periodicRunner } from '../runner.js';
 import type { Runner, Roles } from '../runner.js';
 import type { ServiceDeps } from '../service-deps.js';
 import type { DatasetsService } from '../datasets/service.js';
@@ -128,10 +129,10 @@ export function createTrainingService(deps: ServiceDeps & { datasets: DatasetsSe
    * VALIDATING and promotes them (every ~10 s, in every process).
    */
   function validatingJobsSweeper(): Runner {
-    let timer: NodeJS.Timeout | undefined;
-    let stopped = true;
-    const tick = async () => {
-      try {
+    return periodicRunner(
+      'validating-jobs',
+      { firstMs: 5_000, everyMs: 10_000, jitterMs: 2_000 },
+      async () => {
         const stale = await db
           .selectFrom('training_jobs')
           .innerJoin('datasets', 'datasets.id', 'training_jobs.training_dataset_id')
@@ -142,22 +143,9 @@ export function createTrainingService(deps: ServiceDeps & { datasets: DatasetsSe
           .limit(20)
           .execute();
         for (const job of stale) await promote(job).catch((err) => log.warn({ err, jobId: job.id }, 'promoting a waiting job failed'));
-      } catch (err) {
-        log.warn({ err }, 'validating-jobs sweep failed');
-      }
-      if (!stopped) timer = setTimeout(tick, 10_000 + Math.random() * 2_000).unref();
-    };
-    return {
-      name: 'validating-jobs',
-      async start() {
-        stopped = false;
-        timer = setTimeout(tick, 5_000).unref();
       },
-      async stop() {
-        stopped = true;
-        if (timer) clearTimeout(timer);
-      },
-    };
+      (err) => log.warn({ err }, 'validating-jobs sweep failed'),
+    );
   }
 
   const service: TrainingService = {

@@ -4,6 +4,7 @@ import type { Db } from '../db/connect.js';
 import type { Notifier } from '../db/notifier.js';
 import { channels } from '../db/notifier.js';
 import type { Logger } from '../log.js';
+import { periodicRunner } from '../runner.js';
 import type { Runner } from '../runner.js';
 import { claimNextJob } from './queue/claim-next-job.js';
 import { renewLease } from './queue/renew-lease.js';
@@ -142,25 +143,10 @@ export function createTrainingWorker(opts: TrainingWorkerOptions): Runner {
 
 /** A sweeper without a worker, for api processes: lost jobs are re-queued even when no worker sweeps. */
 export function createLeaseSweeper(opts: { db: Db; log: Logger; webhooks: RunJobDeps['webhooks'] }): Runner {
-  let timer: NodeJS.Timeout | undefined;
-  let stopped = false;
-  const tick = async () => {
-    try {
-      await sweepExpiredLeases(opts.db, opts);
-    } catch (err) {
-      opts.log.warn({ err }, 'lease sweep failed');
-    }
-    if (!stopped) timer = setTimeout(tick, 5_000 + Math.random() * 5_000).unref();
-  };
-  return {
-    name: 'lease-sweeper',
-    async start() {
-      stopped = false;
-      timer = setTimeout(tick, 1_000).unref();
-    },
-    async stop() {
-      stopped = true;
-      if (timer) clearTimeout(timer);
-    },
-  };
+  return periodicRunner(
+    'lease-sweeper',
+    { firstMs: 1_000, everyMs: 5_000, jitterMs: 5_000 },
+    () => sweepExpiredLeases(opts.db, opts),
+    (err) => opts.log.warn({ err }, 'lease sweep failed'),
+  );
 }
