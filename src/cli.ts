@@ -119,7 +119,7 @@ async function runProcess(config: Config, roles: { api: boolean; worker: boolean
         '',
         'Start a fine-tune:',
         `  curl -s ${app.url}/api/fine-tune/training/start -H 'authorization: Bearer ${info.apiKey}' -H 'content-type: application/json' \\`,
-        `    -d '{"baseModel": "${info.modelId}", "trainingDataset": "${info.datasetId}", "method": "FULL", "hyperparameters": {"learningRate": 0.003}}'`,
+        `    -d '{"baseModel": "${info.modelId}", "trainingDataset": "${info.datasetId}", "method": "FULL", "hyperparameters": {"epochs": 30, "learningRate": 0.003}}'`,
         '',
         '',
       ].join('\n'),
