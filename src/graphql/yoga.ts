@@ -1,7 +1,7 @@
 import { createYoga, maskError as defaultMaskError } from 'graphql-yoga';
 import type { YogaServerInstance } from 'graphql-yoga';
-import { GraphQLError, getOperationAST } from 'graphql';
-import type { ExecutionResult } from 'graphql';
+import { GraphQLError, Kind, getOperationAST } from 'graphql';
+import type { DocumentNode } from 'graphql';
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { useGraphQlJit } from '@envelop/graphql-jit';
 import { createFetch } from '@whatwg-node/fetch';
@@ -10,6 +10,7 @@ import type { Services } from '../services.js';
 import { DomainError } from '../errors.js';
 import { getSchema } from './schema.js';
 import type { GraphQLContext } from './builder.js';
+import { forgetContext } from './plain-query.js';
 
 /** What the HTTP host or the graphql-ws server hands yoga besides the request. */
 export interface ServerContext {
@@ -55,6 +56,12 @@ export function maskErrorFor(services: Services) {
   };
 }
 
+function singleOperation(document: DocumentNode): boolean {
+  let operations = 0;
+  for (const definition of document.definitions) if (definition.kind === Kind.OPERATION_DEFINITION) operations++;
+  return operations === 1;
+}
+
 /**
  * The GraphQL server at /graphql: HTTP (GET/POST, multipart uploads), SSE (`Accept:
  * text/event-stream`) and — through `getEnveloped` in ws.ts — graphql-ws, all with the
@@ -82,7 +89,11 @@ export function createGraphQLServer(services: Services): Yoga {
     plugins: [
       // Queries run compiled (graphql-jit): ≈ 4× less execution time for catalog-sized
       // results. Mutations and subscriptions keep graphql-js semantics (uploads, streams).
-      useGraphQlJit({}, { enableIf: (args) => getOperationAST(args.document, args.operationName)?.operation === 'query' }),
+      //
+      // Only for documents of one operation: the plugin caches a compiled query by document,
+      // whatever the operation name, so `query A {…} query B {…}` run as B after A would
+      // answer A (test/foundation/graphql-fast-path.test.ts).
+      useGraphQlJit({}, { enableIf: (args) => singleOperation(args.document) && getOperationAST(args.document, args.operationName)?.operation === 'query' }),
       EnvelopArmorPlugin({
         maxDepth: { n: 12 },
         costLimit: { maxCost: 100_000 },
@@ -102,72 +113,24 @@ export function createGraphQLServer(services: Services): Yoga {
           if (!principal) endResponse(unauthenticated() as unknown as InstanceType<typeof fetchAPI.Response>);
           else principals.set(request, principal);
         },
+        onExecute() {
+          return { onExecuteDone: ({ args }: { args: { contextValue: unknown } }) => forgetContext(args.contextValue as object) };
+        },
       },
     ],
-    context: async ({ request, principal, signal }) => ({
-      principal:
-        principal ??
-        (request ? (principals.get(request) ?? (await services.accounts.authenticate(request.headers.get('authorization')))) : null),
-      services,
-      signal: signal ?? request?.signal,
-    }),
+    context: async ({ request, principal, signal }) => {
+      let known = principal;
+      if (!known && request) {
+        // Taken out, not just read: a WeakMap entry per request would be promoted by the
+        // young-generation GC (see forgetContext in plain-query.ts).
+        known = principals.get(request);
+        principals.delete(request);
+      }
+      return {
+        principal: known ?? (request ? await services.accounts.authenticate(request.headers.get('authorization')) : null),
+        services,
+        signal: signal ?? request?.signal,
+      };
+    },
   });
-}
-
-/** What the fast path reads from a request (fastify's request, its JSON body already parsed). */
-export interface PlainQueryRequest {
-  method: string;
-  headers: Record<string, string | string[] | undefined>;
-  body: unknown;
-}
-
-/**
- * Runs the common request — an authenticated JSON POST of a query that validates and
- * executes without errors — straight through `yoga.getEnveloped`, the way graphql-ws does:
- * the same schema, context, auth, parse/validation caches, armor limits and error masking,
- * without building a WHATWG Request and Response around it. Returns the JSON body to send
- * with 200, or undefined when yoga must answer instead: any other method, media type or
- * Accept, a CORS request, a missing key, a mutation or subscription, or any error (yoga
- * then formats it, with its status codes; re-running a query has no side effects).
- *
- * Why: yoga's HTTP pipeline cost ≈ 200 µs of CPU per small query on our machines, ≈ 4×
- * this path; issue 2 wants GraphQL at ≥ 35 % of a bare node:http endpoint.
- */
-export async function executePlainQuery(yoga: Yoga, services: Services, request: PlainQueryRequest): Promise<string | undefined> {
-  const { headers, body } = request;
-  if (request.method !== 'POST' || headers.origin !== undefined) return undefined;
-  const type = headers['content-type'];
-  if (typeof type !== 'string' || !(type === 'application/json' || type.startsWith('application/json;'))) return undefined;
-  const accept = headers.accept;
-  if (accept !== undefined && accept !== '*/*' && accept !== 'application/json') return undefined;
-  if (typeof body !== 'object' || body === null) return undefined;
-  const { query, variables, operationName, extensions } = body as Record<string, unknown>;
-  if (typeof query !== 'string' || extensions !== undefined) return undefined;
-  if (variables != null && (typeof variables !== 'object' || Array.isArray(variables))) return undefined;
-  if (operationName != null && typeof operationName !== 'string') return undefined;
-  const authorization = headers.authorization;
-  const principal = await services.accounts.authenticate(typeof authorization === 'string' ? authorization : undefined);
-  if (!principal) return undefined;
-
-  const params = { query, variables: variables ?? undefined, operationName: operationName ?? undefined };
-  const { schema, parse, validate, contextFactory, execute } = yoga.getEnveloped({ principal, params } as never);
-  // Parse and validation errors (armor's depth, cost and alias limits throw from here) are
-  // yoga's to answer, with its status codes.
-  let document;
-  try {
-    document = parse(query);
-    if (validate(schema, document).length > 0) return undefined;
-  } catch {
-    return undefined;
-  }
-  if (getOperationAST(document, params.operationName)?.operation !== 'query') return undefined;
-  const result = (await execute({
-    schema,
-    document,
-    contextValue: await contextFactory(),
-    variableValues: params.variables as Record<string, unknown> | undefined,
-    operationName: params.operationName,
-  })) as ExecutionResult;
-  if (result.errors?.length || (result as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator]) return undefined;
-  return JSON.stringify(result);
 }

@@ -4,7 +4,7 @@ import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Services } from '../services.js';
 import type { Yoga } from '../graphql/yoga.js';
-import { executePlainQuery } from '../graphql/yoga.js';
+import { createPlainQueryExecutor } from '../graphql/plain-query.js';
 import { migrationsApplied } from '../db/migrate.js';
 import type { Http } from './http.js';
 import { problem, restErrorHandler, sendProblem } from './problem.js';
@@ -123,13 +123,14 @@ export async function buildHttpServer(opts: HttpServerOptions): Promise<Http> {
 
   // yoga reads multipart bodies (GraphQL uploads) itself: this encapsulated scope hands it
   // the unparsed stream instead of letting fastify refuse the media type.
+  const executePlainQuery = createPlainQueryExecutor(yoga, services);
   await app.register(async (scope) => {
     scope.addContentTypeParser('multipart/form-data', {}, (_request, _payload, done) => done(null));
     scope.route({
       url: '/graphql',
       method: ['GET', 'POST', 'OPTIONS'],
       handler: async (request, reply) => {
-        const plain = await executePlainQuery(yoga, services, request);
+        const plain = await executePlainQuery(request, reply.raw);
         if (plain !== undefined) return reply.header('content-type', 'application/json; charset=utf-8').send(plain);
         const response = await yoga.handleNodeRequestAndResponse(request, reply, {});
         response.headers.forEach((value, key) => reply.header(key, value));
