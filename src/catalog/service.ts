@@ -17,14 +17,15 @@ export interface ImportModelInput {
 }
 
 export interface ListModelsOptions {
-  fineTunable?: boolean;
+  fineTunable?: boolean | undefined;
   /** Page size and cursor (a model's `created_at|id`, opaque to clients). */
   first?: number;
   after?: string | null;
 }
 
+/** Shared between callers when it comes from the listing cache: never mutate it. */
 export interface ModelPage {
-  models: Model[];
+  readonly models: readonly Model[];
   hasNextPage: boolean;
 }
 
@@ -88,6 +89,9 @@ export function createCatalogService(deps: { db: Db; dataDir: string; listingCac
       .selectFrom('models')
       .selectAll()
       .where((eb) => eb.or([eb('owner_account_id', 'is', null), eb('owner_account_id', '=', accountId)]));
+
+  const cachedPages = new WeakMap<Model[], ModelPage>();
+  const toPage = (rows: Model[], first: number): ModelPage => ({ models: rows.slice(0, first), hasNextPage: rows.length > first });
 
   /** One page of the account's visible models, plus one row that says whether more follow. */
   function queryPage(accountId: string, first: number, opts: ListModelsOptions): Promise<Model[]> {
@@ -156,10 +160,13 @@ export function createCatalogService(deps: { db: Db; dataDir: string; listingCac
 
     async listModels(accountId, opts = {}) {
       const first = Math.min(Math.max(opts.first ?? 50, 1), 200);
-      const rows = opts.after
-        ? await queryPage(accountId, first, opts)
-        : await listings.get(`${accountId}|${opts.fineTunable ?? '*'}|${first}`, () => queryPage(accountId, first, opts));
-      return { models: rows.slice(0, first), hasNextPage: rows.length > first };
+      if (opts.after) return toPage(await queryPage(accountId, first, opts), first);
+      const rows = await listings.get(`${accountId}|${opts.fineTunable ?? '*'}|${first}`, () => queryPage(accountId, first, opts));
+      // The first page of a cached listing is the same object until the listing reloads
+      // (its size is part of the key), so callers can memoise what they derive from it.
+      let page = cachedPages.get(rows);
+      if (!page) cachedPages.set(rows, (page = toPage(rows, first)));
+      return page;
     },
 
     async fineTunableModels(accountId) {

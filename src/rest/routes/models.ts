@@ -5,6 +5,7 @@ import type { Services } from '../../services.js';
 import type { Model } from '../../db/schema.js';
 import { ForbiddenError, InvalidInputError, formatUsd, parseUsd } from '../../errors.js';
 import { modelCursor } from '../../catalog/service.js';
+import type { ModelPage } from '../../catalog/service.js';
 import { DateTime, IdParam, Usd, problemResponses } from '../schemas.js';
 
 export const ModelSchema = Type.Object(
@@ -54,6 +55,12 @@ function buildModelJson(m: Model) {
   };
 }
 
+/**
+ * A cached listing page is one object until the catalog changes (CatalogService.listModels),
+ * so its JSON is too: serialized once by the route's own response schema, then sent as is.
+ */
+const bodyByPage = new WeakMap<ModelPage, string>();
+
 export function registerModelRoutes(app: Http, services: Services): void {
   app.get(
     '/api/models',
@@ -77,20 +84,21 @@ export function registerModelRoutes(app: Http, services: Services): void {
         },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const { fineTunable, limit, after } = request.query;
-      const page = await services.catalog.listModels(caller(request).accountId, {
-        ...(fineTunable !== undefined ? { fineTunable } : {}),
-        first: limit ?? 100,
-        after: after ?? null,
-      });
-      const last = page.models.at(-1);
-      return {
-        object: 'list' as const,
-        data: page.models.map(modelJson),
-        hasMore: page.hasNextPage,
-        nextCursor: page.hasNextPage && last ? modelCursor(last) : null,
-      };
+      const page = await services.catalog.listModels(caller(request).accountId, { fineTunable, first: limit ?? 100, after: after ?? null });
+      let body = bodyByPage.get(page);
+      if (body === undefined) {
+        const last = page.models.at(-1);
+        body = reply.serialize({
+          object: 'list' as const,
+          data: page.models.map(modelJson),
+          hasMore: page.hasNextPage,
+          nextCursor: page.hasNextPage && last ? modelCursor(last) : null,
+        }) as string;
+        bodyByPage.set(page, body);
+      }
+      return reply.type('application/json; charset=utf-8').send(body);
     },
   );
 
