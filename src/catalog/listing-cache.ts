@@ -17,8 +17,15 @@ import type { Model } from '../db/schema.js';
  *
  * Concurrent misses of one key share one query. A failed load is not cached.
  */
+interface Entry {
+  loadedAt: number;
+  rows: Promise<Model[]>;
+  /** The rows once loaded: `peek` answers without a promise. */
+  loaded?: Model[];
+}
+
 export class ListingCache {
-  private readonly entries = new Map<string, { loadedAt: number; rows: Promise<Model[]> }>();
+  private readonly entries = new Map<string, Entry>();
 
   constructor(
     private readonly ttlMs: number,
@@ -31,15 +38,30 @@ export class ListingCache {
     const now = Date.now();
     const hit = this.entries.get(key);
     if (hit && now - hit.loadedAt < this.ttlMs) return hit.rows;
-    const entry = { loadedAt: now, rows: load() };
+    const entry: Entry = { loadedAt: now, rows: load() };
     // Re-inserting moves the key to the end: Map order is then least recently loaded first.
     this.entries.delete(key);
     this.entries.set(key, entry);
-    entry.rows.catch(() => {
-      if (this.entries.get(key) === entry) this.entries.delete(key);
-    });
+    entry.rows.then(
+      (rows) => {
+        entry.loaded = rows;
+      },
+      () => {
+        if (this.entries.get(key) === entry) this.entries.delete(key);
+      },
+    );
     if (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
     return entry.rows;
+  }
+
+  /**
+   * The listing cached under `key` if it is loaded and fresh, without a promise (the hot
+   * routes answer synchronously from it); undefined otherwise — then `get`.
+   */
+  peek(key: string): Model[] | undefined {
+    if (this.ttlMs <= 0) return undefined;
+    const hit = this.entries.get(key);
+    return hit?.loaded && Date.now() - hit.loadedAt < this.ttlMs ? hit.loaded : undefined;
   }
 
   /**

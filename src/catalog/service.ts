@@ -34,6 +34,13 @@ export interface CatalogService {
   /** Models the account can see: base models and its own fine-tuned ones. First pages come from a cache (listing-cache.ts). */
   listModels(accountId: string, opts?: ListModelsOptions): Promise<ModelPage>;
   fineTunableModels(accountId: string): Promise<Model[]>;
+  /**
+   * `listModels` (first pages only) and `fineTunableModels` answered from the listing cache
+   * without a promise, or undefined when the cache has no fresh entry. The result is shared:
+   * never mutate it.
+   */
+  cachedModelPage(accountId: string, opts?: ListModelsOptions): ModelPage | undefined;
+  cachedFineTunableModels(accountId: string): readonly Model[] | undefined;
   /** A model the account can see, or NOT_FOUND (another account's model answers the same). */
   getModel(accountId: string, id: string): Promise<Model>;
   findModel(accountId: string, id: string): Promise<Model | undefined>;
@@ -92,6 +99,15 @@ export function createCatalogService(deps: { db: Db; dataDir: string; listingCac
 
   const cachedPages = new WeakMap<Model[], ModelPage>();
   const toPage = (rows: Model[], first: number): ModelPage => ({ models: rows.slice(0, first), hasNextPage: rows.length > first });
+  const pageSize = (opts: ListModelsOptions) => Math.min(Math.max(opts.first ?? 50, 1), 200);
+  // The page size is part of the key, so one cached listing makes one page.
+  const pageKey = (accountId: string, opts: ListModelsOptions) => `${accountId}|${opts.fineTunable ?? '*'}|${pageSize(opts)}`;
+  /** The first page of a cached listing is the same object until the listing reloads, so callers can memoise what they derive from it. */
+  const pageOf = (rows: Model[], first: number): ModelPage => {
+    let page = cachedPages.get(rows);
+    if (!page) cachedPages.set(rows, (page = toPage(rows, first)));
+    return page;
+  };
 
   /** One page of the account's visible models, plus one row that says whether more follow. */
   function queryPage(accountId: string, first: number, opts: ListModelsOptions): Promise<Model[]> {
@@ -159,14 +175,15 @@ export function createCatalogService(deps: { db: Db; dataDir: string; listingCac
     },
 
     async listModels(accountId, opts = {}) {
-      const first = Math.min(Math.max(opts.first ?? 50, 1), 200);
+      const first = pageSize(opts);
       if (opts.after) return toPage(await queryPage(accountId, first, opts), first);
-      const rows = await listings.get(`${accountId}|${opts.fineTunable ?? '*'}|${first}`, () => queryPage(accountId, first, opts));
-      // The first page of a cached listing is the same object until the listing reloads
-      // (its size is part of the key), so callers can memoise what they derive from it.
-      let page = cachedPages.get(rows);
-      if (!page) cachedPages.set(rows, (page = toPage(rows, first)));
-      return page;
+      return pageOf(await listings.get(pageKey(accountId, opts), () => queryPage(accountId, first, opts)), first);
+    },
+
+    cachedModelPage(accountId, opts = {}) {
+      if (opts.after) return undefined;
+      const rows = listings.peek(pageKey(accountId, opts));
+      return rows && pageOf(rows, pageSize(opts));
     },
 
     async fineTunableModels(accountId) {
@@ -174,6 +191,10 @@ export function createCatalogService(deps: { db: Db; dataDir: string; listingCac
         visible(accountId).where('fine_tunable', '=', true).orderBy('created_at').orderBy('id').execute(),
       );
       return rows.slice();
+    },
+
+    cachedFineTunableModels(accountId) {
+      return listings.peek(`${accountId}|fine-tunable`);
     },
 
     async getModel(accountId, id) {

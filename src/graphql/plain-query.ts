@@ -22,7 +22,8 @@ export interface PlainQueryResponse {
   readonly writableFinished: boolean;
 }
 
-export type PlainQueryExecutor = (request: PlainQueryRequest, response: PlainQueryResponse) => Promise<string | undefined>;
+/** The JSON to answer with 200 — at once when every resolver answered synchronously — or undefined when yoga must answer. */
+export type PlainQueryExecutor = (request: PlainQueryRequest, response: PlainQueryResponse) => string | undefined | Promise<string | undefined>;
 
 /**
  * The context resolvers get on the fast path: the same fields yoga's context factory gives
@@ -68,7 +69,8 @@ const NOT_PLAIN = false as const;
  * (`getEnveloped`: the same schema, parser, validation rules and armor limits as every
  * other request), then compiled with graphql-jit — the engine yoga's own query execution
  * uses here (useGraphQlJit in yoga.ts) — and kept by query text. A request then costs
- * one map lookup, the compiled query and JSON.stringify.
+ * one map lookup, the compiled query and JSON.stringify — without a promise when the
+ * resolvers answer from memory.
  *
  * Anything else returns undefined and yoga answers it in full: another method, media type
  * or Accept, a CORS request, extensions (persisted queries), a missing or unknown key, a
@@ -99,7 +101,7 @@ export function createPlainQueryExecutor(yoga: Yoga, services: Services, opts: {
     }
   }
 
-  return async function executePlainQuery(request, response) {
+  return function executePlainQuery(request, response) {
     const { headers, body } = request;
     if (request.method !== 'POST' || headers.origin !== undefined) return undefined;
     const type = headers['content-type'];
@@ -111,24 +113,53 @@ export function createPlainQueryExecutor(yoga: Yoga, services: Services, opts: {
     if (typeof query !== 'string' || extensions !== undefined) return undefined;
     if (variables != null && (typeof variables !== 'object' || Array.isArray(variables))) return undefined;
     if (operationName != null && typeof operationName !== 'string') return undefined;
+    const operation: Operation = { query, variables: (variables ?? {}) as Record<string, unknown>, operationName: operationName ?? undefined };
 
     const authorization = typeof headers.authorization === 'string' ? headers.authorization : undefined;
-    let principal = services.accounts.cachedPrincipal(authorization);
-    if (principal === undefined) principal = await services.accounts.authenticate(authorization);
-    if (!principal) return undefined;
+    const principal = services.accounts.cachedPrincipal(authorization);
+    if (principal === undefined) {
+      return services.accounts.authenticate(authorization).then((found) => (found ? run(found, operation, response) : undefined));
+    }
+    return principal ? run(principal, operation, response) : undefined;
+  };
 
-    const key = operationName == null ? query : `${operationName}\n${query}`;
+  /** Synchronous when every resolver is (cached listings): no promise between request and write. */
+  function run(principal: Principal, operation: Operation, response: PlainQueryResponse): MaybeJson {
+    const key = operation.operationName === undefined ? operation.query : `${operation.operationName}\n${operation.query}`;
     let compiled = prepared.get(key);
-    if (compiled === undefined) prepared.set(key, (compiled = prepare(query, operationName ?? undefined)));
+    if (compiled === undefined) prepared.set(key, (compiled = prepare(operation.query, operation.operationName)));
     if (compiled === NOT_PLAIN) return undefined;
 
     const context = new PlainQueryContext(principal, services, response);
+    let result;
     try {
-      const result = (await compiled.query(undefined, context, (variables ?? {}) as Record<string, unknown>)) as ExecutionResult;
-      if (result.errors?.length) return undefined;
-      return JSON.stringify(result);
-    } finally {
+      result = compiled.query(undefined, context, operation.variables) as ExecutionResult | Promise<ExecutionResult>;
+    } catch (err) {
       forgetContext(context);
+      throw err;
     }
-  };
+    if (result instanceof Promise) {
+      return result.then(
+        (settled) => finish(settled, context),
+        (err: unknown) => {
+          forgetContext(context);
+          throw err;
+        },
+      );
+    }
+    return finish(result, context);
+  }
+}
+
+interface Operation {
+  query: string;
+  variables: Record<string, unknown>;
+  operationName: string | undefined;
+}
+
+type MaybeJson = string | undefined | Promise<string | undefined>;
+
+function finish(result: ExecutionResult, context: PlainQueryContext): string | undefined {
+  forgetContext(context);
+  return result.errors?.length ? undefined : JSON.stringify(result);
 }

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EventEmitter } from 'node:events';
+import http from 'node:http';
 import { startFreshApp } from './data-dir.js';
 import type { TestApp } from '../helpers/app.js';
 import { engines } from '../helpers/db.js';
@@ -31,7 +32,7 @@ describe.each(engines())('GraphQL plain-query fast path (%s)', (engine) => {
   afterAll(async () => t?.stop());
 
   const headers = () => ({ authorization: `Bearer ${key}`, 'content-type': 'application/json' });
-  const run = (body: unknown, extraHeaders: Record<string, string> = {}, method = 'POST') =>
+  const run = async (body: unknown, extraHeaders: Record<string, string> = {}, method = 'POST') =>
     execute({ method, headers: { ...headers(), ...extraHeaders }, body }, openResponse());
 
   /** The same request through yoga's own pipeline (GET never takes the fast path). */
@@ -72,7 +73,7 @@ describe.each(engines())('GraphQL plain-query fast path (%s)', (engine) => {
       ['CORS', run({ query }, { origin: 'https://example.com' })],
       ['SSE', run({ query }, { accept: 'text/event-stream' })],
       ['form', run({ query }, { 'content-type': 'application/x-www-form-urlencoded' })],
-      ['no key', execute({ method: 'POST', headers: { 'content-type': 'application/json' }, body: { query } }, openResponse())],
+      ['no key', Promise.resolve(execute({ method: 'POST', headers: { 'content-type': 'application/json' }, body: { query } }, openResponse()))],
       ['bad key', run({ query }, { authorization: 'Bearer tl_nope' })],
       ['extensions', run({ query, extensions: { persistedQuery: { version: 1 } } })],
       ['variables not an object', run({ query, variables: [1] })],
@@ -108,5 +109,30 @@ describe.each(engines())('GraphQL plain-query fast path (%s)', (engine) => {
     expect(JSON.stringify(mutation.body)).toMatch(/NOT_FOUND/);
     const ok = await post({ query: '{ fineTunableModels { id } }' });
     expect(ok).toEqual({ status: 200, body: { data: { fineTunableModels: [{ id: 'tiny-fast' }] } } });
+  });
+
+  it('HTTP bodies it does not take — not JSON, chunked, too large — are answered as before', async () => {
+    const notJson = await fetch(`${t.url}/graphql`, { method: 'POST', headers: headers(), body: '{"query": "{ account { id } }"' });
+    expect(notJson.status).toBe(400);
+    expect(notJson.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+
+    // No Content-Length: fastify reads the chunked body, and yoga (or the fast path in the route) answers.
+    const chunked = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const request = http.request(`${t.url}/graphql`, { method: 'POST', headers: headers() }, (response) => {
+        let text = '';
+        response.setEncoding('utf8').on('data', (d: string) => (text += d)).on('end', () => resolve({ status: response.statusCode!, body: text }));
+      });
+      request.on('error', reject);
+      request.write('{"query": "{ fineTunable');
+      setTimeout(() => request.end('Models { id } }"}'), 20);
+    });
+    expect(chunked).toEqual({ status: 200, body: JSON.stringify({ data: { fineTunableModels: [{ id: 'tiny-fast' }] } }) });
+
+    const huge = await fetch(`${t.url}/graphql`, {
+      method: 'POST',
+      headers: headers(),
+      body: JSON.stringify({ query: '{ account { id } }', variables: { pad: 'x'.repeat(2 * 1024 * 1024) } }),
+    });
+    expect(huge.status).toBe(413);
   });
 });

@@ -36,7 +36,11 @@ builder.queryFields((t) => ({
   fineTunableModels: t.field({
     type: [ModelRef],
     description: 'Models you can fine-tune.',
-    resolve: (_root, _args, ctx) => ctx.services.catalog.fineTunableModels(principalOf(ctx).accountId),
+    // Synchronous when the listing is cached: the plain-query fast path then runs without a promise.
+    resolve: (_root, _args, ctx) => {
+      const accountId = principalOf(ctx).accountId;
+      return (ctx.services.catalog.cachedFineTunableModels(accountId) as ModelRow[] | undefined) ?? ctx.services.catalog.fineTunableModels(accountId);
+    },
   }),
   model: t.field({
     type: ModelRef,

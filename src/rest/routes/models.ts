@@ -1,4 +1,5 @@
 import { Type } from 'typebox';
+import type { FastifyReply } from 'fastify';
 import type { Http } from '../http.js';
 import { caller } from '../http.js';
 import type { Services } from '../../services.js';
@@ -61,6 +62,21 @@ function buildModelJson(m: Model) {
  */
 const bodyByPage = new WeakMap<ModelPage, string>();
 
+function sendPage(reply: FastifyReply, page: ModelPage): FastifyReply {
+  let body = bodyByPage.get(page);
+  if (body === undefined) {
+    const last = page.models.at(-1);
+    body = reply.serialize({
+      object: 'list' as const,
+      data: page.models.map(modelJson),
+      hasMore: page.hasNextPage,
+      nextCursor: page.hasNextPage && last ? modelCursor(last) : null,
+    }) as string;
+    bodyByPage.set(page, body);
+  }
+  return reply.type('application/json; charset=utf-8').send(body);
+}
+
 export function registerModelRoutes(app: Http, services: Services): void {
   app.get(
     '/api/models',
@@ -84,21 +100,14 @@ export function registerModelRoutes(app: Http, services: Services): void {
         },
       },
     },
-    async (request, reply) => {
+    (request, reply) => {
       const { fineTunable, limit, after } = request.query;
-      const page = await services.catalog.listModels(caller(request).accountId, { fineTunable, first: limit ?? 100, after: after ?? null });
-      let body = bodyByPage.get(page);
-      if (body === undefined) {
-        const last = page.models.at(-1);
-        body = reply.serialize({
-          object: 'list' as const,
-          data: page.models.map(modelJson),
-          hasMore: page.hasNextPage,
-          nextCursor: page.hasNextPage && last ? modelCursor(last) : null,
-        }) as string;
-        bodyByPage.set(page, body);
-      }
-      return reply.type('application/json; charset=utf-8').send(body);
+      const accountId = caller(request).accountId;
+      const opts = { fineTunable, first: limit ?? 100, after: after ?? null };
+      // A cached listing answers synchronously: no promise between the request and the write.
+      const cached = services.catalog.cachedModelPage(accountId, opts);
+      if (cached) return void sendPage(reply, cached);
+      return services.catalog.listModels(accountId, opts).then((page) => sendPage(reply, page));
     },
   );
 
