@@ -25,6 +25,9 @@ export interface AccountsTable {
   reserved_micros: Int8Generated;
   /** Signs per-job `webhookUrl` callbacks (webhooks issue). */
   webhook_secret: string;
+  /** After a rotation, the old secret signs too (a second signature) until this time. */
+  previous_webhook_secret: string | null;
+  previous_webhook_secret_expires_at: Date | null;
   created_at: CreatedAt;
 }
 

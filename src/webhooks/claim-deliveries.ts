@@ -95,6 +95,8 @@ export async function claimDeliveries(db: Db, opts: ClaimOptions): Promise<Claim
         coalesce(e.url, d.url) as url,
         coalesce(e.enabled, true) as endpoint_enabled,
         case
+          when picked.endpoint_id is null and a.previous_webhook_secret is not null and a.previous_webhook_secret_expires_at > now()
+            then array[a.webhook_secret, a.previous_webhook_secret]
           when picked.endpoint_id is null then array[a.webhook_secret]
           when e.previous_secret is not null and e.previous_secret_expires_at > now() then array[e.secret, e.previous_secret]
           else array[e.secret]

@@ -54,6 +54,8 @@ export interface WebhooksService {
   checkUrl(url: string, field?: string): Promise<string>;
   /** The account's default secret: signs every job's own `webhookUrl` callbacks. */
   defaultSecret(accountId: string): Promise<string>;
+  /** A new default secret; the old one keeps signing (a second signature) for 24 h. */
+  rotateDefaultSecret(accountId: string): Promise<{ secret: string; previousSecretExpiresAt: Date }>;
 
   createEndpoint(accountId: string, input: CreateEndpointInput): Promise<{ endpoint: WebhookEndpoint; secret: string }>;
   listEndpoints(accountId: string, opts?: { first?: number; after?: string | null }): Promise<Page<WebhookEndpoint>>;
@@ -117,6 +119,23 @@ export function createWebhooksService(deps: ServiceDeps): WebhooksService {
 
     async defaultSecret(accountId) {
       return (await accounts.getAccount(accountId)).webhook_secret;
+    },
+
+    async rotateDefaultSecret(accountId) {
+      const secret = newWebhookSecret();
+      const row = await db
+        .updateTable('accounts')
+        .set({
+          previous_webhook_secret: sql<string>`webhook_secret`,
+          previous_webhook_secret_expires_at: ROTATION_OVERLAP,
+          webhook_secret: secret,
+        })
+        .where('id', '=', accountId)
+        .returning('previous_webhook_secret_expires_at')
+        .executeTakeFirst();
+      if (!row?.previous_webhook_secret_expires_at) throw new NotFoundError('account', accountId);
+      log.info({ accountId }, 'account webhook secret rotated');
+      return { secret, previousSecretExpiresAt: row.previous_webhook_secret_expires_at };
     },
 
     async createEndpoint(accountId, input) {

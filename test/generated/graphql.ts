@@ -557,7 +557,17 @@ export type WebhookDeliveriesQuery = { webhookDeliveries: { edges: Array<{ node:
 export type AccountWebhookSecretQueryVariables = Exact<{ [key: string]: never; }>;
 
 
-export type AccountWebhookSecretQuery = { webhookEventTypes: Array<string>, account: { id: string, webhookSecret: string } };
+export type AccountWebhookSecretQuery = { webhookEventTypes: Array<string>, account: { id: string, webhookSecret: string, previousWebhookSecretExpiresAt: string | null } };
+
+export type RotateAccountWebhookSecretMutationVariables = Exact<{ [key: string]: never; }>;
+
+
+export type RotateAccountWebhookSecretMutation = { rotateAccountWebhookSecret: { secret: string | null, previousSecretExpiresAt: string | null, errors: Array<
+      | { code: string, message: string }
+      | { code: string, message: string }
+      | { code: string, message: string }
+      | { code: string, message: string }
+    > } };
 
 export class TypedDocumentString<TResult, TVariables>
   extends String
@@ -1436,7 +1446,20 @@ export const AccountWebhookSecretDocument = new TypedDocumentString(`
   account {
     id
     webhookSecret
+    previousWebhookSecretExpiresAt
   }
   webhookEventTypes
 }
     `) as unknown as TypedDocumentString<AccountWebhookSecretQuery, AccountWebhookSecretQueryVariables>;
+export const RotateAccountWebhookSecretDocument = new TypedDocumentString(`
+    mutation RotateAccountWebhookSecret {
+  rotateAccountWebhookSecret {
+    secret
+    previousSecretExpiresAt
+    errors {
+      code
+      message
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<RotateAccountWebhookSecretMutation, RotateAccountWebhookSecretMutationVariables>;

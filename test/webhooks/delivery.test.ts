@@ -4,7 +4,13 @@ import { startTestApp } from '../helpers/app.js';
 import type { TestApp } from '../helpers/app.js';
 import { engines } from '../helpers/db.js';
 import { gql } from '../helpers/clients.js';
-import { AccountWebhookSecretDocument, RedeliverWebhookDocument, RotateWebhookEndpointSecretDocument, WebhookDeliveriesDocument } from '../generated/graphql.js';
+import {
+  AccountWebhookSecretDocument,
+  RedeliverWebhookDocument,
+  RotateAccountWebhookSecretDocument,
+  RotateWebhookEndpointSecretDocument,
+  WebhookDeliveriesDocument,
+} from '../generated/graphql.js';
 import { startReceiver, verify } from './helpers/receiver.js';
 import type { Receiver } from './helpers/receiver.js';
 import { emit, fakeJobId, rest } from './helpers/events.js';
@@ -123,6 +129,48 @@ describe.each(engines())('webhook delivery (%s)', (engine) => {
     expect(got.filter((r) => r.path === '/hooks')).toHaveLength(0);
     const listed = await deliveries(apiKey, `?jobId=${jobId}`);
     expect(listed.every((d) => d.endpointId === null && d.url === jobUrl)).toBe(true);
+  });
+
+  it("rotates the account's default secret: job webhooks carry both signatures for 24 hours, then only the new one", async () => {
+    const { accountId, apiKey, receiver } = await setup(['training.failed']);
+    const before = await gql(t.url, apiKey, AccountWebhookSecretDocument);
+    const oldSecret = before.data!.account.webhookSecret;
+    expect(before.data!.account.previousWebhookSecretExpiresAt).toBeNull();
+
+    const rotated = await gql(t.url, apiKey, RotateAccountWebhookSecretDocument);
+    const payload = rotated.data!.rotateAccountWebhookSecret;
+    expect(payload.errors).toEqual([]);
+    const newSecret = payload.secret!;
+    expect(newSecret).toMatch(/^whsec_/);
+    expect(newSecret).not.toBe(oldSecret);
+    const overlapHours = (Date.parse(payload.previousSecretExpiresAt!) - Date.now()) / 3_600_000;
+    expect(overlapHours).toBeGreaterThan(23.9);
+    expect(overlapHours).toBeLessThanOrEqual(24);
+    const after = await gql(t.url, apiKey, AccountWebhookSecretDocument);
+    expect(after.data!.account).toMatchObject({ webhookSecret: newSecret, previousWebhookSecretExpiresAt: payload.previousSecretExpiresAt });
+    expect((await rest(t, apiKey, 'GET', '/api/webhooks/secret')).json.secret).toBe(newSecret);
+
+    const jobId = fakeJobId();
+    const jobUrl = `${receiver.url}/job/${jobId}`;
+    await emit(t, accountId, 'training.started', { jobId, status: 'RUNNING' }, jobUrl);
+    const [first] = await receiver.waitFor((all) => all.length === 1);
+    expect(first!.signature.split(' ')).toHaveLength(2);
+    verify(newSecret, first!);
+    verify(oldSecret, first!);
+
+    // Over REST, once more: the secret of the first rotation is now the previous one.
+    const again = await rest(t, apiKey, 'POST', '/api/webhooks/secret/rotate');
+    expect(again.status).toBe(200);
+    expect(again.json).toMatchObject({ object: 'webhook_secret', secret: expect.stringMatching(/^whsec_/) });
+    const newest = again.json.secret as string;
+    // When the overlap is over, only the newest secret signs.
+    await t.app.services.db.updateTable('accounts').set({ previous_webhook_secret_expires_at: sql<Date>`now() - interval '1 second'` }).where('id', '=', accountId).execute();
+    expect((await gql(t.url, apiKey, AccountWebhookSecretDocument)).data!.account.previousWebhookSecretExpiresAt).toBeNull();
+    await emit(t, accountId, 'training.completed', { jobId, status: 'SUCCEEDED' }, jobUrl);
+    const got = await receiver.waitFor((all) => all.length === 2);
+    expect(got[1]!.signature.split(' ')).toHaveLength(1);
+    verify(newest, got[1]!);
+    expect(() => verify(newSecret, got[1]!)).toThrow();
   });
 
   it('retries a 500 with the same webhook-id until a 200, recording every attempt', async () => {

@@ -111,7 +111,25 @@ builder.objectFields(AccountRef, (t) => ({
   webhookSecret: t.exposeString('webhook_secret', {
     description: 'Signs the webhooks sent to a job’s own webhookUrl (Standard Webhooks, whsec_…). Endpoints have their own secrets.',
   }),
+  previousWebhookSecretExpiresAt: t.field({
+    type: 'DateTime',
+    nullable: true,
+    description: 'After `rotateAccountWebhookSecret`: until then the previous secret signs too (a second signature). Null when no previous secret signs.',
+    resolve: (a) =>
+      a.previous_webhook_secret_expires_at && a.previous_webhook_secret_expires_at.getTime() > Date.now() ? a.previous_webhook_secret_expires_at : null,
+  }),
 }));
+
+const RotateAccountWebhookSecretPayload = builder
+  .objectRef<Errors & { secret?: string; previousSecretExpiresAt?: Date }>('RotateAccountWebhookSecretPayload')
+  .implement({
+    description: 'The account’s new default secret; the previous one keeps signing job webhooks for 24 hours.',
+    fields: (t) => ({
+      secret: t.string({ nullable: true, description: 'The new secret (whsec_…).', resolve: (p) => p.secret ?? null }),
+      previousSecretExpiresAt: t.field({ type: 'DateTime', nullable: true, resolve: (p) => p.previousSecretExpiresAt ?? null }),
+      errors: t.field({ type: [ErrorInterface], resolve: (p) => p.errors }),
+    }),
+  });
 
 builder.queryFields((t) => ({
   webhookEventTypes: t.stringList({
@@ -259,6 +277,11 @@ builder.mutationFields((t) => ({
     description: 'Replaces the signing secret. For 24 hours every webhook carries two signatures, one per secret.',
     args: { input: t.arg({ type: RotateWebhookEndpointSecretInput, required: true }) },
     resolve: (_root, { input }, ctx) => payload(() => ctx.services.webhooks.rotateSecret(principalOf(ctx).accountId, input.id)),
+  }),
+  rotateAccountWebhookSecret: t.field({
+    type: RotateAccountWebhookSecretPayload,
+    description: 'Replaces the account’s default secret (it signs the webhooks sent to a job’s own webhookUrl). For 24 hours those webhooks carry two signatures, one per secret.',
+    resolve: (_root, _args, ctx) => payload(() => ctx.services.webhooks.rotateDefaultSecret(principalOf(ctx).accountId)),
   }),
   redeliverWebhook: t.field({
     type: RedeliverWebhookPayload,

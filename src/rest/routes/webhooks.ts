@@ -185,6 +185,28 @@ export function registerWebhookRoutes(app: Http, services: Services): void {
     async (request) => ({ object: 'webhook_secret' as const, secret: await webhooks.defaultSecret(caller(request).accountId) }),
   );
 
+  app.post(
+    '/api/webhooks/secret/rotate',
+    {
+      schema: {
+        tags,
+        summary: 'Replace the account’s default secret; for 24 hours job webhooks carry a signature for each secret',
+        response: {
+          200: Type.Object({
+            object: Type.Literal('webhook_secret'),
+            secret: Type.String({ description: 'The new secret (whsec_…)' }),
+            previousSecretExpiresAt: Type.String({ format: 'date-time', description: 'Until then the previous secret signs too' }),
+          }),
+          ...problemResponses,
+        },
+      },
+    },
+    async (request) => {
+      const { secret, previousSecretExpiresAt } = await webhooks.rotateDefaultSecret(caller(request).accountId);
+      return { object: 'webhook_secret' as const, secret, previousSecretExpiresAt: previousSecretExpiresAt.toISOString() };
+    },
+  );
+
   app.get(
     '/api/webhooks/deliveries',
     {
