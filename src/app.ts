@@ -1,4 +1,3 @@
-import type { Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Config } from './config.js';
 import { connectDatabase } from './db/connect.js';
@@ -46,7 +45,6 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   let ws: GraphQLWsServer | undefined;
   const runners: Runner[] = [];
   let url: string | undefined;
-  const responses = new Set<ServerResponse>();
 
   try {
     const applied = await migrateToLatest(handle.db);
@@ -57,7 +55,6 @@ export async function buildApp(opts: AppOptions): Promise<App> {
       const yoga = createGraphQLServer(services);
       http = await buildHttpServer({ services, yoga });
       ws = attachGraphQLWs(http.server, yoga, services);
-      trackResponses(http.server, responses);
     }
   } catch (err) {
     await services?.close().catch(() => {});
@@ -94,17 +91,16 @@ export async function buildApp(opts: AppOptions): Promise<App> {
           const closingHttp = http?.close();
           await Promise.all(runners.map((r) => r.stop().catch((err) => log.error({ err, runner: r.name }, 'runner stop failed'))));
           await ws?.close();
-          // Streams (SSE) never end on their own: cut the responses that are already
-          // streaming; requests still being answered (no headers sent yet) finish first.
-          for (const response of responses) {
-            if (response.headersSent) {
-              if (!response.writableEnded) response.destroy();
-            } else {
-              // Answer, then close: a keep-alive socket would hold the server open ~5 s more.
-              response.setHeader('connection', 'close');
-            }
+          // Streams (SSE) never end on their own: cut them. Requests being answered finish;
+          // their keep-alive connections are then idle, and closed as they get there.
+          for (const stream of http?.openStreams ?? []) if (!stream.writableEnded) stream.destroy();
+          const closeIdle = setInterval(() => http?.server.closeIdleConnections(), 50);
+          closeIdle.unref();
+          try {
+            await closingHttp;
+          } finally {
+            clearInterval(closeIdle);
           }
-          await closingHttp;
           await svc.close();
           await handle.close();
         } finally {
@@ -115,12 +111,4 @@ export async function buildApp(opts: AppOptions): Promise<App> {
       return stopping;
     },
   };
-}
-
-/** Keeps `open` = the responses not yet closed, so shutdown can tell streams from requests. */
-function trackResponses(server: Server, open: Set<ServerResponse>): void {
-  server.on('request', (_request, response: ServerResponse) => {
-    open.add(response);
-    response.once('close', () => open.delete(response));
-  });
 }

@@ -5,10 +5,12 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Services } from '../services.js';
 import type { Yoga } from '../graphql/yoga.js';
 import http from 'node:http';
+import type { ServerResponse } from 'node:http';
 import { createPlainQueryExecutor } from '../graphql/plain-query.js';
 import { graphqlFastListener, replayedBody, wasTriedFast } from '../graphql/http-fast-path.js';
 import { migrationsApplied } from '../db/migrate.js';
 import type { Http } from './http.js';
+import { trackStream } from './http.js';
 import { problem, restErrorHandler, sendProblem } from './problem.js';
 import { ProblemSchema } from './schemas.js';
 import { Type } from 'typebox';
@@ -62,6 +64,7 @@ export async function buildHttpServer(opts: HttpServerOptions): Promise<Http> {
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as Http;
 
   app.decorateRequest('principal', null);
+  app.decorate('openStreams', new Set<ServerResponse>());
   app.addSchema(ProblemSchema);
   app.addSchema(ModelSchema);
   app.addSchema(AccountSchema);
@@ -163,7 +166,10 @@ export async function buildHttpServer(opts: HttpServerOptions): Promise<Http> {
         // Streams (SSE, incremental delivery) are piped; a plain result is one string, sent
         // as such: piping it through a web ReadableStream cost ≈ 40 % of a small query.
         const type = response.headers.get('content-type') ?? '';
-        if (type.startsWith('text/event-stream') || type.startsWith('multipart/')) return reply.send(response.body);
+        if (type.startsWith('text/event-stream') || type.startsWith('multipart/')) {
+          trackStream(reply);
+          return reply.send(response.body);
+        }
         return reply.send(await response.text());
       },
     });
