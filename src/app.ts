@@ -1,4 +1,5 @@
-import type { AddressInfo } from 'node:net';
+import type { Server, ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Config } from './config.js';
 import { connectDatabase } from './db/connect.js';
 import type { DatabaseHandle } from './db/connect.js';
@@ -45,6 +46,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   let ws: GraphQLWsServer | undefined;
   const runners: Runner[] = [];
   let url: string | undefined;
+  let connections = new Set<Socket>();
 
   try {
     const applied = await migrateToLatest(handle.db);
@@ -55,6 +57,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
       const yoga = createGraphQLServer(services);
       http = await buildHttpServer({ services, yoga });
       ws = attachGraphQLWs(http.server, yoga, services);
+      connections = trackConnections(http.server);
     }
   } catch (err) {
     await services?.close().catch(() => {});
@@ -91,9 +94,23 @@ export async function buildApp(opts: AppOptions): Promise<App> {
           const closingHttp = http?.close();
           await Promise.all(runners.map((r) => r.stop().catch((err) => log.error({ err, runner: r.name }, 'runner stop failed'))));
           await ws?.close();
-          // Streams (SSE) never end on their own: cut them. Requests being answered finish;
-          // their keep-alive connections are then idle, and closed as they get there.
-          for (const stream of http?.openStreams ?? []) if (!stream.writableEnded) stream.destroy();
+          // Streams (SSE) never end on their own: cut the responses that are already
+          // streaming; requests still being answered (no headers sent yet) finish first.
+          for (const socket of connections) {
+            // The response a connection is busy with (none when idle: server.close() closed
+            // those). `_httpMessage` is node's own link from a socket to it — undocumented
+            // but long stable; graceful-shutdown libraries (http-terminator) rely on it too.
+            const response = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+            if (!response) continue;
+            if (response.headersSent) {
+              if (!response.writableEnded) response.destroy();
+            } else {
+              // Answer, then close: a keep-alive socket would hold the server open ~5 s more.
+              response.setHeader('connection', 'close');
+            }
+          }
+          // Connections that went idle since close() (which closed the idle ones then) are
+          // closed as they get there, instead of lingering until their keep-alive timeout.
           const closeIdle = setInterval(() => http?.server.closeIdleConnections(), 50);
           closeIdle.unref();
           try {
@@ -111,4 +128,18 @@ export async function buildApp(opts: AppOptions): Promise<App> {
       return stopping;
     },
   };
+}
+
+/**
+ * The open connections, so shutdown can tell streams from requests. Per connection, not
+ * per request: a 'close' listener on every response cost ≈ 3 µs a request
+ * (bench/foundation-http.ts), and keep-alive connections carry many requests.
+ */
+function trackConnections(server: Server): Set<Socket> {
+  const open = new Set<Socket>();
+  server.on('connection', (socket: Socket) => {
+    open.add(socket);
+    socket.once('close', () => open.delete(socket));
+  });
+  return open;
 }

@@ -5,12 +5,10 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Services } from '../services.js';
 import type { Yoga } from '../graphql/yoga.js';
 import http from 'node:http';
-import type { ServerResponse } from 'node:http';
 import { createPlainQueryExecutor } from '../graphql/plain-query.js';
 import { graphqlFastListener, replayedBody, wasTriedFast } from '../graphql/http-fast-path.js';
 import { migrationsApplied } from '../db/migrate.js';
 import type { Http } from './http.js';
-import { trackStream } from './http.js';
 import { problem, restErrorHandler, sendProblem } from './problem.js';
 import { ProblemSchema } from './schemas.js';
 import { Type } from 'typebox';
@@ -64,7 +62,6 @@ export async function buildHttpServer(opts: HttpServerOptions): Promise<Http> {
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as Http;
 
   app.decorateRequest('principal', null);
-  app.decorate('openStreams', new Set<ServerResponse>());
   app.addSchema(ProblemSchema);
   app.addSchema(ModelSchema);
   app.addSchema(AccountSchema);
@@ -144,12 +141,14 @@ export async function buildHttpServer(opts: HttpServerOptions): Promise<Http> {
   });
   app.get('/openapi.json', publicRoute('This document (OpenAPI 3.1)', {}), async () => app.swagger());
 
-  // yoga reads multipart bodies (GraphQL uploads) itself: this encapsulated scope hands it
-  // the unparsed stream instead of letting fastify refuse the media type.
+  // While closing, the fast path leaves every request to fastify, which answers 503.
   app.addHook('preClose', (done) => {
     closing = true;
     done();
   });
+
+  // yoga reads multipart bodies (GraphQL uploads) itself: this encapsulated scope hands it
+  // the unparsed stream instead of letting fastify refuse the media type.
   await app.register(async (scope) => {
     scope.addContentTypeParser('multipart/form-data', {}, (_request, _payload, done) => done(null));
     // A body the fast path read before handing the request on (http-fast-path.ts).
@@ -166,10 +165,7 @@ export async function buildHttpServer(opts: HttpServerOptions): Promise<Http> {
         // Streams (SSE, incremental delivery) are piped; a plain result is one string, sent
         // as such: piping it through a web ReadableStream cost ≈ 40 % of a small query.
         const type = response.headers.get('content-type') ?? '';
-        if (type.startsWith('text/event-stream') || type.startsWith('multipart/')) {
-          trackStream(reply);
-          return reply.send(response.body);
-        }
+        if (type.startsWith('text/event-stream') || type.startsWith('multipart/')) return reply.send(response.body);
         return reply.send(await response.text());
       },
     });

@@ -8,7 +8,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import type { Http } from '../http.js';
-import { caller, trackStream } from '../http.js';
+import { caller } from '../http.js';
 import type { Services } from '../../services.js';
 import type { Deployment, InferenceUsage } from '../../db/tables/inference.js';
 import { DomainError, InvalidInputError, formatUsd } from '../../errors.js';
@@ -308,7 +308,6 @@ function completionJson(kind: Kind, r: GenerationResult) {
  */
 async function streamCompletion(kind: Kind, reply: FastifyReply, g: Generation, includeUsage: boolean, log: Logger): Promise<void> {
   reply.hijack();
-  trackStream(reply);
   const res = reply.raw;
   res.writeHead(200, {
     'content-type': 'text/event-stream; charset=utf-8',

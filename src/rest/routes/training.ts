@@ -1,7 +1,7 @@
 import { Type } from 'typebox';
 import type { Static, TSchema } from 'typebox';
 import type { Http } from '../http.js';
-import { caller, trackStream } from '../http.js';
+import { caller } from '../http.js';
 import type { Services } from '../../services.js';
 import type { TrainingEvent, TrainingJob } from '../../db/tables/training.js';
 import { formatUsd } from '../../errors.js';
@@ -279,7 +279,6 @@ export async function registerTrainingRoutes(app: Http, services: Services): Pro
         signal: abort.signal,
       });
       reply.hijack();
-      trackStream(reply);
       const res = reply.raw;
       res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
       res.write(': connected\n\n');
