@@ -55,7 +55,7 @@ export function createDeploymentManager(deps: {
 }) {
   const { db, registry, log } = deps;
   const changes = new EventEmitter().setMaxListeners(0);
-  const activating = new Map<string, Promise<void>>();
+  const activating = new Map<string, { work: Promise<void>; mayExport: boolean }>();
   let serving = false;
   let unlisten: (() => Promise<void>) | undefined;
   let offReconnect: (() => void) | undefined;
@@ -70,7 +70,12 @@ export function createDeploymentManager(deps: {
    */
   function activate(dep: Deployment, mayExport = true): Promise<void> {
     const running = activating.get(dep.id);
-    if (running) return running;
+    if (running) {
+      // The deploy's own NOTIFY can arrive first and start an activation that may not
+      // export; the deploy's activation then runs after it, or the deployment would stay
+      // LOADING forever for a model without ONNX.
+      return mayExport && !running.mayExport ? running.work.then(() => activate(dep, true)) : running.work;
+    }
     if (registry.runtimeFor(dep.id)) return Promise.resolve();
     const work = (async () => {
       try {
@@ -101,7 +106,7 @@ export function createDeploymentManager(deps: {
         changed(dep.id);
       }
     })();
-    activating.set(dep.id, work);
+    activating.set(dep.id, { work, mayExport });
     return work;
   }
 
@@ -249,7 +254,7 @@ export function createDeploymentManager(deps: {
       serving = false;
       offReconnect?.();
       await unlisten?.();
-      await Promise.allSettled([...activating.values()]);
+      await Promise.allSettled([...activating.values()].map((a) => a.work));
       await registry.close();
     },
   };
