@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { isPlainJsonPost } from './plain-query.js';
 import type { PlainQueryExecutor } from './plain-query.js';
 
 type Listener = (request: IncomingMessage, response: ServerResponse) => void;
@@ -36,20 +37,16 @@ export function graphqlFastListener(opts: {
   return graphqlFast;
 
   function graphqlFast(request: IncomingMessage, response: ServerResponse, next: Listener): void {
-    if (request.method !== 'POST' || request.url !== '/graphql') return next(request, response);
+    if (request.url !== '/graphql') return next(request, response);
     const headers = request.headers;
-    const type = headers['content-type'];
-    const accept = headers.accept;
     const length = Number(headers['content-length']);
     if (
+      !isPlainJsonPost(request.method, headers) ||
       !(length > 0 && length <= bodyLimit) ||
       headers.authorization === undefined ||
-      headers.origin !== undefined ||
       headers['transfer-encoding'] !== undefined ||
       headers['content-encoding'] !== undefined ||
       headers.expect !== undefined ||
-      !(type === 'application/json' || type?.startsWith('application/json;')) ||
-      !(accept === undefined || accept === '*/*' || accept === 'application/json') ||
       closing()
     ) {
       return next(request, response);
@@ -112,9 +109,4 @@ export function replayedBody(request: IncomingMessage): (Readable & { receivedEn
   const raw = (request as Replayable)[REPLAY];
   if (raw === undefined) return undefined;
   return Object.assign(Readable.from([raw]), { receivedEncodedLength: raw.length });
-}
-
-/** Whether the fast path already tried this request (then the route handler need not). */
-export function wasTriedFast(request: IncomingMessage): boolean {
-  return (request as Replayable)[REPLAY] !== undefined;
 }

@@ -9,7 +9,7 @@ import type { Services } from '../services.js';
 import type { GraphQLContext } from './builder.js';
 import type { Yoga } from './yoga.js';
 
-/** What the fast path reads from a request (fastify's request, its JSON body already parsed). */
+/** What the fast path reads from a request: its method, headers and JSON body, already parsed. */
 export interface PlainQueryRequest {
   method: string;
   headers: Record<string, string | string[] | undefined>;
@@ -60,6 +60,22 @@ export function forgetContext(context: object): void {
   RequestCache.clearForContext(context);
 }
 
+/**
+ * A same-origin JSON POST that wants a JSON answer: the only requests the fast path may
+ * take (SSE, multipart, forms and CORS stay yoga's).
+ */
+export function isPlainJsonPost(method: string | undefined, headers: PlainQueryRequest['headers']): boolean {
+  const type = headers['content-type'];
+  const accept = headers.accept;
+  return (
+    method === 'POST' &&
+    headers.origin === undefined &&
+    typeof type === 'string' &&
+    (type === 'application/json' || type.startsWith('application/json;')) &&
+    (accept === undefined || accept === '*/*' || accept === 'application/json')
+  );
+}
+
 /** Queries that cannot take the fast path (invalid, a mutation…) are remembered as such. */
 const NOT_PLAIN = false as const;
 
@@ -103,11 +119,7 @@ export function createPlainQueryExecutor(yoga: Yoga, services: Services, opts: {
 
   return function executePlainQuery(request, response) {
     const { headers, body } = request;
-    if (request.method !== 'POST' || headers.origin !== undefined) return undefined;
-    const type = headers['content-type'];
-    if (typeof type !== 'string' || !(type === 'application/json' || type.startsWith('application/json;'))) return undefined;
-    const accept = headers.accept;
-    if (accept !== undefined && accept !== '*/*' && accept !== 'application/json') return undefined;
+    if (!isPlainJsonPost(request.method, headers)) return undefined;
     if (typeof body !== 'object' || body === null) return undefined;
     const { query, variables, operationName, extensions } = body as Record<string, unknown>;
     if (typeof query !== 'string' || extensions !== undefined) return undefined;

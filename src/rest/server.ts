@@ -6,7 +6,7 @@ import type { Services } from '../services.js';
 import type { Yoga } from '../graphql/yoga.js';
 import http from 'node:http';
 import { createPlainQueryExecutor } from '../graphql/plain-query.js';
-import { graphqlFastListener, replayedBody, wasTriedFast } from '../graphql/http-fast-path.js';
+import { graphqlFastListener, replayedBody } from '../graphql/http-fast-path.js';
 import { migrationsApplied } from '../db/migrate.js';
 import type { Http } from './http.js';
 import { problem, restErrorHandler, sendProblem } from './problem.js';
@@ -36,10 +36,10 @@ export interface HttpServerOptions {
 export async function buildHttpServer(opts: HttpServerOptions): Promise<Http> {
   const { services, yoga } = opts;
   const bodyLimit = opts.bodyLimit ?? 1024 * 1024;
-  const executePlainQuery = createPlainQueryExecutor(yoga, services);
   let closing = false;
+  // The one place plain queries skip fastify and yoga; the /graphql route below is yoga's.
   const graphqlFast = graphqlFastListener({
-    execute: executePlainQuery,
+    execute: createPlainQueryExecutor(yoga, services),
     bodyLimit,
     closing: () => closing,
     onError: (err) => services.log.error({ err }, 'unexpected error in the GraphQL fast path'),
@@ -157,8 +157,6 @@ export async function buildHttpServer(opts: HttpServerOptions): Promise<Http> {
       url: '/graphql',
       method: ['GET', 'POST', 'OPTIONS'],
       handler: async (request, reply) => {
-        const plain = wasTriedFast(request.raw) ? undefined : await executePlainQuery(request, reply.raw);
-        if (plain !== undefined) return reply.header('content-type', 'application/json; charset=utf-8').send(plain);
         const response = await yoga.handleNodeRequestAndResponse(request, reply, {});
         response.headers.forEach((value, key) => reply.header(key, value));
         reply.status(response.status);

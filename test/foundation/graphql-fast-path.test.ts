@@ -116,7 +116,7 @@ describe.each(engines())('GraphQL plain-query fast path (%s)', (engine) => {
     expect(notJson.status).toBe(400);
     expect(notJson.headers.get('content-type')).toMatch(/^application\/problem\+json/);
 
-    // No Content-Length: fastify reads the chunked body, and yoga (or the fast path in the route) answers.
+    // No Content-Length: the fast path leaves it to fastify, which reads the chunked body; yoga answers.
     const chunked = await new Promise<{ status: number; body: string }>((resolve, reject) => {
       const request = http.request(`${t.url}/graphql`, { method: 'POST', headers: headers() }, (response) => {
         let text = '';
