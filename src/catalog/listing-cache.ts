@@ -37,7 +37,7 @@ export class ListingCache {
     if (this.ttlMs <= 0) return load();
     const now = Date.now();
     const hit = this.entries.get(key);
-    if (hit && now - hit.loadedAt < this.ttlMs) return hit.rows;
+    if (hit && this.fresh(hit, now)) return hit.rows;
     const entry: Entry = { loadedAt: now, rows: load() };
     // Re-inserting moves the key to the end: Map order is then least recently loaded first.
     this.entries.delete(key);
@@ -61,7 +61,11 @@ export class ListingCache {
   peek(key: string): Model[] | undefined {
     if (this.ttlMs <= 0) return undefined;
     const hit = this.entries.get(key);
-    return hit?.loaded && Date.now() - hit.loadedAt < this.ttlMs ? hit.loaded : undefined;
+    return hit?.loaded && this.fresh(hit, Date.now()) ? hit.loaded : undefined;
+  }
+
+  private fresh(entry: Entry, now: number): boolean {
+    return now - entry.loadedAt < this.ttlMs;
   }
 
   /**

@@ -9,8 +9,8 @@ import type { Principal } from '../accounts/service.js';
 import type { Services } from '../services.js';
 import { DomainError } from '../errors.js';
 import { getSchema } from './schema.js';
+import { forgetContext } from './builder.js';
 import type { GraphQLContext } from './builder.js';
-import { forgetContext } from './plain-query.js';
 
 /** What the HTTP host or the graphql-ws server hands yoga besides the request. */
 export interface ServerContext {
@@ -122,7 +122,7 @@ export function createGraphQLServer(services: Services): Yoga {
       let known = principal;
       if (!known && request) {
         // Taken out, not just read: a WeakMap entry per request would be promoted by the
-        // young-generation GC (see forgetContext in plain-query.ts).
+        // young-generation GC (see forgetContext in builder.ts).
         known = principals.get(request);
         principals.delete(request);
       }
