@@ -5,7 +5,8 @@ import { channels } from '../db/notifier.js';
 import type { Notifier } from '../db/notifier.js';
 import type { Account } from '../db/schema.js';
 import { InvalidInputError, NotFoundError } from '../errors.js';
-import { newId, randomToken } from '../ids.js';
+import { newId } from '../ids.js';
+import { newWebhookSecret } from '../webhooks/signing.js';
 import { postLedgerEntry } from '../billing/ledger.js';
 import { bearerToken, generateApiKey, hashApiKey } from './api-keys.js';
 
@@ -107,7 +108,7 @@ export function createAccountsService(deps: { db: Db; notifier: Notifier; cacheS
             id: newId('account'),
             name,
             is_admin: input.isAdmin ?? false,
-            webhook_secret: `whsec_${Buffer.from(randomToken(32)).toString('base64')}`,
+            webhook_secret: newWebhookSecret(),
           })
           .returningAll()
           .executeTakeFirstOrThrow();
