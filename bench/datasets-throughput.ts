@@ -61,7 +61,9 @@ async function main(): Promise<void> {
       const t0 = performance.now();
       const lines = await generate(file, mb * 1024 * 1024);
       const size = (await stat(file)).size;
-      console.log(`\n${mb} MB file: ${lines} examples, ${(size / 1e6).toFixed(0)} MB (generated in ${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+      console.log(
+        `\n${mb} MB file: ${lines} examples, ${(size / 1e6).toFixed(0)} MB (generated in ${((performance.now() - t0) / 1000).toFixed(1)} s)`,
+      );
       const results: Record<string, StepResult> = {};
       const rounds = Number(values.rounds ?? (mb <= 200 ? 3 : 1));
       const steps = ['bare', 'validate', 'validate+tok', 'shard'];
@@ -93,8 +95,12 @@ async function main(): Promise<void> {
       const cores = availableParallelism();
       const idle = (step: string) => ((size / 1e6 / results[step]!.cpuSeconds) * cores).toFixed(1);
       const growth = Math.max(...['validate', 'validate+tok', 'shard'].map((s) => results[s]!.peakMb - results[s]!.baseMb));
-      console.log(`  ratios to bare split+parse (1 thread): validate ${ratio('validate')}, validate + tokenize ${ratio('validate+tok')}, shard ${ratio('shard')}`);
-      console.log(`  on ${cores} idle cores (MB/cpu-s × ${cores}): validate ${idle('validate')} MB/s, validate + tokenize ${idle('validate+tok')} MB/s, shard ${idle('shard')} MB/s`);
+      console.log(
+        `  ratios to bare split+parse (1 thread): validate ${ratio('validate')}, validate + tokenize ${ratio('validate+tok')}, shard ${ratio('shard')}`,
+      );
+      console.log(
+        `  on ${cores} idle cores (MB/cpu-s × ${cores}): validate ${idle('validate')} MB/s, validate + tokenize ${idle('validate+tok')} MB/s, shard ${idle('shard')} MB/s`,
+      );
       console.log(`  largest RSS growth of a step: ${growth.toFixed(0)} MB`);
       await rm(file, { force: true });
     }
@@ -114,7 +120,9 @@ interface StepResult {
 function child(step: string, file: string, model: string, out: string): Promise<StepResult> {
   const tsx = path.join(here, '..', 'node_modules', '.bin', 'tsx');
   return new Promise((resolve, reject) => {
-    const p = spawn(tsx, [fileURLToPath(import.meta.url), '--step', step, '--file', file, '--model', model, '--out', out], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const p = spawn(tsx, [fileURLToPath(import.meta.url), '--step', step, '--file', file, '--model', model, '--out', out], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     let stdout = '';
     p.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
     p.on('exit', (code) => {
@@ -162,13 +170,24 @@ async function bareSplitParse(file: string): Promise<number> {
   let carry = '';
   let lines = 0;
   try {
-    for (let { bytesRead } = await handle.read(buf, 0, buf.length, null); bytesRead > 0; { bytesRead } = await handle.read(buf, 0, buf.length, null)) {
+    for (
+      let { bytesRead } = await handle.read(buf, 0, buf.length, null);
+      bytesRead > 0;
+      { bytesRead } = await handle.read(buf, 0, buf.length, null)
+    ) {
       const text = carry + buf.toString('utf8', 0, bytesRead);
       const parts = text.split('\n');
       carry = parts.pop()!;
-      for (const p of parts) if (p) JSON.parse(p), lines++;
+      for (const p of parts) {
+        if (!p) continue;
+        JSON.parse(p);
+        lines++;
+      }
     }
-    if (carry) JSON.parse(carry), lines++;
+    if (carry) {
+      JSON.parse(carry);
+      lines++;
+    }
   } finally {
     await handle.close();
   }
@@ -179,7 +198,10 @@ async function bareSplitParse(file: string): Promise<number> {
 function initTinyModel(dir: string): string {
   const out = path.join(dir, 'tiny-model');
   const python = process.env.TUNELOOP_PYTHON ?? '/usr/bin/python3';
-  const r = spawnSync(python, ['-m', 'tuneloop_trainer', 'init-model', '--size', 'tiny', '--out', out], { cwd: path.join(here, '..', 'trainer'), encoding: 'utf8' });
+  const r = spawnSync(python, ['-m', 'tuneloop_trainer', 'init-model', '--size', 'tiny', '--out', out], {
+    cwd: path.join(here, '..', 'trainer'),
+    encoding: 'utf8',
+  });
   if (r.status !== 0) throw new Error(`init-model failed: ${r.stderr}`);
   return out;
 }
@@ -191,8 +213,11 @@ function initTinyModel(dir: string): string {
  */
 async function generate(file: string, bytes: number): Promise<number> {
   let seed = 12345;
-  const rnd = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 4294967296);
-  const common = 'the of and to a in is you that it for was on are as with his they at be this have from or one had by word but not what all were we when your can said there use an each which she do how their if will up other about out many then them these so some her would make like him into time has look two more write go see number no way could people my than first water been call who oil its now find long down day did get come made may part'.split(' ');
+  const rnd = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 4294967296;
+  const common =
+    'the of and to a in is you that it for was on are as with his they at be this have from or one had by word but not what all were we when your can said there use an each which she do how their if will up other about out many then them these so some her would make like him into time has look two more write go see number no way could people my than first water been call who oil its now find long down day did get come made may part'.split(
+      ' ',
+    );
   const syllables = ['ka', 'lo', 'mi', 'ne', 'ru', 'sa', 'ti', 'vo', 'ze', 'pra', 'sto', 'lin', 'gor', 'bel', 'qui', 'dra'];
   const vocab = [...common];
   while (vocab.length < 5000) {
@@ -207,7 +232,8 @@ async function generate(file: string, bytes: number): Promise<number> {
     for (let i = 0; i < n; i++) s += (i ? ' ' : '') + word();
     return s.charAt(0).toUpperCase() + s.slice(1) + (rnd() < 0.2 ? '?' : '.');
   };
-  const text = (sentences: number) => Array.from({ length: sentences }, () => sentence(5 + Math.floor(rnd() * 15))).join(rnd() < 0.2 ? '\n\n' : ' ');
+  const text = (sentences: number) =>
+    Array.from({ length: sentences }, () => sentence(5 + Math.floor(rnd() * 15))).join(rnd() < 0.2 ? '\n\n' : ' ');
   const out = createWriteStream(file);
   let written = 0;
   let lines = 0;
@@ -218,7 +244,7 @@ async function generate(file: string, bytes: number): Promise<number> {
       if (rnd() < 0.3) messages.push({ role: 'system', content: text(1) });
       messages.push({ role: 'user', content: text(1 + Math.floor(rnd() * 3)) });
       messages.push({ role: 'assistant', content: text(2 + Math.floor(rnd() * 8)) });
-      chunk += JSON.stringify({ messages }) + '\n';
+      chunk += `${JSON.stringify({ messages })}\n`;
     }
     written += Buffer.byteLength(chunk);
     if (!out.write(chunk)) await once(out, 'drain');

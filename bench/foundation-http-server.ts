@@ -51,12 +51,15 @@ async function app(): Promise<void> {
   await built.start();
   const { apiKey } = await built.services.accounts.createAccount({ name: 'bench', initialBalanceMicros: 1_000_000n });
   await built.services.catalog.importModel({ dir: await tinyModelFolder(), id: 'tiny-bench', fineTunable: true });
-  process.stdout.write(`${JSON.stringify({ url: built.url, apiKey, })}\n`);
+  process.stdout.write(`${JSON.stringify({ url: built.url, apiKey })}\n`);
   process.once('SIGTERM', () => {
     built
       .stop()
       .then(() => fs.rm(dataDir, { recursive: true, force: true }))
-      .then(() => process.exit(0), () => process.exit(1));
+      .then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
   });
 }
 

@@ -46,7 +46,10 @@ interface Started {
 function startServer(mode: 'app' | 'bare', stdin?: string): Promise<Started> {
   return new Promise((resolve, reject) => {
     // node --import tsx (not the tsx CLI, which runs a second process): pid is the server's.
-    const child = spawn(process.execPath, ['--import', 'tsx', serverScript, mode], { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, NODE_ENV: 'production' } });
+    const child = spawn(process.execPath, ['--import', 'tsx', serverScript, mode], {
+      stdio: ['pipe', 'pipe', 'inherit'],
+      env: { ...process.env, NODE_ENV: 'production' },
+    });
     let out = '';
     child.stdout!.setEncoding('utf8').on('data', (d: string) => {
       out += d;
@@ -117,7 +120,11 @@ async function load(target: Target, seconds: number): Promise<Figures> {
 }
 
 async function check(target: Target): Promise<string> {
-  const response = await fetch(target.url, { method: target.method, headers: target.headers, ...(target.body ? { body: target.body } : {}) });
+  const response = await fetch(target.url, {
+    method: target.method,
+    headers: target.headers,
+    ...(target.body ? { body: target.body } : {}),
+  });
   const text = await response.text();
   if (response.status !== 200 || !text.includes(target.expect)) {
     throw new Error(`${target.name} answered ${response.status}: ${text.slice(0, 300)}`);
@@ -202,7 +209,9 @@ try {
       `${s.name.padEnd(28)}${s.rps.toFixed(0).padStart(8)}${s.p50.toFixed(1).padStart(8)}${s.p99.toFixed(1).padStart(8)}${`${(100 * s.rpsRatio).toFixed(1)} %`.padStart(15)}${`${pct(s.rpsRatioMin)}–${pct(s.rpsRatioMax)} %`.padStart(11)}${(targetRatio[s.name] ?? '').padStart(8)}${`${s.p99Ratio.toFixed(2)}×`.padStart(13)}${s.cpuUs.toFixed(0).padStart(12)}${`${((100 * bareCpu) / s.cpuUs).toFixed(1)} %`.padStart(13)}${String(s.errors).padStart(8)}\n`,
     );
   }
-  process.stdout.write('\n"CPU vs bare" is the bare server\'s CPU per request over this one\'s: the req/s ratio it would reach if the server were the only limit.\n');
+  process.stdout.write(
+    '\n"CPU vs bare" is the bare server\'s CPU per request over this one\'s: the req/s ratio it would reach if the server were the only limit.\n',
+  );
   process.stdout.write('\n');
 } finally {
   if (bare) await stopServer(bare);

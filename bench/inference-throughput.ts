@@ -45,11 +45,16 @@ const CONCURRENT = 8;
 const here = path.dirname(fileURLToPath(import.meta.url));
 const python = resolvePython(process.env.TUNELOOP_PYTHON);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
-const percentile = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)]!;
+const percentile = (xs: number[], p: number) =>
+  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)]!;
 const fmt = (n: number, d = 1) => n.toFixed(d);
 
 function trainer(args: string[]): string {
-  const r = spawnSync(python, ['-m', 'tuneloop_trainer', ...args], { cwd: TRAINER_DIR, env: { ...process.env, PYTHONPATH: TRAINER_DIR }, encoding: 'utf8' });
+  const r = spawnSync(python, ['-m', 'tuneloop_trainer', ...args], {
+    cwd: TRAINER_DIR,
+    env: { ...process.env, PYTHONPATH: TRAINER_DIR },
+    encoding: 'utf8',
+  });
   if (r.status !== 0) throw new Error(`trainer ${args[0]} failed: ${r.stderr.trim().split('\n').at(-1)}`);
   return r.stdout;
 }
@@ -95,7 +100,15 @@ async function stream(url: string, apiKey: string, model: string, prompt: number
   const response = await fetch(`${url}/v1/completions`, {
     method: 'POST',
     headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ model, prompt, max_tokens: TOKENS, temperature: 0, stream: true, stream_options: { include_usage: true }, logit_bias: noEos }),
+    body: JSON.stringify({
+      model,
+      prompt,
+      max_tokens: TOKENS,
+      temperature: 0,
+      stream: true,
+      stream_options: { include_usage: true },
+      logit_bias: noEos,
+    }),
   });
   if (response.status !== 200) throw new Error(`completion answered ${response.status}: ${await response.text()}`);
   let first = 0;
@@ -118,7 +131,13 @@ async function stream(url: string, apiKey: string, model: string, prompt: number
       }
     }
   }
-  return { ttftMs: first - startedAt, decodeTokensPerS: (tokens - 1) / ((last - first) / 1000), tokens, startedAt, endedAt: performance.now() };
+  return {
+    ttftMs: first - startedAt,
+    decodeTokensPerS: (tokens - 1) / ((last - first) / 1000),
+    tokens,
+    startedAt,
+    endedAt: performance.now(),
+  };
 }
 
 let noEos: Record<string, number> = {};
@@ -131,10 +150,19 @@ async function sessionSweep(dir: string): Promise<Array<{ label: string; ms: num
   const base = { executionMode: 'sequential', enableMemPattern: false } as const;
   const noSpin = { extra: { session: { intra_op: { allow_spinning: '0' } } } };
   const variants: Array<{ label: string; options: ort.InferenceSession.SessionOptions }> = [
-    { label: `runtime: all optimisations, ${cores} threads, no spinning`, options: { ...base, graphOptimizationLevel: 'all', intraOpNumThreads: cores, ...noSpin } },
-    { label: `basic optimisations, ${cores} threads, no spinning`, options: { ...base, graphOptimizationLevel: 'basic', intraOpNumThreads: cores, ...noSpin } },
+    {
+      label: `runtime: all optimisations, ${cores} threads, no spinning`,
+      options: { ...base, graphOptimizationLevel: 'all', intraOpNumThreads: cores, ...noSpin },
+    },
+    {
+      label: `basic optimisations, ${cores} threads, no spinning`,
+      options: { ...base, graphOptimizationLevel: 'basic', intraOpNumThreads: cores, ...noSpin },
+    },
     { label: 'all optimisations, 1 thread', options: { ...base, graphOptimizationLevel: 'all', intraOpNumThreads: 1, ...noSpin } },
-    { label: `all optimisations, ${cores} threads, spinning`, options: { ...base, graphOptimizationLevel: 'all', intraOpNumThreads: cores } },
+    {
+      label: `all optimisations, ${cores} threads, spinning`,
+      options: { ...base, graphOptimizationLevel: 'all', intraOpNumThreads: cores },
+    },
   ];
   const sessions = await Promise.all(variants.map((v) => ort.InferenceSession.create(onnxPath, v.options)));
   const i64 = (xs: number[]) => BigInt64Array.from(xs.map(BigInt));
@@ -171,7 +199,9 @@ async function main(): Promise<void> {
   const dir = modelFolder();
   const config = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')) as { num_hidden_layers: number; hidden_size: number };
   const params = JSON.parse(trainer(['inspect-model', dir])) as { parameters: number };
-  console.log(`model: ${values.size} (${(params.parameters / 1e6).toFixed(1)}M parameters, ${config.num_hidden_layers} layers, hidden ${config.hidden_size}), ${TOKENS} new tokens a request, ${os.cpus().length} CPUs (${availableCores()} usable), onnxruntime-node ${ort.env.versions.common}`);
+  console.log(
+    `model: ${values.size} (${(params.parameters / 1e6).toFixed(1)}M parameters, ${config.num_hidden_layers} layers, hidden ${config.hidden_size}), ${TOKENS} new tokens a request, ${os.cpus().length} CPUs (${availableCores()} usable), onnxruntime-node ${ort.env.versions.common}`,
+  );
 
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tuneloop-bench-'));
   const app = await buildApp({
@@ -183,7 +213,11 @@ async function main(): Promise<void> {
   try {
     await app.start();
     const url = app.url!;
-    const { account, apiKey } = await app.services.accounts.createAccount({ name: 'bench', initialBalanceMicros: 1_000_000_000n, isAdmin: false });
+    const { account, apiKey } = await app.services.accounts.createAccount({
+      name: 'bench',
+      initialBalanceMicros: 1_000_000_000n,
+      isAdmin: false,
+    });
     await app.services.catalog.importModel({ dir, id: 'bench-model', fineTunable: false });
     const t0 = performance.now();
     const { deployment } = await app.services.inference.deploy(account.id, 'bench-model');
@@ -204,13 +238,23 @@ async function main(): Promise<void> {
     const torchBefore = [torchGreedy(dir, prompt, false, 1), torchGreedy(dir, prompt, true)];
 
     // The runtime's greedy tokens must be torch's (fp32 on both sides).
-    const greedy = await app.services.inference.complete({ accountId: account.id, model: 'bench-model', input: { prompt }, params: { temperature: 0, maxTokens: TOKENS } });
+    const greedy = await app.services.inference.complete({
+      accountId: account.id,
+      model: 'bench-model',
+      input: { prompt },
+      params: { temperature: 0, maxTokens: TOKENS },
+    });
     const same = greedy.tokenIds.length === TOKENS && greedy.tokenIds.every((t, i) => t === torchBefore[0]!.tokens[i]);
 
     // The runtime without HTTP: the service's generate, iterated in this process.
     const direct: number[] = [];
     for (let r = 0; r < ROUNDS; r++) {
-      const g = await app.services.inference.generate({ accountId: account.id, model: 'bench-model', input: { prompt }, params: { temperature: 0, maxTokens: TOKENS, logitBias: noEos } });
+      const g = await app.services.inference.generate({
+        accountId: account.id,
+        model: 'bench-model',
+        input: { prompt },
+        params: { temperature: 0, maxTokens: TOKENS, logitBias: noEos },
+      });
       let first = 0;
       for await (const piece of g) if (piece) first ||= performance.now();
       const result = await g.result;
@@ -228,7 +272,12 @@ async function main(): Promise<void> {
     const sweep = await sessionSweep(dir);
 
     const oneStream = median(single.map((s) => s.decodeTokensPerS));
-    const aggregate = median(rounds.map((r) => r.reduce((n, s) => n + s.tokens, 0) / ((Math.max(...r.map((s) => s.endedAt)) - Math.min(...r.map((s) => s.startedAt))) / 1000)));
+    const aggregate = median(
+      rounds.map(
+        (r) =>
+          r.reduce((n, s) => n + s.tokens, 0) / ((Math.max(...r.map((s) => s.endedAt)) - Math.min(...r.map((s) => s.startedAt))) / 1000),
+      ),
+    );
     const perStream8 = median(rounds.flat().map((s) => s.decodeTokensPerS));
     const torchAsIs = torchBefore[0]!.decode_tokens_per_s;
     const torchFused = Math.max(torchBefore[1]!.decode_tokens_per_s, torchAfter[0]!.decode_tokens_per_s);
@@ -239,13 +288,23 @@ async function main(): Promise<void> {
     console.log(`prompt ${prompt.length} tokens; greedy tokens identical to torch: ${same ? 'yes' : 'NO'}`);
     console.log(`torch ${torchBefore[0]!.torch} eager, ${torchBefore[0]!.threads} threads, 1 request:`);
     console.log(`  as the trainer runs it          ${fmt(torchAsIs)} tok/s  (prefill ${fmt(torchBefore[0]!.prefill_ms, 0)} ms)`);
-    console.log(`  fused weights concatenated once ${fmt(torchBefore[1]!.decode_tokens_per_s)} / ${fmt(torchAfter[0]!.decode_tokens_per_s)} tok/s before / after the runtime runs (prefill ${fmt(torchBefore[1]!.prefill_ms, 0)} ms); the faster is the baseline`);
+    console.log(
+      `  fused weights concatenated once ${fmt(torchBefore[1]!.decode_tokens_per_s)} / ${fmt(torchAfter[0]!.decode_tokens_per_s)} tok/s before / after the runtime runs (prefill ${fmt(torchBefore[1]!.prefill_ms, 0)} ms); the faster is the baseline`,
+    );
     const oneDirect = median(direct);
-    console.log(`onnxruntime-node, the service's generate in-process (runtime worker, no HTTP): 1 request decode ${fmt(oneDirect)} tok/s = ${fmt(oneDirect / torchFused, 2)}× torch`);
+    console.log(
+      `onnxruntime-node, the service's generate in-process (runtime worker, no HTTP): 1 request decode ${fmt(oneDirect)} tok/s = ${fmt(oneDirect / torchFused, 2)}× torch`,
+    );
     console.log('onnxruntime-node through the api (HTTP + SSE; the client runs in this process too):');
-    console.log(`  1 request    decode ${fmt(oneStream)} tok/s   = ${fmt(oneStream / torchAsIs, 2)}× torch as run, ${fmt(oneStream / torchFused, 2)}× torch with cached fusion`);
-    console.log(`  ${CONCURRENT} requests   ${fmt(aggregate)} tok/s in all (${fmt(perStream8)} per stream) = ${fmt(aggregate / oneStream, 2)}× one request, ${fmt(aggregate / torchFused, 2)}× torch with cached fusion`);
-    console.log(`  time to first token  1 request: p50 ${fmt(percentile(ttft1, 50), 0)} ms, p99 ${fmt(percentile(ttft1, 99), 0)} ms;  ${CONCURRENT} requests: p50 ${fmt(percentile(ttft8, 50), 0)} ms, p99 ${fmt(percentile(ttft8, 99), 0)} ms`);
+    console.log(
+      `  1 request    decode ${fmt(oneStream)} tok/s   = ${fmt(oneStream / torchAsIs, 2)}× torch as run, ${fmt(oneStream / torchFused, 2)}× torch with cached fusion`,
+    );
+    console.log(
+      `  ${CONCURRENT} requests   ${fmt(aggregate)} tok/s in all (${fmt(perStream8)} per stream) = ${fmt(aggregate / oneStream, 2)}× one request, ${fmt(aggregate / torchFused, 2)}× torch with cached fusion`,
+    );
+    console.log(
+      `  time to first token  1 request: p50 ${fmt(percentile(ttft1, 50), 0)} ms, p99 ${fmt(percentile(ttft1, 99), 0)} ms;  ${CONCURRENT} requests: p50 ${fmt(percentile(ttft8, 50), 0)} ms, p99 ${fmt(percentile(ttft8, 99), 0)} ms`,
+    );
     console.log('session options, decode ms/token at 1 request (in-process, median):');
     for (const v of sweep) console.log(`  ${v.label.padEnd(52)} ${fmt(v.ms, 2)} ms  (${fmt(v.ms / sweep[0]!.ms, 2)}×)`);
   } finally {

@@ -68,13 +68,17 @@ def main() -> None:
             t2 = time.perf_counter()
             prefills.append((t1 - t0) * 1000)
             rates.append((new_tokens - 1) / (t2 - t1))
-    print(json.dumps({
-        "threads": threads,
-        "torch": torch.__version__,
-        "decode_tokens_per_s": statistics.median(rates),
-        "prefill_ms": statistics.median(prefills),
-        "tokens": tokens,
-    }))
+    print(
+        json.dumps(
+            {
+                "threads": threads,
+                "torch": torch.__version__,
+                "decode_tokens_per_s": statistics.median(rates),
+                "prefill_ms": statistics.median(prefills),
+                "tokens": tokens,
+            }
+        )
+    )
 
 
 def generate(lm, prompt: list[int], new_tokens: int) -> tuple[list[int], float]:

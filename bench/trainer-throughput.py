@@ -47,15 +47,26 @@ BENCH_SIZES = {
     "small": dict(vocab_size=1024, **SIZES["small"]),
     "base": dict(vocab_size=1024, **SIZES["base"]),
     # ~1.07B parameters, Llama-style, for GPUs
-    "1b": dict(vocab_size=32000, hidden_size=2048, intermediate_size=5632, num_hidden_layers=20,
-               num_attention_heads=16, num_key_value_heads=8, max_position_embeddings=4096),
+    "1b": dict(
+        vocab_size=32000,
+        hidden_size=2048,
+        intermediate_size=5632,
+        num_hidden_layers=20,
+        num_attention_heads=16,
+        num_key_value_heads=8,
+        max_position_embeddings=4096,
+    ),
 }
 
 
 def matmul_rate(device: torch.device, dtype: str, n: int) -> float:
     """FLOP/s of one n×n @ n×n matmul in the same precision setting as training."""
     a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
-    ctx = torch.autocast(device.type, dtype=torch.bfloat16) if dtype == "bf16" else torch.autocast(device.type, enabled=False)
+    ctx = (
+        torch.autocast(device.type, dtype=torch.bfloat16)
+        if dtype == "bf16"
+        else torch.autocast(device.type, enabled=False)
+    )
     with ctx:
         for _ in range(3):
             a @ b
@@ -92,15 +103,35 @@ def run_case(tmp: str, size: str, method: str, dtype: str, device: str, args) ->
         rng = np.random.default_rng(0)
         n_rows = rows * (args.steps + args.warmup)
         write_shard(shard, [(rng.integers(0, cfg.vocab_size, seq).tolist(), [1] * seq) for _ in range(n_rows)])
-    spec = parse_spec({
-        "version": 1, "jobId": "bench", "model": {"path": model_dir}, "method": method,
-        "data": {"train": shard}, "checkpoints": {"dir": os.path.join(tmp, "ck")}, "output": {"dir": os.path.join(tmp, "out")},
-        "hyperparameters": {"epochs": 1, "batchSize": rows, "microBatchSize": args.micro or rows, "maxSeqLength": seq,
-                            "packing": False, "loraRank": 16, "loraDropout": 0.0,
-                            "loraTargetModules": ["all-linear"], "learningRate": 1e-5},
-        "runtime": {"device": device, "dtype": dtype, "threads": args.threads, "compile": args.compile,
-                    "gradientCheckpointing": args.gradient_checkpointing},
-    })
+    spec = parse_spec(
+        {
+            "version": 1,
+            "jobId": "bench",
+            "model": {"path": model_dir},
+            "method": method,
+            "data": {"train": shard},
+            "checkpoints": {"dir": os.path.join(tmp, "ck")},
+            "output": {"dir": os.path.join(tmp, "out")},
+            "hyperparameters": {
+                "epochs": 1,
+                "batchSize": rows,
+                "microBatchSize": args.micro or rows,
+                "maxSeqLength": seq,
+                "packing": False,
+                "loraRank": 16,
+                "loraDropout": 0.0,
+                "loraTargetModules": ["all-linear"],
+                "learningRate": 1e-5,
+            },
+            "runtime": {
+                "device": device,
+                "dtype": dtype,
+                "threads": args.threads,
+                "compile": args.compile,
+                "gradientCheckpointing": args.gradient_checkpointing,
+            },
+        }
+    )
     recipe = Recipe(spec, preflight(spec, 1), NullLogger(), Dist(), False, lambda: None)
     recipe.setup()
     for step in range(args.warmup):
@@ -113,8 +144,15 @@ def run_case(tmp: str, size: str, method: str, dtype: str, device: str, args) ->
     elapsed = time.perf_counter() - start
     n_lora = recipe.trainable_parameters if method == "lora" else 0
     tps = tokens / elapsed
-    out = {"size": size, "method": method, "dtype": recipe.rt.dtype, "params": recipe.parameters,
-           "tok_s": tps, "flops": tps * flops_per_token(cfg, method, n_lora, seq), "device": str(recipe.rt.device)}
+    out = {
+        "size": size,
+        "method": method,
+        "dtype": recipe.rt.dtype,
+        "params": recipe.parameters,
+        "tok_s": tps,
+        "flops": tps * flops_per_token(cfg, method, n_lora, seq),
+        "device": str(recipe.rt.device),
+    }
     del recipe
     if device == "cuda":
         torch.cuda.empty_cache()
@@ -124,7 +162,9 @@ def run_case(tmp: str, size: str, method: str, dtype: str, device: str, args) ->
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
-    p.add_argument("--sizes", default=None, help="comma list of small, base, 1b (default: small,base; cuda: small,base,1b)")
+    p.add_argument(
+        "--sizes", default=None, help="comma list of small, base, 1b (default: small,base; cuda: small,base,1b)"
+    )
     p.add_argument("--methods", default="full,lora")
     p.add_argument("--dtype", default=None, help="fp32, bf16 or both (default: cpu fp32, cuda bf16)")
     p.add_argument("--seq", type=int, default=None, help="sequence length (default: cpu 512, cuda 2048)")
@@ -148,12 +188,23 @@ def main() -> None:
     device = torch.device("cuda") if cuda else torch.device("cpu")
     threads = args.threads or available_cores()
     torch.set_num_threads(threads)
-    where = torch.cuda.get_device_name() if cuda else f"CPU, {threads} threads, OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE')}, native bf16: {has_native_bf16()}"
-    print(f"torch {torch.__version__} on {where}; seq {args.seq}, {args.batch} rows/step, {args.micro} rows/forward, "
-          f"{args.steps} timed steps after {args.warmup} warmup; reference: plain {8192 if cuda else 2048}² matmul")
+    where = (
+        torch.cuda.get_device_name()
+        if cuda
+        else (
+            f"CPU, {threads} threads, OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE')}, "
+            f"native bf16: {has_native_bf16()}"
+        )
+    )
+    print(
+        f"torch {torch.__version__} on {where}; seq {args.seq}, {args.batch} rows/step, {args.micro} rows/forward, "
+        f"{args.steps} timed steps after {args.warmup} warmup; reference: plain {8192 if cuda else 2048}² matmul"
+    )
     n = 8192 if cuda else 2048
-    print(f"{'size':>6} {'method':>6} {'dtype':>5} {'params':>12} {'tokens/s':>10} {'GFLOP/s':>10} "
-          f"{'matmul GFLOP/s':>14} {'of matmul':>9}")
+    print(
+        f"{'size':>6} {'method':>6} {'dtype':>5} {'params':>12} {'tokens/s':>10} {'GFLOP/s':>10} "
+        f"{'matmul GFLOP/s':>14} {'of matmul':>9}"
+    )
     tmp = tempfile.mkdtemp(prefix="tuneloop-bench-")
     try:
         for size in sizes:
@@ -162,8 +213,11 @@ def main() -> None:
                     before = matmul_rate(device, d, n)
                     r = run_case(tmp, size, method, d, args.device, args)
                     rate = (before + matmul_rate(device, d, n)) / 2
-                    print(f"{size:>6} {method:>6} {r['dtype']:>5} {r['params']:>12,} {r['tok_s']:>10,.0f} "
-                          f"{r['flops'] / 1e9:>10,.1f} {rate / 1e9:>14,.1f} {r['flops'] / rate:>8.1%}", flush=True)
+                    print(
+                        f"{size:>6} {method:>6} {r['dtype']:>5} {r['params']:>12,} {r['tok_s']:>10,.0f} "
+                        f"{r['flops'] / 1e9:>10,.1f} {rate / 1e9:>14,.1f} {r['flops'] / rate:>8.1%}",
+                        flush=True,
+                    )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

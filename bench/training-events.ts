@@ -59,15 +59,23 @@ async function main() {
   if (process.env.DATABASE_URL) env.DATABASE_URL = process.env.DATABASE_URL;
   await runCli(['models', 'import', await tinyModelFolder(), '--id', 'tiny', '--fine-tunable'], env);
   const { apiKey } = JSON.parse(await runCli(['accounts', 'create', '--name', 'bench', '--balance', '1000'], env)) as { apiKey: string };
-  const api = spawnTuneloop(['start'], { ...env, LOG_LEVEL: 'info', FIREHOSE_STEPS: String(STEPS), FIREHOSE_RATE: String(RATE), FIREHOSE_DELAY: String(5 + SUBSCRIBERS / 200) });
+  const api = spawnTuneloop(['start'], {
+    ...env,
+    LOG_LEVEL: 'info',
+    FIREHOSE_STEPS: String(STEPS),
+    FIREHOSE_RATE: String(RATE),
+    FIREHOSE_DELAY: String(5 + SUBSCRIBERS / 200),
+  });
   await api.waitForLog((l) => l.msg === 'tuneloop api listening');
   const url = api.url!;
   const dataset = await uploadDataset(url, apiKey, qaJsonl());
   const startJob = async () =>
-    (await restJson<{ id: string }>(url, apiKey, '/api/fine-tune/training/start', {
-      method: 'POST',
-      body: JSON.stringify({ baseModel: 'tiny', trainingDataset: dataset.id, hyperparameters: { epochs: 1 } }),
-    })).body.id;
+    (
+      await restJson<{ id: string }>(url, apiKey, '/api/fine-tune/training/start', {
+        method: 'POST',
+        body: JSON.stringify({ baseModel: 'tiny', trainingDataset: dataset.id, hyperparameters: { epochs: 1 } }),
+      })
+    ).body.id;
 
   // ---- 1. fan-out latency
   const jobId = await startJob();
@@ -77,7 +85,12 @@ async function main() {
   // against the trainer's time stored with each step (the payload carries none).
   const arrivals = new Map<number, number[]>();
   const clients = Array.from({ length: SUBSCRIBERS }, () =>
-    createClient({ url: `${url.replace('http', 'ws')}/graphql`, webSocketImpl: WebSocket, connectionParams: { authorization: `Bearer ${apiKey}` }, retryAttempts: 0 }),
+    createClient({
+      url: `${url.replace('http', 'ws')}/graphql`,
+      webSocketImpl: WebSocket,
+      connectionParams: { authorization: `Bearer ${apiKey}` },
+      retryAttempts: 0,
+    }),
   );
   const query = 'subscription($jobId: ID!) { trainingProgress(jobId: $jobId) { kind step status loss } }';
   const done = Promise.all(
@@ -109,14 +122,20 @@ async function main() {
   await done;
   const wall = (Date.now() - t0) / 1000;
   const cpu1 = await cpuSeconds(api.child.pid!);
-  const page = await restJson<{ data: Array<{ type: string; step: number; trainerTime?: number }> }>(url, apiKey, `/api/training/${jobId}/events?limit=1000`);
+  const page = await restJson<{ data: Array<{ type: string; step: number; trainerTime?: number }> }>(
+    url,
+    apiKey,
+    `/api/training/${jobId}/events?limit=1000`,
+  );
   for (const e of page.body.data) {
     if (e.type !== 'step' || !e.trainerTime) continue;
     for (const at of arrivals.get(e.step) ?? []) latencies.push((at - e.trainerTime) * 1000);
   }
   await Promise.all(clients.map((c) => c.dispose()));
   console.log(`fan-out: ${SUBSCRIBERS} subscribers, ${STEPS} steps at ${RATE}/s, ${completed} streams completed`);
-  console.log(`  trainer → client latency: p50 ${pct(latencies, 50).toFixed(1)} ms, p99 ${pct(latencies, 99).toFixed(1)} ms (target p99 < 50 ms)`);
+  console.log(
+    `  trainer → client latency: p50 ${pct(latencies, 50).toFixed(1)} ms, p99 ${pct(latencies, 99).toFixed(1)} ms (target p99 < 50 ms)`,
+  );
   console.log(`  api+worker CPU: ${(((cpu1 - cpu0) / wall) * 100).toFixed(0)} % of one core over ${wall.toFixed(1)} s`);
 
   // ---- 2. ingestion rate
@@ -134,11 +153,10 @@ async function main() {
   await waitForJob(burst.url!, apiKey, burstJob, ['SUCCEEDED', 'FAILED'], 600_000);
   const all: Array<{ type: string; trainerTime?: number; createdAt: string }> = [];
   for (let after = 0; ; ) {
-    const p = await restJson<{ data: Array<{ type: string; sequence: number; trainerTime?: number; createdAt: string }>; hasMore: boolean }>(
-      burst.url!,
-      apiKey,
-      `/api/training/${burstJob}/events?limit=1000&after=${after}`,
-    );
+    const p = await restJson<{
+      data: Array<{ type: string; sequence: number; trainerTime?: number; createdAt: string }>;
+      hasMore: boolean;
+    }>(burst.url!, apiKey, `/api/training/${burstJob}/events?limit=1000&after=${after}`);
     all.push(...p.body.data);
     if (!p.body.hasMore) break;
     after = p.body.data.at(-1)!.sequence;
@@ -148,8 +166,12 @@ async function main() {
   const last = steps.at(-1)!;
   const storedSpan = (Date.parse(last.createdAt) - Date.parse(first.createdAt)) / 1000;
   const emittedSpan = last.trainerTime! - first.trainerTime!;
-  console.log(`ingestion: ${steps.length} steps emitted in ${emittedSpan.toFixed(2)} s (${(steps.length / emittedSpan).toFixed(0)}/s offered)`);
-  console.log(`  stored at ${(steps.length / Math.max(storedSpan, 1e-3)).toFixed(0)} steps/s; the last one ${((Date.parse(last.createdAt) / 1000 - last.trainerTime!) * 1000).toFixed(0)} ms after it was emitted (target ≥ 200 steps/s)`);
+  console.log(
+    `ingestion: ${steps.length} steps emitted in ${emittedSpan.toFixed(2)} s (${(steps.length / emittedSpan).toFixed(0)}/s offered)`,
+  );
+  console.log(
+    `  stored at ${(steps.length / Math.max(storedSpan, 1e-3)).toFixed(0)} steps/s; the last one ${((Date.parse(last.createdAt) / 1000 - last.trainerTime!) * 1000).toFixed(0)} ms after it was emitted (target ≥ 200 steps/s)`,
+  );
   burst.kill('SIGTERM');
   await burst.exited;
   await fs.rm(dataDir, { recursive: true, force: true });

@@ -51,7 +51,9 @@ function runReceiver(): void {
     }
     req.on('data', () => {});
     req.on('end', () => {
-      log.push(`${req.headers['webhook-id'] ?? '-'} ${req.headers['x-seq'] ?? ''} ${(performance.timeOrigin + performance.now()).toFixed(2)}`);
+      log.push(
+        `${req.headers['webhook-id'] ?? '-'} ${req.headers['x-seq'] ?? ''} ${(performance.timeOrigin + performance.now()).toFixed(2)}`,
+      );
       res.end('ok');
     });
   });
@@ -70,14 +72,27 @@ async function main(): Promise<void> {
   const child = fork(process.argv[1]!, ['--receiver'], { execArgv: process.execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const port = await new Promise<number>((resolve) => child.once('message', (m: { port: number }) => resolve(m.port)));
   const receiverUrl = `http://127.0.0.1:${port}`;
-  const readLog = async () => (await (await fetch(`${receiverUrl}/log`)).text()).split('\n').filter(Boolean).map((line) => line.split(' '));
+  const readLog = async () =>
+    (await (await fetch(`${receiverUrl}/log`)).text())
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => line.split(' '));
 
-  console.log(`webhooks throughput — ${os.cpus().length} cores, load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}, node ${process.version}`);
+  console.log(
+    `webhooks throughput — ${os.cpus().length} cores, load ${os
+      .loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')}, node ${process.version}`,
+  );
 
   // Baseline: bare keep-alive POSTs, 32 in flight.
   {
     const agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
-    const body = JSON.stringify({ type: 'training.completed', timestamp: new Date().toISOString(), data: { jobId: 'ftjob_x', status: 'SUCCEEDED' } });
+    const body = JSON.stringify({
+      type: 'training.completed',
+      timestamp: new Date().toISOString(),
+      data: { jobId: 'ftjob_x', status: 'SUCCEEDED' },
+    });
     let next = 0;
     const started = now();
     const worker = async () => {
@@ -103,7 +118,10 @@ async function main(): Promise<void> {
 
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'tuneloop-bench-webhooks-'));
   const database = process.env.DATABASE_URL ? await createDatabase(process.env.DATABASE_URL) : undefined;
-  const config = loadConfig({ dataDir, databaseUrl: database?.url, host: '127.0.0.1', port: 0, logLevel: 'warn', webhookAllowPrivate: true }, {});
+  const config = loadConfig(
+    { dataDir, databaseUrl: database?.url, host: '127.0.0.1', port: 0, logLevel: 'warn', webhookAllowPrivate: true },
+    {},
+  );
   let app: App | undefined;
   try {
     app = await buildApp({ config, api: true, worker: false, log: createLogger('warn') });
@@ -113,7 +131,9 @@ async function main(): Promise<void> {
     const enqueue = (jobId: string) =>
       services.db
         .transaction()
-        .execute((trx) => services.webhooks.enqueue(trx, { type: 'training.completed', accountId: account.id, data: { jobId, status: 'SUCCEEDED' } }))
+        .execute((trx) =>
+          services.webhooks.enqueue(trx, { type: 'training.completed', accountId: account.id, data: { jobId, status: 'SUCCEEDED' } }),
+        )
         .then(now);
 
     // Drain: a backlog, then the sender starts.
@@ -135,8 +155,12 @@ async function main(): Promise<void> {
     const drainRate = arrived / ((last - started) / 1000);
     const cpu = process.cpuUsage(cpuBefore);
     const cpuMsPerDelivery = (cpu.user + cpu.system) / 1000 / arrived;
-    console.log(`enqueue   ${events} events, one transaction each: ${enqueueRate.toFixed(0)} events/s (${config.databaseUrl ? 'postgres' : 'pglite'})`);
-    console.log(`drain     ${arrived}/${events} delivered in ${((last - started) / 1000).toFixed(2)} s: ${drainRate.toFixed(0)} deliveries/s (${(drainRate / baseline).toFixed(2)}× baseline)`);
+    console.log(
+      `enqueue   ${events} events, one transaction each: ${enqueueRate.toFixed(0)} events/s (${config.databaseUrl ? 'postgres' : 'pglite'})`,
+    );
+    console.log(
+      `drain     ${arrived}/${events} delivered in ${((last - started) / 1000).toFixed(2)} s: ${drainRate.toFixed(0)} deliveries/s (${(drainRate / baseline).toFixed(2)}× baseline)`,
+    );
     console.log(
       `          sender process CPU ${cpuMsPerDelivery.toFixed(2)} ms/delivery (${config.databaseUrl ? 'database server not counted' : 'PGlite included'}): ` +
         `${(1000 / cpuMsPerDelivery).toFixed(0)} deliveries/s per core it gets`,

@@ -26,7 +26,9 @@ export async function up(db: Kysely<unknown>): Promise<void> {
       ready_at timestamptz,
       undeployed_at timestamptz
     )`.execute(db);
-  await sql`create unique index deployments_live_idx on deployments (account_id, model_id) where status in ('LOADING', 'READY')`.execute(db);
+  await sql`create unique index deployments_live_idx on deployments (account_id, model_id) where status in ('LOADING', 'READY')`.execute(
+    db,
+  );
   await sql`create index deployments_account_idx on deployments (account_id, created_at)`.execute(db);
   await sql`create index deployments_to_restore_idx on deployments (status) where status in ('LOADING', 'READY')`.execute(db);
 

@@ -10,6 +10,9 @@ need_apt=()
 /usr/bin/python3 -c 'import pytest' >/dev/null 2>&1 || need_apt+=(python3-pytest)
 # OpenBLAS takes over libblas.so.3: matmuls go from ~5 to ~290 GFLOP/s on 2 cores.
 dpkg -s libopenblas0-openmp >/dev/null 2>&1 || need_apt+=(libopenblas0-openmp)
+# Formatter and linter for the Python side (scripts/lint.sh).
+command -v black >/dev/null 2>&1 || need_apt+=(black)
+command -v flake8 >/dev/null 2>&1 || need_apt+=(flake8)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing ${need_apt[*]} (apt)"
   SUDO=""
@@ -23,7 +26,9 @@ stamp=node_modules/.tuneloop-lockfile.sha256
 want=$(sha256sum package-lock.json | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "setup: npm ci"
-  npm ci --no-audit --no-fund --loglevel=error
+  # onnxruntime-node's install script would fetch CUDA files from a host we cannot reach.
+  # npm 11 already refuses it (package.json allowScripts); the variable covers npm 10.
+  ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund --loglevel=error
   echo "$want" > "$stamp"
 fi
 echo "setup: ready"

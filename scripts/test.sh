@@ -12,6 +12,8 @@ npx graphql-codegen --config codegen.ts --check >/dev/null || {
   echo "test/generated is stale: run npm run build:schema && npm run codegen and commit the result" >&2
   exit 1
 }
+echo "== formatting and lint"
+bash scripts/lint.sh
 echo "== types"
 npx tsc --noEmit
 echo "== TypeScript tests"

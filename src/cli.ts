@@ -145,7 +145,11 @@ export async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'start':
     case 'serve': {
-      const { values } = parse(rest, { port: { type: 'string' }, host: { type: 'string' }, ...(command === 'start' ? { demo: { type: 'boolean' } } : {}) });
+      const { values } = parse(rest, {
+        port: { type: 'string' },
+        host: { type: 'string' },
+        ...(command === 'start' ? { demo: { type: 'boolean' } } : {}),
+      });
       const port = intFlag(values.port, 'port', 0, 65535);
       const config = loadConfig({
         ...(values['data-dir'] ? { dataDir: values['data-dir'] as string } : {}),
@@ -190,7 +194,11 @@ export async function main(argv: string[]): Promise<number> {
         if (balance !== undefined && balance < 0n) throw new UsageError('--balance cannot be negative');
         const config = loadConfig(values['data-dir'] ? { dataDir: values['data-dir'] as string } : {});
         const created = await withServices(config, (s) =>
-          s.accounts.createAccount({ name: values.name as string, isAdmin: Boolean(values.admin), ...(balance !== undefined ? { initialBalanceMicros: balance } : {}) }),
+          s.accounts.createAccount({
+            name: values.name as string,
+            isAdmin: Boolean(values.admin),
+            ...(balance !== undefined ? { initialBalanceMicros: balance } : {}),
+          }),
         );
         process.stdout.write(`${JSON.stringify({ accountId: created.account.id, apiKey: created.apiKey })}\n`);
         return 0;
@@ -245,9 +253,7 @@ export async function main(argv: string[]): Promise<number> {
           };
           // A bad folder fails here, before the database is opened (or locked).
           await (await import('./catalog/service.js')).checkModelImport(input);
-          const model = await withServices(config, (s) =>
-            s.catalog.importModel(input),
-          );
+          const model = await withServices(config, (s) => s.catalog.importModel(input));
           process.stdout.write(
             `${JSON.stringify({ id: model.id, architecture: model.architecture, parameterCount: Number(model.parameter_count), contextLength: model.context_length, fineTunable: model.fine_tunable })}\n`,
           );

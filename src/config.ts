@@ -71,8 +71,7 @@ export function loadConfig(overrides: Partial<Config> = {}, env: NodeJS.ProcessE
     python: overrides.python ?? (env.TUNELOOP_PYTHON || undefined),
     webhookAllowPrivate: overrides.webhookAllowPrivate ?? env.TUNELOOP_WEBHOOK_ALLOW_PRIVATE === '1',
     datasetRoots:
-      overrides.datasetRoots ??
-      (env.TUNELOOP_DATASET_ROOTS ? env.TUNELOOP_DATASET_ROOTS.split(path.delimiter).filter(Boolean) : []),
+      overrides.datasetRoots ?? (env.TUNELOOP_DATASET_ROOTS ? env.TUNELOOP_DATASET_ROOTS.split(path.delimiter).filter(Boolean) : []),
     datasetAllowPrivateUrls: overrides.datasetAllowPrivateUrls ?? env.TUNELOOP_DATASET_ALLOW_PRIVATE_URLS === '1',
     datasetMaxBytes: overrides.datasetMaxBytes ?? envInt(env, 'TUNELOOP_DATASET_MAX_BYTES', 512 * 1024 * 1024),
     datasetMinExamples: overrides.datasetMinExamples ?? envInt(env, 'TUNELOOP_DATASET_MIN_EXAMPLES', 10),
@@ -92,7 +91,10 @@ export function loadConfig(overrides: Partial<Config> = {}, env: NodeJS.ProcessE
     webhookRetryFactor: overrides.webhookRetryFactor ?? envInt(env, 'TUNELOOP_WEBHOOK_RETRY_FACTOR', 1),
     inferenceProviders:
       overrides.inferenceProviders ??
-      (env.TUNELOOP_INFERENCE_PROVIDERS ?? 'cpu').split(',').map((p) => p.trim().toLowerCase()).filter(Boolean),
+      (env.TUNELOOP_INFERENCE_PROVIDERS ?? 'cpu')
+        .split(',')
+        .map((p) => p.trim().toLowerCase())
+        .filter(Boolean),
     inferenceThreads: overrides.inferenceThreads ?? envInt(env, 'TUNELOOP_INFERENCE_THREADS', 0),
     inferenceMaxBatch: overrides.inferenceMaxBatch ?? envInt(env, 'TUNELOOP_INFERENCE_MAX_BATCH', 8),
     inferenceMaxQueue: overrides.inferenceMaxQueue ?? envInt(env, 'TUNELOOP_INFERENCE_MAX_QUEUE', 32),

@@ -35,7 +35,14 @@ export const DEMO_EXAMPLES: Array<[string, string]> = [
 ];
 
 export function demoJsonl(): string {
-  return DEMO_EXAMPLES.map(([q, a]) => JSON.stringify({ messages: [{ role: 'user', content: q }, { role: 'assistant', content: a }] })).join('\n') + '\n';
+  return `${DEMO_EXAMPLES.map(([q, a]) =>
+    JSON.stringify({
+      messages: [
+        { role: 'user', content: q },
+        { role: 'assistant', content: a },
+      ],
+    }),
+  ).join('\n')}\n`;
 }
 
 /**
@@ -57,13 +64,22 @@ export async function setupDemo(services: Services): Promise<DemoInfo> {
       const dir = path.join(temp, 'model');
       const result = await runTrainerCommand(await findPython(services.config.python), ['init-model', '--size', 'tiny', '--out', dir]);
       if (result.code !== 0) throw new Error(`could not create the demo model: ${lastLine(result.stderr)}`);
-      await services.catalog.importModel({ dir, id: DEMO_MODEL, fineTunable: true, pricePerMTokMicros: 1_000_000n, inferencePricePerMTokMicros: 100_000n });
+      await services.catalog.importModel({
+        dir,
+        id: DEMO_MODEL,
+        fineTunable: true,
+        pricePerMTokMicros: 1_000_000n,
+        inferencePricePerMTokMicros: 100_000n,
+      });
     } finally {
       await fs.rm(temp, { recursive: true, force: true });
     }
   }
   const created = await services.accounts.createAccount({ name: 'demo', initialBalanceMicros: 100_000_000n });
-  const dataset = await services.datasets.createFromStream(created.account.id, Readable.from([Buffer.from(demoJsonl())]), { filename: 'demo-qa.jsonl', model: DEMO_MODEL });
+  const dataset = await services.datasets.createFromStream(created.account.id, Readable.from([Buffer.from(demoJsonl())]), {
+    filename: 'demo-qa.jsonl',
+    model: DEMO_MODEL,
+  });
   const info: DemoInfo = { accountId: created.account.id, apiKey: created.apiKey, modelId: DEMO_MODEL, datasetId: dataset.id };
   await fs.writeFile(stateFile, JSON.stringify(info, null, 2), { mode: 0o600 });
   return info;

@@ -51,12 +51,10 @@ export class InsufficientBalanceError extends DomainError {
     readonly requiredMicros: bigint,
     readonly availableMicros: bigint,
   ) {
-    super(
-      'INSUFFICIENT_BALANCE',
-      `this needs ${formatUsd(requiredMicros)} but only ${formatUsd(availableMicros)} is available`,
-      402,
-      { required: formatUsd(requiredMicros), available: formatUsd(availableMicros) },
-    );
+    super('INSUFFICIENT_BALANCE', `this needs ${formatUsd(requiredMicros)} but only ${formatUsd(availableMicros)} is available`, 402, {
+      required: formatUsd(requiredMicros),
+      available: formatUsd(availableMicros),
+    });
   }
 }
 

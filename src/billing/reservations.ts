@@ -64,12 +64,7 @@ export async function settleReservation(
   chargeMicros: bigint,
   description = '',
 ): Promise<Settlement> {
-  const reservation = await trx
-    .selectFrom('reservations')
-    .selectAll()
-    .where('id', '=', reservationId)
-    .forUpdate()
-    .executeTakeFirst();
+  const reservation = await trx.selectFrom('reservations').selectAll().where('id', '=', reservationId).forUpdate().executeTakeFirst();
   if (!reservation) throw new NotFoundError('reservation', reservationId);
   if (reservation.status === 'settled') {
     return { chargedMicros: reservation.charged_micros, releasedMicros: reservation.released_micros, applied: false };

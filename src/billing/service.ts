@@ -23,17 +23,13 @@ export function createBillingService(deps: { db: Db }): BillingService {
   return {
     async topUp(accountId, amountMicros, description = 'top-up') {
       if (amountMicros <= 0n) throw new InvalidInputError('amount', 'a top-up must be a positive amount');
-      return db.transaction().execute((trx) =>
-        postLedgerEntry(trx, { accountId, type: 'topup', amountMicros, description }),
-      );
+      return db.transaction().execute((trx) => postLedgerEntry(trx, { accountId, type: 'topup', amountMicros, description }));
     },
 
     async adjust(accountId, amountMicros, description) {
       if (amountMicros === 0n) throw new InvalidInputError('amount', 'an adjustment must not be zero');
       if (!description.trim()) throw new InvalidInputError('description', 'say why the balance is adjusted');
-      return db.transaction().execute((trx) =>
-        postLedgerEntry(trx, { accountId, type: 'adjustment', amountMicros, description }),
-      );
+      return db.transaction().execute((trx) => postLedgerEntry(trx, { accountId, type: 'adjustment', amountMicros, description }));
     },
 
     async ledger(accountId, opts = {}) {

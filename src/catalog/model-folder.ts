@@ -93,9 +93,15 @@ function expectedTensors(arch: Architecture, c: Required<Omit<LlamaConfig, 'mode
 async function readAllTensors(dir: string): Promise<Map<string, TensorInfo>> {
   const indexFile = path.join(dir, 'model.safetensors.index.json');
   const single = path.join(dir, 'model.safetensors');
-  const hasIndex = await fs.stat(indexFile).then(() => true, () => false);
+  const hasIndex = await fs.stat(indexFile).then(
+    () => true,
+    () => false,
+  );
   if (!hasIndex) {
-    const hasSingle = await fs.stat(single).then(() => true, () => false);
+    const hasSingle = await fs.stat(single).then(
+      () => true,
+      () => false,
+    );
     if (!hasSingle) throw new ModelFolderError('no weights: expected model.safetensors or model.safetensors.index.json');
     return readSafetensorsHeader(single).catch((err) => {
       throw new ModelFolderError((err as Error).message);

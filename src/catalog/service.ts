@@ -111,7 +111,10 @@ export function createCatalogService(deps: { db: Db; dataDir: string; listingCac
 
   /** One page of the account's visible models, plus one row that says whether more follow. */
   function queryPage(accountId: string, first: number, opts: ListModelsOptions): Promise<Model[]> {
-    let query = visible(accountId).orderBy('created_at').orderBy('id').limit(first + 1);
+    let query = visible(accountId)
+      .orderBy('created_at')
+      .orderBy('id')
+      .limit(first + 1);
     if (opts.fineTunable !== undefined) query = query.where('fine_tunable', '=', opts.fineTunable);
     if (opts.after) {
       const cursor = decodeCursor(opts.after);
@@ -157,7 +160,10 @@ export function createCatalogService(deps: { db: Db; dataDir: string; listingCac
             storage_path: target,
             tokenizer_sha256: info.tokenizerSha256,
             chat_template_sha256: info.chatTemplateSha256,
-            onnx_path: (await fs.stat(path.join(target, 'onnx', 'model.onnx')).then(() => true, () => false))
+            onnx_path: (await fs.stat(path.join(target, 'onnx', 'model.onnx')).then(
+              () => true,
+              () => false,
+            ))
               ? path.join(target, 'onnx', 'model.onnx')
               : null,
           })

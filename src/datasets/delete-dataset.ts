@@ -41,7 +41,12 @@ export async function removeContentIfUnreferenced(trx: Queryable, dataDir: strin
  */
 export async function deleteDataset(db: Db, dataDir: string, accountId: string, id: string): Promise<void> {
   await db.transaction().execute(async (trx) => {
-    const dataset = await trx.selectFrom('datasets').select(['id', 'sha256']).where('id', '=', id).where('account_id', '=', accountId).executeTakeFirst();
+    const dataset = await trx
+      .selectFrom('datasets')
+      .select(['id', 'sha256'])
+      .where('id', '=', id)
+      .where('account_id', '=', accountId)
+      .executeTakeFirst();
     if (!dataset) throw new NotFoundError('dataset', id);
     await lockContent(trx, dataset.sha256);
     const inUse = await trx
@@ -53,7 +58,12 @@ export async function deleteDataset(db: Db, dataDir: string, accountId: string, 
       .limit(1)
       .executeTakeFirst();
     if (inUse) {
-      throw new DomainError('DATASET_IN_USE', `dataset ${id} is used by job ${inUse.id}, which has not finished; cancel it or wait for it to end`, 409, { jobId: inUse.id });
+      throw new DomainError(
+        'DATASET_IN_USE',
+        `dataset ${id} is used by job ${inUse.id}, which has not finished; cancel it or wait for it to end`,
+        409,
+        { jobId: inUse.id },
+      );
     }
     const deleted = await trx.deleteFrom('datasets').where('id', '=', id).where('account_id', '=', accountId).executeTakeFirst();
     if (deleted.numDeletedRows === 0n) throw new NotFoundError('dataset', id);

@@ -81,7 +81,11 @@ export async function fetchUrlToStore(url: string, options: FetchUrlOptions): Pr
         return { ...stored, url: current.href };
       } catch (error) {
         if (error instanceof DatasetError && error.code === 'upload_aborted' && !signal.aborted) {
-          throw new DatasetError('fetch_failed', `the download of ${current.href} broke off: ${String(error.details.cause ?? error.message)}`, { cause: error.details.cause });
+          throw new DatasetError(
+            'fetch_failed',
+            `the download of ${current.href} broke off: ${String(error.details.cause ?? error.message)}`,
+            { cause: error.details.cause },
+          );
         }
         throw error;
       } finally {
@@ -204,7 +208,13 @@ export async function resolveServerPath(path: string, roots: readonly string[]):
   try {
     real = await realpath(path);
   } catch {
-    if (inside(resolve(path), realRoots) || inside(resolve(path), roots.map((r) => resolve(r)))) {
+    if (
+      inside(resolve(path), realRoots) ||
+      inside(
+        resolve(path),
+        roots.map((r) => resolve(r)),
+      )
+    ) {
       throw new DatasetError('path_not_found', `no such file: ${path}`);
     }
     throw new DatasetError('path_not_allowed', `${path} is outside the allowed dataset roots`);
@@ -224,7 +234,9 @@ export async function storeServerFile(
   const real = await resolveServerPath(path, roots);
   const info = await stat(real);
   if (info.size > options.maxBytes) {
-    throw new DatasetError('file_too_large', `the file is larger than the ${formatBytes(options.maxBytes)} limit`, { maxBytes: options.maxBytes });
+    throw new DatasetError('file_too_large', `the file is larger than the ${formatBytes(options.maxBytes)} limit`, {
+      maxBytes: options.maxBytes,
+    });
   }
   const stored = await storeStream(createReadStream(real), options);
   return { ...stored, sourcePath: real };

@@ -12,7 +12,10 @@ export function tokenizerKey(tokenizer: { tokenizerSha256: string; templateSha25
  * cost estimate reads. Rows are keyed by content (dataset sha × tokenizer), so every
  * account that holds the same bytes shares one shard. Returns the stored row.
  */
-export async function recordTokenization(db: Queryable, input: { sha256: string; key: string; shardPath: string; summary: ShardSummary }): Promise<DatasetTokenization> {
+export async function recordTokenization(
+  db: Queryable,
+  input: { sha256: string; key: string; shardPath: string; summary: ShardSummary },
+): Promise<DatasetTokenization> {
   const { sha256, key, shardPath, summary } = input;
   return db
     .insertInto('dataset_tokenizations')

@@ -123,17 +123,37 @@ export function createDatasetsService(deps: { db: Db; catalog: CatalogService; l
     return models.find((m) => m.owner_account_id === null) ?? models[0];
   }
 
-  async function record(accountId: string, stored: StoredDataset, source: Dataset['source'], sourceRef: string | null, opts: CreateDatasetOptions): Promise<Dataset> {
+  async function record(
+    accountId: string,
+    stored: StoredDataset,
+    source: Dataset['source'],
+    sourceRef: string | null,
+    opts: CreateDatasetOptions,
+  ): Promise<Dataset> {
     const model = await validationModel(accountId, opts.model);
     const dataset = await db.transaction().execute(async (trx) => {
       // Under the content lock a concurrent delete of the last dataset with these bytes
       // has either not removed the file yet (and will see this row) or has removed it.
       await lockContent(trx, stored.sha256);
-      const existing = await trx.selectFrom('datasets').selectAll().where('account_id', '=', accountId).where('sha256', '=', stored.sha256).executeTakeFirst();
+      const existing = await trx
+        .selectFrom('datasets')
+        .selectAll()
+        .where('account_id', '=', accountId)
+        .where('sha256', '=', stored.sha256)
+        .executeTakeFirst();
       // The same bytes from the same account: the existing dataset answers.
       if (existing) return { row: existing, created: false };
-      if (!(await fs.stat(stored.path).then(() => true, () => false))) {
-        throw new DomainError('UPLOAD_CONFLICT', 'a dataset with the same content was being deleted at the same moment; send the file again', 409);
+      if (
+        !(await fs.stat(stored.path).then(
+          () => true,
+          () => false,
+        ))
+      ) {
+        throw new DomainError(
+          'UPLOAD_CONFLICT',
+          'a dataset with the same content was being deleted at the same moment; send the file again',
+          409,
+        );
       }
       const row = await trx
         .insertInto('datasets')
@@ -278,7 +298,10 @@ export function createDatasetsService(deps: { db: Db; catalog: CatalogService; l
     if (config.maxTokensPerExample == null) return {};
     const context = tokenizer?.contextLength ?? null;
     // Allowed past the context, such examples train on their first `context` tokens: warn.
-    return { maxTokensPerExample: config.maxTokensPerExample, ...(context !== null && config.maxTokensPerExample > context ? { truncateAt: context } : {}) };
+    return {
+      maxTokensPerExample: config.maxTokensPerExample,
+      ...(context !== null && config.maxTokensPerExample > context ? { truncateAt: context } : {}),
+    };
   }
 
   return {
@@ -287,7 +310,11 @@ export function createDatasetsService(deps: { db: Db; catalog: CatalogService; l
     async createFromStream(accountId, stream, opts = {}) {
       let stored: StoredDataset;
       try {
-        stored = await storeStream(stream as AsyncIterable<Uint8Array>, { dataDir: config.dataDir, maxBytes, ...(opts.signal ? { signal: opts.signal } : {}) });
+        stored = await storeStream(stream as AsyncIterable<Uint8Array>, {
+          dataDir: config.dataDir,
+          maxBytes,
+          ...(opts.signal ? { signal: opts.signal } : {}),
+        });
       } catch (err) {
         throw toDomainError(err);
       }
@@ -302,11 +329,15 @@ export function createDatasetsService(deps: { db: Db; catalog: CatalogService; l
           maxBytes,
           allowPrivate: config.allowPrivateUrls,
           ...(config.fetchTimeoutMs !== undefined ? { timeoutMs: config.fetchTimeoutMs } : {}),
-          ...(opts.signal ? { signal: opts.signal } : {}) });
+          ...(opts.signal ? { signal: opts.signal } : {}),
+        });
       } catch (err) {
         throw toDomainError(err);
       }
-      return record(accountId, stored, 'url', url, { ...opts, filename: opts.filename ?? (new URL(url).pathname.split('/').pop() || null) });
+      return record(accountId, stored, 'url', url, {
+        ...opts,
+        filename: opts.filename ?? (new URL(url).pathname.split('/').pop() || null),
+      });
     },
 
     async createFromPath(accountId, serverPath, opts = {}) {
@@ -331,7 +362,12 @@ export function createDatasetsService(deps: { db: Db; catalog: CatalogService; l
 
     async list(accountId, opts = {}) {
       const first = Math.min(Math.max(opts.first ?? 50, 1), 200);
-      let query = db.selectFrom('datasets').selectAll().where('account_id', '=', accountId).orderBy('id', 'desc').limit(first + 1);
+      let query = db
+        .selectFrom('datasets')
+        .selectAll()
+        .where('account_id', '=', accountId)
+        .orderBy('id', 'desc')
+        .limit(first + 1);
       if (opts.after) query = query.where('id', '<', opts.after);
       if (opts.status) query = query.where('status', '=', opts.status);
       const rows = await query.execute();
@@ -348,8 +384,20 @@ export function createDatasetsService(deps: { db: Db; catalog: CatalogService; l
       }
       const tokenizer = await loadTokenizer(model);
       const key = tokenizerKey(tokenizer);
-      const cached = await db.selectFrom('dataset_tokenizations').selectAll().where('sha256', '=', dataset.sha256).where('tokenizer_key', '=', key).executeTakeFirst();
-      if (cached && (await fs.stat(cached.shard_path).then(() => true, () => false))) return cached;
+      const cached = await db
+        .selectFrom('dataset_tokenizations')
+        .selectAll()
+        .where('sha256', '=', dataset.sha256)
+        .where('tokenizer_key', '=', key)
+        .executeTakeFirst();
+      if (
+        cached &&
+        (await fs.stat(cached.shard_path).then(
+          () => true,
+          () => false,
+        ))
+      )
+        return cached;
       // One tokenization per shard at a time in this process (a job start and its worker may ask together).
       const shardPath = shardPathFor(config.dataDir, dataset.sha256, tokenizer);
       let pending = tokenizing.get(shardPath);

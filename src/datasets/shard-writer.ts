@@ -31,7 +31,11 @@ export class ShardPartWriter {
   private closed = false;
 
   constructor(readonly part: Omit<ShardPart, 'examples' | 'tokens'>) {
-    this.files = [part.tokensPath, part.maskPath, part.lengthsPath].map((p) => ({ fd: openSync(p, 'w'), buf: Buffer.allocUnsafe(FLUSH_BYTES), used: 0 }));
+    this.files = [part.tokensPath, part.maskPath, part.lengthsPath].map((p) => ({
+      fd: openSync(p, 'w'),
+      buf: Buffer.allocUnsafe(FLUSH_BYTES),
+      used: 0,
+    }));
   }
 
   add(tokens: Uint32Array, mask: Uint8Array): void {
@@ -158,7 +162,10 @@ export function assembleShard(path: string, parts: ShardPart[]): number {
  * folder). For callers holding examples in memory or an iterator; datasets go
  * through `tokenizeToShard`, which writes parts in parallel.
  */
-export function writeShard(path: string, examples: Iterable<{ tokens: Uint32Array; mask: Uint8Array }>): { examples: number; tokens: number; bytes: number } {
+export function writeShard(
+  path: string,
+  examples: Iterable<{ tokens: Uint32Array; mask: Uint8Array }>,
+): { examples: number; tokens: number; bytes: number } {
   const stem = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}`);
   const files = { tokensPath: `${stem}.tokens`, maskPath: `${stem}.mask`, lengthsPath: `${stem}.lengths` };
   const writer = new ShardPartWriter(files);

@@ -49,10 +49,7 @@ function tempDir(dataDir: string): string {
  * (limit, aborted or erroring stream) the temp file is removed and nothing is left
  * behind; the error is a `DatasetError` (`file_too_large` or `upload_aborted`).
  */
-export async function storeStream(
-  source: AsyncIterable<Uint8Array | string>,
-  options: StoreOptions,
-): Promise<StoredDataset> {
+export async function storeStream(source: AsyncIterable<Uint8Array | string>, options: StoreOptions): Promise<StoredDataset> {
   const { dataDir, maxBytes, signal } = options;
   await mkdir(tempDir(dataDir), { recursive: true });
   const tempPath = join(tempDir(dataDir), `${Date.now()}-${randomBytes(8).toString('hex')}.part`);

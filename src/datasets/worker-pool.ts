@@ -5,7 +5,9 @@ import { Worker, parentPort, workerData } from 'node:worker_threads';
 import { DatasetError } from './dataset-error.js';
 import type { DatasetErrorCode } from './dataset-error.js';
 
-type WorkerReply<T> = { ok: true; value: T } | { ok: false; error: { name: string; message: string; code?: string; details?: Record<string, unknown> } };
+type WorkerReply<T> =
+  | { ok: true; value: T }
+  | { ok: false; error: { name: string; message: string; code?: string; details?: Record<string, unknown> } };
 
 /**
  * Runs the module at `entry` (a file that calls `serveWorker`) in a worker thread with
@@ -18,10 +20,10 @@ type WorkerReply<T> = { ok: true; value: T } | { ok: false; error: { name: strin
 export function runInWorker<T>(entry: URL, data: unknown, signal?: AbortSignal): Promise<T> {
   const target = sourceUrl(entry);
   const worker = target.pathname.endsWith('.ts')
-    ? new Worker(
-        `import(${JSON.stringify(tsxApiUrl())}).then((m) => { m.register(); return import(${JSON.stringify(target.href)}); });`,
-        { eval: true, workerData: data },
-      )
+    ? new Worker(`import(${JSON.stringify(tsxApiUrl())}).then((m) => { m.register(); return import(${JSON.stringify(target.href)}); });`, {
+        eval: true,
+        workerData: data,
+      })
     : new Worker(target, { workerData: data });
   return new Promise<T>((resolve, reject) => {
     let settled = false;
@@ -41,7 +43,8 @@ export function runInWorker<T>(entry: URL, data: unknown, signal?: AbortSignal):
       void worker.terminate();
       if (reply.ok) return finish(() => resolve(reply.value));
       const { name, message, code, details } = reply.error;
-      const error = name === 'DatasetError' && code ? new DatasetError(code as DatasetErrorCode, message, details ?? {}) : new Error(message);
+      const error =
+        name === 'DatasetError' && code ? new DatasetError(code as DatasetErrorCode, message, details ?? {}) : new Error(message);
       finish(() => reject(error));
     });
     worker.once('error', (error) => finish(() => reject(error)));
@@ -66,7 +69,12 @@ export function serveWorker<I, O>(handler: (input: I) => Promise<O>): void {
       const e = error instanceof Error ? error : new Error(String(error));
       const reply: WorkerReply<O> = {
         ok: false,
-        error: { name: e.name, message: e.message, code: (e as DatasetError).code, details: (e as DatasetError).details as Record<string, unknown> | undefined },
+        error: {
+          name: e.name,
+          message: e.message,
+          code: (e as DatasetError).code,
+          details: (e as DatasetError).details as Record<string, unknown> | undefined,
+        },
       };
       port.postMessage(reply);
     },

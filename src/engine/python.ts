@@ -86,7 +86,11 @@ export interface TrainerCommandResult {
 }
 
 /** Runs a short trainer command (init-model, export-onnx, inspect-model) to completion. */
-export function runTrainerCommand(python: string, args: string[], opts: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<TrainerCommandResult> {
+export function runTrainerCommand(
+  python: string,
+  args: string[],
+  opts: { timeoutMs?: number; signal?: AbortSignal } = {},
+): Promise<TrainerCommandResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(python, ['-m', 'tuneloop_trainer', ...args], {
       env: trainerEnv(),
@@ -105,6 +109,9 @@ export function runTrainerCommand(python: string, args: string[], opts: { timeou
 
 /** The last non-empty line of a process's stderr: trainer commands print one-line errors. */
 export function lastLine(text: string): string {
-  const lines = text.trim().split('\n').filter((l) => l.trim());
+  const lines = text
+    .trim()
+    .split('\n')
+    .filter((l) => l.trim());
   return lines.at(-1)?.trim() ?? '';
 }

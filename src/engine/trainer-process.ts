@@ -26,7 +26,13 @@ export type TrainerEvent =
     }
   | { type: 'eval'; time: number; step: number; loss: number }
   | { type: 'checkpoint'; time: number; step: number; path: string }
-  | { type: 'completed'; time: number; step: number; tokens: number; outputs: { adapter: string | null; model: string | null; onnx: string | null } }
+  | {
+      type: 'completed';
+      time: number;
+      step: number;
+      tokens: number;
+      outputs: { adapter: string | null; model: string | null; onnx: string | null };
+    }
   | { type: 'failed'; time: number; code: string; message: string }
   | { type: 'stopped'; time: number; step: number; reason: string };
 
@@ -71,7 +77,9 @@ export function parseTrainerEvent(line: string): { event: TrainerEvent } | { err
   const validate = protocolValidator();
   if (!validate(value)) {
     const first = validate.errors?.[0];
-    return { error: `event does not match the protocol (${first?.instancePath || '/'} ${first?.message ?? 'invalid'}): ${line.slice(0, 200)}` };
+    return {
+      error: `event does not match the protocol (${first?.instancePath || '/'} ${first?.message ?? 'invalid'}): ${line.slice(0, 200)}`,
+    };
   }
   return { event: value as TrainerEvent };
 }

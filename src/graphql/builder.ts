@@ -47,8 +47,7 @@ export const builder = new SchemaBuilder<{
       authenticated: context.principal !== null,
       admin: context.principal?.isAdmin ?? false,
     }),
-    unauthorizedError: (_parent, context) =>
-      context.principal ? new ForbiddenError() : new UnauthenticatedError(),
+    unauthorizedError: (_parent, context) => (context.principal ? new ForbiddenError() : new UnauthenticatedError()),
   },
   relay: {
     cursorType: 'String',

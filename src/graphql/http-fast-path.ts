@@ -1,3 +1,4 @@
+// biome-ignore-all lint/correctness/noVoidTypeReturn: `return next(...)` hands the request on; every listener here returns void
 import { Readable } from 'node:stream';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isPlainJsonPost } from './plain-query.js';

@@ -23,7 +23,10 @@ export interface PlainQueryResponse {
 }
 
 /** The JSON to answer with 200 — at once when every resolver answered synchronously — or undefined when yoga must answer. */
-export type PlainQueryExecutor = (request: PlainQueryRequest, response: PlainQueryResponse) => string | undefined | Promise<string | undefined>;
+export type PlainQueryExecutor = (
+  request: PlainQueryRequest,
+  response: PlainQueryResponse,
+) => string | undefined | Promise<string | undefined>;
 
 /**
  * The context resolvers get on the fast path: the same fields yoga's context factory gives
@@ -114,7 +117,11 @@ export function createPlainQueryExecutor(yoga: Yoga, services: Services, opts: {
     if (typeof query !== 'string' || extensions !== undefined) return undefined;
     if (variables != null && (typeof variables !== 'object' || Array.isArray(variables))) return undefined;
     if (operationName != null && typeof operationName !== 'string') return undefined;
-    const operation: Operation = { query, variables: (variables ?? {}) as Record<string, unknown>, operationName: operationName ?? undefined };
+    const operation: Operation = {
+      query,
+      variables: (variables ?? {}) as Record<string, unknown>,
+      operationName: operationName ?? undefined,
+    };
 
     const authorization = typeof headers.authorization === 'string' ? headers.authorization : undefined;
     const principal = services.accounts.cachedPrincipal(authorization);

@@ -1,4 +1,4 @@
-import { createSourceEventStream, execute, GraphQLError } from 'graphql';
+import { createSourceEventStream, execute, type GraphQLError } from 'graphql';
 import type { ExecutionArgs, ExecutionResult } from 'graphql';
 
 type Mask = (error: unknown, message: string) => Error;
@@ -22,9 +22,7 @@ export function createSharedSubscribe(mask: Mask) {
   const results = new WeakMap<object, Map<string, Promise<ExecutionResult>>>();
 
   const maskResult = (result: ExecutionResult): ExecutionResult =>
-    result.errors?.length
-      ? { ...result, errors: result.errors.map((e) => mask(e, 'Unexpected error.') as GraphQLError) }
-      : result;
+    result.errors?.length ? { ...result, errors: result.errors.map((e) => mask(e, 'Unexpected error.') as GraphQLError) } : result;
 
   const executeEvent = (args: ExecutionArgs, event: unknown): Promise<ExecutionResult> =>
     Promise.resolve(execute({ ...args, rootValue: event })).then(maskResult);

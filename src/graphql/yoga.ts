@@ -77,7 +77,8 @@ export function createGraphQLServer(services: Services): Yoga {
     landingPage: false,
     graphiql: {
       title: 'Tuneloop GraphiQL',
-      defaultQuery: '# Set the header {"Authorization": "Bearer <apiKey>"} below, then run:\n{\n  fineTunableModels {\n    id\n    contextLength\n  }\n}\n',
+      defaultQuery:
+        '# Set the header {"Authorization": "Bearer <apiKey>"} below, then run:\n{\n  fineTunableModels {\n    id\n    contextLength\n  }\n}\n',
       subscriptionsProtocol: 'WS',
     },
     multipart: true,
@@ -93,7 +94,10 @@ export function createGraphQLServer(services: Services): Yoga {
       // Only for documents of one operation: the plugin caches a compiled query by document,
       // whatever the operation name, so `query A {…} query B {…}` run as B after A would
       // answer A (test/foundation/graphql-fast-path.test.ts).
-      useGraphQlJit({}, { enableIf: (args) => singleOperation(args.document) && getOperationAST(args.document, args.operationName)?.operation === 'query' }),
+      useGraphQlJit(
+        {},
+        { enableIf: (args) => singleOperation(args.document) && getOperationAST(args.document, args.operationName)?.operation === 'query' },
+      ),
       EnvelopArmorPlugin({
         maxDepth: { n: 12 },
         costLimit: { maxCost: 100_000 },

@@ -186,7 +186,9 @@ export function createDeploymentManager(deps: {
       for (;;) {
         const dep = await getDeployment(accountId, id);
         if (dep.status === 'FAILED') {
-          throw new DomainError('DEPLOYMENT_FAILED', `deployment ${id} failed: ${dep.error ?? 'unknown reason'}`, 409, { reason: dep.error });
+          throw new DomainError('DEPLOYMENT_FAILED', `deployment ${id} failed: ${dep.error ?? 'unknown reason'}`, 409, {
+            reason: dep.error,
+          });
         }
         if (dep.status === 'UNDEPLOYED') throw new DomainError('DEPLOYMENT_UNDEPLOYED', `deployment ${id} was undeployed`, 409);
         if (dep.status === 'READY') {

@@ -34,7 +34,12 @@ export class ModelLoadingError extends RetryLaterError {
 /** Every batch slot and queue place of the model is taken. */
 export class QueueFullError extends RetryLaterError {
   constructor(modelId: string, retryAfterSeconds: number) {
-    super('QUEUE_FULL', `model "${modelId}" is serving as many requests as it can queue; retry after ${retryAfterSeconds} s`, 429, retryAfterSeconds);
+    super(
+      'QUEUE_FULL',
+      `model "${modelId}" is serving as many requests as it can queue; retry after ${retryAfterSeconds} s`,
+      429,
+      retryAfterSeconds,
+    );
   }
 }
 

@@ -98,7 +98,10 @@ export function createGenerator(deps: { db: Db; catalog: CatalogService; log: Lo
         .where('model_id', '=', model.id)
         .orderBy('created_at', 'desc')
         .executeTakeFirst();
-      throw new ModelNotDeployedError(model.id, last?.status === 'FAILED' ? `its deployment failed: ${last.error ?? 'unknown reason'}` : undefined);
+      throw new ModelNotDeployedError(
+        model.id,
+        last?.status === 'FAILED' ? `its deployment failed: ${last.error ?? 'unknown reason'}` : undefined,
+      );
     }
     const runtime = await deps.deployments.runtimeFor(deployment, req.signal);
 

@@ -55,7 +55,12 @@ export async function recordUsage(
   const cost = outcome.finishReason === 'error' ? 0n : tokenCostMicros(tokens, req.pricePerMTokMicros);
   return db.transaction().execute(async (trx) => {
     const settled = reservationId
-      ? await settleReservation(trx, reservationId, cost, `inference on ${req.modelId}: ${req.promptTokens} prompt + ${outcome.completionTokens} completion tokens`)
+      ? await settleReservation(
+          trx,
+          reservationId,
+          cost,
+          `inference on ${req.modelId}: ${req.promptTokens} prompt + ${outcome.completionTokens} completion tokens`,
+        )
       : undefined;
     return insertUsage(trx, {
       id: req.usageId,

@@ -70,7 +70,14 @@ export class ModelHost {
           else return;
           worker.off('message', onMessage);
         });
-        send({ type: 'load', onnxPath: opts.onnxPath, modelDir: opts.modelDir, providers: opts.providers, threads: opts.threads, maxBatch: opts.maxBatch });
+        send({
+          type: 'load',
+          onnxPath: opts.onnxPath,
+          modelDir: opts.modelDir,
+          providers: opts.providers,
+          threads: opts.threads,
+          maxBatch: opts.maxBatch,
+        });
       });
       worker.removeAllListeners('error');
       worker.removeAllListeners('exit');
@@ -93,7 +100,9 @@ export class ModelHost {
   /** Starts a job; returns its cancel function (idempotent; `onDone` still follows). */
   submit(job: GenerationJob, handlers: JobHandlers): () => void {
     if (!this.alive) {
-      queueMicrotask(() => handlers.onDone({ type: 'done', id: job.id, finishReason: 'error', text: '', tokenIds: [], error: 'the model runtime stopped' }));
+      queueMicrotask(() =>
+        handlers.onDone({ type: 'done', id: job.id, finishReason: 'error', text: '', tokenIds: [], error: 'the model runtime stopped' }),
+      );
       return () => {};
     }
     this.jobs.set(job.id, handlers);

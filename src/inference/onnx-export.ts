@@ -7,7 +7,11 @@ import { findPython, lastLine, runTrainerCommand } from '../engine/python.js';
 /** Exports take seconds for small models and minutes for billions of parameters. */
 const EXPORT_TIMEOUT_MS = 60 * 60_000;
 
-const exists = (file: string) => fs.stat(file).then((s) => s.isFile(), () => false);
+const exists = (file: string) =>
+  fs.stat(file).then(
+    (s) => s.isFile(),
+    () => false,
+  );
 
 /**
  * The model's ONNX export, made on first use when the model has none (an imported base

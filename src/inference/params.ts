@@ -68,7 +68,10 @@ export function chatMessages(raw: unknown, field = 'messages'): ChatMessage[] {
         .map((part, j) => {
           const p = part as { type?: unknown; text?: unknown };
           if (p?.type !== 'text' || typeof p.text !== 'string') {
-            throw new InvalidInputError(`${at}.content[${j}]`, `${at}.content[${j}] must be a text part ({"type": "text", "text": "…"}); this model reads text only`);
+            throw new InvalidInputError(
+              `${at}.content[${j}]`,
+              `${at}.content[${j}] must be a text part ({"type": "text", "text": "…"}); this model reads text only`,
+            );
           }
           return p.text;
         })
@@ -98,21 +101,32 @@ function optionalInt(value: unknown, field: string, min: number, max: number): n
 function stopSequences(value: unknown): string[] {
   if (value === undefined || value === null) return [];
   const list = typeof value === 'string' ? [value] : value;
-  if (!Array.isArray(list) || list.length > MAX_STOP_SEQUENCES || list.some((s) => typeof s !== 'string' || s.length === 0 || s.length > 256)) {
-    throw new InvalidInputError('stop', `stop must be a non-empty string or up to ${MAX_STOP_SEQUENCES} non-empty strings of at most 256 characters`);
+  if (
+    !Array.isArray(list) ||
+    list.length > MAX_STOP_SEQUENCES ||
+    list.some((s) => typeof s !== 'string' || s.length === 0 || s.length > 256)
+  ) {
+    throw new InvalidInputError(
+      'stop',
+      `stop must be a non-empty string or up to ${MAX_STOP_SEQUENCES} non-empty strings of at most 256 characters`,
+    );
   }
   return [...new Set(list as string[])];
 }
 
 function logitBias(value: unknown, vocabSize: number): Array<[number, number]> {
   if (value === undefined || value === null) return [];
-  if (typeof value !== 'object' || Array.isArray(value)) throw new InvalidInputError('logitBias', 'logitBias must map token ids to numbers');
+  if (typeof value !== 'object' || Array.isArray(value))
+    throw new InvalidInputError('logitBias', 'logitBias must map token ids to numbers');
   const entries = Object.entries(value as Record<string, unknown>);
   if (entries.length > MAX_LOGIT_BIAS) throw new InvalidInputError('logitBias', `logitBias may hold at most ${MAX_LOGIT_BIAS} tokens`);
   return entries.map(([key, bias]) => {
     const token = Number(key);
     if (!/^\d+$/.test(key) || token >= vocabSize) {
-      throw new InvalidInputError('logitBias', `logitBias key ${JSON.stringify(key)} is not a token id of this model (0 to ${vocabSize - 1})`);
+      throw new InvalidInputError(
+        'logitBias',
+        `logitBias key ${JSON.stringify(key)} is not a token id of this model (0 to ${vocabSize - 1})`,
+      );
     }
     if (typeof bias !== 'number' || !Number.isFinite(bias) || bias < -100 || bias > 100) {
       throw new InvalidInputError('logitBias', `logitBias values must be numbers from -100 to 100, got ${JSON.stringify(bias)}`);

@@ -85,7 +85,10 @@ export class RuntimeRegistry {
       entry = { source, runtime: this.start(source), deployments: new Set() };
       this.entries.set(source.id, entry);
       const loading = entry;
-      entry.runtime.then((runtime) => (loading.loaded = runtime), () => {});
+      entry.runtime.then(
+        (runtime) => (loading.loaded = runtime),
+        () => {},
+      );
       const failed = entry;
       entry.runtime.catch(() => {
         if (this.entries.get(source.id) === failed) this.entries.delete(source.id);
@@ -149,7 +152,10 @@ export class RuntimeRegistry {
     log.info({ model: source.id, provider: host.provider }, 'model runtime loaded');
     const preferred = providers.find((p) => p !== 'cpu');
     if (preferred && host.provider !== preferred) {
-      log.warn({ model: source.id, requested: providers, provider: host.provider }, `execution provider ${preferred} is not available here; running on ${host.provider}`);
+      log.warn(
+        { model: source.id, requested: providers, provider: host.provider },
+        `execution provider ${preferred} is not available here; running on ${host.provider}`,
+      );
     }
     return new ModelRuntime(source.id, host, tokenizer, { maxBatch, maxQueue });
   }

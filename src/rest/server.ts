@@ -129,16 +129,20 @@ export async function buildHttpServer(opts: HttpServerOptions): Promise<Http> {
   });
   const Status = Type.Object({ status: Type.String() });
   app.get('/healthz', publicRoute('Liveness: the process answers', { 200: Status }), async () => ({ status: 'ok' }));
-  app.get('/readyz', publicRoute('Readiness: the database answers and every migration is applied', { 200: Status, 503: Type.Ref('Problem') }), async (_request, reply) => {
-    try {
-      if (!(await migrationsApplied(services.db))) {
-        return sendProblem(reply, problem(503, 'NOT_READY', 'database migrations are not applied'));
+  app.get(
+    '/readyz',
+    publicRoute('Readiness: the database answers and every migration is applied', { 200: Status, 503: Type.Ref('Problem') }),
+    async (_request, reply) => {
+      try {
+        if (!(await migrationsApplied(services.db))) {
+          return sendProblem(reply, problem(503, 'NOT_READY', 'database migrations are not applied'));
+        }
+        return { status: 'ready' };
+      } catch {
+        return sendProblem(reply, problem(503, 'NOT_READY', 'the database is unreachable'));
       }
-      return { status: 'ready' };
-    } catch {
-      return sendProblem(reply, problem(503, 'NOT_READY', 'the database is unreachable'));
-    }
-  });
+    },
+  );
   app.get('/openapi.json', publicRoute('This document (OpenAPI 3.1)', {}), async () => app.swagger());
 
   // While closing, the fast path leaves every request to fastify, which answers 503.

@@ -125,8 +125,7 @@ export async function* streamJobEvents(
 ): AsyncGenerator<TrainingEvent> {
   const afterStep = opts.afterStep ?? null;
   const types = opts.types ?? ['status', 'step'];
-  const wanted = (e: TrainingEvent) =>
-    types.includes(e.type) && (afterStep === null || e.step > afterStep || isTerminalEvent(e));
+  const wanted = (e: TrainingEvent) => types.includes(e.type) && (afterStep === null || e.step > afterStep || isTerminalEvent(e));
 
   let queue: TrainingEvent[] = [];
   let wakeUp: (() => void) | undefined;

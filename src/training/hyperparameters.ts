@@ -75,12 +75,21 @@ function int(value: unknown, field: string, min: number, max: number): number | 
   return value;
 }
 
-function num(value: unknown, field: string, min: number, max: number, opts: { minOpen?: boolean; maxOpen?: boolean } = {}): number | undefined {
+function num(
+  value: unknown,
+  field: string,
+  min: number,
+  max: number,
+  opts: { minOpen?: boolean; maxOpen?: boolean } = {},
+): number | undefined {
   if (value === undefined || value === null || value === 'auto') return undefined;
   const tooLow = typeof value === 'number' && (opts.minOpen ? value <= min : value < min);
   const tooHigh = typeof value === 'number' && (opts.maxOpen ? value >= max : value > max);
   if (typeof value !== 'number' || !Number.isFinite(value) || tooLow || tooHigh) {
-    throw bad(field, `must be a number ${opts.minOpen ? '>' : '≥'} ${min} and ${opts.maxOpen ? '<' : '≤'} ${max}, got ${JSON.stringify(value)}`);
+    throw bad(
+      field,
+      `must be a number ${opts.minOpen ? '>' : '≥'} ${min} and ${opts.maxOpen ? '<' : '≤'} ${max}, got ${JSON.stringify(value)}`,
+    );
   }
   return value;
 }
@@ -130,7 +139,8 @@ export function resolveHyperparameters(
   const loraTargetModules = r.loraTargetModules ?? ['q_proj', 'k_proj', 'v_proj', 'o_proj'];
   if (!Array.isArray(loraTargetModules) || loraTargetModules.length === 0) throw bad('loraTargetModules', 'must be a non-empty list');
   for (const m of loraTargetModules) {
-    if (!(LORA_TARGETS as readonly string[]).includes(m)) throw bad('loraTargetModules', `has unknown module "${m}"; choose from ${LORA_TARGETS.join(', ')}`);
+    if (!(LORA_TARGETS as readonly string[]).includes(m))
+      throw bad('loraTargetModules', `has unknown module "${m}"; choose from ${LORA_TARGETS.join(', ')}`);
   }
   const evalEvery = int(r.evalEvery, 'evalEvery', 1, 1_000_000) ?? null;
   const earlyStoppingPatience = int(r.earlyStoppingPatience, 'earlyStoppingPatience', 1, 1000) ?? null;

@@ -35,7 +35,6 @@ export interface RunJobDeps {
 /** How a supervised run ended, from the worker's point of view. */
 export type RunOutcome = 'succeeded' | 'failed' | 'cancelled' | 'requeued' | 'lost';
 
-
 export function jobPaths(dataDir: string, jobId: string) {
   const dir = path.join(dataDir, 'jobs', jobId);
   return { dir, spec: path.join(dir, 'spec.json'), checkpoints: path.join(dir, 'checkpoints'), output: path.join(dir, 'output') };
@@ -200,7 +199,9 @@ export class JobRun {
         await this.flushSteps();
         await this.deps.db.transaction().execute(async (trx) => {
           await trx.updateTable('training_jobs').set({ eval_loss: event.loss }).where('id', '=', this.job.id).execute();
-          await appendJobEvents(trx, this.job.id, [{ type: 'eval', step: event.step, status: 'RUNNING', payload: { jobId: this.job.id, step: event.step, evalLoss: event.loss } }]);
+          await appendJobEvents(trx, this.job.id, [
+            { type: 'eval', step: event.step, status: 'RUNNING', payload: { jobId: this.job.id, step: event.step, evalLoss: event.loss } },
+          ]);
         });
         return;
       case 'checkpoint':
@@ -211,7 +212,14 @@ export class JobRun {
             .values({ job_id: this.job.id, step: event.step, path: event.path })
             .onConflict((oc) => oc.columns(['job_id', 'step']).doUpdateSet({ path: event.path }))
             .execute();
-          await appendJobEvents(trx, this.job.id, [{ type: 'checkpoint', step: event.step, status: 'RUNNING', payload: { jobId: this.job.id, step: event.step, path: event.path } }]);
+          await appendJobEvents(trx, this.job.id, [
+            {
+              type: 'checkpoint',
+              step: event.step,
+              status: 'RUNNING',
+              payload: { jobId: this.job.id, step: event.step, path: event.path },
+            },
+          ]);
           await this.deps.webhooks.enqueue(trx, {
             type: 'training.checkpoint',
             accountId: this.job.account_id,
@@ -307,7 +315,11 @@ export class JobRun {
     }
     if (terminal?.type === 'completed' && exit.code === 0) return this.finishSucceeded(terminal);
     if (terminal?.type === 'failed') {
-      return this.finishFailed(terminal.code, terminal.message, USER_CAUSED_FAILURES.has(terminal.code) ? 'charge-trained' : 'charge-nothing');
+      return this.finishFailed(
+        terminal.code,
+        terminal.message,
+        USER_CAUSED_FAILURES.has(terminal.code) ? 'charge-trained' : 'charge-nothing',
+      );
     }
     if (this.stopReason) return this.afterStop();
     const detail = lastLine(exit.stderrTail) || (exit.signal ? `killed by ${exit.signal}` : `exit code ${exit.code}`);
@@ -322,7 +334,12 @@ export class JobRun {
     if (this.stopReason === 'cancel' || job.cancel_requested_at) {
       await this.finish(async (trx, j) => {
         const cost = await settleJobBilling(trx, j, 'charge-trained');
-        await transitionJob(trx, this.deps, j, 'CANCELLED', { finished_at: new Date(), cost_micros: cost, worker_id: null, lease_expires_at: null });
+        await transitionJob(trx, this.deps, j, 'CANCELLED', {
+          finished_at: new Date(),
+          cost_micros: cost,
+          worker_id: null,
+          lease_expires_at: null,
+        });
       });
       return 'cancelled';
     }

@@ -1,5 +1,4 @@
 import { sql } from 'kysely';
-import type { Db } from '../db/connect.js';
 import { notifyOnCommit } from '../db/connect.js';
 import { channels } from '../db/notifier.js';
 import type { Dataset } from '../db/tables/datasets.js';
@@ -45,10 +44,18 @@ export interface TrainingService {
    */
   cancel(accountId: string, id: string, opts?: { waitMs?: number }): Promise<TrainingJob>;
   /** Stored events in order, after `afterSeq` (REST pages, the steps connection). */
-  events(accountId: string, jobId: string, opts?: { afterSeq?: number; limit?: number; types?: TrainingEvent['type'][] }): Promise<EventPage>;
+  events(
+    accountId: string,
+    jobId: string,
+    opts?: { afterSeq?: number; limit?: number; types?: TrainingEvent['type'][] },
+  ): Promise<EventPage>;
   checkpoints(jobId: string): Promise<Array<{ step: number; path: string; created_at: Date }>>;
   /** Stored then live events (see streamJobEvents); checks ownership first. */
-  progress(accountId: string, jobId: string, opts: { afterStep?: number | null; types?: TrainingEvent['type'][]; signal?: AbortSignal }): Promise<AsyncGenerator<TrainingEvent>>;
+  progress(
+    accountId: string,
+    jobId: string,
+    opts: { afterStep?: number | null; types?: TrainingEvent['type'][]; signal?: AbortSignal },
+  ): Promise<AsyncGenerator<TrainingEvent>>;
   /** Waits until the job reaches one of `statuses` (tests, the REST cancel). */
   waitFor(jobId: string, statuses: TrainingStatus[], timeoutMs: number): Promise<TrainingJob | undefined>;
   runners(roles: Roles): Runner[];
@@ -88,11 +95,13 @@ export function createTrainingService(deps: ServiceDeps & { datasets: DatasetsSe
 
   async function promote(job: TrainingJob): Promise<void> {
     const fail = (code: string, message: string) =>
-      db.transaction().execute((trx) =>
-        transitionJob(trx, deps, job, 'FAILED', { error_code: code, error_message: message, finished_at: new Date() }),
-      );
+      db
+        .transaction()
+        .execute((trx) => transitionJob(trx, deps, job, 'FAILED', { error_code: code, error_message: message, finished_at: new Date() }));
     const datasets = await Promise.all(
-      [job.training_dataset_id, job.validation_dataset_id].filter((id): id is string => Boolean(id)).map((id) => deps.datasets.find(job.account_id, id)),
+      [job.training_dataset_id, job.validation_dataset_id]
+        .filter((id): id is string => Boolean(id))
+        .map((id) => deps.datasets.find(job.account_id, id)),
     );
     if (datasets.some((d) => !d)) return void (await fail('DATASET_NOT_READY', 'a dataset of this job was deleted'));
     if (datasets.some((d) => d!.status === 'VALIDATING')) return; // the other one will promote it
@@ -107,7 +116,12 @@ export function createTrainingService(deps: ServiceDeps & { datasets: DatasetsSe
       const tokens = billableTokens(shape, hp);
       const cost = tokenCost(tokens, model.price_per_mtok_micros);
       await db.transaction().execute(async (trx) => {
-        const reservation = await reserveFunds(trx, { accountId: job.account_id, amountMicros: cost, purpose: 'training', referenceId: job.id });
+        const reservation = await reserveFunds(trx, {
+          accountId: job.account_id,
+          amountMicros: cost,
+          purpose: 'training',
+          referenceId: job.id,
+        });
         await transitionJob(trx, deps, job, 'QUEUED', {
           hyperparameters: JSON.stringify(hp),
           estimated_tokens: tokens,
@@ -164,7 +178,12 @@ export function createTrainingService(deps: ServiceDeps & { datasets: DatasetsSe
 
     async list(accountId, opts = {}) {
       const first = Math.min(Math.max(opts.first ?? 20, 1), 100);
-      let query = db.selectFrom('training_jobs').selectAll().where('account_id', '=', accountId).orderBy('id', 'desc').limit(first + 1);
+      let query = db
+        .selectFrom('training_jobs')
+        .selectAll()
+        .where('account_id', '=', accountId)
+        .orderBy('id', 'desc')
+        .limit(first + 1);
       if (opts.after) query = query.where('id', '<', opts.after);
       if (opts.status) query = query.where('status', '=', opts.status);
       const rows = await query.execute();
@@ -173,15 +192,27 @@ export function createTrainingService(deps: ServiceDeps & { datasets: DatasetsSe
 
     async cancel(accountId, id, opts = {}) {
       const job = await db.transaction().execute(async (trx) => {
-        const current = await trx.selectFrom('training_jobs').selectAll().where('id', '=', id).where('account_id', '=', accountId).forUpdate().executeTakeFirst();
+        const current = await trx
+          .selectFrom('training_jobs')
+          .selectAll()
+          .where('id', '=', id)
+          .where('account_id', '=', accountId)
+          .forUpdate()
+          .executeTakeFirst();
         if (!current) throw new NotFoundError('training job', id);
         if (current.status === 'CANCELLED') return current;
         if (TERMINAL_STATUSES.includes(current.status)) {
-          throw new DomainError('JOB_ALREADY_FINISHED', `job ${id} already finished (${current.status})`, 409, { jobStatus: current.status });
+          throw new DomainError('JOB_ALREADY_FINISHED', `job ${id} already finished (${current.status})`, 409, {
+            jobStatus: current.status,
+          });
         }
         if (current.status === 'QUEUED' || current.status === 'VALIDATING') {
           const cost = await settleJobBilling(trx, current, 'charge-nothing');
-          return transitionJob(trx, deps, current, 'CANCELLED', { finished_at: new Date(), cancel_requested_at: new Date(), cost_micros: cost });
+          return transitionJob(trx, deps, current, 'CANCELLED', {
+            finished_at: new Date(),
+            cancel_requested_at: new Date(),
+            cost_micros: cost,
+          });
         }
         const updated = await trx
           .updateTable('training_jobs')
@@ -199,14 +230,25 @@ export function createTrainingService(deps: ServiceDeps & { datasets: DatasetsSe
     async events(accountId, jobId, opts = {}) {
       await this.get(accountId, jobId);
       const limit = Math.min(Math.max(opts.limit ?? 100, 1), 1000);
-      let query = db.selectFrom('training_events').selectAll().where('job_id', '=', jobId).where('seq', '>', opts.afterSeq ?? 0).orderBy('seq').limit(limit + 1);
+      let query = db
+        .selectFrom('training_events')
+        .selectAll()
+        .where('job_id', '=', jobId)
+        .where('seq', '>', opts.afterSeq ?? 0)
+        .orderBy('seq')
+        .limit(limit + 1);
       if (opts.types?.length) query = query.where('type', 'in', opts.types);
       const rows = await query.execute();
       return { events: rows.slice(0, limit), hasNextPage: rows.length > limit };
     },
 
     checkpoints(jobId) {
-      return db.selectFrom('training_checkpoints').select(['step', 'path', 'created_at']).where('job_id', '=', jobId).orderBy('step').execute();
+      return db
+        .selectFrom('training_checkpoints')
+        .select(['step', 'path', 'created_at'])
+        .where('job_id', '=', jobId)
+        .orderBy('step')
+        .execute();
     },
 
     async progress(accountId, jobId, opts) {

@@ -10,18 +10,19 @@ import { tokenCost } from './hyperparameters.js';
  * - `charge-nothing`: a failure caused by the platform (trainer crash, lost worker).
  * The unused rest of the reservation is released. Returns the amount charged.
  */
-export async function settleJobBilling(
-  trx: Queryable,
-  job: TrainingJob,
-  rule: 'charge-trained' | 'charge-nothing',
-): Promise<bigint> {
+export async function settleJobBilling(trx: Queryable, job: TrainingJob, rule: 'charge-trained' | 'charge-nothing'): Promise<bigint> {
   if (!job.reservation_id) return 0n;
   let charge = 0n;
   if (rule === 'charge-trained') {
     const model = await trx.selectFrom('models').select('price_per_mtok_micros').where('id', '=', job.base_model_id).executeTakeFirst();
     charge = tokenCost(job.trained_tokens, model?.price_per_mtok_micros ?? 0n);
   }
-  const settlement = await settleReservation(trx, job.reservation_id, charge, `fine-tuning ${job.id}: ${job.trained_tokens} tokens trained`);
+  const settlement = await settleReservation(
+    trx,
+    job.reservation_id,
+    charge,
+    `fine-tuning ${job.id}: ${job.trained_tokens} tokens trained`,
+  );
   return settlement.chargedMicros;
 }
 

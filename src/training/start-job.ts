@@ -76,7 +76,9 @@ export function requestHash(req: StartFineTuneRequest): string {
       : Array.isArray(value)
         ? value.map(canonical)
         : value;
-  return createHash('sha256').update(JSON.stringify(canonical(req))).digest('hex');
+  return createHash('sha256')
+    .update(JSON.stringify(canonical(req)))
+    .digest('hex');
 }
 
 async function readHiddenSize(model: Model): Promise<number | undefined> {
@@ -93,7 +95,9 @@ async function check(deps: StartDeps, accountId: string, req: StartFineTuneReque
   const model = await deps.catalog.findModel(accountId, req.baseModel);
   if (!model) throw new DomainError('NOT_FOUND', `model ${JSON.stringify(req.baseModel)} was not found`, 404, { field: 'baseModel' });
   if (!model.fine_tunable) {
-    throw new DomainError('MODEL_NOT_FINE_TUNABLE', `model "${model.id}" cannot be fine-tuned; see fineTunableModels`, 400, { field: 'baseModel' });
+    throw new DomainError('MODEL_NOT_FINE_TUNABLE', `model "${model.id}" cannot be fine-tuned; see fineTunableModels`, 400, {
+      field: 'baseModel',
+    });
   }
   const method = req.method ?? 'LORA';
   if (method !== 'LORA' && method !== 'FULL') {
@@ -101,13 +105,21 @@ async function check(deps: StartDeps, accountId: string, req: StartFineTuneReque
   }
   const training = await deps.datasets.get(accountId, req.trainingDataset);
   if (training.status === 'INVALID') {
-    throw new DomainError('DATASET_NOT_READY', `dataset ${training.id} is INVALID (${training.error_count} errors); fix the file and upload it again`, 400, { field: 'trainingDataset', datasetStatus: training.status });
+    throw new DomainError(
+      'DATASET_NOT_READY',
+      `dataset ${training.id} is INVALID (${training.error_count} errors); fix the file and upload it again`,
+      400,
+      { field: 'trainingDataset', datasetStatus: training.status },
+    );
   }
   let validation: Dataset | null = null;
   if (req.validationDataset) {
     validation = await deps.datasets.get(accountId, req.validationDataset);
     if (validation.status === 'INVALID') {
-      throw new DomainError('DATASET_NOT_READY', `dataset ${validation.id} is INVALID`, 400, { field: 'validationDataset', datasetStatus: validation.status });
+      throw new DomainError('DATASET_NOT_READY', `dataset ${validation.id} is INVALID`, 400, {
+        field: 'validationDataset',
+        datasetStatus: validation.status,
+      });
     }
   }
   const suffix = validateSuffix(req.suffix);
@@ -119,7 +131,8 @@ async function check(deps: StartDeps, accountId: string, req: StartFineTuneReque
     } catch {
       throw new InvalidInputError('webhookUrl', 'webhookUrl must be an absolute http(s) URL');
     }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new InvalidInputError('webhookUrl', 'webhookUrl must use http or https');
+    if (url.protocol !== 'http:' && url.protocol !== 'https:')
+      throw new InvalidInputError('webhookUrl', 'webhookUrl must use http or https');
     webhookUrl = deps.checkWebhookUrl ? await deps.checkWebhookUrl(url.href) : url.href;
   }
   if (req.priority != null && (!Number.isInteger(req.priority) || req.priority < -100 || req.priority > 100)) {
@@ -141,7 +154,8 @@ export async function datasetShape(deps: Pick<StartDeps, 'catalog' | 'datasets'>
   let maxTokens = 0;
   const stats = dataset.stats as { examples?: number; tokens?: { max: number; lengths: Array<[number, number]> } | null } | null;
   if (stats?.tokens?.lengths && dataset.tokenizer_model_id) {
-    const counted = dataset.tokenizer_model_id === model.id ? model : await deps.catalog.findModel(dataset.account_id, dataset.tokenizer_model_id);
+    const counted =
+      dataset.tokenizer_model_id === model.id ? model : await deps.catalog.findModel(dataset.account_id, dataset.tokenizer_model_id);
     if (counted && counted.tokenizer_sha256 === model.tokenizer_sha256 && counted.chat_template_sha256 === model.chat_template_sha256) {
       histogram = stats.tokens.lengths;
       examples = histogram.reduce((n, [, count]) => n + count, 0);
@@ -172,7 +186,11 @@ async function resolve(deps: StartDeps, c: Checked, req: StartFineTuneRequest) {
     shape,
   );
   if (!c.validation && (hp.evalEvery !== null || hp.earlyStoppingPatience !== null)) {
-    throw new InvalidInputError('hyperparameters.evalEvery', 'evalEvery and earlyStoppingPatience need a validationDataset', 'INVALID_HYPERPARAMETERS');
+    throw new InvalidInputError(
+      'hyperparameters.evalEvery',
+      'evalEvery and earlyStoppingPatience need a validationDataset',
+      'INVALID_HYPERPARAMETERS',
+    );
   }
   const tokens = billableTokens(shape, hp);
   return { shape, hp, tokens, cost: tokenCost(tokens, c.model.price_per_mtok_micros) };
@@ -183,7 +201,9 @@ export async function estimateFineTune(deps: StartDeps, accountId: string, req: 
   const c = await check(deps, accountId, req);
   for (const d of [c.training, c.validation]) {
     if (d?.status === 'VALIDATING') {
-      throw new DomainError('DATASET_NOT_READY', `dataset ${d.id} is still being validated; estimate again once it is READY`, 400, { datasetStatus: d.status });
+      throw new DomainError('DATASET_NOT_READY', `dataset ${d.id} is still being validated; estimate again once it is READY`, 400, {
+        datasetStatus: d.status,
+      });
     }
   }
   const r = await resolve(deps, c, req);
@@ -269,12 +289,19 @@ export async function startFineTune(deps: StartDeps, accountId: string, req: Sta
 }
 
 function findByKey(db: Db, accountId: string, key: string) {
-  return db.selectFrom('training_jobs').selectAll().where('account_id', '=', accountId).where('idempotency_key', '=', key).executeTakeFirst();
+  return db
+    .selectFrom('training_jobs')
+    .selectAll()
+    .where('account_id', '=', accountId)
+    .where('idempotency_key', '=', key)
+    .executeTakeFirst();
 }
 
 function sameRequestOrThrow(job: TrainingJob, hash: string): TrainingJob {
   if (job.request_hash !== hash) {
-    throw new DomainError('IDEMPOTENCY_KEY_REUSED', 'this idempotency key was used for a different request; use a new key', 409, { jobId: job.id });
+    throw new DomainError('IDEMPOTENCY_KEY_REUSED', 'this idempotency key was used for a different request; use a new key', 409, {
+      jobId: job.id,
+    });
   }
   return job;
 }

@@ -6,12 +6,13 @@ import type { WebhooksService } from '../webhooks/service.js';
 import { formatUsd } from '../errors.js';
 import { appendJobEvents, statusPayload } from './job-events.js';
 
-const WEBHOOK_TYPES: Partial<Record<TrainingStatus, 'training.started' | 'training.completed' | 'training.failed' | 'training.cancelled'>> = {
-  RUNNING: 'training.started',
-  SUCCEEDED: 'training.completed',
-  FAILED: 'training.failed',
-  CANCELLED: 'training.cancelled',
-};
+const WEBHOOK_TYPES: Partial<Record<TrainingStatus, 'training.started' | 'training.completed' | 'training.failed' | 'training.cancelled'>> =
+  {
+    RUNNING: 'training.started',
+    SUCCEEDED: 'training.completed',
+    FAILED: 'training.failed',
+    CANCELLED: 'training.cancelled',
+  };
 
 /** Allowed status changes; anything else is a bug in the caller. */
 const ALLOWED: Record<TrainingStatus, TrainingStatus[]> = {
@@ -69,7 +70,7 @@ export async function recordTransition(
   const to = updated.status;
   const error = updated.error_code ? { code: updated.error_code, message: updated.error_message } : null;
   const payload = statusPayload(updated, to, { ...(error && to === 'FAILED' ? { error } : {}), ...eventExtra });
-  await appendJobEvents(trx, updated.id, [{ type: "status", step: updated.step, status: to, payload }]);
+  await appendJobEvents(trx, updated.id, [{ type: 'status', step: updated.step, status: to, payload }]);
 
   const webhookType = WEBHOOK_TYPES[to];
   // training.started is announced once, on the first start, not on a resume after a lost worker.

@@ -101,11 +101,14 @@ export function createTrainingWorker(opts: TrainingWorkerOptions): Runner {
   const schedulePoll = () => {
     if (stopping) return;
     // Jitter spreads the sweeps of many workers apart.
-    pollTimer = setTimeout(async () => {
-      await sweep();
-      await fill();
-      schedulePoll();
-    }, 2_000 + Math.random() * 1_000);
+    pollTimer = setTimeout(
+      async () => {
+        await sweep();
+        await fill();
+        schedulePoll();
+      },
+      2_000 + Math.random() * 1_000,
+    );
     pollTimer.unref();
   };
 

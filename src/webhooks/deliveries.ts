@@ -18,14 +18,20 @@ export interface DeliveryFilter {
 /** Deliveries of an account, newest first (ids sort by creation), each with its attempts. */
 export async function listDeliveries(db: Db, accountId: string, filter: DeliveryFilter = {}): Promise<Page<WebhookDelivery>> {
   const first = Math.min(Math.max(filter.first ?? 50, 1), 200);
-  let query = selectDeliveries(db).where('d.account_id', '=', accountId).orderBy('d.id', 'desc').limit(first + 1);
+  let query = selectDeliveries(db)
+    .where('d.account_id', '=', accountId)
+    .orderBy('d.id', 'desc')
+    .limit(first + 1);
   if (filter.endpointId) query = query.where('d.endpoint_id', '=', filter.endpointId);
   if (filter.jobId) query = query.where('m.job_id', '=', filter.jobId);
   if (filter.status) query = query.where('d.status', '=', filter.status.toLowerCase() as 'pending');
   if (filter.after) query = query.where('d.id', '<', filter.after);
   const rows = await query.execute();
   const page = rows.slice(0, first);
-  const attempts = await attemptsOf(db, page.map((r) => r.id));
+  const attempts = await attemptsOf(
+    db,
+    page.map((r) => r.id),
+  );
   return { items: page.map((r) => deliveryView(r, attempts.get(r.id) ?? [])), hasNextPage: rows.length > first };
 }
 
@@ -47,7 +53,13 @@ export async function redeliver(db: Db, accountId: string, id: string): Promise<
     const row = await trx
       .selectFrom('webhook_deliveries as d')
       .leftJoin('webhook_endpoints as e', 'e.id', 'd.endpoint_id')
-      .select(['d.id', 'd.status', 'd.endpoint_id', 'e.enabled', sql<boolean>`d.lease_expires_at is not null and d.lease_expires_at > now()`.as('in_flight')])
+      .select([
+        'd.id',
+        'd.status',
+        'd.endpoint_id',
+        'e.enabled',
+        sql<boolean>`d.lease_expires_at is not null and d.lease_expires_at > now()`.as('in_flight'),
+      ])
       .where('d.account_id', '=', accountId)
       .where('d.id', '=', id)
       .forUpdate('d')
@@ -103,7 +115,13 @@ type DeliveryRow = Awaited<ReturnType<ReturnType<typeof selectDeliveries>['execu
 async function attemptsOf(db: Db, ids: string[]): Promise<Map<string, WebhookAttempt[]>> {
   const out = new Map<string, WebhookAttempt[]>();
   if (ids.length === 0) return out;
-  const rows = await db.selectFrom('webhook_attempts').selectAll().where('delivery_id', 'in', ids).orderBy('delivery_id').orderBy('attempt').execute();
+  const rows = await db
+    .selectFrom('webhook_attempts')
+    .selectAll()
+    .where('delivery_id', 'in', ids)
+    .orderBy('delivery_id')
+    .orderBy('attempt')
+    .execute();
   for (const row of rows) {
     let list = out.get(row.delivery_id);
     if (!list) out.set(row.delivery_id, (list = []));

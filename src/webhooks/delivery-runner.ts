@@ -86,7 +86,13 @@ export function createDeliveryRunner(opts: DeliveryRunnerOptions): Runner {
 
   const sleep = (ms: number) =>
     new Promise<void>((resolve) => {
-      sleeper = { timer: setTimeout(() => ((sleeper = undefined), resolve()), ms), resolve };
+      sleeper = {
+        timer: setTimeout(() => {
+          sleeper = undefined;
+          resolve();
+        }, ms),
+        resolve,
+      };
     });
 
   const busyEndpoints = () => [...perEndpoint].filter(([, n]) => n >= opts.perEndpoint).map(([id]) => id);

@@ -30,7 +30,8 @@ export function isWebhookEventType(value: string): value is WebhookEventType {
 /** Validates and de-duplicates a list of event types; undefined/null = the defaults. */
 export function parseEventTypes(events: readonly string[] | null | undefined, field = 'events'): WebhookEventType[] {
   if (events == null) return [...defaultEventTypes];
-  if (events.length === 0) throw new InvalidInputError(field, `${field} must name at least one event type: ${webhookEventTypes.join(', ')}`);
+  if (events.length === 0)
+    throw new InvalidInputError(field, `${field} must name at least one event type: ${webhookEventTypes.join(', ')}`);
   const out: WebhookEventType[] = [];
   for (const event of events) {
     if (!isWebhookEventType(event)) {

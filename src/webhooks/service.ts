@@ -95,12 +95,18 @@ export function createWebhooksService(deps: ServiceDeps): WebhooksService {
 
   const description = (value: string | null | undefined): string => {
     const text = (value ?? '').trim();
-    if (text.length > MAX_DESCRIPTION) throw new InvalidInputError('description', `description must be at most ${MAX_DESCRIPTION} characters`);
+    if (text.length > MAX_DESCRIPTION)
+      throw new InvalidInputError('description', `description must be at most ${MAX_DESCRIPTION} characters`);
     return text;
   };
 
   const findEndpoint = async (accountId: string, id: string) => {
-    const row = await db.selectFrom('webhook_endpoints').selectAll().where('account_id', '=', accountId).where('id', '=', id).executeTakeFirst();
+    const row = await db
+      .selectFrom('webhook_endpoints')
+      .selectAll()
+      .where('account_id', '=', accountId)
+      .where('id', '=', id)
+      .executeTakeFirst();
     return row ? endpointView(row) : null;
   };
 
@@ -152,7 +158,11 @@ export function createWebhooksService(deps: ServiceDeps): WebhooksService {
           .where('account_id', '=', accountId)
           .executeTakeFirstOrThrow();
         if (Number(count) >= MAX_ENDPOINTS_PER_ACCOUNT) {
-          throw new DomainError('WEBHOOK_ENDPOINT_LIMIT', `an account can have at most ${MAX_ENDPOINTS_PER_ACCOUNT} webhook endpoints`, 409);
+          throw new DomainError(
+            'WEBHOOK_ENDPOINT_LIMIT',
+            `an account can have at most ${MAX_ENDPOINTS_PER_ACCOUNT} webhook endpoints`,
+            409,
+          );
         }
         return trx
           .insertInto('webhook_endpoints')
@@ -166,7 +176,12 @@ export function createWebhooksService(deps: ServiceDeps): WebhooksService {
 
     async listEndpoints(accountId, opts = {}) {
       const first = Math.min(Math.max(opts.first ?? 50, 1), 200);
-      let query = db.selectFrom('webhook_endpoints').selectAll().where('account_id', '=', accountId).orderBy('id').limit(first + 1);
+      let query = db
+        .selectFrom('webhook_endpoints')
+        .selectAll()
+        .where('account_id', '=', accountId)
+        .orderBy('id')
+        .limit(first + 1);
       if (opts.after) query = query.where('id', '>', opts.after);
       const rows = await query.execute();
       return { items: rows.slice(0, first).map(endpointView), hasNextPage: rows.length > first };

@@ -25,7 +25,9 @@ const MAX_URL_LENGTH = 2048;
 export class BlockedAddressError extends Error {
   readonly code = 'EWEBHOOKBLOCKED';
   constructor(reason: string) {
-    super(`refused to connect: ${reason}; webhooks go to public addresses only (operators can allow private ones with TUNELOOP_WEBHOOK_ALLOW_PRIVATE=1)`);
+    super(
+      `refused to connect: ${reason}; webhooks go to public addresses only (operators can allow private ones with TUNELOOP_WEBHOOK_ALLOW_PRIVATE=1)`,
+    );
     this.name = 'BlockedAddressError';
   }
 }

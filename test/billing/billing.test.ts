@@ -8,7 +8,13 @@ import { engines } from '../helpers/db.js';
 import { gql } from '../helpers/clients.js';
 import { expectLedgerConsistent } from '../helpers/ledger.js';
 import { addTinyModel, qaJsonl, restJson, uploadDataset } from '../helpers/training.js';
-import { AccountDocument, EstimateFineTuneCostDocument, SetModelPricesDocument, StartFineTuneDocument, TopUpAccountDocument } from '../generated/graphql.js';
+import {
+  AccountDocument,
+  EstimateFineTuneCostDocument,
+  SetModelPricesDocument,
+  StartFineTuneDocument,
+  TopUpAccountDocument,
+} from '../generated/graphql.js';
 import { reserveFunds, settleReservation } from '../../src/billing/reservations.js';
 import { postLedgerEntry } from '../../src/billing/ledger.js';
 import { settleJobBilling, USER_CAUSED_FAILURES } from '../../src/training/settlement.js';
@@ -30,7 +36,9 @@ describe.each(engines())('billing (%s)', (engine) => {
   it('reserve → settle charges what was used and releases the rest; settling twice changes nothing', async () => {
     const { accountId } = await t.account('unit', 5_000_000n);
     const db = t.app.services.db;
-    const r = await db.transaction().execute((trx) => reserveFunds(trx, { accountId, amountMicros: 2_000_000n, purpose: 'training', referenceId: 'job-a' }));
+    const r = await db
+      .transaction()
+      .execute((trx) => reserveFunds(trx, { accountId, amountMicros: 2_000_000n, purpose: 'training', referenceId: 'job-a' }));
     let account = await t.app.services.accounts.getAccount(accountId);
     expect([account.balance_micros, account.reserved_micros]).toEqual([5_000_000n, 2_000_000n]);
     const first = await db.transaction().execute((trx) => settleReservation(trx, r.id, 750_000n));
@@ -40,9 +48,13 @@ describe.each(engines())('billing (%s)', (engine) => {
     account = await t.app.services.accounts.getAccount(accountId);
     expect([account.balance_micros, account.reserved_micros]).toEqual([4_250_000n, 0n]);
     // A charge never exceeds the reservation; a platform failure charges nothing.
-    const r2 = await db.transaction().execute((trx) => reserveFunds(trx, { accountId, amountMicros: 1_000_000n, purpose: 'training', referenceId: 'job-b' }));
+    const r2 = await db
+      .transaction()
+      .execute((trx) => reserveFunds(trx, { accountId, amountMicros: 1_000_000n, purpose: 'training', referenceId: 'job-b' }));
     expect((await db.transaction().execute((trx) => settleReservation(trx, r2.id, 9_000_000n))).chargedMicros).toBe(1_000_000n);
-    const r3 = await db.transaction().execute((trx) => reserveFunds(trx, { accountId, amountMicros: 1_000_000n, purpose: 'training', referenceId: 'job-c' }));
+    const r3 = await db
+      .transaction()
+      .execute((trx) => reserveFunds(trx, { accountId, amountMicros: 1_000_000n, purpose: 'training', referenceId: 'job-c' }));
     expect((await db.transaction().execute((trx) => settleReservation(trx, r3.id, 0n))).chargedMicros).toBe(0n);
     account = await t.app.services.accounts.getAccount(accountId);
     expect([account.balance_micros, account.reserved_micros]).toEqual([3_250_000n, 0n]);
@@ -52,12 +64,16 @@ describe.each(engines())('billing (%s)', (engine) => {
   it('refuses a reservation or a charge beyond the available balance', async () => {
     const { accountId } = await t.account('poor', 1_000_000n);
     const db = t.app.services.db;
-    await db.transaction().execute((trx) => reserveFunds(trx, { accountId, amountMicros: 600_000n, purpose: 'training', referenceId: 'x' }));
+    await db
+      .transaction()
+      .execute((trx) => reserveFunds(trx, { accountId, amountMicros: 600_000n, purpose: 'training', referenceId: 'x' }));
     await expect(
       db.transaction().execute((trx) => reserveFunds(trx, { accountId, amountMicros: 600_000n, purpose: 'training', referenceId: 'y' })),
     ).rejects.toMatchObject({ code: 'INSUFFICIENT_BALANCE', details: { required: '0.600000', available: '0.400000' } });
     // The database itself refuses to let available go negative.
-    await expect(db.transaction().execute((trx) => postLedgerEntry(trx, { accountId, type: 'adjustment', amountMicros: -500_000n }))).rejects.toMatchObject({
+    await expect(
+      db.transaction().execute((trx) => postLedgerEntry(trx, { accountId, type: 'adjustment', amountMicros: -500_000n })),
+    ).rejects.toMatchObject({
       code: 'INSUFFICIENT_BALANCE',
     });
     await expectLedgerConsistent(db);
@@ -75,8 +91,17 @@ describe.each(engines())('billing (%s)', (engine) => {
     expect(e.billableTokens).toBe(tokens * 3);
     expect(e.cost).toBe(((tokens * 3 * 2000) / 1e6).toFixed(6));
     expect(e.allowedToProceed).toBe(true);
-    const rest = await restJson<Record<string, any>>(t.url, rich.apiKey, '/api/fine-tune/estimate', { method: 'POST', body: JSON.stringify(input) });
-    expect(rest.body).toMatchObject({ billableTokens: e.billableTokens, epochs: 3, cost: e.cost, available: '100.000000', allowedToProceed: true });
+    const rest = await restJson<Record<string, any>>(t.url, rich.apiKey, '/api/fine-tune/estimate', {
+      method: 'POST',
+      body: JSON.stringify(input),
+    });
+    expect(rest.body).toMatchObject({
+      billableTokens: e.billableTokens,
+      epochs: 3,
+      cost: e.cost,
+      available: '100.000000',
+      allowedToProceed: true,
+    });
     const poor = await t.account('broke', 1n);
     const theirs = await uploadDataset(t.url, poor.apiKey, qaJsonl());
     const low = await gql(t.url, poor.apiKey, EstimateFineTuneCostDocument, { input: { ...input, trainingDataset: theirs.id } });
@@ -88,7 +113,10 @@ describe.each(engines())('billing (%s)', (engine) => {
     });
     expect(auto.body.epochs).toBe(9); // 12 examples → ceil(100 / 12)
     // Another account's dataset is not found.
-    const foreign = await restJson<Record<string, any>>(t.url, poor.apiKey, '/api/fine-tune/estimate', { method: 'POST', body: JSON.stringify(input) });
+    const foreign = await restJson<Record<string, any>>(t.url, poor.apiKey, '/api/fine-tune/estimate', {
+      method: 'POST',
+      body: JSON.stringify(input),
+    });
     expect(foreign.status).toBe(404);
   });
 
@@ -101,14 +129,26 @@ describe.each(engines())('billing (%s)', (engine) => {
     expect(started.data!.startFineTune.job!.status).toBe('QUEUED');
     const account = (await gql(t.url, a.apiKey, AccountDocument)).data!.account;
     expect(account.reserved).toBe(estimate.cost);
-    expect(account.ledger.edges[0]!.node).toMatchObject({ type: 'reserve', hold: estimate.cost, referenceId: started.data!.startFineTune.job!.id });
+    expect(account.ledger.edges[0]!.node).toMatchObject({
+      type: 'reserve',
+      hold: estimate.cost,
+      referenceId: started.data!.startFineTune.job!.id,
+    });
 
     const b = await t.account('short', 1_000n);
     const theirs = await uploadDataset(t.url, b.apiKey, qaJsonl());
     const refused = await gql(t.url, b.apiKey, StartFineTuneDocument, { input: { ...input, trainingDataset: theirs.id } });
     expect(refused.data!.startFineTune.job).toBeNull();
-    expect(refused.data!.startFineTune.errors[0]).toMatchObject({ __typename: 'InsufficientBalanceError', code: 'INSUFFICIENT_BALANCE', required: estimate.cost, available: '0.001000' });
-    const rest = await restJson<Record<string, any>>(t.url, b.apiKey, '/api/fine-tune/training/start', { method: 'POST', body: JSON.stringify({ ...input, trainingDataset: theirs.id }) });
+    expect(refused.data!.startFineTune.errors[0]).toMatchObject({
+      __typename: 'InsufficientBalanceError',
+      code: 'INSUFFICIENT_BALANCE',
+      required: estimate.cost,
+      available: '0.001000',
+    });
+    const rest = await restJson<Record<string, any>>(t.url, b.apiKey, '/api/fine-tune/training/start', {
+      method: 'POST',
+      body: JSON.stringify({ ...input, trainingDataset: theirs.id }),
+    });
     expect(rest.status).toBe(402);
     expect(rest.body).toMatchObject({ code: 'INSUFFICIENT_BALANCE', required: estimate.cost, available: '0.001000' });
     expect((await t.app.services.training.list(b.accountId)).jobs).toHaveLength(0);
@@ -120,7 +160,11 @@ describe.each(engines())('billing (%s)', (engine) => {
     const dataset = await uploadDataset(t.url, a.apiKey, qaJsonl());
     const body = JSON.stringify({ baseModel: model, trainingDataset: dataset.id, hyperparameters: { epochs: 1 } });
     const send = (b: string, key: string) =>
-      restJson<Record<string, any>>(t.url, a.apiKey, '/api/fine-tune/training/start', { method: 'POST', body: b, headers: { 'idempotency-key': key } });
+      restJson<Record<string, any>>(t.url, a.apiKey, '/api/fine-tune/training/start', {
+        method: 'POST',
+        body: b,
+        headers: { 'idempotency-key': key },
+      });
     const results = await Promise.all(Array.from({ length: 5 }, () => send(body, 'key-1')));
     expect(new Set(results.map((r) => r.body.id)).size).toBe(1);
     expect(results.every((r) => r.status === 201)).toBe(true);
@@ -130,7 +174,9 @@ describe.each(engines())('billing (%s)', (engine) => {
     expect(other.status).toBe(409);
     expect(other.body.code).toBe('IDEMPOTENCY_KEY_REUSED');
     // The GraphQL input field works the same way.
-    const viaGraphql = await gql(t.url, a.apiKey, StartFineTuneDocument, { input: { baseModel: model, trainingDataset: dataset.id, hyperparameters: { epochs: 1 }, idempotencyKey: 'key-1' } });
+    const viaGraphql = await gql(t.url, a.apiKey, StartFineTuneDocument, {
+      input: { baseModel: model, trainingDataset: dataset.id, hyperparameters: { epochs: 1 }, idempotencyKey: 'key-1' },
+    });
     expect(viaGraphql.data!.startFineTune.job!.id).toBe(results[0]!.body.id);
     await expectLedgerConsistent(t.app.services.db);
   });
@@ -158,7 +204,11 @@ describe.each(engines())('billing (%s)', (engine) => {
     await fs.writeFile(file, qaJsonl().replace('Ice.', 'Ice, cold.'));
     const stored = await t.app.services.datasets.createFromStream(a.accountId, (await fs.open(file)).createReadStream());
     await t.app.services.datasets.idle();
-    await db.updateTable('datasets').set({ status: 'VALIDATING', validation_lease_expires_at: new Date(Date.now() + 3_600_000) }).where('id', '=', stored.id).execute();
+    await db
+      .updateTable('datasets')
+      .set({ status: 'VALIDATING', validation_lease_expires_at: new Date(Date.now() + 3_600_000) })
+      .where('id', '=', stored.id)
+      .execute();
     const started = await gql(t.url, a.apiKey, StartFineTuneDocument, { input: { baseModel: model, trainingDataset: stored.id } });
     const jobId = started.data!.startFineTune.job!.id;
     expect(started.data!.startFineTune.job!.status).toBe('VALIDATING');
@@ -179,7 +229,9 @@ describe.each(engines())('billing (%s)', (engine) => {
     const dataset = await uploadDataset(t.url, a.apiKey, qaJsonl().replace('Mars.', 'Mars, the red one.'));
     const db = t.app.services.db;
     const startOne = async () => {
-      const r = await gql(t.url, a.apiKey, StartFineTuneDocument, { input: { baseModel: model, trainingDataset: dataset.id, hyperparameters: { epochs: 4, maxSeqLength: 64 } } });
+      const r = await gql(t.url, a.apiKey, StartFineTuneDocument, {
+        input: { baseModel: model, trainingDataset: dataset.id, hyperparameters: { epochs: 4, maxSeqLength: 64 } },
+      });
       const id = r.data!.startFineTune.job!.id;
       // As if a worker had trained 100 tokens before the job ended.
       return db.updateTable('training_jobs').set({ trained_tokens: 100n }).where('id', '=', id).returningAll().executeTakeFirstOrThrow();
@@ -199,20 +251,45 @@ describe.each(engines())('billing (%s)', (engine) => {
   it('admins set prices and top up over GraphQL and REST; others are refused with FORBIDDEN', async () => {
     const admin = await t.account('price-admin', 0n, true);
     const user = await t.account('price-user', 0n);
-    await t.app.services.catalog.importModel({ dir: (await t.app.services.catalog.getModel(admin.accountId, model)).storage_path, id: 'priced', fineTunable: true });
-    const denied = await gql(t.url, user.apiKey, SetModelPricesDocument, { input: { modelId: 'priced', pricePerMillionTrainingTokens: '9' } });
+    await t.app.services.catalog.importModel({
+      dir: (await t.app.services.catalog.getModel(admin.accountId, model)).storage_path,
+      id: 'priced',
+      fineTunable: true,
+    });
+    const denied = await gql(t.url, user.apiKey, SetModelPricesDocument, {
+      input: { modelId: 'priced', pricePerMillionTrainingTokens: '9' },
+    });
     expect(denied.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
-    const set = await gql(t.url, admin.apiKey, SetModelPricesDocument, { input: { modelId: 'priced', pricePerMillionTrainingTokens: '3.5' } });
-    expect(set.data!.setModelPrices.model).toMatchObject({ pricePerMillionTrainingTokens: '3.500000', pricePerMillionInferenceTokens: '0.000000' });
-    const negative = await gql(t.url, admin.apiKey, SetModelPricesDocument, { input: { modelId: 'priced', pricePerMillionInferenceTokens: '-1' } });
+    const set = await gql(t.url, admin.apiKey, SetModelPricesDocument, {
+      input: { modelId: 'priced', pricePerMillionTrainingTokens: '3.5' },
+    });
+    expect(set.data!.setModelPrices.model).toMatchObject({
+      pricePerMillionTrainingTokens: '3.500000',
+      pricePerMillionInferenceTokens: '0.000000',
+    });
+    const negative = await gql(t.url, admin.apiKey, SetModelPricesDocument, {
+      input: { modelId: 'priced', pricePerMillionInferenceTokens: '-1' },
+    });
     expect(negative.data!.setModelPrices.errors[0]!.code).toBe('INVALID_INPUT');
-    const restDenied = await restJson(t.url, user.apiKey, '/api/models/priced', { method: 'PATCH', body: JSON.stringify({ pricePerMillionInferenceTokens: '1' }) });
+    const restDenied = await restJson(t.url, user.apiKey, '/api/models/priced', {
+      method: 'PATCH',
+      body: JSON.stringify({ pricePerMillionInferenceTokens: '1' }),
+    });
     expect(restDenied.status).toBe(403);
-    const restSet = await restJson<Record<string, string>>(t.url, admin.apiKey, '/api/models/priced', { method: 'PATCH', body: JSON.stringify({ pricePerMillionInferenceTokens: '0.25' }) });
+    const restSet = await restJson<Record<string, string>>(t.url, admin.apiKey, '/api/models/priced', {
+      method: 'PATCH',
+      body: JSON.stringify({ pricePerMillionInferenceTokens: '0.25' }),
+    });
     expect(restSet.body).toMatchObject({ pricePerMillionTrainingTokens: '3.500000', pricePerMillionInferenceTokens: '0.250000' });
-    const topupDenied = await restJson(t.url, user.apiKey, `/api/accounts/${user.accountId}/topup`, { method: 'POST', body: JSON.stringify({ amount: '5' }) });
+    const topupDenied = await restJson(t.url, user.apiKey, `/api/accounts/${user.accountId}/topup`, {
+      method: 'POST',
+      body: JSON.stringify({ amount: '5' }),
+    });
     expect(topupDenied.status).toBe(403);
-    const topup = await restJson<Record<string, string>>(t.url, admin.apiKey, `/api/accounts/${user.accountId}/topup`, { method: 'POST', body: JSON.stringify({ amount: '5' }) });
+    const topup = await restJson<Record<string, string>>(t.url, admin.apiKey, `/api/accounts/${user.accountId}/topup`, {
+      method: 'POST',
+      body: JSON.stringify({ amount: '5' }),
+    });
     expect(topup.body).toMatchObject({ id: user.accountId, balance: '5.000000' });
     await expectLedgerConsistent(t.app.services.db);
   });

@@ -50,7 +50,9 @@ describe.each(engines())('tuneloop accounts and migrate (%s)', (engine) => {
   });
 
   it('accounts create prints exactly {accountId, apiKey}; the key works; topup adds credit', async () => {
-    const created = await runCli(['accounts', 'create', '--name', 'cli user', '--balance', '2.5', '--data-dir', target.dataDir], { env: target.env });
+    const created = await runCli(['accounts', 'create', '--name', 'cli user', '--balance', '2.5', '--data-dir', target.dataDir], {
+      env: target.env,
+    });
     expect(created.stderr).toBe('');
     expect(created.code).toBe(0);
     // One line, one JSON object, exactly these two keys.
@@ -78,7 +80,9 @@ describe.each(engines())('tuneloop accounts and migrate (%s)', (engine) => {
   });
 
   it('topup of an unknown account fails with one line', async () => {
-    const result = await runCli(['accounts', 'topup', 'acct_doesnotexist', '--amount', '1', '--data-dir', target.dataDir], { env: target.env });
+    const result = await runCli(['accounts', 'topup', 'acct_doesnotexist', '--amount', '1', '--data-dir', target.dataDir], {
+      env: target.env,
+    });
     expect(oneLineError(result)).toMatch(/^tuneloop: .*acct_doesnotexist.*not found/i);
   });
 });

@@ -73,7 +73,10 @@ export interface ServerProcess {
 }
 
 export function startServerProcess(args: string[], opts: { env?: NodeJS.ProcessEnv } = {}): ServerProcess {
-  const child = spawn(process.execPath, [BIN, ...args], { env: cliEnv({ LOG_LEVEL: 'info', ...opts.env }), stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [BIN, ...args], {
+    env: cliEnv({ LOG_LEVEL: 'info', ...opts.env }),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const logs: Array<Record<string, unknown>> = [];
   const waiters = new Set<{ match: (line: Record<string, unknown>) => boolean; resolve: (line: Record<string, unknown>) => void }>();
   let stderr = '';
@@ -87,7 +90,11 @@ export function startServerProcess(args: string[], opts: { env?: NodeJS.ProcessE
       if (!text.startsWith('{')) continue;
       const line = JSON.parse(text) as Record<string, unknown>;
       logs.push(line);
-      for (const w of waiters) if (w.match(line)) (waiters.delete(w), w.resolve(line));
+      for (const w of waiters) {
+        if (!w.match(line)) continue;
+        waiters.delete(w);
+        w.resolve(line);
+      }
     }
   });
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));

@@ -27,7 +27,9 @@ describe.runIf(engines().includes('postgres'))('two `tuneloop migrate` at once o
       const client = new pg.Client({ connectionString: database.url });
       await client.connect();
       try {
-        const rows = (await client.query<{ name: string; n: string }>('select name, count(*) as n from tuneloop_migrations group by name order by name')).rows;
+        const rows = (
+          await client.query<{ name: string; n: string }>('select name, count(*) as n from tuneloop_migrations group by name order by name')
+        ).rows;
         expect(rows.map((r) => r.name)).toEqual(Object.keys(migrations).sort());
         expect(rows.every((r) => Number(r.n) === 1)).toBe(true);
       } finally {

@@ -35,7 +35,18 @@ describe('tuneloop models import', () => {
   });
 
   it('imports a sharded folder, prints the model, and refuses the same id again', async () => {
-    const first = await runCli(['models', 'import', variants.sharded, '--id', 'cli-tiny', '--fine-tunable', '--price-per-mtok', '1.25', '--data-dir', dataDir]);
+    const first = await runCli([
+      'models',
+      'import',
+      variants.sharded,
+      '--id',
+      'cli-tiny',
+      '--fine-tunable',
+      '--price-per-mtok',
+      '1.25',
+      '--data-dir',
+      dataDir,
+    ]);
     expect(first.stderr).toBe('');
     expect(first.code).toBe(0);
     expect(JSON.parse(first.stdout)).toMatchObject({ id: 'cli-tiny', architecture: 'llama', contextLength: 512, fineTunable: true });

@@ -9,7 +9,12 @@ import type { TestApp } from '../helpers/app.js';
 import { gql } from '../helpers/clients.js';
 import { engines } from '../helpers/db.js';
 import { addTinyModel, restJson } from '../helpers/training.js';
-import { CreateDatasetFromPathDocument, CreateDatasetFromUrlDocument, DatasetDocument, UploadDatasetDetailDocument } from '../generated/graphql.js';
+import {
+  CreateDatasetFromPathDocument,
+  CreateDatasetFromUrlDocument,
+  DatasetDocument,
+  UploadDatasetDetailDocument,
+} from '../generated/graphql.js';
 import type { UploadDatasetDetailMutation } from '../generated/graphql.js';
 import { chatJsonl, completionJsonl, gqlUpload, postMultipart, postRaw, waitValidated } from './helpers/api.js';
 import type { DatasetJson } from './helpers/api.js';
@@ -71,7 +76,13 @@ describe.each(engines())('datasets API: intake and reports (%s)', (engine) => {
     const content = chatJsonl(12, ' multipart');
     const created = await postMultipart(t, key, content, 'my-train.jsonl');
     expect(created.status).toBe(201);
-    expect(created.body).toMatchObject({ id: expect.stringMatching(/^ds_/), status: 'VALIDATING', source: 'upload', filename: 'my-train.jsonl', bytes: Buffer.byteLength(content) });
+    expect(created.body).toMatchObject({
+      id: expect.stringMatching(/^ds_/),
+      status: 'VALIDATING',
+      source: 'upload',
+      filename: 'my-train.jsonl',
+      bytes: Buffer.byteLength(content),
+    });
     const ready = await waitValidated(t, key, created.body.id);
     expectReadyChat(ready, 12);
 
@@ -90,7 +101,13 @@ describe.each(engines())('datasets API: intake and reports (%s)', (engine) => {
   });
 
   it('GraphQL multipart request (operations / map / file) → READY with stats', async () => {
-    const { status, body } = await gqlUpload<UploadDatasetDetailMutation>(t, key, UploadDatasetDetailDocument.toString(), completionJsonl(11, ' gql'), 'completions.jsonl');
+    const { status, body } = await gqlUpload<UploadDatasetDetailMutation>(
+      t,
+      key,
+      UploadDatasetDetailDocument.toString(),
+      completionJsonl(11, ' gql'),
+      'completions.jsonl',
+    );
     expect(status).toBe(200);
     expect(body.errors).toBeUndefined();
     expect(body.data!.uploadDataset.errors).toEqual([]);
@@ -98,13 +115,21 @@ describe.each(engines())('datasets API: intake and reports (%s)', (engine) => {
     expect([first, filename]).toEqual(['VALIDATING', 'completions.jsonl']);
     await waitValidated(t, key, id);
     const { data } = await gql(t.url, key, DatasetDocument, { id });
-    expect(data!.dataset).toMatchObject({ id, status: 'READY', format: 'completion', examples: 11, errorCount: 0, errors: [], tokenizerModel: 'tiny' });
+    expect(data!.dataset).toMatchObject({
+      id,
+      status: 'READY',
+      format: 'completion',
+      examples: 11,
+      errorCount: 0,
+      errors: [],
+      tokenizerModel: 'tiny',
+    });
     expect(data!.dataset!.stats).toMatchObject({ examples: 11, lines: 11, messagesPerRole: null });
     expect(data!.dataset!.stats!.tokens!.trainable).toBeGreaterThan(0);
   });
 
   it('a raw application/jsonl body (CRLF, BOM, blank trailing lines) → READY', async () => {
-    const content = '\uFEFF' + chatJsonl(10, ' raw').replace(/\n/g, '\r\n') + '\r\n\r\n';
+    const content = `\uFEFF${chatJsonl(10, ' raw').replace(/\n/g, '\r\n')}\r\n\r\n`;
     const created = await postRaw(t, key, content);
     expect(created.status).toBe(201);
     expect(created.body.filename).toBeNull();
@@ -113,7 +138,10 @@ describe.each(engines())('datasets API: intake and reports (%s)', (engine) => {
 
   it('a URL served on loopback (through a redirect) over REST and GraphQL → READY; a 404 answers FETCH_FAILED', async () => {
     served.set('/url.jsonl', chatJsonl(13, ' url'));
-    const created = await restJson<DatasetJson>(t.url, key, '/api/datasets', { method: 'POST', body: JSON.stringify({ url: `${base}/moved` }) });
+    const created = await restJson<DatasetJson>(t.url, key, '/api/datasets', {
+      method: 'POST',
+      body: JSON.stringify({ url: `${base}/moved` }),
+    });
     expect(created.status).toBe(201);
     expect(created.body).toMatchObject({ source: 'url', filename: 'moved' });
     expectReadyChat(await waitValidated(t, key, created.body.id), 13);
@@ -123,7 +151,10 @@ describe.each(engines())('datasets API: intake and reports (%s)', (engine) => {
     expect(viaGql.data!.createDatasetFromUrl.errors).toEqual([]);
     expectReadyChat(await waitValidated(t, key, viaGql.data!.createDatasetFromUrl.dataset!.id), 14);
 
-    const missing = await restJson<{ code: string; detail: string }>(t.url, key, '/api/datasets', { method: 'POST', body: JSON.stringify({ url: `${base}/nope.jsonl` }) });
+    const missing = await restJson<{ code: string; detail: string }>(t.url, key, '/api/datasets', {
+      method: 'POST',
+      body: JSON.stringify({ url: `${base}/nope.jsonl` }),
+    });
     expect(missing.status).toBe(422);
     expect(missing.body.code).toBe('FETCH_FAILED');
     const viaGqlMissing = await gql(t.url, key, CreateDatasetFromUrlDocument, { input: { url: `${base}/nope.jsonl` } });
@@ -133,7 +164,10 @@ describe.each(engines())('datasets API: intake and reports (%s)', (engine) => {
   it('a server path under an allowed root → READY; outside the roots (also through a symlink) → 403 PATH_NOT_ALLOWED', async () => {
     await mkdir(join(root, 'team'), { recursive: true });
     await writeFile(join(root, 'team', 'path.jsonl'), chatJsonl(15, ' path'));
-    const created = await restJson<DatasetJson>(t.url, key, '/api/datasets', { method: 'POST', body: JSON.stringify({ path: join(root, 'team', 'path.jsonl') }) });
+    const created = await restJson<DatasetJson>(t.url, key, '/api/datasets', {
+      method: 'POST',
+      body: JSON.stringify({ path: join(root, 'team', 'path.jsonl') }),
+    });
     expect(created.status).toBe(201);
     expect(created.body).toMatchObject({ source: 'path', filename: 'path.jsonl' });
     expectReadyChat(await waitValidated(t, key, created.body.id), 15);
@@ -145,11 +179,20 @@ describe.each(engines())('datasets API: intake and reports (%s)', (engine) => {
 
     await writeFile(join(outside, 'secret.jsonl'), chatJsonl(12, ' secret'));
     await symlink(join(outside, 'secret.jsonl'), join(root, 'link.jsonl'));
-    for (const path of [join(outside, 'secret.jsonl'), join(root, 'link.jsonl'), join(root, '..', 'etc', 'passwd'), '/etc/passwd', 'relative.jsonl']) {
+    for (const path of [
+      join(outside, 'secret.jsonl'),
+      join(root, 'link.jsonl'),
+      join(root, '..', 'etc', 'passwd'),
+      '/etc/passwd',
+      'relative.jsonl',
+    ]) {
       const refused = await restJson<{ code: string }>(t.url, key, '/api/datasets', { method: 'POST', body: JSON.stringify({ path }) });
       expect([path, refused.status, refused.body.code]).toEqual([path, 403, 'PATH_NOT_ALLOWED']);
     }
-    const missing = await restJson<{ code: string }>(t.url, key, '/api/datasets', { method: 'POST', body: JSON.stringify({ path: join(root, 'missing.jsonl') }) });
+    const missing = await restJson<{ code: string }>(t.url, key, '/api/datasets', {
+      method: 'POST',
+      body: JSON.stringify({ path: join(root, 'missing.jsonl') }),
+    });
     expect([missing.status, missing.body.code]).toEqual([404, 'PATH_NOT_FOUND']);
     const viaGqlOutside = await gql(t.url, key, CreateDatasetFromPathDocument, { input: { path: join(outside, 'secret.jsonl') } });
     expect(viaGqlOutside.data!.createDatasetFromPath).toMatchObject({ dataset: null, errors: [{ code: 'PATH_NOT_ALLOWED' }] });
@@ -158,11 +201,16 @@ describe.each(engines())('datasets API: intake and reports (%s)', (engine) => {
   it('an INVALID file lists line-numbered errors with codes and fields, the total count, and warnings — over REST and GraphQL', async () => {
     const lines = chatJsonl(14, ' invalid').trimEnd().split('\n');
     lines[2] = '{"messages": [{"role": "user", "content": "cut short"';
-    lines[4] = JSON.stringify({ messages: [{ role: 'bot', content: 'hi' }, { role: 'assistant', content: 'hello' }] });
+    lines[4] = JSON.stringify({
+      messages: [
+        { role: 'bot', content: 'hi' },
+        { role: 'assistant', content: 'hello' },
+      ],
+    });
     lines[6] = JSON.stringify({ messages: [{ role: 'user', content: 'no answer' }] });
     lines[8] = lines[1]!; // duplicate of line 2: a warning, not an error
     lines[10] = JSON.stringify({ prompt: 'p', completion: 'c' });
-    const created = await postRaw(t, key, lines.join('\n') + '\n');
+    const created = await postRaw(t, key, `${lines.join('\n')}\n`);
     expect(created.status).toBe(201);
     const invalid = await waitValidated(t, key, created.body.id);
     expect(invalid.status).toBe('INVALID');
@@ -188,7 +236,7 @@ describe.each(engines())('datasets API: intake and reports (%s)', (engine) => {
   });
 
   it('reports more than 100 errors as the first 100 plus the exact count', async () => {
-    const content = Array.from({ length: 150 }, (_, i) => `{"bad": ${i}`).join('\n') + '\n';
+    const content = `${Array.from({ length: 150 }, (_, i) => `{"bad": ${i}`).join('\n')}\n`;
     const created = await postRaw(t, key, content);
     const invalid = await waitValidated(t, key, created.body.id);
     expect(invalid.status).toBe('INVALID');

@@ -6,7 +6,13 @@ import type { TestApp } from '../helpers/app.js';
 import { gql } from '../helpers/clients.js';
 import { engines } from '../helpers/db.js';
 import { FAST_HYPERPARAMETERS, addTinyModel, restJson } from '../helpers/training.js';
-import { DatasetDocument, DatasetNodeDocument, DatasetsDocument, DeleteDatasetDocument, UploadDatasetDetailDocument } from '../generated/graphql.js';
+import {
+  DatasetDocument,
+  DatasetNodeDocument,
+  DatasetsDocument,
+  DeleteDatasetDocument,
+  UploadDatasetDetailDocument,
+} from '../generated/graphql.js';
 import type { UploadDatasetDetailMutation } from '../generated/graphql.js';
 import { chatJsonl, datasetFiles, gqlUpload, postMultipart, postRaw, tempFiles, waitValidated } from './helpers/api.js';
 import type { DatasetJson } from './helpers/api.js';
@@ -31,8 +37,20 @@ describe.each(engines())('datasets API: lifecycle and bad uploads (%s)', (engine
   });
   afterAll(async () => t?.stop());
 
-  const rowCount = async () => Number((await t.app.services.db.selectFrom('datasets').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
-  const exists = (path: string) => stat(path).then(() => true, () => false);
+  const rowCount = async () =>
+    Number(
+      (
+        await t.app.services.db
+          .selectFrom('datasets')
+          .select((eb) => eb.fn.countAll().as('n'))
+          .executeTakeFirstOrThrow()
+      ).n,
+    );
+  const exists = (path: string) =>
+    stat(path).then(
+      () => true,
+      () => false,
+    );
   const storedPath = (sha: string) => `${t.config.dataDir}/datasets/sha256/${sha.slice(0, 2)}/${sha}.jsonl`;
 
   /** No dataset row was added, no stored file appeared, the upload temp folder is empty again, the app answers. */
@@ -71,9 +89,15 @@ describe.each(engines())('datasets API: lifecycle and bad uploads (%s)', (engine
       expect([del.status, del.body.code]).toEqual([404, 'NOT_FOUND']);
       expect((await gql(t.url, bob, DatasetDocument, { id })).data!.dataset).toBeNull();
       expect((await gql(t.url, bob, DatasetNodeDocument, { id })).data!.node).toBeNull();
-      expect((await gql(t.url, bob, DeleteDatasetDocument, { id })).data!.deleteDataset).toMatchObject({ deletedId: null, errors: [{ code: 'NOT_FOUND' }] });
+      expect((await gql(t.url, bob, DeleteDatasetDocument, { id })).data!.deleteDataset).toMatchObject({
+        deletedId: null,
+        errors: [{ code: 'NOT_FOUND' }],
+      });
     }
-    expect((await gql(t.url, alice, DatasetNodeDocument, { id: mine.body.id })).data!.node).toMatchObject({ id: mine.body.id, status: 'READY' });
+    expect((await gql(t.url, alice, DatasetNodeDocument, { id: mine.body.id })).data!.node).toMatchObject({
+      id: mine.body.id,
+      status: 'READY',
+    });
     const bobsList = await restJson<{ data: DatasetJson[] }>(t.url, bob, '/api/datasets');
     expect(bobsList.body.data.map((d) => d.id)).not.toContain(mine.body.id);
     const bobsConnection = await gql(t.url, bob, DatasetsDocument, { first: 50 });
@@ -88,7 +112,11 @@ describe.each(engines())('datasets API: lifecycle and bad uploads (%s)', (engine
     const page1 = await restJson<{ data: DatasetJson[]; hasMore: boolean; nextCursor: string }>(t.url, apiKey, '/api/datasets?limit=2');
     expect(page1.body.data.map((d) => d.id)).toEqual([ids[2], ids[1]]);
     expect(page1.body.hasMore).toBe(true);
-    const page2 = await restJson<{ data: DatasetJson[]; hasMore: boolean }>(t.url, apiKey, `/api/datasets?limit=2&after=${page1.body.nextCursor}`);
+    const page2 = await restJson<{ data: DatasetJson[]; hasMore: boolean }>(
+      t.url,
+      apiKey,
+      `/api/datasets?limit=2&after=${page1.body.nextCursor}`,
+    );
     expect([page2.body.data.map((d) => d.id), page2.body.hasMore]).toEqual([[ids[0]], false]);
     const conn = await gql(t.url, apiKey, DatasetsDocument, { first: 2 });
     expect(conn.data!.datasets.edges.map((e) => e.node.id)).toEqual([ids[2], ids[1]]);
@@ -101,7 +129,11 @@ describe.each(engines())('datasets API: lifecycle and bad uploads (%s)', (engine
     const content = chatJsonl(12, ' delete');
     const mine = await waitValidated(t, alice, (await postRaw(t, alice, content)).body.id);
     const bobs = await waitValidated(t, bob, (await postRaw(t, bob, content)).body.id);
-    const shards = await t.app.services.db.selectFrom('dataset_tokenizations').select('shard_path').where('sha256', '=', mine.sha256).execute();
+    const shards = await t.app.services.db
+      .selectFrom('dataset_tokenizations')
+      .select('shard_path')
+      .where('sha256', '=', mine.sha256)
+      .execute();
     expect(shards).toHaveLength(1);
 
     // api role only (no worker): the job stays QUEUED.
@@ -113,7 +145,9 @@ describe.each(engines())('datasets API: lifecycle and bad uploads (%s)', (engine
     const refused = await restJson<{ code: string; jobId: string }>(t.url, alice, `/api/datasets/${mine.id}`, { method: 'DELETE' });
     expect([refused.status, refused.body.code]).toEqual([409, 'DATASET_IN_USE']);
     expect(refused.body.jobId).toBe(job.body.id);
-    expect((await gql(t.url, alice, DeleteDatasetDocument, { id: mine.id })).data!.deleteDataset.errors).toMatchObject([{ code: 'DATASET_IN_USE' }]);
+    expect((await gql(t.url, alice, DeleteDatasetDocument, { id: mine.id })).data!.deleteDataset.errors).toMatchObject([
+      { code: 'DATASET_IN_USE' },
+    ]);
     expect((await restJson(t.url, alice, `/api/datasets/${mine.id}`)).status).toBe(200);
 
     const cancelled = await restJson<{ status: string }>(t.url, alice, `/api/training/${job.body.id}/cancel`, { method: 'POST' });
@@ -129,7 +163,9 @@ describe.each(engines())('datasets API: lifecycle and bad uploads (%s)', (engine
     expect(viaGql.data!.deleteDataset).toEqual({ deletedId: bobs.id, errors: [] });
     expect(await exists(storedPath(mine.sha256))).toBe(false);
     expect(await exists(shards[0]!.shard_path)).toBe(false);
-    expect(await t.app.services.db.selectFrom('dataset_tokenizations').select('sha256').where('sha256', '=', mine.sha256).execute()).toEqual([]);
+    expect(
+      await t.app.services.db.selectFrom('dataset_tokenizations').select('sha256').where('sha256', '=', mine.sha256).execute(),
+    ).toEqual([]);
     expect((await datasetFiles(t)).filter((f) => f.includes(mine.sha256))).toEqual([]);
   });
 
@@ -168,7 +204,13 @@ describe.each(engines())('datasets API: lifecycle and bad uploads (%s)', (engine
   function abortedUpload(headers: Record<string, string>, prefix: string, send: number, declared: number): Promise<void> {
     return new Promise((resolve) => {
       const url = new URL(`${t.url}/api/datasets`);
-      const request = http.request({ host: url.hostname, port: url.port, path: url.pathname, method: 'POST', headers: { ...headers, authorization: `Bearer ${alice}`, 'content-length': String(declared) } });
+      const request = http.request({
+        host: url.hostname,
+        port: url.port,
+        path: url.pathname,
+        method: 'POST',
+        headers: { ...headers, authorization: `Bearer ${alice}`, 'content-length': String(declared) },
+      });
       request.on('error', () => resolve());
       request.on('response', (res) => {
         res.resume();
@@ -226,7 +268,12 @@ describe.each(engines())('datasets API: lifecycle and bad uploads (%s)', (engine
         controller.close();
       },
     });
-    const streamed = await fetch(`${t.url}/api/datasets`, { method: 'POST', headers: { authorization: `Bearer ${alice}`, 'content-type': 'application/jsonl' }, body, duplex: 'half' } as RequestInit);
+    const streamed = await fetch(`${t.url}/api/datasets`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${alice}`, 'content-type': 'application/jsonl' },
+      body,
+      duplex: 'half',
+    } as RequestInit);
     expect([streamed.status, ((await streamed.json()) as { code: string }).code]).toEqual([413, 'FILE_TOO_LARGE']);
 
     const multipart = await postMultipart(t, alice, big);
@@ -242,7 +289,11 @@ describe.each(engines())('datasets API: lifecycle and bad uploads (%s)', (engine
     const rows = await rowCount();
     const files = await datasetFiles(t);
     for (const type of ['text/plain', 'application/octet-stream', 'application/xml']) {
-      const response = await fetch(`${t.url}/api/datasets`, { method: 'POST', headers: { authorization: `Bearer ${alice}`, 'content-type': type }, body: chatJsonl(12, ' type') });
+      const response = await fetch(`${t.url}/api/datasets`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${alice}`, 'content-type': type },
+        body: chatJsonl(12, ' type'),
+      });
       const problem = (await response.json()) as { code: string };
       expect([type, response.status, problem.code]).toEqual([type, 415, 'UNSUPPORTED_MEDIA_TYPE']);
     }
@@ -252,7 +303,11 @@ describe.each(engines())('datasets API: lifecycle and bad uploads (%s)', (engine
     expect([json.status, json.body.code]).toEqual([400, 'INVALID_INPUT']);
     const wrongField = await postMultipart(t, alice, chatJsonl(12, ' field'), 'x.jsonl', 'upload');
     expect([wrongField.status, wrongField.body.code]).toEqual([400, 'INVALID_INPUT']);
-    const unauthenticated = await fetch(`${t.url}/api/datasets`, { method: 'POST', headers: { 'content-type': 'application/jsonl' }, body: chatJsonl(12) });
+    const unauthenticated = await fetch(`${t.url}/api/datasets`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/jsonl' },
+      body: chatJsonl(12),
+    });
     expect(unauthenticated.status).toBe(401);
     await expectNothingLeft(rows, files);
   });

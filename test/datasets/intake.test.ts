@@ -29,7 +29,7 @@ function route(path: string, res: ServerResponse): void {
     const tick = () => {
       if (sent >= 20) return res.end();
       sent++;
-      res.write('x'.repeat(1000) + '\n', () => setImmediate(tick));
+      res.write(`${'x'.repeat(1000)}\n`, () => setImmediate(tick));
     };
     tick();
   } else if (path === '/stall') {
@@ -60,7 +60,12 @@ afterAll(async () => {
   await new Promise<void>((resolve) => server.close(() => resolve()));
 });
 
-const opts = (name: string, more: Partial<Parameters<typeof fetchUrlToStore>[1]> = {}) => ({ dataDir: join(tmp.path, name), maxBytes: 1 << 20, allowPrivate: true, ...more });
+const opts = (name: string, more: Partial<Parameters<typeof fetchUrlToStore>[1]> = {}) => ({
+  dataDir: join(tmp.path, name),
+  maxBytes: 1 << 20,
+  allowPrivate: true,
+  ...more,
+});
 async function storedFiles(dataDir: string): Promise<string[]> {
   const entries = await readdir(dataDir, { recursive: true, withFileTypes: true }).catch(() => []);
   return entries.filter((e) => e.isFile()).map((e) => e.name);
@@ -69,27 +74,45 @@ async function storedFiles(dataDir: string): Promise<string[]> {
 describe('URL intake', () => {
   it('downloads into the store, following up to 3 redirects', async () => {
     const stored = await fetchUrlToStore(`${base}/redirect/3`, opts('ok'));
-    expect(stored).toMatchObject({ sha256: createHash('sha256').update(BODY).digest('hex'), bytes: BODY.length, created: true, url: `${base}/data.jsonl` });
+    expect(stored).toMatchObject({
+      sha256: createHash('sha256').update(BODY).digest('hex'),
+      bytes: BODY.length,
+      created: true,
+      url: `${base}/data.jsonl`,
+    });
   });
 
   it('refuses a 4th redirect with too_many_redirects', async () => {
-    await expect(fetchUrlToStore(`${base}/redirect/4`, opts('redirects'))).rejects.toMatchObject({ code: 'too_many_redirects', details: { maxRedirects: 3 } });
+    await expect(fetchUrlToStore(`${base}/redirect/4`, opts('redirects'))).rejects.toMatchObject({
+      code: 'too_many_redirects',
+      details: { maxRedirects: 3 },
+    });
     expect(await storedFiles(join(tmp.path, 'redirects'))).toEqual([]);
   });
 
   it('re-checks each redirect target: only http(s)', async () => {
-    await expect(fetchUrlToStore(`${base}/to-ftp`, opts('ftp'))).rejects.toMatchObject({ code: 'url_not_allowed', message: expect.stringContaining('ftp:') });
+    await expect(fetchUrlToStore(`${base}/to-ftp`, opts('ftp'))).rejects.toMatchObject({
+      code: 'url_not_allowed',
+      message: expect.stringContaining('ftp:'),
+    });
   });
 
   it('reports a non-2xx answer as fetch_failed with its status', async () => {
     await expect(fetchUrlToStore(`${base}/missing`, opts('404'))).rejects.toMatchObject({ code: 'fetch_failed', details: { status: 404 } });
     await expect(fetchUrlToStore(`${base}/error`, opts('500'))).rejects.toMatchObject({ code: 'fetch_failed', details: { status: 500 } });
-    await expect(fetchUrlToStore(`${base}/no-location`, opts('302'))).rejects.toMatchObject({ code: 'fetch_failed', details: { status: 302 } });
+    await expect(fetchUrlToStore(`${base}/no-location`, opts('302'))).rejects.toMatchObject({
+      code: 'fetch_failed',
+      details: { status: 302 },
+    });
   });
 
   it('enforces the size limit from Content-Length and while streaming, leaving nothing', async () => {
-    await expect(fetchUrlToStore(`${base}/data.jsonl`, opts('declared', { maxBytes: 1000 }))).rejects.toMatchObject({ code: 'file_too_large' });
-    await expect(fetchUrlToStore(`${base}/chunked`, opts('streamed', { maxBytes: 5000 }))).rejects.toMatchObject({ code: 'file_too_large' });
+    await expect(fetchUrlToStore(`${base}/data.jsonl`, opts('declared', { maxBytes: 1000 }))).rejects.toMatchObject({
+      code: 'file_too_large',
+    });
+    await expect(fetchUrlToStore(`${base}/chunked`, opts('streamed', { maxBytes: 5000 }))).rejects.toMatchObject({
+      code: 'file_too_large',
+    });
     expect(await storedFiles(join(tmp.path, 'streamed'))).toEqual([]);
   });
 
@@ -108,7 +131,9 @@ describe('URL intake', () => {
       code: 'url_not_allowed',
       message: expect.stringContaining('loopback'),
     });
-    await expect(fetchUrlToStore('http://[::1]:1/x', opts('private6', { allowPrivate: false }))).rejects.toMatchObject({ code: 'url_not_allowed' });
+    await expect(fetchUrlToStore('http://[::1]:1/x', opts('private6', { allowPrivate: false }))).rejects.toMatchObject({
+      code: 'url_not_allowed',
+    });
   });
 
   it('reports a refused connection as fetch_failed', async () => {
@@ -134,15 +159,25 @@ describe('server path intake', () => {
   it('resolves a file inside a root to its real path', async () => {
     expect(await resolveServerPath(join(root, 'sub', 'data.jsonl'), [root])).toBe(join(root, 'sub', 'data.jsonl'));
     expect(await resolveServerPath(join(root, 'alias.jsonl'), [root])).toBe(join(root, 'sub', 'data.jsonl'));
-    expect(await resolveServerPath(join(root, 'sub', '..', 'sub', 'data.jsonl'), ['/nonexistent', root])).toBe(join(root, 'sub', 'data.jsonl'));
+    expect(await resolveServerPath(join(root, 'sub', '..', 'sub', 'data.jsonl'), ['/nonexistent', root])).toBe(
+      join(root, 'sub', 'data.jsonl'),
+    );
   });
 
   it('refuses paths outside the roots, through .. or symlinks', async () => {
-    for (const p of [join(outside, 'secret.jsonl'), join(root, '..', 'outside', 'secret.jsonl'), join(root, 'escape.jsonl'), join(root, 'escape-dir', 'secret.jsonl'), '/etc/passwd']) {
+    for (const p of [
+      join(outside, 'secret.jsonl'),
+      join(root, '..', 'outside', 'secret.jsonl'),
+      join(root, 'escape.jsonl'),
+      join(root, 'escape-dir', 'secret.jsonl'),
+      '/etc/passwd',
+    ]) {
       await expect(resolveServerPath(p, [root]), p).rejects.toMatchObject({ code: 'path_not_allowed' });
     }
     // A root that is a prefix of another folder's name does not contain it.
-    await expect(resolveServerPath(join(outside, 'secret.jsonl'), [join(tmp.path, 'out')])).rejects.toMatchObject({ code: 'path_not_allowed' });
+    await expect(resolveServerPath(join(outside, 'secret.jsonl'), [join(tmp.path, 'out')])).rejects.toMatchObject({
+      code: 'path_not_allowed',
+    });
   });
 
   it('says path_not_found inside a root, path_not_allowed outside, and refuses without roots', async () => {
@@ -158,6 +193,8 @@ describe('server path intake', () => {
     expect(parseDatasetRoots(undefined)).toEqual([]);
     const stored = await storeServerFile(join(root, 'alias.jsonl'), [root], { dataDir: join(tmp.path, 'paths'), maxBytes: 1 << 20 });
     expect(stored).toMatchObject({ bytes: BODY.length, created: true, sourcePath: join(root, 'sub', 'data.jsonl') });
-    await expect(storeServerFile(join(root, 'alias.jsonl'), [root], { dataDir: join(tmp.path, 'paths'), maxBytes: 10 })).rejects.toMatchObject({ code: 'file_too_large' });
+    await expect(
+      storeServerFile(join(root, 'alias.jsonl'), [root], { dataDir: join(tmp.path, 'paths'), maxBytes: 10 }),
+    ).rejects.toMatchObject({ code: 'file_too_large' });
   });
 });

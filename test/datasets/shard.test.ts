@@ -5,7 +5,14 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { writeShard } from '../../src/datasets/shard-writer.js';
 import { loadModelTokenizer } from '../../src/datasets/tokenization/model-tokenizer.js';
 import type { ModelTokenizer } from '../../src/datasets/tokenization/model-tokenizer.js';
-import { countBillableTokens, ensureShard, readShardLengths, shardCacheKey, shardPaths, tokenizeToShard } from '../../src/datasets/tokenization/index.js';
+import {
+  countBillableTokens,
+  ensureShard,
+  readShardLengths,
+  shardCacheKey,
+  shardPaths,
+  tokenizeToShard,
+} from '../../src/datasets/tokenization/index.js';
 import { validateDataset } from '../../src/datasets/validation/index.js';
 import type { Example } from '../../src/datasets/validation/index.js';
 import { tinyModelFolder } from '../helpers/models.js';
@@ -44,8 +51,14 @@ beforeAll(async () => {
   tok = await loadModelTokenizer(modelDir);
   const rng = seeded(21);
   for (let i = 0; i < 400; i++) examples.push(randomChat(rng, { leadingWhitespace: true }));
-  for (let i = 0; i < 5; i++) examples.push({ messages: [{ role: 'user', content: 'long '.repeat(300) }, { role: 'assistant', content: 'ok' }] });
-  await writeFile(tmp.file('dataset.jsonl'), examples.map((e) => JSON.stringify(e)).join('\n') + '\n');
+  for (let i = 0; i < 5; i++)
+    examples.push({
+      messages: [
+        { role: 'user', content: 'long '.repeat(300) },
+        { role: 'assistant', content: 'ok' },
+      ],
+    });
+  await writeFile(tmp.file('dataset.jsonl'), `${examples.map((e) => JSON.stringify(e)).join('\n')}\n`);
 });
 
 describe('token shards', () => {
@@ -58,8 +71,15 @@ describe('token shards', () => {
     const totalTokens = rendered.reduce((n, r) => n + r.tokens.length, 0);
     expect(written).toEqual({ examples: 20, tokens: totalTokens, bytes: buf.length });
     expect(shard.header).toEqual({
-      magic: 'TLSHARD\0', version: 1, tokenBytes: 4, numTokens: totalTokens, numExamples: 20, tokensOffset: 64,
-      maskOffset: Math.ceil((64 + 4 * totalTokens) / 8) * 8, offsetsOffset: Math.ceil((Math.ceil((64 + 4 * totalTokens) / 8) * 8 + totalTokens) / 8) * 8, reserved: 0,
+      magic: 'TLSHARD\0',
+      version: 1,
+      tokenBytes: 4,
+      numTokens: totalTokens,
+      numExamples: 20,
+      tokensOffset: 64,
+      maskOffset: Math.ceil((64 + 4 * totalTokens) / 8) * 8,
+      offsetsOffset: Math.ceil((Math.ceil((64 + 4 * totalTokens) / 8) * 8 + totalTokens) / 8) * 8,
+      reserved: 0,
     });
     expect(shard.tokens).toEqual(rendered.flatMap((r) => Array.from(r.tokens)));
     expect(shard.mask).toEqual(rendered.flatMap((r) => Array.from(r.mask)));
@@ -82,7 +102,15 @@ describe('token shards', () => {
     const dataDir = join(tmp.path, 'data');
     const first = await ensureShard({ dataDir, datasetSha256: 'ab'.repeat(32), datasetPath: tmp.file('dataset.jsonl'), tokenizer: tok });
     expect(first.cached).toBe(false);
-    expect(first.shardPath).toBe(join(dataDir, 'shards', 'ab', 'ab'.repeat(32), `${shardCacheKey({ datasetSha256: 'ab'.repeat(32), tokenizerSha256: tok.tokenizerSha256, templateSha256: tok.templateSha256 })}.tlshard`));
+    expect(first.shardPath).toBe(
+      join(
+        dataDir,
+        'shards',
+        'ab',
+        'ab'.repeat(32),
+        `${shardCacheKey({ datasetSha256: 'ab'.repeat(32), tokenizerSha256: tok.tokenizerSha256, templateSha256: tok.templateSha256 })}.tlshard`,
+      ),
+    );
     const shard = parseShard(await readFile(first.shardPath));
     const rendered = examples.map((e) => tok.renderExample(e));
     expect(shard.tokens).toEqual(rendered.flatMap((r) => Array.from(r.tokens)));
@@ -103,17 +131,30 @@ describe('token shards', () => {
     expect(again).toEqual({ ...first, cached: true });
 
     const parallelPath = tmp.file('parallel.tlshard');
-    const parallel = await tokenizeToShard(tmp.file('dataset.jsonl'), tok, parallelPath, { concurrency: 3, parallelThreshold: 0, datasetSha256: 'ab'.repeat(32) });
+    const parallel = await tokenizeToShard(tmp.file('dataset.jsonl'), tok, parallelPath, {
+      concurrency: 3,
+      parallelThreshold: 0,
+      datasetSha256: 'ab'.repeat(32),
+    });
     expect({ ...parallel, cached: true, shardPath: first.shardPath }).toEqual(again);
     expect((await readFile(parallelPath)).equals(await readFile(first.shardPath))).toBe(true);
     // No part or temp files are left beside the shards.
     expect((await readdir(tmp.path)).filter((f) => f.startsWith('.'))).toEqual([]);
-    expect((await readdir(join(dataDir, 'shards', 'ab', 'ab'.repeat(32)))).sort()).toEqual([`${first.shardPath.split('/').at(-1)!.replace('.tlshard', '')}.json`, first.shardPath.split('/').at(-1)!].sort());
+    expect((await readdir(join(dataDir, 'shards', 'ab', 'ab'.repeat(32)))).sort()).toEqual(
+      [`${first.shardPath.split('/').at(-1)!.replace('.tlshard', '')}.json`, first.shardPath.split('/').at(-1)!].sort(),
+    );
   }, 60_000);
 
   it('keys the cache on dataset, tokenizer and template', () => {
     const id = { datasetSha256: 'a'.repeat(64), tokenizerSha256: 'b'.repeat(64), templateSha256: 'c'.repeat(64) };
-    const keys = new Set([id, { ...id, datasetSha256: 'd'.repeat(64) }, { ...id, tokenizerSha256: 'd'.repeat(64) }, { ...id, templateSha256: 'd'.repeat(64) }].map(shardCacheKey));
+    const keys = new Set(
+      [
+        id,
+        { ...id, datasetSha256: 'd'.repeat(64) },
+        { ...id, tokenizerSha256: 'd'.repeat(64) },
+        { ...id, templateSha256: 'd'.repeat(64) },
+      ].map(shardCacheKey),
+    );
     expect(keys.size).toBe(4);
     expect(shardPaths('/data', id)).toEqual({
       key: shardCacheKey(id),
@@ -137,18 +178,45 @@ describe('token shards', () => {
   }, 60_000);
 
   it('bills Σ min(example length, maxSeqLength) per epoch', () => {
-    expect(countBillableTokens([[10, 2], [600, 1]], 512)).toBe(532);
-    expect(countBillableTokens({ lengths: [[10, 2], [600, 1]] }, 1000)).toBe(620);
+    expect(
+      countBillableTokens(
+        [
+          [10, 2],
+          [600, 1],
+        ],
+        512,
+      ),
+    ).toBe(532);
+    expect(
+      countBillableTokens(
+        {
+          lengths: [
+            [10, 2],
+            [600, 1],
+          ],
+        },
+        1000,
+      ),
+    ).toBe(620);
     expect(() => countBillableTokens([], 0)).toThrow(RangeError);
   });
 });
 
 describe('validation with the model tokenizer', () => {
   it('reports token stats equal to the shard’s, and example_too_long / example_truncated by tokens', async () => {
-    const report = await validateDataset(tmp.file('dataset.jsonl'), { tokenizer: tok, limits: { maxTokensPerExample: null, truncateAt: 256 } });
+    const report = await validateDataset(tmp.file('dataset.jsonl'), {
+      tokenizer: tok,
+      limits: { maxTokensPerExample: null, truncateAt: 256 },
+    });
     const summary = await tokenizeToShard(tmp.file('dataset.jsonl'), tok, tmp.file('stats.tlshard'));
     expect(report.ok).toBe(true);
-    expect(report.stats.tokens).toEqual({ total: summary.totalTokens, mean: summary.meanTokens, max: summary.maxTokens, trainable: summary.trainableTokens, lengths: summary.lengths });
+    expect(report.stats.tokens).toEqual({
+      total: summary.totalTokens,
+      mean: summary.meanTokens,
+      max: summary.maxTokens,
+      trainable: summary.trainableTokens,
+      lengths: summary.lengths,
+    });
     const lengths = examples.map((e) => tok.renderExample(e).tokens.length);
     const longLines = lengths.flatMap((n, i) => (n > 256 ? [i + 1] : []));
     expect(longLines.length).toBeGreaterThan(5);
@@ -166,7 +234,13 @@ describe('validation with the model tokenizer', () => {
     const summary = await tokenizeToShard(tmp.file('dataset.jsonl'), tok, separate);
     for (const concurrency of [1, 2]) {
       const shardPath = tmp.file(`one-pass-${concurrency}.tlshard`);
-      const report = await validateDataset(tmp.file('dataset.jsonl'), { tokenizer: tok, shardPath, concurrency, parallelThreshold: 0, limits: { maxTokensPerExample: null } });
+      const report = await validateDataset(tmp.file('dataset.jsonl'), {
+        tokenizer: tok,
+        shardPath,
+        concurrency,
+        parallelThreshold: 0,
+        limits: { maxTokensPerExample: null },
+      });
       expect(report.ok).toBe(true);
       expect(report.shard).toEqual({ ...summary, cached: undefined });
       expect((await readFile(shardPath)).equals(await readFile(separate))).toBe(true);
@@ -174,7 +248,11 @@ describe('validation with the model tokenizer', () => {
       expect(again.shard).toEqual(report.shard);
     }
     const invalid = tmp.file('invalid-one-pass.tlshard');
-    const report = await validateDataset(tmp.file('dataset.jsonl'), { tokenizer: tok, shardPath: invalid, limits: { maxTokensPerExample: 256 } });
+    const report = await validateDataset(tmp.file('dataset.jsonl'), {
+      tokenizer: tok,
+      shardPath: invalid,
+      limits: { maxTokensPerExample: 256 },
+    });
     expect(report.ok).toBe(false);
     expect(report.shard).toBeUndefined();
     expect((await readdir(tmp.path)).filter((f) => f.startsWith('invalid-one-pass') || f.startsWith('.'))).toEqual([]);
@@ -182,7 +260,14 @@ describe('validation with the model tokenizer', () => {
 
   it('defaults maxTokensPerExample to the model context (512 tokens)', async () => {
     const report = await validateDataset(fixture('example_too_long.jsonl'), { tokenizer: tok });
-    expect(report.errors).toEqual([{ line: 6, code: 'example_too_long', field: null, message: expect.stringMatching(/is \d+ tokens long, over the limit of 512 tokens/) }]);
+    expect(report.errors).toEqual([
+      {
+        line: 6,
+        code: 'example_too_long',
+        field: null,
+        message: expect.stringMatching(/is \d+ tokens long, over the limit of 512 tokens/),
+      },
+    ]);
   });
 
   it('reports template_error on the line the model’s chat template refuses', async () => {
@@ -194,11 +279,26 @@ describe('validation with the model tokenizer', () => {
       "{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}";
     await writeFile(join(copy, 'tokenizer_config.json'), JSON.stringify(config));
     const strictTok = await loadModelTokenizer(copy);
-    const lines = Array.from({ length: 12 }, (_, i) => JSON.stringify({ messages: [{ role: 'user', content: `q${i}` }, { role: 'assistant', content: `a${i}` }] }));
-    lines[4] = JSON.stringify({ messages: [{ role: 'user', content: 'q' }, { role: 'tool', content: '1' }, { role: 'assistant', content: 'a' }] });
+    const lines = Array.from({ length: 12 }, (_, i) =>
+      JSON.stringify({
+        messages: [
+          { role: 'user', content: `q${i}` },
+          { role: 'assistant', content: `a${i}` },
+        ],
+      }),
+    );
+    lines[4] = JSON.stringify({
+      messages: [
+        { role: 'user', content: 'q' },
+        { role: 'tool', content: '1' },
+        { role: 'assistant', content: 'a' },
+      ],
+    });
     await writeFile(tmp.file('tool.jsonl'), lines.join('\n'));
     const report = await validateDataset(tmp.file('tool.jsonl'), { tokenizer: strictTok });
-    expect(report.errors).toEqual([{ line: 5, code: 'template_error', field: null, message: expect.stringContaining('this model has no tool role') }]);
+    expect(report.errors).toEqual([
+      { line: 5, code: 'template_error', field: null, message: expect.stringContaining('this model has no tool role') },
+    ]);
     await rm(copy, { recursive: true, force: true });
   });
 });

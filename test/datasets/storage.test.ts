@@ -13,7 +13,10 @@ const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex')
 /** Every file under `dir`, relative. */
 async function listFiles(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => []);
-  return entries.filter((e) => e.isFile()).map((e) => join(e.parentPath ?? e.path, e.name).slice(dir.length + 1)).sort();
+  return entries
+    .filter((e) => e.isFile())
+    .map((e) => join(e.parentPath ?? e.path, e.name).slice(dir.length + 1))
+    .sort();
 }
 
 function chunks(parts: Array<string | Error>, delayMs = 0): AsyncIterable<Buffer> {
@@ -31,7 +34,12 @@ describe('content-addressed storage', () => {
     const dataDir = join(tmp.path, 'dedup');
     const body = '{"a":1}\n{"b":2}\n';
     const first = await storeStream(chunks(['{"a":1}\n', '{"b":2}\n']), { dataDir, maxBytes: 1000 });
-    expect(first).toEqual({ sha256: sha(body), bytes: body.length, path: join(dataDir, 'datasets', 'sha256', sha(body).slice(0, 2), `${sha(body)}.jsonl`), created: true });
+    expect(first).toEqual({
+      sha256: sha(body),
+      bytes: body.length,
+      path: join(dataDir, 'datasets', 'sha256', sha(body).slice(0, 2), `${sha(body)}.jsonl`),
+      created: true,
+    });
     expect(await readFile(first.path, 'utf8')).toBe(body);
     const second = await storeStream(Readable.from([Buffer.from(body)]), { dataDir, maxBytes: 1000 });
     expect(second).toEqual({ ...first, created: false });
@@ -68,8 +76,13 @@ describe('content-addressed storage', () => {
     const dataDir = join(tmp.path, 'signal');
     const controller = new AbortController();
     setTimeout(() => controller.abort(), 30);
-    const stream = chunks(Array.from({ length: 50 }, () => 'z'.repeat(10)), 5);
-    await expect(storeStream(stream, { dataDir, maxBytes: 10_000, signal: controller.signal })).rejects.toMatchObject({ code: 'upload_aborted' });
+    const stream = chunks(
+      Array.from({ length: 50 }, () => 'z'.repeat(10)),
+      5,
+    );
+    await expect(storeStream(stream, { dataDir, maxBytes: 10_000, signal: controller.signal })).rejects.toMatchObject({
+      code: 'upload_aborted',
+    });
     expect(await listFiles(dataDir)).toEqual([]);
   });
 

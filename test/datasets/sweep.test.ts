@@ -12,7 +12,13 @@ const HOUR = 60 * 60 * 1000;
 async function layout(dataDir: string): Promise<{ folder: string; old: string[]; kept: string[] }> {
   const folder = join(dataDir, 'shards', SHA.slice(0, 2), SHA);
   await mkdir(folder, { recursive: true });
-  const old = [`.${KEY}.tlshard.1a2b3c.0.tokens`, `.${KEY}.tlshard.1a2b3c.0.mask`, `.${KEY}.tlshard.1a2b3c.0.lengths`, `.${KEY}.tlshard.4d5e6f.json`, `.${KEY}.tlshard.778899.tmp`];
+  const old = [
+    `.${KEY}.tlshard.1a2b3c.0.tokens`,
+    `.${KEY}.tlshard.1a2b3c.0.mask`,
+    `.${KEY}.tlshard.1a2b3c.0.lengths`,
+    `.${KEY}.tlshard.4d5e6f.json`,
+    `.${KEY}.tlshard.778899.tmp`,
+  ];
   const fresh = [`.${KEY}.tlshard.aabbcc.1.tokens`];
   const finished = [`${KEY}.tlshard`, `${KEY}.json`];
   for (const name of [...old, ...fresh, ...finished]) await writeFile(join(folder, name), 'x');
@@ -48,7 +54,8 @@ describe('shard temp sweep', () => {
     const t = await startTestApp('pglite', { dataDir });
     try {
       const deadline = Date.now() + 20_000;
-      while (Date.now() < deadline && ((await readdir(folder)).length !== kept.length || (await readdir(tmp)).length !== 1)) await new Promise((r) => setTimeout(r, 50));
+      while (Date.now() < deadline && ((await readdir(folder)).length !== kept.length || (await readdir(tmp)).length !== 1))
+        await new Promise((r) => setTimeout(r, 50));
       expect((await readdir(folder)).sort()).toEqual(kept);
       expect(await readdir(tmp)).toEqual(['live.part']);
     } finally {

@@ -50,17 +50,29 @@ function trainableRuns(tokens: Uint32Array, mask: Uint8Array): string[] {
   return runs;
 }
 
-const expectedRuns = (example: ChatExample) => example.messages.filter((m) => m.role === 'assistant' && m.weight !== 0).map((m) => `${m.content}<|im_end|>`);
+const expectedRuns = (example: ChatExample) =>
+  example.messages.filter((m) => m.role === 'assistant' && m.weight !== 0).map((m) => `${m.content}<|im_end|>`);
 
 describe('tokenization with the real tiny model (init-model)', () => {
   it('loads the tokenizer, the ChatML template and the end-of-turn marker', () => {
-    expect(tok).toMatchObject({ fastEncoding: true, fastTemplate: true, endOfTurn: '<|im_end|>', contextLength: 512, hasChatTemplate: true });
+    expect(tok).toMatchObject({
+      fastEncoding: true,
+      fastTemplate: true,
+      endOfTurn: '<|im_end|>',
+      contextLength: 512,
+      hasChatTemplate: true,
+    });
     expect(tok.tokenizerSha256).toMatch(/^[0-9a-f]{64}$/);
   });
 
   it('is exact: the row is the rendered template tokenized at once; trainable tokens are each assistant text + <|im_end|>', () => {
     const examples: ChatExample[] = [
-      { messages: [{ role: 'user', content: 'What is 2 + 2?' }, { role: 'assistant', content: 'It is 4.' }] },
+      {
+        messages: [
+          { role: 'user', content: 'What is 2 + 2?' },
+          { role: 'assistant', content: 'It is 4.' },
+        ],
+      },
       {
         messages: [
           { role: 'system', content: 'You are terse.' },
@@ -80,7 +92,12 @@ describe('tokenization with the real tiny model (init-model)', () => {
           { role: 'assistant', content: 'The tool says 42.' },
         ],
       },
-      { messages: [{ role: 'user', content: 'code?' }, { role: 'assistant', content: 'def f(x):\n    return x ** 2\n\nprint(f(3))' }] },
+      {
+        messages: [
+          { role: 'user', content: 'code?' },
+          { role: 'assistant', content: 'def f(x):\n    return x ** 2\n\nprint(f(3))' },
+        ],
+      },
     ];
     for (const example of examples) {
       const { tokens, mask } = tok.renderExample(example);
@@ -101,7 +118,12 @@ describe('tokenization with the real tiny model (init-model)', () => {
 
   it('masks by byte overlap when the tokenizer merges template and content across the boundary', () => {
     // "assistant\n" + "\n\n  x": the GPT-2 split keeps "\n\n\n " or "\n\n " in one piece.
-    const example: ChatExample = { messages: [{ role: 'user', content: 'hi' }, { role: 'assistant', content: '\n\n  indented' }] };
+    const example: ChatExample = {
+      messages: [
+        { role: 'user', content: 'hi' },
+        { role: 'assistant', content: '\n\n  indented' },
+      ],
+    };
     const { tokens, mask } = tok.renderExample(example);
     expect(Array.from(tokens)).toEqual(reference(example));
     const [run] = trainableRuns(tokens, mask);
@@ -124,7 +146,10 @@ describe('tokenization with the real tiny model (init-model)', () => {
     const rng = seeded(11);
     const texts = Array.from({ length: 200 }, () => randomText(rng, { ascii: true }));
     texts.push('<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n  x\n\n\ty<|im_end|>\n');
-    const expected = runTrainerPython<number[][]>('from tuneloop_trainer.tokenizer_build import encode\nprint(json.dumps([encode(t) for t in json.load(sys.stdin)]))', texts);
+    const expected = runTrainerPython<number[][]>(
+      'from tuneloop_trainer.tokenizer_build import encode\nprint(json.dumps([encode(t) for t in json.load(sys.stdin)]))',
+      texts,
+    );
     expect(texts.map((t) => Array.from(tok.encode(t)))).toEqual(expected);
   });
 
@@ -159,16 +184,20 @@ describe('chat templates the skeleton check must refuse', () => {
 
   it.each([
     ['plain output', loop("{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>\\n' }}"), true],
-    ['truthiness and type tests', loop("{% if message.content is string and message.content %}{{ message.content }}{% endif %}"), true],
+    ['truthiness and type tests', loop('{% if message.content is string and message.content %}{{ message.content }}{% endif %}'), true],
     ['inline if', loop("{{ message.content if message.content is not none else '' }}"), true],
-    ['slices, indexes, set aliases', "{% set first = messages[0] %}{{ first.content }}{% for m in messages[1:] %}{{ m['content'] ~ '|' }}{% endfor %}{{ messages|length }}", true],
+    [
+      'slices, indexes, set aliases',
+      "{% set first = messages[0] %}{{ first.content }}{% for m in messages[1:] %}{{ m['content'] ~ '|' }}{% endfor %}{{ messages|length }}",
+      true,
+    ],
     ['trim filter', loop("{{ message['content'] | trim }}"), false],
     ['method call', loop('{{ message.content.strip() }}'), false],
     ['get()', loop("{{ message.get('content') }}"), false],
     ['whole messages to a filter', '{{ messages | tojson }}', false],
     ['content into a variable', loop('{% set c = message.content %}{{ c }}'), false],
     ['comparison', loop("{% if message.content == 'x' %}x{% endif %}{{ message.content }}"), false],
-    ['macro', "{% macro r(m) %}{{ m.content }}{% endmacro %}{% for message in messages %}{{ r(message) }}{% endfor %}", false],
+    ['macro', '{% macro r(m) %}{{ m.content }}{% endmacro %}{% for message in messages %}{{ r(message) }}{% endfor %}', false],
     ['filter block', loop('{% filter upper %}{{ message.content }}{% endfilter %}'), false],
     ['dynamic key', loop("{% for k in ['role', 'content'] %}{{ message[k] }}{% endfor %}"), false],
     ['content in arithmetic', loop('{{ (message.content + "x") | upper }}'), false],
@@ -177,10 +206,18 @@ describe('chat templates the skeleton check must refuse', () => {
   });
 
   it('refuses a template that is not prefix-stable, and a tokenizer that is not byte-level', async () => {
-    const unstable = "{{ messages|length }}{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>\\n' }}{% endfor %}";
+    const unstable =
+      "{{ messages|length }}{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>\\n' }}{% endfor %}";
     const renderer = new ChatRenderer(unstable, {}, '<|im_end|>');
-    const example: ChatExample = { messages: [{ role: 'user', content: 'a' }, { role: 'assistant', content: 'b' }] };
-    expect(() => renderer.render(example)).toThrow(expect.objectContaining({ code: 'template_mismatch', message: expect.stringContaining('not prefix-stable') }));
+    const example: ChatExample = {
+      messages: [
+        { role: 'user', content: 'a' },
+        { role: 'assistant', content: 'b' },
+      ],
+    };
+    expect(() => renderer.render(example)).toThrow(
+      expect.objectContaining({ code: 'template_mismatch', message: expect.stringContaining('not prefix-stable') }),
+    );
     expect(() => renderer.renderSlow(example)).toThrow(expect.objectContaining({ code: 'template_mismatch' }));
 
     const copy = await tinyModelFolder({ copy: true });
@@ -190,7 +227,10 @@ describe('chat templates the skeleton check must refuse', () => {
     await writeFile(join(copy, 'tokenizer.json'), JSON.stringify(json));
     await expect(loadModelTokenizer(copy)).rejects.toMatchObject({ code: 'tokenizer_unsupported' });
     await rm(join(copy, 'tokenizer.json'));
-    await expect(loadModelTokenizer(copy)).rejects.toMatchObject({ code: 'tokenizer_invalid', message: expect.stringContaining('tokenizer.json is missing') });
+    await expect(loadModelTokenizer(copy)).rejects.toMatchObject({
+      code: 'tokenizer_invalid',
+      message: expect.stringContaining('tokenizer.json is missing'),
+    });
     await rm(copy, { recursive: true, force: true });
   });
 
@@ -204,7 +244,12 @@ describe('chat templates the skeleton check must refuse', () => {
     const t = await loadModelTokenizer(copy);
     expect(t.fastTemplate).toBe(false);
     expect(t.templateSha256).not.toBe(tok.templateSha256);
-    const example: ChatExample = { messages: [{ role: 'user', content: '  hi  ' }, { role: 'assistant', content: '  padded reply \n' }] };
+    const example: ChatExample = {
+      messages: [
+        { role: 'user', content: '  hi  ' },
+        { role: 'assistant', content: '  padded reply \n' },
+      ],
+    };
     const { tokens, mask } = t.renderExample(example);
     const text = new Template(trimmed).render({ messages: example.messages, add_generation_prompt: false });
     expect(Array.from(tokens)).toEqual(library.encode(text, { add_special_tokens: false }).ids);
@@ -212,4 +257,3 @@ describe('chat templates the skeleton check must refuse', () => {
     await rm(copy, { recursive: true, force: true });
   });
 });
-

@@ -67,7 +67,9 @@ describe('dataset downloads: address policy on the connection', () => {
     syncBuiltinESMExports();
     const before = requests;
     const dataDir = join(tmp.path, 'rebind');
-    await expect(fetchUrlToStore(`http://localhost:${port}/data.jsonl`, { dataDir, maxBytes: 1 << 20, allowPrivate: false })).rejects.toMatchObject({
+    await expect(
+      fetchUrlToStore(`http://localhost:${port}/data.jsonl`, { dataDir, maxBytes: 1 << 20, allowPrivate: false }),
+    ).rejects.toMatchObject({
       code: 'url_not_allowed',
       message: expect.stringMatching(/localhost resolves to .*loopback/),
     });
@@ -77,21 +79,33 @@ describe('dataset downloads: address policy on the connection', () => {
 
   it('refuses cloud metadata addresses even when private addresses are allowed', async () => {
     await expect(
-      fetchUrlToStore('http://169.254.169.254/latest/meta-data/', { dataDir: join(tmp.path, 'meta'), maxBytes: 1 << 20, allowPrivate: true }),
+      fetchUrlToStore('http://169.254.169.254/latest/meta-data/', {
+        dataDir: join(tmp.path, 'meta'),
+        maxBytes: 1 << 20,
+        allowPrivate: true,
+      }),
     ).rejects.toMatchObject({ code: 'url_not_allowed', message: expect.stringContaining('metadata') });
   });
 
   it('decompresses gzip bodies and applies the byte limit to the decompressed file', async () => {
-    const stored = await fetchUrlToStore(`http://127.0.0.1:${port}/gzip`, { dataDir: join(tmp.path, 'gzip'), maxBytes: 1 << 20, allowPrivate: true });
+    const stored = await fetchUrlToStore(`http://127.0.0.1:${port}/gzip`, {
+      dataDir: join(tmp.path, 'gzip'),
+      maxBytes: 1 << 20,
+      allowPrivate: true,
+    });
     expect(stored.sha256).toBe(createHash('sha256').update(BODY).digest('hex'));
     const dataDir = join(tmp.path, 'bomb');
-    await expect(fetchUrlToStore(`http://127.0.0.1:${port}/bomb`, { dataDir, maxBytes: 1 << 20, allowPrivate: true })).rejects.toMatchObject({ code: 'file_too_large' });
+    await expect(
+      fetchUrlToStore(`http://127.0.0.1:${port}/bomb`, { dataDir, maxBytes: 1 << 20, allowPrivate: true }),
+    ).rejects.toMatchObject({ code: 'file_too_large' });
     expect(await files(dataDir)).toEqual([]);
   });
 
   it('reports a body cut off by the server as fetch_failed, leaving nothing', async () => {
     const dataDir = join(tmp.path, 'cut');
-    await expect(fetchUrlToStore(`http://127.0.0.1:${port}/cut`, { dataDir, maxBytes: 1 << 20, allowPrivate: true })).rejects.toMatchObject({ code: 'fetch_failed' });
+    await expect(fetchUrlToStore(`http://127.0.0.1:${port}/cut`, { dataDir, maxBytes: 1 << 20, allowPrivate: true })).rejects.toMatchObject(
+      { code: 'fetch_failed' },
+    );
     expect(await files(dataDir)).toEqual([]);
   });
 });

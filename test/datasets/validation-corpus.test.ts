@@ -9,7 +9,14 @@ const fixture = (name: string) => fileURLToPath(new URL(`../fixtures/datasets/${
  * One file per error code (test/fixtures/datasets/README.md): each must produce exactly
  * that error, on that line, at that field — and nothing else.
  */
-const corpus: Array<{ file: string; code: string; line: number | null; field: string | null; limits?: Partial<ValidationLimits>; message: RegExp }> = [
+const corpus: Array<{
+  file: string;
+  code: string;
+  line: number | null;
+  field: string | null;
+  limits?: Partial<ValidationLimits>;
+  message: RegExp;
+}> = [
   { file: 'invalid_utf8.jsonl', code: 'invalid_utf8', line: 4, field: null, message: /byte 0xe9 at byte 47 of the line/ },
   { file: 'lone_surrogate.jsonl', code: 'invalid_utf8', line: 3, field: 'messages[0].content', message: /lone UTF-16 surrogate/ },
   { file: 'invalid_json.jsonl', code: 'invalid_json', line: 9, field: null, message: /not valid JSON/ },
@@ -17,15 +24,48 @@ const corpus: Array<{ file: string; code: string; line: number | null; field: st
   { file: 'not_an_object.jsonl', code: 'not_an_object', line: 3, field: null, message: /expected a JSON object, got an array/ },
   { file: 'missing_messages.jsonl', code: 'missing_messages', line: 5, field: 'messages', message: /it is missing/ },
   { file: 'unrecognized_role.jsonl', code: 'unrecognized_role', line: 8, field: 'messages[1].role', message: /"bot"/ },
-  { file: 'missing_content.jsonl', code: 'missing_content', line: 2, field: 'messages[0].content', message: /to be a string; it is missing/ },
+  {
+    file: 'missing_content.jsonl',
+    code: 'missing_content',
+    line: 2,
+    field: 'messages[0].content',
+    message: /to be a string; it is missing/,
+  },
   { file: 'unrecognized_key.jsonl', code: 'unrecognized_key', line: 10, field: 'metadata', message: /"metadata"/ },
   { file: 'no_assistant_message.jsonl', code: 'no_assistant_message', line: 7, field: 'messages', message: /role "assistant"/ },
   { file: 'empty_completion.jsonl', code: 'empty_completion', line: 4, field: 'completion', message: /non-empty string; it is blank/ },
-  { file: 'mixed_formats.jsonl', code: 'mixed_formats', line: 11, field: null, message: /completion example but the file is in chat format \(detected on line 1\)/ },
-  { file: 'example_too_long.jsonl', code: 'example_too_long', line: 6, field: null, limits: { maxLineBytes: 1024 }, message: /over the 1024-byte limit/ },
+  {
+    file: 'mixed_formats.jsonl',
+    code: 'mixed_formats',
+    line: 11,
+    field: null,
+    message: /completion example but the file is in chat format \(detected on line 1\)/,
+  },
+  {
+    file: 'example_too_long.jsonl',
+    code: 'example_too_long',
+    line: 6,
+    field: null,
+    limits: { maxLineBytes: 1024 },
+    message: /over the 1024-byte limit/,
+  },
   { file: 'too_few_examples.jsonl', code: 'too_few_examples', line: null, field: null, message: /holds 3 examples; at least 10/ },
-  { file: 'file_too_large.jsonl', code: 'file_too_large', line: null, field: null, limits: { maxBytes: 1000 }, message: /over the 1000 bytes limit/ },
-  { file: 'file_too_large.jsonl', code: 'file_too_large', line: null, field: null, limits: { maxExamples: 11 }, message: /holds 12 examples; at most 11/ },
+  {
+    file: 'file_too_large.jsonl',
+    code: 'file_too_large',
+    line: null,
+    field: null,
+    limits: { maxBytes: 1000 },
+    message: /over the 1000 bytes limit/,
+  },
+  {
+    file: 'file_too_large.jsonl',
+    code: 'file_too_large',
+    line: null,
+    field: null,
+    limits: { maxExamples: 11 },
+    message: /holds 12 examples; at most 11/,
+  },
   { file: 'empty_file.jsonl', code: 'empty_file', line: null, field: null, message: /no examples/ },
   { file: 'invalid_value.jsonl', code: 'invalid_value', line: 5, field: 'messages[1].weight', message: /0 or 1, got number 2/ },
 ];
@@ -48,7 +88,13 @@ describe('validation corpus: one bad file per error code', () => {
   it('accepts the valid chat and completion files with their stats', async () => {
     const chat = await validateDataset(fixture('valid_chat.jsonl'));
     expect(chat).toMatchObject({ ok: true, errors: [], errorCount: 0, warnings: [], warningCount: 0 });
-    expect(chat.stats).toMatchObject({ lines: 12, examples: 12, format: 'chat', messagesPerRole: { system: 12, user: 12, assistant: 12, tool: 0 }, tokens: null });
+    expect(chat.stats).toMatchObject({
+      lines: 12,
+      examples: 12,
+      format: 'chat',
+      messagesPerRole: { system: 12, user: 12, assistant: 12, tool: 0 },
+      tokens: null,
+    });
     const completion = await validateDataset(fixture('valid_completion.jsonl'));
     expect(completion).toMatchObject({ ok: true, errorCount: 0 });
     expect(completion.stats).toMatchObject({ examples: 12, format: 'completion', messagesPerRole: null });

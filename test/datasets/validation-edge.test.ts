@@ -14,7 +14,7 @@ async function validate(name: string, content: string | Buffer, options: Paramet
 
 describe('validation edge cases', () => {
   it('accepts a byte-order mark, CRLF line ends and blank trailing lines', async () => {
-    const report = await validate('bom-crlf.jsonl', '\uFEFF' + lines(12).join('\r\n') + '\r\n\r\n  \n\n');
+    const report = await validate('bom-crlf.jsonl', `\uFEFF${lines(12).join('\r\n')}\r\n\r\n  \n\n`);
     expect(report.errors).toEqual([]);
     expect(report.stats).toMatchObject({ examples: 12, lines: 15, format: 'chat' });
   });
@@ -31,12 +31,19 @@ describe('validation edge cases', () => {
   it('keeps line numbers exact after a byte-order mark and CRLF', async () => {
     const body = lines(12);
     body[9] = '{"messages": 5}';
-    const report = await validate('bom-error.jsonl', '\uFEFF' + body.join('\r\n'));
-    expect(report.errors).toEqual([{ line: 10, code: 'missing_messages', field: 'messages', message: expect.stringContaining('got number 5') }]);
+    const report = await validate('bom-error.jsonl', `\uFEFF${body.join('\r\n')}`);
+    expect(report.errors).toEqual([
+      { line: 10, code: 'missing_messages', field: 'messages', message: expect.stringContaining('got number 5') },
+    ]);
   });
 
   it('validates a 10 MB single-line example', async () => {
-    const big = JSON.stringify({ messages: [{ role: 'user', content: 'x'.repeat(10 * 1024 * 1024) }, { role: 'assistant', content: 'ok' }] });
+    const big = JSON.stringify({
+      messages: [
+        { role: 'user', content: 'x'.repeat(10 * 1024 * 1024) },
+        { role: 'assistant', content: 'ok' },
+      ],
+    });
     const report = await validate('big-line.jsonl', [big, ...lines(11)].join('\n'));
     expect(report.errors).toEqual([]);
     expect(report.stats.examples).toBe(12);
@@ -56,7 +63,14 @@ describe('validation edge cases', () => {
 
   it('accepts non-BMP characters (emoji, mathematical letters) and counts them as text', async () => {
     const body = lines(11);
-    body.push(JSON.stringify({ messages: [{ role: 'user', content: '👩‍💻 𝔘𝔫𝔦𝔠𝔬𝔡𝔢 \u{10FFFD}' }, { role: 'assistant', content: '🎉' }] }));
+    body.push(
+      JSON.stringify({
+        messages: [
+          { role: 'user', content: '👩‍💻 𝔘𝔫𝔦𝔠𝔬𝔡𝔢 \u{10FFFD}' },
+          { role: 'assistant', content: '🎉' },
+        ],
+      }),
+    );
     const report = await validate('non-bmp.jsonl', body.join('\n'));
     expect(report.errors).toEqual([]);
   });
@@ -70,8 +84,13 @@ describe('validation edge cases', () => {
   });
 
   it('reports invalid UTF-8 bytes with the line and the byte position', async () => {
-    const good = Buffer.from(lines(12).join('\n') + '\n');
-    const bad = Buffer.concat([Buffer.from(chatLine(99).slice(0, 20)), Buffer.from([0xc3, 0x28]), Buffer.from(chatLine(99).slice(20)), Buffer.from('\n')]);
+    const good = Buffer.from(`${lines(12).join('\n')}\n`);
+    const bad = Buffer.concat([
+      Buffer.from(chatLine(99).slice(0, 20)),
+      Buffer.from([0xc3, 0x28]),
+      Buffer.from(chatLine(99).slice(20)),
+      Buffer.from('\n'),
+    ]);
     const overlong = Buffer.concat([Buffer.from('{"messages": "'), Buffer.from([0xe0, 0x80, 0xaf]), Buffer.from('"}\n')]);
     const report = await validate('bad-utf8.jsonl', Buffer.concat([good, bad, overlong]));
     expect(report.errors).toEqual([
@@ -107,9 +126,9 @@ describe('validation edge cases', () => {
     body[1999] = '{"prompt": "p", "completion": "c"}';
     body[2998] = chatLine(10);
     for (let i = 100; i < 110; i++) body[i] = '{bad json';
-    const before = body.slice(0, 1000).join('\n') + '\n';
-    const blanks = Array.from({ length: 4 }, () => ' '.repeat(60_000)).join('\n') + '\n';
-    const content = before + blanks + body.slice(1000).join('\n') + '\n\n';
+    const before = `${body.slice(0, 1000).join('\n')}\n`;
+    const blanks = `${Array.from({ length: 4 }, () => ' '.repeat(60_000)).join('\n')}\n`;
+    const content = `${before + blanks + body.slice(1000).join('\n')}\n\n`;
     const path = tmp.file('split.jsonl');
     await writeFile(path, content);
     const cuts = await splitAtNewlines(path, Buffer.byteLength(content), 3);

@@ -53,9 +53,13 @@ describe('validation memory', () => {
     }
     peak = Math.max(peak, process.memoryUsage.rss());
     const growthMb = (peak - baseline) / (1024 * 1024);
-    console.log(`200 MB validation: RSS ${Math.round(baseline / 1048576)} MB → peak ${Math.round(peak / 1048576)} MB (+${growthMb.toFixed(0)} MB), ${lines} lines`);
+    console.log(
+      `200 MB validation: RSS ${Math.round(baseline / 1048576)} MB → peak ${Math.round(peak / 1048576)} MB (+${growthMb.toFixed(0)} MB), ${lines} lines`,
+    );
     expect(report.stats).toMatchObject({ examples: lines, lines, format: 'chat' });
-    expect(report.errors).toEqual([{ line: badLine, code: 'unrecognized_role', field: 'messages[1].role', message: expect.stringContaining('"robot"') }]);
+    expect(report.errors).toEqual([
+      { line: badLine, code: 'unrecognized_role', field: 'messages[1].role', message: expect.stringContaining('"robot"') },
+    ]);
     expect(report.warningCount).toBe(0);
     expect(growthMb).toBeLessThan(150);
   }, 120_000);

@@ -25,7 +25,7 @@ describe('fine-tune → deploy → chat (real trainer, real onnxruntime)', () =>
   beforeAll(async () => {
     t = await startTestApp('pglite', { worker: true });
     key = (await t.account('loop', 100_000_000n)).apiKey;
-    await t.app.services.catalog.setPrices((await addTinyModel(t)), { inferenceMicros: 1_000_000n });
+    await t.app.services.catalog.setPrices(await addTinyModel(t), { inferenceMicros: 1_000_000n });
   });
   afterAll(async () => {
     if (t) await expectLedgerConsistent(t.app.services.db);
@@ -51,7 +51,10 @@ describe('fine-tune → deploy → chat (real trainer, real onnxruntime)', () =>
     expect(job.metrics.loss).toBeLessThan(0.3);
     const modelId = job.fineTunedModel as string;
 
-    const deployment = await restJson<{ id: string; status: string }>(t.url, key, '/api/deployments', { method: 'POST', body: JSON.stringify({ modelId }) });
+    const deployment = await restJson<{ id: string; status: string }>(t.url, key, '/api/deployments', {
+      method: 'POST',
+      body: JSON.stringify({ modelId }),
+    });
     expect([200, 201, 202]).toContain(deployment.status);
     for (let i = 0; i < 600; i++) {
       const d = await restJson<{ status: string }>(t.url, key, `/api/deployments/${deployment.body.id}`);
@@ -64,12 +67,13 @@ describe('fine-tune → deploy → chat (real trainer, real onnxruntime)', () =>
 
     const before = await restJson<{ balance: string }>(t.url, key, '/api/account');
     for (const [question, answer] of PAIRS) {
-      const chat = await restJson<{ choices: Array<{ message: { content: string }; finish_reason: string }>; usage: { prompt_tokens: number; completion_tokens: number } }>(
-        t.url,
-        key,
-        '/v1/chat/completions',
-        { method: 'POST', body: JSON.stringify({ model: modelId, messages: [{ role: 'user', content: question }], temperature: 0, max_tokens: 32 }) },
-      );
+      const chat = await restJson<{
+        choices: Array<{ message: { content: string }; finish_reason: string }>;
+        usage: { prompt_tokens: number; completion_tokens: number };
+      }>(t.url, key, '/v1/chat/completions', {
+        method: 'POST',
+        body: JSON.stringify({ model: modelId, messages: [{ role: 'user', content: question }], temperature: 0, max_tokens: 32 }),
+      });
       expect(chat.status).toBe(200);
       expect(chat.body.choices[0]!.message.content).toBe(answer);
       expect(chat.body.choices[0]!.finish_reason).toBe('stop');
@@ -79,7 +83,13 @@ describe('fine-tune → deploy → chat (real trainer, real onnxruntime)', () =>
     const stream = await fetch(`${t.url}/v1/chat/completions`, {
       method: 'POST',
       headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ model: modelId, messages: [{ role: 'user', content: PAIRS[0]![0] }], temperature: 0, max_tokens: 32, stream: true }),
+      body: JSON.stringify({
+        model: modelId,
+        messages: [{ role: 'user', content: PAIRS[0]![0] }],
+        temperature: 0,
+        max_tokens: 32,
+        stream: true,
+      }),
     });
     const text = await stream.text();
     const deltas = text

@@ -24,7 +24,10 @@ describe('training outcomes reach webhooks', () => {
     await addTinyModel(t);
     const created = await restJson<{ secret: string }>(t.url, key, '/api/webhooks', {
       method: 'POST',
-      body: JSON.stringify({ url: `${receiver.url}/account`, events: ['training.started', 'training.completed', 'training.failed', 'training.cancelled'] }),
+      body: JSON.stringify({
+        url: `${receiver.url}/account`,
+        events: ['training.started', 'training.completed', 'training.failed', 'training.cancelled'],
+      }),
     });
     expect(created.status).toBe(201);
     endpointSecret = created.body.secret;
@@ -35,21 +38,38 @@ describe('training outcomes reach webhooks', () => {
     await receiver?.close();
   });
 
-  it('a completed job and a failed job each deliver their events, signed, to the endpoint and to the job URL', { timeout: 300_000 }, async () => {
+  it('a completed job and a failed job each deliver their events, signed, to the endpoint and to the job URL', {
+    timeout: 300_000,
+  }, async () => {
     const dataset = await uploadDataset(t.url, key, qaJsonl());
     const ok = await restJson<{ id: string }>(t.url, key, '/api/fine-tune/training/start', {
       method: 'POST',
-      body: JSON.stringify({ baseModel: 'tiny', trainingDataset: dataset.id, method: 'FULL', hyperparameters: { ...FAST_HYPERPARAMETERS, epochs: 1 }, webhookUrl: `${receiver.url}/job` }),
+      body: JSON.stringify({
+        baseModel: 'tiny',
+        trainingDataset: dataset.id,
+        method: 'FULL',
+        hyperparameters: { ...FAST_HYPERPARAMETERS, epochs: 1 },
+        webhookUrl: `${receiver.url}/job`,
+      }),
     });
     // Every answer lies past 16 tokens of question: truncated to 16, no example keeps a
     // trainable token, and the trainer refuses the job (NO_TRAINABLE_TOKENS: the user's data).
     const longQuestions = qaJsonl(
-      Array.from({ length: 12 }, (_v, i) => [`${'Please think very carefully about this long question number '.repeat(3)}${i}?`, `Answer ${i}.`] as [string, string]),
+      Array.from(
+        { length: 12 },
+        (_v, i) => [`${'Please think very carefully about this long question number '.repeat(3)}${i}?`, `Answer ${i}.`] as [string, string],
+      ),
     );
     const badData = await uploadDataset(t.url, key, longQuestions);
     const bad = await restJson<{ id: string }>(t.url, key, '/api/fine-tune/training/start', {
       method: 'POST',
-      body: JSON.stringify({ baseModel: 'tiny', trainingDataset: badData.id, method: 'FULL', hyperparameters: { ...FAST_HYPERPARAMETERS, maxSeqLength: 16 }, webhookUrl: `${receiver.url}/job` }),
+      body: JSON.stringify({
+        baseModel: 'tiny',
+        trainingDataset: badData.id,
+        method: 'FULL',
+        hyperparameters: { ...FAST_HYPERPARAMETERS, maxSeqLength: 16 },
+        webhookUrl: `${receiver.url}/job`,
+      }),
     });
     expect(bad.status).toBe(201);
 
@@ -61,9 +81,12 @@ describe('training outcomes reach webhooks', () => {
 
     const expected = (path: string) => (all: typeof receiver.received) => {
       const types = all.filter((r) => r.path === path && r.status < 300).map((r) => `${r.json.data.jobId}:${r.json.type}`);
-      return [`${ok.body.id}:training.started`, `${ok.body.id}:training.completed`, `${bad.body.id}:training.started`, `${bad.body.id}:training.failed`].every((x) =>
-        types.includes(x),
-      );
+      return [
+        `${ok.body.id}:training.started`,
+        `${ok.body.id}:training.completed`,
+        `${bad.body.id}:training.started`,
+        `${bad.body.id}:training.failed`,
+      ].every((x) => types.includes(x));
     };
     await receiver.waitFor(expected('/account'), 60_000);
     await receiver.waitFor(expected('/job'), 60_000);

@@ -39,7 +39,12 @@ describe.each(engines())('catalog import through the service (%s)', (engine) => 
   afterAll(async () => t?.stop());
 
   it('registers a single-file model folder, copies it into the data folder and lists it', async () => {
-    const model = await t.app.services.catalog.importModel({ dir: variants.single, id: 'tiny-single', fineTunable: true, pricePerMTokMicros: 2_500_000n });
+    const model = await t.app.services.catalog.importModel({
+      dir: variants.single,
+      id: 'tiny-single',
+      fineTunable: true,
+      pricePerMTokMicros: 2_500_000n,
+    });
     expect(model).toMatchObject({
       id: 'tiny-single',
       owner_account_id: null,
@@ -57,7 +62,13 @@ describe.each(engines())('catalog import through the service (%s)', (engine) => 
     expect((await fs.readdir(path.join(t.config.dataDir, 'models'))).filter((n) => n.startsWith('.'))).toEqual([]);
 
     const rest = await fetch(`${t.url}/api/models/tiny-single`, { headers: { authorization: `Bearer ${key}` } });
-    expect(await rest.json()).toMatchObject({ id: 'tiny-single', fineTunable: true, parameterCount, pricePerMillionTrainingTokens: '2.500000', ownedBy: 'tuneloop' });
+    expect(await rest.json()).toMatchObject({
+      id: 'tiny-single',
+      fineTunable: true,
+      parameterCount,
+      pricePerMillionTrainingTokens: '2.500000',
+      ownedBy: 'tuneloop',
+    });
     const graphql = await gql(t.url, key, FineTunableModelsDocument);
     expect(graphql.data?.fineTunableModels.map((m) => m.id)).toContain('tiny-single');
   });
@@ -83,7 +94,9 @@ describe.each(engines())('catalog import through the service (%s)', (engine) => 
 
   it('refuses a duplicate id with MODEL_EXISTS and keeps the first model', async () => {
     await t.app.services.catalog.importModel({ dir: variants.single, id: 'tiny-dup', fineTunable: true });
-    const error = await t.app.services.catalog.importModel({ dir: variants.sharded, id: 'tiny-dup', fineTunable: false }).catch((e: unknown) => e);
+    const error = await t.app.services.catalog
+      .importModel({ dir: variants.sharded, id: 'tiny-dup', fineTunable: false })
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(DomainError);
     expect(error).toMatchObject({ code: 'MODEL_EXISTS', status: 409, message: 'a model with id "tiny-dup" already exists' });
     const kept = await t.app.services.catalog.getModel('acct_nobody', 'tiny-dup');
@@ -93,14 +106,16 @@ describe.each(engines())('catalog import through the service (%s)', (engine) => 
 
   it('refuses every broken folder with a message that names the problem, and writes nothing', async () => {
     for (const refusal of variants.refusals) {
-      const error = await t.app.services.catalog
-        .importModel({ dir: refusal.dir, id: refusal.id, fineTunable: refusal.fineTunable })
-        .then(() => undefined, (e: unknown) => e);
+      const error = await t.app.services.catalog.importModel({ dir: refusal.dir, id: refusal.id, fineTunable: refusal.fineTunable }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect(error, refusal.name).toBeInstanceOf(DomainError);
       expect((error as DomainError).code, refusal.name).toBe(refusal.code);
       expect((error as DomainError).message, refusal.name).toMatch(refusal.message);
       expect((error as DomainError).message, refusal.name).not.toContain('\n');
-      if (refusal.code === 'INVALID_MODEL_FOLDER') expect((error as DomainError).message.startsWith(`${refusal.dir}: `), refusal.name).toBe(true);
+      if (refusal.code === 'INVALID_MODEL_FOLDER')
+        expect((error as DomainError).message.startsWith(`${refusal.dir}: `), refusal.name).toBe(true);
     }
     const rows = await t.app.services.db.selectFrom('models').select('id').where('id', '=', 'refused').execute();
     expect(rows).toEqual([]);

@@ -42,7 +42,13 @@ function migratedTemplate(): Promise<string> {
   cached ??= (async () => {
     const cache = path.join(os.tmpdir(), 'tuneloop-test-pglite');
     const template = path.join(cache, await templateKey());
-    if (await fs.stat(path.join(template, 'PG_VERSION')).then(() => true, () => false)) return template;
+    if (
+      await fs.stat(path.join(template, 'PG_VERSION')).then(
+        () => true,
+        () => false,
+      )
+    )
+      return template;
     await fs.mkdir(cache, { recursive: true });
     const building = await fs.mkdtemp(path.join(cache, '.building-'));
     const folder = path.join(building, 'db');

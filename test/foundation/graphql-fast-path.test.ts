@@ -49,7 +49,10 @@ describe.each(engines())('GraphQL plain-query fast path (%s)', (engine) => {
   it('answers queries byte for byte as yoga does: variables, defaults, fragments, aliases, operation names', async () => {
     const cases: Array<{ query: string; variables?: Record<string, unknown>; operationName?: string }> = [
       { query: '{ fineTunableModels { id fineTunable architecture contextLength pricePerMillionTrainingTokens createdAt } }' },
-      { query: 'query M($id: ID!) { model(id: $id) { id ...F } } fragment F on Model { parameterCount vocabSize }', variables: { id: 'tiny-fast' } },
+      {
+        query: 'query M($id: ID!) { model(id: $id) { id ...F } } fragment F on Model { parameterCount vocabSize }',
+        variables: { id: 'tiny-fast' },
+      },
       { query: '{ a: model(id: "tiny-fast") { id } b: model(id: "missing") { id } }' },
       { query: 'query P($n: Int = 1) { models(first: $n) { edges { cursor node { id } } pageInfo { hasNextPage } } }' },
       { query: 'query One { account { id } } query Two { fineTunableModels { id } }', operationName: 'Two' },
@@ -73,7 +76,10 @@ describe.each(engines())('GraphQL plain-query fast path (%s)', (engine) => {
       ['CORS', run({ query }, { origin: 'https://example.com' })],
       ['SSE', run({ query }, { accept: 'text/event-stream' })],
       ['form', run({ query }, { 'content-type': 'application/x-www-form-urlencoded' })],
-      ['no key', Promise.resolve(execute({ method: 'POST', headers: { 'content-type': 'application/json' }, body: { query } }, openResponse()))],
+      [
+        'no key',
+        Promise.resolve(execute({ method: 'POST', headers: { 'content-type': 'application/json' }, body: { query } }, openResponse())),
+      ],
       ['bad key', run({ query }, { authorization: 'Bearer tl_nope' })],
       ['extensions', run({ query, extensions: { persistedQuery: { version: 1 } } })],
       ['variables not an object', run({ query, variables: [1] })],
@@ -81,7 +87,7 @@ describe.each(engines())('GraphQL plain-query fast path (%s)', (engine) => {
       ['subscription', run({ query: 'subscription { trainingProgress(jobId: "job_x") { __typename } }' })],
       ['syntax error', run({ query: '{ fineTunableModels { id ' })],
       ['validation error', run({ query: '{ noSuchField }' })],
-      ['over the depth limit', run({ query: '{ model(id: "x") { ' + 'baseModel { '.repeat(20) + 'id' + ' }'.repeat(20) + ' } }' })],
+      ['over the depth limit', run({ query: `{ model(id: "x") { ${'baseModel { '.repeat(20)}id${' }'.repeat(20)} } }` })],
       ['unknown operation name', run({ query, operationName: 'Nope' })],
       ['wrong variable type', run({ query: 'query M($id: ID!) { model(id: $id) { id } }', variables: { id: { not: 'an id' } } })],
       ['missing variable', run({ query: 'query M($id: ID!) { model(id: $id) { id } }' })],
@@ -93,10 +99,13 @@ describe.each(engines())('GraphQL plain-query fast path (%s)', (engine) => {
     expect(await run({ query })).toBeTypeOf('string');
   });
 
-  it('over HTTP, what the fast path declines still gets yoga\'s full answer', async () => {
+  it("over HTTP, what the fast path declines still gets yoga's full answer", async () => {
     const post = async (body: unknown) => {
       const response = await fetch(`${t.url}/graphql`, { method: 'POST', headers: headers(), body: JSON.stringify(body) });
-      return { status: response.status, body: (await response.json()) as { data?: unknown; errors?: Array<{ message: string; extensions?: { code?: string } }> } };
+      return {
+        status: response.status,
+        body: (await response.json()) as { data?: unknown; errors?: Array<{ message: string; extensions?: { code?: string } }> },
+      };
     };
     const invalid = await post({ query: '{ noSuchField }' });
     expect(invalid.body.errors?.[0]?.message).toMatch(/Cannot query field "noSuchField"/);
@@ -120,7 +129,10 @@ describe.each(engines())('GraphQL plain-query fast path (%s)', (engine) => {
     const chunked = await new Promise<{ status: number; body: string }>((resolve, reject) => {
       const request = http.request(`${t.url}/graphql`, { method: 'POST', headers: headers() }, (response) => {
         let text = '';
-        response.setEncoding('utf8').on('data', (d: string) => (text += d)).on('end', () => resolve({ status: response.statusCode!, body: text }));
+        response
+          .setEncoding('utf8')
+          .on('data', (d: string) => (text += d))
+          .on('end', () => resolve({ status: response.statusCode!, body: text }));
       });
       request.on('error', reject);
       request.write('{"query": "{ fineTunable');

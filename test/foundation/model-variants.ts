@@ -82,7 +82,10 @@ export async function writeShardedCopy(from: string, to: string, parts = 3): Pro
     files.push(file);
   }
   const totalSize = tensors.reduce((n, t) => n + t.data.length, 0);
-  await fs.writeFile(path.join(to, 'model.safetensors.index.json'), JSON.stringify({ metadata: { total_size: totalSize }, weight_map: weightMap }, null, 2));
+  await fs.writeFile(
+    path.join(to, 'model.safetensors.index.json'),
+    JSON.stringify({ metadata: { total_size: totalSize }, weight_map: weightMap }, null, 2),
+  );
   return files;
 }
 
@@ -174,12 +177,16 @@ export async function buildModelVariants(): Promise<ModelVariants> {
     const text = await fs.readFile(path.join(dir, 'tokenizer.json'), 'utf8');
     await fs.writeFile(path.join(dir, 'tokenizer.json'), text.slice(0, Math.floor(text.length / 2)));
   });
-  await variant('fine-tunable without chat_template', /tokenizer_config\.json has no chat_template, which fine-tuning needs/, async (dir) => {
-    await copy(dir);
-    await editJson(path.join(dir, 'tokenizer_config.json'), (c) => {
-      delete c.chat_template;
-    });
-  });
+  await variant(
+    'fine-tunable without chat_template',
+    /tokenizer_config\.json has no chat_template, which fine-tuning needs/,
+    async (dir) => {
+      await copy(dir);
+      await editJson(path.join(dir, 'tokenizer_config.json'), (c) => {
+        delete c.chat_template;
+      });
+    },
+  );
   refusals.push({
     name: 'invalid id',
     dir: single,

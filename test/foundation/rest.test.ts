@@ -55,7 +55,13 @@ describe.each(engines())('REST layer (%s)', (engine) => {
     expect(response.status).toBe(status);
     expect(response.headers.get('content-type')).toMatch(/^application\/problem\+json/);
     const body = (await response.json()) as Record<string, unknown>;
-    expect(body).toMatchObject({ status, code, title: expect.any(String), detail: expect.any(String), type: expect.stringMatching(/^urn:tuneloop:problem:/) });
+    expect(body).toMatchObject({
+      status,
+      code,
+      title: expect.any(String),
+      detail: expect.any(String),
+      type: expect.stringMatching(/^urn:tuneloop:problem:/),
+    });
     expect(JSON.stringify(body)).not.toMatch(/\n\s+at |node_modules|\.ts:\d+/);
     return body;
   }
@@ -69,10 +75,15 @@ describe.each(engines())('REST layer (%s)', (engine) => {
 
   it('an invalid JSON body gets 400 problem+json naming the field; malformed JSON gets INVALID_JSON', async () => {
     // The first CONTRACT route with a JSON body: POST /api/fine-tune/estimate.
-    const post = (body: string) => get('/api/fine-tune/estimate', { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    const post = (body: string) =>
+      get('/api/fine-tune/estimate', { method: 'POST', headers: { 'content-type': 'application/json' }, body });
     const missing = await expectProblem(await post(JSON.stringify({ trainingDataset: 'ds_x' })), 400, 'INVALID_REQUEST');
     expect(missing.detail).toMatch(/baseModel/);
-    const wrongType = await expectProblem(await post(JSON.stringify({ baseModel: { id: 'tiny-rest' }, trainingDataset: 'ds_x' })), 400, 'INVALID_REQUEST');
+    const wrongType = await expectProblem(
+      await post(JSON.stringify({ baseModel: { id: 'tiny-rest' }, trainingDataset: 'ds_x' })),
+      400,
+      'INVALID_REQUEST',
+    );
     expect(wrongType.detail).toMatch(/baseModel/);
     await expectProblem(await post('{"baseModel": '), 400, 'INVALID_JSON');
   });
@@ -118,8 +129,14 @@ describe.each(engines())('REST layer (%s)', (engine) => {
       );
       // GraphQL is not REST: it describes itself (introspection, schema/schema.graphql).
       const rest = [...registered].filter((r) => !r.endsWith(' /graphql'));
-      expect(rest.filter((r) => !described.has(r)), 'registered but not described').toEqual([]);
-      expect([...described].filter((r) => !registered.has(r)), 'described but not registered').toEqual([]);
+      expect(
+        rest.filter((r) => !described.has(r)),
+        'registered but not described',
+      ).toEqual([]);
+      expect(
+        [...described].filter((r) => !registered.has(r)),
+        'described but not registered',
+      ).toEqual([]);
       for (const [path, ops] of Object.entries(spec.paths)) {
         for (const [method, op] of Object.entries(ops)) {
           expect(op.tags?.length, `${method} ${path} has a tag`).toBeGreaterThan(0);
@@ -157,7 +174,11 @@ describe('pending routes', () => {
       const response = await app.inject({ method: 'POST', url: '/api/fine-tune/estimate', payload: {} });
       expect(response.statusCode).toBe(501);
       expect(response.headers['content-type']).toMatch(/^application\/problem\+json/);
-      expect(response.json()).toMatchObject({ status: 501, code: 'NOT_IMPLEMENTED', detail: 'cost estimates is not available in this version yet' });
+      expect(response.json()).toMatchObject({
+        status: 501,
+        code: 'NOT_IMPLEMENTED',
+        detail: 'cost estimates is not available in this version yet',
+      });
       expect((await app.inject({ method: 'GET', url: '/api/training/ftjob_x' })).statusCode).toBe(501);
     } finally {
       await app.close();

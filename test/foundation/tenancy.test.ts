@@ -70,7 +70,10 @@ async function gqlRaw(t: TestApp, apiKey: string, query: string, variables: Reco
     headers: auth(apiKey, { 'content-type': 'application/json' }),
     body: JSON.stringify({ query, variables }),
   });
-  return { status: response.status, ...((await response.json()) as { data?: Record<string, any>; errors?: Array<{ extensions?: { code?: string } }> }) };
+  return {
+    status: response.status,
+    ...((await response.json()) as { data?: Record<string, any>; errors?: Array<{ extensions?: { code?: string } }> }),
+  };
 }
 
 async function restIds(t: TestApp, apiKey: string, path: string): Promise<string[]> {
@@ -125,7 +128,10 @@ const kinds: Kind[] = [
       { name: 'fineTunableModels', ids: (t, key) => gqlIds(t, key, '{ fineTunableModels { id } }', (d) => d.fineTunableModels) },
       {
         name: 'models connection',
-        ids: (t, key) => gqlIds(t, key, '{ models(first: 100) { edges { node { id } } } }', (d) => d.models.edges.map((e: { node: { id: string } }) => e.node)),
+        ids: (t, key) =>
+          gqlIds(t, key, '{ models(first: 100) { edges { node { id } } } }', (d) =>
+            d.models.edges.map((e: { node: { id: string } }) => e.node),
+          ),
       },
     ],
   },
@@ -135,7 +141,12 @@ const kinds: Kind[] = [
       const response = await fetch(`${t.url}/api/datasets`, {
         method: 'POST',
         headers: auth(a.apiKey, { 'content-type': 'application/jsonl' }),
-        body: `${JSON.stringify({ messages: [{ role: 'user', content: 'hi' }, { role: 'assistant', content: 'hello' }] })}\n`,
+        body: `${JSON.stringify({
+          messages: [
+            { role: 'user', content: 'hi' },
+            { role: 'assistant', content: 'hello' },
+          ],
+        })}\n`,
       });
       expect(response.status).toBe(201);
       return ((await response.json()) as { id: string }).id;
@@ -149,7 +160,10 @@ const kinds: Kind[] = [
       { name: 'GET /api/datasets', ids: (t, key) => restIds(t, key, '/api/datasets') },
       {
         name: 'datasets connection',
-        ids: (t, key) => gqlIds(t, key, '{ datasets(first: 100) { edges { node { id } } } }', (d) => d.datasets.edges.map((e: { node: { id: string } }) => e.node)),
+        ids: (t, key) =>
+          gqlIds(t, key, '{ datasets(first: 100) { edges { node { id } } } }', (d) =>
+            d.datasets.edges.map((e: { node: { id: string } }) => e.node),
+          ),
       },
     ],
   },
@@ -190,7 +204,10 @@ const kinds: Kind[] = [
       { name: 'GET /api/training', ids: (t, key) => restIds(t, key, '/api/training') },
       {
         name: 'trainingJobs connection',
-        ids: (t, key) => gqlIds(t, key, '{ trainingJobs(first: 100) { edges { node { id } } } }', (d) => d.trainingJobs.edges.map((e: { node: { id: string } }) => e.node)),
+        ids: (t, key) =>
+          gqlIds(t, key, '{ trainingJobs(first: 100) { edges { node { id } } } }', (d) =>
+            d.trainingJobs.edges.map((e: { node: { id: string } }) => e.node),
+          ),
       },
     ],
   },
@@ -218,7 +235,9 @@ const kinds: Kind[] = [
       {
         name: 'webhookEndpoints connection',
         ids: (t, key) =>
-          gqlIds(t, key, '{ webhookEndpoints(first: 100) { edges { node { id } } } }', (d) => d.webhookEndpoints.edges.map((e: { node: { id: string } }) => e.node)),
+          gqlIds(t, key, '{ webhookEndpoints(first: 100) { edges { node { id } } } }', (d) =>
+            d.webhookEndpoints.edges.map((e: { node: { id: string } }) => e.node),
+          ),
       },
     ],
   },
@@ -310,25 +329,27 @@ describe.each(engines())('tenant isolation (%s)', (engine) => {
       }
     });
 
-    if (kind.mutations?.length) it('GraphQL mutations: B gets a NOT_FOUND error', async () => {
-      for (const mutation of kind.mutations ?? []) {
-        const denied = await gqlRaw(t, accounts.b.apiKey, mutation.query, { id: id() });
-        expect(denied.data?.[mutation.field]?.errors?.[0]?.code, mutation.query).toBe('NOT_FOUND');
-      }
-    });
+    if (kind.mutations?.length)
+      it('GraphQL mutations: B gets a NOT_FOUND error', async () => {
+        for (const mutation of kind.mutations ?? []) {
+          const denied = await gqlRaw(t, accounts.b.apiKey, mutation.query, { id: id() });
+          expect(denied.data?.[mutation.field]?.errors?.[0]?.code, mutation.query).toBe('NOT_FOUND');
+        }
+      });
 
-    if (kind.subscription) it('subscriptions: B is refused with NOT_FOUND over graphql-ws', async () => {
-      const client = wsClient(t.url, accounts.b.apiKey);
-      try {
-        const outcome = await wsCollect<unknown>(client, kind.subscription!, { id: id() }).then(
-          (results) => (results[0]?.errors as Array<{ extensions?: { code?: string } }>) ?? [],
-          (errors: unknown) => errors as Array<{ extensions?: { code?: string } }>,
-        );
-        expect(outcome[0]?.extensions?.code).toBe('NOT_FOUND');
-      } finally {
-        await client.dispose();
-      }
-    });
+    if (kind.subscription)
+      it('subscriptions: B is refused with NOT_FOUND over graphql-ws', async () => {
+        const client = wsClient(t.url, accounts.b.apiKey);
+        try {
+          const outcome = await wsCollect<unknown>(client, kind.subscription!, { id: id() }).then(
+            (results) => (results[0]?.errors as Array<{ extensions?: { code?: string } }>) ?? [],
+            (errors: unknown) => errors as Array<{ extensions?: { code?: string } }>,
+          );
+          expect(outcome[0]?.extensions?.code).toBe('NOT_FOUND');
+        } finally {
+          await client.dispose();
+        }
+      });
 
     it('listings: A sees it, B does not', async () => {
       for (const listing of kind.listings) {

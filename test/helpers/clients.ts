@@ -70,10 +70,7 @@ export interface SseEvent {
  * Reads a text/event-stream response until it ends or `until` returns true; returns the
  * events. Uses fetch + eventsource-parser, the way a browser EventSource would parse.
  */
-export async function readSse(
-  response: Response,
-  until?: (event: SseEvent, all: SseEvent[]) => boolean,
-): Promise<SseEvent[]> {
+export async function readSse(response: Response, until?: (event: SseEvent, all: SseEvent[]) => boolean): Promise<SseEvent[]> {
   const events: SseEvent[] = [];
   let done = false;
   const parser = createParser({

@@ -22,7 +22,10 @@ function withDatabase(url: string, database: string): string {
 
 /** Creates an empty database on the server for one test file; `drop` removes it. */
 export async function createTestDatabase(label = 'test'): Promise<{ url: string; drop: () => Promise<void> }> {
-  const name = `tl_${label.replace(/[^a-z0-9]/gi, '').toLowerCase().slice(0, 20)}_${randomBytes(4).toString('hex')}`;
+  const name = `tl_${label
+    .replace(/[^a-z0-9]/gi, '')
+    .toLowerCase()
+    .slice(0, 20)}_${randomBytes(4).toString('hex')}`;
   const admin = new pg.Client({ connectionString: SERVER_URL });
   await admin.connect();
   try {

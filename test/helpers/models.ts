@@ -16,7 +16,10 @@ export async function tinyModelFolder(opts: { size?: string; seed?: number; arch
   const seed = opts.seed ?? 0;
   const arch = opts.arch ?? 'llama';
   const dir = path.join(CACHE, `${size}-${arch}-${seed}`);
-  const ready = await fs.stat(path.join(dir, 'config.json')).then(() => true, () => false);
+  const ready = await fs.stat(path.join(dir, 'config.json')).then(
+    () => true,
+    () => false,
+  );
   if (!ready) {
     await fs.mkdir(CACHE, { recursive: true });
     const temp = await fs.mkdtemp(path.join(CACHE, '.building-'));

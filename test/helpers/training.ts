@@ -18,7 +18,16 @@ export const QA: Array<[string, string]> = [
 ];
 
 export function qaJsonl(pairs: Array<[string, string]> = QA): string {
-  return pairs.map(([q, a]) => JSON.stringify({ messages: [{ role: 'user', content: q }, { role: 'assistant', content: a }] })).join('\n') + '\n';
+  return `${pairs
+    .map(([q, a]) =>
+      JSON.stringify({
+        messages: [
+          { role: 'user', content: q },
+          { role: 'assistant', content: a },
+        ],
+      }),
+    )
+    .join('\n')}\n`;
 }
 
 /** Registers the tiny base model (real init-model output) as fine-tunable. */
@@ -38,7 +47,9 @@ export async function uploadDataset(url: string, apiKey: string, jsonl: string):
   let dataset = (await response.json()) as { id: string; status: string };
   for (let i = 0; i < 200 && dataset.status === 'VALIDATING'; i++) {
     await new Promise((r) => setTimeout(r, 100));
-    dataset = (await (await fetch(`${url}/api/datasets/${dataset.id}`, { headers: { authorization: `Bearer ${apiKey}` } })).json()) as typeof dataset;
+    dataset = (await (
+      await fetch(`${url}/api/datasets/${dataset.id}`, { headers: { authorization: `Bearer ${apiKey}` } })
+    ).json()) as typeof dataset;
   }
   return dataset;
 }
@@ -46,7 +57,12 @@ export async function uploadDataset(url: string, apiKey: string, jsonl: string):
 /** Fast settings for the tiny model: a dozen steps, full fine-tuning with a high learning rate. */
 export const FAST_HYPERPARAMETERS = { epochs: 2, batchSize: 1, learningRate: 0.003, maxSeqLength: 64, checkpointEvery: 4 };
 
-export async function restJson<T = Record<string, unknown>>(url: string, apiKey: string, path: string, init: RequestInit = {}): Promise<{ status: number; body: T }> {
+export async function restJson<T = Record<string, unknown>>(
+  url: string,
+  apiKey: string,
+  path: string,
+  init: RequestInit = {},
+): Promise<{ status: number; body: T }> {
   const response = await fetch(`${url}${path}`, {
     ...init,
     headers: { authorization: `Bearer ${apiKey}`, ...(init.body ? { 'content-type': 'application/json' } : {}), ...(init.headers ?? {}) },
@@ -56,7 +72,13 @@ export async function restJson<T = Record<string, unknown>>(url: string, apiKey:
 }
 
 /** Polls a job over REST until its status is one of `statuses`. */
-export async function waitForJob(url: string, apiKey: string, jobId: string, statuses: string[], timeoutMs = 120_000): Promise<Record<string, any>> {
+export async function waitForJob(
+  url: string,
+  apiKey: string,
+  jobId: string,
+  statuses: string[],
+  timeoutMs = 120_000,
+): Promise<Record<string, any>> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const { body } = await restJson<Record<string, any>>(url, apiKey, `/api/training/${jobId}`);

@@ -21,7 +21,12 @@ describe('one deployment under load (pglite)', () => {
     // the CPU. On a machine with onnxruntime's CUDA build, run with TUNELOOP_EXPECT_CUDA=1.
     t = await startTestApp('pglite', { config: { inferenceMaxBatch: 1, inferenceMaxQueue: 1, inferenceProviders: ['cuda', 'cpu'] } });
     alice = await t.account('alice');
-    await t.app.services.catalog.importModel({ dir: await onnxModelFolder(), id: 'tiny-base', fineTunable: true, inferencePricePerMTokMicros: 1_000_000n });
+    await t.app.services.catalog.importModel({
+      dir: await onnxModelFolder(),
+      id: 'tiny-base',
+      fineTunable: true,
+      inferencePricePerMTokMicros: 1_000_000n,
+    });
     const id = await deployReady(t, alice.apiKey, alice.accountId, 'tiny-base');
     const deployment = await t.app.services.inference.getDeployment(alice.accountId, id);
     expect(deployment.execution_provider).toBe(process.env.TUNELOOP_EXPECT_CUDA === '1' ? 'cuda' : 'cpu');
@@ -48,7 +53,10 @@ describe('one deployment under load (pglite)', () => {
     const third = await post(t, alice.apiKey, '/v1/completions', { ...LONG, max_tokens: 2 });
     expect(third.status).toBe(429);
     expect(Number(third.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
-    expect(((await third.json()) as { error: { type: string; code: string } }).error).toMatchObject({ type: 'rate_limit_exceeded', code: 'rate_limit_exceeded' });
+    expect(((await third.json()) as { error: { type: string; code: string } }).error).toMatchObject({
+      type: 'rate_limit_exceeded',
+      code: 'rate_limit_exceeded',
+    });
     running.abort();
     queued.abort();
     await first.body?.cancel().catch(() => {});
@@ -62,7 +70,11 @@ describe('one deployment under load (pglite)', () => {
       if (again === 429) await new Promise((r) => setTimeout(r, 50));
     }
     expect(again).toBe(200);
-    const cancelled = await t.app.services.db.selectFrom('inference_usage').select('finish_reason').where('finish_reason', '=', 'cancelled').execute();
+    const cancelled = await t.app.services.db
+      .selectFrom('inference_usage')
+      .select('finish_reason')
+      .where('finish_reason', '=', 'cancelled')
+      .execute();
     expect(cancelled).toHaveLength(2);
   });
 
@@ -86,11 +98,18 @@ describe('one deployment under load (pglite)', () => {
 
   it('stops a non-streamed generation when the client disconnects', async () => {
     const abort = new AbortController();
-    const pending = post(t, alice.apiKey, '/v1/chat/completions', { model: 'tiny-base', messages: [{ role: 'user', content: 'Hi' }], max_tokens: 480, logit_bias: NO_EOS }, abort.signal);
+    const pending = post(
+      t,
+      alice.apiKey,
+      '/v1/chat/completions',
+      { model: 'tiny-base', messages: [{ role: 'user', content: 'Hi' }], max_tokens: 480, logit_bias: NO_EOS },
+      abort.signal,
+    );
     await new Promise((r) => setTimeout(r, 400));
     abort.abort();
     await expect(pending).rejects.toThrow();
-    const rows = async () => t.app.services.db.selectFrom('inference_usage').selectAll().where('endpoint', '=', 'chat.completions').execute();
+    const rows = async () =>
+      t.app.services.db.selectFrom('inference_usage').selectAll().where('endpoint', '=', 'chat.completions').execute();
     for (let i = 0; i < 200 && (await rows()).length === 0; i++) await new Promise((r) => setTimeout(r, 50));
     const [row] = await rows();
     expect(row).toMatchObject({ finish_reason: 'cancelled' });

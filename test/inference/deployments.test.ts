@@ -65,7 +65,9 @@ describe.each(engines())('deployments (%s)', (engine) => {
     const refused = await post(t, alice.apiKey, '/v1/completions', { model: 'tiny-base', prompt: 'Hi' });
     expect(refused.status).toBe(404);
     expect(((await refused.json()) as { error: { code: string } }).error.code).toBe('model_not_deployed');
-    const list = (await (await fetch(`${t.url}/api/deployments?includeUndeployed=true`, { headers: auth(alice.apiKey) })).json()) as { data: Array<{ id: string; status: string }> };
+    const list = (await (await fetch(`${t.url}/api/deployments?includeUndeployed=true`, { headers: auth(alice.apiKey) })).json()) as {
+      data: Array<{ id: string; status: string }>;
+    };
     expect(list.data).toEqual([expect.objectContaining({ id: dep.id, status: 'UNDEPLOYED' })]);
   });
 
@@ -118,7 +120,10 @@ describe.each(engines())('deployments (%s)', (engine) => {
     await fs.rm(path.dirname(dir), { recursive: true, force: true });
     const { deployment } = await t.app.services.inference.deploy(alice.accountId, 'tiny-broken');
     await expect(t.app.services.inference.waitReady(alice.accountId, deployment.id)).rejects.toMatchObject({ code: 'DEPLOYMENT_FAILED' });
-    const got = (await (await fetch(`${t.url}/api/deployments/${deployment.id}`, { headers: auth(alice.apiKey) })).json()) as { status: string; error: string };
+    const got = (await (await fetch(`${t.url}/api/deployments/${deployment.id}`, { headers: auth(alice.apiKey) })).json()) as {
+      status: string;
+      error: string;
+    };
     expect(got.status).toBe('FAILED');
     expect(got.error.length).toBeGreaterThan(10);
     const refused = await post(t, alice.apiKey, '/v1/completions', { model: 'tiny-broken', prompt: 'Hi' });

@@ -16,7 +16,13 @@ const CACHE = path.join(os.tmpdir(), 'tuneloop-test-models');
 export async function onnxModelFolder(opts: { size?: string; seed?: number } = {}): Promise<string> {
   const source = await tinyModelFolder(opts);
   const dir = `${source}-onnx`;
-  if (await fs.stat(path.join(dir, 'onnx', 'model.onnx')).then(() => true, () => false)) return dir;
+  if (
+    await fs.stat(path.join(dir, 'onnx', 'model.onnx')).then(
+      () => true,
+      () => false,
+    )
+  )
+    return dir;
   await fs.mkdir(CACHE, { recursive: true });
   const temp = await fs.mkdtemp(path.join(CACHE, '.building-onnx-'));
   const out = path.join(temp, 'model');
@@ -45,7 +51,12 @@ export async function insertFineTunedModel(t: TestApp, ownerAccountId: string, d
       base_model_id: 'tiny-base',
       fine_tunable: false,
       storage_path: target,
-      onnx_path: (await fs.stat(path.join(target, 'onnx', 'model.onnx')).then(() => true, () => false)) ? path.join(target, 'onnx', 'model.onnx') : null,
+      onnx_path: (await fs.stat(path.join(target, 'onnx', 'model.onnx')).then(
+        () => true,
+        () => false,
+      ))
+        ? path.join(target, 'onnx', 'model.onnx')
+        : null,
       created_at: undefined,
     })
     .execute();
@@ -71,7 +82,7 @@ export async function deployReady(t: TestApp, apiKey: string, accountId: string,
 }
 
 /** The `data:` payloads of a server-sent event stream, in order (`[DONE]` included). */
-export async function sseData(response: Response, onData?: (data: string, index: number) => boolean | void): Promise<string[]> {
+export async function sseData(response: Response, onData?: (data: string, index: number) => boolean | undefined): Promise<string[]> {
   const out: string[] = [];
   const reader = response.body!.getReader();
   const decoder = new TextDecoder();

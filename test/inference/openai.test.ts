@@ -42,7 +42,12 @@ describe.each(engines())('OpenAI-compatible inference (%s)', (engine) => {
     alice = await t.account('alice', 100_000_000n);
     bob = await t.account('bob', 100_000_000n);
     modelDir = await onnxModelFolder();
-    await t.app.services.catalog.importModel({ dir: modelDir, id: 'tiny-base', fineTunable: true, inferencePricePerMTokMicros: PRICE_PER_MTOK });
+    await t.app.services.catalog.importModel({
+      dir: modelDir,
+      id: 'tiny-base',
+      fineTunable: true,
+      inferencePricePerMTokMicros: PRICE_PER_MTOK,
+    });
     aliceModel = await insertFineTunedModel(t, alice.accountId, modelDir, 'alice');
     await deployReady(t, alice.apiKey, alice.accountId, 'tiny-base');
   });
@@ -61,9 +66,19 @@ describe.each(engines())('OpenAI-compatible inference (%s)', (engine) => {
         }),
       ),
     );
-    const reference = torchGreedy(modelDir, results.map((r) => r.promptTokenIds), 24, EOS);
+    const reference = torchGreedy(
+      modelDir,
+      results.map((r) => r.promptTokenIds),
+      24,
+      EOS,
+    );
     results.forEach((r, i) => expect(r.tokenIds, `prompt ${i}`).toEqual(reference[i]));
-    const alone = await inference.complete({ accountId: alice.accountId, model: 'tiny-base', input: { prompt: prompts[1]! }, params: { temperature: 0, maxTokens: 24 } });
+    const alone = await inference.complete({
+      accountId: alice.accountId,
+      model: 'tiny-base',
+      input: { prompt: prompts[1]! },
+      params: { temperature: 0, maxTokens: 24 },
+    });
     expect(alone.tokenIds).toEqual(reference[1]);
     expect(alone.text).toBe(results[1]!.text);
   });
@@ -88,7 +103,14 @@ describe.each(engines())('OpenAI-compatible inference (%s)', (engine) => {
     expect(streamed.headers.get('content-type')).toContain('text/event-stream');
     const data = await sseData(streamed);
     expect(data.at(-1)).toBe('[DONE]');
-    const chunks = data.slice(0, -1).map((d) => JSON.parse(d) as { object: string; choices: Array<{ delta: { role?: string; content?: string }; finish_reason: string | null }>; usage?: ChatCompletion['usage'] });
+    const chunks = data.slice(0, -1).map(
+      (d) =>
+        JSON.parse(d) as {
+          object: string;
+          choices: Array<{ delta: { role?: string; content?: string }; finish_reason: string | null }>;
+          usage?: ChatCompletion['usage'];
+        },
+    );
     expect(chunks.every((c) => c.object === 'chat.completion.chunk')).toBe(true);
     expect(chunks[0]!.choices[0]!.delta.role).toBe('assistant');
     const text = chunks.flatMap((c) => c.choices.map((ch) => ch.delta.content ?? '')).join('');
@@ -98,10 +120,16 @@ describe.each(engines())('OpenAI-compatible inference (%s)', (engine) => {
     expect(chunks.at(-1)!.usage).toEqual(whole.usage);
 
     const completion = { model: 'tiny-base', prompt: 'Hello, my name is', ...params };
-    const plain = (await (await post(t, alice.apiKey, '/v1/completions', completion)).json()) as { object: string; choices: Array<{ text: string }> };
+    const plain = (await (await post(t, alice.apiKey, '/v1/completions', completion)).json()) as {
+      object: string;
+      choices: Array<{ text: string }>;
+    };
     expect(plain.object).toBe('text_completion');
     const pieces = await sseData(await post(t, alice.apiKey, '/v1/completions', { ...completion, stream: true }));
-    const joined = pieces.slice(0, -1).map((d) => (JSON.parse(d) as { choices: Array<{ text: string }> }).choices[0]!.text).join('');
+    const joined = pieces
+      .slice(0, -1)
+      .map((d) => (JSON.parse(d) as { choices: Array<{ text: string }> }).choices[0]!.text)
+      .join('');
     expect(joined).toBe(plain.choices[0]!.text);
   });
 
@@ -126,14 +154,19 @@ describe.each(engines())('OpenAI-compatible inference (%s)', (engine) => {
     const body = (await (await chat(alice.apiKey, { max_tokens: 7, logit_bias: NO_EOS })).json()) as ChatCompletion;
     expect(body.usage.completion_tokens).toBe(7);
     expect(body.choices[0]!.finish_reason).toBe('length');
-    const completion = (await (await post(t, alice.apiKey, '/v1/completions', { model: 'tiny-base', prompt: 'Hi', logit_bias: NO_EOS })).json()) as ChatCompletion;
+    const completion = (await (
+      await post(t, alice.apiKey, '/v1/completions', { model: 'tiny-base', prompt: 'Hi', logit_bias: NO_EOS })
+    ).json()) as ChatCompletion;
     expect(completion.usage.completion_tokens).toBe(16); // OpenAI's default for completions
   });
 
   it('reproduces a sampled answer from its seed', async () => {
     const answer = async (seed: number) =>
-      ((await (await chat(alice.apiKey, { temperature: 1, top_p: 0.95, top_k: 50, seed, max_tokens: 30, logit_bias: NO_EOS })).json()) as ChatCompletion)
-        .choices[0]!.message.content;
+      (
+        (await (
+          await chat(alice.apiKey, { temperature: 1, top_p: 0.95, top_k: 50, seed, max_tokens: 30, logit_bias: NO_EOS })
+        ).json()) as ChatCompletion
+      ).choices[0]!.message.content;
     const first = await answer(1234);
     expect(await answer(1234)).toBe(first);
     expect(await answer(4321)).not.toBe(first);
@@ -166,11 +199,21 @@ describe.each(engines())('OpenAI-compatible inference (%s)', (engine) => {
       [{ messages: [{ role: 'wizard', content: 'hi' }] }, 'messages[0].role'],
     ];
     for (const [body, param] of bad) {
-      expect(await error(await chat(alice.apiKey, body)), JSON.stringify(body)).toMatchObject({ status: 400, type: 'invalid_request_error', param });
+      expect(await error(await chat(alice.apiKey, body)), JSON.stringify(body)).toMatchObject({
+        status: 400,
+        type: 'invalid_request_error',
+        param,
+      });
     }
-    expect(await error(await post(t, alice.apiKey, '/v1/chat/completions', '{"model": '))).toMatchObject({ status: 400, code: 'invalid_json' });
+    expect(await error(await post(t, alice.apiKey, '/v1/chat/completions', '{"model": '))).toMatchObject({
+      status: 400,
+      code: 'invalid_json',
+    });
     expect(await error(await post(t, alice.apiKey, '/v1/completions', { prompt: 'x' }))).toMatchObject({ status: 400, param: 'model' });
-    expect(await error(await post(t, undefined, '/v1/completions', { model: 'tiny-base', prompt: 'x' }))).toMatchObject({ status: 401, code: 'invalid_api_key' });
+    expect(await error(await post(t, undefined, '/v1/completions', { model: 'tiny-base', prompt: 'x' }))).toMatchObject({
+      status: 401,
+      code: 'invalid_api_key',
+    });
   });
 
   it('charges prompt and completion tokens through the ledger', async () => {
@@ -185,7 +228,12 @@ describe.each(engines())('OpenAI-compatible inference (%s)', (engine) => {
     const after = await t.app.services.accounts.getAccount(alice.accountId);
     expect(before.balance_micros - after.balance_micros).toBe(cost);
     expect(after.reserved_micros).toBe(before.reserved_micros);
-    const entries = await t.app.services.db.selectFrom('ledger_entries').selectAll().where('reference_id', '=', body.id).orderBy('seq').execute();
+    const entries = await t.app.services.db
+      .selectFrom('ledger_entries')
+      .selectAll()
+      .where('reference_id', '=', body.id)
+      .orderBy('seq')
+      .execute();
     expect(entries.map((e) => [e.type, e.amount_micros, e.hold_micros])).toEqual([
       ['reserve', 0n, reserved],
       ['charge', -cost, -cost],
@@ -201,7 +249,9 @@ describe.each(engines())('OpenAI-compatible inference (%s)', (engine) => {
       cost_micros: cost,
       finish_reason: 'stop',
     });
-    const listed = (await (await fetch(`${t.url}/api/inference/usage?limit=1`, { headers: { authorization: `Bearer ${alice.apiKey}` } })).json()) as {
+    const listed = (await (
+      await fetch(`${t.url}/api/inference/usage?limit=1`, { headers: { authorization: `Bearer ${alice.apiKey}` } })
+    ).json()) as {
       data: Array<{ id: string; cost: string }>;
     };
     expect(listed.data[0]).toMatchObject({ id: body.id, cost: (Number(cost) / 1e6).toFixed(6) });
@@ -228,7 +278,11 @@ describe.each(engines())('OpenAI-compatible inference (%s)', (engine) => {
       const events = await wsCollect<GenerateStreamSubscription>(client, GenerateStreamDocument.toString(), { input });
       const streamed = events.map((e) => e.data!.generateStream);
       expect(streamed.map((e) => e.text).join('')).toBe(completion.text);
-      expect(streamed.at(-1)).toMatchObject({ done: true, finishReason: completion.finishReason, usage: { completionTokens: completion.usage.completionTokens } });
+      expect(streamed.at(-1)).toMatchObject({
+        done: true,
+        finishReason: completion.finishReason,
+        usage: { completionTokens: completion.usage.completionTokens },
+      });
     } finally {
       await client.dispose();
     }

@@ -131,9 +131,13 @@ describe('KvBatch with the real model', () => {
     const out = [last];
     for (let i = 0; i < steps; i++) {
       const o = await model.forward({
-        batch: 1, seq: 1, past: ids.length + i,
-        ids: BigInt64Array.of(BigInt(last)), positions: BigInt64Array.of(BigInt(ids.length + i)),
-        mask: new BigInt64Array(ids.length + i + 1).fill(1n), cache,
+        batch: 1,
+        seq: 1,
+        past: ids.length + i,
+        ids: BigInt64Array.of(BigInt(last)),
+        positions: BigInt64Array.of(BigInt(ids.length + i)),
+        mask: new BigInt64Array(ids.length + i + 1).fill(1n),
+        cache,
       });
       cache = o.present;
       last = argmax(o.logits);
@@ -143,7 +147,11 @@ describe('KvBatch with the real model', () => {
   }
 
   it('decodes left-padded rows of different lengths exactly as each alone, across joins and leaves', async () => {
-    const prompts = [[5, 6, 7, 8, 9, 10, 11, 12, 13], [300, 301], [77, 78, 79, 80, 81]];
+    const prompts = [
+      [5, 6, 7, 8, 9, 10, 11, 12, 13],
+      [300, 301],
+      [77, 78, 79, 80, 81],
+    ];
     const alone = await Promise.all(prompts.map((p) => greedyAlone(p, 8)));
     const kv = new KvBatch({ tensors: 8, kvHeads: 2, headDim: 32 });
     const rows: Array<{ k: number; out: number[] }> = [];
@@ -161,10 +169,13 @@ describe('KvBatch with the real model', () => {
         expect(rows.shift()!.out).toEqual(alone[0]!.slice(0, 6));
       }
       const out = await model.forward({
-        batch: rows.length, seq: 1, past: kv.length,
+        batch: rows.length,
+        seq: 1,
+        past: kv.length,
         ids: BigInt64Array.from(rows.map((r) => BigInt(r.out.at(-1)!))),
         positions: BigInt64Array.from(rows.map((_, r) => BigInt(kv.tokens(r)))),
-        mask: kv.decodeMask(), cache: kv.tensors,
+        mask: kv.decodeMask(),
+        cache: kv.tensors,
       });
       kv.advance(out.present);
       rows.forEach((r, i) => r.out.push(argmax(out.logits.subarray(i * 1024, (i + 1) * 1024))));
@@ -200,7 +211,14 @@ describe('BatchScheduler admission', () => {
           if (order.length === 4) void scheduler.stop().then(resolve);
         },
       );
-      const job = (id: string, accountId: string) => ({ id, accountId, promptIds: [1, 2], maxTokens: 3, stop: [], sampling: sampling({ temperature: 0 }) });
+      const job = (id: string, accountId: string) => ({
+        id,
+        accountId,
+        promptIds: [1, 2],
+        maxTokens: 3,
+        stop: [],
+        sampling: sampling({ temperature: 0 }),
+      });
       scheduler.submit(job('a1', 'A'));
       scheduler.submit(job('a2', 'A'));
       scheduler.submit(job('a3', 'A'));

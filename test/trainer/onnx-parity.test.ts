@@ -82,8 +82,7 @@ describe('ONNX export matches torch (onnxruntime-node)', () => {
     if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
   });
 
-  const i64 = (values: number[], dims: number[]) =>
-    new ort.Tensor('int64', BigInt64Array.from(values.map((v) => BigInt(v))), dims);
+  const i64 = (values: number[], dims: number[]) => new ort.Tensor('int64', BigInt64Array.from(values.map((v) => BigInt(v))), dims);
 
   function emptyCache(batch: number): Record<string, ort.Tensor> {
     const feeds: Record<string, ort.Tensor> = {};
@@ -107,7 +106,10 @@ describe('ONNX export matches torch (onnxruntime-node)', () => {
     const out = await session.run({
       input_ids: i64(rows.flat(), [batch, seq]),
       attention_mask: i64(new Array<number>(batch * (start + seq)).fill(1), [batch, start + seq]),
-      position_ids: i64(rows.flatMap(() => Array.from({ length: seq }, (_, t) => start + t)), [batch, seq]),
+      position_ids: i64(
+        rows.flatMap(() => Array.from({ length: seq }, (_, t) => start + t)),
+        [batch, seq],
+      ),
       ...cache,
     });
     const next: Record<string, ort.Tensor> = {};

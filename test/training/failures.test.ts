@@ -25,7 +25,12 @@ describe('a trainer that crashes (platform failure)', () => {
     const start = () =>
       restJson<{ id: string }>(t.url, a.apiKey, '/api/fine-tune/training/start', {
         method: 'POST',
-        body: JSON.stringify({ baseModel: 'tiny', trainingDataset: dataset.id, method: 'FULL', hyperparameters: { ...FAST_HYPERPARAMETERS, checkpointEvery: 2 } }),
+        body: JSON.stringify({
+          baseModel: 'tiny',
+          trainingDataset: dataset.id,
+          method: 'FULL',
+          hyperparameters: { ...FAST_HYPERPARAMETERS, checkpointEvery: 2 },
+        }),
       });
     const first = await start();
     const second = await start();

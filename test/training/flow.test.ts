@@ -108,11 +108,17 @@ describe('training jobs end to end (PGlite, api + worker in one process)', () =>
     expect(dataset.status).toBe('READY');
     const start = await restJson<Record<string, any>>(t.url, key, '/api/fine-tune/training/start', {
       method: 'POST',
-      body: JSON.stringify({ baseModel: model, trainingDataset: dataset.id, hyperparameters: { ...FAST_HYPERPARAMETERS, learningRate: 0.01, loraRank: 4 } }),
+      body: JSON.stringify({
+        baseModel: model,
+        trainingDataset: dataset.id,
+        hyperparameters: { ...FAST_HYPERPARAMETERS, learningRate: 0.01, loraRank: 4 },
+      }),
     });
     expect(start.status).toBe(201);
     expect(start.body.status).toBe('QUEUED');
-    const response = await fetch(`${t.url}/api/training/${start.body.id}/events`, { headers: { authorization: `Bearer ${key}`, accept: 'text/event-stream' } });
+    const response = await fetch(`${t.url}/api/training/${start.body.id}/events`, {
+      headers: { authorization: `Bearer ${key}`, accept: 'text/event-stream' },
+    });
     expect(response.headers.get('content-type')).toContain('text/event-stream');
     const events = await readSse(response);
     const steps = events.filter((e) => e.event === 'step').map((e) => JSON.parse(e.data) as { step: number; loss: number });
@@ -121,7 +127,12 @@ describe('training jobs end to end (PGlite, api + worker in one process)', () =>
     const last = JSON.parse(events.at(-1)!.data) as { status: string };
     expect(last.status).toBe('SUCCEEDED');
     const job = await restJson<Record<string, any>>(t.url, key, `/api/training/${start.body.id}`);
-    expect(job.body).toMatchObject({ id: start.body.id, status: 'SUCCEEDED', progress: { step: steps.length, totalSteps: steps.length }, error: null });
+    expect(job.body).toMatchObject({
+      id: start.body.id,
+      status: 'SUCCEEDED',
+      progress: { step: steps.length, totalSteps: steps.length },
+      error: null,
+    });
     expect(typeof job.body.metrics.loss).toBe('number');
     expect(job.body.fineTunedModel).toMatch(/^ft:tiny:custom:/);
     // A JSON page of the same events.
@@ -132,8 +143,14 @@ describe('training jobs end to end (PGlite, api + worker in one process)', () =>
   it('cancels a queued job at once and a running job within seconds; repeating is harmless; finished jobs refuse', async () => {
     const dataset = await uploadDataset(t.url, key, qaJsonl().replace('Blue.', 'Blue, usually.'));
     const long = { ...FAST_HYPERPARAMETERS, epochs: 50 };
-    const a = await restJson<Record<string, any>>(t.url, key, '/api/fine-tune/training/start', { method: 'POST', body: JSON.stringify({ baseModel: model, trainingDataset: dataset.id, method: 'FULL', hyperparameters: long }) });
-    const b = await restJson<Record<string, any>>(t.url, key, '/api/fine-tune/training/start', { method: 'POST', body: JSON.stringify({ baseModel: model, trainingDataset: dataset.id, method: 'FULL', hyperparameters: long }) });
+    const a = await restJson<Record<string, any>>(t.url, key, '/api/fine-tune/training/start', {
+      method: 'POST',
+      body: JSON.stringify({ baseModel: model, trainingDataset: dataset.id, method: 'FULL', hyperparameters: long }),
+    });
+    const b = await restJson<Record<string, any>>(t.url, key, '/api/fine-tune/training/start', {
+      method: 'POST',
+      body: JSON.stringify({ baseModel: model, trainingDataset: dataset.id, method: 'FULL', hyperparameters: long }),
+    });
     // b waits behind a (concurrency 1): cancelling it is immediate.
     const cancelledQueued = await gql(t.url, key, CancelTrainingDocument, { jobId: b.body.id });
     expect(cancelledQueued.data?.cancelTraining.job?.status).toBe('CANCELLED');
@@ -175,7 +192,9 @@ describe('training jobs end to end (PGlite, api + worker in one process)', () =>
     const jobId = jobs[0]!.id;
     expect((await restJson(t.url, other.apiKey, `/api/training/${jobId}`)).status).toBe(404);
     expect((await restJson(t.url, other.apiKey, `/api/training/${jobId}/events`)).status).toBe(404);
-    const sse = await fetch(`${t.url}/api/training/${jobId}/events`, { headers: { authorization: `Bearer ${other.apiKey}`, accept: 'text/event-stream' } });
+    const sse = await fetch(`${t.url}/api/training/${jobId}/events`, {
+      headers: { authorization: `Bearer ${other.apiKey}`, accept: 'text/event-stream' },
+    });
     expect(sse.status).toBe(404);
     const client = wsClient(t.url, other.apiKey);
     try {

@@ -27,7 +27,10 @@ describe('training across processes (PostgreSQL server)', () => {
     env = { DATABASE_URL: database.url, TUNELOOP_DATA_DIR: dataDir, TUNELOOP_LEASE_SECONDS: '8' };
     await runCli(['migrate'], env);
     await runCli(['models', 'import', await tinyModelFolder(), '--id', 'tiny', '--fine-tunable', '--price-per-mtok', '2'], env);
-    ({ apiKey, accountId } = JSON.parse(await runCli(['accounts', 'create', '--name', 'fleet', '--balance', '10'], env)) as { apiKey: string; accountId: string });
+    ({ apiKey, accountId } = JSON.parse(await runCli(['accounts', 'create', '--name', 'fleet', '--balance', '10'], env)) as {
+      apiKey: string;
+      accountId: string;
+    });
   });
 
   // A failed test must not leave its workers claiming the next test's jobs.
@@ -51,14 +54,17 @@ describe('training across processes (PostgreSQL server)', () => {
     const client = new pg.Client({ connectionString: database.url });
     await client.connect();
     try {
-      const { rows } = await client.query<{ step: number }>(`select step from training_events where job_id = $1 and type = 'step' order by seq`, [jobId]);
+      const { rows } = await client.query<{ step: number }>(
+        `select step from training_events where job_id = $1 and type = 'step' order by seq`,
+        [jobId],
+      );
       return rows.map((r) => r.step);
     } finally {
       await client.end();
     }
   }
 
-  it("two workers, three jobs: each job runs exactly once", { timeout: 400_000 }, async () => {
+  it('two workers, three jobs: each job runs exactly once', { timeout: 400_000 }, async () => {
     const api = track(await startServe(env));
     const w1 = track(await startWorker(env));
     const w2 = track(await startWorker(env));
@@ -67,7 +73,12 @@ describe('training across processes (PostgreSQL server)', () => {
     for (let i = 0; i < 3; i++) {
       const r = await restJson<{ id: string }>(api.url, apiKey, '/api/fine-tune/training/start', {
         method: 'POST',
-        body: JSON.stringify({ baseModel: 'tiny', trainingDataset: dataset.id, method: 'FULL', hyperparameters: { ...FAST_HYPERPARAMETERS, epochs: 1, seed: i } }),
+        body: JSON.stringify({
+          baseModel: 'tiny',
+          trainingDataset: dataset.id,
+          method: 'FULL',
+          hyperparameters: { ...FAST_HYPERPARAMETERS, epochs: 1, seed: i },
+        }),
       });
       expect(r.status).toBe(201);
       jobs.push(r.body.id);
@@ -79,7 +90,9 @@ describe('training across processes (PostgreSQL server)', () => {
       const steps = await stepRows(id);
       expect(steps).toEqual(steps.map((_s, i) => i + 1));
     }
-    if (process.env.DEBUG_LOGS) for (const l of [...w1.logs, ...w2.logs, ...api.logs]) if ((l.level as number) >= 40 || /claimed|left|re-queued/.test(String(l.msg))) console.log(JSON.stringify(l).slice(0, 400));
+    if (process.env.DEBUG_LOGS)
+      for (const l of [...w1.logs, ...w2.logs, ...api.logs])
+        if ((l.level as number) >= 40 || /claimed|left|re-queued/.test(String(l.msg))) console.log(JSON.stringify(l).slice(0, 400));
     const claims = [...w1.logs, ...w2.logs].filter((l) => l.msg === 'claimed training job').map((l) => l.jobId);
     expect(claims.sort()).toEqual([...jobs].sort());
     for (const p of [w1, w2]) p.kill('SIGTERM');
@@ -89,13 +102,20 @@ describe('training across processes (PostgreSQL server)', () => {
     expect((await api.exited).code).toBe(0);
   });
 
-  it("kill -9 of the worker mid-training: another worker resumes from a checkpoint, no step missing or repeated", { timeout: 400_000 }, async () => {
+  it('kill -9 of the worker mid-training: another worker resumes from a checkpoint, no step missing or repeated', {
+    timeout: 400_000,
+  }, async () => {
     const api = track(await startServe(env));
     const doomed = track(await startWorker(env));
     const dataset = await uploadDataset(api.url, apiKey, qaJsonl(QA.slice().reverse()));
     const started = await restJson<{ id: string }>(api.url, apiKey, '/api/fine-tune/training/start', {
       method: 'POST',
-      body: JSON.stringify({ baseModel: 'tiny', trainingDataset: dataset.id, method: 'FULL', hyperparameters: { ...FAST_HYPERPARAMETERS, epochs: 3, checkpointEvery: 2 } }),
+      body: JSON.stringify({
+        baseModel: 'tiny',
+        trainingDataset: dataset.id,
+        method: 'FULL',
+        hyperparameters: { ...FAST_HYPERPARAMETERS, epochs: 3, checkpointEvery: 2 },
+      }),
     });
     const jobId = started.body.id;
     // Wait until a checkpoint exists and training has moved past it.
@@ -114,25 +134,41 @@ describe('training across processes (PostgreSQL server)', () => {
     expect(job.resumedFromStep).toBeGreaterThan(0);
     const steps = await stepRows(jobId);
     expect(steps).toEqual(Array.from({ length: job.progress.totalSteps }, (_v, i) => i + 1));
-    const events = await restJson<{ data: Array<{ type: string; status: string }> }>(api.url, apiKey, `/api/training/${jobId}/events?limit=1000`);
-    expect(events.body.data.filter((e) => e.type === 'status').map((e) => e.status)).toEqual(['QUEUED', 'RUNNING', 'QUEUED', 'RUNNING', 'SUCCEEDED']);
+    const events = await restJson<{ data: Array<{ type: string; status: string }> }>(
+      api.url,
+      apiKey,
+      `/api/training/${jobId}/events?limit=1000`,
+    );
+    expect(events.body.data.filter((e) => e.type === 'status').map((e) => e.status)).toEqual([
+      'QUEUED',
+      'RUNNING',
+      'QUEUED',
+      'RUNNING',
+      'SUCCEEDED',
+    ]);
     rescuer.kill('SIGTERM');
     api.kill('SIGTERM');
     await Promise.all([rescuer.exited, api.exited]);
   });
 
-  it("restarting the api under a subscriber: resubscribing with afterStep sees every step exactly once", { timeout: 400_000 }, async () => {
+  it('restarting the api under a subscriber: resubscribing with afterStep sees every step exactly once', { timeout: 400_000 }, async () => {
     let api = track(await startServe(env));
     const worker = track(await startWorker(env));
     const dataset = await uploadDataset(api.url, apiKey, qaJsonl(QA.slice(2)));
     const started = await restJson<{ id: string }>(api.url, apiKey, '/api/fine-tune/training/start', {
       method: 'POST',
-      body: JSON.stringify({ baseModel: 'tiny', trainingDataset: dataset.id, method: 'FULL', hyperparameters: { ...FAST_HYPERPARAMETERS, epochs: 4 } }),
+      body: JSON.stringify({
+        baseModel: 'tiny',
+        trainingDataset: dataset.id,
+        method: 'FULL',
+        hyperparameters: { ...FAST_HYPERPARAMETERS, epochs: 4 },
+      }),
     });
     const jobId = started.body.id;
     const seen: number[] = [];
     let lastStatus = '';
-    const query = 'subscription($jobId: ID!, $afterStep: Int) { trainingProgress(jobId: $jobId, afterStep: $afterStep) { kind step status } }';
+    const query =
+      'subscription($jobId: ID!, $afterStep: Int) { trainingProgress(jobId: $jobId, afterStep: $afterStep) { kind step status } }';
 
     const follow = (url: string, afterStep: number | null, stopAfter: number | null) =>
       new Promise<'completed' | 'closed'>((resolve) => {
@@ -180,14 +216,21 @@ describe('training across processes (PostgreSQL server)', () => {
     void accountId;
   });
 
-  it("SIGTERM to a `start` process with a job running: the trainer checkpoints, the job goes back to the queue, the next worker resumes it", { timeout: 400_000 }, async () => {
+  it('SIGTERM to a `start` process with a job running: the trainer checkpoints, the job goes back to the queue, the next worker resumes it', {
+    timeout: 400_000,
+  }, async () => {
     const proc = track(spawnTuneloop(['start'], env));
     await proc.waitForLog((l) => l.msg === 'tuneloop api listening');
     const url = proc.url!;
     const dataset = await uploadDataset(url, apiKey, qaJsonl(QA.slice(1)));
     const started = await restJson<{ id: string }>(url, apiKey, '/api/fine-tune/training/start', {
       method: 'POST',
-      body: JSON.stringify({ baseModel: 'tiny', trainingDataset: dataset.id, method: 'FULL', hyperparameters: { ...FAST_HYPERPARAMETERS, epochs: 4, checkpointEvery: 1000 } }),
+      body: JSON.stringify({
+        baseModel: 'tiny',
+        trainingDataset: dataset.id,
+        method: 'FULL',
+        hyperparameters: { ...FAST_HYPERPARAMETERS, epochs: 4, checkpointEvery: 1000 },
+      }),
     });
     const jobId = started.body.id;
     for (let i = 0; ; i++) {

@@ -77,7 +77,11 @@ describe.each(engines())('webhook delivery (%s)', (engine) => {
       expect(r.headers['content-type']).toBe('application/json');
       expect(r.path).toBe('/hooks');
     }
-    expect(got.find((r) => r.json.type === 'training.completed')!.json.data).toEqual({ jobId, status: 'SUCCEEDED', fineTunedModel: 'ft:tiny:x:1' });
+    expect(got.find((r) => r.json.type === 'training.completed')!.json.data).toEqual({
+      jobId,
+      status: 'SUCCEEDED',
+      fineTunedModel: 'ft:tiny:x:1',
+    });
     expect(got.find((r) => r.json.type === 'training.failed')!.json.data.status).toBe('FAILED');
     // A verifier with another secret refuses them.
     expect(() => verify(`whsec_${Buffer.alloc(32, 7).toString('base64')}`, got[0]!)).toThrow(/signature/i);
@@ -147,7 +151,10 @@ describe.each(engines())('webhook delivery (%s)', (engine) => {
     expect(overlapHours).toBeGreaterThan(23.9);
     expect(overlapHours).toBeLessThanOrEqual(24);
     const after = await gql(t.url, apiKey, AccountWebhookSecretDocument);
-    expect(after.data!.account).toMatchObject({ webhookSecret: newSecret, previousWebhookSecretExpiresAt: payload.previousSecretExpiresAt });
+    expect(after.data!.account).toMatchObject({
+      webhookSecret: newSecret,
+      previousWebhookSecretExpiresAt: payload.previousSecretExpiresAt,
+    });
     expect((await rest(t, apiKey, 'GET', '/api/webhooks/secret')).json.secret).toBe(newSecret);
 
     const jobId = fakeJobId();
@@ -164,7 +171,11 @@ describe.each(engines())('webhook delivery (%s)', (engine) => {
     expect(again.json).toMatchObject({ object: 'webhook_secret', secret: expect.stringMatching(/^whsec_/) });
     const newest = again.json.secret as string;
     // When the overlap is over, only the newest secret signs.
-    await t.app.services.db.updateTable('accounts').set({ previous_webhook_secret_expires_at: sql<Date>`now() - interval '1 second'` }).where('id', '=', accountId).execute();
+    await t.app.services.db
+      .updateTable('accounts')
+      .set({ previous_webhook_secret_expires_at: sql<Date>`now() - interval '1 second'` })
+      .where('id', '=', accountId)
+      .execute();
     expect((await gql(t.url, apiKey, AccountWebhookSecretDocument)).data!.account.previousWebhookSecretExpiresAt).toBeNull();
     await emit(t, accountId, 'training.completed', { jobId, status: 'SUCCEEDED' }, jobUrl);
     const got = await receiver.waitFor((all) => all.length === 2);
@@ -216,7 +227,10 @@ describe.each(engines())('webhook delivery (%s)', (engine) => {
       (e) => e.enabled === false,
     );
     expect(endpoint.disabledReason).toBe('GONE');
-    const [delivery] = await until(() => deliveries(apiKey), (d) => d[0]?.status === 'FAILED');
+    const [delivery] = await until(
+      () => deliveries(apiKey),
+      (d) => d[0]?.status === 'FAILED',
+    );
     expect(delivery!.attemptCount).toBe(1);
 
     await emit(t, accountId, 'training.failed', { jobId: fakeJobId(), status: 'FAILED' });
@@ -269,7 +283,10 @@ describe.each(engines())('webhook delivery (%s)', (engine) => {
     expect(new Set(got.map((r) => r.id))).toEqual(messageIds);
     expect(new Set(got.map((r) => r.json.data.jobId))).toEqual(new Set(jobIds));
     for (const r of got) verify(secret, r);
-    await until(() => deliveries(apiKey), (d) => d.every((x) => x.status === 'SUCCEEDED'));
+    await until(
+      () => deliveries(apiKey),
+      (d) => d.every((x) => x.status === 'SUCCEEDED'),
+    );
   });
 
   it('sends again a delivery whose sender died holding its lease, once the lease expires', async () => {
@@ -284,7 +301,10 @@ describe.each(engines())('webhook delivery (%s)', (engine) => {
     });
     const [r] = await receiver.waitFor((all) => all.length === 1);
     expect(r!.at - enqueuedAt).toBeGreaterThanOrEqual(900);
-    const [delivery] = await until(() => deliveries(apiKey, `?jobId=${jobId}`), (d) => d[0]?.status === 'SUCCEEDED');
+    const [delivery] = await until(
+      () => deliveries(apiKey, `?jobId=${jobId}`),
+      (d) => d[0]?.status === 'SUCCEEDED',
+    );
     expect(delivery!.attemptCount).toBe(2);
     expect(delivery!.attempts.map((a: { attempt: number }) => a.attempt)).toEqual([2]);
   });
@@ -346,7 +366,8 @@ describe.each(engines())('webhook delivery (%s)', (engine) => {
     verify(secret, got[1]!);
     const after = await until(
       () => gql(t.url, apiKey, WebhookDeliveriesDocument, { jobId }),
-      (res) => res.data?.webhookDeliveries.edges[0]?.node.attemptCount === 2 && res.data.webhookDeliveries.edges[0].node.status === 'SUCCEEDED',
+      (res) =>
+        res.data?.webhookDeliveries.edges[0]?.node.attemptCount === 2 && res.data.webhookDeliveries.edges[0].node.status === 'SUCCEEDED',
     );
     expect(after.data!.webhookDeliveries.edges[0]!.node.attempts.map((a) => a.statusCode)).toEqual([200, 200]);
 

@@ -75,7 +75,13 @@ describe.each(engines())('webhook endpoints (%s)', (engine) => {
       enabled: false,
     });
     expect(updated.status).toBe(200);
-    expect(updated.json).toMatchObject({ url: 'https://93.184.215.14/v2', events: ['training.checkpoint'], enabled: false, disabledReason: 'DISABLED', description: 'prod listener' });
+    expect(updated.json).toMatchObject({
+      url: 'https://93.184.215.14/v2',
+      events: ['training.checkpoint'],
+      enabled: false,
+      disabledReason: 'DISABLED',
+      description: 'prod listener',
+    });
 
     const rotated = await rest(t, alice.apiKey, 'POST', `/api/webhooks/${id}/rotate-secret`);
     expect(rotated.status).toBe(200);
@@ -156,7 +162,11 @@ describe.each(engines())('webhook endpoints (%s)', (engine) => {
       input: { id, events: ['training.failed', 'training.cancelled'], description: 'renamed' },
     });
     expect(updated.data!.updateWebhookEndpoint.errors).toEqual([]);
-    expect(updated.data!.updateWebhookEndpoint.endpoint).toMatchObject({ events: ['training.failed', 'training.cancelled'], description: 'renamed', url: 'https://93.184.215.14/gql' });
+    expect(updated.data!.updateWebhookEndpoint.endpoint).toMatchObject({
+      events: ['training.failed', 'training.cancelled'],
+      description: 'renamed',
+      url: 'https://93.184.215.14/gql',
+    });
 
     const invalid = await gql(t.url, alice.apiKey, UpdateWebhookEndpointDocument, { input: { id, url: 'http://192.168.1.10/' } });
     expect(invalid.data!.updateWebhookEndpoint.errors[0]).toMatchObject({ code: 'WEBHOOK_URL_NOT_ALLOWED', field: 'url' });
@@ -174,7 +184,10 @@ describe.each(engines())('webhook endpoints (%s)', (engine) => {
 
   it("another account's endpoint and deliveries answer exactly like missing ones", async () => {
     // Subscribed to checkpoints only: the failed event below goes to the job URL alone.
-    const created = await rest(t, alice.apiKey, 'POST', '/api/webhooks', { url: 'https://93.184.215.14/alice', events: ['training.checkpoint'] });
+    const created = await rest(t, alice.apiKey, 'POST', '/api/webhooks', {
+      url: 'https://93.184.215.14/alice',
+      events: ['training.checkpoint'],
+    });
     const id = created.json.id as string;
     // A delivery of alice's (to a loopback job URL: refused at delivery, see below).
     const jobId = fakeJobId();
@@ -219,7 +232,13 @@ describe.each(engines())('webhook endpoints (%s)', (engine) => {
       const literal = fakeJobId();
       const byName = fakeJobId();
       await emit(t, accountId, 'training.completed', { jobId: literal, status: 'SUCCEEDED' }, `${receiver.url}/literal`);
-      await emit(t, accountId, 'training.completed', { jobId: byName, status: 'SUCCEEDED' }, `${receiver.url.replace('127.0.0.1', 'localhost')}/name`);
+      await emit(
+        t,
+        accountId,
+        'training.completed',
+        { jobId: byName, status: 'SUCCEEDED' },
+        `${receiver.url.replace('127.0.0.1', 'localhost')}/name`,
+      );
       // An endpoint registered on a public name whose DNS now answers loopback is the same
       // case as `localhost` here: the check runs in the connection's own lookup.
       const deadline = Date.now() + 10_000;

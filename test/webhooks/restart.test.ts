@@ -33,7 +33,9 @@ describe.each(engines())('webhook delivery across restarts (%s)', (engine) => {
     const jobId = fakeJobId();
     await first.app.services.db
       .transaction()
-      .execute((trx) => first.app.services.webhooks.enqueue(trx, { type: 'training.completed', accountId, data: { jobId, status: 'SUCCEEDED' } }));
+      .execute((trx) =>
+        first.app.services.webhooks.enqueue(trx, { type: 'training.completed', accountId, data: { jobId, status: 'SUCCEEDED' } }),
+      );
     await receiver.waitFor((all) => all.length === 1);
     const [pending] = await waitForDelivery(first, accountId, (d) => d.attemptCount === 1 && d.lastStatusCode === 500);
     expect(pending!.status).toBe('PENDING');
@@ -44,7 +46,13 @@ describe.each(engines())('webhook delivery across restarts (%s)', (engine) => {
     expect(receiver.received).toHaveLength(1);
 
     const second = await track(
-      await startTestApp(engine, { config, api: false, worker: true, dataDir: first.config.dataDir, databaseUrl: first.config.databaseUrl }),
+      await startTestApp(engine, {
+        config,
+        api: false,
+        worker: true,
+        dataDir: first.config.dataDir,
+        databaseUrl: first.config.databaseUrl,
+      }),
     );
     const got = await receiver.waitFor((all) => all.length === 2, 10_000);
     expect(got[1]!.status).toBe(200);

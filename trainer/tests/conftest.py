@@ -23,9 +23,19 @@ PYTHON = sys.executable
 
 def micro_config(arch: str = "llama", **kw) -> ModelConfig:
     """A model small enough that a training step takes milliseconds."""
-    base = dict(model_type=arch, vocab_size=96, hidden_size=48, intermediate_size=96, num_hidden_layers=2,
-                num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128,
-                bos_token_id=1, eos_token_id=2, pad_token_id=0)
+    base = dict(
+        model_type=arch,
+        vocab_size=96,
+        hidden_size=48,
+        intermediate_size=96,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=128,
+        bos_token_id=1,
+        eos_token_id=2,
+        pad_token_id=0,
+    )
     if arch == "qwen2":
         base.update(attention_bias=True, tie_word_embeddings=True, rope_theta=1e6)
     if arch == "mistral":
@@ -36,13 +46,20 @@ def micro_config(arch: str = "llama", **kw) -> ModelConfig:
 
 def make_model_dir(path: str, config: ModelConfig | None = None, seed: int = 0) -> str:
     from tuneloop_trainer.init_model import write_model_folder
+
     write_model_folder(config or micro_config(), path, seed)
     return path
 
 
 def run_cli(*args: str, timeout: float = 120, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([PYTHON, "-m", "tuneloop_trainer", *args], cwd=TRAINER_DIR, capture_output=True,
-                          text=True, timeout=timeout, env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [PYTHON, "-m", "tuneloop_trainer", *args],
+        cwd=TRAINER_DIR,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
 
 
 @pytest.fixture
@@ -61,19 +78,33 @@ class TrainRun:
         return [e["loss"] for e in self.of("step")]
 
 
-def run_train(spec: dict, workdir, resume: bool = False, on_event=None, launcher: list[str] | None = None,
-              env: dict | None = None, timeout: float = 180) -> TrainRun:
+def run_train(
+    spec: dict,
+    workdir,
+    resume: bool = False,
+    on_event=None,
+    launcher: list[str] | None = None,
+    env: dict | None = None,
+    timeout: float = 180,
+) -> TrainRun:
     """Runs `train` as the worker does: a real pipe for --events-fd, every event checked
     against protocol.schema.json, stdout kept separate (it must stay empty)."""
     from schema_check import validate_event
+
     spec_path = os.path.join(str(workdir), f"spec-{os.urandom(4).hex()}.json")
     with open(spec_path, "w") as f:
         json.dump(spec, f)
     r, w = os.pipe()
     cmd = (launcher or [PYTHON, "-m"]) + ["tuneloop_trainer", "train", "--spec", spec_path, "--events-fd", str(w)]
-    proc = subprocess.Popen(cmd + (["--resume"] if resume else []), pass_fds=(w,), cwd=TRAINER_DIR,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, **(env or {})})
+    proc = subprocess.Popen(
+        cmd + (["--resume"] if resume else []),
+        pass_fds=(w,),
+        cwd=TRAINER_DIR,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
     os.close(w)
     events = []
     try:
@@ -94,6 +125,7 @@ def run_train(spec: dict, workdir, resume: bool = False, on_event=None, launcher
 
 def write_examples(path: str, examples) -> str:
     from tuneloop_trainer.shard import write_shard
+
     write_shard(path, examples)
     return path
 
@@ -101,6 +133,7 @@ def write_examples(path: str, examples) -> str:
 def random_examples(n: int, seed: int = 0, min_len: int = 8, max_len: int = 30, vocab: int = 96):
     """Chat-like examples: a prompt (mask 0) then an answer (mask 1)."""
     import random
+
     rng = random.Random(seed)
     out = []
     for _ in range(n):
@@ -110,12 +143,24 @@ def random_examples(n: int, seed: int = 0, min_len: int = 8, max_len: int = 30, 
     return out
 
 
-def make_spec(tmp_path, model: str, train: str, validation: str | None = None, method: str = "lora",
-              output: dict | None = None, runtime: dict | None = None, checkpoints: dict | None = None, **hp) -> dict:
+def make_spec(
+    tmp_path,
+    model: str,
+    train: str,
+    validation: str | None = None,
+    method: str = "lora",
+    output: dict | None = None,
+    runtime: dict | None = None,
+    checkpoints: dict | None = None,
+    **hp,
+) -> dict:
     hyper = dict(epochs=1, batchSize=4, learningRate=3e-3, maxSeqLength=64, seed=7, loraRank=4, loraDropout=0.0)
     hyper.update(hp)
     return {
-        "version": 1, "jobId": "ftjob_test", "model": {"path": model}, "method": method,
+        "version": 1,
+        "jobId": "ftjob_test",
+        "model": {"path": model},
+        "method": method,
         "data": {"train": train, "validation": validation},
         "hyperparameters": hyper,
         "checkpoints": {"dir": str(tmp_path / "checkpoints"), "every": 0, "keep": 2, **(checkpoints or {})},

@@ -6,7 +6,9 @@ import torch
 from conftest import make_model_dir, make_spec, micro_config, random_examples, run_train, write_examples
 from tuneloop_trainer.model import CausalLM
 
-pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU; bench/gpu-check.sh runs these there")
+pytestmark = pytest.mark.skipif(
+    not torch.cuda.is_available(), reason="needs a CUDA GPU; bench/gpu-check.sh runs these there"
+)
 
 
 @pytest.mark.parametrize("arch", ["llama", "qwen2", "mistral"])
@@ -20,7 +22,7 @@ def test_cached_decoding_and_packing_on_cuda(arch):
         logits, past = m(ids[:, :4])
         steps = [logits]
         for t in range(4, 12):
-            logits, past = m(ids[:, t:t + 1], torch.full((2, 1), t, device="cuda"), None, past)
+            logits, past = m(ids[:, t : t + 1], torch.full((2, 1), t, device="cuda"), None, past)
             steps.append(logits)
         assert (torch.cat(steps, 1) - full).abs().max().item() < 1e-4
         pos = torch.tensor([list(range(5)) + list(range(7))], device="cuda")
@@ -34,13 +36,24 @@ def test_cached_decoding_and_packing_on_cuda(arch):
 def _spec(tmp_path, name, **kw):
     model = make_model_dir(str(tmp_path / "model")) if not (tmp_path / "model").exists() else str(tmp_path / "model")
     train = write_examples(str(tmp_path / "train.tlshard"), random_examples(4, seed=3, min_len=10, max_len=16) * 30)
-    return make_spec(tmp_path / name, model, train, method="full", epochs=1, batchSize=4, learningRate=3e-3,
-                     lrScheduler="constant", packing=False, **kw)
+    return make_spec(
+        tmp_path / name,
+        model,
+        train,
+        method="full",
+        epochs=1,
+        batchSize=4,
+        learningRate=3e-3,
+        lrScheduler="constant",
+        packing=False,
+        **kw,
+    )
 
 
 def test_bf16_training_on_cuda_memorises_and_exports(tmp_path):
-    spec = _spec(tmp_path, "bf16", runtime={"device": "auto", "dtype": "auto", "threads": None},
-                 output={"exportOnnx": True})
+    spec = _spec(
+        tmp_path, "bf16", runtime={"device": "auto", "dtype": "auto", "threads": None}, output={"exportOnnx": True}
+    )
     run = run_train(spec, tmp_path)
     assert run.returncode == 0, run.stderr
     started = run.events[0]
@@ -50,8 +63,15 @@ def test_bf16_training_on_cuda_memorises_and_exports(tmp_path):
 
 def test_compile_and_gradient_checkpointing_train_like_eager(tmp_path):
     base = run_train(_spec(tmp_path, "eager", runtime={"device": "cuda", "dtype": "fp32"}), tmp_path)
-    fancy = run_train(_spec(tmp_path, "compiled", runtime={"device": "cuda", "dtype": "fp32", "compile": True,
-                                                           "gradientCheckpointing": True}), tmp_path, timeout=600)
+    fancy = run_train(
+        _spec(
+            tmp_path,
+            "compiled",
+            runtime={"device": "cuda", "dtype": "fp32", "compile": True, "gradientCheckpointing": True},
+        ),
+        tmp_path,
+        timeout=600,
+    )
     assert base.returncode == 0, base.stderr
     assert fancy.returncode == 0, fancy.stderr
     a, b = base.losses(), fancy.losses()
@@ -64,6 +84,7 @@ def test_fused_adamw_on_cuda(tmp_path):
     from tuneloop_trainer.preflight import preflight
     from tuneloop_trainer.recipe import Recipe
     from tuneloop_trainer.spec import parse_spec
+
     spec = parse_spec(_spec(tmp_path, "fused", runtime={"device": "cuda", "dtype": "bf16"}))
     recipe = Recipe(spec, preflight(spec, 1), NullLogger(), Dist(), False, lambda: None)
     recipe.setup()

@@ -15,9 +15,9 @@ def test_shard_round_trip_and_trainable_counts(tmp_path):
     ex = random_examples(50, seed=0, min_len=3, max_len=40)
     shard = open_shard(write_examples(str(tmp_path / "s.tlshard"), ex), vocab_size=96)
     assert shard.num_examples == 50 and shard.num_tokens == sum(len(t) for t, _ in ex)
-    assert shard.tokens[shard.offsets[3]:shard.offsets[4]].tolist() == ex[3][0]
+    assert shard.tokens[shard.offsets[3] : shard.offsets[4]].tolist() == ex[3][0]
     for max_len in (2, 7, 40, 1000):
-        want = [sum(m[1:min(len(m), max_len)]) for _, m in ex]
+        want = [sum(m[1 : min(len(m), max_len)]) for _, m in ex]
         assert shard.trainable_counts(max_len).tolist() == want
 
 
@@ -39,7 +39,9 @@ def test_plan_covers_every_example_once_per_epoch_and_counts_billing_tokens(tmp_
     billed = sum(min(len(t), 32) for t, _ in ex) * 3
     assert plan.total_tokens == billed == sum(plan.step_tokens(s) for s in range(plan.total_steps))
     again = TrainPlan(shard, epochs=3, batch_size=4, max_len=32, packing=packing, seed=5)
-    assert all(np.array_equal(a, b) for s in range(plan.total_steps) for a, b in zip(plan.step_rows(s), again.step_rows(s)))
+    assert all(
+        np.array_equal(a, b) for s in range(plan.total_steps) for a, b in zip(plan.step_rows(s), again.step_rows(s))
+    )
     if not packing:
         assert plan.total_steps == 3 * 10
 
@@ -54,7 +56,9 @@ def test_pack_rows_and_micro_batch_split():
 
 
 def _per_token_loss(model, batch):
-    h, _ = model.hidden_states(batch.input_ids, batch.position_ids, model.packed_masks(batch.doc_ids, batch.position_ids))
+    h, _ = model.hidden_states(
+        batch.input_ids, batch.position_ids, model.packed_masks(batch.doc_ids, batch.position_ids)
+    )
     logits = model.lm_head(h)
     return torch.nn.functional.cross_entropy(logits.transpose(1, 2), batch.targets, reduction="none")
 
@@ -77,31 +81,61 @@ def test_packing_leaks_nothing_between_examples(tmp_path):
         la, lb = _per_token_loss(model, ba)[0], _per_token_loss(model, bb)[0]
         n0, n1a, n1b = len(ex[0][0]), len(ex[1][0]), len(changed[1][0])
         assert torch.equal(la[:n0], lb[:n0])
-        assert (la[n0 + n1a:n0 + n1a + len(ex[2][0])] - lb[n0 + n1b:n0 + n1b + len(ex[2][0])]).abs().max() <= 1e-6
+        assert (la[n0 + n1a : n0 + n1a + len(ex[2][0])] - lb[n0 + n1b : n0 + n1b + len(ex[2][0])]).abs().max() <= 1e-6
         alone = collate(a, [np.array([2])], np.minimum(a.lengths(), 64), 0)
         l2 = _per_token_loss(model, alone)[0]
-        assert (l2 - la[n0 + n1a:]).abs().max() <= 1e-5
+        assert (l2 - la[n0 + n1a :]).abs().max() <= 1e-5
         # and the packed step loss equals the unpacked one over the same examples
         unpacked = collate(a, [np.array([i]) for i in range(3)], np.minimum(a.lengths(), 64), 0)
         lp, np_ = model.loss_sum(ba.input_ids, ba.position_ids, ba.doc_ids, ba.targets, ba.target_mask)
-        lu, nu = model.loss_sum(unpacked.input_ids, unpacked.position_ids, unpacked.doc_ids, unpacked.targets,
-                                unpacked.target_mask)
+        lu, nu = model.loss_sum(
+            unpacked.input_ids, unpacked.position_ids, unpacked.doc_ids, unpacked.targets, unpacked.target_mask
+        )
         assert np_ == nu == ba.trainable and abs(lp.item() / np_ - lu.item() / nu) <= 1e-5
 
 
 def test_spec_defaults_and_relative_paths():
-    spec = parse_spec({"version": 1, "jobId": "j", "model": {"path": "m"}, "method": "full", "data": {"train": "t.tlshard"},
-                       "checkpoints": {"dir": "ck"}, "output": {"dir": "/abs/out"}}, base_dir="/jobs/1")
+    spec = parse_spec(
+        {
+            "version": 1,
+            "jobId": "j",
+            "model": {"path": "m"},
+            "method": "full",
+            "data": {"train": "t.tlshard"},
+            "checkpoints": {"dir": "ck"},
+            "output": {"dir": "/abs/out"},
+        },
+        base_dir="/jobs/1",
+    )
     assert spec.model_path == "/jobs/1/m" and spec.output_dir == "/abs/out" and spec.validation_path is None
     assert spec.learning_rate == 2e-5 and spec.hp.batchSize == 8 and spec.hp.packing is True
     assert spec.checkpoints_every == 0 and spec.checkpoints_keep == 2 and spec.runtime.dtype == "auto"
     with pytest.raises(TrainerError, match="warmupSteps or warmupRatio, not both"):
-        parse_spec({"version": 1, "jobId": "j", "model": {"path": "m"}, "method": "lora", "data": {"train": "t"},
-                    "checkpoints": {"dir": "c"}, "output": {"dir": "o"},
-                    "hyperparameters": {"warmupSteps": 1, "warmupRatio": 0.1}})
+        parse_spec(
+            {
+                "version": 1,
+                "jobId": "j",
+                "model": {"path": "m"},
+                "method": "lora",
+                "data": {"train": "t"},
+                "checkpoints": {"dir": "c"},
+                "output": {"dir": "o"},
+                "hyperparameters": {"warmupSteps": 1, "warmupRatio": 0.1},
+            }
+        )
     with pytest.raises(TrainerError, match="evalEvery: needs data.validation"):
-        parse_spec({"version": 1, "jobId": "j", "model": {"path": "m"}, "method": "lora", "data": {"train": "t"},
-                    "checkpoints": {"dir": "c"}, "output": {"dir": "o"}, "hyperparameters": {"evalEvery": 5}})
+        parse_spec(
+            {
+                "version": 1,
+                "jobId": "j",
+                "model": {"path": "m"},
+                "method": "lora",
+                "data": {"train": "t"},
+                "checkpoints": {"dir": "c"},
+                "output": {"dir": "o"},
+                "hyperparameters": {"evalEvery": 5},
+            }
+        )
 
 
 def test_a_step_without_trainable_tokens_is_refused_up_front(tmp_path):

@@ -5,8 +5,20 @@ from conftest import PYTHON, make_model_dir, make_spec, random_examples, run_tra
 
 # Debian's torch 1.13 on Python 3.11 cannot parse torchrun's default --redirects/--tee "0"
 # (enum iteration changed in 3.11); "1" parses, and our stdout is empty anyway.
-TORCHRUN = [PYTHON, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "--redirects", "1",
-            "--tee", "1", "--monitor_interval", "0.2", "-m"]
+TORCHRUN = [
+    PYTHON,
+    "-m",
+    "torch.distributed.run",
+    "--standalone",
+    "--nproc_per_node=2",
+    "--redirects",
+    "1",
+    "--tee",
+    "1",
+    "--monitor_interval",
+    "0.2",
+    "-m",
+]
 
 
 @pytest.mark.parametrize("method", ["full", "lora"])
@@ -16,11 +28,22 @@ def test_two_gloo_processes_match_one_process(tmp_path, method):
     val = write_examples(str(tmp_path / "val.tlshard"), random_examples(5, seed=7))
     # 3 rows per step in micro-batches of 1: rank 0 runs two passes, rank 1 one pass plus a
     # zero-weight pass, which exercises the uneven split
-    hp = dict(method=method, epochs=2, batchSize=3, microBatchSize=1, packing=False, evalEvery=4,
-              learningRate=1e-3 if method == "full" else 3e-3)
+    hp = dict(
+        method=method,
+        epochs=2,
+        batchSize=3,
+        microBatchSize=1,
+        packing=False,
+        evalEvery=4,
+        learningRate=1e-3 if method == "full" else 3e-3,
+    )
     one = run_train(make_spec(tmp_path / "one", model, train, val, **hp), tmp_path)
-    two = run_train(make_spec(tmp_path / "two", model, train, val, **hp), tmp_path, launcher=TORCHRUN,
-                    env={"GLOO_SOCKET_IFNAME": "lo", "OMP_NUM_THREADS": "1"})
+    two = run_train(
+        make_spec(tmp_path / "two", model, train, val, **hp),
+        tmp_path,
+        launcher=TORCHRUN,
+        env={"GLOO_SOCKET_IFNAME": "lo", "OMP_NUM_THREADS": "1"},
+    )
     assert one.returncode == 0, one.stderr
     assert two.returncode == 0, two.stderr
     assert two.events[0]["worldSize"] == 2 and one.events[0]["worldSize"] == 1

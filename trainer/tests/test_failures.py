@@ -42,7 +42,9 @@ def test_unknown_architecture(base, tmp_path):
 
 def test_missing_model_folder_config_and_weights(base, tmp_path):
     tmp, model, train = base
-    expect_failure(run_train(make_spec(tmp_path, str(tmp_path / "nowhere"), train), tmp_path), "MODEL_NOT_FOUND", "nowhere")
+    expect_failure(
+        run_train(make_spec(tmp_path, str(tmp_path / "nowhere"), train), tmp_path), "MODEL_NOT_FOUND", "nowhere"
+    )
     no_weights = make_model_dir(str(tmp_path / "noweights"))
     os.remove(os.path.join(no_weights, "model.safetensors"))
     expect_failure(run_train(make_spec(tmp_path, no_weights, train), tmp_path), "MISSING_WEIGHTS", "model.safetensors")
@@ -50,8 +52,11 @@ def test_missing_model_folder_config_and_weights(base, tmp_path):
     cfg = json.load(open(os.path.join(missing_tensor, "config.json")))
     json.dump({**cfg, "num_hidden_layers": 2}, open(os.path.join(missing_tensor, "config.json"), "w"))
     expect_failure(run_train(make_spec(tmp_path, missing_tensor, train), tmp_path), "MISSING_TENSOR", "model.layers.1.")
-    expect_failure(run_train(make_spec(tmp_path, model, str(tmp_path / "none.tlshard")), tmp_path),
-                   "SHARD_NOT_FOUND", "none.tlshard")
+    expect_failure(
+        run_train(make_spec(tmp_path, model, str(tmp_path / "none.tlshard")), tmp_path),
+        "SHARD_NOT_FOUND",
+        "none.tlshard",
+    )
 
 
 def test_shard_without_trainable_tokens(base, tmp_path):
@@ -60,14 +65,19 @@ def test_shard_without_trainable_tokens(base, tmp_path):
     expect_failure(run_train(make_spec(tmp_path, model, prompts_only), tmp_path), "NO_TRAINABLE_TOKENS", "p.tlshard")
     # trainable tokens exist, but only past maxSeqLength: truncation leaves none
     late = write_examples(str(tmp_path / "late.tlshard"), [([5] * 20, [0] * 15 + [1] * 5)])
-    expect_failure(run_train(make_spec(tmp_path, model, late, maxSeqLength=10), tmp_path), "NO_TRAINABLE_TOKENS",
-                   "maxSeqLength")
+    expect_failure(
+        run_train(make_spec(tmp_path, model, late, maxSeqLength=10), tmp_path), "NO_TRAINABLE_TOKENS", "maxSeqLength"
+    )
 
 
 def test_lora_rank_above_hidden_size(base, tmp_path):
     tmp, model, train = base
-    expect_failure(run_train(make_spec(tmp_path, model, train, loraRank=64), tmp_path), "INVALID_SPEC",
-                   "loraRank 64", "hidden size 48")
+    expect_failure(
+        run_train(make_spec(tmp_path, model, train, loraRank=64), tmp_path),
+        "INVALID_SPEC",
+        "loraRank 64",
+        "hidden size 48",
+    )
 
 
 def test_nan_loss(base, tmp_path):
@@ -88,24 +98,34 @@ def test_bad_shards(base, tmp_path):
     truncated.write_bytes(raw[:-9])
     expect_failure(run_train(make_spec(tmp_path, model, str(truncated)), tmp_path), "INVALID_SHARD", "past the end")
     big_token = write_examples(str(tmp_path / "vocab.tlshard"), [([5, 6, 500], [0, 1, 1])])
-    expect_failure(run_train(make_spec(tmp_path, model, big_token), tmp_path), "INVALID_SHARD", "token id 500",
-                   "vocabulary size 96")
+    expect_failure(
+        run_train(make_spec(tmp_path, model, big_token), tmp_path),
+        "INVALID_SHARD",
+        "token id 500",
+        "vocabulary size 96",
+    )
     bad_offsets = bytearray(raw)
     off = struct.unpack_from("<Q", bad_offsets, 48)[0]
     struct.pack_into("<Q", bad_offsets, off + 8, 0)  # example 0 becomes empty
     (tmp_path / "offsets.tlshard").write_bytes(bad_offsets)
-    expect_failure(run_train(make_spec(tmp_path, model, str(tmp_path / "offsets.tlshard")), tmp_path),
-                   "INVALID_SHARD", "example 0 is empty")
+    expect_failure(
+        run_train(make_spec(tmp_path, model, str(tmp_path / "offsets.tlshard")), tmp_path),
+        "INVALID_SHARD",
+        "example 0 is empty",
+    )
 
 
-@pytest.mark.parametrize("patch, fragment", [
-    ({"hyperparameters": {"lerningRate": 1e-4}}, "hyperparameters.lerningRate: unknown field"),
-    ({"hyperparameters": {"batchSize": 0}}, "hyperparameters.batchSize: must be ≥ 1, got 0"),
-    ({"method": "qlora"}, 'method: must be one of "lora", "full"'),
-    ({"hyperparameters": {"maxSeqLength": 4096}}, "exceeds the model's context length 128"),
-    ({"hyperparameters": {"loraTargetModules": ["qkv"]}}, "unknown module qkv"),
-    ({"version": 2}, "version: must be 1"),
-])
+@pytest.mark.parametrize(
+    "patch, fragment",
+    [
+        ({"hyperparameters": {"lerningRate": 1e-4}}, "hyperparameters.lerningRate: unknown field"),
+        ({"hyperparameters": {"batchSize": 0}}, "hyperparameters.batchSize: must be ≥ 1, got 0"),
+        ({"method": "qlora"}, 'method: must be one of "lora", "full"'),
+        ({"hyperparameters": {"maxSeqLength": 4096}}, "exceeds the model's context length 128"),
+        ({"hyperparameters": {"loraTargetModules": ["qkv"]}}, "unknown module qkv"),
+        ({"version": 2}, "version: must be 1"),
+    ],
+)
 def test_invalid_spec_fields(base, tmp_path, patch, fragment):
     tmp, model, train = base
     spec = make_spec(tmp_path, model, train)
@@ -115,7 +135,11 @@ def test_invalid_spec_fields(base, tmp_path, patch, fragment):
 
 
 def test_usage_errors_exit_2_with_one_line(tmp_path):
-    for args in (["train"], ["train", "--spec", "x.json", "--events-fd", "notanumber"], ["init-model", "--size", "huge", "--out", "x"]):
+    for args in (
+        ["train"],
+        ["train", "--spec", "x.json", "--events-fd", "notanumber"],
+        ["init-model", "--size", "huge", "--out", "x"],
+    ):
         r = run_cli(*args)
         assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr, r.stderr
     r = run_cli("train", "--spec", str(tmp_path / "s.json"), "--events-fd", "97")

@@ -14,8 +14,13 @@ from tuneloop_trainer.outputs import save_adapter
 
 transformers = pytest.importorskip("transformers", reason="transformers is not installed (GPU machines have it)")
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
-LLAMA3 = {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
-          "original_max_position_embeddings": 32}
+LLAMA3 = {
+    "rope_type": "llama3",
+    "factor": 8.0,
+    "low_freq_factor": 1.0,
+    "high_freq_factor": 4.0,
+    "original_max_position_embeddings": 32,
+}
 VARIANTS = {
     "llama": micro_config("llama"),
     "llama3-rope": micro_config("llama", rope_scaling=LLAMA3, rope_theta=500000.0),

@@ -55,7 +55,15 @@ def test_dropout_applies_only_in_training():
 
 
 def test_target_and_rank_validation():
-    assert resolve_targets(["all-linear"]) == ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+    assert resolve_targets(["all-linear"]) == [
+        "q_proj",
+        "k_proj",
+        "v_proj",
+        "o_proj",
+        "gate_proj",
+        "up_proj",
+        "down_proj",
+    ]
     assert resolve_targets(["v_proj", "q_proj", "q_proj"]) == ["q_proj", "v_proj"]
     with pytest.raises(TrainerError, match="unknown module lm_head"):
         resolve_targets(["lm_head"])

@@ -19,7 +19,9 @@ def new_model(arch, **kw):
 
 
 @pytest.mark.parametrize("arch", ARCHS)
-@pytest.mark.parametrize("sdpa", [False, True] if hasattr(torch.nn.functional, "scaled_dot_product_attention") else [False])
+@pytest.mark.parametrize(
+    "sdpa", [False, True] if hasattr(torch.nn.functional, "scaled_dot_product_attention") else [False]
+)
 def test_kv_cache_decoding_equals_full_forward(arch, sdpa):
     m = new_model(arch)
     for mod in m.modules():
@@ -32,7 +34,7 @@ def test_kv_cache_decoding_equals_full_forward(arch, sdpa):
         steps = [logits]
         for t in range(4, 12):  # one token at a time, longer than mistral's window of 5
             pos = torch.full((2, 1), t)
-            logits, past = m(ids[:, t:t + 1], pos, None, past)
+            logits, past = m(ids[:, t : t + 1], pos, None, past)
             steps.append(logits)
     assert (torch.cat(steps, 1) - full).abs().max().item() < 1e-5
     assert past[0][0].shape == (2, 2, 12, 12)  # (B, nkv, S, hd)
@@ -66,8 +68,13 @@ def test_packed_rows_equal_separate_forwards():
 
 
 def test_llama3_rope_scaling_matches_reference_formula():
-    rs = {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
-          "original_max_position_embeddings": 64}
+    rs = {
+        "rope_type": "llama3",
+        "factor": 8.0,
+        "low_freq_factor": 1.0,
+        "high_freq_factor": 4.0,
+        "original_max_position_embeddings": 64,
+    }
     c = micro_config("llama", rope_scaling=rs, rope_theta=500000.0)
     got = rope_inv_freq(c).double()
     base = 1.0 / (500000.0 ** (torch.arange(0, c.head_dim, 2, dtype=torch.float64) / c.head_dim))
@@ -115,7 +122,10 @@ def test_inspect_model_reports_and_rejects(tmp_path):
     cfg = json.loads(open(cfg_path).read())
     bad_arch = str(tmp_path / "gpt")
     make_model_dir(bad_arch)
-    json.dump({**cfg, "model_type": "gpt2", "architectures": ["GPT2LMHeadModel"]}, open(os.path.join(bad_arch, "config.json"), "w"))
+    json.dump(
+        {**cfg, "model_type": "gpt2", "architectures": ["GPT2LMHeadModel"]},
+        open(os.path.join(bad_arch, "config.json"), "w"),
+    )
     missing = str(tmp_path / "missing")
     make_model_dir(missing)
     json.dump({**cfg, "num_hidden_layers": 3}, open(os.path.join(missing, "config.json"), "w"))
@@ -125,20 +135,27 @@ def test_inspect_model_reports_and_rejects(tmp_path):
     noconf = str(tmp_path / "noconf")
     make_model_dir(noconf)
     os.remove(os.path.join(noconf, "config.json"))
-    cases = {bad_arch: "UNSUPPORTED_ARCHITECTURE: .*'gpt2'", missing: "MISSING_TENSOR: .*model.layers.2",
-             extra: "UNEXPECTED_TENSOR: .*model.layers.1", noconf: "MISSING_CONFIG", str(tmp_path / "nope"): "MODEL_NOT_FOUND"}
+    cases = {
+        bad_arch: "UNSUPPORTED_ARCHITECTURE: .*'gpt2'",
+        missing: "MISSING_TENSOR: .*model.layers.2",
+        extra: "UNEXPECTED_TENSOR: .*model.layers.1",
+        noconf: "MISSING_CONFIG",
+        str(tmp_path / "nope"): "MODEL_NOT_FOUND",
+    }
     for folder, pattern in cases.items():
         r = run_cli("inspect-model", folder)
         assert r.returncode == 1 and r.stdout == ""
         lines = r.stderr.strip().splitlines()
         assert len(lines) == 1, r.stderr
         import re
+
         assert re.search(pattern, lines[0]), lines[0]
 
 
 @pytest.mark.parametrize("arch", ARCHS)
 def test_blocked_causal_attention_equals_one_block(arch, monkeypatch):
     from tuneloop_trainer import model as model_mod
+
     m = new_model(arch)
     for mod in m.modules():
         if hasattr(mod, "use_sdpa"):

@@ -58,8 +58,10 @@ def test_sharded_folder_round_trip(tmp_path, dtype):
 def test_reads_files_written_by_the_reference_layout(tmp_path):
     """Hand-built file, byte by byte as the spec describes, not by our writer."""
     data = struct.pack("<4f", 1, 2, 3, 4) + struct.pack("<2e", 0.5, -2)
-    header = {"w": {"dtype": "F32", "shape": [2, 2], "data_offsets": [0, 16]},
-              "h": {"dtype": "F16", "shape": [2], "data_offsets": [16, 20]}}
+    header = {
+        "w": {"dtype": "F32", "shape": [2, 2], "data_offsets": [0, 16]},
+        "h": {"dtype": "F16", "shape": [2], "data_offsets": [16, 20]},
+    }
     raw = json.dumps(header).encode()
     path = tmp_path / "ref.safetensors"
     path.write_bytes(struct.pack("<Q", len(raw)) + raw + data)

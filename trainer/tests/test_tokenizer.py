@@ -9,7 +9,10 @@ def test_vocabulary_layout_and_special_tokens():
     assert len(vocab) + len(tj["added_tokens"]) == tok.VOCAB_SIZE == 1024
     assert vocab["Ġ"] == 32 and vocab["A"] == 65  # byte tokens: id = byte value
     assert [(t["id"], t["content"]) for t in tj["added_tokens"]] == [
-        (1021, "<|endoftext|>"), (1022, "<|im_start|>"), (1023, "<|im_end|>")]
+        (1021, "<|endoftext|>"),
+        (1022, "<|im_start|>"),
+        (1023, "<|im_end|>"),
+    ]
     assert len(tj["model"]["merges"]) == tok.NUM_MERGES == 765
     assert json.loads(json.dumps(tj)) == tj
 

@@ -20,9 +20,22 @@ def lora_run(tmp_path_factory):
     examples = random_examples(30, seed=1)
     train = write_examples(str(tmp / "train.tlshard"), examples)
     val = write_examples(str(tmp / "val.tlshard"), random_examples(6, seed=2))
-    spec = make_spec(tmp, model, train, val, epochs=2, batchSize=4, microBatchSize=2, maxSeqLength=20,
-                     evalEvery=3, loraDropout=0.1, lrScheduler="linear", warmupSteps=2,
-                     output={"mergeLora": True, "exportOnnx": True}, checkpoints={"every": 5, "keep": 2})
+    spec = make_spec(
+        tmp,
+        model,
+        train,
+        val,
+        epochs=2,
+        batchSize=4,
+        microBatchSize=2,
+        maxSeqLength=20,
+        evalEvery=3,
+        loraDropout=0.1,
+        lrScheduler="linear",
+        warmupSteps=2,
+        output={"mergeLora": True, "exportOnnx": True},
+        checkpoints={"every": 5, "keep": 2},
+    )
     return tmp, spec, examples, run_train(spec, tmp)
 
 
@@ -66,11 +79,21 @@ def test_lora_outputs_are_peft_adapter_and_merged_model(lora_run):
     out = spec["output"]["dir"]
     assert outputs == {"adapter": f"{out}/adapter", "model": f"{out}/model", "onnx": f"{out}/model/onnx/model.onnx"}
     cfg = json.load(open(f"{out}/adapter/adapter_config.json"))
-    assert cfg["peft_type"] == "LORA" and cfg["r"] == 4 and cfg["target_modules"] == ["q_proj", "k_proj", "v_proj", "o_proj"]
+    assert (
+        cfg["peft_type"] == "LORA"
+        and cfg["r"] == 4
+        and cfg["target_modules"] == ["q_proj", "k_proj", "v_proj", "o_proj"]
+    )
     adapter = st.load_file(f"{out}/adapter/adapter_model.safetensors")
     assert "base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight" in adapter
     assert len(adapter) == 2 * 4 * 2  # A and B × 4 modules × 2 layers
-    for name in ("tokenizer.json", "tokenizer_config.json", "generation_config.json", "config.json", "model.safetensors"):
+    for name in (
+        "tokenizer.json",
+        "tokenizer_config.json",
+        "generation_config.json",
+        "config.json",
+        "model.safetensors",
+    ):
         assert os.path.isfile(f"{out}/model/{name}"), name
     assert os.path.isfile(f"{out}/model/onnx/tuneloop-onnx.json")
     # base + adapter (as PEFT would load it) gives the merged model's logits
@@ -79,7 +102,7 @@ def test_lora_outputs_are_peft_adapter_and_merged_model(lora_run):
     params = dict(base.named_parameters())
     with torch.no_grad():
         for name, t in adapter.items():
-            params[name[len(PEFT_PREFIX):]].copy_(t)
+            params[name[len(PEFT_PREFIX) :]].copy_(t)
     _, merged = load_model(f"{out}/model")
     ids = torch.randint(3, 96, (2, 16), generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
@@ -91,8 +114,17 @@ def test_full_fine_tuning_memorises_a_tiny_dataset(tmp_path):
     model = make_model_dir(str(tmp_path / "model"))
     # 4 sequences, each repeated 60 times: one epoch of 60 steps (one epoch-end checkpoint)
     train = write_examples(str(tmp_path / "train.tlshard"), random_examples(4, seed=3, min_len=10, max_len=16) * 60)
-    spec = make_spec(tmp_path, model, train, method="full", epochs=1, batchSize=4, learningRate=3e-3,
-                     lrScheduler="constant", packing=False)
+    spec = make_spec(
+        tmp_path,
+        model,
+        train,
+        method="full",
+        epochs=1,
+        batchSize=4,
+        learningRate=3e-3,
+        lrScheduler="constant",
+        packing=False,
+    )
     run = run_train(spec, tmp_path)
     assert run.returncode == 0, run.stderr
     losses = run.losses()
@@ -108,8 +140,17 @@ def test_sigterm_then_resume_reproduces_the_uninterrupted_losses(tmp_path, metho
     model = make_model_dir(str(tmp_path / "model"))
     train = write_examples(str(tmp_path / "train.tlshard"), random_examples(48, seed=4))
     val = write_examples(str(tmp_path / "val.tlshard"), random_examples(4, seed=5))
-    hp = dict(method=method, epochs=4, batchSize=2, loraDropout=0.1, evalEvery=10, earlyStoppingPatience=50,
-              weightDecay=0.01, warmupRatio=0.1, learningRate=1e-3 if method == "full" else 3e-3)
+    hp = dict(
+        method=method,
+        epochs=4,
+        batchSize=2,
+        loraDropout=0.1,
+        evalEvery=10,
+        earlyStoppingPatience=50,
+        weightDecay=0.01,
+        warmupRatio=0.1,
+        learningRate=1e-3 if method == "full" else 3e-3,
+    )
     whole = run_train(make_spec(tmp_path / "a", model, train, val, **hp), tmp_path)
     assert whole.returncode == 0, whole.stderr
 
@@ -144,14 +185,20 @@ def test_parent_gone_stops_at_a_step_boundary_without_a_checkpoint(tmp_path):
     import time
 
     from conftest import PYTHON, TRAINER_DIR
+
     model = make_model_dir(str(tmp_path / "model"))
     train = write_examples(str(tmp_path / "train.tlshard"), random_examples(64, seed=8))
     spec = make_spec(tmp_path, model, train, method="full", epochs=50, batchSize=2)
     spec_path = tmp_path / "spec.json"
     spec_path.write_text(json.dumps(spec))
     r, w = os.pipe()
-    proc = subprocess.Popen([PYTHON, "-m", "tuneloop_trainer", "train", "--spec", str(spec_path), "--events-fd", str(w)],
-                            pass_fds=(w,), cwd=TRAINER_DIR, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [PYTHON, "-m", "tuneloop_trainer", "train", "--spec", str(spec_path), "--events-fd", str(w)],
+        pass_fds=(w,),
+        cwd=TRAINER_DIR,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     os.close(w)
     reader = os.fdopen(r, encoding="utf-8")
     try:
@@ -179,8 +226,19 @@ def test_early_stopping_ends_the_run_and_reports_it(tmp_path):
     model = make_model_dir(str(tmp_path / "model"))
     train = write_examples(str(tmp_path / "train.tlshard"), random_examples(4, seed=9) * 20)
     val = write_examples(str(tmp_path / "val.tlshard"), random_examples(4, seed=10))
-    spec = make_spec(tmp_path, model, train, val, method="full", epochs=1, batchSize=4, learningRate=3e-3,
-                     lrScheduler="constant", evalEvery=1, earlyStoppingPatience=2)
+    spec = make_spec(
+        tmp_path,
+        model,
+        train,
+        val,
+        method="full",
+        epochs=1,
+        batchSize=4,
+        learningRate=3e-3,
+        lrScheduler="constant",
+        evalEvery=1,
+        earlyStoppingPatience=2,
+    )
     run = run_train(spec, tmp_path)
     assert run.returncode == 0, run.stderr
     done = run.of("completed")[0]

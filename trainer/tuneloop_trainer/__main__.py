@@ -28,8 +28,9 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", parser_class=_Parser)
     t = sub.add_parser("train", help="run a training job from a spec (events on --events-fd)")
     t.add_argument("--spec", required=True, help="job spec JSON file (PROTOCOL.md)")
-    t.add_argument("--events-fd", type=int, default=None,
-                   help="file descriptor to write JSONL events to (default: stderr)")
+    t.add_argument(
+        "--events-fd", type=int, default=None, help="file descriptor to write JSONL events to (default: stderr)"
+    )
     t.add_argument("--resume", action="store_true", help="continue from the newest checkpoint, if any")
     i = sub.add_parser("init-model", help="write a randomly initialised model folder")
     i.add_argument("--size", required=True, choices=("tiny", "small", "base"))
@@ -48,25 +49,34 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command is None:
-        print("usage error: tuneloop_trainer: a command is required (train, init-model, export-onnx, inspect-model)",
-              file=sys.stderr)
+        print(
+            "usage error: tuneloop_trainer: a command is required (train, init-model, export-onnx, inspect-model)",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
     if args.command == "train":
         from .runner import run_train_command
+
         return run_train_command(args.spec, args.events_fd, args.resume)
     try:
         if args.command == "init-model":
             from .init_model import init_model
+
             info = init_model(args.size, os.path.abspath(args.out), args.seed, args.arch, args.dtype)
             print(json.dumps(info))
         elif args.command == "export-onnx":
             from .device import configure_threads
             from .onnx_export import export_model_folder
+
             configure_threads(None)
-            print(json.dumps({"onnx": export_model_folder(os.path.abspath(args.model),
-                                                          args.out and os.path.abspath(args.out))}))
+            print(
+                json.dumps(
+                    {"onnx": export_model_folder(os.path.abspath(args.model), args.out and os.path.abspath(args.out))}
+                )
+            )
         elif args.command == "inspect-model":
             from .model_folder import inspect_model
+
             print(json.dumps(inspect_model(os.path.abspath(args.model))))
         return EXIT_OK
     except TrainerError as e:

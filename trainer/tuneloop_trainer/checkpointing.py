@@ -141,6 +141,10 @@ def check_fingerprint(saved: dict, current: dict, folder: str) -> None:
     """Resuming under a different spec would silently train something else: refuse."""
     for key in sorted(set(saved) | set(current)):
         if saved.get(key) != current.get(key):
-            raise TrainerError("CHECKPOINT_MISMATCH", (
-                f"checkpoint {folder} was made with {key}={json.dumps(saved.get(key))}, the spec now gives "
-                f"{json.dumps(current.get(key))}; restore the original setting or use a new checkpoints.dir"))
+            raise TrainerError(
+                "CHECKPOINT_MISMATCH",
+                (
+                    f"checkpoint {folder} was made with {key}={json.dumps(saved.get(key))}, the spec now gives "
+                    f"{json.dumps(current.get(key))}; restore the original setting or use a new checkpoints.dir"
+                ),
+            )

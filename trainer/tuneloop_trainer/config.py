@@ -63,12 +63,16 @@ class ModelConfig:
         """Reads a transformers config dict; rejects what this code cannot run faithfully."""
         mt = hf.get("model_type")
         if mt not in ARCHITECTURES:
-            raise TrainerError("UNSUPPORTED_ARCHITECTURE",
-                               f"{where}: model_type {mt!r} is not supported (supported: {', '.join(ARCHITECTURES)})")
+            raise TrainerError(
+                "UNSUPPORTED_ARCHITECTURE",
+                f"{where}: model_type {mt!r} is not supported (supported: {', '.join(ARCHITECTURES)})",
+            )
         for arch in hf.get("architectures") or [ARCHITECTURES[mt]]:
             if arch != ARCHITECTURES[mt]:
-                raise TrainerError("UNSUPPORTED_ARCHITECTURE",
-                                   f"{where}: architecture {arch!r} is not supported (expected {ARCHITECTURES[mt]})")
+                raise TrainerError(
+                    "UNSUPPORTED_ARCHITECTURE",
+                    f"{where}: architecture {arch!r} is not supported (expected {ARCHITECTURES[mt]})",
+                )
         act = hf.get("hidden_act", "silu")
         if act not in ("silu", "swish"):
             raise TrainerError("UNSUPPORTED_ARCHITECTURE", f"{where}: hidden_act {act!r} is not supported (only silu)")
@@ -135,8 +139,11 @@ class ModelConfig:
             d["sliding_window"] = self.sliding_window
         else:  # qwen2: window applies from layer max_window_layers on
             first = min(self.sliding_window_layers) if self.sliding_window_layers else self.num_hidden_layers
-            d.update(use_sliding_window=bool(self.sliding_window_layers), sliding_window=self.sliding_window,
-                     max_window_layers=first)
+            d.update(
+                use_sliding_window=bool(self.sliding_window_layers),
+                sliding_window=self.sliding_window,
+                max_window_layers=first,
+            )
         return d
 
 
@@ -159,8 +166,16 @@ def _check(c: ModelConfig, where: str) -> None:
     def bad(msg):
         raise TrainerError("INVALID_MODEL", f"{where}: {msg}")
 
-    for name in ("vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers",
-                 "num_attention_heads", "num_key_value_heads", "head_dim", "max_position_embeddings"):
+    for name in (
+        "vocab_size",
+        "hidden_size",
+        "intermediate_size",
+        "num_hidden_layers",
+        "num_attention_heads",
+        "num_key_value_heads",
+        "head_dim",
+        "max_position_embeddings",
+    ):
         if getattr(c, name) <= 0:
             bad(f"{name} must be positive")
     if c.num_attention_heads % c.num_key_value_heads:
@@ -171,8 +186,10 @@ def _check(c: ModelConfig, where: str) -> None:
     if rs is not None:
         kind = rs.get("rope_type", rs.get("type", "default")) if isinstance(rs, dict) else None
         if kind not in ROPE_TYPES:
-            raise TrainerError("UNSUPPORTED_ARCHITECTURE",
-                               f"{where}: rope_scaling type {kind!r} is not supported (supported: {', '.join(ROPE_TYPES)})")
+            raise TrainerError(
+                "UNSUPPORTED_ARCHITECTURE",
+                f"{where}: rope_scaling type {kind!r} is not supported (supported: {', '.join(ROPE_TYPES)})",
+            )
 
 
 def load_config(folder: str) -> ModelConfig:
@@ -193,10 +210,28 @@ def load_config(folder: str) -> ModelConfig:
 
 # Sizes made by `init-model`. The tokenizer built in tokenizer_build.py has 1024 ids.
 SIZES = {
-    "tiny": dict(hidden_size=256, intermediate_size=704, num_hidden_layers=4, num_attention_heads=8,
-                 num_key_value_heads=2, max_position_embeddings=512),
-    "small": dict(hidden_size=384, intermediate_size=1024, num_hidden_layers=6, num_attention_heads=6,
-                  num_key_value_heads=2, max_position_embeddings=1024),
-    "base": dict(hidden_size=768, intermediate_size=2048, num_hidden_layers=8, num_attention_heads=12,
-                 num_key_value_heads=4, max_position_embeddings=2048),
+    "tiny": dict(
+        hidden_size=256,
+        intermediate_size=704,
+        num_hidden_layers=4,
+        num_attention_heads=8,
+        num_key_value_heads=2,
+        max_position_embeddings=512,
+    ),
+    "small": dict(
+        hidden_size=384,
+        intermediate_size=1024,
+        num_hidden_layers=6,
+        num_attention_heads=6,
+        num_key_value_heads=2,
+        max_position_embeddings=1024,
+    ),
+    "base": dict(
+        hidden_size=768,
+        intermediate_size=2048,
+        num_hidden_layers=8,
+        num_attention_heads=12,
+        num_key_value_heads=4,
+        max_position_embeddings=2048,
+    ),
 }

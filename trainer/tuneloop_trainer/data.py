@@ -13,11 +13,15 @@ every epoch (numpy PCG64 seeded with [seed, epoch]).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .errors import TrainerError
 from .shard import Shard
+
+if TYPE_CHECKING:  # annotations only: preflight plans data without importing torch
+    import torch
 
 
 @dataclass
@@ -31,8 +35,10 @@ class Batch:
     trainable: int
 
     def to(self, device) -> "Batch":
-        t = {k: getattr(self, k).to(device, non_blocking=True)
-             for k in ("input_ids", "position_ids", "doc_ids", "targets", "target_mask")}
+        t = {
+            k: getattr(self, k).to(device, non_blocking=True)
+            for k in ("input_ids", "position_ids", "doc_ids", "targets", "target_mask")
+        }
         return Batch(**t, tokens=self.tokens, trainable=self.trainable)
 
 
@@ -59,7 +65,7 @@ class Rows:
         return len(self.bounds) - 1
 
     def row(self, r: int) -> np.ndarray:
-        return self.order[self.bounds[r]:self.bounds[r + 1]]
+        return self.order[self.bounds[r] : self.bounds[r + 1]]
 
 
 class TrainPlan:
@@ -68,12 +74,17 @@ class TrainPlan:
         self.lengths = np.minimum(shard.lengths(), max_len)
         self.trainable = shard.trainable_counts(max_len)
         if int(self.trainable.sum()) == 0:
-            raise TrainerError("NO_TRAINABLE_TOKENS", (
-                f"{shard.path}: no example has a trainable token (mask 1) within its first {max_len} tokens; "
-                "check the dataset's assistant turns or raise maxSeqLength"))
+            raise TrainerError(
+                "NO_TRAINABLE_TOKENS",
+                (
+                    f"{shard.path}: no example has a trainable token (mask 1) within its first {max_len} tokens; "
+                    "check the dataset's assistant turns or raise maxSeqLength"
+                ),
+            )
         n = shard.num_examples
-        self.epochs = [Rows(np.random.default_rng([seed, e]).permutation(n), self.lengths, max_len, packing)
-                       for e in range(epochs)]
+        self.epochs = [
+            Rows(np.random.default_rng([seed, e]).permutation(n), self.lengths, max_len, packing) for e in range(epochs)
+        ]
         self.steps_per_epoch = [-(-len(r) // batch_size) for r in self.epochs]
         self.epoch_start = np.concatenate([[0], np.cumsum(self.steps_per_epoch)]).astype(np.int64)
         self.total_steps = int(self.epoch_start[-1])
@@ -106,17 +117,23 @@ class TrainPlan:
         for step in range(self.total_steps):
             if sum(int(self.trainable[r].sum()) for r in self.step_rows(step)) == 0:
                 e, _ = self.locate(step)
-                raise TrainerError("NO_TRAINABLE_TOKENS", (
-                    f"optimizer step {step + 1} (epoch {e + 1}) would hold only examples without a trainable token "
-                    f"within maxSeqLength={self.max_len}; raise maxSeqLength or batchSize, enable packing, "
-                    "or remove examples without assistant tokens"))
+                raise TrainerError(
+                    "NO_TRAINABLE_TOKENS",
+                    (
+                        f"optimizer step {step + 1} (epoch {e + 1}) would hold only examples without a trainable token "
+                        f"within maxSeqLength={self.max_len}; raise maxSeqLength or batchSize, enable packing, "
+                        "or remove examples without assistant tokens"
+                    ),
+                )
 
 
 def eval_rows(shard: Shard, max_len: int, packing: bool) -> tuple[Rows, np.ndarray]:
     lengths = np.minimum(shard.lengths(), max_len)
     if int(shard.trainable_counts(max_len).sum()) == 0:
-        raise TrainerError("NO_TRAINABLE_TOKENS", f"validation shard {shard.path} has no trainable token within "
-                                                  f"maxSeqLength={max_len}")
+        raise TrainerError(
+            "NO_TRAINABLE_TOKENS",
+            f"validation shard {shard.path} has no trainable token within " f"maxSeqLength={max_len}",
+        )
     return Rows(np.arange(shard.num_examples), lengths, max_len, packing), lengths
 
 
@@ -124,6 +141,7 @@ def collate(shard: Shard, rows: list[np.ndarray], lengths: np.ndarray, pad_id: i
     """Rows of example indices → padded tensors. Padding continues the row's last example
     (same example id, following positions): causal attention keeps it out of real tokens."""
     import torch  # here, not at the top: preflight plans data without importing torch
+
     T = max(int(lengths[r].sum()) for r in rows)
     B = len(rows)
     ids = np.full((B, T), pad_id, dtype=np.int64)
@@ -136,25 +154,31 @@ def collate(shard: Shard, rows: list[np.ndarray], lengths: np.ndarray, pad_id: i
         c = 0
         for d, ex in enumerate(row.tolist()):
             o, n = int(offsets[ex]), int(lengths[ex])
-            toks = shard.tokens[o:o + n]
-            ids[b, c:c + n] = toks
-            pos[b, c:c + n] = np.arange(n)
-            doc[b, c:c + n] = d
-            tgt[b, c:c + n - 1] = toks[1:]
-            tmask[b, c:c + n - 1] = shard.mask[o + 1:o + n] != 0
+            toks = shard.tokens[o : o + n]
+            ids[b, c : c + n] = toks
+            pos[b, c : c + n] = np.arange(n)
+            doc[b, c : c + n] = d
+            tgt[b, c : c + n - 1] = toks[1:]
+            tmask[b, c : c + n - 1] = shard.mask[o + 1 : o + n] != 0
             c += n
         if c < T:
             doc[b, c:] = len(row) - 1
             pos[b, c:] = np.arange(n, n + T - c)
-    return Batch(torch.from_numpy(ids), torch.from_numpy(pos), torch.from_numpy(doc), torch.from_numpy(tgt),
-                 torch.from_numpy(tmask), tokens=int(sum(int(lengths[r].sum()) for r in rows)),
-                 trainable=int(tmask.sum()))
+    return Batch(
+        torch.from_numpy(ids),
+        torch.from_numpy(pos),
+        torch.from_numpy(doc),
+        torch.from_numpy(tgt),
+        torch.from_numpy(tmask),
+        tokens=int(sum(int(lengths[r].sum()) for r in rows)),
+        trainable=int(tmask.sum()),
+    )
 
 
 def split_micro(rows: list, micro: int, rank: int, world: int) -> list[list]:
     """A step's rows → this rank's micro-batches (round-robin), padded with [] so that every
     rank runs the same number of forward/backward passes (DDP needs them matched)."""
-    chunks = [rows[i:i + micro] for i in range(0, len(rows), micro)]
+    chunks = [rows[i : i + micro] for i in range(0, len(rows), micro)]
     per_rank = -(-len(chunks) // world)
     mine = chunks[rank::world]
     return mine + [[]] * (per_rank - len(mine))

@@ -37,7 +37,7 @@ def configure_threads(threads: int | None) -> int:
 def choose_runtime(device: str, dtype: str, threads: int | None, local_rank: int = 0) -> Runtime:
     """Resolves "auto" choices; raises ValueError with a fix when a choice cannot be met."""
     if device == "cuda" and not torch.cuda.is_available():
-        raise ValueError("runtime.device is \"cuda\" but no CUDA device is available; use \"auto\" or \"cpu\"")
+        raise ValueError('runtime.device is "cuda" but no CUDA device is available; use "auto" or "cpu"')
     use_cuda = device == "cuda" or (device == "auto" and torch.cuda.is_available())
     dev = torch.device("cuda", local_rank) if use_cuda else torch.device("cpu")
     if use_cuda:

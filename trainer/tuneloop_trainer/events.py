@@ -26,9 +26,11 @@ EXIT_PARENT_GONE = 74  # runner.EXIT_PARENT_GONE
 class MetricLogger(Protocol):
     parent_gone: threading.Event
 
-    def log(self, type: str, **fields) -> None: ...
+    def log(self, type: str, **fields) -> None:
+        ...
 
-    def close(self) -> None: ...
+    def close(self) -> None:
+        ...
 
 
 def _clean(v):
@@ -51,14 +53,17 @@ class EventSink:
         self._watchdog.start()
 
     def log(self, type: str, **fields) -> None:
-        line = json.dumps({"type": type, "time": time.time(), **_clean(fields)}, allow_nan=False, ensure_ascii=False) + "\n"
+        line = (
+            json.dumps({"type": type, "time": time.time(), **_clean(fields)}, allow_nan=False, ensure_ascii=False)
+            + "\n"
+        )
         data = line.encode("utf-8")
         with self._lock:
             if self.parent_gone.is_set():
                 return
             try:
                 while data:
-                    data = data[os.write(self.fd, data):]
+                    data = data[os.write(self.fd, data) :]
             except OSError as e:
                 if e.errno in (errno.EPIPE, errno.EBADF, errno.ECONNRESET):
                     self._gone()

@@ -35,8 +35,13 @@ def model_tensors(model: CausalLM, dtype: torch.dtype) -> dict[str, torch.Tensor
     return {n: sd[n].detach().to(dtype) for n in names}
 
 
-def save_model(model: CausalLM, folder: str, dtype: str = "float32", max_shard_bytes: int = 2 * 1024**3,
-               extra_config: dict | None = None) -> None:
+def save_model(
+    model: CausalLM,
+    folder: str,
+    dtype: str = "float32",
+    max_shard_bytes: int = 2 * 1024**3,
+    extra_config: dict | None = None,
+) -> None:
     if dtype not in DTYPES:
         raise ValueError(f"dtype must be one of {', '.join(DTYPES)}")
     os.makedirs(folder, exist_ok=True)

@@ -28,8 +28,15 @@ def build_config(size: str, arch: str = "llama") -> ModelConfig:
         raise TrainerError("INVALID_SPEC", f"unknown size {size!r} (choose {', '.join(SIZES)})")
     if arch not in ARCH_DEFAULTS:
         raise TrainerError("UNSUPPORTED_ARCHITECTURE", f"unknown arch {arch!r} (choose {', '.join(ARCH_DEFAULTS)})")
-    c = ModelConfig(model_type=arch, vocab_size=tok.VOCAB_SIZE, bos_token_id=tok.ENDOFTEXT_ID,
-                    eos_token_id=tok.IM_END_ID, pad_token_id=tok.ENDOFTEXT_ID, **SIZES[size], **ARCH_DEFAULTS[arch])
+    c = ModelConfig(
+        model_type=arch,
+        vocab_size=tok.VOCAB_SIZE,
+        bos_token_id=tok.ENDOFTEXT_ID,
+        eos_token_id=tok.IM_END_ID,
+        pad_token_id=tok.ENDOFTEXT_ID,
+        **SIZES[size],
+        **ARCH_DEFAULTS[arch],
+    )
     if arch == "mistral":  # exercise the sliding window: half the context
         c.sliding_window = c.max_position_embeddings // 2
         c.sliding_window_layers = list(range(c.num_hidden_layers))
@@ -46,16 +53,25 @@ def write_model_folder(c: ModelConfig, out: str, seed: int = 0, dtype: str = "fl
     os.chmod(tmp, 0o755)
     try:
         save_model(model, tmp, dtype)
-        write_json(os.path.join(tmp, "generation_config.json"), {
-            "bos_token_id": c.bos_token_id, "eos_token_id": [tok.IM_END_ID, tok.ENDOFTEXT_ID],
-            "pad_token_id": tok.ENDOFTEXT_ID, "do_sample": False,
-        })
+        write_json(
+            os.path.join(tmp, "generation_config.json"),
+            {
+                "bos_token_id": c.bos_token_id,
+                "eos_token_id": [tok.IM_END_ID, tok.ENDOFTEXT_ID],
+                "pad_token_id": tok.ENDOFTEXT_ID,
+                "do_sample": False,
+            },
+        )
         write_json(os.path.join(tmp, "tokenizer.json"), tok.tokenizer_json())
         write_json(os.path.join(tmp, "tokenizer_config.json"), tok.tokenizer_config_json(c.max_position_embeddings))
-        write_json(os.path.join(tmp, "special_tokens_map.json"), {
-            "additional_special_tokens": ["<|im_start|>", "<|im_end|>"],
-            "eos_token": "<|im_end|>", "pad_token": "<|endoftext|>",
-        })
+        write_json(
+            os.path.join(tmp, "special_tokens_map.json"),
+            {
+                "additional_special_tokens": ["<|im_start|>", "<|im_end|>"],
+                "eos_token": "<|im_end|>",
+                "pad_token": "<|endoftext|>",
+            },
+        )
         if os.path.isdir(out) and not os.listdir(out):
             os.rmdir(out)
         os.rename(tmp, out)
@@ -70,4 +86,5 @@ def init_model(size: str, out: str, seed: int = 0, arch: str = "llama", dtype: s
     c = build_config(size, arch)
     write_model_folder(c, out, seed, dtype)
     from .model_folder import inspect_model
+
     return inspect_model(out)

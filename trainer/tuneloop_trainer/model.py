@@ -31,7 +31,11 @@ def rope_inv_freq(c: ModelConfig) -> torch.Tensor:
     if kind == "linear":
         inv = inv / float(rs["factor"])
     elif kind == "llama3":  # transformers' _compute_llama3_parameters
-        factor, lo, hi = float(rs["factor"]), float(rs.get("low_freq_factor", 1.0)), float(rs.get("high_freq_factor", 4.0))
+        factor, lo, hi = (
+            float(rs["factor"]),
+            float(rs.get("low_freq_factor", 1.0)),
+            float(rs.get("high_freq_factor", 4.0)),
+        )
         old_len = float(rs.get("original_max_position_embeddings", 8192))
         wavelen = 2 * math.pi / inv
         scaled = torch.where(wavelen > old_len / lo, inv / factor, inv)

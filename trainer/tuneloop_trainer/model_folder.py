@@ -15,8 +15,16 @@ from . import safetensors_io as st
 from .config import ModelConfig, load_config
 from .errors import TrainerError
 
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "generation_config.json",
-                   "chat_template.jinja", "vocab.json", "merges.txt", "tokenizer.model")
+TOKENIZER_FILES = (
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "generation_config.json",
+    "chat_template.jinja",
+    "vocab.json",
+    "merges.txt",
+    "tokenizer.model",
+)
 # Names old checkpoints carry that hold no weights (recomputed buffers).
 IGNORED_SUFFIXES = (".rotary_emb.inv_freq",)
 
@@ -29,21 +37,37 @@ def expected_shapes(c: ModelConfig) -> dict[str, tuple[int, ...]]:
         out["lm_head.weight"] = (c.vocab_size, h)
     for i in range(c.num_hidden_layers):
         p = f"model.layers.{i}."
-        out.update({
-            p + "input_layernorm.weight": (h,), p + "post_attention_layernorm.weight": (h,),
-            p + "self_attn.q_proj.weight": (q, h), p + "self_attn.k_proj.weight": (kv, h),
-            p + "self_attn.v_proj.weight": (kv, h), p + "self_attn.o_proj.weight": (h, q),
-            p + "mlp.gate_proj.weight": (c.intermediate_size, h), p + "mlp.up_proj.weight": (c.intermediate_size, h),
-            p + "mlp.down_proj.weight": (h, c.intermediate_size),
-        })
+        out.update(
+            {
+                p + "input_layernorm.weight": (h,),
+                p + "post_attention_layernorm.weight": (h,),
+                p + "self_attn.q_proj.weight": (q, h),
+                p + "self_attn.k_proj.weight": (kv, h),
+                p + "self_attn.v_proj.weight": (kv, h),
+                p + "self_attn.o_proj.weight": (h, q),
+                p + "mlp.gate_proj.weight": (c.intermediate_size, h),
+                p + "mlp.up_proj.weight": (c.intermediate_size, h),
+                p + "mlp.down_proj.weight": (h, c.intermediate_size),
+            }
+        )
         if c.attention_bias:
-            out.update({p + "self_attn.q_proj.bias": (q,), p + "self_attn.k_proj.bias": (kv,),
-                        p + "self_attn.v_proj.bias": (kv,)})
+            out.update(
+                {
+                    p + "self_attn.q_proj.bias": (q,),
+                    p + "self_attn.k_proj.bias": (kv,),
+                    p + "self_attn.v_proj.bias": (kv,),
+                }
+            )
         if c.o_proj_bias:
             out[p + "self_attn.o_proj.bias"] = (h,)
         if c.mlp_bias:
-            out.update({p + "mlp.gate_proj.bias": (c.intermediate_size,), p + "mlp.up_proj.bias": (c.intermediate_size,),
-                        p + "mlp.down_proj.bias": (h,)})
+            out.update(
+                {
+                    p + "mlp.gate_proj.bias": (c.intermediate_size,),
+                    p + "mlp.up_proj.bias": (c.intermediate_size,),
+                    p + "mlp.down_proj.bias": (h,),
+                }
+            )
     return out
 
 
@@ -57,13 +81,16 @@ def check_tensors(c: ModelConfig, infos: dict[str, st.TensorInfo], folder: str) 
     unexpected = sorted(n for n in set(infos) - set(expected) - tolerated if not n.endswith(IGNORED_SUFFIXES))
     if unexpected:
         more = f" (and {len(unexpected) - 1} more)" if len(unexpected) > 1 else ""
-        raise TrainerError("UNEXPECTED_TENSOR",
-                           f"{folder}: unexpected tensor {unexpected[0]}{more} for a {c.model_type} model")
+        raise TrainerError(
+            "UNEXPECTED_TENSOR", f"{folder}: unexpected tensor {unexpected[0]}{more} for a {c.model_type} model"
+        )
     for name, shape in expected.items():
         info = infos[name]
         if info.shape != shape:
-            raise TrainerError("INVALID_MODEL", f"{folder}: tensor {name} has shape {list(info.shape)}, "
-                                                f"config.json implies {list(shape)}")
+            raise TrainerError(
+                "INVALID_MODEL",
+                f"{folder}: tensor {name} has shape {list(info.shape)}, " f"config.json implies {list(shape)}",
+            )
         if info.dtype not in ("F32", "F16", "BF16"):
             raise TrainerError("INVALID_MODEL", f"{folder}: tensor {name} has dtype {info.dtype} (want F32/F16/BF16)")
 
@@ -117,8 +144,11 @@ def inspect_model(folder: str) -> dict:
         "slidingWindow": c.sliding_window,
         "bosTokenId": c.bos_token_id,
         "eosTokenId": c.eos_token_id,
-        "tensors": {"ok": True, "count": len(infos),
-                    "files": sorted({os.path.basename(i.file) for i in infos.values()})},
+        "tensors": {
+            "ok": True,
+            "count": len(infos),
+            "files": sorted({os.path.basename(i.file) for i in infos.values()}),
+        },
         "tokenizer": has("tokenizer.json"),
         "chatTemplate": bool(chat_template) or has("chat_template.jinja"),
     }

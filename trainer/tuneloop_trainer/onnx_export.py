@@ -57,8 +57,12 @@ def export_onnx(lm: CausalLM, out_dir: str, generation: dict | None = None) -> s
     pos = torch.arange(P, P + T).expand(B, T).contiguous()
     past = [torch.zeros(B, c.num_key_value_heads, P, c.head_dim) for _ in range(2 * c.num_hidden_layers)]
     inputs, outputs = io_names(c.num_hidden_layers)
-    axes = {"input_ids": {0: "batch", 1: "sequence"}, "attention_mask": {0: "batch", 1: "total_sequence"},
-            "position_ids": {0: "batch", 1: "sequence"}, "logits": {0: "batch", 1: "sequence"}}
+    axes = {
+        "input_ids": {0: "batch", 1: "sequence"},
+        "attention_mask": {0: "batch", 1: "total_sequence"},
+        "position_ids": {0: "batch", 1: "sequence"},
+        "logits": {0: "batch", 1: "sequence"},
+    }
     axes.update({n: {0: "batch", 2: "past_sequence"} for n in inputs[3:]})
     axes.update({n: {0: "batch", 2: "total_sequence"} for n in outputs[1:]})
     parent = os.path.dirname(os.path.abspath(out_dir))
@@ -69,17 +73,35 @@ def export_onnx(lm: CausalLM, out_dir: str, generation: dict | None = None) -> s
         kwargs = {"dynamo": False} if "dynamo" in inspect.signature(torch.onnx.export).parameters else {}
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # tracer warnings about shape arithmetic are expected
-            torch.onnx.export(_CachedLM(lm), (ids, mask, pos, *past), os.path.join(tmp, "model.onnx"),
-                              input_names=inputs, output_names=outputs, dynamic_axes=axes,
-                              opset_version=OPSET, do_constant_folding=True, **kwargs)
+            torch.onnx.export(
+                _CachedLM(lm),
+                (ids, mask, pos, *past),
+                os.path.join(tmp, "model.onnx"),
+                input_names=inputs,
+                output_names=outputs,
+                dynamic_axes=axes,
+                opset_version=OPSET,
+                do_constant_folding=True,
+                **kwargs,
+            )
         meta = {
-            "formatVersion": 1, "opset": OPSET, "dtype": "float32", "modelType": c.model_type,
-            "num_layers": c.num_hidden_layers, "num_attention_heads": c.num_attention_heads,
-            "num_kv_heads": c.num_key_value_heads, "head_dim": c.head_dim, "hidden_size": c.hidden_size,
-            "vocab_size": c.vocab_size, "context_length": c.max_position_embeddings,
+            "formatVersion": 1,
+            "opset": OPSET,
+            "dtype": "float32",
+            "modelType": c.model_type,
+            "num_layers": c.num_hidden_layers,
+            "num_attention_heads": c.num_attention_heads,
+            "num_kv_heads": c.num_key_value_heads,
+            "head_dim": c.head_dim,
+            "hidden_size": c.hidden_size,
+            "vocab_size": c.vocab_size,
+            "context_length": c.max_position_embeddings,
             "sliding_window": c.sliding_window if c.sliding_window_layers else None,
-            "bos_token_id": c.bos_token_id, "eos_token_id": _eos(c, generation), "pad_token_id": _pad(c, generation),
-            "inputs": inputs, "outputs": outputs,
+            "bos_token_id": c.bos_token_id,
+            "eos_token_id": _eos(c, generation),
+            "pad_token_id": _pad(c, generation),
+            "inputs": inputs,
+            "outputs": outputs,
         }
         with open(os.path.join(tmp, META_FILE), "w", encoding="utf-8") as f:
             json.dump(meta, f, indent=2)
@@ -95,7 +117,7 @@ def export_onnx(lm: CausalLM, out_dir: str, generation: dict | None = None) -> s
 def _eos(c, generation) -> list[int]:
     ids = list(c.eos_ids())
     g = (generation or {}).get("eos_token_id")
-    for e in ([g] if isinstance(g, int) else (g or [])):
+    for e in [g] if isinstance(g, int) else (g or []):
         if e not in ids:
             ids.append(e)
     return ids
@@ -109,6 +131,7 @@ def _pad(c, generation):
 
 def export_model_folder(model_dir: str, out_dir: str | None = None) -> str:
     from .hf_io import load_model
+
     _, lm = load_model(model_dir)
     gen = None
     gpath = os.path.join(model_dir, "generation_config.json")

@@ -33,16 +33,31 @@ def resolve_targets(names: list[str]) -> list[str]:
         return list(LORA_TARGETS)
     bad = [n for n in names if n not in LORA_TARGETS]
     if bad:
-        raise TrainerError("INVALID_SPEC", f"hyperparameters.loraTargetModules: unknown module {bad[0]}; "
-                                           f"use names from {', '.join(LORA_TARGETS)} or [\"all-linear\"]")
+        raise TrainerError(
+            "INVALID_SPEC",
+            f"hyperparameters.loraTargetModules: unknown module {bad[0]}; "
+            f"use names from {', '.join(LORA_TARGETS)} or [\"all-linear\"]",
+        )
     return sorted(set(names), key=LORA_TARGETS.index)
 
 
 def linear_shapes(c: ModelConfig) -> dict[str, tuple[int, int]]:
     """(out, in) of each LoRA-targetable linear of a layer."""
-    h, q, kv, i = c.hidden_size, c.num_attention_heads * c.head_dim, c.num_key_value_heads * c.head_dim, c.intermediate_size
-    return {"q_proj": (q, h), "k_proj": (kv, h), "v_proj": (kv, h), "o_proj": (h, q),
-            "gate_proj": (i, h), "up_proj": (i, h), "down_proj": (h, i)}
+    h, q, kv, i = (
+        c.hidden_size,
+        c.num_attention_heads * c.head_dim,
+        c.num_key_value_heads * c.head_dim,
+        c.intermediate_size,
+    )
+    return {
+        "q_proj": (q, h),
+        "k_proj": (kv, h),
+        "v_proj": (kv, h),
+        "o_proj": (h, q),
+        "gate_proj": (i, h),
+        "up_proj": (i, h),
+        "down_proj": (h, i),
+    }
 
 
 def check_lora_rank(c: ModelConfig, targets: list[str], rank: int) -> None:
@@ -51,9 +66,13 @@ def check_lora_rank(c: ModelConfig, targets: list[str], rank: int) -> None:
     for name in targets:
         out, inp = shapes[name]
         if rank > min(out, inp):
-            raise TrainerError("INVALID_SPEC", (
-                f"hyperparameters.loraRank {rank} is above the size of {name} ({out}×{inp}; model hidden size "
-                f"{c.hidden_size}); use loraRank ≤ {min(min(shapes[t]) for t in targets)}"))
+            raise TrainerError(
+                "INVALID_SPEC",
+                (
+                    f"hyperparameters.loraRank {rank} is above the size of {name} ({out}×{inp}; model hidden size "
+                    f"{c.hidden_size}); use loraRank ≤ {min(min(shapes[t]) for t in targets)}"
+                ),
+            )
 
 
 def preflight(spec: Spec, world: int) -> Prepared:
@@ -61,9 +80,13 @@ def preflight(spec: Spec, world: int) -> Prepared:
     config = load_config(spec.model_path)
     check_tensors(config, folder_tensor_infos(spec.model_path), spec.model_path)
     if hp.maxSeqLength > config.max_position_embeddings:
-        raise TrainerError("INVALID_SPEC", (
-            f"hyperparameters.maxSeqLength {hp.maxSeqLength} exceeds the model's context length "
-            f"{config.max_position_embeddings}; set it ≤ {config.max_position_embeddings}"))
+        raise TrainerError(
+            "INVALID_SPEC",
+            (
+                f"hyperparameters.maxSeqLength {hp.maxSeqLength} exceeds the model's context length "
+                f"{config.max_position_embeddings}; set it ≤ {config.max_position_embeddings}"
+            ),
+        )
     targets = None
     if spec.method == "lora":
         targets = resolve_targets(hp.loraTargetModules)

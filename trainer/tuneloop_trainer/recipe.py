@@ -58,8 +58,12 @@ class Recipe:
     def setup(self) -> None:
         s, hp = self.spec, self.hp
         try:
-            self.rt = choose_runtime(s.runtime.device, s.runtime.dtype, s.runtime.threads or self.dist.default_threads(),
-                                     self.dist.local_rank)
+            self.rt = choose_runtime(
+                s.runtime.device,
+                s.runtime.dtype,
+                s.runtime.threads or self.dist.default_threads(),
+                self.dist.local_rank,
+            )
         except ValueError as e:
             raise TrainerError("INVALID_SPEC", str(e)) from None
         self.pad_id = self.config.pad_token_id if self.config.pad_token_id is not None else 0
@@ -98,16 +102,26 @@ class Recipe:
             kwargs["fused"] = True
         elif "foreach" in supported:
             kwargs["foreach"] = True  # one kernel per op over all tensors: less Python per step
-        return torch.optim.AdamW([g for g in groups if g["params"]], lr=self.spec.learning_rate,
-                                 betas=(0.9, 0.999), eps=1e-8, **kwargs)
+        return torch.optim.AdamW(
+            [g for g in groups if g["params"]], lr=self.spec.learning_rate, betas=(0.9, 0.999), eps=1e-8, **kwargs
+        )
 
     def fingerprint(self) -> dict:
         hp, sh = self.hp, self.plan.shard
         return {
-            "method": self.spec.method, "trainExamples": sh.num_examples, "trainTokens": sh.num_tokens,
-            "modelType": self.config.model_type, "parameters": self.parameters, "epochs": hp.epochs,
-            "batchSize": hp.batchSize, "maxSeqLength": hp.maxSeqLength, "packing": hp.packing, "seed": hp.seed,
-            "learningRate": self.spec.learning_rate, "lrScheduler": hp.lrScheduler, "warmup": self.warmup,
+            "method": self.spec.method,
+            "trainExamples": sh.num_examples,
+            "trainTokens": sh.num_tokens,
+            "modelType": self.config.model_type,
+            "parameters": self.parameters,
+            "epochs": hp.epochs,
+            "batchSize": hp.batchSize,
+            "maxSeqLength": hp.maxSeqLength,
+            "packing": hp.packing,
+            "seed": hp.seed,
+            "learningRate": self.spec.learning_rate,
+            "lrScheduler": hp.lrScheduler,
+            "warmup": self.warmup,
             "lora": [hp.loraRank, hp.loraAlpha, self.targets] if self.spec.method == "lora" else None,
         }
 
@@ -115,11 +129,24 @@ class Recipe:
     def train(self) -> str:
         """Runs to the end; returns "completed", "early_stopped", "stopped" or "parent_gone"."""
         total = self.plan.total_steps
-        self.log.log("started", jobId=self.spec.jobId, method=self.spec.method, totalSteps=total,
-                     epochs=self.hp.epochs, resumedFromStep=self.resumed_from, device=str(self.rt.device),
-                     dtype=self.rt.dtype, parameters=self.parameters, trainableParameters=self.trainable_parameters,
-                     worldSize=self.dist.world, batchSize=self.hp.batchSize, microBatchSize=self.micro,
-                     maxSeqLength=self.hp.maxSeqLength, totalTokens=self.plan.total_tokens, threads=self.rt.threads)
+        self.log.log(
+            "started",
+            jobId=self.spec.jobId,
+            method=self.spec.method,
+            totalSteps=total,
+            epochs=self.hp.epochs,
+            resumedFromStep=self.resumed_from,
+            device=str(self.rt.device),
+            dtype=self.rt.dtype,
+            parameters=self.parameters,
+            trainableParameters=self.trainable_parameters,
+            worldSize=self.dist.world,
+            batchSize=self.hp.batchSize,
+            microBatchSize=self.micro,
+            maxSeqLength=self.hp.maxSeqLength,
+            totalTokens=self.plan.total_tokens,
+            threads=self.rt.threads,
+        )
         self.started = True
         while self.step < total:
             reason = self._stop_requested()
@@ -130,9 +157,17 @@ class Recipe:
             self.step += 1
             self.tokens += tokens
             dt = time.perf_counter() - started
-            self.log.log("step", step=self.step, totalSteps=total, epoch=round(self.plan.epoch_after(self.step - 1), 6),
-                         loss=loss, learningRate=lr, gradNorm=grad_norm, tokens=self.tokens,
-                         tokensPerSecond=round(tokens / dt, 2) if dt > 0 else None)
+            self.log.log(
+                "step",
+                step=self.step,
+                totalSteps=total,
+                epoch=round(self.plan.epoch_after(self.step - 1), 6),
+                loss=loss,
+                learningRate=lr,
+                gradNorm=grad_norm,
+                tokens=self.tokens,
+                tokensPerSecond=round(tokens / dt, 2) if dt > 0 else None,
+            )
             epoch_end = self.plan.is_epoch_end(self.step - 1)
             early_stop = False
             if self.val and (epoch_end or (self.hp.evalEvery and self.step % self.hp.evalEvery == 0)):
@@ -151,7 +186,7 @@ class Recipe:
         loss_sum = torch.zeros((), dtype=torch.float64, device=self.rt.device)
         for k, mrows in enumerate(micro):
             sync = k == len(micro) - 1
-            with (contextlib.nullcontext() if sync else self.dist.no_sync(self.forward)):
+            with contextlib.nullcontext() if sync else self.dist.no_sync(self.forward):
                 if mrows:
                     b = collate(self.plan.shard, mrows, self.plan.lengths, self.pad_id).to(self.rt.device)
                     weight = scale
@@ -165,13 +200,19 @@ class Recipe:
                     loss_sum += ls.detach().double()
         loss = self.dist.all_sum(loss_sum).item() / global_trainable
         if not math.isfinite(loss):
-            raise TrainerError("NAN_LOSS", f"loss became {loss} at step {step + 1}; lower learningRate "
-                                           f"(now {self.spec.learning_rate}) or maxGradNorm, or check the base model")
+            raise TrainerError(
+                "NAN_LOSS",
+                f"loss became {loss} at step {step + 1}; lower learningRate "
+                f"(now {self.spec.learning_rate}) or maxGradNorm, or check the base model",
+            )
         max_norm = self.hp.maxGradNorm if self.hp.maxGradNorm > 0 else float("inf")
         grad_norm = float(torch.nn.utils.clip_grad_norm_(self.trainable, max_norm))
         if not math.isfinite(grad_norm):
-            raise TrainerError("NAN_LOSS", f"gradient norm became {grad_norm} at step {step + 1}; lower learningRate "
-                                           f"(now {self.spec.learning_rate}) or set maxGradNorm")
+            raise TrainerError(
+                "NAN_LOSS",
+                f"gradient norm became {grad_norm} at step {step + 1}; lower learningRate "
+                f"(now {self.spec.learning_rate}) or set maxGradNorm",
+            )
         lr = self.scheduler.get_last_lr()[0]
         self.optimizer.step()
         self.scheduler.step()
@@ -238,14 +279,25 @@ class Recipe:
             if self.spec.method == "lora":
                 st.save_file(lora_mod.lora_state(self.lm), os.path.join(tmp, "adapter.safetensors"))
             else:
-                st.save_file({n: p.detach() for n, p in self.lm.state_dict().items()}, os.path.join(tmp, "model.safetensors"))
+                st.save_file(
+                    {n: p.detach() for n, p in self.lm.state_dict().items()}, os.path.join(tmp, "model.safetensors")
+                )
             optimizer = ckpt.save_optimizer(self.optimizer.state_dict(), tmp)
-            ckpt.write_state(tmp, {
-                "optimizer": optimizer, "scheduler": self.scheduler.state_dict(),
-                "version": 1, "step": step, "tokens": self.tokens, "epoch": self.plan.epoch_after(step - 1),
-                "bestEvalLoss": self.best_eval, "evalsWithoutImprovement": self.evals_without_improvement,
-                "worldSize": self.dist.world, "fingerprint": self.fingerprint(),
-            })
+            ckpt.write_state(
+                tmp,
+                {
+                    "optimizer": optimizer,
+                    "scheduler": self.scheduler.state_dict(),
+                    "version": 1,
+                    "step": step,
+                    "tokens": self.tokens,
+                    "epoch": self.plan.epoch_after(step - 1),
+                    "bestEvalLoss": self.best_eval,
+                    "evalsWithoutImprovement": self.evals_without_improvement,
+                    "worldSize": self.dist.world,
+                    "fingerprint": self.fingerprint(),
+                },
+            )
         self.dist.barrier()
         if self.dist.rank == 0:
             ckpt.publish(root, step, self.spec.checkpoints_keep)
@@ -286,11 +338,13 @@ class Recipe:
         if self.dist.rank == 0:
             os.makedirs(s.output_dir, exist_ok=True)
             if s.method == "lora":
-                outputs["adapter"] = save_adapter(self.lm, s.output_dir, self.targets, hp.loraRank, hp.loraAlpha,
-                                                  hp.loraDropout, s.model_path)
+                outputs["adapter"] = save_adapter(
+                    self.lm, s.output_dir, self.targets, hp.loraRank, hp.loraAlpha, hp.loraDropout, s.model_path
+                )
             if s.method == "full" or s.merge_lora or s.export_onnx:
-                outputs["model"], outputs["onnx"] = save_full_model(self.lm, s.output_dir, s.model_path,
-                                                                    s.export_onnx, s.method == "lora")
+                outputs["model"], outputs["onnx"] = save_full_model(
+                    self.lm, s.output_dir, s.model_path, s.export_onnx, s.method == "lora"
+                )
         self.dist.barrier()
         return outputs
 

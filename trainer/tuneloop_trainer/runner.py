@@ -61,16 +61,28 @@ def run_train_command(spec_path: str, events_fd: int | None, resume: bool) -> in
         if outcome == "parent_gone":
             return EXIT_PARENT_GONE
         outputs = recipe.save_outputs()
-        log.log("completed", outputs=outputs, step=recipe.step, tokens=recipe.tokens,
-                earlyStopped=outcome == "early_stopped", bestEvalLoss=recipe.best_eval)
+        log.log(
+            "completed",
+            outputs=outputs,
+            step=recipe.step,
+            tokens=recipe.tokens,
+            earlyStopped=outcome == "early_stopped",
+            bestEvalLoss=recipe.best_eval,
+        )
         return EXIT_COMPLETED
     except TrainerError as e:
         return _fail(log, e.code, e.message, recipe)
     except Exception as e:  # noqa: BLE001 — every failure ends with a `failed` event
         from .device import is_oom
+
         if is_oom(e):
-            return _fail(log, "OUT_OF_MEMORY", "out of memory; lower hyperparameters.microBatchSize or maxSeqLength, "
-                                               "or set runtime.gradientCheckpointing", recipe)
+            return _fail(
+                log,
+                "OUT_OF_MEMORY",
+                "out of memory; lower hyperparameters.microBatchSize or maxSeqLength, "
+                "or set runtime.gradientCheckpointing",
+                recipe,
+            )
         if os.environ.get("TUNELOOP_DEBUG"):
             traceback.print_exc()
         return _fail(log, "INTERNAL", f"{type(e).__name__}: {e}", recipe)

@@ -24,10 +24,18 @@ ITEMSIZE = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 
 @lru_cache(maxsize=1)
 def _torch_dtypes() -> dict:
     import torch
+
     return {
-        "F64": torch.float64, "F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16,
-        "I64": torch.int64, "I32": torch.int32, "I16": torch.int16, "I8": torch.int8,
-        "U8": torch.uint8, "BOOL": torch.bool,
+        "F64": torch.float64,
+        "F32": torch.float32,
+        "F16": torch.float16,
+        "BF16": torch.bfloat16,
+        "I64": torch.int64,
+        "I32": torch.int32,
+        "I16": torch.int16,
+        "I8": torch.int8,
+        "U8": torch.uint8,
+        "BOOL": torch.bool,
     }
 
 
@@ -37,6 +45,8 @@ def __getattr__(name):  # DTYPES / DTYPE_NAMES, built on first use (PEP 562)
     if name == "DTYPE_NAMES":
         return {v: k for k, v in _torch_dtypes().items()}
     raise AttributeError(name)
+
+
 SINGLE_FILE = "model.safetensors"
 INDEX_FILE = "model.safetensors.index.json"
 MAX_HEADER_BYTES = 100 * 1024 * 1024  # same guard as the reference implementation
@@ -87,6 +97,7 @@ def read_header(path: str) -> tuple[dict, list[TensorInfo]]:
 def load_tensors(infos: list[TensorInfo]) -> dict:
     """Reads the given tensors into writable CPU memory (no mmap: torch warns on read-only buffers)."""
     import torch
+
     out = {}
     by_file: dict[str, list[TensorInfo]] = {}
     for info in infos:
@@ -111,6 +122,7 @@ def load_file(path: str) -> dict:
 def save_file(tensors: dict, path: str, metadata: dict[str, str] | None = None) -> None:
     """Writes one file atomically (temporary name + rename) in sorted name order."""
     import torch
+
     names = {v: k for k, v in _torch_dtypes().items()}
     header: dict = {"__metadata__": {"format": "pt", **(metadata or {})}}
     prepared, offset = [], 0
@@ -119,8 +131,7 @@ def save_file(tensors: dict, path: str, metadata: dict[str, str] | None = None) 
         if t.dtype not in names:
             raise ValueError(f"cannot store dtype {t.dtype} of {name} in safetensors")
         nbytes = t.numel() * t.element_size()
-        header[name] = {"dtype": names[t.dtype], "shape": list(t.shape),
-                        "data_offsets": [offset, offset + nbytes]}
+        header[name] = {"dtype": names[t.dtype], "shape": list(t.shape), "data_offsets": [offset, offset + nbytes]}
         prepared.append(t)
         offset += nbytes
     raw = json.dumps(header, separators=(",", ":")).encode("utf-8")

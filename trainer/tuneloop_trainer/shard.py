@@ -62,7 +62,7 @@ class Shard:
             out = np.zeros(int(valid.sum()), dtype=np.int64)
             out[: len(sums)] = sums
             if tail:  # the final example ends at the end of the file: reduceat already summed to the end
-                out[-1] = int(self.mask[idx[-1]:].sum(dtype=np.int64))
+                out[-1] = int(self.mask[idx[-1] :].sum(dtype=np.int64))
             counts[lo:hi][valid] = out
         return counts
 
@@ -113,8 +113,11 @@ def open_shard(path: str, vocab_size: int | None = None) -> Shard:
         if top >= vocab_size:
             at = int(np.argmax(tokens >= vocab_size))
             ex = int(np.searchsorted(offsets, at, side="right") - 1)
-            raise _bad(path, f"token id {top} at example {ex} is ≥ the model's vocabulary size {vocab_size} "
-                             "(was the shard tokenized with another model's tokenizer?)")
+            raise _bad(
+                path,
+                f"token id {top} at example {ex} is ≥ the model's vocabulary size {vocab_size} "
+                "(was the shard tokenized with another model's tokenizer?)",
+            )
     return Shard(path, tokens, mask, offsets)
 
 

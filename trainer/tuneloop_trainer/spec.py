@@ -128,8 +128,12 @@ def _path(v, path, base, nullable=False):
 
 
 def parse_spec(obj, base_dir: str = "/") -> Spec:
-    top = _obj(obj, "", {"version", "jobId", "model", "method", "data", "hyperparameters", "checkpoints", "output",
-                         "runtime"}, {"version", "jobId", "model", "method", "data", "checkpoints", "output"})
+    top = _obj(
+        obj,
+        "",
+        {"version", "jobId", "model", "method", "data", "hyperparameters", "checkpoints", "output", "runtime"},
+        {"version", "jobId", "model", "method", "data", "checkpoints", "output"},
+    )
     if top["version"] != 1:
         raise _fail("version", f"must be 1 (this trainer speaks spec version 1), got {json.dumps(top['version'])}")
     if not isinstance(top["jobId"], str) or not top["jobId"]:
@@ -172,7 +176,7 @@ def parse_spec(obj, base_dir: str = "/") -> Spec:
             v = _bool(v, p(k))
         elif k == "loraTargetModules":
             if not isinstance(v, list) or not v or not all(isinstance(x, str) for x in v):
-                raise _fail(p(k), "must be a non-empty list of module names such as [\"q_proj\", \"v_proj\"]")
+                raise _fail(p(k), 'must be a non-empty list of module names such as ["q_proj", "v_proj"]')
         setattr(hp, k, v)
     if hp.warmupSteps is not None and hp.warmupRatio is not None:
         raise _fail("hyperparameters.warmupRatio", "set warmupSteps or warmupRatio, not both")
@@ -182,7 +186,9 @@ def parse_spec(obj, base_dir: str = "/") -> Spec:
     if validation is None:
         for k in ("evalEvery", "earlyStoppingPatience"):
             if getattr(hp, k) is not None:
-                raise _fail(f"hyperparameters.{k}", "needs data.validation (a validation shard); set it or make this null")
+                raise _fail(
+                    f"hyperparameters.{k}", "needs data.validation (a validation shard); set it or make this null"
+                )
 
     rt = RuntimeOptions()
     raw_rt = _obj(top.get("runtime", {}), "runtime", set(RuntimeOptions.__dataclass_fields__))
@@ -200,14 +206,19 @@ def parse_spec(obj, base_dir: str = "/") -> Spec:
     merge = _bool(out.get("mergeLora", False), "output.mergeLora")
     export = _bool(out.get("exportOnnx", False), "output.exportOnnx")
     return Spec(
-        jobId=top["jobId"], method=method,
+        jobId=top["jobId"],
+        method=method,
         model_path=_path(model["path"], "model.path", base_dir),
-        train_path=_path(data["train"], "data.train", base_dir), validation_path=validation,
+        train_path=_path(data["train"], "data.train", base_dir),
+        validation_path=validation,
         checkpoints_dir=_path(ck["dir"], "checkpoints.dir", base_dir),
         checkpoints_every=_int(ck.get("every", 0), "checkpoints.every", 0),
         checkpoints_keep=_int(ck.get("keep", 2), "checkpoints.keep", 1),
         output_dir=_path(out["dir"], "output.dir", base_dir),
-        merge_lora=merge, export_onnx=export, hp=hp, runtime=rt,
+        merge_lora=merge,
+        export_onnx=export,
+        hp=hp,
+        runtime=rt,
     )
 
 

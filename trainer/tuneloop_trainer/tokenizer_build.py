@@ -98,8 +98,15 @@ def tokenizer_json() -> dict:
         "truncation": None,
         "padding": None,
         "added_tokens": [
-            {"id": VOCAB_SIZE - len(SPECIAL_TOKENS) + i, "content": t, "single_word": False, "lstrip": False,
-             "rstrip": False, "normalized": False, "special": True}
+            {
+                "id": VOCAB_SIZE - len(SPECIAL_TOKENS) + i,
+                "content": t,
+                "single_word": False,
+                "lstrip": False,
+                "rstrip": False,
+                "normalized": False,
+                "special": True,
+            }
             for i, t in enumerate(SPECIAL_TOKENS)
         ],
         "normalizer": None,
@@ -107,9 +114,16 @@ def tokenizer_json() -> dict:
         "post_processor": {**byte_level, "trim_offsets": False},
         "decoder": byte_level,
         "model": {
-            "type": "BPE", "dropout": None, "unk_token": None, "continuing_subword_prefix": "",
-            "end_of_word_suffix": "", "fuse_unk": False, "byte_fallback": False, "ignore_merges": False,
-            "vocab": vocab(), "merges": [f"{a} {b}" for a, b in learn_merges()],
+            "type": "BPE",
+            "dropout": None,
+            "unk_token": None,
+            "continuing_subword_prefix": "",
+            "end_of_word_suffix": "",
+            "fuse_unk": False,
+            "byte_fallback": False,
+            "ignore_merges": False,
+            "vocab": vocab(),
+            "merges": [f"{a} {b}" for a, b in learn_merges()],
         },
     }
 
@@ -120,8 +134,14 @@ def tokenizer_config_json(model_max_length: int) -> dict:
         "add_eos_token": False,
         "add_prefix_space": False,
         "added_tokens_decoder": {
-            str(VOCAB_SIZE - len(SPECIAL_TOKENS) + i): {"content": t, "lstrip": False, "normalized": False,
-                                                        "rstrip": False, "single_word": False, "special": True}
+            str(VOCAB_SIZE - len(SPECIAL_TOKENS) + i): {
+                "content": t,
+                "lstrip": False,
+                "normalized": False,
+                "rstrip": False,
+                "single_word": False,
+                "special": True,
+            }
             for i, t in enumerate(SPECIAL_TOKENS)
         },
         "additional_special_tokens": ["<|im_start|>", "<|im_end|>"],
@@ -154,7 +174,7 @@ def encode(text: str) -> list[int]:
                 if pair not in ranks:
                     break
                 i = next(j for j in range(len(sym) - 1) if (sym[j], sym[j + 1]) == pair)
-                sym[i:i + 2] = [pair[0] + pair[1]]
+                sym[i : i + 2] = [pair[0] + pair[1]]
             ids.extend(v[s] for s in sym)
     return ids
 

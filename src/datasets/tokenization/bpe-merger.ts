@@ -21,7 +21,14 @@ export class BpeMerger {
     private readonly tokenizer: Tokenizer,
     model: Record<string, unknown>,
   ) {
-    const m = model as { merges?: Array<string | [string, string]>; ignore_merges?: boolean; end_of_word_suffix?: string | null; continuing_subword_suffix?: string | null; dropout?: number | null; type?: string };
+    const m = model as {
+      merges?: Array<string | [string, string]>;
+      ignore_merges?: boolean;
+      end_of_word_suffix?: string | null;
+      continuing_subword_suffix?: string | null;
+      dropout?: number | null;
+      type?: string;
+    };
     if (m.type !== 'BPE' || !Array.isArray(m.merges)) throw unsupported('the model is not BPE');
     if (m.end_of_word_suffix || m.continuing_subword_suffix) throw unsupported('subword suffixes are not supported');
     if (m.dropout) throw unsupported('BPE dropout makes tokenization random');

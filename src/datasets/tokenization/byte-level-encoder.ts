@@ -139,7 +139,10 @@ export function fastEncoder({ tokenizer, json }: ByteLevelSpec): Encoder {
         throw new DatasetError('template_mismatch', 'text is not in Unicode NFC form although the tokenizer normalizes to NFC');
       }
     }
-    if (splitter.gpt2) return encodeGpt2(start, end);
+    if (splitter.gpt2) {
+      encodeGpt2(start, end);
+      return;
+    }
     for (const piece of splitter.split(text.slice(start, end))) {
       let pieceIds = mapCache.get(piece);
       if (pieceIds === undefined) {
@@ -184,9 +187,13 @@ export const ENCODER_PROBE =
 export function createEncoder(spec: ByteLevelSpec, extraProbe = ''): { encode: Encoder; fast: boolean } {
   // Both encoders measure tokens as bytes, which only holds for byte-level BPE.
   const pre = spec.json.pre_tokenizer;
-  const byteLevel = pre?.type === 'ByteLevel' || (pre?.type === 'Sequence' && (pre.pretokenizers ?? []).some((p) => p?.type === 'ByteLevel'));
+  const byteLevel =
+    pre?.type === 'ByteLevel' || (pre?.type === 'Sequence' && (pre.pretokenizers ?? []).some((p) => p?.type === 'ByteLevel'));
   if (!byteLevel || spec.json.model.type !== 'BPE') {
-    throw new DatasetError('tokenizer_unsupported', 'only byte-level BPE tokenizers (GPT-2, Llama 3, Qwen, Mistral Nemo style) are supported; this one is not byte-level, so loss masks cannot be placed exactly');
+    throw new DatasetError(
+      'tokenizer_unsupported',
+      'only byte-level BPE tokenizers (GPT-2, Llama 3, Qwen, Mistral Nemo style) are supported; this one is not byte-level, so loss masks cannot be placed exactly',
+    );
   }
   const slow = libraryEncoder(spec);
   let fast: Encoder;

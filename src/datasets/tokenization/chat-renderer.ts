@@ -95,19 +95,25 @@ export class ChatRenderer {
       if (m.role !== 'assistant' || m.weight === 0) return;
       const prefix = this.jinja(messages.slice(0, i), true, tools);
       if (!text.startsWith(prefix)) {
-        throw new DatasetError('template_mismatch', `the chat template is not prefix-stable: rendering messages[0..${i - 1}] is not the start of the full rendering, so the assistant turn cannot be located`);
+        throw new DatasetError(
+          'template_mismatch',
+          `the chat template is not prefix-stable: rendering messages[0..${i - 1}] is not the start of the full rendering, so the assistant turn cannot be located`,
+        );
       }
       const content = contentOf(m);
       const from = typeof content === 'string' && text.startsWith(content, prefix.length) ? prefix.length + content.length : prefix.length;
       const marker = text.indexOf(this.endOfTurn, from);
-      if (marker < 0) throw new DatasetError('template_mismatch', `no end-of-turn marker ${JSON.stringify(this.endOfTurn)} after messages[${i}]`);
+      if (marker < 0)
+        throw new DatasetError('template_mismatch', `no end-of-turn marker ${JSON.stringify(this.endOfTurn)} after messages[${i}]`);
       spans.push([prefix.length, marker + this.endOfTurn.length]);
     });
     return { text, spans };
   }
 
   private buildPlan(example: ChatExample): Plan {
-    const messages = example.messages.map((m, i) => (typeof m.content === 'string' && m.content !== '' ? { ...m, content: sentinel(i) } : m));
+    const messages = example.messages.map((m, i) =>
+      typeof m.content === 'string' && m.content !== '' ? { ...m, content: sentinel(i) } : m,
+    );
     const { text, spans } = this.charSpans(messages, example.tools, (m) => m.content);
     const parts: Array<string | number> = [];
     const starts: number[] = [];

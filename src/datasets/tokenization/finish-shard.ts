@@ -9,7 +9,7 @@ import type { ShardSummary } from './shard-summary.js';
 
 /** Where a shard's summary lives: `<name>.json` beside `<name>.tlshard`. */
 export function summaryPathOf(shardPath: string): string {
-  return shardPath.replace(/\.tlshard$/, '') + '.json';
+  return `${shardPath.replace(/\.tlshard$/, '')}.json`;
 }
 
 /** The stored summary when the shard exists (shards are immutable), else null. */

@@ -104,7 +104,18 @@ export class ModelTokenizer {
     const contextLength = maxPositions > 0 ? maxPositions : maxLength > 0 && maxLength < 10_000_000 ? maxLength : null;
     const sha = (data: string | Buffer) => createHash('sha256').update(data).digest('hex');
     const templateSha = sha(JSON.stringify({ template, bos: specials.bos, eos: specials.eos, addBos: specials.addBos, RENDER_VERSION }));
-    return new ModelTokenizer(modelDir, tokenizer, encode, fast, chat, specials, normalizer === 'NFC', contextLength, sha(tokenizerFile.raw), templateSha);
+    return new ModelTokenizer(
+      modelDir,
+      tokenizer,
+      encode,
+      fast,
+      chat,
+      specials,
+      normalizer === 'NFC',
+      contextLength,
+      sha(tokenizerFile.raw),
+      templateSha,
+    );
   }
 
   /** Whether skeleton rendering is used for the chat template (else Jinja renders each example). */
@@ -124,7 +135,8 @@ export class ModelTokenizer {
   /** The example as text plus its trainable byte spans. */
   renderText(example: Example): RenderedText {
     if ('messages' in example) {
-      if (!this.chat) throw new DatasetError('tokenizer_invalid', 'the model has no chat template, so chat-format datasets cannot be used with it');
+      if (!this.chat)
+        throw new DatasetError('tokenizer_invalid', 'the model has no chat template, so chat-format datasets cannot be used with it');
       return this.chat.render(this.nfc ? nfcChat(example) : example);
     }
     const bos = this.specials.addBos && this.specials.bos ? this.specials.bos : '';
@@ -139,7 +151,10 @@ export class ModelTokenizer {
     const { text, spans } = this.renderText(example);
     const { ids, ends } = this.encoder(text);
     if ((ends[ends.length - 1] ?? 0) !== Buffer.byteLength(text)) {
-      throw new DatasetError('template_mismatch', 'the tokenizer changed the text while encoding it (normalization), so the loss mask cannot be placed exactly');
+      throw new DatasetError(
+        'template_mismatch',
+        'the tokenizer changed the text while encoding it (normalization), so the loss mask cannot be placed exactly',
+      );
     }
     const tokens = ids;
     const mask = new Uint8Array(ids.length);

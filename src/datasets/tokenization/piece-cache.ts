@@ -42,4 +42,3 @@ export class PieceCache {
     this.size++;
   }
 }
-

@@ -20,7 +20,10 @@ interface PreTokenizerStep {
  * hand-written scanner applies); otherwise a function running the library's own
  * steps. Only pipelines that end in ByteLevel (alone, or last in a Sequence) qualify.
  */
-export function preSplitter(tokenizer: Tokenizer, config: PreTokenizerConfig | null | undefined): { gpt2: true } | { gpt2: false; split: (text: string) => string[] } {
+export function preSplitter(
+  tokenizer: Tokenizer,
+  config: PreTokenizerConfig | null | undefined,
+): { gpt2: true } | { gpt2: false; split: (text: string) => string[] } {
   // Steps are identified from tokenizer.json and run as the library's objects, built
   // from the same config in the same order.
   const instance = tokenizer.pre_tokenizer as unknown as PreTokenizerStep & { tokenizers?: Array<PreTokenizerStep | null> };
@@ -31,14 +34,15 @@ export function preSplitter(tokenizer: Tokenizer, config: PreTokenizerConfig | n
     steps = [{ config, step: instance }];
   }
   const last = steps[steps.length - 1];
-  if (!last || last.config.type !== 'ByteLevel') throw unsupported('the pre-tokenizer does not end in ByteLevel');
+  if (last?.config.type !== 'ByteLevel') throw unsupported('the pre-tokenizer does not end in ByteLevel');
   if (last.config.add_prefix_space) throw unsupported('ByteLevel add_prefix_space inserts text that is not in the input');
   if (steps.slice(0, -1).some((s) => s.config.type === 'ByteLevel')) throw unsupported('ByteLevel appears twice in the pre-tokenizer');
   const before = steps.slice(0, -1).map((s) => s.step);
   const libraryPattern = (last.step as unknown as { pattern?: RegExp }).pattern;
   const useRegex = last.config.use_regex !== false;
   if (useRegex && !libraryPattern) throw unsupported('the ByteLevel split pattern is not available');
-  if (useRegex && before.length === 0 && libraryPattern!.source === GPT2_PATTERN_SOURCE && libraryPattern!.flags.includes('u')) return { gpt2: true };
+  if (useRegex && before.length === 0 && libraryPattern!.source === GPT2_PATTERN_SOURCE && libraryPattern!.flags.includes('u'))
+    return { gpt2: true };
   const pattern = useRegex ? new RegExp(libraryPattern!.source, libraryPattern!.flags) : null;
   return {
     gpt2: false,

@@ -36,6 +36,10 @@ export function shardFolder(dataDir: string, datasetSha256: string): string {
 }
 
 /** The cached shard path of a dataset for a loaded tokenizer. */
-export function shardPathFor(dataDir: string, datasetSha256: string, tokenizer: { tokenizerSha256: string; templateSha256: string }): string {
+export function shardPathFor(
+  dataDir: string,
+  datasetSha256: string,
+  tokenizer: { tokenizerSha256: string; templateSha256: string },
+): string {
   return shardPaths(dataDir, { datasetSha256, tokenizerSha256: tokenizer.tokenizerSha256, templateSha256: tokenizer.templateSha256 }).shard;
 }

@@ -49,13 +49,26 @@ export function isContentOpaque(program: unknown): boolean {
   const messages = new Set<string>();
   const kind = (n: unknown): 'container' | 'message' | null => {
     if (!isNode(n)) return null;
-    if (n.type === 'Identifier') return containers.has(n.value as string) ? 'container' : messages.has(n.value as string) ? 'message' : null;
+    if (n.type === 'Identifier')
+      return containers.has(n.value as string) ? 'container' : messages.has(n.value as string) ? 'message' : null;
     if (n.type === 'MemberExpression') {
       const object = n.object as Node;
-      if (object.type === 'Identifier' && object.value === 'loop' && isNode(n.property) && ['previtem', 'nextitem'].includes(n.property.value as string)) return 'message';
+      if (
+        object.type === 'Identifier' &&
+        object.value === 'loop' &&
+        isNode(n.property) &&
+        ['previtem', 'nextitem'].includes(n.property.value as string)
+      )
+        return 'message';
       if (kind(object) === 'container' && n.computed) return (n.property as Node).type === 'SliceExpression' ? 'container' : 'message';
     }
-    if (n.type === 'FilterExpression' && kind(n.operand) === 'container' && filterName(n.filter) !== null && CONTAINER_FILTERS.has(filterName(n.filter)!)) return 'container';
+    if (
+      n.type === 'FilterExpression' &&
+      kind(n.operand) === 'container' &&
+      filterName(n.filter) !== null &&
+      CONTAINER_FILTERS.has(filterName(n.filter)!)
+    )
+      return 'container';
     return null;
   };
   // Names bound to messages or lists of them, through `for` and `set`, to a fixpoint.
@@ -88,7 +101,12 @@ export function isContentOpaque(program: unknown): boolean {
     if (parent.type === 'MemberExpression' && key === 'object' && kind(parent) !== null) continue;
     if (k === 'container') {
       if (parent.type === 'For' && key === 'iterable') continue;
-      if (parent.type === 'FilterExpression' && key === 'operand' && ['length', ...CONTAINER_FILTERS].includes(filterName(parent.filter) ?? '')) continue;
+      if (
+        parent.type === 'FilterExpression' &&
+        key === 'operand' &&
+        ['length', ...CONTAINER_FILTERS].includes(filterName(parent.filter) ?? '')
+      )
+        continue;
       return false;
     }
     // A message: only `message.key` / `message['key']` with a literal key, not a method.
@@ -142,7 +160,8 @@ function literalKey(member: Node): string | null {
 function filterName(filter: unknown): string | null {
   if (!isNode(filter)) return null;
   if (filter.type === 'Identifier') return filter.value as string;
-  if (filter.type === 'CallExpression' && isNode(filter.callee) && filter.callee.type === 'Identifier') return filter.callee.value as string;
+  if (filter.type === 'CallExpression' && isNode(filter.callee) && filter.callee.type === 'Identifier')
+    return filter.callee.value as string;
   return null;
 }
 

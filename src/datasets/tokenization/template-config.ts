@@ -6,7 +6,8 @@ import { ChatRenderer } from './chat-renderer.js';
 /** A special token's text from tokenizer_config.json: a string or an AddedToken object. */
 export function tokenText(value: unknown): string | null {
   if (typeof value === 'string') return value;
-  if (value && typeof value === 'object' && typeof (value as { content?: unknown }).content === 'string') return (value as { content: string }).content;
+  if (value && typeof value === 'object' && typeof (value as { content?: unknown }).content === 'string')
+    return (value as { content: string }).content;
   return null;
 }
 
@@ -34,7 +35,12 @@ export function endOfTurnMarker(template: string, globals: Record<string, unknow
   let text: string;
   try {
     const renderer = new ChatRenderer(template, globals, '');
-    text = renderer.renderSlow({ messages: [{ role: 'user', content: 'Hi' }, { role: 'assistant', content: probe }] }).text;
+    text = renderer.renderSlow({
+      messages: [
+        { role: 'user', content: 'Hi' },
+        { role: 'assistant', content: probe },
+      ],
+    }).text;
   } catch (error) {
     throw new DatasetError('tokenizer_invalid', `the chat template cannot render a user/assistant exchange: ${(error as Error).message}`);
   }
@@ -47,6 +53,7 @@ export function endOfTurnMarker(template: string, globals: Record<string, unknow
     const i = after.indexOf(s);
     if (i >= 0 && (best < 0 || i < best)) [best, bestLength] = [i, s.length];
   }
-  if (best < 0) throw new DatasetError('tokenizer_unsupported', 'the chat template writes no special end-of-turn token after an assistant message');
+  if (best < 0)
+    throw new DatasetError('tokenizer_unsupported', 'the chat template writes no special end-of-turn token after an assistant message');
   return after.slice(0, best + bestLength);
 }

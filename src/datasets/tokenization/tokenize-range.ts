@@ -32,7 +32,11 @@ export interface TokenizeRangeResult {
  * (cheaply) so an unvalidated file fails with its line instead of a bad shard.
  */
 export async function tokenizeRange(job: TokenizeRangeJob, tokenizer: ModelTokenizer): Promise<TokenizeRangeResult> {
-  const writer = new ShardPartWriter({ tokensPath: `${job.partStem}.tokens`, maskPath: `${job.partStem}.mask`, lengthsPath: `${job.partStem}.lengths` });
+  const writer = new ShardPartWriter({
+    tokensPath: `${job.partStem}.tokens`,
+    maskPath: `${job.partStem}.mask`,
+    lengthsPath: `${job.partStem}.lengths`,
+  });
   const lengths = new Map<number, number>();
   let trainable = 0;
   let max = 0;
@@ -40,40 +44,44 @@ export async function tokenizeRange(job: TokenizeRangeJob, tokenizer: ModelToken
   const issues: LineIssue[] = [];
   let lines: number;
   try {
-    lines = await scanLines(job.datasetPath, { start: job.start, end: job.end, maxLineBytes: 1 << 30, stop: () => failure !== null }, {
-      oversized(line) {
-        failure = { line, message: 'line too long' };
+    lines = await scanLines(
+      job.datasetPath,
+      { start: job.start, end: job.end, maxLineBytes: 1 << 30, stop: () => failure !== null },
+      {
+        oversized(line) {
+          failure = { line, message: 'line too long' };
+        },
+        line(buf, s, e, line) {
+          const bytes = buf.subarray(s, e);
+          if (isBlankText(bytes)) return;
+          let value: unknown;
+          try {
+            if (!isUtf8(bytes)) throw new Error('invalid UTF-8');
+            value = JSON.parse(bytes.toString('utf8'));
+          } catch (error) {
+            failure = { line, message: (error as Error).message };
+            return;
+          }
+          issues.length = 0;
+          if (!checkExample(value, job.format, null, issues)) {
+            failure = { line, message: `${issues[0]!.code}: ${issues[0]!.message}` };
+            return;
+          }
+          let rendered;
+          try {
+            rendered = tokenizer.renderExample(value as Example);
+          } catch (error) {
+            failure = { line, message: (error as Error).message };
+            return;
+          }
+          const n = rendered.tokens.length;
+          writer.add(rendered.tokens, rendered.mask);
+          for (let j = 1; j < n; j++) trainable += rendered.mask[j]!;
+          if (n > max) max = n;
+          lengths.set(n, (lengths.get(n) ?? 0) + 1);
+        },
       },
-      line(buf, s, e, line) {
-        const bytes = buf.subarray(s, e);
-        if (isBlankText(bytes)) return;
-        let value: unknown;
-        try {
-          if (!isUtf8(bytes)) throw new Error('invalid UTF-8');
-          value = JSON.parse(bytes.toString('utf8'));
-        } catch (error) {
-          failure = { line, message: (error as Error).message };
-          return;
-        }
-        issues.length = 0;
-        if (!checkExample(value, job.format, null, issues)) {
-          failure = { line, message: `${issues[0]!.code}: ${issues[0]!.message}` };
-          return;
-        }
-        let rendered;
-        try {
-          rendered = tokenizer.renderExample(value as Example);
-        } catch (error) {
-          failure = { line, message: (error as Error).message };
-          return;
-        }
-        const n = rendered.tokens.length;
-        writer.add(rendered.tokens, rendered.mask);
-        for (let j = 1; j < n; j++) trainable += rendered.mask[j]!;
-        if (n > max) max = n;
-        lengths.set(n, (lengths.get(n) ?? 0) + 1);
-      },
-    });
+    );
   } finally {
     writer.close();
   }

@@ -52,12 +52,26 @@ export async function tokenizeToShard(
   const inline = size < (options.parallelThreshold ?? 8 << 20) || threads === 1;
   const ranges = inline ? [{ start: 0, end: size }] : await splitAtNewlines(datasetPath, size, threads);
   const stem = partStemFor(shardPath);
-  const jobs: TokenizeRangeJob[] = ranges.map(({ start, end }, i) => ({ datasetPath, start, end, format: detected.format, partStem: `${stem}.${i}` }));
-  const partFiles = jobs.map((j) => ({ tokensPath: `${j.partStem}.tokens`, maskPath: `${j.partStem}.mask`, lengthsPath: `${j.partStem}.lengths` }));
+  const jobs: TokenizeRangeJob[] = ranges.map(({ start, end }, i) => ({
+    datasetPath,
+    start,
+    end,
+    format: detected.format,
+    partStem: `${stem}.${i}`,
+  }));
+  const partFiles = jobs.map((j) => ({
+    tokensPath: `${j.partStem}.tokens`,
+    maskPath: `${j.partStem}.mask`,
+    lengthsPath: `${j.partStem}.lengths`,
+  }));
   try {
     const entry = new URL('./tokenize-worker.js', import.meta.url);
     const settled = await Promise.allSettled(
-      jobs.map((job) => (inline ? tokenizeRange(job, tokenizer) : runInWorker<TokenizeRangeResult>(entry, { job, modelDir: tokenizer.modelDir }, options.signal))),
+      jobs.map((job) =>
+        inline
+          ? tokenizeRange(job, tokenizer)
+          : runInWorker<TokenizeRangeResult>(entry, { job, modelDir: tokenizer.modelDir }, options.signal),
+      ),
     );
     const results: TokenizeRangeResult[] = [];
     for (const s of settled) {
@@ -66,15 +80,26 @@ export async function tokenizeToShard(
     }
     let offset = 0;
     for (const r of results) {
-      if (r.failure) throw new DatasetError('dataset_invalid', `line ${offset + r.failure.line} is not a valid example: ${r.failure.message}`, { line: offset + r.failure.line });
+      if (r.failure)
+        throw new DatasetError('dataset_invalid', `line ${offset + r.failure.line} is not a valid example: ${r.failure.message}`, {
+          line: offset + r.failure.line,
+        });
       offset += r.lines;
     }
     if (results.every((r) => r.part.examples === 0)) throw new DatasetError('dataset_invalid', 'the dataset holds no examples');
     const summary = await finishShard(
       shardPath,
       results.map((r) => r.part),
-      { trainable: results.reduce((n, r) => n + r.trainable, 0), max: Math.max(...results.map((r) => r.max)), lengths: mergeLengths(results.map((r) => r.lengths)) },
-      { datasetSha256: options.datasetSha256 ?? null, tokenizerSha256: tokenizer.tokenizerSha256, templateSha256: tokenizer.templateSha256 },
+      {
+        trainable: results.reduce((n, r) => n + r.trainable, 0),
+        max: Math.max(...results.map((r) => r.max)),
+        lengths: mergeLengths(results.map((r) => r.lengths)),
+      },
+      {
+        datasetSha256: options.datasetSha256 ?? null,
+        tokenizerSha256: tokenizer.tokenizerSha256,
+        templateSha256: tokenizer.templateSha256,
+      },
     );
     return { ...summary, cached: false };
   } finally {
@@ -95,6 +120,9 @@ export async function ensureShard(input: {
     tokenizerSha256: input.tokenizer.tokenizerSha256,
     templateSha256: input.tokenizer.templateSha256,
   });
-  const summary = await tokenizeToShard(input.datasetPath, input.tokenizer, shard, { datasetSha256: input.datasetSha256, signal: input.signal });
+  const summary = await tokenizeToShard(input.datasetPath, input.tokenizer, shard, {
+    datasetSha256: input.datasetSha256,
+    signal: input.signal,
+  });
   return { ...summary, shardPath: shard };
 }

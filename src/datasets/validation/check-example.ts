@@ -83,7 +83,11 @@ function checkChat(value: Record<string, unknown>, issues: LineIssue[], roles?: 
   const messages = value.messages;
   if (!Array.isArray(messages) || messages.length === 0) {
     const got = messages === undefined ? 'it is missing' : `got ${describe(messages)}`;
-    issues.push({ code: 'missing_messages', field: 'messages', message: `expected "messages": a non-empty array of {"role", "content"}; ${got}` });
+    issues.push({
+      code: 'missing_messages',
+      field: 'messages',
+      message: `expected "messages": a non-empty array of {"role", "content"}; ${got}`,
+    });
     return;
   }
   const start = issues.length;
@@ -97,12 +101,23 @@ function checkChat(value: Record<string, unknown>, issues: LineIssue[], roles?: 
       return;
     }
     for (const key of Object.keys(message)) {
-      if (!MESSAGE_KEYS.has(key)) issues.push(unrecognized(`${at}.${key}`, key, 'a message has "role", "content" and optionally "weight", "name", "tool_calls", "tool_call_id"'));
+      if (!MESSAGE_KEYS.has(key))
+        issues.push(
+          unrecognized(
+            `${at}.${key}`,
+            key,
+            'a message has "role", "content" and optionally "weight", "name", "tool_calls", "tool_call_id"',
+          ),
+        );
     }
     const role = message.role;
     if (typeof role !== 'string' || !ROLES.has(role)) {
       const got = role === undefined ? 'it is missing' : `got ${describe(role)}`;
-      issues.push({ code: 'unrecognized_role', field: `${at}.role`, message: `expected "role" to be one of "system", "user", "assistant", "tool"; ${got}` });
+      issues.push({
+        code: 'unrecognized_role',
+        field: `${at}.role`,
+        message: `expected "role" to be one of "system", "user", "assistant", "tool"; ${got}`,
+      });
     } else {
       counts[role as keyof MessagesPerRole]++;
     }
@@ -114,7 +129,11 @@ function checkChat(value: Record<string, unknown>, issues: LineIssue[], roles?: 
     }
     if ('weight' in message) {
       if (message.weight !== 0 && message.weight !== 1) {
-        issues.push({ code: 'invalid_value', field: `${at}.weight`, message: `expected "weight" to be 0 or 1, got ${describe(message.weight)}` });
+        issues.push({
+          code: 'invalid_value',
+          field: `${at}.weight`,
+          message: `expected "weight" to be 0 or 1, got ${describe(message.weight)}`,
+        });
       } else if (role !== 'assistant') {
         issues.push({ code: 'invalid_value', field: `${at}.weight`, message: 'only assistant messages take a "weight"' });
       }
@@ -123,10 +142,18 @@ function checkChat(value: Record<string, unknown>, issues: LineIssue[], roles?: 
       issues.push({ code: 'invalid_value', field: `${at}.name`, message: `expected "name" to be a string, got ${describe(message.name)}` });
     }
     if ('tool_calls' in message && (!Array.isArray(message.tool_calls) || role !== 'assistant')) {
-      issues.push({ code: 'invalid_value', field: `${at}.tool_calls`, message: 'expected "tool_calls" to be an array, on an assistant message' });
+      issues.push({
+        code: 'invalid_value',
+        field: `${at}.tool_calls`,
+        message: 'expected "tool_calls" to be an array, on an assistant message',
+      });
     }
     if ('tool_call_id' in message && typeof message.tool_call_id !== 'string') {
-      issues.push({ code: 'invalid_value', field: `${at}.tool_call_id`, message: `expected "tool_call_id" to be a string, got ${describe(message.tool_call_id)}` });
+      issues.push({
+        code: 'invalid_value',
+        field: `${at}.tool_call_id`,
+        message: `expected "tool_call_id" to be a string, got ${describe(message.tool_call_id)}`,
+      });
     }
     if (role === 'assistant') {
       assistants++;
@@ -134,9 +161,17 @@ function checkChat(value: Record<string, unknown>, issues: LineIssue[], roles?: 
     }
   });
   if (assistants === 0) {
-    issues.push({ code: 'no_assistant_message', field: 'messages', message: 'expected at least one message with role "assistant": there is nothing to train on' });
+    issues.push({
+      code: 'no_assistant_message',
+      field: 'messages',
+      message: 'expected at least one message with role "assistant": there is nothing to train on',
+    });
   } else if (weighted === 0) {
-    issues.push({ code: 'no_assistant_message', field: 'messages', message: 'every assistant message has "weight": 0: there is nothing to train on' });
+    issues.push({
+      code: 'no_assistant_message',
+      field: 'messages',
+      message: 'every assistant message has "weight": 0: there is nothing to train on',
+    });
   }
   if (roles && issues.length === start) {
     roles.system += counts.system;
@@ -172,7 +207,8 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 function describe(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return value.length === 0 ? 'an empty array' : 'an array';
-  if (typeof value === 'string') return value.length > 40 ? `the string ${JSON.stringify(value.slice(0, 40))}…` : `the string ${JSON.stringify(value)}`;
+  if (typeof value === 'string')
+    return value.length > 40 ? `the string ${JSON.stringify(value.slice(0, 40))}…` : `the string ${JSON.stringify(value)}`;
   if (typeof value === 'object') return 'an object';
   return `${typeof value} ${String(value)}`;
 }

@@ -9,7 +9,11 @@ import type { DatasetFormat } from './validation-report.js';
  * it that are broken are skipped here (validation reports them). Null when no line
  * qualifies; usually only the first line is read.
  */
-export async function detectFormat(path: string, size: number, maxLineBytes: number): Promise<{ format: DatasetFormat; line: number } | null> {
+export async function detectFormat(
+  path: string,
+  size: number,
+  maxLineBytes: number,
+): Promise<{ format: DatasetFormat; line: number } | null> {
   let found: { format: DatasetFormat; line: number } | null = null;
   await scanLines(
     path,

@@ -14,7 +14,12 @@ export function findLoneSurrogates(lineText: string, value: unknown, issues: Lin
   if (lineText.indexOf('\\u') === -1 || !/\\u[dD][89a-fA-F]/.test(lineText)) return;
   walkStrings(value, null, (field, s) => {
     if (LONE_SURROGATE.test(s)) {
-      issues.push({ code: 'invalid_utf8', field, message: 'a lone UTF-16 surrogate (\\uD800–\\uDFFF escape without its pair) is not a Unicode character and cannot be encoded as UTF-8' });
+      issues.push({
+        code: 'invalid_utf8',
+        field,
+        message:
+          'a lone UTF-16 surrogate (\\uD800–\\uDFFF escape without its pair) is not a Unicode character and cannot be encoded as UTF-8',
+      });
     }
   });
 }

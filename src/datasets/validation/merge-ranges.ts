@@ -1,18 +1,44 @@
 import { FingerprintSet } from './fingerprint-set.js';
 import type { RangeResult } from './validate-range.js';
 import { REPORTED_ISSUES_CAP } from './validation-report.js';
-import type { ValidationErrorCode, ValidationIssue, ValidationLimits, ValidationReport, ValidationWarningCode } from './validation-report.js';
+import type {
+  ValidationErrorCode,
+  ValidationIssue,
+  ValidationLimits,
+  ValidationReport,
+  ValidationWarningCode,
+} from './validation-report.js';
 
 /** Joins per-range results: line offsets, blank runs across ranges, duplicates, caps. */
-export function mergeRanges(results: RangeResult[], bytes: number, limits: ValidationLimits, format: ValidationReport['stats']['format']): ValidationReport {
+export function mergeRanges(
+  results: RangeResult[],
+  bytes: number,
+  limits: ValidationLimits,
+  format: ValidationReport['stats']['format'],
+): ValidationReport {
   const examples = results.reduce((n, r) => n + r.examples, 0);
   const fileErrors: Array<ValidationIssue<ValidationErrorCode>> = [];
   if (examples === 0) {
-    fileErrors.push({ line: null, code: 'empty_file', field: null, message: 'the file holds no examples: expected one JSON example per line' });
+    fileErrors.push({
+      line: null,
+      code: 'empty_file',
+      field: null,
+      message: 'the file holds no examples: expected one JSON example per line',
+    });
   } else if (examples < limits.minExamples) {
-    fileErrors.push({ line: null, code: 'too_few_examples', field: null, message: `the file holds ${examples} examples; at least ${limits.minExamples} are required` });
+    fileErrors.push({
+      line: null,
+      code: 'too_few_examples',
+      field: null,
+      message: `the file holds ${examples} examples; at least ${limits.minExamples} are required`,
+    });
   } else if (examples > limits.maxExamples) {
-    fileErrors.push({ line: null, code: 'file_too_large', field: null, message: `the file holds ${examples} examples; at most ${limits.maxExamples} are allowed` });
+    fileErrors.push({
+      line: null,
+      code: 'file_too_large',
+      field: null,
+      message: `the file holds ${examples} examples; at most ${limits.maxExamples} are allowed`,
+    });
   }
   const errors = [...fileErrors];
   let errorCount = fileErrors.length;
@@ -28,7 +54,12 @@ export function mergeRanges(results: RangeResult[], bytes: number, limits: Valid
     errorCount += r.errorCount;
     if (r.trailingBlank && examplesAfter > 0) {
       for (let k = 0; k < r.trailingBlank.count && errors.length < REPORTED_ISSUES_CAP; k++) {
-        errors.push({ line: offset + r.trailingBlank.first + k, code: 'invalid_json', field: null, message: 'blank line in the middle of the file: every line must hold one JSON example (blank lines are only allowed at the end)' });
+        errors.push({
+          line: offset + r.trailingBlank.first + k,
+          code: 'invalid_json',
+          field: null,
+          message: 'blank line in the middle of the file: every line must hold one JSON example (blank lines are only allowed at the end)',
+        });
       }
       errorCount += r.trailingBlank.count;
     }
@@ -72,4 +103,3 @@ export function mergeRanges(results: RangeResult[], bytes: number, limits: Valid
     stats: { bytes, lines: offset, examples, format, messagesPerRole: format === 'completion' ? null : roles, tokens },
   };
 }
-

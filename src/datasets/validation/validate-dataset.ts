@@ -52,7 +52,12 @@ export async function validateDataset(path: string, options: ValidateOptions = {
   };
   const { size } = await stat(path);
   if (size > limits.maxBytes) {
-    return fileReport(size, { line: null, code: 'file_too_large', field: null, message: `the file is ${formatBytes(size)}, over the ${formatBytes(limits.maxBytes)} limit` });
+    return fileReport(size, {
+      line: null,
+      code: 'file_too_large',
+      field: null,
+      message: `the file is ${formatBytes(size)}, over the ${formatBytes(limits.maxBytes)} limit`,
+    });
   }
   const detected = await detectFormat(path, size, limits.maxLineBytes);
   const format = detected?.format ?? 'chat';
@@ -64,7 +69,13 @@ export async function validateDataset(path: string, options: ValidateOptions = {
   const stem = shardPath && !cachedShard ? partStemFor(shardPath) : null;
   if (stem) await mkdir(dirname(stem), { recursive: true });
   const job = (start: number, end: number, i: number): RangeJob => ({
-    path, start, end, format, formatLine: detected?.line ?? null, limits, partStem: stem && `${stem}.${i}`,
+    path,
+    start,
+    end,
+    format,
+    formatLine: detected?.line ?? null,
+    limits,
+    partStem: stem && `${stem}.${i}`,
   });
   // Without an explicit concurrency, ranges are at least 1 MB: smaller ones are not worth a thread.
   const threads = Math.max(1, options.concurrency ?? Math.min(availableParallelism(), 8, Math.ceil(size / (1 << 20))));
@@ -76,7 +87,11 @@ export async function validateDataset(path: string, options: ValidateOptions = {
       ranges.map(({ start, end }, i) =>
         inline
           ? validateRange(job(start, end, i), tokenizer)
-          : runInWorker<RangeResult>(entry, { job: job(start, end, i), modelDir: tokenizer?.modelDir ?? null } satisfies ValidateWorkerInput, options.signal),
+          : runInWorker<RangeResult>(
+              entry,
+              { job: job(start, end, i), modelDir: tokenizer?.modelDir ?? null } satisfies ValidateWorkerInput,
+              options.signal,
+            ),
       ),
     );
     const results: RangeResult[] = [];
@@ -86,12 +101,26 @@ export async function validateDataset(path: string, options: ValidateOptions = {
     }
     const report = mergeRanges(results, size, limits, detected?.format ?? null);
     if (shardPath && report.ok && report.stats.tokens) {
-      const identity = { datasetSha256: options.datasetSha256 ?? null, tokenizerSha256: tokenizer!.tokenizerSha256, templateSha256: tokenizer!.templateSha256 };
-      report.shard = cachedShard ?? (await finishShard(shardPath, results.map((r) => r.part!), report.stats.tokens, identity));
+      const identity = {
+        datasetSha256: options.datasetSha256 ?? null,
+        tokenizerSha256: tokenizer!.tokenizerSha256,
+        templateSha256: tokenizer!.templateSha256,
+      };
+      report.shard =
+        cachedShard ??
+        (await finishShard(
+          shardPath,
+          results.map((r) => r.part!),
+          report.stats.tokens,
+          identity,
+        ));
     }
     return report;
   } finally {
-    if (stem) ranges.forEach((_, i) => ShardPartWriter.remove({ tokensPath: `${stem}.${i}.tokens`, maskPath: `${stem}.${i}.mask`, lengthsPath: `${stem}.${i}.lengths` }));
+    if (stem)
+      ranges.forEach((_, i) =>
+        ShardPartWriter.remove({ tokensPath: `${stem}.${i}.tokens`, maskPath: `${stem}.${i}.mask`, lengthsPath: `${stem}.${i}.lengths` }),
+      );
   }
 }
 

@@ -68,7 +68,13 @@ export async function validateRange(job: RangeJob, tokenizer: ModelTokenizer | n
   let trainableTokens = 0;
   const lineIssues: LineIssue[] = [];
   const writer =
-    tokenizer && job.partStem ? new ShardPartWriter({ tokensPath: `${job.partStem}.tokens`, maskPath: `${job.partStem}.mask`, lengthsPath: `${job.partStem}.lengths` }) : null;
+    tokenizer && job.partStem
+      ? new ShardPartWriter({
+          tokensPath: `${job.partStem}.tokens`,
+          maskPath: `${job.partStem}.mask`,
+          lengthsPath: `${job.partStem}.lengths`,
+        })
+      : null;
 
   const error = (line: number, issue: LineIssue) => {
     errorCount++;
@@ -76,7 +82,11 @@ export async function validateRange(job: RangeJob, tokenizer: ModelTokenizer | n
   };
   const flushBlanks = () => {
     for (let k = 0; k < blankCount; k++) {
-      error(blankFirst + k, { code: 'invalid_json', field: null, message: 'blank line in the middle of the file: every line must hold one JSON example (blank lines are only allowed at the end)' });
+      error(blankFirst + k, {
+        code: 'invalid_json',
+        field: null,
+        message: 'blank line in the middle of the file: every line must hold one JSON example (blank lines are only allowed at the end)',
+      });
       if (errors.length >= REPORTED_ISSUES_CAP) {
         errorCount += blankCount - k - 1;
         break;
@@ -89,7 +99,11 @@ export async function validateRange(job: RangeJob, tokenizer: ModelTokenizer | n
     oversized(line, bytes) {
       flushBlanks();
       examples++;
-      error(line, { code: 'example_too_long', field: null, message: `the line is ${bytes} bytes long, over the ${limits.maxLineBytes}-byte limit for one example` });
+      error(line, {
+        code: 'example_too_long',
+        field: null,
+        message: `the line is ${bytes} bytes long, over the ${limits.maxLineBytes}-byte limit for one example`,
+      });
     },
     line(buf, s, e, line) {
       if (isBlank(buf, s, e)) {
@@ -102,7 +116,11 @@ export async function validateRange(job: RangeJob, tokenizer: ModelTokenizer | n
       const bytes = buf.subarray(s, e);
       if (!isUtf8(bytes)) {
         const at = firstInvalidUtf8(bytes);
-        error(line, { code: 'invalid_utf8', field: null, message: `invalid UTF-8 byte 0x${bytes[at]!.toString(16).padStart(2, '0')} at byte ${at + 1} of the line: the file must be UTF-8 text` });
+        error(line, {
+          code: 'invalid_utf8',
+          field: null,
+          message: `invalid UTF-8 byte 0x${bytes[at]!.toString(16).padStart(2, '0')} at byte ${at + 1} of the line: the file must be UTF-8 text`,
+        });
         return;
       }
       const text = bytes.toString('utf8');
@@ -123,7 +141,11 @@ export async function validateRange(job: RangeJob, tokenizer: ModelTokenizer | n
           const rendered = tokenizer.renderExample(value as Example);
           const n = rendered.tokens.length;
           if (limits.maxTokensPerExample !== null && n > limits.maxTokensPerExample) {
-            lineIssues.push({ code: 'example_too_long', field: null, message: `the example is ${n} tokens long, over the limit of ${limits.maxTokensPerExample} tokens` });
+            lineIssues.push({
+              code: 'example_too_long',
+              field: null,
+              message: `the example is ${n} tokens long, over the limit of ${limits.maxTokensPerExample} tokens`,
+            });
             valid = false;
           } else {
             let trainable = 0;
@@ -136,13 +158,22 @@ export async function validateRange(job: RangeJob, tokenizer: ModelTokenizer | n
             if (limits.truncateAt !== null && n > limits.truncateAt) {
               warningCount++;
               if (warnings.length < REPORTED_ISSUES_CAP) {
-                warnings.push({ line, code: 'example_truncated', field: null, message: `the example is ${n} tokens long: training will cut it at ${limits.truncateAt} tokens` });
+                warnings.push({
+                  line,
+                  code: 'example_truncated',
+                  field: null,
+                  message: `the example is ${n} tokens long: training will cut it at ${limits.truncateAt} tokens`,
+                });
               }
             }
           }
         } catch (err) {
           if (!isDatasetError(err)) throw err;
-          lineIssues.push({ code: 'template_error', field: null, message: `the model's chat template cannot render this example: ${err.message}` });
+          lineIssues.push({
+            code: 'template_error',
+            field: null,
+            message: `the model's chat template cannot render this example: ${err.message}`,
+          });
           valid = false;
         }
       }
@@ -184,7 +215,9 @@ export async function validateRange(job: RangeJob, tokenizer: ModelTokenizer | n
     trailingBlank: blankCount > 0 ? { first: blankFirst, count: blankCount } : null,
     fingerprints: prints.slice(0, printCount * 3),
     roles,
-    tokens: tokenizer ? { total: totalTokens, max: maxTokens, trainable: trainableTokens, lengths: [...lengths].sort((a, b) => a[0] - b[0]) } : null,
+    tokens: tokenizer
+      ? { total: totalTokens, max: maxTokens, trainable: trainableTokens, lengths: [...lengths].sort((a, b) => a[0] - b[0]) }
+      : null,
     part: writer ? writer.close() : null,
   };
 }

@@ -1,4 +1,4 @@
-import { builder, principalOf } from '../builder.js';
+import { builder, type principalOf } from '../builder.js';
 import { payload } from '../errors.js';
 import { ErrorInterface } from '../errors.js';
 import { AccountRef } from './account.js';

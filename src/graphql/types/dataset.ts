@@ -25,7 +25,7 @@ const DatasetIssueRef = builder.objectRef<Issue>('DatasetIssue').implement({
   fields: (t) => ({
     line: t.exposeInt('line', { nullable: true, description: '1-based line number; null for whole-file problems.' }),
     code: t.exposeString('code', { description: 'e.g. invalid_json, missing_content, no_assistant_message, too_few_examples.' }),
-    field: t.exposeString('field', { nullable: true, description: 'Path in the line\'s JSON, e.g. messages[2].role.' }),
+    field: t.exposeString('field', { nullable: true, description: "Path in the line's JSON, e.g. messages[2].role." }),
     message: t.exposeString('message'),
   }),
 });
@@ -48,7 +48,7 @@ const MessagesPerRoleRef = builder.objectRef<NonNullable<Stats['messagesPerRole'
 });
 
 const TokenStatsRef = builder.objectRef<NonNullable<Stats['tokens']>>('DatasetTokenStats').implement({
-  description: "Token counts with the tokenizer and chat template of `tokenizerModel`.",
+  description: 'Token counts with the tokenizer and chat template of `tokenizerModel`.',
   fields: (t) => ({
     total: t.exposeFloat('total'),
     mean: t.exposeFloat('mean'),
@@ -95,7 +95,7 @@ builder.node(DatasetRef, {
 const UploadDatasetInput = builder.inputType('UploadDatasetInput', {
   fields: (t) => ({
     file: t.field({ type: 'File', required: true, description: 'The JSONL file (GraphQL multipart request spec).' }),
-    model: t.id({ description: 'Count tokens with this model\'s tokenizer and template (default: the first fine-tunable base model).' }),
+    model: t.id({ description: "Count tokens with this model's tokenizer and template (default: the first fine-tunable base model)." }),
   }),
 });
 
@@ -108,7 +108,10 @@ const CreateDatasetFromUrlInput = builder.inputType('CreateDatasetFromUrlInput',
 
 const CreateDatasetFromPathInput = builder.inputType('CreateDatasetFromPathInput', {
   fields: (t) => ({
-    path: t.string({ required: true, description: 'An absolute path on the server, inside a root the operator allowed (TUNELOOP_DATASET_ROOTS).' }),
+    path: t.string({
+      required: true,
+      description: 'An absolute path on the server, inside a root the operator allowed (TUNELOOP_DATASET_ROOTS).',
+    }),
     model: t.id(),
   }),
 });
@@ -141,7 +144,11 @@ builder.queryFields((t) => ({
     resolve: (_root, args, ctx) =>
       resolveCursorConnection({ args, toCursor: (d: Dataset) => d.id }, async ({ after, limit, inverted }: ResolveCursorConnectionArgs) => {
         if (inverted) return [];
-        const page = await ctx.services.datasets.list(principalOf(ctx).accountId, { first: limit, after: after ?? null, ...(args.status ? { status: args.status } : {}) });
+        const page = await ctx.services.datasets.list(principalOf(ctx).accountId, {
+          first: limit,
+          after: after ?? null,
+          ...(args.status ? { status: args.status } : {}),
+        });
         return page.datasets;
       }),
   }),
@@ -154,11 +161,15 @@ builder.mutationFields((t) => ({
     args: { input: t.arg({ type: UploadDatasetInput, required: true }) },
     resolve: (_root, { input }, ctx) =>
       payload(async () => ({
-        dataset: await ctx.services.datasets.createFromStream(principalOf(ctx).accountId, input.file.stream() as unknown as AsyncIterable<Uint8Array>, {
-          filename: input.file.name,
-          model: input.model ?? null,
-          ...(ctx.signal ? { signal: ctx.signal } : {}),
-        }),
+        dataset: await ctx.services.datasets.createFromStream(
+          principalOf(ctx).accountId,
+          input.file.stream() as unknown as AsyncIterable<Uint8Array>,
+          {
+            filename: input.file.name,
+            model: input.model ?? null,
+            ...(ctx.signal ? { signal: ctx.signal } : {}),
+          },
+        ),
       })),
   }),
   createDatasetFromUrl: t.field({
@@ -172,7 +183,8 @@ builder.mutationFields((t) => ({
   }),
   createDatasetFromPath: t.field({
     type: UploadDatasetPayload,
-    description: 'Copy a JSONL file from the server\'s filesystem, under a root the operator allowed; anything outside is refused (PATH_NOT_ALLOWED).',
+    description:
+      "Copy a JSONL file from the server's filesystem, under a root the operator allowed; anything outside is refused (PATH_NOT_ALLOWED).",
     args: { input: t.arg({ type: CreateDatasetFromPathInput, required: true }) },
     resolve: (_root, { input }, ctx) =>
       payload(async () => ({

@@ -39,7 +39,10 @@ builder.queryFields((t) => ({
     // Synchronous when the listing is cached: the plain-query fast path then runs without a promise.
     resolve: (_root, _args, ctx) => {
       const accountId = principalOf(ctx).accountId;
-      return (ctx.services.catalog.cachedFineTunableModels(accountId) as ModelRow[] | undefined) ?? ctx.services.catalog.fineTunableModels(accountId);
+      return (
+        (ctx.services.catalog.cachedFineTunableModels(accountId) as ModelRow[] | undefined) ??
+        ctx.services.catalog.fineTunableModels(accountId)
+      );
     },
   }),
   model: t.field({
@@ -92,8 +95,12 @@ builder.mutationFields((t) => ({
     resolve: (_root, { input }, ctx) =>
       payload(async () => ({
         model: await ctx.services.catalog.setPrices(input.modelId, {
-          ...(input.pricePerMillionTrainingTokens != null ? { trainingMicros: parsePrice(input.pricePerMillionTrainingTokens, 'pricePerMillionTrainingTokens') } : {}),
-          ...(input.pricePerMillionInferenceTokens != null ? { inferenceMicros: parsePrice(input.pricePerMillionInferenceTokens, 'pricePerMillionInferenceTokens') } : {}),
+          ...(input.pricePerMillionTrainingTokens != null
+            ? { trainingMicros: parsePrice(input.pricePerMillionTrainingTokens, 'pricePerMillionTrainingTokens') }
+            : {}),
+          ...(input.pricePerMillionInferenceTokens != null
+            ? { inferenceMicros: parsePrice(input.pricePerMillionInferenceTokens, 'pricePerMillionInferenceTokens') }
+            : {}),
         }),
       })),
   }),

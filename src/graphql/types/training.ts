@@ -132,7 +132,11 @@ const TrainingStepRef = builder.objectRef<TrainingEvent>('TrainingStep').impleme
     loss: t.float({ resolve: (e) => (e.payload as unknown as StepPayload).loss ?? 0 }),
     learningRate: t.float({ nullable: true, resolve: (e) => (e.payload as unknown as StepPayload).learningRate ?? null }),
     gradNorm: t.float({ nullable: true, resolve: (e) => (e.payload as unknown as StepPayload).gradNorm ?? null }),
-    tokens: t.float({ nullable: true, description: 'Tokens trained so far.', resolve: (e) => (e.payload as unknown as StepPayload).tokens ?? null }),
+    tokens: t.float({
+      nullable: true,
+      description: 'Tokens trained so far.',
+      resolve: (e) => (e.payload as unknown as StepPayload).tokens ?? null,
+    }),
     tokensPerSecond: t.float({ nullable: true, resolve: (e) => (e.payload as unknown as StepPayload).tokensPerSecond ?? null }),
     at: t.expose('created_at', { type: 'DateTime' }),
   }),
@@ -152,17 +156,27 @@ builder.node(TrainingJobRef, {
     loss: t.exposeFloat('loss', { nullable: true }),
     epoch: t.exposeFloat('epoch', { nullable: true }),
     method: t.field({ type: FineTuneMethodEnum, resolve: (j) => j.method }),
-    baseModel: t.field({ type: ModelRef, nullable: true, resolve: (j, _a, ctx) => ctx.services.catalog.findModel(principalOf(ctx).accountId, j.base_model_id) }),
+    baseModel: t.field({
+      type: ModelRef,
+      nullable: true,
+      resolve: (j, _a, ctx) => ctx.services.catalog.findModel(principalOf(ctx).accountId, j.base_model_id),
+    }),
     fineTunedModel: t.field({
       type: ModelRef,
       nullable: true,
-      resolve: (j, _a, ctx) => (j.fine_tuned_model_id ? ctx.services.catalog.findModel(principalOf(ctx).accountId, j.fine_tuned_model_id) : null),
+      resolve: (j, _a, ctx) =>
+        j.fine_tuned_model_id ? ctx.services.catalog.findModel(principalOf(ctx).accountId, j.fine_tuned_model_id) : null,
     }),
-    trainingDataset: t.field({ type: DatasetRef, nullable: true, resolve: (j, _a, ctx) => ctx.services.datasets.find(principalOf(ctx).accountId, j.training_dataset_id) }),
+    trainingDataset: t.field({
+      type: DatasetRef,
+      nullable: true,
+      resolve: (j, _a, ctx) => ctx.services.datasets.find(principalOf(ctx).accountId, j.training_dataset_id),
+    }),
     validationDataset: t.field({
       type: DatasetRef,
       nullable: true,
-      resolve: (j, _a, ctx) => (j.validation_dataset_id ? ctx.services.datasets.find(principalOf(ctx).accountId, j.validation_dataset_id) : null),
+      resolve: (j, _a, ctx) =>
+        j.validation_dataset_id ? ctx.services.datasets.find(principalOf(ctx).accountId, j.validation_dataset_id) : null,
     }),
     hyperparameters: t.field({
       type: HyperparametersRef,
@@ -179,7 +193,11 @@ builder.node(TrainingJobRef, {
       resolve: async (j, args, ctx) => {
         const first = Math.min(args.first ?? 100, 1000);
         const after = args.after ? Number(Buffer.from(args.after, 'base64url').toString()) : 0;
-        const page = await ctx.services.training.events(principalOf(ctx).accountId, j.id, { afterSeq: after, limit: first, types: ['step'] });
+        const page = await ctx.services.training.events(principalOf(ctx).accountId, j.id, {
+          afterSeq: after,
+          limit: first,
+          types: ['step'],
+        });
         const cursor = (e: TrainingEvent) => Buffer.from(String(e.seq)).toString('base64url');
         return {
           edges: page.events.map((e) => ({ cursor: cursor(e), node: e })),
@@ -193,7 +211,11 @@ builder.node(TrainingJobRef, {
       },
     }),
     checkpoints: t.field({ type: [CheckpointRef], resolve: (j, _a, ctx) => ctx.services.training.checkpoints(j.id) }),
-    error: t.field({ type: JobErrorRef, nullable: true, resolve: (j) => (j.error_code ? { code: j.error_code, message: j.error_message ?? '' } : null) }),
+    error: t.field({
+      type: JobErrorRef,
+      nullable: true,
+      resolve: (j) => (j.error_code ? { code: j.error_code, message: j.error_message ?? '' } : null),
+    }),
     trainedTokens: t.float({ resolve: (j) => Number(j.trained_tokens) }),
     estimatedTokens: t.float({ nullable: true, resolve: (j) => (j.estimated_tokens === null ? null : Number(j.estimated_tokens)) }),
     estimatedCost: t.field({ type: 'USD', nullable: true, resolve: (j) => j.estimated_cost_micros }),
@@ -219,7 +241,7 @@ const TrainingProgressRef = builder.objectRef<TrainingEvent>('TrainingProgress')
     return {
       jobId: t.id({ resolve: (e) => e.job_id }),
       kind: t.field({ type: TrainingEventKindEnum, resolve: (e) => e.type.toUpperCase() as 'STATUS' | 'STEP' | 'EVAL' | 'CHECKPOINT' }),
-      sequence: t.exposeInt('seq', { description: 'Position in the job\'s event stream.' }),
+      sequence: t.exposeInt('seq', { description: "Position in the job's event stream." }),
       status: t.field({ type: TrainingStatusEnum, resolve: (e) => e.status }),
       step: t.exposeInt('step'),
       totalSteps: t.int({ nullable: true, resolve: (e) => num(e, 'totalSteps') }),
@@ -228,7 +250,11 @@ const TrainingProgressRef = builder.objectRef<TrainingEvent>('TrainingProgress')
       learningRate: t.float({ nullable: true, resolve: (e) => num(e, 'learningRate') }),
       tokens: t.float({ nullable: true, resolve: (e) => num(e, 'tokens') }),
       tokensPerSecond: t.float({ nullable: true, resolve: (e) => num(e, 'tokensPerSecond') }),
-      error: t.field({ type: JobErrorRef, nullable: true, resolve: (e) => (p(e).error as { code: string; message: string } | undefined) ?? null }),
+      error: t.field({
+        type: JobErrorRef,
+        nullable: true,
+        resolve: (e) => (p(e).error as { code: string; message: string } | undefined) ?? null,
+      }),
       at: t.expose('created_at', { type: 'DateTime' }),
     };
   },
@@ -279,16 +305,26 @@ builder.queryFields((t) => ({
     args: { status: t.arg({ type: TrainingStatusEnum }) },
     resolve: async (_root, args, ctx) => {
       const after = args.after ?? null;
-      const page = await ctx.services.training.list(principalOf(ctx).accountId, { first: args.first ?? 20, after, status: args.status ?? null });
+      const page = await ctx.services.training.list(principalOf(ctx).accountId, {
+        first: args.first ?? 20,
+        after,
+        status: args.status ?? null,
+      });
       return {
         edges: page.jobs.map((j) => ({ cursor: j.id, node: j })),
-        pageInfo: { hasNextPage: page.hasNextPage, hasPreviousPage: after !== null, startCursor: page.jobs[0]?.id ?? null, endCursor: page.jobs.at(-1)?.id ?? null },
+        pageInfo: {
+          hasNextPage: page.hasNextPage,
+          hasPreviousPage: after !== null,
+          startCursor: page.jobs[0]?.id ?? null,
+          endCursor: page.jobs.at(-1)?.id ?? null,
+        },
       };
     },
   }),
   estimateFineTuneCost: t.field({
     type: CostEstimateRef,
-    description: 'What a job would cost and whether your available balance covers it. Errors (NOT_FOUND, DATASET_NOT_READY, INVALID_HYPERPARAMETERS…) come as GraphQL errors with extensions.code.',
+    description:
+      'What a job would cost and whether your available balance covers it. Errors (NOT_FOUND, DATASET_NOT_READY, INVALID_HYPERPARAMETERS…) come as GraphQL errors with extensions.code.',
     args: { input: t.arg({ type: StartFineTuneInput, required: true }) },
     resolve: (_root, { input }, ctx) => ctx.services.training.estimate(principalOf(ctx).accountId, toStartRequest(input)),
   }),
@@ -299,13 +335,15 @@ builder.mutationFields((t) => ({
     type: StartFineTunePayload,
     description: 'Start a fine-tuning job. Returns at once with the job (QUEUED, or VALIDATING while a dataset is being validated).',
     args: { input: t.arg({ type: StartFineTuneInput, required: true }) },
-    resolve: (_root, { input }, ctx) => payload(async () => ({ job: await ctx.services.training.start(principalOf(ctx).accountId, toStartRequest(input)) })),
+    resolve: (_root, { input }, ctx) =>
+      payload(async () => ({ job: await ctx.services.training.start(principalOf(ctx).accountId, toStartRequest(input)) })),
   }),
   cancelTraining: t.field({
     type: CancelTrainingPayload,
     description: 'Cancel a job: a queued one at once, a running one at its next step (waits up to 10 s for CANCELLED).',
     args: { jobId: t.arg.id({ required: true }) },
-    resolve: (_root, { jobId }, ctx) => payload(async () => ({ job: await ctx.services.training.cancel(principalOf(ctx).accountId, jobId, { waitMs: 10_000 }) })),
+    resolve: (_root, { jobId }, ctx) =>
+      payload(async () => ({ job: await ctx.services.training.cancel(principalOf(ctx).accountId, jobId, { waitMs: 10_000 }) })),
   }),
 }));
 

@@ -12,7 +12,8 @@ const WebhookDeliveryRef = builder.objectRef<WebhookDelivery>('WebhookDelivery')
 const WebhookAttemptRef = builder.objectRef<WebhookAttempt>('WebhookAttempt');
 
 const WebhookDeliveryStatus = builder.enumType('WebhookDeliveryStatus', {
-  description: 'PENDING: queued or waiting for a retry. SUCCEEDED: a 2xx answer. FAILED: gave up (attempts used up, 410 Gone, endpoint disabled).',
+  description:
+    'PENDING: queued or waiting for a retry. SUCCEEDED: a 2xx answer. FAILED: gave up (attempts used up, 410 Gone, endpoint disabled).',
   values: ['PENDING', 'SUCCEEDED', 'FAILED'] as const,
 });
 
@@ -58,8 +59,14 @@ WebhookAttemptRef.implement({
     startedAt: t.expose('startedAt', { type: 'DateTime' }),
     latencyMs: t.exposeInt('latencyMs'),
     statusCode: t.exposeInt('statusCode', { nullable: true, description: 'null when no response arrived (see error).' }),
-    error: t.exposeString('error', { nullable: true, description: 'Why the attempt failed: a timeout, a refused connection, a non-2xx status.' }),
-    responseSnippet: t.exposeString('responseSnippet', { nullable: true, description: 'The start of the response body (1,000 characters at most).' }),
+    error: t.exposeString('error', {
+      nullable: true,
+      description: 'Why the attempt failed: a timeout, a refused connection, a non-2xx status.',
+    }),
+    responseSnippet: t.exposeString('responseSnippet', {
+      nullable: true,
+      description: 'The start of the response body (1,000 characters at most).',
+    }),
   }),
 });
 
@@ -101,7 +108,11 @@ function deliveriesConnection(
     { args, toCursor: (d: WebhookDelivery) => d.id },
     async ({ after, limit, inverted }: ResolveCursorConnectionArgs) => {
       if (inverted) return [];
-      const page = await ctx.services.webhooks.listDeliveries(principalOf(ctx).accountId, { ...filter, first: limit, after: after ?? null });
+      const page = await ctx.services.webhooks.listDeliveries(principalOf(ctx).accountId, {
+        ...filter,
+        first: limit,
+        after: after ?? null,
+      });
       return page.items;
     },
   );
@@ -114,9 +125,12 @@ builder.objectFields(AccountRef, (t) => ({
   previousWebhookSecretExpiresAt: t.field({
     type: 'DateTime',
     nullable: true,
-    description: 'After `rotateAccountWebhookSecret`: until then the previous secret signs too (a second signature). Null when no previous secret signs.',
+    description:
+      'After `rotateAccountWebhookSecret`: until then the previous secret signs too (a second signature). Null when no previous secret signs.',
     resolve: (a) =>
-      a.previous_webhook_secret_expires_at && a.previous_webhook_secret_expires_at.getTime() > Date.now() ? a.previous_webhook_secret_expires_at : null,
+      a.previous_webhook_secret_expires_at && a.previous_webhook_secret_expires_at.getTime() > Date.now()
+        ? a.previous_webhook_secret_expires_at
+        : null,
   }),
 }));
 
@@ -196,8 +210,7 @@ const UpdateWebhookEndpointInput = builder.inputType('UpdateWebhookEndpointInput
   }),
 });
 
-const WebhookEndpointIdInput = (name: string) =>
-  builder.inputType(name, { fields: (t) => ({ id: t.id({ required: true }) }) });
+const WebhookEndpointIdInput = (name: string) => builder.inputType(name, { fields: (t) => ({ id: t.id({ required: true }) }) });
 const DeleteWebhookEndpointInput = WebhookEndpointIdInput('DeleteWebhookEndpointInput');
 const RotateWebhookEndpointSecretInput = WebhookEndpointIdInput('RotateWebhookEndpointSecretInput');
 
@@ -221,7 +234,10 @@ const EndpointWithSecretPayload = (name: string, description: string) =>
     }),
   });
 
-const CreateWebhookEndpointPayload = EndpointWithSecretPayload('CreateWebhookEndpointPayload', 'The new endpoint and its secret, or errors.');
+const CreateWebhookEndpointPayload = EndpointWithSecretPayload(
+  'CreateWebhookEndpointPayload',
+  'The new endpoint and its secret, or errors.',
+);
 const RotateWebhookEndpointSecretPayload = EndpointWithSecretPayload(
   'RotateWebhookEndpointSecretPayload',
   'The new secret; the previous one keeps signing for 24 hours.',
@@ -280,7 +296,8 @@ builder.mutationFields((t) => ({
   }),
   rotateAccountWebhookSecret: t.field({
     type: RotateAccountWebhookSecretPayload,
-    description: 'Replaces the account’s default secret (it signs the webhooks sent to a job’s own webhookUrl). For 24 hours those webhooks carry two signatures, one per secret.',
+    description:
+      'Replaces the account’s default secret (it signs the webhooks sent to a job’s own webhookUrl). For 24 hours those webhooks carry two signatures, one per secret.',
     resolve: (_root, _args, ctx) => payload(() => ctx.services.webhooks.rotateDefaultSecret(principalOf(ctx).accountId)),
   }),
   redeliverWebhook: t.field({

@@ -27,11 +27,7 @@ export interface GenerationJob {
   sampling: SamplingOptions;
 }
 
-export type HostMessage =
-  | LoadMessage
-  | { type: 'submit'; job: GenerationJob }
-  | { type: 'cancel'; id: string }
-  | { type: 'close' };
+export type HostMessage = LoadMessage | { type: 'submit'; job: GenerationJob } | { type: 'cancel'; id: string } | { type: 'close' };
 
 export type FinishReason = 'stop' | 'length' | 'cancelled' | 'error';
 

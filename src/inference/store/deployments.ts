@@ -10,7 +10,11 @@ export const LIVE_STATUSES = ['LOADING', 'READY'] as const;
  * Creates a LOADING deployment, or answers the account's live one for the model: the
  * partial unique index makes two concurrent deploys end with one row.
  */
-export async function insertDeployment(trx: Queryable, accountId: string, modelId: string): Promise<{ deployment: Deployment; created: boolean }> {
+export async function insertDeployment(
+  trx: Queryable,
+  accountId: string,
+  modelId: string,
+): Promise<{ deployment: Deployment; created: boolean }> {
   const inserted = await trx
     .insertInto('deployments')
     .values({ id: newId('deployment'), account_id: accountId, model_id: modelId, status: 'LOADING' })

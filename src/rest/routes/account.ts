@@ -59,7 +59,11 @@ export function registerAccountRoutes(app: Http, services: Services): void {
     },
     async (request) => {
       if (!caller(request).isAdmin) throw new ForbiddenError();
-      await services.billing.topUp(request.params.id, parseUsd(request.body.amount, 'amount'), request.body.description ?? 'top-up (admin)');
+      await services.billing.topUp(
+        request.params.id,
+        parseUsd(request.body.amount, 'amount'),
+        request.body.description ?? 'top-up (admin)',
+      );
       return accountJson(await services.accounts.getAccount(request.params.id));
     },
   );

@@ -129,7 +129,11 @@ export async function registerDatasetRoutes(app: Http, services: Services): Prom
           else if (body && typeof body.path === 'string') dataset = await services.datasets.createFromPath(accountId, body.path, opts);
           else throw new InvalidInputError('body', 'a JSON body must be {"url": "https://…"} or {"path": "/allowed/root/file.jsonl"}');
         } else {
-          throw new DomainError('UNSUPPORTED_MEDIA_TYPE', `send multipart/form-data, application/jsonl or application/json, not "${type || 'nothing'}"`, 415);
+          throw new DomainError(
+            'UNSUPPORTED_MEDIA_TYPE',
+            `send multipart/form-data, application/jsonl or application/json, not "${type || 'nothing'}"`,
+            415,
+          );
         }
         return reply.status(201).send(datasetJson(dataset));
       },
@@ -139,7 +143,7 @@ export async function registerDatasetRoutes(app: Http, services: Services): Prom
   async function upload(request: FastifyRequest, type: string, accountId: string, opts: CreateDatasetOptions): Promise<Dataset> {
     if (type !== 'multipart/form-data') return services.datasets.createFromStream(accountId, request.body as Readable, opts);
     const file = await request.file();
-    if (!file || file.fieldname !== 'file') throw new InvalidInputError('file', 'send the dataset in a multipart field named "file"');
+    if (file?.fieldname !== 'file') throw new InvalidInputError('file', 'send the dataset in a multipart field named "file"');
     return services.datasets.createFromStream(accountId, file.file, { ...opts, filename: opts.filename ?? file.filename });
   }
 
@@ -155,7 +159,12 @@ export async function registerDatasetRoutes(app: Http, services: Services): Prom
           status: Type.Optional(Type.Union([Type.Literal('VALIDATING'), Type.Literal('READY'), Type.Literal('INVALID')])),
         }),
         response: {
-          200: Type.Object({ object: Type.Literal('list'), data: Type.Array(Type.Ref('Dataset')), hasMore: Type.Boolean(), nextCursor: Type.Union([Type.String(), Type.Null()]) }),
+          200: Type.Object({
+            object: Type.Literal('list'),
+            data: Type.Array(Type.Ref('Dataset')),
+            hasMore: Type.Boolean(),
+            nextCursor: Type.Union([Type.String(), Type.Null()]),
+          }),
           ...problemResponses,
         },
       },
@@ -177,7 +186,14 @@ export async function registerDatasetRoutes(app: Http, services: Services): Prom
 
   app.get(
     '/api/datasets/:id',
-    { schema: { tags: ['datasets'], summary: 'Get a dataset: status, stats and line-numbered errors', params: IdParam, response: { 200: Type.Ref('Dataset'), ...problemResponses } } },
+    {
+      schema: {
+        tags: ['datasets'],
+        summary: 'Get a dataset: status, stats and line-numbered errors',
+        params: IdParam,
+        response: { 200: Type.Ref('Dataset'), ...problemResponses },
+      },
+    },
     async (request) => datasetJson(await services.datasets.get(caller(request).accountId, request.params.id)),
   );
 

@@ -118,7 +118,9 @@ function registerDeploymentRoutes(app: Http, services: Services): void {
       },
     },
     async (request) => {
-      const list = await inference.listDeployments(caller(request).accountId, { includeUndeployed: request.query.includeUndeployed ?? false });
+      const list = await inference.listDeployments(caller(request).accountId, {
+        includeUndeployed: request.query.includeUndeployed ?? false,
+      });
       return { object: 'list' as const, data: list.map(deploymentJson) };
     },
   );
@@ -126,7 +128,12 @@ function registerDeploymentRoutes(app: Http, services: Services): void {
   app.get(
     '/api/deployments/:id',
     {
-      schema: { tags: ['deployments'], summary: 'One deployment: status LOADING, READY, FAILED (with error) or UNDEPLOYED', params: IdParam, response: { 200: Type.Ref('Deployment'), ...problemResponses } },
+      schema: {
+        tags: ['deployments'],
+        summary: 'One deployment: status LOADING, READY, FAILED (with error) or UNDEPLOYED',
+        params: IdParam,
+        response: { 200: Type.Ref('Deployment'), ...problemResponses },
+      },
     },
     async (request) => deploymentJson(await inference.getDeployment(caller(request).accountId, request.params.id)),
   );
@@ -134,7 +141,12 @@ function registerDeploymentRoutes(app: Http, services: Services): void {
   app.delete(
     '/api/deployments/:id',
     {
-      schema: { tags: ['deployments'], summary: 'Undeploy: new requests are refused, running ones finish', params: IdParam, response: { 200: Type.Ref('Deployment'), ...problemResponses } },
+      schema: {
+        tags: ['deployments'],
+        summary: 'Undeploy: new requests are refused, running ones finish',
+        params: IdParam,
+        response: { 200: Type.Ref('Deployment'), ...problemResponses },
+      },
     },
     async (request) => deploymentJson(await inference.undeploy(caller(request).accountId, request.params.id)),
   );
@@ -150,7 +162,12 @@ function registerDeploymentRoutes(app: Http, services: Services): void {
           after: Type.Optional(Type.String({ description: 'nextCursor of the previous page' })),
         }),
         response: {
-          200: Type.Object({ object: Type.Literal('list'), data: Type.Array(UsageSchema), hasMore: Type.Boolean(), nextCursor: Nullable(Type.String()) }),
+          200: Type.Object({
+            object: Type.Literal('list'),
+            data: Type.Array(UsageSchema),
+            hasMore: Type.Boolean(),
+            nextCursor: Nullable(Type.String()),
+          }),
           ...problemResponses,
         },
       },
@@ -223,11 +240,17 @@ function openAiError(error: unknown, log: Logger): OpenAiError {
   const fe = error as FastifyError;
   if (fe.validation) {
     const v = fe.validation[0];
-    const path = v ? `${v.instancePath.replace(/^\//, '').replace(/\//g, '.')}${v.keyword === 'required' ? (v.params as { missingProperty: string }).missingProperty : ''}` : '';
+    const path = v
+      ? `${v.instancePath.replace(/^\//, '').replace(/\//g, '.')}${v.keyword === 'required' ? (v.params as { missingProperty: string }).missingProperty : ''}`
+      : '';
     return make(400, `Invalid request: ${path || 'body'} ${v?.message ?? 'is invalid'}`, 'invalid_value', path || null);
   }
   if (error instanceof SyntaxError || fe.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || fe.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') {
-    return make(400, 'We could not parse the JSON body of your request: send a JSON object with Content-Type: application/json.', 'invalid_json');
+    return make(
+      400,
+      'We could not parse the JSON body of your request: send a JSON object with Content-Type: application/json.',
+      'invalid_json',
+    );
   }
   if (fe.statusCode && fe.statusCode >= 400 && fe.statusCode < 500) return make(fe.statusCode, fe.message, fe.code?.toLowerCase() ?? null);
   log.error({ err: error }, 'unexpected error in an OpenAI-compatible route');
@@ -242,14 +265,17 @@ function sendOpenAiError(reply: FastifyReply, e: OpenAiError): FastifyReply {
 /** Parameters OpenAI defines that this server does not implement: refused, not ignored. */
 function refuseUnsupported(body: Record<string, unknown>): void {
   if (body.n !== undefined && body.n !== null && body.n !== 1) throw new InvalidInputError('n', 'only n = 1 is supported');
-  if (body.best_of !== undefined && body.best_of !== null && body.best_of !== 1) throw new InvalidInputError('best_of', 'only best_of = 1 is supported');
+  if (body.best_of !== undefined && body.best_of !== null && body.best_of !== 1)
+    throw new InvalidInputError('best_of', 'only best_of = 1 is supported');
   if (body.echo === true) throw new InvalidInputError('echo', 'echo is not supported');
   if (body.logprobs === true || typeof body.logprobs === 'number') throw new InvalidInputError('logprobs', 'logprobs are not supported');
   if (typeof body.suffix === 'string' && body.suffix !== '') throw new InvalidInputError('suffix', 'suffix is not supported');
-  if (Array.isArray(body.tools) && body.tools.length > 0) throw new InvalidInputError('tools', 'tool calls are not supported by this model server');
+  if (Array.isArray(body.tools) && body.tools.length > 0)
+    throw new InvalidInputError('tools', 'tool calls are not supported by this model server');
   const format = body.response_format as { type?: unknown } | undefined | null;
   if (format && format.type !== 'text') throw new InvalidInputError('responseFormat', 'only response_format {"type": "text"} is supported');
-  if (body.stream !== undefined && body.stream !== null && typeof body.stream !== 'boolean') throw new InvalidInputError('stream', 'stream must be a boolean');
+  if (body.stream !== undefined && body.stream !== null && typeof body.stream !== 'boolean')
+    throw new InvalidInputError('stream', 'stream must be a boolean');
 }
 
 function generationParams(body: Record<string, unknown>, maxTokensDefault?: number): GenerationParams {
@@ -275,7 +301,11 @@ function completionPrompt(raw: unknown): PromptInput {
 }
 
 const unix = (date: Date) => Math.floor(date.getTime() / 1000);
-const usageOf = (r: GenerationResult) => ({ prompt_tokens: r.promptTokens, completion_tokens: r.completionTokens, total_tokens: r.totalTokens });
+const usageOf = (r: GenerationResult) => ({
+  prompt_tokens: r.promptTokens,
+  completion_tokens: r.completionTokens,
+  total_tokens: r.totalTokens,
+});
 /** A cancelled generation has no client left to answer; the reasons clients see are stop and length. */
 const finishReasonOf = (r: GenerationResult) => (r.finishReason === 'length' ? 'length' : 'stop');
 
@@ -285,9 +315,17 @@ function chunkJson(kind: Kind, g: Generation, choice: { text?: string; role?: bo
   const base = { id: g.id, created: unix(g.created), model: g.model, system_fingerprint: null };
   if (kind === 'chat') {
     const delta = { ...(choice.role ? { role: 'assistant' } : {}), ...(choice.text !== undefined ? { content: choice.text } : {}) };
-    return { ...base, object: 'chat.completion.chunk', choices: [{ index: 0, delta, logprobs: null, finish_reason: choice.finish ?? null }] };
+    return {
+      ...base,
+      object: 'chat.completion.chunk',
+      choices: [{ index: 0, delta, logprobs: null, finish_reason: choice.finish ?? null }],
+    };
   }
-  return { ...base, object: 'text_completion', choices: [{ index: 0, text: choice.text ?? '', logprobs: null, finish_reason: choice.finish ?? null }] };
+  return {
+    ...base,
+    object: 'text_completion',
+    choices: [{ index: 0, text: choice.text ?? '', logprobs: null, finish_reason: choice.finish ?? null }],
+  };
 }
 
 function completionJson(kind: Kind, r: GenerationResult) {
@@ -296,7 +334,9 @@ function completionJson(kind: Kind, r: GenerationResult) {
     return {
       ...base,
       object: 'chat.completion',
-      choices: [{ index: 0, message: { role: 'assistant', content: r.text, refusal: null }, logprobs: null, finish_reason: finishReasonOf(r) }],
+      choices: [
+        { index: 0, message: { role: 'assistant', content: r.text, refusal: null }, logprobs: null, finish_reason: finishReasonOf(r) },
+      ],
     };
   }
   return { ...base, object: 'text_completion', choices: [{ index: 0, text: r.text, logprobs: null, finish_reason: finishReasonOf(r) }] };
@@ -337,7 +377,8 @@ async function streamCompletion(kind: Kind, reply: FastifyReply, g: Generation, 
 
 function registerOpenAiRoutes(app: Http, services: Services): void {
   const { inference, log } = services;
-  const errorHandler = (error: FastifyError, _request: FastifyRequest, reply: FastifyReply) => sendOpenAiError(reply, openAiError(error, log));
+  const errorHandler = (error: FastifyError, _request: FastifyRequest, reply: FastifyReply) =>
+    sendOpenAiError(reply, openAiError(error, log));
   const Body = Type.Object(
     {
       model: Type.String({ description: 'A model you have deployed' }),
@@ -347,7 +388,11 @@ function registerOpenAiRoutes(app: Http, services: Services): void {
       top_p: Type.Optional(Nullable(Type.Number({ description: '0–1, default 1' }))),
       top_k: Type.Optional(Nullable(Type.Integer({ description: 'Extension: keep the k most likely tokens; 0 or -1 = off' }))),
       seed: Type.Optional(Nullable(Type.Integer({ description: 'Same seed, parameters and prompt → the same answer' }))),
-      stop: Type.Optional(Nullable(Type.Union([Type.String(), Type.Array(Type.String())], { description: 'Up to 4 sequences; the answer ends before the first' }))),
+      stop: Type.Optional(
+        Nullable(
+          Type.Union([Type.String(), Type.Array(Type.String())], { description: 'Up to 4 sequences; the answer ends before the first' }),
+        ),
+      ),
       presence_penalty: Type.Optional(Nullable(Type.Number())),
       frequency_penalty: Type.Optional(Nullable(Type.Number())),
       logit_bias: Type.Optional(Nullable(Type.Record(Type.String(), Type.Number()))),

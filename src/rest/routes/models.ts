@@ -129,7 +129,7 @@ export function registerModelRoutes(app: Http, services: Services): void {
     {
       schema: {
         tags: ['models'],
-        summary: 'Admin only: set a model\'s prices per 1M training / inference tokens',
+        summary: "Admin only: set a model's prices per 1M training / inference tokens",
         params: IdParam,
         body: Type.Object(
           {

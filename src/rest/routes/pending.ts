@@ -30,7 +30,8 @@ export function registerPendingRoutes(app: Http): void {
       method,
       url,
       schema: { tags: ['pending'], summary: `Not implemented yet: ${what}`, response: { 501: { $ref: 'Problem' } } },
-      handler: async (_request, reply) => sendProblem(reply, problem(501, 'NOT_IMPLEMENTED', `${what} is not available in this version yet`)),
+      handler: async (_request, reply) =>
+        sendProblem(reply, problem(501, 'NOT_IMPLEMENTED', `${what} is not available in this version yet`)),
     });
   }
 }

@@ -209,7 +209,12 @@ export async function registerTrainingRoutes(app: Http, services: Services): Pro
           status: Type.Optional(Type.String()),
         }),
         response: {
-          200: Type.Object({ object: Type.Literal('list'), data: Type.Array(Type.Ref('TrainingJob')), hasMore: Type.Boolean(), nextCursor: nullable(Type.String()) }),
+          200: Type.Object({
+            object: Type.Literal('list'),
+            data: Type.Array(Type.Ref('TrainingJob')),
+            hasMore: Type.Boolean(),
+            nextCursor: nullable(Type.String()),
+          }),
           ...problemResponses,
         },
       },
@@ -220,13 +225,25 @@ export async function registerTrainingRoutes(app: Http, services: Services): Pro
         after: request.query.after ?? null,
         status: (request.query.status as TrainingJob['status'] | undefined) ?? null,
       });
-      return { object: 'list' as const, data: page.jobs.map(jobJson), hasMore: page.hasNextPage, nextCursor: page.hasNextPage ? (page.jobs.at(-1)?.id ?? null) : null };
+      return {
+        object: 'list' as const,
+        data: page.jobs.map(jobJson),
+        hasMore: page.hasNextPage,
+        nextCursor: page.hasNextPage ? (page.jobs.at(-1)?.id ?? null) : null,
+      };
     },
   );
 
   app.get(
     '/api/training/:jobId',
-    { schema: { tags: ['training'], summary: 'Get a job: status, progress, metrics, error, fine-tuned model', params: JobIdParam, response: { 200: Type.Ref('TrainingJob'), ...problemResponses } } },
+    {
+      schema: {
+        tags: ['training'],
+        summary: 'Get a job: status, progress, metrics, error, fine-tuned model',
+        params: JobIdParam,
+        response: { 200: Type.Ref('TrainingJob'), ...problemResponses },
+      },
+    },
     async (request) => jobJson(await services.training.get(caller(request).accountId, request.params.jobId)),
   );
 
@@ -248,7 +265,7 @@ export async function registerTrainingRoutes(app: Http, services: Services): Pro
     {
       schema: {
         tags: ['training'],
-        summary: 'The job\'s events: a JSON page, or a live stream with Accept: text/event-stream',
+        summary: "The job's events: a JSON page, or a live stream with Accept: text/event-stream",
         description:
           'JSON: events after `after` (a sequence number), oldest first. SSE: stored events after `afterStep` (or after the Last-Event-ID sequence), then live ones; the stream ends after the terminal status. Each SSE event has `id` = sequence, `event` = step | status | eval | checkpoint.',
         params: JobIdParam,
@@ -258,7 +275,12 @@ export async function registerTrainingRoutes(app: Http, services: Services): Pro
           limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
         }),
         response: {
-          200: Type.Object({ object: Type.Literal('list'), data: Type.Array(Type.Object({}, { additionalProperties: true })), hasMore: Type.Boolean(), nextCursor: nullable(Type.Integer()) }),
+          200: Type.Object({
+            object: Type.Literal('list'),
+            data: Type.Array(Type.Object({}, { additionalProperties: true })),
+            hasMore: Type.Boolean(),
+            nextCursor: nullable(Type.Integer()),
+          }),
           ...problemResponses,
         },
       },
@@ -267,8 +289,16 @@ export async function registerTrainingRoutes(app: Http, services: Services): Pro
       const accountId = caller(request).accountId;
       const { jobId } = request.params;
       if (!(request.headers.accept ?? '').includes('text/event-stream')) {
-        const page = await services.training.events(accountId, jobId, { afterSeq: request.query.after ?? 0, limit: request.query.limit ?? 100 });
-        return { object: 'list' as const, data: page.events.map(eventJson), hasMore: page.hasNextPage, nextCursor: page.events.at(-1)?.seq ?? null };
+        const page = await services.training.events(accountId, jobId, {
+          afterSeq: request.query.after ?? 0,
+          limit: request.query.limit ?? 100,
+        });
+        return {
+          object: 'list' as const,
+          data: page.events.map(eventJson),
+          hasMore: page.hasNextPage,
+          nextCursor: page.events.at(-1)?.seq ?? null,
+        };
       }
       const lastEventId = Number(request.headers['last-event-id']);
       const afterSeq = Number.isInteger(lastEventId) ? lastEventId : undefined;
@@ -280,7 +310,12 @@ export async function registerTrainingRoutes(app: Http, services: Services): Pro
       });
       reply.hijack();
       const res = reply.raw;
-      res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+      res.writeHead(200, {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-cache',
+        connection: 'keep-alive',
+        'x-accel-buffering': 'no',
+      });
       res.write(': connected\n\n');
       const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
       request.raw.once('close', () => abort.abort());

@@ -141,7 +141,10 @@ export function registerWebhookRoutes(app: Http, services: Services): void {
       },
     },
     async (request) => {
-      const result = await webhooks.listEndpoints(caller(request).accountId, { first: request.query.limit ?? 50, after: request.query.after ?? null });
+      const result = await webhooks.listEndpoints(caller(request).accountId, {
+        first: request.query.limit ?? 50,
+        after: request.query.after ?? null,
+      });
       return page(result.items, result.hasNextPage, endpointJson, (e) => e.id);
     },
   );
@@ -239,7 +242,12 @@ export function registerWebhookRoutes(app: Http, services: Services): void {
   app.get(
     '/api/webhooks/deliveries/:id',
     {
-      schema: { tags, summary: 'One webhook delivery with its attempts', params: IdParam, response: { 200: Type.Ref('WebhookDelivery'), ...problemResponses } },
+      schema: {
+        tags,
+        summary: 'One webhook delivery with its attempts',
+        params: IdParam,
+        response: { 200: Type.Ref('WebhookDelivery'), ...problemResponses },
+      },
     },
     async (request) => deliveryJson(await webhooks.getDelivery(caller(request).accountId, request.params.id)),
   );
@@ -263,7 +271,14 @@ export function registerWebhookRoutes(app: Http, services: Services): void {
 
   app.get(
     '/api/webhooks/:id',
-    { schema: { tags, summary: 'One webhook endpoint', params: IdParam, response: { 200: Type.Ref('WebhookEndpoint'), ...problemResponses } } },
+    {
+      schema: {
+        tags,
+        summary: 'One webhook endpoint',
+        params: IdParam,
+        response: { 200: Type.Ref('WebhookEndpoint'), ...problemResponses },
+      },
+    },
     async (request) => endpointJson(await webhooks.getEndpoint(caller(request).accountId, request.params.id)),
   );
 
@@ -291,7 +306,14 @@ export function registerWebhookRoutes(app: Http, services: Services): void {
 
   app.delete(
     '/api/webhooks/:id',
-    { schema: { tags, summary: 'Delete an endpoint with its queued deliveries and history', params: IdParam, response: { 204: Type.Null(), ...problemResponses } } },
+    {
+      schema: {
+        tags,
+        summary: 'Delete an endpoint with its queued deliveries and history',
+        params: IdParam,
+        response: { 204: Type.Null(), ...problemResponses },
+      },
+    },
     async (request, reply) => {
       await webhooks.deleteEndpoint(caller(request).accountId, request.params.id);
       return reply.status(204).send(null);

@@ -27,7 +27,13 @@ export async function sweepExpiredLeases(db: Db, deps: { webhooks: WebhooksServi
       let updated: TrainingJob;
       if (job.cancel_requested_at) {
         const cost = await settleJobBilling(trx, job, 'charge-trained');
-        updated = await update(trx, job, { status: 'CANCELLED', finished_at: new Date(), cost_micros: cost, worker_id: null, lease_expires_at: null });
+        updated = await update(trx, job, {
+          status: 'CANCELLED',
+          finished_at: new Date(),
+          cost_micros: cost,
+          worker_id: null,
+          lease_expires_at: null,
+        });
         await recordTransition(trx, deps, updated);
       } else if (job.attempts >= job.max_attempts) {
         const cost = await settleJobBilling(trx, job, 'charge-nothing');

@@ -41,7 +41,11 @@ export async function waitValidated(t: TestApp, apiKey: string, id: string, time
 
 /** POST /api/datasets with a raw JSONL body. */
 export async function postRaw(t: TestApp, apiKey: string, body: string, type = 'application/jsonl') {
-  const response = await fetch(`${t.url}/api/datasets`, { method: 'POST', headers: { authorization: `Bearer ${apiKey}`, 'content-type': type }, body });
+  const response = await fetch(`${t.url}/api/datasets`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${apiKey}`, 'content-type': type },
+    body,
+  });
   return { status: response.status, body: (await response.json()) as DatasetJson & { code?: string; detail?: string } };
 }
 
@@ -54,20 +58,33 @@ export async function postMultipart(t: TestApp, apiKey: string, content: string,
 }
 
 /** A GraphQL multipart request (operations / map / file) for `query` with the file at `variables.input.file`. */
-export async function gqlUpload<T>(t: TestApp, apiKey: string, query: string, content: string | Blob, filename = 'train.jsonl', model?: string) {
+export async function gqlUpload<T>(
+  t: TestApp,
+  apiKey: string,
+  query: string,
+  content: string | Blob,
+  filename = 'train.jsonl',
+  model?: string,
+) {
   const form = new FormData();
   form.append('operations', JSON.stringify({ query, variables: { input: { file: null, ...(model ? { model } : {}) } } }));
   form.append('map', JSON.stringify({ 0: ['variables.input.file'] }));
   form.append('0', typeof content === 'string' ? new Blob([content], { type: 'application/jsonl' }) : content, filename);
   const response = await fetch(`${t.url}/graphql`, { method: 'POST', headers: { authorization: `Bearer ${apiKey}` }, body: form });
-  return { status: response.status, body: (await response.json()) as { data?: T; errors?: Array<{ message: string; extensions?: Record<string, unknown> }> } };
+  return {
+    status: response.status,
+    body: (await response.json()) as { data?: T; errors?: Array<{ message: string; extensions?: Record<string, unknown> }> },
+  };
 }
 
 /** Every regular file under `<dataDir>/datasets` (stored files and temp files), relative names. */
 export async function datasetFiles(t: TestApp): Promise<string[]> {
   const root = join(t.config.dataDir, 'datasets');
   const entries = await readdir(root, { recursive: true, withFileTypes: true }).catch(() => []);
-  return entries.filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name).slice(root.length + 1)).sort();
+  return entries
+    .filter((e) => e.isFile())
+    .map((e) => join(e.parentPath, e.name).slice(root.length + 1))
+    .sort();
 }
 
 /** Files in the upload temp folder (`<dataDir>/datasets/tmp`): empty when no upload is in flight. */
@@ -79,7 +96,12 @@ export async function tempFiles(t: TestApp): Promise<string[]> {
 export function chatJsonl(n: number, tag = ''): string {
   let out = '';
   for (let i = 0; i < n; i++) {
-    out += JSON.stringify({ messages: [{ role: 'user', content: `Question ${i}${tag}?` }, { role: 'assistant', content: `Answer ${i}${tag}.` }] }) + '\n';
+    out += `${JSON.stringify({
+      messages: [
+        { role: 'user', content: `Question ${i}${tag}?` },
+        { role: 'assistant', content: `Answer ${i}${tag}.` },
+      ],
+    })}\n`;
   }
   return out;
 }
@@ -87,6 +109,6 @@ export function chatJsonl(n: number, tag = ''): string {
 /** `n` distinct valid completion examples. */
 export function completionJsonl(n: number, tag = ''): string {
   let out = '';
-  for (let i = 0; i < n; i++) out += JSON.stringify({ prompt: `Count to ${i}${tag}:`, completion: ` ${i}` }) + '\n';
+  for (let i = 0; i < n; i++) out += `${JSON.stringify({ prompt: `Count to ${i}${tag}:`, completion: ` ${i}` })}\n`;
   return out;
 }
