@@ -7,6 +7,7 @@ import struct
 import pytest
 
 from conftest import make_model_dir, make_spec, micro_config, random_examples, run_cli, run_train, write_examples
+from tuneloop_trainer.shard import write_shard
 
 
 @pytest.fixture(scope="module")
@@ -124,6 +125,10 @@ def test_bad_shards(base, tmp_path):
         ({"hyperparameters": {"maxSeqLength": 4096}}, "exceeds the model's context length 128"),
         ({"hyperparameters": {"loraTargetModules": ["qkv"]}}, "unknown module qkv"),
         ({"version": 2}, "version: must be 1"),
+        ({"hyperparameters": {"beta": 0}}, "hyperparameters.beta: must be > 0"),
+        ({"hyperparameters": {"beta": 2.5}}, "hyperparameters.beta: must be ≤ 2"),
+        ({"trainable": "full"}, 'trainable: method "lora" trains lora weights'),
+        ({"model": {"adapters": "x"}}, "model.adapters: must be a list of folder paths"),
     ],
 )
 def test_invalid_spec_fields(base, tmp_path, patch, fragment):
@@ -132,6 +137,42 @@ def test_invalid_spec_fields(base, tmp_path, patch, fragment):
     for k, v in patch.items():
         spec[k] = {**spec[k], **v} if isinstance(v, dict) else v
     expect_failure(run_train(spec, tmp_path), "INVALID_SPEC", fragment)
+
+
+def test_preference_and_supervised_shards_go_to_their_own_method(base, tmp_path):
+    tmp, model, train = base
+    pairs = str(tmp_path / "pairs.tlshard")
+    write_shard(pairs, [([5, 6, 7], [0, 0, 1]), ([5, 6, 8, 9], [0, 0, 1, 1])], preference=True)
+    expect_failure(run_train(make_spec(tmp_path, model, pairs), tmp_path), "INVALID_SHARD", "train it with method dpo")
+    expect_failure(
+        run_train(make_spec(tmp_path, model, train, method="dpo"), tmp_path),
+        "INVALID_SHARD",
+        "method dpo needs a preference shard",
+    )
+    expect_failure(
+        run_train(make_spec(tmp_path, model, pairs, train, method="dpo"), tmp_path),
+        "INVALID_SHARD",
+        "data.validation",
+    )
+    shifted = str(tmp_path / "shifted.tlshard")
+    write_shard(shifted, [([5, 6, 7], [0, 0, 1]), ([5, 9, 8], [0, 0, 1])], preference=True)
+    expect_failure(
+        run_train(make_spec(tmp_path, model, shifted, method="dpo"), tmp_path), "INVALID_SHARD", "pair 0", "same prompt"
+    )
+    long_prompt = str(tmp_path / "long.tlshard")
+    prompt = [1, 2, 3, 4, 5, 6]
+    examples = [
+        ([5, 6, 7], [0, 0, 1]),
+        ([5, 6, 8], [0, 0, 1]),
+        (prompt + [7], [0] * 6 + [1]),
+        (prompt + [8], [0] * 6 + [1]),
+    ]
+    write_shard(long_prompt, examples, preference=True)
+    expect_failure(
+        run_train(make_spec(tmp_path, model, long_prompt, method="dpo", maxSeqLength=4), tmp_path),
+        "NO_TRAINABLE_TOKENS",
+        "pair 1 keeps no chosen completion token within maxSeqLength=4",
+    )
 
 
 def test_usage_errors_exit_2_with_one_line(tmp_path):

@@ -34,6 +34,9 @@ class Hyperparameters:
     loraTargetModules: list = field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"])
     evalEvery: int | None = None
     earlyStoppingPatience: int | None = None
+    # Preference tuning and validation metrics (PROTOCOL.md § Job spec)
+    beta: float = 0.1  # DPO: strength of the pull towards the reference model; ignored by SFT
+    evalBatchEvery: int | None = None  # one validation batch every N steps; None = auto, 0 = never
 
 
 @dataclass
@@ -48,7 +51,7 @@ class RuntimeOptions:
 @dataclass
 class Spec:
     jobId: str
-    method: str
+    method: str  # "lora" | "full" | "dpo"
     model_path: str
     train_path: str
     validation_path: str | None
@@ -60,12 +63,21 @@ class Spec:
     export_onnx: bool
     hp: Hyperparameters
     runtime: RuntimeOptions
+    trainable: str = "lora"  # which weights train: "lora" (adapters) or "full"
+    init_weights: str | None = None  # continued training: full weights replacing the base's
+    init_adapters: list = field(default_factory=list)  # continued training: adapters merged in order
+
+    @property
+    def dpo(self) -> bool:
+        return self.method == "dpo"
 
     @property
     def learning_rate(self) -> float:
         if self.hp.learningRate is not None:
             return self.hp.learningRate
-        return 2e-4 if self.method == "lora" else 2e-5
+        if self.dpo:  # preference tuning moves far less from its start than SFT
+            return 5e-5 if self.trainable == "lora" else 1e-6
+        return 2e-4 if self.trainable == "lora" else 2e-5
 
 
 def _fail(path: str, problem: str) -> TrainerError:
@@ -131,18 +143,30 @@ def parse_spec(obj, base_dir: str = "/") -> Spec:
     top = _obj(
         obj,
         "",
-        {"version", "jobId", "model", "method", "data", "hyperparameters", "checkpoints", "output", "runtime"},
+        {
+            "version",
+            "jobId",
+            "model",
+            "method",
+            "trainable",
+            "data",
+            "hyperparameters",
+            "checkpoints",
+            "output",
+            "runtime",
+        },
         {"version", "jobId", "model", "method", "data", "checkpoints", "output"},
     )
     if top["version"] != 1:
         raise _fail("version", f"must be 1 (this trainer speaks spec version 1), got {json.dumps(top['version'])}")
     if not isinstance(top["jobId"], str) or not top["jobId"]:
         raise _fail("jobId", "must be a non-empty string")
-    model = _obj(top["model"], "model", {"path"}, {"path"})
+    model = _obj(top["model"], "model", {"path", "weights", "adapters"}, {"path"})
     data = _obj(top["data"], "data", {"train", "validation"}, {"train"})
     ck = _obj(top["checkpoints"], "checkpoints", {"dir", "every", "keep"}, {"dir"})
     out = _obj(top["output"], "output", {"dir", "mergeLora", "exportOnnx"}, {"dir"})
-    method = _enum(top["method"], "method", ("lora", "full"))
+    method = _enum(top["method"], "method", ("lora", "full", "dpo"))
+    trainable = _trainable(top.get("trainable"), method)
 
     hp = Hyperparameters()
     raw = _obj(top.get("hyperparameters", {}), "hyperparameters", set(Hyperparameters.__dataclass_fields__))
@@ -168,6 +192,10 @@ def parse_spec(obj, base_dir: str = "/") -> Spec:
             v = _num(v, p(k), 0)
         elif k == "loraAlpha":
             v = _num(v, p(k), 0, lo_open=True)
+        elif k == "beta":
+            v = 0.1 if v is None else _num(v, p(k), 0, 2, lo_open=True)
+        elif k == "evalBatchEvery":
+            v = _int(v, p(k), 0, nullable=True)
         elif k == "loraDropout":
             v = _num(v, p(k), 0, 1, hi_open=True)
         elif k == "lrScheduler":
@@ -219,7 +247,25 @@ def parse_spec(obj, base_dir: str = "/") -> Spec:
         export_onnx=export,
         hp=hp,
         runtime=rt,
+        trainable=trainable,
+        init_weights=_path(model.get("weights"), "model.weights", base_dir, nullable=True),
+        init_adapters=_paths(model.get("adapters", []), "model.adapters", base_dir),
     )
+
+
+def _trainable(v, method: str) -> str:
+    """`trainable` says which weights a DPO job trains; lora and full jobs name theirs already."""
+    if method == "dpo":
+        return "lora" if v is None else _enum(v, "trainable", ("lora", "full"))
+    if v is not None and v != method:
+        raise _fail("trainable", f'method "{method}" trains {method} weights; omit trainable or set it to "{method}"')
+    return method
+
+
+def _paths(v, path, base) -> list[str]:
+    if not isinstance(v, list):
+        raise _fail(path, f"must be a list of folder paths, got {json.dumps(v)}")
+    return [_path(x, f"{path}[{i}]", base) for i, x in enumerate(v)]
 
 
 def load_spec(path: str) -> Spec:
