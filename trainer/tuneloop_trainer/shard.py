@@ -18,7 +18,7 @@ HEADER = struct.Struct("<8sIIQQQQQQ")  # 64 bytes, FORMAT.md § Header
 VERSION = 1
 FLAG_PREFERENCE = 1  # flags bit 0: examples 2i / 2i+1 are the chosen / rejected side of pair i
 KNOWN_FLAGS = FLAG_PREFERENCE
-PAIR_CHECK_CHUNK = 1 << 14  # pairs compared per vectorised pass (bounds the index arrays)
+PAIR_CHECK_CHUNK = 1 << 12  # examples / pairs per vectorised pass (bounds the index arrays)
 
 
 @dataclass
@@ -136,11 +136,15 @@ def open_shard(path: str, vocab_size: int | None = None) -> Shard:
 def prompt_lengths(shard: Shard) -> np.ndarray:
     """Per example: the index of its first trainable token (mask 1 at j ≥ 1), or its length
     when it has none. Everything before it is the prompt."""
-    starts, ends = shard.offsets[:-1], shard.offsets[1:]
-    ones = np.flatnonzero(shard.mask)
-    at = np.searchsorted(ones, starts + 1)
-    first = np.where(at < len(ones), ones[np.minimum(at, len(ones) - 1)], shard.num_tokens)
-    return np.minimum(first, ends) - starts
+    out = np.empty(shard.num_examples, dtype=np.int64)
+    for lo in range(0, shard.num_examples, PAIR_CHECK_CHUNK):  # bounded memory on large shards
+        hi = min(shard.num_examples, lo + PAIR_CHECK_CHUNK)
+        base, end = int(shard.offsets[lo]), int(shard.offsets[hi])
+        starts, ends = shard.offsets[lo:hi] - base, shard.offsets[lo + 1 : hi + 1] - base
+        ones = np.append(np.flatnonzero(shard.mask[base:end]), end - base)  # sentinel: "none"
+        first = ones[np.searchsorted(ones, starts + 1)]
+        out[lo:hi] = np.minimum(first, ends) - starts
+    return out
 
 
 def _check_pair_prompts(shard: Shard) -> None:
