@@ -25,7 +25,9 @@ describe.each(engines())('parallel starts with one idempotency key (%s)', (engin
     await t?.stop();
   });
 
-  it('20 parallel starts per key, three keys in turn: one job per key, the same answer for every caller', { timeout: 180_000 }, async () => {
+  it('20 parallel starts per key, three keys in turn: one job per key, the same answer for every caller', {
+    timeout: 180_000,
+  }, async () => {
     const a = await t.account('retrier', 1_000_000_000n);
     const dataset = await uploadDataset(t.url, a.apiKey, qaJsonl());
     expect(dataset.status).toBe('READY');
