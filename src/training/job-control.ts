@@ -10,6 +10,14 @@ import { requestStop } from './queue/request-stop.js';
 import { resumeJob } from './queue/resume-job.js';
 import { withdrawPause } from './queue/withdraw-pause.js';
 
+/**
+ * How long an API call that cancels or pauses a running job waits for the trainer to
+ * stop before answering (with `cancelRequested` / `pauseRequested` set if it has not):
+ * on CPU a step and a checkpoint take well under a second for small models; a large
+ * model's checkpoint can take longer, and a client need not hold its request open for it.
+ */
+export const STOP_WAIT_MS = 10_000;
+
 /** What a user can do to a job once it is started; every call is safe to repeat. */
 export interface JobControl {
   /**

@@ -7,6 +7,7 @@ import type { DomainError } from '../../errors.js';
 import type { Estimate, StartFineTuneRequest } from '../../training/start-job.js';
 import type { ResolvedHyperparameters } from '../../training/hyperparameters.js';
 import type { JobCheckpoint } from '../../training/checkpoints.js';
+import { STOP_WAIT_MS } from '../../training/job-control.js';
 
 export const TrainingStatusEnum = builder.enumType('TrainingStatus', {
   values: {
@@ -380,7 +381,7 @@ builder.mutationFields((t) => ({
     description: 'Cancel a job: a queued one at once, a running one at its next step (waits up to 10 s for CANCELLED).',
     args: { jobId: t.arg.id({ required: true }) },
     resolve: (_root, { jobId }, ctx) =>
-      payload(async () => ({ job: await ctx.services.training.cancel(principalOf(ctx).accountId, jobId, { waitMs: 10_000 }) })),
+      payload(async () => ({ job: await ctx.services.training.cancel(principalOf(ctx).accountId, jobId, { waitMs: STOP_WAIT_MS }) })),
   }),
   pauseTraining: t.field({
     type: PauseTrainingPayload,
@@ -388,7 +389,7 @@ builder.mutationFields((t) => ({
       'Pause a job: a queued one at once; a running one finishes its step and checkpoints (waits up to 10 s for PAUSED; `pauseRequested` until then). It keeps its reservation. Errors: NOT_FOUND, JOB_ALREADY_FINISHED, JOB_NOT_PAUSABLE (still VALIDATING).',
     args: { jobId: t.arg.id({ required: true }) },
     resolve: (_root, { jobId }, ctx) =>
-      payload(async () => ({ job: await ctx.services.training.pause(principalOf(ctx).accountId, jobId, { waitMs: 10_000 }) })),
+      payload(async () => ({ job: await ctx.services.training.pause(principalOf(ctx).accountId, jobId, { waitMs: STOP_WAIT_MS }) })),
   }),
   resumeTraining: t.field({
     type: ResumeTrainingPayload,

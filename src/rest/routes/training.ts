@@ -7,6 +7,7 @@ import type { TrainingEvent, TrainingJob } from '../../db/tables/training.js';
 import { formatUsd } from '../../errors.js';
 import type { StartFineTuneRequest } from '../../training/start-job.js';
 import type { JobCheckpoint } from '../../training/checkpoints.js';
+import { STOP_WAIT_MS } from '../../training/job-control.js';
 import { DateTime, Usd, problemResponses } from '../schemas.js';
 
 const nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
@@ -272,7 +273,7 @@ export async function registerTrainingRoutes(app: Http, services: Services): Pro
         response: { 200: Type.Ref('TrainingJob'), ...problemResponses, 409: Type.Ref('Problem') },
       },
     },
-    async (request) => jobJson(await services.training.cancel(caller(request).accountId, request.params.jobId, { waitMs: 10_000 })),
+    async (request) => jobJson(await services.training.cancel(caller(request).accountId, request.params.jobId, { waitMs: STOP_WAIT_MS })),
   );
 
   app.post(
@@ -287,7 +288,7 @@ export async function registerTrainingRoutes(app: Http, services: Services): Pro
         response: { 200: Type.Ref('TrainingJob'), ...problemResponses, 409: Type.Ref('Problem') },
       },
     },
-    async (request) => jobJson(await services.training.pause(caller(request).accountId, request.params.jobId, { waitMs: 10_000 })),
+    async (request) => jobJson(await services.training.pause(caller(request).accountId, request.params.jobId, { waitMs: STOP_WAIT_MS })),
   );
 
   app.post(
