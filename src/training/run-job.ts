@@ -363,6 +363,8 @@ export class JobRun {
 
   private async finishFailed(code: string, message: string, charge: ChargeRule): Promise<RunOutcome> {
     if (this.stopReason === 'lost') return 'lost';
+    // The log keeps the message as the trainer wrote it; clients get it without server paths.
+    this.log.warn({ code, message }, 'training job failed');
     const safe = redactServerPaths(message, this.deps.dataDir);
     const done = await this.finish((trx, j) => failJob(trx, this.deps, j, { code, message: safe, charge }));
     return done ? 'failed' : 'lost';
