@@ -1,9 +1,10 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { sql } from 'kysely';
-import type { Db } from '../db/connect.js';
+import type { Db, Tx } from '../db/connect.js';
 import type { Model } from '../db/schema.js';
 import { DomainError, InvalidInputError, NotFoundError } from '../errors.js';
+import { shortId } from '../ids.js';
 import { inspectModelFolder, ModelFolderError } from './model-folder.js';
 import type { ModelFolderInfo } from './model-folder.js';
 import { ListingCache } from './listing-cache.js';
@@ -14,6 +15,19 @@ export interface ImportModelInput {
   fineTunable: boolean;
   pricePerMTokMicros?: bigint;
   inferencePricePerMTokMicros?: bigint;
+}
+
+/** A fine-tuned model to register: the job that made it and the trainer's output folders. */
+export interface FineTunedModelInput {
+  jobId: string;
+  accountId: string;
+  baseModelId: string;
+  /** The job's suffix (`custom` when it has none). */
+  suffix: string | null;
+  /** Merged weights in Hugging Face layout. */
+  modelPath: string;
+  adapterPath: string | null;
+  onnxPath: string | null;
 }
 
 export interface ListModelsOptions {
@@ -46,9 +60,17 @@ export interface CatalogService {
   findModel(accountId: string, id: string): Promise<Model | undefined>;
   setPrices(id: string, prices: { trainingMicros?: bigint; inferenceMicros?: bigint }): Promise<Model>;
   /**
-   * Drops this process's cached listings. Code that writes the `models` table outside this
-   * service (e.g. registering a fine-tuned model in its job's transaction) calls it after
-   * the commit, so its own process lists the model at once.
+   * Registers the model a job produced, as `ft:<base>:<suffix>:<short job id>`, owned by
+   * the job's account and priced like its base — in the caller's transaction, so the
+   * model exists exactly when the job is SUCCEEDED. Registering the same job again returns
+   * the existing model. The caller runs `invalidateListings()` once the transaction has
+   * committed (a listing reloaded before the commit would miss the model).
+   */
+  registerFineTunedModel(trx: Tx, input: FineTunedModelInput): Promise<Model>;
+  /**
+   * Drops this process's cached listings, after a write made in a caller's transaction
+   * (registerFineTunedModel) has committed, so this process lists the model at once.
+   * Other processes see it within the cache's lifetime (1 s).
    */
   invalidateListings(): void;
 }
@@ -229,6 +251,34 @@ export function createCatalogService(deps: { db: Db; dataDir: string; listingCac
       if (!row) throw new NotFoundError('model', id);
       listings.invalidate();
       return row;
+    },
+
+    async registerFineTunedModel(trx, input) {
+      const base = await trx.selectFrom('models').selectAll().where('id', '=', input.baseModelId).executeTakeFirstOrThrow();
+      const id = `ft:${base.id}:${input.suffix ?? 'custom'}:${shortId(input.jobId)}`;
+      await trx
+        .insertInto('models')
+        .values({
+          id,
+          owner_account_id: input.accountId,
+          base_model_id: base.id,
+          architecture: base.architecture,
+          parameter_count: base.parameter_count,
+          context_length: base.context_length,
+          vocab_size: base.vocab_size,
+          fine_tunable: base.fine_tunable,
+          price_per_mtok_micros: base.price_per_mtok_micros,
+          inference_price_per_mtok_micros: base.inference_price_per_mtok_micros,
+          storage_path: input.modelPath,
+          tokenizer_sha256: base.tokenizer_sha256,
+          chat_template_sha256: base.chat_template_sha256,
+          onnx_path: input.onnxPath,
+          adapter_path: input.adapterPath,
+          training_job_id: input.jobId,
+        })
+        .onConflict((oc) => oc.column('id').doNothing())
+        .execute();
+      return trx.selectFrom('models').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
     },
 
     invalidateListings() {

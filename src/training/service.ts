@@ -3,7 +3,6 @@ import { notifyOnCommit } from '../db/connect.js';
 import { channels } from '../db/notifier.js';
 import type { Dataset } from '../db/tables/datasets.js';
 import type { TrainingEvent, TrainingJob, TrainingStatus } from '../db/tables/training.js';
-import { TERMINAL_STATUSES } from '../db/tables/training.js';
 import { DomainError, NotFoundError } from '../errors.js';
 import { periodicRunner } from '../runner.js';
 import type { Runner, Roles } from '../runner.js';
@@ -17,7 +16,10 @@ import { billableTokens, resolveHyperparameters, tokenCost } from './hyperparame
 import type { HyperparametersRequest } from './hyperparameters.js';
 import { datasetShape, estimateFineTune, startFineTune } from './start-job.js';
 import type { Estimate, StartFineTuneRequest } from './start-job.js';
-import { settleJobBilling } from './settlement.js';
+import { listCheckpoints } from './checkpoints.js';
+import type { JobCheckpoint } from './checkpoints.js';
+import { createJobControl } from './job-control.js';
+import { failJob } from './queue/fail-job.js';
 import { transitionJob } from './transition.js';
 import { createLeaseSweeper, createTrainingWorker } from './worker.js';
 
@@ -38,18 +40,29 @@ export interface TrainingService {
   find(accountId: string, id: string): Promise<TrainingJob | undefined>;
   list(accountId: string, opts?: { first?: number; after?: string | null; status?: TrainingStatus | null }): Promise<JobPage>;
   /**
-   * Cancels a job: a queued one at once; a running one is stopped at its next step
-   * (waits up to `waitMs` for it to be CANCELLED). Repeating it is harmless; a finished
-   * job answers JOB_ALREADY_FINISHED.
+   * Cancels a job: a waiting (queued, paused) one at once; a running one is stopped at
+   * its next step (waits up to `waitMs` for it to be CANCELLED). Repeating it is
+   * harmless; a finished job answers JOB_ALREADY_FINISHED. See JobControl.
    */
   cancel(accountId: string, id: string, opts?: { waitMs?: number }): Promise<TrainingJob>;
+  /**
+   * Pauses a job: a queued one at once; a running one once its trainer has checkpointed
+   * (waits up to `waitMs` for it to be PAUSED). It keeps its reservation. See JobControl.
+   */
+  pause(accountId: string, id: string, opts?: { waitMs?: number }): Promise<TrainingJob>;
+  /** Queues a paused job again, to resume from its newest checkpoint. See JobControl. */
+  resume(accountId: string, id: string): Promise<TrainingJob>;
   /** Stored events in order, after `afterSeq` (REST pages, the steps connection). */
   events(
     accountId: string,
     jobId: string,
     opts?: { afterSeq?: number; limit?: number; types?: TrainingEvent['type'][] },
   ): Promise<EventPage>;
-  checkpoints(jobId: string): Promise<Array<{ step: number; path: string; created_at: Date }>>;
+  /**
+   * The job's checkpoints that still exist, oldest first, with the metrics at their step.
+   * Each carries the server's folder (`path`) for server-side use: adapters must not show it.
+   */
+  checkpoints(accountId: string, jobId: string): Promise<JobCheckpoint[]>;
   /** Stored then live events (see streamJobEvents); checks ownership first. */
   progress(
     accountId: string,
@@ -65,6 +78,7 @@ export interface TrainingService {
 export function createTrainingService(deps: ServiceDeps & { datasets: DatasetsService; webhooks: WebhooksService }): TrainingService {
   const { db, config, log } = deps;
   const hub = new JobEventHub(db, deps.notifier, log);
+  const control = createJobControl({ db, webhooks: deps.webhooks });
   const startDeps = {
     db,
     catalog: deps.catalog,
@@ -94,10 +108,9 @@ export function createTrainingService(deps: ServiceDeps & { datasets: DatasetsSe
   }
 
   async function promote(job: TrainingJob): Promise<void> {
+    // Nothing is reserved yet, so nothing is charged.
     const fail = (code: string, message: string) =>
-      db
-        .transaction()
-        .execute((trx) => transitionJob(trx, deps, job, 'FAILED', { error_code: code, error_message: message, finished_at: new Date() }));
+      db.transaction().execute((trx) => failJob(trx, deps, job, { code, message, charge: 'charge-nothing' }));
     const datasets = await Promise.all(
       [job.training_dataset_id, job.validation_dataset_id]
         .filter((id): id is string => Boolean(id))
@@ -191,41 +204,20 @@ export function createTrainingService(deps: ServiceDeps & { datasets: DatasetsSe
     },
 
     async cancel(accountId, id, opts = {}) {
-      const job = await db.transaction().execute(async (trx) => {
-        const current = await trx
-          .selectFrom('training_jobs')
-          .selectAll()
-          .where('id', '=', id)
-          .where('account_id', '=', accountId)
-          .forUpdate()
-          .executeTakeFirst();
-        if (!current) throw new NotFoundError('training job', id);
-        if (current.status === 'CANCELLED') return current;
-        if (TERMINAL_STATUSES.includes(current.status)) {
-          throw new DomainError('JOB_ALREADY_FINISHED', `job ${id} already finished (${current.status})`, 409, {
-            jobStatus: current.status,
-          });
-        }
-        if (current.status === 'QUEUED' || current.status === 'VALIDATING') {
-          const cost = await settleJobBilling(trx, current, 'charge-nothing');
-          return transitionJob(trx, deps, current, 'CANCELLED', {
-            finished_at: new Date(),
-            cancel_requested_at: new Date(),
-            cost_micros: cost,
-          });
-        }
-        const updated = await trx
-          .updateTable('training_jobs')
-          .set({ cancel_requested_at: sql`coalesce(cancel_requested_at, now())` })
-          .where('id', '=', id)
-          .returningAll()
-          .executeTakeFirstOrThrow();
-        await notifyOnCommit(trx, channels.jobCancel, id);
-        return updated;
-      });
+      const job = await control.cancel(accountId, id);
       if (job.status !== 'RUNNING' || !opts.waitMs) return job;
       return (await this.waitFor(id, ['CANCELLED', 'SUCCEEDED', 'FAILED'], opts.waitMs)) ?? (await this.get(accountId, id));
     },
+
+    async pause(accountId, id, opts = {}) {
+      const job = await control.pause(accountId, id);
+      if (job.status !== 'RUNNING' || !opts.waitMs) return job;
+      return (
+        (await this.waitFor(id, ['PAUSED', 'CANCELLED', 'SUCCEEDED', 'FAILED', 'QUEUED'], opts.waitMs)) ?? (await this.get(accountId, id))
+      );
+    },
+
+    resume: (accountId, id) => control.resume(accountId, id),
 
     async events(accountId, jobId, opts = {}) {
       await this.get(accountId, jobId);
@@ -242,13 +234,9 @@ export function createTrainingService(deps: ServiceDeps & { datasets: DatasetsSe
       return { events: rows.slice(0, limit), hasNextPage: rows.length > limit };
     },
 
-    checkpoints(jobId) {
-      return db
-        .selectFrom('training_checkpoints')
-        .select(['step', 'path', 'created_at'])
-        .where('job_id', '=', jobId)
-        .orderBy('step')
-        .execute();
+    async checkpoints(accountId, jobId) {
+      await this.get(accountId, jobId);
+      return listCheckpoints(db, jobId);
     },
 
     async progress(accountId, jobId, opts) {
@@ -262,8 +250,10 @@ export function createTrainingService(deps: ServiceDeps & { datasets: DatasetsSe
       try {
         const current = await db.selectFrom('training_jobs').selectAll().where('id', '=', jobId).executeTakeFirst();
         if (!current || statuses.includes(current.status)) return current;
+        // The stream replays the job's history first: only changes after `current` count
+        // (a job paused and resumed before has a PAUSED event in its past).
         for await (const event of streamJobEvents(hub, db, jobId, { types: ['status'], signal: abort.signal })) {
-          if (statuses.includes(event.status)) break;
+          if (event.seq > current.event_seq && statuses.includes(event.status)) break;
         }
         const job = await db.selectFrom('training_jobs').selectAll().where('id', '=', jobId).executeTakeFirst();
         return job && statuses.includes(job.status) ? job : undefined;

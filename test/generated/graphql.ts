@@ -162,6 +162,8 @@ export type TrainingStatus =
   | 'CANCELLED'
   /** Stopped with an error; see `error`. */
   | 'FAILED'
+  /** Paused by you at a checkpoint; it keeps its reservation. `resumeTraining` queues it again to continue from there. */
+  | 'PAUSED'
   /** Waiting for a worker. */
   | 'QUEUED'
   /** A worker is training it. */
@@ -442,7 +444,7 @@ export type TrainingJobQueryVariables = Exact<{
 }>;
 
 
-export type TrainingJobQuery = { trainingJob: { id: string, status: TrainingStatus, step: number, totalSteps: number | null, loss: number | null, trainedTokens: number, cost: string, estimatedCost: string | null, error: { code: string, message: string } | null, progress: { step: number, totalSteps: number | null, percent: number | null, tokensPerSecond: number | null }, metrics: { loss: number | null, minLoss: number | null, evalLoss: number | null }, fineTunedModel: { id: string, fineTunable: boolean } | null, checkpoints: Array<{ step: number }>, steps: { edges: Array<{ node: { step: number, loss: number } }> } } | null };
+export type TrainingJobQuery = { trainingJob: { id: string, status: TrainingStatus, step: number, totalSteps: number | null, loss: number | null, trainedTokens: number, cost: string, estimatedCost: string | null, pauseRequested: boolean, error: { code: string, message: string } | null, progress: { step: number, totalSteps: number | null, percent: number | null, tokensPerSecond: number | null }, metrics: { loss: number | null, minLoss: number | null, evalLoss: number | null }, fineTunedModel: { id: string, fineTunable: boolean } | null, checkpoints: Array<{ id: string, step: number, createdAt: string, metrics: { trainLoss: number | null, evalLoss: number | null } }>, steps: { edges: Array<{ node: { step: number, loss: number } }> } } | null };
 
 export type CancelTrainingMutationVariables = Exact<{
   jobId: string | number;
@@ -456,13 +458,37 @@ export type CancelTrainingMutation = { cancelTraining: { job: { id: string, stat
       | { code: string, message: string }
     > } };
 
+export type PauseTrainingMutationVariables = Exact<{
+  jobId: string | number;
+}>;
+
+
+export type PauseTrainingMutation = { pauseTraining: { job: { id: string, status: TrainingStatus, pauseRequested: boolean } | null, errors: Array<
+      | { code: string, message: string }
+      | { code: string, message: string }
+      | { code: string, message: string }
+      | { code: string, message: string }
+    > } };
+
+export type ResumeTrainingMutationVariables = Exact<{
+  jobId: string | number;
+}>;
+
+
+export type ResumeTrainingMutation = { resumeTraining: { job: { id: string, status: TrainingStatus } | null, errors: Array<
+      | { code: string, message: string }
+      | { code: string, message: string }
+      | { code: string, message: string }
+      | { code: string, message: string }
+    > } };
+
 export type TrainingProgressSubscriptionVariables = Exact<{
   jobId: string | number;
   afterStep?: number | null | undefined;
 }>;
 
 
-export type TrainingProgressSubscription = { trainingProgress: { jobId: string, kind: TrainingEventKind, sequence: number, status: TrainingStatus, step: number, totalSteps: number | null, loss: number | null } };
+export type TrainingProgressSubscription = { trainingProgress: { jobId: string, kind: TrainingEventKind, sequence: number, status: TrainingStatus, step: number, totalSteps: number | null, loss: number | null, checkpointId: string | null } };
 
 export type WebhookEndpointFieldsFragment = { id: string, url: string, description: string, events: Array<string>, enabled: boolean, disabledReason: WebhookEndpointDisabledReason | null, previousSecretExpiresAt: string | null, createdAt: string };
 
@@ -1196,8 +1222,15 @@ export const TrainingJobDocument = new TypedDocumentString(`
       id
       fineTunable
     }
+    pauseRequested
     checkpoints {
+      id
       step
+      createdAt
+      metrics {
+        trainLoss
+        evalLoss
+      }
     }
     steps(first: 1000) {
       edges {
@@ -1224,6 +1257,35 @@ export const CancelTrainingDocument = new TypedDocumentString(`
   }
 }
     `) as unknown as TypedDocumentString<CancelTrainingMutation, CancelTrainingMutationVariables>;
+export const PauseTrainingDocument = new TypedDocumentString(`
+    mutation PauseTraining($jobId: ID!) {
+  pauseTraining(jobId: $jobId) {
+    job {
+      id
+      status
+      pauseRequested
+    }
+    errors {
+      code
+      message
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<PauseTrainingMutation, PauseTrainingMutationVariables>;
+export const ResumeTrainingDocument = new TypedDocumentString(`
+    mutation ResumeTraining($jobId: ID!) {
+  resumeTraining(jobId: $jobId) {
+    job {
+      id
+      status
+    }
+    errors {
+      code
+      message
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<ResumeTrainingMutation, ResumeTrainingMutationVariables>;
 export const TrainingProgressDocument = new TypedDocumentString(`
     subscription TrainingProgress($jobId: ID!, $afterStep: Int) {
   trainingProgress(jobId: $jobId, afterStep: $afterStep) {
@@ -1234,6 +1296,7 @@ export const TrainingProgressDocument = new TypedDocumentString(`
     step
     totalSteps
     loss
+    checkpointId
   }
 }
     `) as unknown as TypedDocumentString<TrainingProgressSubscription, TrainingProgressSubscriptionVariables>;

@@ -6,12 +6,17 @@ import type { TrainingEvent, TrainingJob } from '../../db/tables/training.js';
 import type { DomainError } from '../../errors.js';
 import type { Estimate, StartFineTuneRequest } from '../../training/start-job.js';
 import type { ResolvedHyperparameters } from '../../training/hyperparameters.js';
+import type { JobCheckpoint } from '../../training/checkpoints.js';
+import { STOP_WAIT_MS } from '../../training/job-control.js';
 
 export const TrainingStatusEnum = builder.enumType('TrainingStatus', {
   values: {
     VALIDATING: { description: 'Waiting for a dataset to finish validation.' },
     QUEUED: { description: 'Waiting for a worker.' },
     RUNNING: { description: 'A worker is training it.' },
+    PAUSED: {
+      description: 'Paused by you at a checkpoint; it keeps its reservation. `resumeTraining` queues it again to continue from there.',
+    },
     SUCCEEDED: { description: 'Finished; `fineTunedModel` is ready to deploy.' },
     FAILED: { description: 'Stopped with an error; see `error`.' },
     CANCELLED: { description: 'Cancelled by you.' },
@@ -109,8 +114,22 @@ const JobMetricsRef = builder.objectRef<TrainingJob>('TrainingMetrics').implemen
   }),
 });
 
-const CheckpointRef = builder.objectRef<{ step: number; created_at: Date }>('TrainingCheckpoint').implement({
-  fields: (t) => ({ step: t.exposeInt('step'), createdAt: t.expose('created_at', { type: 'DateTime' }) }),
+const CheckpointMetricsRef = builder.objectRef<JobCheckpoint['metrics']>('TrainingCheckpointMetrics').implement({
+  fields: (t) => ({
+    trainLoss: t.exposeFloat('trainLoss', { nullable: true, description: 'Training loss of the checkpoint’s step.' }),
+    evalLoss: t.exposeFloat('evalLoss', { nullable: true, description: 'Validation loss, when an evaluation ran at that step.' }),
+  }),
+});
+
+// The server's folder (`path`) is deliberately not a field: clients name a checkpoint by its id.
+const CheckpointRef = builder.objectRef<JobCheckpoint>('TrainingCheckpoint').implement({
+  description: 'A saved state of the job, named by its step.',
+  fields: (t) => ({
+    id: t.exposeString('id', { description: '`ckpt-step-<step>`.' }),
+    step: t.exposeInt('step'),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    metrics: t.expose('metrics', { type: CheckpointMetricsRef }),
+  }),
 });
 
 interface StepPayload {
@@ -210,7 +229,11 @@ builder.node(TrainingJobRef, {
         };
       },
     }),
-    checkpoints: t.field({ type: [CheckpointRef], resolve: (j, _a, ctx) => ctx.services.training.checkpoints(j.id) }),
+    checkpoints: t.field({
+      type: [CheckpointRef],
+      description: 'Its checkpoints that still exist (the newest few), oldest first.',
+      resolve: (j, _a, ctx) => ctx.services.training.checkpoints(principalOf(ctx).accountId, j.id),
+    }),
     error: t.field({
       type: JobErrorRef,
       nullable: true,
@@ -223,6 +246,10 @@ builder.node(TrainingJobRef, {
     attempts: t.exposeInt('attempts', { description: 'Workers that have run it (more than 1 after a lost worker).' }),
     resumedFromStep: t.exposeInt('resumed_from_step', { nullable: true, description: 'The checkpoint the latest attempt resumed from.' }),
     cancelRequested: t.boolean({ resolve: (j) => j.cancel_requested_at !== null }),
+    pauseRequested: t.boolean({
+      description: 'A pause was asked for and the trainer is finishing its step and checkpointing.',
+      resolve: (j) => j.pause_requested_at !== null,
+    }),
     createdAt: t.expose('created_at', { type: 'DateTime' }),
     queuedAt: t.expose('queued_at', { type: 'DateTime', nullable: true }),
     startedAt: t.expose('started_at', { type: 'DateTime', nullable: true }),
@@ -250,6 +277,11 @@ const TrainingProgressRef = builder.objectRef<TrainingEvent>('TrainingProgress')
       learningRate: t.float({ nullable: true, resolve: (e) => num(e, 'learningRate') }),
       tokens: t.float({ nullable: true, resolve: (e) => num(e, 'tokens') }),
       tokensPerSecond: t.float({ nullable: true, resolve: (e) => num(e, 'tokensPerSecond') }),
+      checkpointId: t.string({
+        nullable: true,
+        description: 'CHECKPOINT events: the checkpoint saved (`ckpt-step-<step>`).',
+        resolve: (e) => (typeof p(e).checkpointId === 'string' ? (p(e).checkpointId as string) : null),
+      }),
       error: t.field({
         type: JobErrorRef,
         nullable: true,
@@ -280,12 +312,18 @@ const StartFineTunePayload = builder.objectRef<{ job?: TrainingJob; errors: Doma
   }),
 });
 
-const CancelTrainingPayload = builder.objectRef<{ job?: TrainingJob; errors: DomainError[] }>('CancelTrainingPayload').implement({
-  fields: (t) => ({
-    job: t.field({ type: TrainingJobRef, nullable: true, resolve: (p) => p.job ?? null }),
-    errors: t.field({ type: [ErrorInterface], resolve: (p) => p.errors }),
-  }),
-});
+/** `{ job, errors }`: what cancelTraining, pauseTraining and resumeTraining answer. */
+const jobPayload = (name: string) =>
+  builder.objectRef<{ job?: TrainingJob; errors: DomainError[] }>(name).implement({
+    fields: (t) => ({
+      job: t.field({ type: TrainingJobRef, nullable: true, resolve: (p) => p.job ?? null }),
+      errors: t.field({ type: [ErrorInterface], resolve: (p) => p.errors }),
+    }),
+  });
+
+const CancelTrainingPayload = jobPayload('CancelTrainingPayload');
+const PauseTrainingPayload = jobPayload('PauseTrainingPayload');
+const ResumeTrainingPayload = jobPayload('ResumeTrainingPayload');
 
 /** GraphQL input → the domain request (null-valued fields mean "auto"/absent). */
 export function toStartRequest(input: Record<string, unknown>): StartFineTuneRequest {
@@ -343,7 +381,23 @@ builder.mutationFields((t) => ({
     description: 'Cancel a job: a queued one at once, a running one at its next step (waits up to 10 s for CANCELLED).',
     args: { jobId: t.arg.id({ required: true }) },
     resolve: (_root, { jobId }, ctx) =>
-      payload(async () => ({ job: await ctx.services.training.cancel(principalOf(ctx).accountId, jobId, { waitMs: 10_000 }) })),
+      payload(async () => ({ job: await ctx.services.training.cancel(principalOf(ctx).accountId, jobId, { waitMs: STOP_WAIT_MS }) })),
+  }),
+  pauseTraining: t.field({
+    type: PauseTrainingPayload,
+    description:
+      'Pause a job: a queued one at once; a running one finishes its step and checkpoints (waits up to 10 s for PAUSED; `pauseRequested` until then). It keeps its reservation. Errors: NOT_FOUND, JOB_ALREADY_FINISHED, JOB_NOT_PAUSABLE (still VALIDATING).',
+    args: { jobId: t.arg.id({ required: true }) },
+    resolve: (_root, { jobId }, ctx) =>
+      payload(async () => ({ job: await ctx.services.training.pause(principalOf(ctx).accountId, jobId, { waitMs: STOP_WAIT_MS }) })),
+  }),
+  resumeTraining: t.field({
+    type: ResumeTrainingPayload,
+    description:
+      'Queue a paused job again; it continues from its checkpoint, no step lost or repeated. A job that is not paused is returned unchanged. Errors: NOT_FOUND, JOB_ALREADY_FINISHED.',
+    args: { jobId: t.arg.id({ required: true }) },
+    resolve: (_root, { jobId }, ctx) =>
+      payload(async () => ({ job: await ctx.services.training.resume(principalOf(ctx).accountId, jobId) })),
   }),
 }));
 

@@ -6,6 +6,8 @@ import type { Services } from '../../services.js';
 import type { TrainingEvent, TrainingJob } from '../../db/tables/training.js';
 import { formatUsd } from '../../errors.js';
 import type { StartFineTuneRequest } from '../../training/start-job.js';
+import type { JobCheckpoint } from '../../training/checkpoints.js';
+import { STOP_WAIT_MS } from '../../training/job-control.js';
 import { DateTime, Usd, problemResponses } from '../schemas.js';
 
 const nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
@@ -54,7 +56,7 @@ export const TrainingJobSchema = Type.Object(
   {
     id: Type.String(),
     object: Type.Literal('fine_tuning.job'),
-    status: Type.String({ description: 'VALIDATING | QUEUED | RUNNING | SUCCEEDED | FAILED | CANCELLED' }),
+    status: Type.String({ description: 'VALIDATING | QUEUED | RUNNING | PAUSED | SUCCEEDED | FAILED | CANCELLED' }),
     method: Type.String(),
     baseModel: Type.String(),
     trainingDataset: Type.String(),
@@ -79,6 +81,7 @@ export const TrainingJobSchema = Type.Object(
     attempts: Type.Integer(),
     resumedFromStep: nullable(Type.Integer()),
     cancelRequested: Type.Boolean(),
+    pauseRequested: Type.Boolean({ description: 'A pause was asked for; the trainer is finishing its step and checkpointing.' }),
     webhookUrl: nullable(Type.String()),
     createdAt: DateTime,
     queuedAt: nullable(DateTime),
@@ -119,12 +122,25 @@ export function jobJson(j: TrainingJob) {
     attempts: j.attempts,
     resumedFromStep: j.resumed_from_step,
     cancelRequested: j.cancel_requested_at !== null,
+    pauseRequested: j.pause_requested_at !== null,
     webhookUrl: j.webhook_url,
     createdAt: j.created_at.toISOString(),
     queuedAt: iso(j.queued_at),
     startedAt: iso(j.started_at),
     finishedAt: iso(j.finished_at),
   };
+}
+
+const CheckpointSchema = Type.Object({
+  id: Type.String({ description: '`ckpt-step-<step>`' }),
+  step: Type.Integer(),
+  createdAt: DateTime,
+  metrics: Type.Object({ trainLoss: nullable(Type.Number()), evalLoss: nullable(Type.Number()) }),
+});
+
+/** A checkpoint as REST shows it: by id and step, never the server's folder. */
+function checkpointJson(c: JobCheckpoint) {
+  return { id: c.id, step: c.step, createdAt: c.createdAt.toISOString(), metrics: c.metrics };
 }
 
 /** One stored event as REST shows it (JSON pages and SSE `data:`). */
@@ -257,7 +273,52 @@ export async function registerTrainingRoutes(app: Http, services: Services): Pro
         response: { 200: Type.Ref('TrainingJob'), ...problemResponses, 409: Type.Ref('Problem') },
       },
     },
-    async (request) => jobJson(await services.training.cancel(caller(request).accountId, request.params.jobId, { waitMs: 10_000 })),
+    async (request) => jobJson(await services.training.cancel(caller(request).accountId, request.params.jobId, { waitMs: STOP_WAIT_MS })),
+  );
+
+  app.post(
+    '/api/training/:jobId/pause',
+    {
+      schema: {
+        tags: ['training'],
+        summary: 'Pause a job at a checkpoint (waits up to 10 s for a running job; repeating is harmless)',
+        description:
+          'A queued job is PAUSED at once; a running one finishes its step, checkpoints, and is PAUSED (`pauseRequested` until then). It keeps its reservation. 409 JOB_ALREADY_FINISHED, or JOB_NOT_PAUSABLE while VALIDATING.',
+        params: JobIdParam,
+        response: { 200: Type.Ref('TrainingJob'), ...problemResponses, 409: Type.Ref('Problem') },
+      },
+    },
+    async (request) => jobJson(await services.training.pause(caller(request).accountId, request.params.jobId, { waitMs: STOP_WAIT_MS })),
+  );
+
+  app.post(
+    '/api/training/:jobId/resume',
+    {
+      schema: {
+        tags: ['training'],
+        summary: 'Queue a paused job again; it continues from its checkpoint',
+        description: 'A job that is not paused is returned unchanged. 409 JOB_ALREADY_FINISHED.',
+        params: JobIdParam,
+        response: { 200: Type.Ref('TrainingJob'), ...problemResponses, 409: Type.Ref('Problem') },
+      },
+    },
+    async (request) => jobJson(await services.training.resume(caller(request).accountId, request.params.jobId)),
+  );
+
+  app.get(
+    '/api/training/:jobId/checkpoints',
+    {
+      schema: {
+        tags: ['training'],
+        summary: "The job's checkpoints that still exist, oldest first, with the metrics at their step",
+        params: JobIdParam,
+        response: { 200: Type.Object({ object: Type.Literal('list'), data: Type.Array(CheckpointSchema) }), ...problemResponses },
+      },
+    },
+    async (request) => ({
+      object: 'list' as const,
+      data: (await services.training.checkpoints(caller(request).accountId, request.params.jobId)).map(checkpointJson),
+    }),
   );
 
   app.get(
