@@ -9,9 +9,9 @@ import { ChatRenderer } from '../../src/datasets/tokenization/chat-renderer.js';
 import { loadModelTokenizer } from '../../src/datasets/tokenization/model-tokenizer.js';
 import type { ModelTokenizer } from '../../src/datasets/tokenization/model-tokenizer.js';
 import type { ChatExample } from '../../src/datasets/validation/index.js';
-import { tinyModelFolder } from '../helpers/models.js';
-import { runTrainerPython } from './helpers/python-reference.js';
-import { randomChat, randomText, seeded } from './helpers/random-examples.js';
+import { tinyModelFolder } from '../../src/dev/tiny-model-folder.js';
+import { runTrainerPython } from '../helpers/python-reference.js';
+import { randomChat, randomText, seeded } from '../helpers/random-examples.js';
 
 let modelDir = '';
 let tok: ModelTokenizer;

@@ -2,7 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp } from '../helpers/app.js';
 import type { TestApp } from '../helpers/app.js';
 import { gql, readSse, wsClient, wsCollect } from '../helpers/clients.js';
-import { FAST_HYPERPARAMETERS, addTinyModel, qaJsonl, restJson, uploadDataset, waitForJob } from '../helpers/training.js';
+import { FAST_HYPERPARAMETERS, addTinyModel } from '../helpers/training.js';
+import { qaJsonl } from '../../src/dev/qa-dataset.js';
+import { restJson, uploadDataset, waitForJob } from '../../src/dev/rest-client.js';
 import {
   CancelTrainingDocument,
   DatasetStatusDocument,
