@@ -4,7 +4,11 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
-const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'tuneloop.js');
+/**
+ * `tuneloop` from the TypeScript sources (bin/tuneloop-dev.js), so tests and benchmarks run
+ * the current code without a build; test/build/dist.test.ts covers the built bin/tuneloop.js.
+ */
+export const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'tuneloop-dev.js');
 
 export interface TuneloopProcess {
   child: ChildProcess;
