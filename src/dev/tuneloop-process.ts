@@ -31,7 +31,7 @@ export function spawnTuneloop(args: string[], env: NodeJS.ProcessEnv): TuneloopP
   // TUNELOOP_NODE_ARGS adds node flags to the spawned process (e.g. --cpu-prof for benches).
   const nodeArgs = (env.TUNELOOP_NODE_ARGS ?? process.env.TUNELOOP_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const child = spawn(process.execPath, [...nodeArgs, BIN, ...args], {
-    env: { ...process.env, LOG_LEVEL: 'info', PORT: '0', HOST: '127.0.0.1', ...env },
+    env: { ...process.env, LOG_LEVEL: 'info', LOG_FORMAT: 'json', PORT: '0', HOST: '127.0.0.1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   live.add(child);

@@ -5,6 +5,7 @@ import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTempDir } from '../helpers/app.js';
+import { migratedDataDir } from '../helpers/data-dir.js';
 import { listeningUrl, oneLineError, runCli, startServerProcess } from '../helpers/cli.js';
 import type { ServerProcess } from '../helpers/cli.js';
 import { onnxModelFolder } from '../helpers/inference.js';
@@ -42,7 +43,7 @@ describe('the production build (dist/)', () => {
     const build = await run(process.execPath, ['scripts/build.mjs'], { cwd: ROOT });
     expect(build.stdout).toMatch(/^built \d+ files into dist\/ in [\d.]+ s$/m);
     tree = await productionTree({ withDist: true });
-    dataDir = await makeTempDir('tuneloop-dist-data-');
+    dataDir = await migratedDataDir('tuneloop-dist-data-');
   });
 
   afterAll(async () => {

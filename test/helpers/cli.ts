@@ -12,10 +12,10 @@ export interface CliResult {
 
 /**
  * Environment for a CLI process: no DATABASE_URL unless given (the embedded database is the
- * default), quiet logs, no debug stack traces.
+ * default), quiet logs as JSON lines, no debug stack traces.
  */
 export function cliEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'warn', ...extra };
+  const env: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'warn', LOG_FORMAT: 'json', ...extra };
   if (!('DATABASE_URL' in extra)) delete env.DATABASE_URL;
   delete env.TUNELOOP_DEBUG;
   delete env.TUNELOOP_DATA_DIR;
