@@ -4,8 +4,8 @@ import type { LogFormat } from './log.js';
 
 /**
  * Runtime configuration, resolved once from flags and the environment.
- * CONTRACT.md fixes the environment names; everything else has a default that suits
- * the zero-setup single-machine mode.
+ * The environment names are public (README's configuration table; docs/ARCHITECTURE.md,
+ * "Public names"); everything has a default that suits the zero-setup single-machine mode.
  */
 export interface Config {
   /** postgres://… for a PostgreSQL server; undefined = embedded PGlite in `<dataDir>/db`. */

@@ -1,6 +1,6 @@
 import { InvalidInputError } from '../errors.js';
 
-/** Every event type a webhook can carry (CONTRACT "Webhooks", plus checkpoints on request). */
+/** Every event type a webhook can carry (docs/webhooks.md: the public ones, plus checkpoints on request). */
 export const webhookEventTypes = [
   'training.started',
   'training.completed',

@@ -21,7 +21,7 @@ import { chatJsonl, completionJsonl, gqlUpload, postMultipart, postRaw, waitVali
 import type { DatasetJson } from '../helpers/datasets-api.js';
 
 /**
- * Issue 4 at the API: every intake method reaches READY with stats on the real app, and an
+ * Datasets at the API: every intake method reaches READY with stats on the real app, and an
  * invalid file shows its line-numbered errors over REST and GraphQL.
  */
 describe.each(engines())('datasets API: intake and reports (%s)', (engine) => {

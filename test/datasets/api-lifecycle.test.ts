@@ -22,7 +22,7 @@ import type { DatasetJson } from '../helpers/datasets-api.js';
 const MAX_BYTES = 2 << 20;
 
 /**
- * Issue 4 at the API: dedup, tenancy, deletion against queued jobs, and bad uploads (cut
+ * Datasets at the API: dedup, tenancy, deletion against queued jobs, and bad uploads (cut
  * off, too large, wrong type) that leave no row and no file behind and never stop the app.
  */
 describe.each(engines())('datasets API: lifecycle and bad uploads (%s)', (engine) => {

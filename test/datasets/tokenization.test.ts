@@ -30,7 +30,7 @@ beforeAll(async () => {
   template = new Template(config.chat_template as string);
 });
 
-/** The row as the issue defines it: the template rendered as text, tokenized in one go by the library. */
+/** The row as docs/datasets.md defines it: the template rendered as text, tokenized in one go by the library. */
 function reference(example: ChatExample): number[] {
   const text = template.render({ messages: example.messages, add_generation_prompt: false, bos_token: '', eos_token: config.eos_token });
   return library.encode(text, { add_special_tokens: false }).ids;

@@ -105,7 +105,7 @@ describe('training jobs end to end (PGlite, api + worker in one process)', () =>
     expect(theirs.body.data.map((m) => m.id)).not.toContain(job.fineTunedModel!.id);
   });
 
-  it('REST + SSE: start (LoRA) → event stream → SUCCEEDED, with the CONTRACT shape', async () => {
+  it('REST + SSE: start (LoRA) → event stream → SUCCEEDED, with the documented shape', async () => {
     const dataset = await uploadDataset(t.url, key, qaJsonl().replace('Paris.', 'Paris, of course.'));
     expect(dataset.status).toBe('READY');
     const start = await restJson<Record<string, any>>(t.url, key, '/api/fine-tune/training/start', {
