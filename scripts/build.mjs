@@ -16,7 +16,7 @@
 // Only dist/src and dist/migrations are replaced: other folders under dist/ (the web
 // console's build goes to dist/console/) are left alone.
 import { createHash } from 'node:crypto';
-import { cpSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -31,10 +31,9 @@ const EXCLUDED = ['src/dev'];
 
 const started = performance.now();
 const sources = FOLDERS.flatMap((folder) =>
-  readdirSync(path.join(ROOT, folder), { recursive: true, withFileTypes: true })
-    .filter((entry) => entry.isFile())
-    .map((entry) => path.relative(ROOT, path.join(entry.parentPath ?? entry.path, entry.name)))
-    .filter((file) => !EXCLUDED.some((dir) => file.startsWith(`${dir}${path.sep}`))),
+  readdirSync(path.join(ROOT, folder), { recursive: true })
+    .map((name) => path.join(folder, String(name)))
+    .filter((file) => !EXCLUDED.some((dir) => file.startsWith(`${dir}${path.sep}`)) && statSync(path.join(ROOT, file)).isFile()),
 ).sort();
 const entryPoints = sources.filter((file) => file.endsWith('.ts') && !file.endsWith('.d.ts'));
 
