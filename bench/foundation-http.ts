@@ -2,7 +2,7 @@
  * HTTP overhead of the foundation: authenticated `GET /api/models?fineTunable=true` and
  * the GraphQL `fineTunableModels` query, next to a bare `node:http` endpoint that answers
  * the same JSON bytes, all measured in this run on this machine. Prints figures and
- * ratios; asserts nothing (targets from issue 2: REST ≥ 60 %, GraphQL ≥ 35 % of bare).
+ * ratios; asserts nothing (goals and recorded figures: docs/PERFORMANCE.md).
  *
  *   npx tsx bench/foundation-http.ts [--duration S] [--connections N] [--rounds N]
  *

@@ -2,11 +2,11 @@
 """Trainer throughput: tokens/s and achieved FLOP/s as a fraction of a plain matmul's
 FLOP/s measured in the same run, for full fine-tuning and LoRA, supervised and DPO.
 
-Prints figures, asserts nothing (DESIGN.md: timings live in bench/). It drives the real
-recipe (spec → preflight → Recipe.setup → Recipe._train_step), so collation, masking,
-loss, clipping and the optimizer are all inside the timed step. The reference matmul is
-measured right before and right after each case and averaged, so a machine shared with
-other work skews both sides of the ratio alike.
+Prints figures, asserts nothing (timings live in bench/, never in tests; recorded
+figures: docs/PERFORMANCE.md). It drives the real recipe (spec → preflight → Recipe.setup
+→ Recipe._train_step), so collation, masking, loss, clipping and the optimizer are all
+inside the timed step. The reference matmul is measured right before and right after each
+case and averaged, so a machine shared with other work skews both sides of the ratio alike.
 
 FLOPs per token (the PaLM appendix-B convention):
   full:  6·N + 12·L·H·T          N = parameters in matmuls (lm_head included, embedding

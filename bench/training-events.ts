@@ -1,5 +1,6 @@
 /**
- * Live training events at scale (issue 6 benchmark). Prints figures; asserts nothing.
+ * Live training events at scale. Prints figures; asserts nothing (recorded figures:
+ * docs/PERFORMANCE.md).
  *
  * 1. Fan-out: N graphql-ws subscribers (default 1000) on one running job whose "trainer"
  *    emits steps at a steady rate; latency from the trainer writing an event to each client
@@ -23,9 +24,10 @@ import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
-import { runCli, spawnTuneloop } from '../test/helpers/processes.js';
-import { tinyModelFolder } from '../test/helpers/models.js';
-import { qaJsonl, restJson, uploadDataset, waitForJob } from '../test/helpers/training.js';
+import { runCli, spawnTuneloop } from '../src/dev/tuneloop-process.js';
+import { tinyModelFolder } from '../src/dev/tiny-model-folder.js';
+import { qaJsonl } from '../src/dev/qa-dataset.js';
+import { restJson, uploadDataset, waitForJob } from '../src/dev/rest-client.js';
 
 const { values } = parseArgs({
   options: {

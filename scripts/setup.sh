@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything Tuneloop needs on a Debian 12 machine: PyTorch (Debian's python3-torch)
 # with OpenBLAS for the trainer, pytest for its tests, and the npm packages. Safe to re-run:
-# each step is skipped when already done.
+# each step is skipped when already done. Then builds the service into dist/ (skipped when
+# its sources are unchanged).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,4 +32,6 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund --loglevel=error
   echo "$want" > "$stamp"
 fi
+# The service runs compiled (dist/); rebuilt only when its sources changed (a stamp in dist/).
+node scripts/build.mjs --if-changed
 echo "setup: ready"

@@ -16,6 +16,14 @@ import { DomainError, formatUsd, parseUsd } from './errors.js';
 /** A bad invocation: printed as one line, exit code 2. */
 class UsageError extends Error {}
 
+/** The api's port is taken: printed as one line (what to do included), exit code 1. */
+class PortInUseError extends Error {
+  readonly code = 'PORT_IN_USE';
+  constructor(port: number) {
+    super(`port ${port} is already in use (another tuneloop?): stop that process, or choose a free port with --port N or PORT=N`);
+  }
+}
+
 const USAGE = `usage: tuneloop <command> [options]
 
   start [--port N] [--host H] [--data-dir DIR] [--demo]   api + worker in one process
@@ -28,7 +36,8 @@ const USAGE = `usage: tuneloop <command> [options]
   models init-tiny --id ID [--fine-tunable] [--price-per-mtok USD]
 
 Environment: DATABASE_URL (absent = embedded PGlite in DIR/db), PORT, TUNELOOP_DATA_DIR,
-TUNELOOP_PYTHON, TUNELOOP_WEBHOOK_ALLOW_PRIVATE=1, TUNELOOP_DATASET_ROOTS, LOG_LEVEL.`;
+TUNELOOP_PYTHON, TUNELOOP_WEBHOOK_ALLOW_PRIVATE=1, TUNELOOP_DATASET_ROOTS, LOG_LEVEL,
+LOG_FORMAT=pretty|json (default: pretty on a terminal).`;
 
 const common = { 'data-dir': { type: 'string' }, help: { type: 'boolean', short: 'h' } } as const;
 
@@ -67,7 +76,7 @@ async function withServices<T>(config: Config, body: (services: Services) => Pro
     import('./log.js'),
     import('./services.js'),
   ]);
-  const log = createLogger(process.env.LOG_LEVEL ?? 'warn');
+  const log = createLogger(process.env.LOG_LEVEL ?? 'warn', config.logFormat);
   const handle = await connectDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, log, poolSize: 2 });
   try {
     await migrateToLatest(handle.db);
@@ -102,7 +111,13 @@ async function runProcess(config: Config, roles: { api: boolean; worker: boolean
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
-  await app.start();
+  try {
+    await app.start();
+  } catch (err) {
+    await app.stop().catch(() => {});
+    if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+    throw new PortInUseError(config.port);
+  }
   if (demo) {
     const { setupDemo } = await import('./demo.js');
     const info = await setupDemo(app.services);
@@ -177,7 +192,11 @@ export async function main(argv: string[]): Promise<number> {
         import('./db/migrate.js'),
         import('./log.js'),
       ]);
-      const handle = await connectDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, log: createLogger('warn') });
+      const handle = await connectDatabase({
+        databaseUrl: config.databaseUrl,
+        dataDir: config.dataDir,
+        log: createLogger('warn', config.logFormat),
+      });
       try {
         const applied = await migrateToLatest(handle.db);
         process.stdout.write(`${JSON.stringify({ applied })}\n`);

@@ -1,10 +1,11 @@
 import os from 'node:os';
 import path from 'node:path';
+import type { LogFormat } from './log.js';
 
 /**
  * Runtime configuration, resolved once from flags and the environment.
- * CONTRACT.md fixes the environment names; everything else has a default that suits
- * the zero-setup single-machine mode.
+ * The environment names are public (README's configuration table; docs/ARCHITECTURE.md,
+ * "Public names"); everything has a default that suits the zero-setup single-machine mode.
  */
 export interface Config {
   /** postgres://… for a PostgreSQL server; undefined = embedded PGlite in `<dataDir>/db`. */
@@ -30,6 +31,8 @@ export interface Config {
   /** Time limit of a `{url}` download, redirects included (TUNELOOP_DATASET_FETCH_TIMEOUT_MS; default 60 s). */
   datasetFetchTimeoutMs: number;
   logLevel: string;
+  /** LOG_FORMAT: `pretty` or `json`; undefined = pretty on a terminal, JSON lines otherwise. */
+  logFormat: LogFormat | undefined;
   /** Seconds an API-key lookup stays cached. */
   authCacheSeconds: number;
   /** Trainer worker: jobs run at once by one worker process. */
@@ -60,6 +63,13 @@ function envInt(env: NodeJS.ProcessEnv, name: string, fallback: number): number 
   return value;
 }
 
+function envLogFormat(env: NodeJS.ProcessEnv): LogFormat | undefined {
+  const raw = env.LOG_FORMAT;
+  if (raw === undefined || raw === '') return undefined;
+  if (raw === 'pretty' || raw === 'json') return raw;
+  throw new Error(`LOG_FORMAT must be "pretty" or "json", got "${raw}"`);
+}
+
 /** Builds the configuration from `overrides` (flags), then the environment, then defaults. */
 export function loadConfig(overrides: Partial<Config> = {}, env: NodeJS.ProcessEnv = process.env): Config {
   const dataDir = path.resolve(overrides.dataDir ?? env.TUNELOOP_DATA_DIR ?? './.tuneloop');
@@ -84,6 +94,7 @@ export function loadConfig(overrides: Partial<Config> = {}, env: NodeJS.ProcessE
           : null,
     datasetFetchTimeoutMs: overrides.datasetFetchTimeoutMs ?? envInt(env, 'TUNELOOP_DATASET_FETCH_TIMEOUT_MS', 60_000),
     logLevel: overrides.logLevel ?? env.LOG_LEVEL ?? 'info',
+    logFormat: overrides.logFormat ?? envLogFormat(env),
     authCacheSeconds: overrides.authCacheSeconds ?? envInt(env, 'TUNELOOP_AUTH_CACHE_SECONDS', 30),
     workerConcurrency: overrides.workerConcurrency ?? envInt(env, 'TUNELOOP_WORKER_CONCURRENCY', 1),
     leaseSeconds: overrides.leaseSeconds ?? envInt(env, 'TUNELOOP_LEASE_SECONDS', 30),

@@ -24,7 +24,7 @@ export interface AuthedContext extends GraphQLContext {
  * of `if` statements) and errors (expected failures as typed objects implementing the
  * `Error` interface).
  *
- * Ids are never re-encoded (CONTRACT): the global id of a node is its plain id, and
+ * Ids are never re-encoded (docs/ARCHITECTURE.md, "Public names"): the global id of a node is its plain id, and
  * `node(id:)` finds the type from the id's prefix.
  */
 export const builder = new SchemaBuilder<{

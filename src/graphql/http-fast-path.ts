@@ -24,8 +24,7 @@ type Replayable = IncomingMessage & { [REPLAY]?: Buffer };
  *
  * Why by hand: for a small query, fastify's request and reply objects, hooks and body
  * pipeline cost ≈ 10–15 µs of CPU on our 2-core machines — about a sixth of the whole
- * request once the query itself runs prepared; issue 2 wants GraphQL at ≥ 35 % of a bare
- * node:http endpoint (bench/foundation-http.ts).
+ * request once the query itself runs prepared (docs/PERFORMANCE.md, "HTTP overhead").
  */
 export function graphqlFastListener(opts: {
   execute: PlainQueryExecutor;

@@ -88,8 +88,8 @@ const NOT_PLAIN = false as const;
  *
  * Why by hand: yoga's HTTP pipeline (a WHATWG Request and Response per request, then the
  * envelop orchestrator, whose validation cache builds its key from every rule's name)
- * cost ≈ 130 µs of CPU per small query on our machines; issue 2 wants GraphQL at ≥ 35 %
- * of a bare node:http endpoint (bench/foundation-http.ts).
+ * cost ≈ 130 µs of CPU per small query on our machines (docs/PERFORMANCE.md, "HTTP
+ * overhead").
  */
 export function createPlainQueryExecutor(yoga: Yoga, services: Services, opts: { maxQueries?: number } = {}): PlainQueryExecutor {
   // Keyed by operation name and query text. Bounded: each entry holds compiled code.

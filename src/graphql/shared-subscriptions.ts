@@ -11,7 +11,7 @@ type Mask = (error: unknown, message: string) => Error;
  * the same event object from the job's event hub (src/training/event-hub.ts). Executing
  * the subscription's selection set for each of them — through envelop and the executor,
  * a dozen promise hops per subscriber — cost ≈ 70 µs a delivery on our 2-core machines
- * (bench/training-events.ts). Here the source stream comes from graphql-js directly
+ * (docs/PERFORMANCE.md, "Training events"). Here the source stream comes from graphql-js directly
  * (the field's `subscribe` resolver, with its auth scopes, runs per subscriber as usual)
  * and each event's result is memoised by (event object, share key). The share key is the
  * caller's account and the exact operation and variables, so nothing is ever shared

@@ -19,7 +19,7 @@ import { appendJobEvents, statusPayload } from './job-events.js';
 import { billableTokens, resolveHyperparameters, tokenCost, validateSuffix } from './hyperparameters.js';
 import type { DatasetShape, HyperparametersRequest, ResolvedHyperparameters } from './hyperparameters.js';
 
-/** StartFineTuneInput (CONTRACT), shared by GraphQL and REST. */
+/** StartFineTuneInput (a public name: docs/training.md), shared by GraphQL and REST. */
 export interface StartFineTuneRequest {
   baseModel: string;
   trainingDataset: string;

@@ -2,7 +2,7 @@ import { InvalidInputError } from '../errors.js';
 
 /**
  * Every event type a webhook can carry: the four status events of the public contract,
- * plus checkpoints, pauses and resumes for endpoints that ask for them.
+ * plus checkpoints, pauses and resumes for endpoints that ask for them (docs/webhooks.md).
  */
 export const webhookEventTypes = [
   'training.started',

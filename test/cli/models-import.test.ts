@@ -1,10 +1,10 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { migratedDataDir } from '../foundation/data-dir.js';
-import { buildModelVariants } from '../foundation/model-variants.js';
-import type { ModelVariants } from '../foundation/model-variants.js';
-import { mapLimit, oneLineError, runCli } from './helpers.js';
+import { migratedDataDir } from '../helpers/data-dir.js';
+import { buildModelVariants } from '../helpers/model-variants.js';
+import type { ModelVariants } from '../helpers/model-variants.js';
+import { mapLimit, oneLineError, runCli } from '../helpers/cli.js';
 
 describe('tuneloop models import', () => {
   let variants: ModelVariants;

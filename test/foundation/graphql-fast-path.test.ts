@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EventEmitter } from 'node:events';
 import http from 'node:http';
-import { startFreshApp } from './data-dir.js';
+import { startFreshApp } from '../helpers/data-dir.js';
 import type { TestApp } from '../helpers/app.js';
 import { engines } from '../helpers/db.js';
-import { tinyModelFolder } from '../helpers/models.js';
+import { tinyModelFolder } from '../../src/dev/tiny-model-folder.js';
 import { createGraphQLServer } from '../../src/graphql/yoga.js';
 import { createPlainQueryExecutor } from '../../src/graphql/plain-query.js';
 import type { PlainQueryExecutor } from '../../src/graphql/plain-query.js';

@@ -1,9 +1,9 @@
 import Fastify from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startFreshApp } from './data-dir.js';
+import { startFreshApp } from '../helpers/data-dir.js';
 import type { TestApp } from '../helpers/app.js';
 import { engines } from '../helpers/db.js';
-import { tinyModelFolder } from '../helpers/models.js';
+import { tinyModelFolder } from '../../src/dev/tiny-model-folder.js';
 import { createGraphQLServer } from '../../src/graphql/yoga.js';
 import { buildHttpServer } from '../../src/rest/server.js';
 import { registerPendingRoutes } from '../../src/rest/routes/pending.js';
@@ -74,7 +74,7 @@ describe.each(engines())('REST layer (%s)', (engine) => {
   });
 
   it('an invalid JSON body gets 400 problem+json naming the field; malformed JSON gets INVALID_JSON', async () => {
-    // The first CONTRACT route with a JSON body: POST /api/fine-tune/estimate.
+    // The first public route with a JSON body: POST /api/fine-tune/estimate.
     const post = (body: string) =>
       get('/api/fine-tune/estimate', { method: 'POST', headers: { 'content-type': 'application/json' }, body });
     const missing = await expectProblem(await post(JSON.stringify({ trainingDataset: 'ds_x' })), 400, 'INVALID_REQUEST');
@@ -116,7 +116,7 @@ describe.each(engines())('REST layer (%s)', (engine) => {
     try {
       await http.ready();
       const registered = registeredRoutes(http);
-      // The route tree parser found the routes the CONTRACT names.
+      // The route tree parser found the public routes.
       for (const route of ['GET /api/models', 'GET /api/models/:id', 'GET /api/account', 'GET /openapi.json', 'POST /graphql']) {
         expect(registered, route).toContain(route);
       }
@@ -164,7 +164,7 @@ describe.each(engines())('REST layer (%s)', (engine) => {
 });
 
 describe('pending routes', () => {
-  it('a CONTRACT route without its domain answers 501 problem+json, not 404', async () => {
+  it('a public route without its domain answers 501 problem+json, not 404', async () => {
     // The mechanism itself, on a bare server: every real app registers these domains by now.
     const app = Fastify() as unknown as Http;
     app.addSchema(ProblemSchema);

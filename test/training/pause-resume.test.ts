@@ -4,7 +4,9 @@ import type { TestApp } from '../helpers/app.js';
 import { engines } from '../helpers/db.js';
 import { gql, wsClient, wsCollect } from '../helpers/clients.js';
 import { expectLedgerConsistent } from '../helpers/ledger.js';
-import { FAST_HYPERPARAMETERS, addTinyModel, qaJsonl, restJson, uploadDataset, waitForJob } from '../helpers/training.js';
+import { FAST_HYPERPARAMETERS, addTinyModel } from '../helpers/training.js';
+import { qaJsonl } from '../../src/dev/qa-dataset.js';
+import { restJson, uploadDataset, waitForJob } from '../../src/dev/rest-client.js';
 import { PauseTrainingDocument, TrainingJobDocument, TrainingProgressDocument } from '../generated/graphql.js';
 import type { TrainingProgressSubscription } from '../generated/graphql.js';
 

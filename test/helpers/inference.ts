@@ -4,8 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { resolvePython, runTrainerCommand, lastLine, TRAINER_DIR } from '../../src/engine/python.js';
 import { shortId, newId } from '../../src/ids.js';
-import type { TestApp } from '../helpers/app.js';
-import { tinyModelFolder } from '../helpers/models.js';
+import type { TestApp } from './app.js';
+import { tinyModelFolder } from '../../src/dev/tiny-model-folder.js';
 
 const CACHE = path.join(os.tmpdir(), 'tuneloop-test-models');
 

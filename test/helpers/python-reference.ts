@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-const TRAINER = fileURLToPath(new URL('../../../trainer', import.meta.url));
+const TRAINER = fileURLToPath(new URL('../../trainer', import.meta.url));
 
 /**
  * Runs a Python snippet in the trainer package with `input` as JSON on stdin and

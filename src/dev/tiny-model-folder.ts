@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { resolvePython, runTrainerCommand, lastLine } from '../../src/engine/python.js';
+import { resolvePython, runTrainerCommand, lastLine } from '../engine/python.js';
 
 const CACHE = path.join(os.tmpdir(), 'tuneloop-test-models');
 

@@ -1,7 +1,7 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { TestApp } from '../../helpers/app.js';
-import { restJson } from '../../helpers/training.js';
+import type { TestApp } from './app.js';
+import { restJson } from '../../src/dev/rest-client.js';
 
 /** A dataset as REST answers it (the fields the API tests read). */
 export interface DatasetJson {

@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { tinyModelFolder } from '../helpers/models.js';
+import { tinyModelFolder } from '../../src/dev/tiny-model-folder.js';
 
 /**
  * Model folders for catalog-import tests, made from the real trainer's init-model output:

@@ -4,7 +4,11 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
-const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'tuneloop.js');
+/**
+ * `tuneloop` from the TypeScript sources (bin/tuneloop-dev.js), so tests and benchmarks run
+ * the current code without a build; test/build/dist.test.ts covers the built bin/tuneloop.js.
+ */
+export const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'tuneloop-dev.js');
 
 export interface TuneloopProcess {
   child: ChildProcess;
@@ -27,7 +31,7 @@ export function spawnTuneloop(args: string[], env: NodeJS.ProcessEnv): TuneloopP
   // TUNELOOP_NODE_ARGS adds node flags to the spawned process (e.g. --cpu-prof for benches).
   const nodeArgs = (env.TUNELOOP_NODE_ARGS ?? process.env.TUNELOOP_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const child = spawn(process.execPath, [...nodeArgs, BIN, ...args], {
-    env: { ...process.env, LOG_LEVEL: 'info', PORT: '0', HOST: '127.0.0.1', ...env },
+    env: { ...process.env, LOG_LEVEL: 'info', LOG_FORMAT: 'json', PORT: '0', HOST: '127.0.0.1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   live.add(child);

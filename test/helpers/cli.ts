@@ -1,10 +1,6 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-/** The package's bin, run the way users run it (`node bin/tuneloop.js …`). */
-export const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'tuneloop.js');
+import { BIN } from '../../src/dev/tuneloop-process.js';
 
 export interface CliResult {
   code: number | null;
@@ -16,21 +12,27 @@ export interface CliResult {
 
 /**
  * Environment for a CLI process: no DATABASE_URL unless given (the embedded database is the
- * default), quiet logs, no debug stack traces.
+ * default), quiet logs as JSON lines, no debug stack traces.
  */
 export function cliEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'warn', ...extra };
+  const env: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'warn', LOG_FORMAT: 'json', ...extra };
   if (!('DATABASE_URL' in extra)) delete env.DATABASE_URL;
   delete env.TUNELOOP_DEBUG;
   delete env.TUNELOOP_DATA_DIR;
   return env;
 }
 
+/** Options of a CLI process: `bin` runs another entry point than the sources' (the built one). */
+export interface CliOptions {
+  env?: NodeJS.ProcessEnv;
+  bin?: string;
+}
+
 /** Runs `tuneloop ARGS…` to completion. */
-export function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<CliResult> {
+export function runCli(args: string[], opts: CliOptions & { timeoutMs?: number } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const started = Date.now();
-    const child = spawn(process.execPath, [BIN, ...args], { env: cliEnv(opts.env), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [opts.bin ?? BIN, ...args], { env: cliEnv(opts.env), stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -72,8 +74,8 @@ export interface ServerProcess {
   kill(): Promise<void>;
 }
 
-export function startServerProcess(args: string[], opts: { env?: NodeJS.ProcessEnv } = {}): ServerProcess {
-  const child = spawn(process.execPath, [BIN, ...args], {
+export function startServerProcess(args: string[], opts: CliOptions = {}): ServerProcess {
+  const child = spawn(process.execPath, [opts.bin ?? BIN, ...args], {
     env: cliEnv({ LOG_LEVEL: 'info', ...opts.env }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -1,4 +1,4 @@
-import type { ChatExample, ChatMessage } from '../../../src/datasets/validation/index.js';
+import type { ChatExample, ChatMessage } from '../../src/datasets/validation/index.js';
 
 export type Rng = () => number;
 

@@ -1,5 +1,5 @@
-import type { TestApp } from '../../helpers/app.js';
-import type { WebhookEvent } from '../../../src/webhooks/service.js';
+import type { TestApp } from './app.js';
+import type { WebhookEvent } from '../../src/webhooks/service.js';
 
 let jobs = 0;
 
