@@ -18,6 +18,8 @@ import type { HyperparametersRequest } from './hyperparameters.js';
 import { datasetShape, estimateFineTune, startFineTune } from './start-job.js';
 import type { Estimate, StartFineTuneRequest } from './start-job.js';
 import { settleJobBilling } from './settlement.js';
+import { readLossCurve } from './loss-curve.js';
+import type { LossCurve } from './loss-curve.js';
 import { transitionJob } from './transition.js';
 import { createLeaseSweeper, createTrainingWorker } from './worker.js';
 
@@ -50,6 +52,8 @@ export interface TrainingService {
     opts?: { afterSeq?: number; limit?: number; types?: TrainingEvent['type'][] },
   ): Promise<EventPage>;
   checkpoints(jobId: string): Promise<Array<{ step: number; path: string; created_at: Date }>>;
+  /** Every stored step after `afterStep` as columns (loss, learning rate, epoch) plus the validation losses. */
+  lossCurve(accountId: string, jobId: string, opts?: { afterStep?: number }): Promise<LossCurve>;
   /** Stored then live events (see streamJobEvents); checks ownership first. */
   progress(
     accountId: string,
@@ -249,6 +253,11 @@ export function createTrainingService(deps: ServiceDeps & { datasets: DatasetsSe
         .where('job_id', '=', jobId)
         .orderBy('step')
         .execute();
+    },
+
+    async lossCurve(accountId, jobId, opts = {}) {
+      await this.get(accountId, jobId);
+      return readLossCurve(db, jobId, opts.afterStep ?? 0);
     },
 
     async progress(accountId, jobId, opts) {
