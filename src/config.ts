@@ -1,5 +1,7 @@
+import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 /**
  * Runtime configuration, resolved once from flags and the environment.
@@ -50,6 +52,15 @@ export interface Config {
   inferenceMaxQueue: number;
   /** A webhook attempt that has not answered within this many milliseconds fails (and is retried). */
   webhookTimeoutMs: number;
+  /** The built web console served at / (TUNELOOP_CONSOLE_DIR; default `dist/console` in the package). */
+  consoleDir: string;
+}
+
+/** The folder of the package's package.json, wherever this file was compiled to. */
+function packageRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(path.join(dir, 'package.json')) && path.dirname(dir) !== dir) dir = path.dirname(dir);
+  return dir;
 }
 
 function envInt(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -99,6 +110,7 @@ export function loadConfig(overrides: Partial<Config> = {}, env: NodeJS.ProcessE
     inferenceMaxBatch: overrides.inferenceMaxBatch ?? envInt(env, 'TUNELOOP_INFERENCE_MAX_BATCH', 8),
     inferenceMaxQueue: overrides.inferenceMaxQueue ?? envInt(env, 'TUNELOOP_INFERENCE_MAX_QUEUE', 32),
     webhookTimeoutMs: overrides.webhookTimeoutMs ?? envInt(env, 'TUNELOOP_WEBHOOK_TIMEOUT_MS', 15_000),
+    consoleDir: path.resolve(overrides.consoleDir ?? (env.TUNELOOP_CONSOLE_DIR || path.join(packageRoot(), 'dist', 'console'))),
   };
 }
 

@@ -281,7 +281,11 @@ const TrainingProgressRef = builder.objectRef<TrainingEvent>('TrainingProgress')
       status: t.field({ type: TrainingStatusEnum, resolve: (e) => e.status }),
       step: t.exposeInt('step'),
       totalSteps: t.int({ nullable: true, resolve: (e) => num(e, 'totalSteps') }),
-      loss: t.float({ nullable: true, resolve: (e) => num(e, 'loss') }),
+      loss: t.float({
+        nullable: true,
+        description: 'Training loss of a STEP; validation loss of an EVAL.',
+        resolve: (e) => num(e, 'loss') ?? num(e, 'evalLoss'),
+      }),
       epoch: t.float({ nullable: true, resolve: (e) => num(e, 'epoch') }),
       learningRate: t.float({ nullable: true, resolve: (e) => num(e, 'learningRate') }),
       tokens: t.float({ nullable: true, resolve: (e) => num(e, 'tokens') }),
