@@ -25,7 +25,9 @@ import { appendJobEvents } from '../src/training/job-events.js';
 import type { NewTrainingEvent } from '../src/training/job-events.js';
 import { newId } from '../src/ids.js';
 
-const { values } = parseArgs({ options: { epochs: { type: 'string', default: '20' }, 'big-steps': { type: 'string', default: '100000' } } });
+const { values } = parseArgs({
+  options: { epochs: { type: 'string', default: '20' }, 'big-steps': { type: 'string', default: '100000' } },
+});
 const EPOCHS = Number(values.epochs);
 const BIG = Number(values['big-steps']);
 
@@ -81,7 +83,11 @@ async function main() {
     });
     const jobId = started.body.id;
     const nodeReceived = new Map<number, number>();
-    const ws = createClient({ url: `${t.url.replace('http', 'ws')}/graphql`, webSocketImpl: WebSocket, connectionParams: { authorization: `Bearer ${apiKey}` } });
+    const ws = createClient({
+      url: `${t.url.replace('http', 'ws')}/graphql`,
+      webSocketImpl: WebSocket,
+      connectionParams: { authorization: `Bearer ${apiKey}` },
+    });
     const nodeDone = new Promise<void>((resolve, reject) => {
       ws.subscribe<{ trainingProgress: { kind: string; step: number } }>(
         { query: `subscription($id: ID!) { trainingProgress(jobId: $id) { kind step } }`, variables: { id: jobId } },
@@ -127,7 +133,9 @@ async function main() {
     console.log(
       `  commit → point on the chart: p50 ${ms(pct(chart, 50))}, p99 ${ms(pct(chart, 99))}  |  commit → Node graphql-ws client (baseline): p50 ${ms(pct(node, 50))}, p99 ${ms(pct(node, 99))}`,
     );
-    console.log(`  ratio to the baseline: p50 ${(pct(chart, 50) / pct(node, 50)).toFixed(2)}×, p99 ${(pct(chart, 99) / pct(node, 99)).toFixed(2)}×`);
+    console.log(
+      `  ratio to the baseline: p50 ${(pct(chart, 50) / pct(node, 50)).toFixed(2)}×, p99 ${(pct(chart, 99) / pct(node, 99)).toFixed(2)}×`,
+    );
 
     // 2. First render of a stored job of BIG steps (synthetic curve: a decaying loss with noise).
     const bigId = newId('trainingJob');
@@ -157,7 +165,14 @@ async function main() {
           type: 'step',
           step,
           status: 'RUNNING',
-          payload: { jobId: bigId, step, totalSteps: BIG, epoch: (10 * step) / BIG, loss: 0.3 + 6 * Math.exp(-step / 8000) + noise(), learningRate: 3e-4 * (1 - step / BIG) },
+          payload: {
+            jobId: bigId,
+            step,
+            totalSteps: BIG,
+            epoch: (10 * step) / BIG,
+            loss: 0.3 + 6 * Math.exp(-step / 8000) + noise(),
+            learningRate: 3e-4 * (1 - step / BIG),
+          },
         });
       }
       await t.app.services.db.transaction().execute((trx) => appendJobEvents(trx, bigId, batch));

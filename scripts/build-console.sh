@@ -16,11 +16,13 @@ fi
 
 build_stamp=dist/console/.tuneloop-sources.sha256
 sources=$(
-  find console/src console/index.html console/vite.config.ts console/package-lock.json -type f -print0 |
+  find console/src console/index.html console/vite.config.ts console/package-lock.json scripts/build-console.sh -type f -print0 |
     sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1
 )
 if [ ! -f dist/console/index.html ] || [ ! -f "$build_stamp" ] || [ "$(cat "$build_stamp")" != "$sources" ]; then
   echo "setup: building the web console (vite)"
-  npm run --prefix console --silent build -- --logLevel warn
+  # A production build whatever the caller's NODE_ENV (vitest sets "test", which would
+  # bundle React's development build).
+  NODE_ENV=production npm run --prefix console --silent build -- --logLevel warn
   echo "$sources" > "$build_stamp"
 fi

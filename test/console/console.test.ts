@@ -158,6 +158,8 @@ describe.each(engines())('web console on %s', (engine) => {
     expect(total).toBeGreaterThan(20);
     // Every step exactly once: the store skips steps it has, so a lost step would show as fewer.
     await expect.poll(() => chartSteps(page)).toBe(total);
+    // …and the canvas was drawn with all of them.
+    await expect.poll(() => page.getByRole('img', { name: /loss/ }).getAttribute('data-drawn-step')).toBe(String(total));
     await page.getByText(`step ${total} / ${total}`).waitFor();
     const partial = [...seen].filter((n) => n > 0 && n < total);
     expect(partial.length).toBeGreaterThanOrEqual(2);

@@ -7,7 +7,7 @@ const PALETTE = ['#1d4ed8', '#dc2626', '#16a34a', '#9333ea', '#ea580c', '#0891b2
 
 /** Several jobs' smoothed training loss on one chart (each downsampled, then aligned on step). */
 export function CompareChart({ jobs, version }: { jobs: Array<{ id: string; series: LossSeries }>; version: string }) {
-  const ref = useUPlot(
+  const { ref } = useUPlot(
     (width) => ({
       width,
       height: 360,

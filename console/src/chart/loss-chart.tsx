@@ -1,4 +1,4 @@
-import { useRef } from 'react';
+import { useEffect, useRef } from 'react';
 import type uPlot from 'uplot';
 import { drawIndices } from './downsample';
 import type { LossSeries } from './series-store';
@@ -27,7 +27,7 @@ export function LossChart({ series, checkpoints, totalSteps, height = 320 }: Pro
   // Read by the draw hook, which the chart keeps from its first render.
   const markers = useRef(checkpoints);
   markers.current = checkpoints;
-  const ref = useUPlot(
+  const { ref, redraw } = useUPlot(
     (width) => ({
       width,
       height,
@@ -55,6 +55,8 @@ export function LossChart({ series, checkpoints, totalSteps, height = 320 }: Pro
         draw: [
           (u: uPlot) => {
             drawMarkers(u, series, markers.current);
+            // What the canvas shows (the aria-label says what the store holds).
+            u.root.parentElement?.setAttribute('data-drawn-step', String(series.lastStep));
             u.root.parentElement?.dispatchEvent(
               new CustomEvent(CHART_DRAWN_EVENT, { detail: { lastStep: series.lastStep, points: u.data[0]?.length ?? 0 } }),
             );
@@ -66,13 +68,15 @@ export function LossChart({ series, checkpoints, totalSteps, height = 320 }: Pro
     `${series.version}:${checkpoints.length}`,
     String(series.id),
   );
+  // New steps reach the canvas in the next frame, without waiting for React to re-render the page.
+  useEffect(() => series.subscribe(redraw), [series, redraw]);
   const last = series.length ? series.loss[series.length - 1]! : null;
   const label =
     `Training loss chart: ${series.length} steps` +
     (totalSteps ? ` of ${totalSteps}` : '') +
     (last !== null ? `, latest loss ${last.toFixed(4)}` : '') +
     (series.evalSteps.length ? `, ${series.evalSteps.length} validation points` : '');
-  return <div ref={ref} className="chart" role="img" aria-label={label} data-steps={series.length} />;
+  return <div ref={ref} className="chart" role="img" aria-label={label} />;
 }
 
 function chartData(series: LossSeries, buckets: number): Array<ArrayLike<number | null>> {

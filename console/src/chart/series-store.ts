@@ -15,6 +15,7 @@ export class LossSeries {
   evalLoss: number[] = [];
   /** Bumped on every change, so views know when to redraw. */
   version = 0;
+  private readonly listeners = new Set<() => void>();
   private ema = 0;
   private emaWeightSum = 0;
 
@@ -25,8 +26,20 @@ export class LossSeries {
     return this.length ? this.steps[this.length - 1]! : 0;
   }
 
+  /** Calls `listener` after every change (a chart redraws without waiting for React). */
+  subscribe(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
   /** Appends one step; one not after the last stored step is ignored (duplicates from a replay). */
   push(step: number, loss: number, learningRate: number | null | undefined, epoch: number | null | undefined): boolean {
+    const added = this.append(step, loss, learningRate, epoch);
+    if (added) this.changed();
+    return added;
+  }
+
+  private append(step: number, loss: number, learningRate: number | null | undefined, epoch: number | null | undefined): boolean {
     if (step <= this.lastStep || !Number.isFinite(loss)) return false;
     if (this.length === this.steps.length) this.grow();
     const i = this.length++;
@@ -41,6 +54,10 @@ export class LossSeries {
     return true;
   }
 
+  private changed(): void {
+    for (const listener of this.listeners) listener();
+  }
+
   /** Appends the columns of a `lossCurve` answer. */
   pushColumns(curve: {
     steps: readonly number[];
@@ -50,15 +67,22 @@ export class LossSeries {
     evalSteps: readonly number[];
     evalLoss: readonly number[];
   }): void {
-    for (let i = 0; i < curve.steps.length; i++) this.push(curve.steps[i]!, curve.loss[i]!, curve.learningRate[i], curve.epoch[i]);
-    for (let i = 0; i < curve.evalSteps.length; i++) this.pushEval(curve.evalSteps[i]!, curve.evalLoss[i]!);
+    const before = this.version;
+    for (let i = 0; i < curve.steps.length; i++) this.append(curve.steps[i]!, curve.loss[i]!, curve.learningRate[i], curve.epoch[i]);
+    for (let i = 0; i < curve.evalSteps.length; i++) this.appendEval(curve.evalSteps[i]!, curve.evalLoss[i]!);
+    if (this.version !== before) this.changed();
   }
 
   pushEval(step: number, loss: number): void {
-    if (this.evalSteps.length && step <= this.evalSteps[this.evalSteps.length - 1]!) return;
+    if (this.appendEval(step, loss)) this.changed();
+  }
+
+  private appendEval(step: number, loss: number): boolean {
+    if (this.evalSteps.length && step <= this.evalSteps[this.evalSteps.length - 1]!) return false;
     this.evalSteps.push(step);
     this.evalLoss.push(loss);
     this.version++;
+    return true;
   }
 
   /** Index of the stored step `step`, or -1 (binary search: steps are sorted). */

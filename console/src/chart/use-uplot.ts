@@ -1,4 +1,4 @@
-import { useEffect, useRef } from 'react';
+import { useCallback, useEffect, useRef } from 'react';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 
@@ -37,20 +37,25 @@ export function useUPlot(
     resize.observe(element);
     return () => {
       resize.disconnect();
+      // Reset, not only cancel: a stale frame id would make every later redraw look pending.
       cancelAnimationFrame(frame.current);
+      frame.current = 0;
       plot.destroy();
       chart.current = null;
     };
   }, [key]);
 
-  // biome-ignore lint/correctness/useExhaustiveDependencies: version is the redraw trigger
-  useEffect(() => {
+  /** Schedules a redraw in the next animation frame (one, however often it is called). */
+  const redraw = useCallback(() => {
     if (frame.current) return;
     frame.current = requestAnimationFrame(() => {
       frame.current = 0;
       if (chart.current) drawRef.current(chart.current);
     });
-  }, [version]);
+  }, []);
 
-  return ref;
+  // biome-ignore lint/correctness/useExhaustiveDependencies: version is the redraw trigger
+  useEffect(redraw, [version]);
+
+  return { ref, redraw };
 }

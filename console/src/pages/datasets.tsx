@@ -6,11 +6,12 @@ import { uploadDataset } from '../api/upload';
 import { ErrorMessage, Loading, Status } from '../components/bits';
 import { bytes, dateTime, number } from '../components/format';
 import { DatasetListDocument } from '../generated/graphql';
+import { Pager, usePages } from '../components/pager';
 
 /** The account's datasets and an upload area (file picker or drag and drop, with progress). */
 export function DatasetsPage() {
-  const [cursors, setCursors] = useState<Array<string | null>>([null]);
-  const after = cursors[cursors.length - 1] ?? null;
+  const pages = usePages();
+  const { after } = pages;
   const list = useQuery({
     queryKey: ['datasets', after],
     queryFn: () => request(DatasetListDocument, { first: 50, after }),
@@ -59,19 +60,7 @@ export function DatasetsPage() {
           </tbody>
         </table>
       ) : null}
-      <div className="pager">
-        <button type="button" className="secondary" disabled={cursors.length === 1} onClick={() => setCursors((c) => c.slice(0, -1))}>
-          Previous page
-        </button>
-        <button
-          type="button"
-          className="secondary"
-          disabled={!list.data?.datasets.pageInfo.hasNextPage}
-          onClick={() => setCursors((c) => [...c, list.data?.datasets.pageInfo.endCursor ?? null])}
-        >
-          Next page
-        </button>
-      </div>
+      <Pager pages={pages} pageInfo={list.data?.datasets.pageInfo} />
     </section>
   );
 }

@@ -6,7 +6,8 @@ import { LossChart } from '../chart/loss-chart';
 import { useLiveCurve } from '../chart/use-live-curve';
 import { ErrorMessage, Loading, Status, TERMINAL } from '../components/bits';
 import { dateTime, duration, loss, number, usd } from '../components/format';
-import { CancelJobDocument, DeployDocument, JobDocument, JobEventsDocument } from '../generated/graphql';
+import { useDeploy } from '../api/deploy';
+import { CancelJobDocument, JobDocument, JobEventsDocument } from '../generated/graphql';
 
 /** One job: status, progress, the live loss chart, checkpoints, the event log and its actions. */
 export function JobPage({ id }: { id: string }) {
@@ -50,14 +51,7 @@ export function JobPage({ id }: { id: string }) {
     },
     onSettled: refresh,
   });
-  const deploy = useMutation({
-    mutationFn: async (modelId: string) => {
-      const result = (await request(DeployDocument, { modelId })).deployModel;
-      throwPayloadErrors(result.errors);
-      return result.deployment!;
-    },
-    onSuccess: (deployment) => navigate(`/playground?model=${encodeURIComponent(deployment.modelId)}`),
-  });
+  const deploy = useDeploy((deployment) => navigate(`/playground?model=${encodeURIComponent(deployment.modelId)}`));
 
   const now = useTicker(j && !TERMINAL.includes(j.status));
   if (job.isPending) return <Loading what="the job" />;

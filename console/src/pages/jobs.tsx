@@ -5,6 +5,7 @@ import { request } from '../api/graphql';
 import { ErrorMessage, Loading, Status, TERMINAL } from '../components/bits';
 import { dateTime, loss, number, usd } from '../components/format';
 import { JobsDocument } from '../generated/graphql';
+import { Pager, usePages } from '../components/pager';
 import { NewJobForm } from './new-job-form';
 
 const PAGE_SIZE = 25;
@@ -14,11 +15,11 @@ const PAGE_SIZE = 25;
  * cost one page each). The page refreshes every 2 s while any job on it is unfinished.
  */
 export function JobsPage() {
-  const [cursors, setCursors] = useState<Array<string | null>>([null]);
+  const pages = usePages();
   const [selected, setSelected] = useState<string[]>([]);
   const [showForm, setShowForm] = useState(false);
   const [, navigate] = useLocation();
-  const after = cursors[cursors.length - 1] ?? null;
+  const { after } = pages;
   const jobs = useQuery({
     queryKey: ['jobs', after],
     queryFn: () => request(JobsDocument, { first: PAGE_SIZE, after }),
@@ -94,20 +95,7 @@ export function JobsPage() {
           </tbody>
         </table>
       ) : null}
-      <div className="pager">
-        <button type="button" className="secondary" disabled={cursors.length === 1} onClick={() => setCursors((c) => c.slice(0, -1))}>
-          Previous page
-        </button>
-        <span className="muted">Page {cursors.length}</span>
-        <button
-          type="button"
-          className="secondary"
-          disabled={!jobs.data?.trainingJobs.pageInfo.hasNextPage}
-          onClick={() => setCursors((c) => [...c, jobs.data?.trainingJobs.pageInfo.endCursor ?? null])}
-        >
-          Next page
-        </button>
-      </div>
+      <Pager pages={pages} pageInfo={jobs.data?.trainingJobs.pageInfo} />
     </section>
   );
 }

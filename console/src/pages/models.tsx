@@ -1,22 +1,16 @@
-import { useMutation, useQuery } from '@tanstack/react-query';
+import { useQuery } from '@tanstack/react-query';
+import { useDeploy } from '../api/deploy';
 import { useLocation } from 'wouter';
-import { request, throwPayloadErrors } from '../api/graphql';
+import { request } from '../api/graphql';
 import { ErrorMessage, Loading } from '../components/bits';
 import { dateTime, number, usd } from '../components/format';
-import { DeployDocument, ModelListDocument } from '../generated/graphql';
+import { ModelListDocument } from '../generated/graphql';
 
 /** The catalog (base models) and the account's fine-tuned models, with Deploy. */
 export function ModelsPage() {
   const [, navigate] = useLocation();
   const models = useQuery({ queryKey: ['models'], queryFn: () => request(ModelListDocument, {}) });
-  const deploy = useMutation({
-    mutationFn: async (modelId: string) => {
-      const result = (await request(DeployDocument, { modelId })).deployModel;
-      throwPayloadErrors(result.errors);
-      return result.deployment!;
-    },
-    onSuccess: (d) => navigate(`/playground?model=${encodeURIComponent(d.modelId)}`),
-  });
+  const deploy = useDeploy((d) => navigate(`/playground?model=${encodeURIComponent(d.modelId)}`));
   const all = (models.data?.models.edges ?? []).map((e) => e.node);
   const base = all.filter((m) => m.isBaseModel);
   const tuned = all.filter((m) => !m.isBaseModel);

@@ -1,10 +1,11 @@
-import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useQuery } from '@tanstack/react-query';
+import { useDeploy } from '../api/deploy';
 import { type FormEvent, useEffect, useMemo, useRef, useState } from 'react';
 import { useSearch } from 'wouter';
-import { request, subscribe, throwPayloadErrors } from '../api/graphql';
+import { request, subscribe } from '../api/graphql';
 import { ErrorMessage, Field, Status } from '../components/bits';
 import { usd } from '../components/format';
-import { DeployDocument, DeploymentListDocument, ModelListDocument, ChatStreamDocument } from '../generated/graphql';
+import { ChatStreamDocument, DeploymentListDocument, ModelListDocument } from '../generated/graphql';
 
 interface Turn {
   role: 'user' | 'assistant';
@@ -18,7 +19,6 @@ interface Turn {
 export function PlaygroundPage() {
   const search = useSearch();
   const wanted = new URLSearchParams(search).get('model');
-  const queryClient = useQueryClient();
   const deployments = useQuery({
     queryKey: ['deployments'],
     queryFn: () => request(DeploymentListDocument),
@@ -32,14 +32,7 @@ export function PlaygroundPage() {
   }, [model, live]);
   const deployment = live.find((d) => d.modelId === model);
 
-  const deploy = useMutation({
-    mutationFn: async (modelId: string) => {
-      const result = (await request(DeployDocument, { modelId })).deployModel;
-      throwPayloadErrors(result.errors);
-      return result.deployment!;
-    },
-    onSettled: () => queryClient.invalidateQueries({ queryKey: ['deployments'] }),
-  });
+  const deploy = useDeploy();
 
   const [system, setSystem] = useState('');
   const [temperature, setTemperature] = useState('0');
