@@ -62,10 +62,7 @@ export async function registerConsole(app: Http, consoleDir: string): Promise<vo
     // A folder that does not exist yet (console not built) is fine: the files 404 until it is.
     serve: true,
     wildcard: true,
-  });
-  app.addHook('onSend', (request, reply, payload, done) => {
-    if (request.url.startsWith('/assets/')) reply.header('x-content-type-options', 'nosniff');
-    done(null, payload);
+    setHeaders: (reply) => reply.header('x-content-type-options', 'nosniff'),
   });
 
   const indexFile = path.join(consoleDir, 'index.html');
