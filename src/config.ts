@@ -1,6 +1,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import type { LogFormat } from './log.js';
+import { PACKAGE_ROOT } from './package-root.js';
 
 /**
  * Runtime configuration, resolved once from flags and the environment.
@@ -53,6 +54,8 @@ export interface Config {
   inferenceMaxQueue: number;
   /** A webhook attempt that has not answered within this many milliseconds fails (and is retried). */
   webhookTimeoutMs: number;
+  /** The built web console served at / (TUNELOOP_CONSOLE_DIR; default `dist/console` in the package). */
+  consoleDir: string;
 }
 
 function envInt(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -110,6 +113,7 @@ export function loadConfig(overrides: Partial<Config> = {}, env: NodeJS.ProcessE
     inferenceMaxBatch: overrides.inferenceMaxBatch ?? envInt(env, 'TUNELOOP_INFERENCE_MAX_BATCH', 8),
     inferenceMaxQueue: overrides.inferenceMaxQueue ?? envInt(env, 'TUNELOOP_INFERENCE_MAX_QUEUE', 32),
     webhookTimeoutMs: overrides.webhookTimeoutMs ?? envInt(env, 'TUNELOOP_WEBHOOK_TIMEOUT_MS', 15_000),
+    consoleDir: path.resolve(overrides.consoleDir ?? (env.TUNELOOP_CONSOLE_DIR || path.join(PACKAGE_ROOT, 'dist', 'console'))),
   };
 }
 

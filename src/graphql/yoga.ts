@@ -11,6 +11,7 @@ import { DomainError } from '../errors.js';
 import { getSchema } from './schema.js';
 import { forgetContext } from './builder.js';
 import type { GraphQLContext } from './builder.js';
+import { createGraphiQLRenderer } from './graphiql.js';
 
 /** What the HTTP host or the graphql-ws server hands yoga besides the request. */
 export interface ServerContext {
@@ -78,9 +79,11 @@ export function createGraphQLServer(services: Services): Yoga {
     graphiql: {
       title: 'Tuneloop GraphiQL',
       defaultQuery:
-        '# Set the header {"Authorization": "Bearer <apiKey>"} below, then run:\n{\n  fineTunableModels {\n    id\n    contextLength\n  }\n}\n',
+        '# From the console the Authorization header is set below;\n# otherwise set {"Authorization": "Bearer <apiKey>"}, then run:\n{\n  account {\n    id\n    available\n  }\n  fineTunableModels {\n    id\n    contextLength\n  }\n}\n',
       subscriptionsProtocol: 'WS',
     },
+    // Local assets (no CDN), and the console's key as the first header.
+    renderGraphiQL: createGraphiQLRenderer(),
     multipart: true,
     // yoga holds a multipart file in memory until the resolver runs: cap it at the dataset
     // limit, so an oversized upload is refused while it streams in (413) instead of growing

@@ -19,6 +19,7 @@ import { registerWebhookRoutes } from './routes/webhooks.js';
 import { registerInferenceRoutes } from './routes/inference.js';
 import { DatasetSchema, registerDatasetRoutes } from './routes/datasets.js';
 import { TrainingJobSchema, registerTrainingRoutes } from './routes/training.js';
+import { registerConsole } from './console.js';
 
 export interface HttpServerOptions {
   services: Services;
@@ -181,5 +182,6 @@ export async function buildHttpServer(opts: HttpServerOptions): Promise<Http> {
   await registerInferenceRoutes(app, services);
   for (const register of opts.routes ?? []) await register(app, services);
   registerPendingRoutes(app);
+  await registerConsole(app, services.config.consoleDir);
   return app;
 }

@@ -20,6 +20,8 @@ import { listCheckpoints } from './checkpoints.js';
 import type { JobCheckpoint } from './checkpoints.js';
 import { createJobControl } from './job-control.js';
 import { failJob } from './queue/fail-job.js';
+import { readLossCurve } from './loss-curve.js';
+import type { LossCurve } from './loss-curve.js';
 import { transitionJob } from './transition.js';
 import { createLeaseSweeper, createTrainingWorker } from './worker.js';
 
@@ -63,6 +65,8 @@ export interface TrainingService {
    * Each carries the server's folder (`path`) for server-side use: adapters must not show it.
    */
   checkpoints(accountId: string, jobId: string): Promise<JobCheckpoint[]>;
+  /** Every stored step after `afterStep` as columns (loss, learning rate, epoch) plus the validation losses. */
+  lossCurve(accountId: string, jobId: string, opts?: { afterStep?: number }): Promise<LossCurve>;
   /** Stored then live events (see streamJobEvents); checks ownership first. */
   progress(
     accountId: string,
@@ -237,6 +241,11 @@ export function createTrainingService(deps: ServiceDeps & { datasets: DatasetsSe
     async checkpoints(accountId, jobId) {
       await this.get(accountId, jobId);
       return listCheckpoints(db, jobId);
+    },
+
+    async lossCurve(accountId, jobId, opts = {}) {
+      await this.get(accountId, jobId);
+      return readLossCurve(db, jobId, opts.afterStep ?? 0);
     },
 
     async progress(accountId, jobId, opts) {

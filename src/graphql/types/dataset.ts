@@ -4,6 +4,8 @@ import { builder, principalOf } from '../builder.js';
 import { ErrorInterface, payload } from '../errors.js';
 import type { Dataset } from '../../db/tables/datasets.js';
 import type { DomainError } from '../../errors.js';
+import { lengthHistogram } from '../../datasets/length-histogram.js';
+import type { LengthBucket } from '../../datasets/length-histogram.js';
 
 export const DatasetStatusEnum = builder.enumType('DatasetStatus', {
   values: {
@@ -35,8 +37,13 @@ interface Stats {
   lines?: number;
   format?: string | null;
   messagesPerRole?: { system: number; user: number; assistant: number; tool: number } | null;
-  tokens?: { total: number; mean: number; max: number; trainable: number } | null;
+  tokens?: { total: number; mean: number; max: number; trainable: number; lengths?: Array<[number, number]> } | null;
 }
+
+const LengthBucketRef = builder.objectRef<LengthBucket>('DatasetLengthBucket').implement({
+  description: 'Examples whose token count lies in [from, to].',
+  fields: (t) => ({ from: t.exposeInt('from'), to: t.exposeInt('to'), count: t.exposeInt('count') }),
+});
 
 const MessagesPerRoleRef = builder.objectRef<NonNullable<Stats['messagesPerRole']>>('MessagesPerRole').implement({
   fields: (t) => ({
@@ -54,6 +61,12 @@ const TokenStatsRef = builder.objectRef<NonNullable<Stats['tokens']>>('DatasetTo
     mean: t.exposeFloat('mean'),
     max: t.exposeInt('max'),
     trainable: t.exposeFloat('trainable', { description: 'Tokens that carry loss (assistant replies, completions).' }),
+    lengthHistogram: t.field({
+      type: [LengthBucketRef],
+      description: 'Tokens per example, in at most `buckets` bars of equal width (1–200, default 20).',
+      args: { buckets: t.arg.int({ defaultValue: 20 }) },
+      resolve: (s, args) => lengthHistogram(s.lengths ?? [], args.buckets ?? 20),
+    }),
   }),
 });
 

@@ -1,4 +1,5 @@
 import { builder, principalOf } from '../builder.js';
+import type { GraphQLContext } from '../builder.js';
 import { ErrorInterface, payload } from '../errors.js';
 import { ModelRef } from './model.js';
 import { DatasetRef } from './dataset.js';
@@ -8,6 +9,7 @@ import type { Estimate, StartFineTuneRequest } from '../../training/start-job.js
 import type { ResolvedHyperparameters } from '../../training/hyperparameters.js';
 import type { JobCheckpoint } from '../../training/checkpoints.js';
 import { STOP_WAIT_MS } from '../../training/job-control.js';
+import type { LossCurve } from '../../training/loss-curve.js';
 
 export const TrainingStatusEnum = builder.enumType('TrainingStatus', {
   values: {
@@ -132,6 +134,19 @@ const CheckpointRef = builder.objectRef<JobCheckpoint>('TrainingCheckpoint').imp
   }),
 });
 
+const LossCurveRef = builder.objectRef<LossCurve>('TrainingLossCurve').implement({
+  description:
+    'The stored loss curve as columns: `steps[i]`, `loss[i]`, `learningRate[i]` and `epoch[i]` describe one optimizer step; `evalSteps[j]` and `evalLoss[j]` one validation. Every stored step, in order (nothing sampled).',
+  fields: (t) => ({
+    steps: t.exposeIntList('steps'),
+    loss: t.exposeFloatList('loss'),
+    learningRate: t.exposeFloatList('learningRate', { nullable: { list: false, items: true } }),
+    epoch: t.exposeFloatList('epoch', { nullable: { list: false, items: true } }),
+    evalSteps: t.exposeIntList('evalSteps'),
+    evalLoss: t.exposeFloatList('evalLoss'),
+  }),
+});
+
 interface StepPayload {
   step: number;
   totalSteps?: number;
@@ -160,6 +175,32 @@ const TrainingStepRef = builder.objectRef<TrainingEvent>('TrainingStep').impleme
     at: t.expose('created_at', { type: 'DateTime' }),
   }),
 });
+
+/** A page of a job's stored events (cursor = the event's sequence number). */
+async function eventConnection(
+  ctx: GraphQLContext,
+  jobId: string,
+  args: { first?: number | null; after?: string | null },
+  types: TrainingEvent['type'][] | undefined,
+) {
+  const first = Math.min(args.first ?? 100, 1000);
+  const after = args.after ? Number(Buffer.from(args.after, 'base64url').toString()) : 0;
+  const page = await ctx.services.training.events(principalOf(ctx).accountId, jobId, {
+    afterSeq: after,
+    limit: first,
+    ...(types ? { types } : {}),
+  });
+  const cursor = (e: TrainingEvent) => Buffer.from(String(e.seq)).toString('base64url');
+  return {
+    edges: page.events.map((e) => ({ cursor: cursor(e), node: e })),
+    pageInfo: {
+      hasNextPage: page.hasNextPage,
+      hasPreviousPage: after > 0,
+      startCursor: page.events[0] ? cursor(page.events[0]) : null,
+      endCursor: page.events.at(-1) ? cursor(page.events.at(-1)!) : null,
+    },
+  };
+}
 
 export const TrainingJobRef = builder.objectRef<TrainingJob>('TrainingJob');
 
@@ -209,25 +250,20 @@ builder.node(TrainingJobRef, {
     steps: t.connection({
       type: TrainingStepRef,
       description: 'The loss curve: every step, in order.',
-      resolve: async (j, args, ctx) => {
-        const first = Math.min(args.first ?? 100, 1000);
-        const after = args.after ? Number(Buffer.from(args.after, 'base64url').toString()) : 0;
-        const page = await ctx.services.training.events(principalOf(ctx).accountId, j.id, {
-          afterSeq: after,
-          limit: first,
-          types: ['step'],
-        });
-        const cursor = (e: TrainingEvent) => Buffer.from(String(e.seq)).toString('base64url');
-        return {
-          edges: page.events.map((e) => ({ cursor: cursor(e), node: e })),
-          pageInfo: {
-            hasNextPage: page.hasNextPage,
-            hasPreviousPage: after > 0,
-            startCursor: page.events[0] ? cursor(page.events[0]) : null,
-            endCursor: page.events.at(-1) ? cursor(page.events.at(-1)!) : null,
-          },
-        };
-      },
+      resolve: (j, args, ctx) => eventConnection(ctx, j.id, args, ['step']),
+    }),
+    events: t.connection({
+      type: TrainingProgressRef,
+      description: 'Stored events in order (the event log); `kinds` filters them (default: every kind).',
+      args: { kinds: t.arg({ type: [TrainingEventKindEnum] }) },
+      resolve: (j, args, ctx) =>
+        eventConnection(ctx, j.id, args, args.kinds?.length ? args.kinds.map((k) => k.toLowerCase() as TrainingEvent['type']) : undefined),
+    }),
+    lossCurve: t.field({
+      type: LossCurveRef,
+      description: 'Every stored step after `afterStep` (all when absent) as columns: compact enough for a 100,000-step chart.',
+      args: { afterStep: t.arg.int() },
+      resolve: (j, args, ctx) => ctx.services.training.lossCurve(principalOf(ctx).accountId, j.id, { afterStep: args.afterStep ?? 0 }),
     }),
     checkpoints: t.field({
       type: [CheckpointRef],
@@ -272,7 +308,11 @@ const TrainingProgressRef = builder.objectRef<TrainingEvent>('TrainingProgress')
       status: t.field({ type: TrainingStatusEnum, resolve: (e) => e.status }),
       step: t.exposeInt('step'),
       totalSteps: t.int({ nullable: true, resolve: (e) => num(e, 'totalSteps') }),
-      loss: t.float({ nullable: true, resolve: (e) => num(e, 'loss') }),
+      loss: t.float({
+        nullable: true,
+        description: 'Training loss of a STEP; validation loss of an EVAL.',
+        resolve: (e) => num(e, 'loss') ?? num(e, 'evalLoss'),
+      }),
       epoch: t.float({ nullable: true, resolve: (e) => num(e, 'epoch') }),
       learningRate: t.float({ nullable: true, resolve: (e) => num(e, 'learningRate') }),
       tokens: t.float({ nullable: true, resolve: (e) => num(e, 'tokens') }),
