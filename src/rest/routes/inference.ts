@@ -24,7 +24,7 @@ const iso = (date: Date | null) => (date ? date.toISOString() : null);
 
 // ─── Deployments ─────────────────────────────────────────────────────────────────────
 
-const DeploymentSchema = Type.Object(
+export const DeploymentSchema = Type.Object(
   {
     id: Type.String({ examples: ['dep_01jd…'] }),
     object: Type.Literal('deployment'),

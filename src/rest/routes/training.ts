@@ -131,6 +131,18 @@ export function jobJson(j: TrainingJob) {
   };
 }
 
+/** What `POST /api/fine-tune/estimate` answers (the CLI's `jobs start` shows it). */
+export const EstimateSchema = Type.Object({
+  billableTokens: Type.Number(),
+  epochs: Type.Integer(),
+  cost: Usd,
+  available: Usd,
+  allowedToProceed: Type.Boolean(),
+  examples: Type.Integer(),
+  tokensPerEpoch: Type.Number(),
+  hyperparameters: Type.Object({}, { additionalProperties: true }),
+});
+
 const CheckpointSchema = Type.Object({
   id: Type.String({ description: '`ckpt-step-<step>`' }),
   step: Type.Integer(),
@@ -184,16 +196,7 @@ export async function registerTrainingRoutes(app: Http, services: Services): Pro
         summary: 'Estimate what a job would cost, without starting it',
         body: StartBody,
         response: {
-          200: Type.Object({
-            billableTokens: Type.Number(),
-            epochs: Type.Integer(),
-            cost: Usd,
-            available: Usd,
-            allowedToProceed: Type.Boolean(),
-            examples: Type.Integer(),
-            tokensPerEpoch: Type.Number(),
-            hyperparameters: Type.Object({}, { additionalProperties: true }),
-          }),
+          200: EstimateSchema,
           ...problemResponses,
         },
       },

@@ -1,0 +1,50 @@
+import type { Command } from 'commander';
+import { ApiClient } from '../client/api-client.js';
+import { resolveConnection } from '../client/profile.js';
+import { Terminal } from '../client/terminal.js';
+
+/** The options every client command takes. */
+export interface ClientFlags {
+  url?: string;
+  apiKey?: string;
+  json?: boolean;
+}
+
+const clientCommands = new WeakSet<Command>();
+
+/** Adds a client command (it talks to a running server over HTTP); see addClientOptions. */
+export function clientCommand(parent: Command, name: string, description: string): Command {
+  const cmd = parent.command(name).description(description);
+  clientCommands.add(cmd);
+  return cmd;
+}
+
+/**
+ * Gives every client command of the tree the shared options, after its own (so its help
+ * lists what is particular to it first).
+ */
+export function addClientOptions(cmd: Command): void {
+  if (clientCommands.has(cmd)) {
+    cmd
+      .optionsGroup('Client options:')
+      .option('--url <URL>', 'the server (default: TUNELOOP_URL, the saved login, or http://127.0.0.1:4000)')
+      .option('--api-key <KEY>', 'API key (default: TUNELOOP_API_KEY or the saved login)')
+      .option('--json', 'print one JSON document on stdout and nothing else');
+  }
+  for (const sub of cmd.commands) addClientOptions(sub);
+}
+
+/** The API client and terminal of a client command, from its flags, the environment or the saved login. */
+export async function connect(flags: ClientFlags): Promise<{ client: ApiClient; term: Terminal }> {
+  const connection = await resolveConnection({ url: flags.url, apiKey: flags.apiKey });
+  return { client: new ApiClient(connection), term: new Terminal(Boolean(flags.json)) };
+}
+
+/** Polls `read` every `intervalMs` until `done` accepts its value (a dataset validated, a model loaded). */
+export async function pollUntil<T>(read: () => Promise<T>, done: (value: T) => boolean, intervalMs = 300): Promise<T> {
+  for (;;) {
+    const value = await read();
+    if (done(value)) return value;
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}

@@ -1,0 +1,141 @@
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { Command } from 'commander';
+import { loadConfig } from '../../config.js';
+import type { Config } from '../../config.js';
+import type { Services } from '../../services.js';
+import { formatUsd } from '../../errors.js';
+import { act, usdArg } from '../command-kit.js';
+import type { OutcomeHolder } from '../command-kit.js';
+import { dataDirOf } from './server.js';
+
+// The operator's commands: they open the database directly (the data folder or
+// DATABASE_URL), so they run on the server's machine, before `start` when the database is
+// the embedded one. Client commands (src/client) go through the HTTP API instead.
+
+const DATA_DIR_HELP = 'data folder (default: TUNELOOP_DATA_DIR or ./.tuneloop)';
+
+/** Opens the database and services for a one-shot command, runs `body`, closes. */
+async function withServices<T>(config: Config, body: (services: Services) => Promise<T>): Promise<T> {
+  const [{ connectDatabase }, { migrateToLatest }, { createLogger }, { createServices }] = await Promise.all([
+    import('../../db/connect.js'),
+    import('../../db/migrate.js'),
+    import('../../log.js'),
+    import('../../services.js'),
+  ]);
+  const log = createLogger(process.env.LOG_LEVEL ?? 'warn', config.logFormat);
+  const handle = await connectDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, log, poolSize: 2 });
+  try {
+    await migrateToLatest(handle.db);
+    const services = createServices({ config, db: handle.db, notifier: handle.notifier, log });
+    try {
+      return await body(services);
+    } finally {
+      await services.close();
+    }
+  } finally {
+    await handle.close();
+  }
+}
+
+async function initTinyModel(config: Config, outDir: string): Promise<void> {
+  const { lastLine, resolvePython, runTrainerCommand } = await import('../../engine/python.js');
+  const python = resolvePython(config.python);
+  const result = await runTrainerCommand(python, ['init-model', '--size', 'tiny', '--out', outDir]);
+  if (result.code !== 0) throw new Error(`init-model failed: ${lastLine(result.stderr) || `exit code ${result.code}`}`);
+}
+
+/** accounts create / topup. */
+export function registerAccountsCommands(program: Command, holder: OutcomeHolder): void {
+  const accounts = program.command('accounts').description('create accounts and add credit');
+  accounts
+    .command('create')
+    .description('create an account; prints {"accountId": "...", "apiKey": "..."}')
+    .requiredOption('--name <NAME>', "the account's name")
+    .option('--balance <USD>', 'starting credit, e.g. 10 or 2.50', usdArg('balance'))
+    .option('--admin', 'an admin account (may top up others, set prices)')
+    .option('--data-dir <DIR>', DATA_DIR_HELP)
+    .action(
+      act(holder, async (opts: { name: string; balance?: bigint; admin?: boolean; dataDir?: string }) => {
+        const created = await withServices(loadConfig(dataDirOf(opts)), (s) =>
+          s.accounts.createAccount({
+            name: opts.name,
+            isAdmin: Boolean(opts.admin),
+            ...(opts.balance !== undefined ? { initialBalanceMicros: opts.balance } : {}),
+          }),
+        );
+        process.stdout.write(`${JSON.stringify({ accountId: created.account.id, apiKey: created.apiKey })}\n`);
+      }),
+    );
+  accounts
+    .command('topup')
+    .description('add credit through the ledger; prints the new balance')
+    .argument('<ACCOUNT_ID>', 'the account to credit')
+    .requiredOption('--amount <USD>', 'how much, e.g. 10 or 2.50', usdArg('amount'))
+    .option('--data-dir <DIR>', DATA_DIR_HELP)
+    .action(
+      act(holder, async (accountId: string, opts: { amount: bigint; dataDir?: string }) => {
+        const money = await withServices(loadConfig(dataDirOf(opts)), (s) => s.billing.topUp(accountId, opts.amount, 'top-up (cli)'));
+        process.stdout.write(
+          `${JSON.stringify({ accountId, balance: formatUsd(money.balanceMicros), available: formatUsd(money.availableMicros) })}\n`,
+        );
+      }),
+    );
+}
+
+interface ModelOptions {
+  id: string;
+  fineTunable?: boolean;
+  pricePerMtok?: bigint;
+  inferencePricePerMtok?: bigint;
+  dataDir?: string;
+}
+
+/** Registers a model folder (made by init-tiny when `dir` is undefined) and prints it. */
+async function registerModel(dir: string | undefined, opts: ModelOptions): Promise<void> {
+  const config = loadConfig(dataDirOf(opts));
+  let temp: string | undefined;
+  if (dir === undefined) {
+    temp = await fs.mkdtemp(path.join(os.tmpdir(), 'tuneloop-tiny-'));
+    dir = path.join(temp, 'model');
+    await initTinyModel(config, dir);
+  }
+  try {
+    const input = {
+      dir,
+      id: opts.id,
+      fineTunable: Boolean(opts.fineTunable),
+      ...(opts.pricePerMtok !== undefined ? { pricePerMTokMicros: opts.pricePerMtok } : {}),
+      ...(opts.inferencePricePerMtok !== undefined ? { inferencePricePerMTokMicros: opts.inferencePricePerMtok } : {}),
+    };
+    // A bad folder fails here, before the database is opened (or locked).
+    await (await import('../../catalog/service.js')).checkModelImport(input);
+    const model = await withServices(config, (s) => s.catalog.importModel(input));
+    process.stdout.write(
+      `${JSON.stringify({ id: model.id, architecture: model.architecture, parameterCount: Number(model.parameter_count), contextLength: model.context_length, fineTunable: model.fine_tunable })}\n`,
+    );
+  } finally {
+    if (temp) await fs.rm(temp, { recursive: true, force: true });
+  }
+}
+
+/** models import / init-tiny, added to the `models` group beside the client's `models list`. */
+export function registerModelAdminCommands(models: Command, holder: OutcomeHolder): void {
+  const withModelOptions = (cmd: Command) =>
+    cmd
+      .requiredOption('--id <ID>', 'the catalog name to register it under')
+      .option('--fine-tunable', 'users may fine-tune it')
+      .option('--price-per-mtok <USD>', 'training price per million tokens', usdArg('price-per-mtok'))
+      .option('--inference-price-per-mtok <USD>', 'inference price per million tokens', usdArg('inference-price-per-mtok'))
+      .option('--data-dir <DIR>', DATA_DIR_HELP);
+  withModelOptions(
+    models
+      .command('import')
+      .description('register a base model from a Hugging Face–layout folder (operator; opens the database)')
+      .argument('<DIR>', 'folder with config.json, *.safetensors, tokenizer.json, tokenizer_config.json'),
+  ).action(act(holder, (dir: string, opts: ModelOptions) => registerModel(dir, opts)));
+  withModelOptions(
+    models.command('init-tiny').description('create and register a small randomly initialised Llama-family model (demos, tests; operator)'),
+  ).action(act(holder, (opts: ModelOptions) => registerModel(undefined, opts)));
+}
