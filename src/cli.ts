@@ -28,8 +28,9 @@ export async function run(argv: string[]): Promise<void> {
     await program.parseAsync(normalizeArgv(program, argv), { from: 'user' });
   } catch (err) {
     if (err instanceof CommanderError) {
-      // Help and version were printed; parse errors were printed as one line by oneLineErrors.
-      process.exit(err.code === 'commander.helpDisplayed' || err.code === 'commander.version' ? 0 : 2);
+      // Help and version were printed (exit 0, or 2 for the help shown instead of a missing
+      // subcommand); parse errors were printed as one line by oneLineErrors.
+      process.exit(err.exitCode === 0 ? 0 : 2);
     }
     process.stderr.write(`tuneloop: ${failureLine(err)}\n`);
     if (process.env.TUNELOOP_DEBUG && !(err instanceof UsageError || err instanceof ApiError)) {

@@ -69,7 +69,7 @@ describe('the production build (dist/)', () => {
   it('runs `tuneloop --help` from dist/ without tsx', async () => {
     const result = await runCli(['--help'], { bin: path.join(tree, 'bin', 'tuneloop.js') });
     expect(result.code).toBe(0);
-    expect(result.stdout).toMatch(/^usage: tuneloop <command>/);
+    expect(result.stdout).toMatch(/^Usage: tuneloop <command> \[options\]/);
     expect(result.stderr).toBe('');
   });
 

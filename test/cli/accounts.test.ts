@@ -90,18 +90,24 @@ describe.each(engines())('tuneloop accounts and migrate (%s)', (engine) => {
 describe('tuneloop bad arguments', () => {
   // [args, what the one line must say]; none of these reaches a database.
   const cases: Array<[string[], RegExp]> = [
-    [['frobnicate'], /unknown command "frobnicate"/],
-    [['accounts', 'create'], /needs --name NAME/],
+    [['frobnicate'], /unknown command 'frobnicate'; commands: start, serve, worker, migrate, accounts, models, datasets, jobs/],
+    [['accounts', 'create'], /required option '--name <NAME>' not specified/],
     [['accounts', 'create', '--name', 'x', '--balance', 'lots'], /--balance must be a USD amount/],
-    [['accounts', 'create', '--name', 'x', '--balance', '-5'], /--balance/],
-    [['accounts', 'create', '--name', 'x', '--color', 'red'], /--color/],
-    [['accounts', 'topup', 'acct_x'], /needs --amount USD/],
-    [['accounts', 'topup', '--amount', '5'], /needs ACCOUNT_ID/],
-    [['accounts', 'delete'], /accounts create\|topup/],
-    [['models', 'import', '--id', 'm'], /needs the model folder DIR/],
+    [['accounts', 'create', '--name', 'x', '--balance', '-5'], /--balance cannot be negative/],
+    [
+      ['accounts', 'create', '--name', 'x', '--color', 'red'],
+      /unknown option '--color'; options of "tuneloop accounts create": --name, --balance, --admin/,
+    ],
+    [['accounts', 'topup', 'acct_x'], /required option '--amount <USD>' not specified/],
+    [['accounts', 'topup', '--amount', '5'], /missing required argument 'ACCOUNT_ID'/],
+    [['accounts', 'delete'], /unknown command 'delete'; commands: create, topup/],
+    [['models', 'import', '--id', 'm'], /missing required argument 'DIR'/],
     [['models', 'import', '/tmp', '--id', 'm', '--price-per-mtok', 'free'], /--price-per-mtok must be a USD amount/],
     [['serve', '--port', 'eighty'], /--port must be an integer/],
-    [['migrate', 'now'], /Unexpected argument 'now'/],
+    [['migrate', 'now'], /too many arguments for 'migrate'/],
+    [['jobs', 'watch'], /jobs watch: missing required argument 'ID'/],
+    [['jobs', 'start', '--model', 'm', '--dataset', 'd', '--epochs', 'many'], /--epochs must be a positive integer or "auto"/],
+    [['help', 'frobnicate'], /unknown command 'frobnicate'/],
   ];
 
   it('exit non-zero with one line naming the problem, no stack trace', async () => {

@@ -26,17 +26,24 @@ export function cliEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
 export interface CliOptions {
   env?: NodeJS.ProcessEnv;
   bin?: string;
+  /** Working directory (default: this process's). */
+  cwd?: string;
 }
 
-/** Runs `tuneloop ARGS…` to completion. */
-export function runCli(args: string[], opts: CliOptions & { timeoutMs?: number } = {}): Promise<CliResult> {
+/** Runs `tuneloop ARGS…` to completion; `input` is written to its stdin (else stdin is closed). */
+export function runCli(args: string[], opts: CliOptions & { timeoutMs?: number; input?: string } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const started = Date.now();
-    const child = spawn(process.execPath, [opts.bin ?? BIN, ...args], { env: cliEnv(opts.env), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [opts.bin ?? BIN, ...args], {
+      env: cliEnv(opts.env),
+      cwd: opts.cwd,
+      stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+    });
+    if (opts.input !== undefined) child.stdin!.end(opts.input);
     let stdout = '';
     let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000);
     child.on('error', reject);
     child.on('close', (code, signal) => {
@@ -44,6 +51,84 @@ export function runCli(args: string[], opts: CliOptions & { timeoutMs?: number }
       resolve({ code, signal, stdout, stderr, ms: Date.now() - started });
     });
   });
+}
+
+/** A `tuneloop` client command running in the background (e.g. `jobs watch`), its output so far. */
+export interface BackgroundCli {
+  child: ChildProcess;
+  stdout(): string;
+  stderr(): string;
+  /** Resolves once `stream`'s output so far matches `pattern`. */
+  waitFor(stream: 'stdout' | 'stderr', pattern: RegExp, timeoutMs?: number): Promise<void>;
+  /** Resolves with the result when it exits. */
+  result: Promise<CliResult>;
+  kill(): Promise<void>;
+}
+
+export function startCli(args: string[], opts: CliOptions = {}): BackgroundCli {
+  const started = Date.now();
+  const child = spawn(process.execPath, [opts.bin ?? BIN, ...args], {
+    env: cliEnv(opts.env),
+    cwd: opts.cwd,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const out = { stdout: '', stderr: '' };
+  const listeners = new Set<() => void>();
+  for (const stream of ['stdout', 'stderr'] as const) {
+    child[stream]!.setEncoding('utf8').on('data', (d: string) => {
+      out[stream] += d;
+      for (const l of [...listeners]) l();
+    });
+  }
+  const result = new Promise<CliResult>((resolve) =>
+    child.on('close', (code, signal) => {
+      for (const l of [...listeners]) l();
+      resolve({ code, signal, ...out, ms: Date.now() - started });
+    }),
+  );
+  return {
+    child,
+    stdout: () => out.stdout,
+    stderr: () => out.stderr,
+    result,
+    waitFor(stream, pattern, timeoutMs = 120_000) {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          if (pattern.test(out[stream])) {
+            done();
+            resolve();
+          } else if (child.exitCode !== null || child.signalCode !== null) {
+            done();
+            reject(
+              new Error(
+                `exited before ${stream} matched ${pattern}; stdout: ${out.stdout.slice(-1000)}; stderr: ${out.stderr.slice(-1000)}`,
+              ),
+            );
+          }
+        };
+        const timer = setTimeout(() => {
+          done();
+          reject(
+            new Error(
+              `${stream} did not match ${pattern} within ${timeoutMs} ms; stdout: ${out.stdout.slice(-1000)}; stderr: ${out.stderr.slice(-1000)}`,
+            ),
+          );
+        }, timeoutMs);
+        const done = () => {
+          clearTimeout(timer);
+          listeners.delete(check);
+        };
+        listeners.add(check);
+        check();
+      });
+    },
+    async kill() {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGKILL');
+        await result;
+      }
+    },
+  };
 }
 
 /** Runs `items` through `fn`, at most `limit` at a time (CLI processes are heavy on 2 cores). */
