@@ -8,7 +8,8 @@ import { buildProgram, normalizeArgv } from './cli/program.js';
 function failureLine(err: unknown): string {
   const message = (err instanceof Error ? err.message : String(err)).split('\n')[0]!;
   if (err instanceof ApiError && err.code === 'UNAUTHENTICATED') {
-    return `${message} (check --api-key, TUNELOOP_API_KEY or \`tuneloop login\`)`;
+    // The server's message speaks of HTTP headers; a person at the command line set a key.
+    return 'the server refused the API key: check --api-key, TUNELOOP_API_KEY or `tuneloop login` [UNAUTHENTICATED]';
   }
   if (err instanceof ConnectionError) return `${message}: is it running (tuneloop start)? Otherwise pass --url or set TUNELOOP_URL`;
   if (err instanceof ApiError) return `${message} [${err.code}]`;
