@@ -58,7 +58,10 @@ function progressOf(j: Job): string {
 /** A job's fields as aligned lines (`jobs show`, cancel/pause/resume). */
 function describeJob(term: Terminal, j: Job): string {
   const rows: Array<[string, string]> = [
-    ['status', `${term.status(j.status)}${j.cancelRequested ? ' (cancel requested)' : ''}${j.pauseRequested ? ' (pause requested)' : ''}`],
+    [
+      'status',
+      `${term.status(j.status)}${j.status !== 'RUNNING' ? '' : j.cancelRequested ? ' (cancel requested)' : j.pauseRequested ? ' (pause requested)' : ''}`,
+    ],
     ['model', `${j.baseModel} (${j.method})`],
     ['dataset', `${j.trainingDataset}${j.validationDataset ? `, validation ${j.validationDataset}` : ''}`],
     ['progress', `step ${progressOf(j)}, epoch ${j.progress.epoch?.toFixed(2) ?? '—'}, ETA ${formatDuration(j.progress.etaSeconds)}`],
@@ -166,10 +169,9 @@ export function registerJobCommands(program: Command, holder: OutcomeHolder): vo
         act(holder, async (id: string, opts: ClientFlags) => {
           const { client, term } = await connect(opts);
           const job = await client.controlJob(id, action);
-          term.result(
-            job,
-            () => `${job.id} ${term.status(job.status)}${job.cancelRequested || job.pauseRequested ? ' (stopping at the next step)' : ''}`,
-          );
+          // A request to stop shows only while the job still runs.
+          const stopping = job.status === 'RUNNING' && (job.cancelRequested || job.pauseRequested);
+          term.result(job, () => `${job.id} ${term.status(job.status)}${stopping ? ' (stopping at the next step)' : ''}`);
         }),
       );
   }
