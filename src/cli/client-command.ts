@@ -1,7 +1,10 @@
 import type { Command } from 'commander';
 import { ApiClient } from '../client/api-client.js';
+import type { Page } from '../client/api-client.js';
 import { resolveConnection } from '../client/profile.js';
 import { Terminal } from '../client/terminal.js';
+import { act, commandPath, intArg } from './command-kit.js';
+import type { OutcomeHolder } from './command-kit.js';
 
 /** The options every client command takes. */
 export interface ClientFlags {
@@ -47,4 +50,50 @@ export async function pollUntil<T>(read: () => Promise<T>, done: (value: T) => b
     if (done(value)) return value;
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
+}
+
+/** The options of a listing command. */
+export interface ListFlags extends ClientFlags {
+  limit?: number;
+  after?: string;
+  status?: string;
+}
+
+/** How a listing command reads its page and shows its rows. */
+export interface Listing<T> {
+  /** What `--status` offers (omitted: no `--status`). */
+  statuses?: string;
+  maxLimit: number;
+  fetch(client: ApiClient, flags: ListFlags): Promise<Page<T>>;
+  columns: string[];
+  row(term: Terminal, item: T): string[];
+  /** What to print when there is nothing yet. */
+  empty: string;
+}
+
+/**
+ * A `… list` client command: `--limit`, `--after` (the cursor printed when there are more),
+ * optionally `--status`; a table of the page, or the page itself under `--json`.
+ */
+export function listCommand<T>(parent: Command, holder: OutcomeHolder, description: string, listing: Listing<T>): Command {
+  const cmd = clientCommand(parent, 'list', description);
+  if (listing.statuses) cmd.option('--status <STATUS>', `only those with this status (${listing.statuses})`);
+  return cmd
+    .option('--limit <N>', 'how many to show (default 20)', intArg('limit', 1, listing.maxLimit))
+    .option('--after <CURSOR>', 'the page after this cursor (printed when there are more)')
+    .action(
+      act(holder, async (flags: ListFlags) => {
+        const { client, term } = await connect(flags);
+        const page = await listing.fetch(client, { ...flags, limit: flags.limit ?? 20, status: flags.status?.toUpperCase() });
+        term.result(page, () =>
+          page.data.length === 0
+            ? listing.empty
+            : term.table(
+                listing.columns,
+                page.data.map((item) => listing.row(term, item)),
+              ),
+        );
+        if (page.hasMore && page.nextCursor) term.note(`more: ${commandPath(cmd)} --after ${page.nextCursor}`);
+      }),
+    );
 }

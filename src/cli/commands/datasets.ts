@@ -7,9 +7,9 @@ import type { Dataset } from '../../client/api-client.js';
 import { datasetReport } from '../../client/dataset-report.js';
 import { formatCount, formatTime } from '../../client/format.js';
 import type { Terminal } from '../../client/terminal.js';
-import { UsageError, act, intArg } from '../command-kit.js';
+import { UsageError, act } from '../command-kit.js';
 import type { OutcomeHolder } from '../command-kit.js';
-import { clientCommand, connect, pollUntil } from '../client-command.js';
+import { clientCommand, connect, listCommand, pollUntil } from '../client-command.js';
 import type { ClientFlags } from '../client-command.js';
 
 /** A bar for the upload on a terminal (stderr); nothing elsewhere. */
@@ -69,33 +69,22 @@ export function registerDatasetCommands(program: Command, holder: OutcomeHolder)
       }),
     );
 
-  clientCommand(datasets, 'list', 'your datasets, newest first')
-    .option('--status <STATUS>', 'only VALIDATING, READY or INVALID ones')
-    .option('--limit <N>', 'how many (default 20)', intArg('limit', 1, 200))
-    .option('--after <CURSOR>', 'the page after this cursor (printed when there are more)')
-    .action(
-      act(holder, async (opts: ClientFlags & { status?: string; limit?: number; after?: string }) => {
-        const { client, term } = await connect(opts);
-        const page = await client.listDatasets({ limit: opts.limit ?? 20, after: opts.after, status: opts.status?.toUpperCase() });
-        term.result(page, () =>
-          page.data.length === 0
-            ? 'no datasets yet: upload one with `tuneloop datasets upload FILE`'
-            : term.table(
-                ['ID', 'STATUS', 'FILE', 'FORMAT', 'EXAMPLES', 'ERRORS', 'CREATED'],
-                page.data.map((d) => [
-                  d.id,
-                  term.status(d.status),
-                  d.filename ?? d.source,
-                  d.format ?? '—',
-                  formatCount(d.examples),
-                  String(d.errorCount),
-                  formatTime(d.createdAt),
-                ]),
-              ),
-        );
-        if (page.hasMore && page.nextCursor) term.note(`more: tuneloop datasets list --after ${page.nextCursor}`);
-      }),
-    );
+  listCommand(datasets, holder, 'your datasets, newest first', {
+    statuses: 'VALIDATING, READY or INVALID',
+    maxLimit: 200,
+    fetch: (client, f) => client.listDatasets({ limit: f.limit, after: f.after, status: f.status }),
+    columns: ['ID', 'STATUS', 'FILE', 'FORMAT', 'EXAMPLES', 'ERRORS', 'CREATED'],
+    row: (term, d) => [
+      d.id,
+      term.status(d.status),
+      d.filename ?? d.source,
+      d.format ?? '—',
+      formatCount(d.examples),
+      String(d.errorCount),
+      formatTime(d.createdAt),
+    ],
+    empty: 'no datasets yet: upload one with `tuneloop datasets upload FILE`',
+  });
 
   clientCommand(datasets, 'show', "a dataset's status, statistics and line-numbered errors")
     .argument('<ID>', 'the dataset id (ds_…)')

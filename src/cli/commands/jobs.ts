@@ -3,9 +3,9 @@ import type { Command } from 'commander';
 import type { Estimate, Job, StartJobBody } from '../../client/api-client.js';
 import { formatCount, formatDuration, formatLoss, formatTime, formatUsd } from '../../client/format.js';
 import type { Terminal } from '../../client/terminal.js';
-import { UsageError, act, intArg, numberOrAuto } from '../command-kit.js';
+import { UsageError, act, numberOrAuto } from '../command-kit.js';
 import type { OutcomeHolder } from '../command-kit.js';
-import { clientCommand, connect } from '../client-command.js';
+import { clientCommand, connect, listCommand } from '../client-command.js';
 import type { ClientFlags } from '../client-command.js';
 import { followJob } from '../follow-job.js';
 
@@ -118,34 +118,23 @@ export function registerJobCommands(program: Command, holder: OutcomeHolder): vo
       }),
     );
 
-  clientCommand(jobs, 'list', 'your jobs, newest first')
-    .option('--status <STATUS>', 'only jobs with this status (RUNNING, SUCCEEDED, …)')
-    .option('--limit <N>', 'how many (default 20)', intArg('limit', 1, 100))
-    .option('--after <CURSOR>', 'the page after this cursor (printed when there are more)')
-    .action(
-      act(holder, async (opts: ClientFlags & { status?: string; limit?: number; after?: string }) => {
-        const { client, term } = await connect(opts);
-        const page = await client.listJobs({ limit: opts.limit ?? 20, after: opts.after, status: opts.status?.toUpperCase() });
-        term.result(page, () =>
-          page.data.length === 0
-            ? 'no jobs yet: start one with `tuneloop jobs start --model M --dataset D`'
-            : term.table(
-                ['ID', 'STATUS', 'MODEL', 'METHOD', 'STEP', 'LOSS', 'CREATED', 'FINE-TUNED MODEL'],
-                page.data.map((j) => [
-                  j.id,
-                  term.status(j.status),
-                  j.baseModel,
-                  j.method,
-                  progressOf(j),
-                  formatLoss(j.metrics.loss),
-                  formatTime(j.createdAt),
-                  j.fineTunedModel ?? '',
-                ]),
-              ),
-        );
-        if (page.hasMore && page.nextCursor) term.note(`more: tuneloop jobs list --after ${page.nextCursor}`);
-      }),
-    );
+  listCommand(jobs, holder, 'your jobs, newest first', {
+    statuses: 'QUEUED, RUNNING, PAUSED, SUCCEEDED, …',
+    maxLimit: 100,
+    fetch: (client, f) => client.listJobs({ limit: f.limit, after: f.after, status: f.status }),
+    columns: ['ID', 'STATUS', 'MODEL', 'METHOD', 'STEP', 'LOSS', 'CREATED', 'FINE-TUNED MODEL'],
+    row: (term, j) => [
+      j.id,
+      term.status(j.status),
+      j.baseModel,
+      j.method,
+      progressOf(j),
+      formatLoss(j.metrics.loss),
+      formatTime(j.createdAt),
+      j.fineTunedModel ?? '',
+    ],
+    empty: 'no jobs yet: start one with `tuneloop jobs start --model M --dataset D`',
+  });
 
   clientCommand(jobs, 'show', "a job's status, progress, metrics, cost and result")
     .argument('<ID>', 'the job id (ftjob_…)')
