@@ -154,31 +154,58 @@ describe.each(engines())('tuneloop jobs watch (%s)', (engine) => {
     }
   });
 
-  it.runIf(engine === 'pglite')('on a terminal: one progress bar redrawn in place, then the result', { timeout: 600_000 }, async () => {
-    const jobId = await startJob(4);
-    // util-linux `script` gives the watcher a pseudo-terminal (160 columns) and records what it draws.
-    const command = `stty cols 160 rows 40; exec '${process.execPath}' '${BIN}' jobs watch ${jobId}`;
-    const child = spawn('script', ['-qfec', command, '/dev/null'], { env: cliEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
-    let raw = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (raw += d));
-    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
-    expect(code, raw).toBe(0);
-    const total = (await waitForJob(t.url, key, jobId, ['SUCCEEDED'])).progress.totalSteps as number;
-    // Only the bar redraws: many frames, each of which returns to the start of the same line.
-    const lines = raw.split('\n');
-    const barLine = lines.find((l) => (l.match(/ \d+\/\d+ · epoch /g) ?? []).length > 2);
-    expect(barLine, raw).toBeDefined();
-    const frames = barLine!.split('\x1b[1G').filter((f) => / \d+\/\d+ · epoch /.test(f));
-    const steps = new Set(frames.map((f) => Number(/ (\d+)\/\d+ · epoch /.exec(f)![1])));
-    expect(steps.size).toBeGreaterThanOrEqual(3);
-    expect(Math.max(...steps)).toBe(total);
-    expect(barLine).toMatch(
-      new RegExp(`RUNNING +[█░]+ \\d+/${total} · epoch [\\d.]+ · loss [\\d.]+ [▁▂▃▄▅▆▇█]+ · [\\d,]+ tok/s · ETA \\S+`),
-    );
-    expect(raw).toContain('\x1b[?25l'); // the cursor hidden while drawing…
-    expect(raw).toContain('\x1b[?25h'); // …and shown again
-    // Colour on a terminal, and the result after the bar.
-    expect(raw).toMatch(new RegExp(`${jobId} \\x1b\\[32mSUCCEEDED\\x1b\\[39m in \\S+: ${total} steps`));
-    expect(raw.split('\n').length).toBeLessThan(12);
-  });
+  it.runIf(engine === 'pglite')(
+    'on a terminal: the estimate and a question, then one progress bar redrawn in place, then the result',
+    {
+      timeout: 600_000,
+    },
+    async () => {
+      // util-linux `script` gives the command a pseudo-terminal (160 columns), passes it what
+      // we type, and records what it draws.
+      const start = [
+        'jobs',
+        'start',
+        '--model',
+        'tiny',
+        '--dataset',
+        datasetId,
+        '--method',
+        'full',
+        '--epochs',
+        '4',
+        '--learning-rate',
+        '0.003',
+        '--watch',
+      ];
+      const command = `stty cols 160 rows 40; exec '${process.execPath}' '${BIN}' ${start.join(' ')}`;
+      const child = spawn('script', ['-qfec', command, '/dev/null'], { env: cliEnv(env), stdio: ['pipe', 'pipe', 'pipe'] });
+      let raw = '';
+      child.stdout.setEncoding('utf8').on('data', (d: string) => (raw += d));
+      child.stdin.end('y\n');
+      const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+      expect(code, raw).toBe(0);
+      expect(raw).toMatch(/FULL fine-tune of tiny on ds_\w+:\r\n {2}12 examples × 4 epochs = [\d,]+ tokens\r\n/);
+      expect(raw).toContain('Start this job? [y/N] ');
+      const jobId = /watching (ftjob_\w+) \(tiny, FULL\): /.exec(raw)![1]!;
+      const total = (await waitForJob(t.url, key, jobId, ['SUCCEEDED'])).progress.totalSteps as number;
+      // Only the bar redraws: many frames, each of which returns to the start of the same line.
+      const lines = raw.split('\n');
+      const barLine = lines.find((l) => (l.match(/ \d+\/\d+ · epoch /g) ?? []).length > 2);
+      expect(barLine, raw).toBeDefined();
+      const frames = barLine!.split('\x1b[1G').filter((f) => / \d+\/\d+ · epoch /.test(f));
+      const steps = new Set(frames.map((f) => Number(/ (\d+)\/\d+ · epoch /.exec(f)![1])));
+      expect(steps.size).toBeGreaterThanOrEqual(3);
+      expect(Math.max(...steps)).toBe(total);
+      expect(barLine).toMatch(
+        new RegExp(`RUNNING +[█░]+ \\d+/${total} · epoch [\\d.]+ · loss [\\d.]+ [▁▂▃▄▅▆▇█]+ · [\\d,]+ tok/s · ETA \\S+`),
+      );
+      expect(raw).toContain('\x1b[?25l'); // the cursor hidden while drawing…
+      expect(raw).toContain('\x1b[?25h'); // …and shown again
+      // Colour on a terminal, and the result after the bar.
+      expect(raw).toMatch(new RegExp(`${jobId} \\x1b\\[32mSUCCEEDED\\x1b\\[39m in \\S+: ${total} steps`));
+      // A line per message (estimate, question, status, result), none per step.
+      expect(total).toBeGreaterThan(20);
+      expect(raw.split('\n').length).toBeLessThan(16);
+    },
+  );
 });

@@ -46,6 +46,12 @@ async function converse(session: ChatSession, term: Terminal, model: string): Pr
   const interactive = Boolean(process.stdin.isTTY);
   if (interactive) term.note(`chatting with ${model}; an empty line does nothing, /reset starts over, Ctrl+D or /exit ends`);
   const rl = readline.createInterface({ input: process.stdin, output: process.stdout, terminal: interactive });
+  // readline takes Ctrl+C from the terminal: it ends the chat, as it would any program.
+  rl.once('SIGINT', () => {
+    rl.close();
+    process.stdout.write('\n');
+    process.exit(130);
+  });
   rl.setPrompt(term.colors.bold('> '));
   if (interactive) rl.prompt();
   for await (const line of rl) {
