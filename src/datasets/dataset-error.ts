@@ -1,3 +1,5 @@
+import { isTokenizerError } from '../tokenizer/tokenizer-error.js';
+
 /**
  * Codes of the expected failures of dataset intake, storage and tokenization.
  * Validation findings about the file's content are not thrown: they are
@@ -73,4 +75,17 @@ const DATASET_ERROR_STATUS: Record<DatasetErrorCode, number> = {
 /** True for a `DatasetError`, also across worker/realm boundaries where `instanceof` fails. */
 export function isDatasetError(error: unknown): error is DatasetError {
   return error instanceof DatasetError || (error instanceof Error && error.name === 'DatasetError' && 'code' in error);
+}
+
+/**
+ * The `DatasetError` an expected failure of intake, storage or tokenization stands for
+ * (a `TokenizerError` keeps its code; chat without a template is `tokenizer_invalid`),
+ * or null for anything else — a bug, which callers rethrow.
+ */
+export function asDatasetError(error: unknown): DatasetError | null {
+  if (isDatasetError(error)) return error;
+  if (isTokenizerError(error)) {
+    return new DatasetError(error.code === 'no_chat_template' ? 'tokenizer_invalid' : error.code, error.message);
+  }
+  return null;
 }

@@ -8,12 +8,12 @@ import { notifyOnCommit } from '../db/connect.js';
 import { channels } from '../db/notifier.js';
 import type { Model } from '../db/schema.js';
 import type { Dataset, DatasetTokenization } from '../db/tables/datasets.js';
-import type { ShardSummary } from './tokenization/shard-summary.js';
+import type { ShardSummary } from './shards/shard-summary.js';
 import { DomainError, NotFoundError } from '../errors.js';
 import { newId } from '../ids.js';
 import type { Logger } from '../log.js';
 import type { CatalogService } from '../catalog/service.js';
-import { isDatasetError } from './dataset-error.js';
+import { asDatasetError } from './dataset-error.js';
 import { deleteDataset, lockContent, removeContentIfUnreferenced } from './delete-dataset.js';
 import { DEFAULT_MAX_DATASET_BYTES, storeStream, sweepTempFiles } from './storage.js';
 import type { StoredDataset } from './storage.js';
@@ -21,9 +21,10 @@ import { fetchUrlToStore, storeServerFile } from './intake.js';
 import { recordTokenization, tokenizerKey } from './record-tokenization.js';
 import { validateDataset } from './validation/index.js';
 import type { ValidationLimits } from './validation/index.js';
-import { ModelTokenizer } from './tokenization/model-tokenizer.js';
+import { loadTrainingTokenizer } from '../tokenizer/model-tokenizer.js';
+import type { ModelTokenizer } from '../tokenizer/model-tokenizer.js';
 import { tokenizeToShard, shardPathFor } from './tokenization/index.js';
-import { sweepShardParts } from './tokenization/sweep-shard-parts.js';
+import { sweepShardParts } from './shards/sweep-shard-parts.js';
 
 export interface DatasetsConfig {
   dataDir: string;
@@ -85,8 +86,9 @@ const VALIDATION_LEASE_SECONDS = 600;
 const SHARD_SWEEP_INTERVAL_MS = 10 * 60 * 1000;
 
 /** Intake errors become API errors with UPPER_SNAKE codes (line-level findings stay in the report). */
-function toDomainError(err: unknown): unknown {
-  if (!isDatasetError(err)) return err;
+function toDomainError(error: unknown): unknown {
+  const err = asDatasetError(error);
+  if (!err) return error;
   return new DomainError(err.code.toUpperCase(), err.message, err.status, { ...err.details });
 }
 
@@ -110,7 +112,7 @@ export function createDatasetsService(deps: { db: Db; catalog: CatalogService; l
     const key = `${model.storage_path}|${model.tokenizer_sha256}|${model.chat_template_sha256}`;
     let loading = tokenizers.get(key);
     if (!loading) {
-      loading = ModelTokenizer.load(model.storage_path);
+      loading = loadTrainingTokenizer(model.storage_path);
       loading.catch(() => tokenizers.delete(key));
       tokenizers.set(key, loading);
     }
@@ -226,11 +228,12 @@ export function createDatasetsService(deps: { db: Db; catalog: CatalogService; l
         warnings: report.warnings,
         warning_count: report.warningCount,
       };
-    } catch (err) {
-      if (!isDatasetError(err)) {
+    } catch (error) {
+      const err = asDatasetError(error);
+      if (!err) {
         const still = await db.selectFrom('datasets').select('id').where('id', '=', id).executeTakeFirst();
         if (!still) return undefined; // deleted while it was being validated
-        log.error({ err, datasetId: id }, 'dataset validation crashed; it will be retried');
+        log.error({ err: error, datasetId: id }, 'dataset validation crashed; it will be retried');
         await db.updateTable('datasets').set({ validation_lease_expires_at: null }).where('id', '=', id).execute();
         return undefined;
       }

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker, parentPort, workerData } from 'node:worker_threads';
-import { DatasetError } from './dataset-error.js';
+import { DatasetError, asDatasetError } from './dataset-error.js';
 import type { DatasetErrorCode } from './dataset-error.js';
 
 type WorkerReply<T> =
@@ -15,7 +15,7 @@ type WorkerReply<T> =
  * sources through tsx (bin/tuneloop.js), and a worker does not inherit the parent's
  * module hooks, so a `.ts` entry is started through a small bootstrap that registers
  * tsx first (≈ 0.7 s; callers only use workers for inputs worth it).
- * A `DatasetError` thrown in the worker is rethrown here with its code.
+ * A `DatasetError` (or `TokenizerError`) thrown in the worker is rethrown here as a `DatasetError` with its code.
  */
 export function runInWorker<T>(entry: URL, data: unknown, signal?: AbortSignal): Promise<T> {
   const target = sourceUrl(entry);
@@ -66,7 +66,7 @@ export function serveWorker<I, O>(handler: (input: I) => Promise<O>): void {
       port.postMessage({ ok: true, value } satisfies WorkerReply<O>, transfer);
     },
     (error: unknown) => {
-      const e = error instanceof Error ? error : new Error(String(error));
+      const e = asDatasetError(error) ?? (error instanceof Error ? error : new Error(String(error)));
       const reply: WorkerReply<O> = {
         ok: false,
         error: {

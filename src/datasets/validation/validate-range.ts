@@ -1,9 +1,9 @@
 import { isUtf8 } from 'node:buffer';
 import { hash } from 'node:crypto';
-import { isDatasetError } from '../dataset-error.js';
-import { ShardPartWriter } from '../shard-writer.js';
-import type { ShardPart } from '../shard-writer.js';
-import type { ModelTokenizer } from '../tokenization/model-tokenizer.js';
+import { asDatasetError } from '../dataset-error.js';
+import { ShardPartWriter } from '../shards/shard-writer.js';
+import type { ShardPart } from '../shards/shard-writer.js';
+import type { ModelTokenizer } from '../../tokenizer/model-tokenizer.js';
 import { checkExample } from './check-example.js';
 import { findLoneSurrogates } from './lone-surrogates.js';
 import type { Example, LineIssue } from './check-example.js';
@@ -168,11 +168,12 @@ export async function validateRange(job: RangeJob, tokenizer: ModelTokenizer | n
             }
           }
         } catch (err) {
-          if (!isDatasetError(err)) throw err;
+          const expected = asDatasetError(err);
+          if (!expected) throw err;
           lineIssues.push({
             code: 'template_error',
             field: null,
-            message: `the model's chat template cannot render this example: ${err.message}`,
+            message: `the model's chat template cannot render this example: ${expected.message}`,
           });
           valid = false;
         }

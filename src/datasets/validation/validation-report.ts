@@ -1,4 +1,6 @@
-import type { ShardSummary } from '../tokenization/shard-summary.js';
+import type { LengthHistogram, ShardSummary } from '../shards/shard-summary.js';
+
+export type { LengthHistogram };
 
 /**
  * The shapes a validation run reports. Line numbers are 1-based physical lines of
@@ -86,9 +88,6 @@ export interface MessagesPerRole {
   assistant: number;
   tool: number;
 }
-
-/** Sorted `[tokens, count]` pairs: exact, and small (one pair per distinct length). */
-export type LengthHistogram = Array<[length: number, count: number]>;
 
 export interface TokenStats {
   total: number;

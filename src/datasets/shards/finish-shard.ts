@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { assembleShard } from '../shard-writer.js';
-import type { ShardPart } from '../shard-writer.js';
-import type { LengthHistogram } from '../validation/validation-report.js';
+import { assembleShard } from './shard-writer.js';
+import type { ShardPart } from './shard-writer.js';
+import type { LengthHistogram } from './shard-summary.js';
 import { SHARD_FORMAT_VERSION } from './shard-summary.js';
 import type { ShardSummary } from './shard-summary.js';
 

@@ -1,4 +1,5 @@
-import type { LengthHistogram } from '../validation/validation-report.js';
+/** Sorted `[tokens, count]` pairs: exact, and small (one pair per distinct length). */
+export type LengthHistogram = Array<[length: number, count: number]>;
 
 /** Version of trainer/FORMAT.md this code writes. */
 export const SHARD_FORMAT_VERSION = 1;

@@ -1,6 +1,6 @@
 import { Buffer } from 'node:buffer';
 import type { Tokenizer } from '@huggingface/tokenizers';
-import { DatasetError } from '../dataset-error.js';
+import { TokenizerError } from './tokenizer-error.js';
 
 const MAX_FAST_PIECE = 64;
 
@@ -87,6 +87,6 @@ export function byteLevelAlphabet(): string[] {
   return table;
 }
 
-export function unsupported(why: string): DatasetError {
-  return new DatasetError('tokenizer_unsupported', `only byte-level BPE tokenizers are supported: ${why}`);
+export function unsupported(why: string): TokenizerError {
+  return new TokenizerError('tokenizer_unsupported', `only byte-level BPE tokenizers are supported: ${why}`);
 }

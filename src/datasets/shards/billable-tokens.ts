@@ -1,5 +1,5 @@
 import { open } from 'node:fs/promises';
-import type { LengthHistogram } from '../validation/validation-report.js';
+import type { LengthHistogram } from './shard-summary.js';
 
 /**
  * Tokens one epoch is billed for: Σ min(example length, maxSeqLength), exactly what the

@@ -1,4 +1,5 @@
 import type { Tokenizer } from '@huggingface/tokenizers';
+import { byteLevelAlphabet } from './bpe-merger.js';
 
 /**
  * Turns generated token ids into text a piece at a time. A piece never ends inside a
@@ -62,18 +63,38 @@ export function windowDecoder(tokenizer: Tokenizer, special: ReadonlySet<number>
   };
 }
 
-/** GPT-2's byte ↔ printable character table (bytes_to_unicode), as char → byte. */
-export function byteLevelAlphabet(): Map<string, number> {
-  const printable: number[] = [];
-  for (let b = 33; b <= 126; b++) printable.push(b);
-  for (let b = 161; b <= 172; b++) printable.push(b);
-  for (let b = 174; b <= 255; b++) printable.push(b);
-  const map = new Map<string, number>();
-  const isPrintable = new Set(printable);
-  let extra = 0;
-  for (let b = 0; b < 256; b++) {
-    const code = isPrintable.has(b) ? b : 256 + extra++;
-    map.set(String.fromCodePoint(code), b);
+/**
+ * Each id's exact bytes for a byte-level vocabulary; special tokens map to null (no text).
+ * Returns null when some token is not byte-level after all (the window decoder then works
+ * from the library's own decode).
+ */
+export function byteTable(
+  tokenizer: Tokenizer,
+  added: ReadonlyArray<{ id: number; content: string }>,
+  special: ReadonlySet<number>,
+): Array<Uint8Array | null> | null {
+  const alphabet = new Map(byteLevelAlphabet().map((ch, b) => [ch, b]));
+  const table: Array<Uint8Array | null> = [];
+  const addedById = new Map(added.map((t) => [t.id, t]));
+  const encoder = new TextEncoder();
+  for (const [token, id] of tokenizer.get_vocab(true)) {
+    if (special.has(id)) {
+      table[id] = null;
+      continue;
+    }
+    const addedToken = addedById.get(id);
+    if (addedToken) {
+      table[id] = encoder.encode(addedToken.content);
+      continue;
+    }
+    const bytes = new Uint8Array(token.length);
+    let i = 0;
+    for (const ch of token) {
+      const b = alphabet.get(ch);
+      if (b === undefined) return null;
+      bytes[i++] = b;
+    }
+    table[id] = bytes.subarray(0, i);
   }
-  return map;
+  return table;
 }

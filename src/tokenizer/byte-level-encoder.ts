@@ -15,7 +15,7 @@
  */
 import { Buffer } from 'node:buffer';
 import type { Tokenizer } from '@huggingface/tokenizers';
-import { DatasetError } from '../dataset-error.js';
+import { TokenizerError } from './tokenizer-error.js';
 import { BpeMerger } from './bpe-merger.js';
 import { PieceList, scanGpt2 } from './gpt2-scanner.js';
 import { PieceCache } from './piece-cache.js';
@@ -136,7 +136,7 @@ export function fastEncoder({ tokenizer, json }: ByteLevelSpec): Encoder {
     if (nfc) {
       const section = text.slice(start, end);
       if (/[^\x00-\x7f]/.test(section) && section.normalize('NFC') !== section) {
-        throw new DatasetError('template_mismatch', 'text is not in Unicode NFC form although the tokenizer normalizes to NFC');
+        throw new TokenizerError('template_mismatch', 'text is not in Unicode NFC form although the tokenizer normalizes to NFC');
       }
     }
     if (splitter.gpt2) {
@@ -190,7 +190,7 @@ export function createEncoder(spec: ByteLevelSpec, extraProbe = ''): { encode: E
   const byteLevel =
     pre?.type === 'ByteLevel' || (pre?.type === 'Sequence' && (pre.pretokenizers ?? []).some((p) => p?.type === 'ByteLevel'));
   if (!byteLevel || spec.json.model.type !== 'BPE') {
-    throw new DatasetError(
+    throw new TokenizerError(
       'tokenizer_unsupported',
       'only byte-level BPE tokenizers (GPT-2, Llama 3, Qwen, Mistral Nemo style) are supported; this one is not byte-level, so loss masks cannot be placed exactly',
     );
@@ -200,7 +200,7 @@ export function createEncoder(spec: ByteLevelSpec, extraProbe = ''): { encode: E
   try {
     fast = fastEncoder(spec);
   } catch (error) {
-    if (error instanceof DatasetError && error.code === 'tokenizer_unsupported') return { encode: slow, fast: false };
+    if (error instanceof TokenizerError && error.code === 'tokenizer_unsupported') return { encode: slow, fast: false };
     throw error;
   }
   const probe = ENCODER_PROBE + extraProbe;

@@ -1,7 +1,7 @@
 import { Buffer } from 'node:buffer';
 import { Template } from '@huggingface/jinja';
-import { DatasetError } from '../dataset-error.js';
-import type { ChatExample, ChatMessage } from '../validation/check-example.js';
+import { TokenizerError } from './tokenizer-error.js';
+import type { ChatExample, ChatMessage } from './example.js';
 import { isContentOpaque } from './template-analysis.js';
 
 /** Rendered text and its trainable byte ranges `[start, end)` in UTF-8. */
@@ -81,6 +81,11 @@ export class ChatRenderer {
     return { text, spans };
   }
 
+  /** The conversation rendered with the assistant's turn opened (`add_generation_prompt`): what a reply follows. */
+  renderPrompt(example: ChatExample): string {
+    return this.jinja(example.messages, true, example.tools);
+  }
+
   /** Renders with Jinja for the conversation and for each prefix that ends before an assistant turn. */
   renderSlow(example: ChatExample): RenderedText {
     const { text, spans } = this.charSpans(example.messages, example.tools, (m) => m.content);
@@ -95,7 +100,7 @@ export class ChatRenderer {
       if (m.role !== 'assistant' || m.weight === 0) return;
       const prefix = this.jinja(messages.slice(0, i), true, tools);
       if (!text.startsWith(prefix)) {
-        throw new DatasetError(
+        throw new TokenizerError(
           'template_mismatch',
           `the chat template is not prefix-stable: rendering messages[0..${i - 1}] is not the start of the full rendering, so the assistant turn cannot be located`,
         );
@@ -104,7 +109,7 @@ export class ChatRenderer {
       const from = typeof content === 'string' && text.startsWith(content, prefix.length) ? prefix.length + content.length : prefix.length;
       const marker = text.indexOf(this.endOfTurn, from);
       if (marker < 0)
-        throw new DatasetError('template_mismatch', `no end-of-turn marker ${JSON.stringify(this.endOfTurn)} after messages[${i}]`);
+        throw new TokenizerError('template_mismatch', `no end-of-turn marker ${JSON.stringify(this.endOfTurn)} after messages[${i}]`);
       spans.push([prefix.length, marker + this.endOfTurn.length]);
     });
     return { text, spans };
@@ -132,7 +137,8 @@ export class ChatRenderer {
         if (starts[p]! <= pos) {
           const part = parts[p]!;
           if (typeof part !== 'string') {
-            if (pos !== starts[p]) throw new DatasetError('template_mismatch', 'a trainable span boundary falls inside a message content');
+            if (pos !== starts[p])
+              throw new TokenizerError('template_mismatch', 'a trainable span boundary falls inside a message content');
             return [p, 0];
           }
           return [p, Buffer.byteLength(part.slice(0, pos - starts[p]!))];
@@ -157,8 +163,8 @@ export class ChatRenderer {
         ...(tools ? { tools } : {}),
       });
     } catch (error) {
-      if (error instanceof DatasetError) throw error;
-      throw new DatasetError('template_mismatch', (error as Error).message);
+      if (error instanceof TokenizerError) throw error;
+      throw new TokenizerError('template_mismatch', (error as Error).message);
     }
   }
 }

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { DatasetError } from '../dataset-error.js';
+import { TokenizerError } from './tokenizer-error.js';
 import { ChatRenderer } from './chat-renderer.js';
 
 /** A special token's text from tokenizer_config.json: a string or an AddedToken object. */
@@ -42,10 +42,10 @@ export function endOfTurnMarker(template: string, globals: Record<string, unknow
       ],
     }).text;
   } catch (error) {
-    throw new DatasetError('tokenizer_invalid', `the chat template cannot render a user/assistant exchange: ${(error as Error).message}`);
+    throw new TokenizerError('tokenizer_invalid', `the chat template cannot render a user/assistant exchange: ${(error as Error).message}`);
   }
   const at = text.indexOf(probe);
-  if (at < 0) throw new DatasetError('tokenizer_unsupported', 'the chat template does not output the assistant message content');
+  if (at < 0) throw new TokenizerError('tokenizer_unsupported', 'the chat template does not output the assistant message content');
   const after = text.slice(at + probe.length);
   let best = -1;
   let bestLength = 0;
@@ -54,6 +54,6 @@ export function endOfTurnMarker(template: string, globals: Record<string, unknow
     if (i >= 0 && (best < 0 || i < best)) [best, bestLength] = [i, s.length];
   }
   if (best < 0)
-    throw new DatasetError('tokenizer_unsupported', 'the chat template writes no special end-of-turn token after an assistant message');
+    throw new TokenizerError('tokenizer_unsupported', 'the chat template writes no special end-of-turn token after an assistant message');
   return after.slice(0, best + bestLength);
 }
