@@ -7,8 +7,8 @@ import type { ModelTokenizer } from '../../tokenizer/model-tokenizer.js';
 import { checkExample } from './check-example.js';
 import { findLoneSurrogates } from './lone-surrogates.js';
 import type { Example, LineIssue } from './check-example.js';
-import { scanLines } from './line-scanner.js';
-import type { LineSink } from './line-scanner.js';
+import { scanLines } from '../line-scanner.js';
+import type { LineSink } from '../line-scanner.js';
 import { REPORTED_ISSUES_CAP } from './validation-report.js';
 import type { DatasetFormat, MessagesPerRole, ValidationErrorCode, ValidationIssue, ValidationLimits } from './validation-report.js';
 
