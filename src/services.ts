@@ -37,21 +37,7 @@ export function createServices(infra: { config: Config; db: Db; notifier: Notifi
   const billing = createBillingService({ db });
   const core: ServiceDeps = { ...infra, accounts, catalog, billing };
   const webhooks = createWebhooksService(core);
-  const datasets = createDatasetsService({
-    db,
-    catalog,
-    log: infra.log,
-    config: {
-      dataDir: config.dataDir,
-      datasetRoots: config.datasetRoots,
-      allowPrivateUrls: config.datasetAllowPrivateUrls,
-      maxBytes: config.datasetMaxBytes,
-      minExamples: config.datasetMinExamples,
-      maxExamples: config.datasetMaxExamples,
-      maxTokensPerExample: config.datasetMaxTokensPerExample,
-      fetchTimeoutMs: config.datasetFetchTimeoutMs,
-    },
-  });
+  const datasets = createDatasetsService(core);
   const training = createTrainingService({ ...core, datasets, webhooks });
   const inference = createInferenceService(core);
   return {
@@ -60,12 +46,7 @@ export function createServices(infra: { config: Config; db: Db; notifier: Notifi
     training,
     webhooks,
     inference,
-    runners: (roles) => [
-      { name: 'dataset-validation', start: () => datasets.startBackground(), stop: () => datasets.stopBackground() },
-      ...training.runners(roles),
-      ...webhooks.runners(roles),
-      ...inference.runners(roles),
-    ],
+    runners: (roles) => [...datasets.runners(), ...training.runners(roles), ...webhooks.runners(roles), ...inference.runners(roles)],
     async close() {
       await inference.close();
       await training.close();

@@ -25,7 +25,6 @@ export const channels = {
   jobCancel: 'tl_job_cancel',
   authInvalidate: 'tl_auth_invalidate',
   webhooks: 'tl_webhooks',
-  datasets: 'tl_datasets',
   deployments: 'tl_deployments',
 } as const;
 

@@ -1,5 +1,5 @@
 import { readdir, rm, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 
 /**
  * Temp files of a shard being written: parts (`.tokens`, `.mask`, `.lengths`), the summary
@@ -37,4 +37,28 @@ export async function sweepShardParts(dataDir: string, olderThanMs = 60 * 60 * 1
 
 async function names(dir: string): Promise<string[]> {
   return readdir(dir).catch(() => []);
+}
+
+/**
+ * Removes the temp files of one shard not written to for `olderThanMs`: called by the
+ * process that took over a tokenization (or validation) whose holder died, so the dead
+ * holder's half-written parts go at once instead of after an hour. A live writer appends
+ * to its parts continuously, so 30 s of silence is far past any pause of a live one.
+ * Returns how many were removed.
+ */
+export async function removeShardTemps(shardPath: string, olderThanMs = 30_000): Promise<number> {
+  const folder = dirname(shardPath);
+  const prefix = `.${basename(shardPath)}.`;
+  const cutoff = Date.now() - olderThanMs;
+  let removed = 0;
+  for (const name of await names(folder)) {
+    if (!name.startsWith(prefix)) continue;
+    const path = join(folder, name);
+    const info = await stat(path).catch(() => null);
+    if (info?.isFile() && info.mtimeMs < cutoff) {
+      await rm(path, { force: true });
+      removed++;
+    }
+  }
+  return removed;
 }

@@ -1,6 +1,7 @@
 import { mkdir, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { ModelTokenizer } from '../../tokenizer/model-tokenizer.js';
+import { sanitizeText } from '../../text/sanitize-text.js';
 import { DatasetError } from '../dataset-error.js';
 import { fanOutRanges } from '../fan-out.js';
 import { finishShard, mergeLengths, partStemFor, readCachedShard } from '../shards/finish-shard.js';
@@ -61,9 +62,13 @@ export async function tokenizeToShard(
     let offset = 0;
     for (const r of results) {
       if (r.failure)
-        throw new DatasetError('dataset_invalid', `line ${offset + r.failure.line} is not a valid example: ${r.failure.message}`, {
-          line: offset + r.failure.line,
-        });
+        throw new DatasetError(
+          'dataset_invalid',
+          `line ${offset + r.failure.line} is not a valid example: ${sanitizeText(r.failure.message, 500)}`,
+          {
+            line: offset + r.failure.line,
+          },
+        );
       offset += r.lines;
     }
     if (results.every((r) => r.part.examples === 0)) throw new DatasetError('dataset_invalid', 'the dataset holds no examples');

@@ -7,6 +7,7 @@ import { finishShard, partStemFor, readCachedShard } from '../shards/finish-shar
 import { formatBytes } from '../storage.js';
 import { detectFormat } from './detect-format.js';
 import { mergeRanges } from './merge-ranges.js';
+import { sniffEncoding } from './sniff-encoding.js';
 import { validateRange } from './validate-range.js';
 import type { RangeJob, RangeResult } from './validate-range.js';
 import type { ValidateWorkerInput } from './validate-worker.js';
@@ -56,6 +57,8 @@ export async function validateDataset(path: string, options: ValidateOptions = {
       message: `the file is ${formatBytes(size)}, over the ${formatBytes(limits.maxBytes)} limit`,
     });
   }
+  const encoding = await sniffEncoding(path, size);
+  if (encoding) return fileReport(size, encoding);
   const detected = await detectFormat(path, size, limits.maxLineBytes);
   const format = detected?.format ?? 'chat';
   if (tokenizer && format === 'chat' && !tokenizer.hasChatTemplate) {

@@ -128,7 +128,15 @@ export async function validateRange(job: RangeJob, tokenizer: ModelTokenizer | n
       try {
         value = JSON.parse(text);
       } catch (err) {
-        error(line, { code: 'invalid_json', field: null, message: `not valid JSON: ${(err as Error).message}` });
+        const nul = bytes.indexOf(0);
+        error(line, {
+          code: 'invalid_json',
+          field: null,
+          message:
+            nul >= 0
+              ? `not valid JSON: a raw NUL byte (0x00) at byte ${nul + 1} of the line; JSON allows no raw control characters (write \\u0000 inside a string)`
+              : `not valid JSON: ${(err as Error).message}`,
+        });
         return;
       }
       lineIssues.length = 0;

@@ -28,6 +28,10 @@ export const VALIDATION_ERROR_CODES = [
   'invalid_value',
   /** The model's chat template refused the example (only when validating with a tokenizer). */
   'template_error',
+  /** The file is UTF-16 or UTF-32 text (with or without a byte-order mark), not UTF-8. */
+  'unsupported_encoding',
+  /** The file is binary: compressed, an archive, Parquet, or mostly control bytes. */
+  'binary_file',
 ] as const;
 export type ValidationErrorCode = (typeof VALIDATION_ERROR_CODES)[number];
 

@@ -84,7 +84,7 @@ export async function registerDatasetRoutes(app: Http, services: Services): Prom
           tags: ['datasets'],
           summary: 'Upload a JSONL dataset (multipart field `file`, a raw application/jsonl body, or JSON {url} / {path})',
           description:
-            'The file is stored by sha256 and validated in the background: poll GET /api/datasets/{id} until status is READY or INVALID. Uploading the same bytes again returns the existing dataset. Errors: 403 PATH_NOT_ALLOWED, 404 PATH_NOT_FOUND, 400 URL_NOT_ALLOWED, 413 FILE_TOO_LARGE, 415 UNSUPPORTED_MEDIA_TYPE, 422 FETCH_FAILED / FETCH_TIMEOUT / TOO_MANY_REDIRECTS, 409 UPLOAD_CONFLICT. See docs/datasets.md.',
+            'The file is stored by sha256 and validated in the background: poll GET /api/datasets/{id} until status is READY or INVALID. Uploading the same bytes again returns the existing dataset. Errors: 403 PATH_NOT_ALLOWED, 400 URL_NOT_ALLOWED, 413 FILE_TOO_LARGE, 415 UNSUPPORTED_MEDIA_TYPE, 422 FETCH_FAILED / FETCH_TIMEOUT / TOO_MANY_REDIRECTS / CONTENT_DECODING_FAILED, 409 UPLOAD_CONFLICT, 507 INSUFFICIENT_STORAGE. See docs/datasets.md.',
           querystring: Type.Object({
             model: Type.Optional(Type.String({ description: 'Count tokens with this model (default: the first fine-tunable base model)' })),
             filename: Type.Optional(Type.String({ maxLength: 255 })),
@@ -98,6 +98,7 @@ export async function registerDatasetRoutes(app: Http, services: Services): Prom
             413: Type.Ref('Problem'),
             415: Type.Ref('Problem'),
             422: Type.Ref('Problem'),
+            507: Type.Ref('Problem'),
           },
         },
       },
