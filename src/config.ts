@@ -50,6 +50,8 @@ export interface Config {
   inferenceMaxQueue: number;
   /** A webhook attempt that has not answered within this many milliseconds fails (and is retried). */
   webhookTimeoutMs: number;
+  /** /readyz answers 503 while the data folder has less free space than this (TUNELOOP_MIN_FREE_BYTES; default 256 MiB; 0 = off). */
+  minFreeBytes: number;
 }
 
 function envInt(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -99,6 +101,7 @@ export function loadConfig(overrides: Partial<Config> = {}, env: NodeJS.ProcessE
     inferenceMaxBatch: overrides.inferenceMaxBatch ?? envInt(env, 'TUNELOOP_INFERENCE_MAX_BATCH', 8),
     inferenceMaxQueue: overrides.inferenceMaxQueue ?? envInt(env, 'TUNELOOP_INFERENCE_MAX_QUEUE', 32),
     webhookTimeoutMs: overrides.webhookTimeoutMs ?? envInt(env, 'TUNELOOP_WEBHOOK_TIMEOUT_MS', 15_000),
+    minFreeBytes: overrides.minFreeBytes ?? envInt(env, 'TUNELOOP_MIN_FREE_BYTES', 256 * 1024 * 1024),
   };
 }
 

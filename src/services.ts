@@ -14,6 +14,7 @@ import type { DatasetsService } from './datasets/service.js';
 import { createTrainingService } from './training/service.js';
 import type { TrainingService } from './training/service.js';
 import { createInferenceService } from './inference/service.js';
+import { createJobTempSweeper } from './training/sweep-job-temps.js';
 import type { InferenceService } from './inference/service.js';
 
 /**
@@ -46,7 +47,13 @@ export function createServices(infra: { config: Config; db: Db; notifier: Notifi
     training,
     webhooks,
     inference,
-    runners: (roles) => [...datasets.runners(), ...training.runners(roles), ...webhooks.runners(roles), ...inference.runners(roles)],
+    runners: (roles) => [
+      ...datasets.runners(),
+      createJobTempSweeper({ db, dataDir: config.dataDir, log: infra.log }),
+      ...training.runners(roles),
+      ...webhooks.runners(roles),
+      ...inference.runners(roles),
+    ],
     async close() {
       await inference.close();
       await training.close();

@@ -8,6 +8,7 @@ import http from 'node:http';
 import { createPlainQueryExecutor } from '../graphql/plain-query.js';
 import { graphqlFastListener, replayedBody } from '../graphql/http-fast-path.js';
 import { migrationsApplied } from '../db/migrate.js';
+import { dataFolderProblem } from '../storage/free-space.js';
 import type { Http } from './http.js';
 import { problem, restErrorHandler, sendProblem } from './problem.js';
 import { ProblemSchema } from './schemas.js';
@@ -131,12 +132,17 @@ export async function buildHttpServer(opts: HttpServerOptions): Promise<Http> {
   app.get('/healthz', publicRoute('Liveness: the process answers', { 200: Status }), async () => ({ status: 'ok' }));
   app.get(
     '/readyz',
-    publicRoute('Readiness: the database answers and every migration is applied', { 200: Status, 503: Type.Ref('Problem') }),
+    publicRoute('Readiness: the database answers, every migration is applied, and the data folder has free space', {
+      200: Status,
+      503: Type.Ref('Problem'),
+    }),
     async (_request, reply) => {
       try {
         if (!(await migrationsApplied(services.db))) {
           return sendProblem(reply, problem(503, 'NOT_READY', 'database migrations are not applied'));
         }
+        const storage = await dataFolderProblem(services.config.dataDir, services.config.minFreeBytes);
+        if (storage) return sendProblem(reply, problem(503, 'NOT_READY', storage));
         return { status: 'ready' };
       } catch {
         return sendProblem(reply, problem(503, 'NOT_READY', 'the database is unreachable'));

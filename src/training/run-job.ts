@@ -12,6 +12,7 @@ import type { TrainerEvent, TrainerExit, TrainerRun } from '../engine/trainer-pr
 import { lastLine } from '../engine/python.js';
 import { shortId } from '../ids.js';
 import { DomainError } from '../errors.js';
+import { isDiskFullError } from '../storage/disk-full.js';
 import { appendJobEvents } from './job-events.js';
 import type { NewTrainingEvent } from './job-events.js';
 import { StaleTransitionError, transitionJob } from './transition.js';
@@ -31,6 +32,9 @@ export interface RunJobDeps {
   /** Extra trainer environment (fault injection in tests). */
   trainerEnv?: NodeJS.ProcessEnv;
 }
+
+const DISK_FULL_MESSAGE =
+  'the disk ran out of space while preparing the job (token shards and job folders live in the data folder); free space there and start the job again';
 
 /** How a supervised run ended, from the worker's point of view. */
 export type RunOutcome = 'succeeded' | 'failed' | 'cancelled' | 'requeued' | 'lost';
@@ -84,6 +88,10 @@ export class JobRun {
     try {
       specPath = await this.prepare(paths);
     } catch (err) {
+      if (isDiskFullError(err) || (err instanceof DomainError && err.code === 'INSUFFICIENT_STORAGE')) {
+        this.log.error({ err }, 'the disk is full: job preparation failed');
+        return this.finishFailed('DISK_FULL', DISK_FULL_MESSAGE, 'charge-nothing');
+      }
       const message = err instanceof DomainError ? err.message : `could not prepare the job: ${(err as Error).message}`;
       const code = err instanceof DomainError ? err.code : 'PREPARATION_FAILED';
       if (!(err instanceof DomainError)) this.log.error({ err }, 'job preparation failed');
@@ -154,8 +162,13 @@ export class JobRun {
     };
     await fs.mkdir(paths.checkpoints, { recursive: true });
     const temp = `${paths.spec}.${process.pid}.tmp`;
-    await fs.writeFile(temp, JSON.stringify(spec, null, 2));
-    await fs.rename(temp, paths.spec);
+    try {
+      await fs.writeFile(temp, JSON.stringify(spec, null, 2));
+      await fs.rename(temp, paths.spec);
+    } catch (err) {
+      await fs.rm(temp, { force: true });
+      throw err;
+    }
     return paths.spec;
   }
 
