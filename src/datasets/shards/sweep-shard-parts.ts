@@ -20,23 +20,10 @@ export async function sweepShardParts(dataDir: string, olderThanMs = 60 * 60 * 1
   let removed = 0;
   for (const prefix of await names(root)) {
     for (const dataset of await names(join(root, prefix))) {
-      const folder = join(root, prefix, dataset);
-      for (const name of await names(folder)) {
-        if (!SHARD_TEMP.test(name)) continue;
-        const path = join(folder, name);
-        const info = await stat(path).catch(() => null);
-        if (info?.isFile() && info.mtimeMs < cutoff) {
-          await rm(path, { force: true });
-          removed++;
-        }
-      }
+      removed += await removeTemps(join(root, prefix, dataset), (name) => SHARD_TEMP.test(name), cutoff);
     }
   }
   return removed;
-}
-
-async function names(dir: string): Promise<string[]> {
-  return readdir(dir).catch(() => []);
 }
 
 /**
@@ -46,13 +33,16 @@ async function names(dir: string): Promise<string[]> {
  * to its parts continuously, so 30 s of silence is far past any pause of a live one.
  * Returns how many were removed.
  */
-export async function removeShardTemps(shardPath: string, olderThanMs = 30_000): Promise<number> {
-  const folder = dirname(shardPath);
+export function removeShardTemps(shardPath: string, olderThanMs = 30_000): Promise<number> {
   const prefix = `.${basename(shardPath)}.`;
-  const cutoff = Date.now() - olderThanMs;
+  return removeTemps(dirname(shardPath), (name) => name.startsWith(prefix), Date.now() - olderThanMs);
+}
+
+/** Removes the regular files in `folder` that `isTemp` picks and that were last written before `cutoff`. */
+async function removeTemps(folder: string, isTemp: (name: string) => boolean, cutoff: number): Promise<number> {
   let removed = 0;
   for (const name of await names(folder)) {
-    if (!name.startsWith(prefix)) continue;
+    if (!isTemp(name)) continue;
     const path = join(folder, name);
     const info = await stat(path).catch(() => null);
     if (info?.isFile() && info.mtimeMs < cutoff) {
@@ -61,4 +51,8 @@ export async function removeShardTemps(shardPath: string, olderThanMs = 30_000):
     }
   }
   return removed;
+}
+
+async function names(dir: string): Promise<string[]> {
+  return readdir(dir).catch(() => []);
 }
