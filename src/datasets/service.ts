@@ -192,7 +192,7 @@ export function createDatasetsService(deps: ServiceDeps): DatasetsService {
           .values({
             id: newId('dataset'),
             account_id: accountId,
-            filename: opts.filename ? sanitizeText(path.basename(opts.filename), 255) : null,
+            filename: opts.filename ? sanitizeText(path.basename(opts.filename), 254) : null,
             source,
             source_ref: sourceRef === null ? null : sanitizeText(sourceRef, 4_096),
             sha256: stored.sha256,
