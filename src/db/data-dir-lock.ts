@@ -30,7 +30,12 @@ export async function lockDataFolder(folder: string, onCompromised: (err: Error)
       realpath: false,
       onCompromised,
     });
-    writeOwner(lockPath);
+    try {
+      writeOwner(lockPath);
+    } catch (err) {
+      await release();
+      throw err;
+    }
     return async () => {
       fs.rmSync(ownerPath(lockPath), { force: true });
       await release();
