@@ -3,7 +3,6 @@ import fs from 'node:fs/promises';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { LRUCache } from 'lru-cache';
 import type { Model } from '../db/schema.js';
 import type { Dataset, DatasetTokenization } from '../db/tables/datasets.js';
@@ -18,16 +17,13 @@ import { loadTrainingTokenizer } from '../tokenizer/model-tokenizer.js';
 import type { ModelTokenizer } from '../tokenizer/model-tokenizer.js';
 import { asDatasetError } from './dataset-error.js';
 import { deleteDataset, lockContent } from './delete-dataset.js';
-import { startHeartbeat } from './heartbeat.js';
 import { fetchUrlToStore, storeServerFile } from './intake.js';
-import { recordTokenization, tokenizerKey } from './record-tokenization.js';
 import { RETRYABLE_VALIDATION_CODES, runValidation } from './run-validation.js';
 import { shardPathFor } from './shards/shard-cache.js';
-import { removeShardTemps, sweepShardParts } from './shards/sweep-shard-parts.js';
+import { sweepShardParts } from './shards/sweep-shard-parts.js';
 import { DEFAULT_MAX_DATASET_BYTES, storeStream, sweepTempFiles } from './storage.js';
 import type { StoredDataset } from './storage.js';
-import { claimTokenization, releaseTokenization, renewTokenization, TOKENIZATION_HEARTBEAT_MS } from './tokenization-lease.js';
-import { tokenizeToShard } from './tokenization/index.js';
+import { tokenizeLeased } from './tokenize-leased.js';
 import { unclaimedValidations } from './validation-lease.js';
 import type { ValidationLimits } from './validation/index.js';
 
@@ -73,9 +69,6 @@ export interface DatasetsService {
  * (a takeover removes its own shard's leftovers at once).
  */
 const SHARD_SWEEP_INTERVAL_MS = 10 * 60 * 1000;
-
-/** How often a process waiting for another's tokenization looks again (its shard, or a lapsed lease). */
-const TOKENIZATION_POLL_MS = 1_000;
 
 /** Intake errors become API errors with UPPER_SNAKE codes (line-level findings stay in the report). */
 function toDomainError(error: unknown, what: string): unknown {
@@ -257,53 +250,6 @@ export function createDatasetsService(deps: ServiceDeps): DatasetsService {
     }
   }
 
-  async function cachedTokenization(sha256: string, key: string): Promise<DatasetTokenization | undefined> {
-    const row = await db
-      .selectFrom('dataset_tokenizations')
-      .selectAll()
-      .where('sha256', '=', sha256)
-      .where('tokenizer_key', '=', key)
-      .executeTakeFirst();
-    return row && (await exists(row.shard_path)) ? row : undefined;
-  }
-
-  /**
-   * Writes the shard under the tokenization lease, or waits for the process that holds it.
-   * A holder that died is replaced as soon as its lease lapses; its leftover parts go then.
-   */
-  async function tokenizeLeased(dataset: Dataset, tokenizer: ModelTokenizer): Promise<DatasetTokenization> {
-    const key = { sha256: dataset.sha256, tokenizerKey: tokenizerKey(tokenizer) };
-    const shardPath = shardPathFor(dataDir, dataset.sha256, tokenizer);
-    for (;;) {
-      const cached = await cachedTokenization(key.sha256, key.tokenizerKey);
-      if (cached) return cached;
-      if (await claimTokenization(db, key, holder)) break;
-      await sleep(TOKENIZATION_POLL_MS);
-    }
-    const lost = new AbortController();
-    const heartbeat = startHeartbeat({
-      everyMs: TOKENIZATION_HEARTBEAT_MS,
-      renew: () => renewTokenization(db, key, holder),
-      onLost: () => lost.abort(new Error('the tokenization lease was lost')),
-      onError: (err) => log.warn({ err, datasetId: dataset.id }, 'could not renew a tokenization lease'),
-    });
-    try {
-      await removeShardTemps(shardPath);
-      const summary = await tokenizeToShard(dataset.storage_path, tokenizer, shardPath, {
-        datasetSha256: dataset.sha256,
-        signal: lost.signal,
-      });
-      return await db.transaction().execute(async (trx) => {
-        const row = await recordTokenization(trx, { sha256: dataset.sha256, key: key.tokenizerKey, shardPath, summary });
-        await releaseTokenization(trx, key, holder);
-        return row;
-      });
-    } finally {
-      heartbeat.stop();
-      await releaseTokenization(db, key, holder).catch((err) => log.warn({ err }, 'could not release a tokenization lease'));
-    }
-  }
-
   return {
     maxBytes,
 
@@ -392,7 +338,7 @@ export function createDatasetsService(deps: ServiceDeps): DatasetsService {
       const shardPath = shardPathFor(dataDir, dataset.sha256, tokenizer);
       let pending = tokenizing.get(shardPath);
       if (!pending) {
-        pending = tokenizeLeased(dataset, tokenizer)
+        pending = tokenizeLeased({ db, log, dataDir, holder }, dataset, tokenizer)
           .catch((err: unknown) => {
             throw toDomainError(err, 'the token shard');
           })
