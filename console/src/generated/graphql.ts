@@ -117,6 +117,8 @@ export type TrainingStatus =
   | 'CANCELLED'
   /** Stopped with an error; see `error`. */
   | 'FAILED'
+  /** Paused by you at a checkpoint; it keeps its reservation. `resumeTraining` queues it again to continue from there. */
+  | 'PAUSED'
   /** Waiting for a worker. */
   | 'QUEUED'
   /** A worker is training it. */
