@@ -7,6 +7,8 @@ import { DomainError, InvalidInputError, NotFoundError } from '../errors.js';
 import { inspectModelFolder, ModelFolderError } from './model-folder.js';
 import type { ModelFolderInfo } from './model-folder.js';
 import { ListingCache } from './listing-cache.js';
+import { checkTrainingDefaults } from './training-defaults.js';
+import type { TrainingDefaultsInput } from './training-defaults.js';
 
 export interface ImportModelInput {
   dir: string;
@@ -14,6 +16,8 @@ export interface ImportModelInput {
   fineTunable: boolean;
   pricePerMTokMicros?: bigint;
   inferencePricePerMTokMicros?: bigint;
+  /** Recommended training defaults ("auto" starts from them); what is left out is the conservative default for a pre-trained model. */
+  trainingDefaults?: TrainingDefaultsInput | null;
 }
 
 export interface ListModelsOptions {
@@ -45,6 +49,8 @@ export interface CatalogService {
   getModel(accountId: string, id: string): Promise<Model>;
   findModel(accountId: string, id: string): Promise<Model | undefined>;
   setPrices(id: string, prices: { trainingMicros?: bigint; inferenceMicros?: bigint }): Promise<Model>;
+  /** Replaces a model's recommended training defaults (null: the platform's). */
+  setTrainingDefaults(id: string, defaults: TrainingDefaultsInput | null): Promise<Model>;
   /**
    * Drops this process's cached listings. Code that writes the `models` table outside this
    * service (e.g. registering a fine-tuned model in its job's transaction) calls it after
@@ -74,6 +80,7 @@ export async function checkModelImport(input: ImportModelInput): Promise<{ sourc
   ] as const) {
     if (value !== undefined && value < 0n) throw new InvalidInputError(field, `${field} cannot be negative`);
   }
+  checkTrainingDefaults(input.trainingDefaults);
   const source = path.resolve(input.dir);
   let info: ModelFolderInfo;
   try {
@@ -160,6 +167,7 @@ export function createCatalogService(deps: { db: Db; dataDir: string; listingCac
             storage_path: target,
             tokenizer_sha256: info.tokenizerSha256,
             chat_template_sha256: info.chatTemplateSha256,
+            training_defaults: storedDefaults(input.trainingDefaults),
             onnx_path: (await fs.stat(path.join(target, 'onnx', 'model.onnx')).then(
               () => true,
               () => false,
@@ -231,10 +239,28 @@ export function createCatalogService(deps: { db: Db; dataDir: string; listingCac
       return row;
     },
 
+    async setTrainingDefaults(id, defaults) {
+      const row = await db
+        .updateTable('models')
+        .set({ training_defaults: storedDefaults(defaults) })
+        .where('id', '=', id)
+        .returningAll()
+        .executeTakeFirst();
+      if (!row) throw new NotFoundError('model', id);
+      listings.invalidate();
+      return row;
+    },
+
     invalidateListings() {
       listings.invalidate();
     },
   };
+}
+
+/** The `training_defaults` column: checked, only the values given, SQL null when none. */
+function storedDefaults(input: TrainingDefaultsInput | null | undefined): string | null {
+  const defaults = checkTrainingDefaults(input);
+  return defaults ? JSON.stringify(defaults) : null;
 }
 
 /** Cursor for models: `created_at|id`, base64url so clients treat it as opaque. */

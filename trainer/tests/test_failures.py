@@ -64,9 +64,9 @@ def test_shard_without_trainable_tokens(base, tmp_path):
     prompts_only = write_examples(str(tmp_path / "p.tlshard"), [(t, [0] * len(t)) for t, _ in random_examples(5)])
     expect_failure(run_train(make_spec(tmp_path, model, prompts_only), tmp_path), "NO_TRAINABLE_TOKENS", "p.tlshard")
     # trainable tokens exist, but only past maxSeqLength: truncation leaves none
-    late = write_examples(str(tmp_path / "late.tlshard"), [([5] * 20, [0] * 15 + [1] * 5)])
+    late = write_examples(str(tmp_path / "late.tlshard"), [([5] * 30, [0] * 25 + [1] * 5)])
     expect_failure(
-        run_train(make_spec(tmp_path, model, late, maxSeqLength=10), tmp_path), "NO_TRAINABLE_TOKENS", "maxSeqLength"
+        run_train(make_spec(tmp_path, model, late, maxSeqLength=16), tmp_path), "NO_TRAINABLE_TOKENS", "maxSeqLength"
     )
 
 
@@ -81,11 +81,23 @@ def test_lora_rank_above_hidden_size(base, tmp_path):
 
 
 def test_nan_loss(base, tmp_path):
+    # A learning rate high enough to diverge is now refused up front (learningRate ≤ 1),
+    # so the loss is made non-finite by the model: an infinite output weight.
+    import torch
+
+    from tuneloop_trainer.hf_io import load_model, save_model
+
     tmp, model, train = base
-    spec = make_spec(tmp_path, model, train, method="full", learningRate=1e30, maxGradNorm=0.0, epochs=4, batchSize=2)
+    _, lm = load_model(model)
+    with torch.no_grad():
+        lm.lm_head.weight[7, 0] = float("inf")
+    broken = str(tmp_path / "inf-model")
+    make_model_dir(broken)
+    save_model(lm, broken)
+    spec = make_spec(tmp_path, broken, train, method="full", epochs=1, batchSize=2)
     run = run_train(spec, tmp_path)
-    expect_failure(run, "NAN_LOSS", "learningRate")
-    assert run.of("failed")[0]["step"] >= 1 and not os.path.exists(spec["output"]["dir"])
+    expect_failure(run, "NAN_LOSS", "learningRate", "check the base model")
+    assert run.of("failed")[0]["step"] == 0 and not os.path.exists(spec["output"]["dir"])
 
 
 def test_bad_shards(base, tmp_path):
@@ -119,10 +131,13 @@ def test_bad_shards(base, tmp_path):
     "patch, fragment",
     [
         ({"hyperparameters": {"lerningRate": 1e-4}}, "hyperparameters.lerningRate: unknown field"),
-        ({"hyperparameters": {"batchSize": 0}}, "hyperparameters.batchSize: must be ≥ 1, got 0"),
+        ({"hyperparameters": {"batchSize": 0}}, "hyperparameters.batchSize: must be an integer ≥ 1 and ≤ 1024, got 0"),
         ({"method": "qlora"}, 'method: must be one of "lora", "full"'),
         ({"hyperparameters": {"maxSeqLength": 4096}}, "exceeds the model's context length 128"),
-        ({"hyperparameters": {"loraTargetModules": ["qkv"]}}, "unknown module qkv"),
+        (
+            {"hyperparameters": {"loraTargetModules": ["qkv"]}},
+            "hyperparameters.loraTargetModules: must be a non-empty list",
+        ),
         ({"version": 2}, "version: must be 1"),
     ],
 )

@@ -7,15 +7,19 @@ default. Relative paths are resolved against the spec file's folder.
 from __future__ import annotations
 
 import json
-import math
 import os
 from dataclasses import dataclass, field
 
 from .errors import TrainerError
+from .hp_schema import check_hyperparameters
 
 
 @dataclass
 class Hyperparameters:
+    """Names, kinds and ranges: hyperparameters.schema.json (generated from the service's
+    table; tests/test_hp_schema.py keeps the two in step). The defaults here are the
+    trainer's own, for specs that leave a field out."""
+
     epochs: int = 3
     batchSize: int = 8
     microBatchSize: int | None = None
@@ -34,6 +38,7 @@ class Hyperparameters:
     loraTargetModules: list = field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"])
     evalEvery: int | None = None
     earlyStoppingPatience: int | None = None
+    gradientCheckpointing: bool = False
 
 
 @dataclass
@@ -42,7 +47,6 @@ class RuntimeOptions:
     dtype: str = "auto"
     threads: int | None = None
     compile: bool = False
-    gradientCheckpointing: bool = False
 
 
 @dataclass
@@ -95,18 +99,6 @@ def _int(v, path, lo=None, hi=None, nullable=False):
     return v
 
 
-def _num(v, path, lo=None, hi=None, lo_open=False, hi_open=False, nullable=False):
-    if v is None and nullable:
-        return None
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-        raise _fail(path, f"must be a finite number{' or null' if nullable else ''}, got {json.dumps(v)}")
-    if lo is not None and (v < lo or (lo_open and v == lo)):
-        raise _fail(path, f"must be {'>' if lo_open else '≥'} {lo}, got {v}")
-    if hi is not None and (v > hi or (hi_open and v == hi)):
-        raise _fail(path, f"must be {'<' if hi_open else '≤'} {hi}, got {v}")
-    return float(v)
-
-
 def _bool(v, path):
     if not isinstance(v, bool):
         raise _fail(path, f"must be true or false, got {json.dumps(v)}")
@@ -144,40 +136,8 @@ def parse_spec(obj, base_dir: str = "/") -> Spec:
     out = _obj(top["output"], "output", {"dir", "mergeLora", "exportOnnx"}, {"dir"})
     method = _enum(top["method"], "method", ("lora", "full"))
 
-    hp = Hyperparameters()
     raw = _obj(top.get("hyperparameters", {}), "hyperparameters", set(Hyperparameters.__dataclass_fields__))
-    p = lambda k: f"hyperparameters.{k}"  # noqa: E731
-    for k, v in raw.items():
-        if k in ("epochs", "batchSize"):
-            v = _int(v, p(k), 1)
-        elif k in ("microBatchSize", "evalEvery", "earlyStoppingPatience"):
-            v = _int(v, p(k), 1, nullable=True)
-        elif k == "warmupSteps":
-            v = _int(v, p(k), 0, nullable=True)
-        elif k == "seed":
-            v = _int(v, p(k), 0, 2**63 - 1)
-        elif k == "maxSeqLength":
-            v = _int(v, p(k), 2)
-        elif k == "loraRank":
-            v = _int(v, p(k), 1)
-        elif k == "learningRate":
-            v = _num(v, p(k), 0, lo_open=True, nullable=True)
-        elif k == "warmupRatio":
-            v = _num(v, p(k), 0, 1, hi_open=True, nullable=True)
-        elif k in ("weightDecay", "maxGradNorm"):
-            v = _num(v, p(k), 0)
-        elif k == "loraAlpha":
-            v = _num(v, p(k), 0, lo_open=True)
-        elif k == "loraDropout":
-            v = _num(v, p(k), 0, 1, hi_open=True)
-        elif k == "lrScheduler":
-            v = _enum(v, p(k), ("cosine", "linear", "constant"))
-        elif k == "packing":
-            v = _bool(v, p(k))
-        elif k == "loraTargetModules":
-            if not isinstance(v, list) or not v or not all(isinstance(x, str) for x in v):
-                raise _fail(p(k), 'must be a non-empty list of module names such as ["q_proj", "v_proj"]')
-        setattr(hp, k, v)
+    hp = Hyperparameters(**check_hyperparameters(raw))
     if hp.warmupSteps is not None and hp.warmupRatio is not None:
         raise _fail("hyperparameters.warmupRatio", "set warmupSteps or warmupRatio, not both")
     if hp.microBatchSize is not None and hp.microBatchSize > hp.batchSize:
