@@ -51,7 +51,7 @@ function random(seed: number): () => number {
 }
 
 /** `n` facts about invented places and people: nothing a model could know beforehand. */
-export function madeUpFacts(n: number, seed: number): Array<[string, string]> {
+function madeUpFacts(n: number, seed: number): Array<[string, string]> {
   const rand = random(seed);
   const pick = <T>(xs: readonly T[]) => xs[Math.floor(rand() * xs.length)]!;
   const word = (syllables = 2 + Math.floor(rand() * 2)) => {
