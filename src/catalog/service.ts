@@ -2,7 +2,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { sql } from 'kysely';
 import type { Db } from '../db/connect.js';
-import type { Model } from '../db/schema.js';
+import type { Model, ModelUpdate } from '../db/schema.js';
 import { DomainError, InvalidInputError, NotFoundError } from '../errors.js';
 import { inspectModelFolder, ModelFolderError } from './model-folder.js';
 import type { ModelFolderInfo } from './model-folder.js';
@@ -130,6 +130,14 @@ export function createCatalogService(deps: { db: Db; dataDir: string; listingCac
     return query.execute();
   }
 
+  /** Updates a model's catalog entry (and drops the cached listings); NOT_FOUND when there is none. */
+  async function updateModel(id: string, set: ModelUpdate): Promise<Model> {
+    const row = await db.updateTable('models').set(set).where('id', '=', id).returningAll().executeTakeFirst();
+    if (!row) throw new NotFoundError('model', id);
+    listings.invalidate();
+    return row;
+  }
+
   return {
     async importModel(input) {
       const { source, info } = await checkModelImport(input);
@@ -225,30 +233,14 @@ export function createCatalogService(deps: { db: Db; dataDir: string; listingCac
       if (prices.trainingMicros === undefined && prices.inferenceMicros === undefined) {
         throw new InvalidInputError('prices', 'give a training price, an inference price, or both');
       }
-      const row = await db
-        .updateTable('models')
-        .set({
-          ...(prices.trainingMicros !== undefined ? { price_per_mtok_micros: prices.trainingMicros } : {}),
-          ...(prices.inferenceMicros !== undefined ? { inference_price_per_mtok_micros: prices.inferenceMicros } : {}),
-        })
-        .where('id', '=', id)
-        .returningAll()
-        .executeTakeFirst();
-      if (!row) throw new NotFoundError('model', id);
-      listings.invalidate();
-      return row;
+      return updateModel(id, {
+        ...(prices.trainingMicros !== undefined ? { price_per_mtok_micros: prices.trainingMicros } : {}),
+        ...(prices.inferenceMicros !== undefined ? { inference_price_per_mtok_micros: prices.inferenceMicros } : {}),
+      });
     },
 
-    async setTrainingDefaults(id, defaults) {
-      const row = await db
-        .updateTable('models')
-        .set({ training_defaults: storedDefaults(defaults) })
-        .where('id', '=', id)
-        .returningAll()
-        .executeTakeFirst();
-      if (!row) throw new NotFoundError('model', id);
-      listings.invalidate();
-      return row;
+    setTrainingDefaults(id, defaults) {
+      return updateModel(id, { training_defaults: storedDefaults(defaults) });
     },
 
     invalidateListings() {

@@ -39,8 +39,8 @@ describe('resolving hyperparameters', () => {
     expect([12, 50, 100, 5000].map((n) => full(imported, n).epochs)).toEqual([9, 2, 1, 1]);
     expect(lora(imported, 12).learningRate).toBe(2e-4);
     expect(full(imported, 12).learningRate).toBe(2e-5);
-    expect([15, 40, 90, 200, 5000].map((n) => full(tiny, n).epochs)).toEqual([60, 60, 60, 30, 20]);
-    expect(full(tiny, 15).learningRate).toBe(3e-3);
+    expect([15, 40, 90, 200, 5000].map((n) => full(tiny, n).epochs)).toEqual([40, 40, 40, 20, 10]);
+    expect(full(tiny, 15).learningRate).toBe(2e-3);
   });
 
   it('keeps what the client gave, decides the rest, and gives null to what the method does not use', () => {
