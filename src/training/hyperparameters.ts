@@ -11,7 +11,6 @@ export type {
   ModelShape,
   ResolvedHyperparameters,
 } from './hyperparameter-table.js';
-export { LORA_TARGETS } from './hyperparameter-table.js';
 
 const bad = (field: string, message: string) =>
   new InvalidInputError(
