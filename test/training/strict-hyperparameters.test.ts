@@ -96,7 +96,7 @@ describe.each(engines())('strict hyperparameters (%s)', (engine) => {
     },
   );
 
-  it('GraphQL refuses the literal 1e400 (graphql-js reads it as Infinity) instead of training at the default', async () => {
+  it('GraphQL refuses the literal 1e400 (graphql-js reads it as Infinity) instead of training at the default, in start and estimate', async () => {
     const before = await jobCount();
     const result = await graphql(`mutation {
       startFineTune(input: { baseModel: "tiny", trainingDataset: "${dataset}", hyperparameters: { learningRate: 1e400 } }) {
@@ -107,6 +107,10 @@ describe.each(engines())('strict hyperparameters (%s)', (engine) => {
       job: null,
       errors: [{ code: 'INVALID_HYPERPARAMETERS', field: 'hyperparameters.learningRate' }],
     });
+    const estimate = await graphql(`{
+      estimateFineTuneCost(input: { baseModel: "tiny", trainingDataset: "${dataset}", hyperparameters: { learningRate: 1e400 } }) { epochs }
+    }`);
+    expect(estimate.errors?.[0]?.extensions?.code).toBe('INVALID_HYPERPARAMETERS');
     expect(await jobCount()).toBe(before);
   });
 
