@@ -2,12 +2,14 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { sql } from 'kysely';
 import type { Db, Tx } from '../db/connect.js';
-import type { Model } from '../db/schema.js';
+import type { Model, ModelUpdate } from '../db/schema.js';
 import { DomainError, InvalidInputError, NotFoundError } from '../errors.js';
 import { shortId } from '../ids.js';
 import { inspectModelFolder, ModelFolderError } from './model-folder.js';
 import type { ModelFolderInfo } from './model-folder.js';
 import { ListingCache } from './listing-cache.js';
+import { checkTrainingDefaults } from './training-defaults.js';
+import type { TrainingDefaultsInput } from './training-defaults.js';
 
 export interface ImportModelInput {
   dir: string;
@@ -15,6 +17,8 @@ export interface ImportModelInput {
   fineTunable: boolean;
   pricePerMTokMicros?: bigint;
   inferencePricePerMTokMicros?: bigint;
+  /** Recommended training defaults ("auto" starts from them); what is left out is the conservative default for a pre-trained model. */
+  trainingDefaults?: TrainingDefaultsInput | null;
 }
 
 /** A fine-tuned model to register: the job that made it and the trainer's output folders. */
@@ -59,6 +63,8 @@ export interface CatalogService {
   getModel(accountId: string, id: string): Promise<Model>;
   findModel(accountId: string, id: string): Promise<Model | undefined>;
   setPrices(id: string, prices: { trainingMicros?: bigint; inferenceMicros?: bigint }): Promise<Model>;
+  /** Replaces a model's recommended training defaults (null: the platform's). */
+  setTrainingDefaults(id: string, defaults: TrainingDefaultsInput | null): Promise<Model>;
   /**
    * Registers the model a job produced, as `ft:<base>:<suffix>:<short job id>`, owned by
    * the job's account and priced like its base — in the caller's transaction, so the
@@ -96,6 +102,7 @@ export async function checkModelImport(input: ImportModelInput): Promise<{ sourc
   ] as const) {
     if (value !== undefined && value < 0n) throw new InvalidInputError(field, `${field} cannot be negative`);
   }
+  checkTrainingDefaults(input.trainingDefaults);
   const source = path.resolve(input.dir);
   let info: ModelFolderInfo;
   try {
@@ -145,6 +152,14 @@ export function createCatalogService(deps: { db: Db; dataDir: string; listingCac
     return query.execute();
   }
 
+  /** Updates a model's catalog entry (and drops the cached listings); NOT_FOUND when there is none. */
+  async function updateModel(id: string, set: ModelUpdate): Promise<Model> {
+    const row = await db.updateTable('models').set(set).where('id', '=', id).returningAll().executeTakeFirst();
+    if (!row) throw new NotFoundError('model', id);
+    listings.invalidate();
+    return row;
+  }
+
   return {
     async importModel(input) {
       const { source, info } = await checkModelImport(input);
@@ -182,6 +197,7 @@ export function createCatalogService(deps: { db: Db; dataDir: string; listingCac
             storage_path: target,
             tokenizer_sha256: info.tokenizerSha256,
             chat_template_sha256: info.chatTemplateSha256,
+            training_defaults: storedDefaults(input.trainingDefaults),
             onnx_path: (await fs.stat(path.join(target, 'onnx', 'model.onnx')).then(
               () => true,
               () => false,
@@ -239,18 +255,14 @@ export function createCatalogService(deps: { db: Db; dataDir: string; listingCac
       if (prices.trainingMicros === undefined && prices.inferenceMicros === undefined) {
         throw new InvalidInputError('prices', 'give a training price, an inference price, or both');
       }
-      const row = await db
-        .updateTable('models')
-        .set({
-          ...(prices.trainingMicros !== undefined ? { price_per_mtok_micros: prices.trainingMicros } : {}),
-          ...(prices.inferenceMicros !== undefined ? { inference_price_per_mtok_micros: prices.inferenceMicros } : {}),
-        })
-        .where('id', '=', id)
-        .returningAll()
-        .executeTakeFirst();
-      if (!row) throw new NotFoundError('model', id);
-      listings.invalidate();
-      return row;
+      return updateModel(id, {
+        ...(prices.trainingMicros !== undefined ? { price_per_mtok_micros: prices.trainingMicros } : {}),
+        ...(prices.inferenceMicros !== undefined ? { inference_price_per_mtok_micros: prices.inferenceMicros } : {}),
+      });
+    },
+
+    setTrainingDefaults(id, defaults) {
+      return updateModel(id, { training_defaults: storedDefaults(defaults) });
     },
 
     async registerFineTunedModel(trx, input) {
@@ -285,6 +297,12 @@ export function createCatalogService(deps: { db: Db; dataDir: string; listingCac
       listings.invalidate();
     },
   };
+}
+
+/** The `training_defaults` column: checked, only the values given, SQL null when none. */
+function storedDefaults(input: TrainingDefaultsInput | null | undefined): string | null {
+  const defaults = checkTrainingDefaults(input);
+  return defaults ? JSON.stringify(defaults) : null;
 }
 
 /** Cursor for models: `created_at|id`, base64url so clients treat it as opaque. */

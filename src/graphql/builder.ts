@@ -6,6 +6,7 @@ import type { Principal } from '../accounts/service.js';
 import type { Services } from '../services.js';
 import { ForbiddenError, UnauthenticatedError } from '../errors.js';
 import { decodeNodeId } from './node-ids.js';
+import type { HyperparameterScalars } from './types/hyperparameters.js';
 
 /** What every resolver sees. Built by yoga for HTTP, SSE and graphql-ws alike. */
 export interface GraphQLContext {
@@ -37,7 +38,7 @@ export const builder = new SchemaBuilder<{
     USD: { Input: string; Output: bigint };
     JSON: { Input: unknown; Output: unknown };
     File: { Input: File; Output: never };
-  };
+  } & HyperparameterScalars;
 }>({
   plugins: [ScopeAuthPlugin, ErrorsPlugin, RelayPlugin],
   defaultFieldNullability: false,

@@ -16,6 +16,7 @@ import type { NewTrainingEvent } from './job-events.js';
 import { StaleTransitionError } from './transition.js';
 import { USER_CAUSED_FAILURES } from './settlement.js';
 import type { ChargeRule } from './settlement.js';
+import { trainerSpecParts } from './hyperparameters.js';
 import type { ResolvedHyperparameters } from './hyperparameters.js';
 import { recordCheckpoint } from './record-checkpoint.js';
 import { redactServerPaths } from './redact-paths.js';
@@ -146,35 +147,17 @@ export class JobRun {
       const validation = await deps.datasets.get(job.account_id, job.validation_dataset_id);
       validationShard = (await deps.datasets.tokenization(validation, model)).shard_path;
     }
-    const hp = job.hyperparameters as unknown as ResolvedHyperparameters;
+    const hp = trainerSpecParts(job.hyperparameters as unknown as ResolvedHyperparameters, job.method);
     const spec = {
       version: 1,
       jobId: job.id,
       model: { path: model.storage_path },
       method: job.method === 'FULL' ? 'full' : 'lora',
       data: { train: trainShard.shard_path, validation: validationShard },
-      hyperparameters: {
-        epochs: hp.epochs,
-        batchSize: hp.batchSize,
-        learningRate: hp.learningRate,
-        lrScheduler: hp.lrScheduler,
-        warmupSteps: hp.warmupSteps,
-        warmupRatio: hp.warmupRatio,
-        weightDecay: hp.weightDecay,
-        maxGradNorm: hp.maxGradNorm,
-        seed: hp.seed,
-        maxSeqLength: hp.maxSeqLength,
-        packing: hp.packing,
-        loraRank: hp.loraRank,
-        loraAlpha: hp.loraAlpha,
-        loraDropout: hp.loraDropout,
-        loraTargetModules: hp.loraTargetModules,
-        evalEvery: hp.evalEvery,
-        earlyStoppingPatience: hp.earlyStoppingPatience,
-      },
-      checkpoints: { dir: paths.checkpoints, every: hp.checkpointEvery, keep: 2 },
+      hyperparameters: hp.hyperparameters,
+      checkpoints: { dir: paths.checkpoints, keep: 2, ...hp.checkpoints },
       output: { dir: paths.output, mergeLora: true, exportOnnx: true },
-      runtime: { device: 'auto', dtype: 'auto', threads: null, compile: false, gradientCheckpointing: false },
+      runtime: { device: 'auto', dtype: 'auto', threads: null, compile: false },
     };
     await fs.mkdir(paths.checkpoints, { recursive: true });
     const temp = `${paths.spec}.${process.pid}.tmp`;

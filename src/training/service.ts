@@ -12,9 +12,7 @@ import type { WebhooksService } from '../webhooks/service.js';
 import { findPython } from '../engine/python.js';
 import { reserveFunds } from '../billing/reservations.js';
 import { JobEventHub, streamJobEvents } from './event-hub.js';
-import { billableTokens, resolveHyperparameters, tokenCost } from './hyperparameters.js';
-import type { HyperparametersRequest } from './hyperparameters.js';
-import { datasetShape, estimateFineTune, startFineTune } from './start-job.js';
+import { estimateFineTune, resolveJob, startFineTune } from './start-job.js';
 import type { Estimate, StartFineTuneRequest } from './start-job.js';
 import { listCheckpoints } from './checkpoints.js';
 import type { JobCheckpoint } from './checkpoints.js';
@@ -126,12 +124,12 @@ export function createTrainingService(deps: ServiceDeps & { datasets: DatasetsSe
     if (invalid) return void (await fail('DATASET_NOT_READY', `dataset ${invalid.id} is INVALID (${invalid.error_count} errors)`));
     const model = await deps.catalog.getModel(job.account_id, job.base_model_id);
     try {
-      const shape = await datasetShape(deps, datasets[0]!, model);
-      for (const extra of datasets.slice(1)) await datasetShape(deps, extra!, model);
-      const requested = job.requested as { hyperparameters?: HyperparametersRequest };
-      const hp = resolveHyperparameters(job.method, requested.hyperparameters, { contextLength: model.context_length }, shape);
-      const tokens = billableTokens(shape, hp);
-      const cost = tokenCost(tokens, model.price_per_mtok_micros);
+      const requested = job.requested as { hyperparameters?: unknown };
+      const { hp, tokens, cost } = await resolveJob(
+        deps,
+        { model, method: job.method, training: datasets[0]!, validation: datasets[1] ?? null },
+        requested.hyperparameters,
+      );
       await db.transaction().execute(async (trx) => {
         const reservation = await reserveFunds(trx, {
           accountId: job.account_id,

@@ -6,8 +6,28 @@ import { modelCursor } from '../../catalog/service.js';
 import { ErrorInterface, payload } from '../errors.js';
 import { InvalidInputError, parseUsd } from '../../errors.js';
 import type { DomainError } from '../../errors.js';
+import { IMPORTED_MODEL_DEFAULTS, effectiveTrainingDefaults } from '../../catalog/training-defaults.js';
+import type { TrainingDefaults } from '../../catalog/training-defaults.js';
 
 export const ModelRef = builder.objectRef<ModelRow>('Model');
+
+const LearningRateByMethodRef = builder.objectRef<TrainingDefaults['learningRate']>('LearningRateByMethod').implement({
+  description: 'A peak learning rate per fine-tuning method.',
+  fields: (t) =>
+    Object.fromEntries(Object.keys(IMPORTED_MODEL_DEFAULTS.learningRate).map((method) => [method, t.exposeFloat(method as 'LORA')])),
+});
+
+const TrainingDefaultsRef = builder.objectRef<TrainingDefaults>('TrainingDefaults').implement({
+  description: 'What "auto" hyperparameters start from for this model (docs/training.md, "How auto is decided").',
+  fields: (t) => ({
+    learningRate: t.field({ type: LearningRateByMethodRef, resolve: (d) => d.learningRate }),
+    targetExamples: t.exposeInt('targetExamples', {
+      description: 'Auto epochs aim at about this many examples seen: clamp(ceil(targetExamples / examples), minEpochs, maxEpochs).',
+    }),
+    minEpochs: t.exposeInt('minEpochs'),
+    maxEpochs: t.exposeInt('maxEpochs'),
+  }),
+});
 
 builder.node(ModelRef, {
   description: 'A model in the catalog: a base model, or a model fine-tuned by your account.',
@@ -28,6 +48,7 @@ builder.node(ModelRef, {
       nullable: true,
       resolve: (m, _args, ctx) => (m.base_model_id ? ctx.services.catalog.findModel(principalOf(ctx).accountId, m.base_model_id) : null),
     }),
+    trainingDefaults: t.field({ type: TrainingDefaultsRef, resolve: (m) => effectiveTrainingDefaults(m.training_defaults) }),
     createdAt: t.expose('created_at', { type: 'DateTime' }),
   }),
 });

@@ -10,6 +10,7 @@ import type { ResolvedHyperparameters } from '../../training/hyperparameters.js'
 import type { JobCheckpoint } from '../../training/checkpoints.js';
 import { STOP_WAIT_MS } from '../../training/job-control.js';
 import type { LossCurve } from '../../training/loss-curve.js';
+import { HyperparametersInput, HyperparametersRef } from './hyperparameters.js';
 
 export const TrainingStatusEnum = builder.enumType('TrainingStatus', {
   values: {
@@ -29,32 +30,6 @@ const FineTuneMethodEnum = builder.enumType('FineTuneMethod', {
   values: { LORA: { description: 'Low-rank adapters (default).' }, FULL: { description: 'All weights.' } } as const,
 });
 
-const LrSchedulerEnum = builder.enumType('LrScheduler', { values: ['cosine', 'linear', 'constant'] as const });
-
-const HyperparametersInput = builder.inputType('HyperparametersInput', {
-  description: 'Every field is optional; absent or null means "auto" (see docs/training.md).',
-  fields: (t) => ({
-    epochs: t.int(),
-    batchSize: t.int({ description: 'Packed sequences per optimizer step.' }),
-    learningRate: t.float(),
-    lrScheduler: t.field({ type: LrSchedulerEnum }),
-    warmupSteps: t.int(),
-    warmupRatio: t.float(),
-    weightDecay: t.float(),
-    maxGradNorm: t.float(),
-    seed: t.int(),
-    maxSeqLength: t.int(),
-    packing: t.boolean(),
-    loraRank: t.int(),
-    loraAlpha: t.float(),
-    loraDropout: t.float(),
-    loraTargetModules: t.stringList(),
-    evalEvery: t.int({ description: 'Evaluate on the validation dataset every N steps (needs validationDataset).' }),
-    earlyStoppingPatience: t.int({ description: 'Stop after N evaluations without improvement.' }),
-    checkpointEvery: t.int({ description: 'Checkpoint every N steps (default 50).' }),
-  }),
-});
-
 export const StartFineTuneInput = builder.inputType('StartFineTuneInput', {
   fields: (t) => ({
     baseModel: t.id({ required: true }),
@@ -66,30 +41,6 @@ export const StartFineTuneInput = builder.inputType('StartFineTuneInput', {
     webhookUrl: t.string({ description: 'Called with training.* events for this job, signed with your account webhook secret.' }),
     idempotencyKey: t.string({ description: 'Retrying with the same key returns the same job and reserves once.' }),
     priority: t.int({ description: 'Higher runs first (−100…100, default 0).' }),
-  }),
-});
-
-const HyperparametersRef = builder.objectRef<ResolvedHyperparameters>('Hyperparameters').implement({
-  description: 'The hyperparameters the job runs with, "auto" values decided.',
-  fields: (t) => ({
-    epochs: t.exposeInt('epochs'),
-    batchSize: t.exposeInt('batchSize'),
-    learningRate: t.exposeFloat('learningRate'),
-    lrScheduler: t.exposeString('lrScheduler'),
-    warmupSteps: t.exposeInt('warmupSteps', { nullable: true }),
-    warmupRatio: t.exposeFloat('warmupRatio', { nullable: true }),
-    weightDecay: t.exposeFloat('weightDecay'),
-    maxGradNorm: t.exposeFloat('maxGradNorm'),
-    seed: t.exposeInt('seed'),
-    maxSeqLength: t.exposeInt('maxSeqLength'),
-    packing: t.exposeBoolean('packing'),
-    loraRank: t.exposeInt('loraRank'),
-    loraAlpha: t.exposeFloat('loraAlpha'),
-    loraDropout: t.exposeFloat('loraDropout'),
-    loraTargetModules: t.exposeStringList('loraTargetModules'),
-    evalEvery: t.exposeInt('evalEvery', { nullable: true }),
-    earlyStoppingPatience: t.exposeInt('earlyStoppingPatience', { nullable: true }),
-    checkpointEvery: t.exposeInt('checkpointEvery'),
   }),
 });
 
@@ -365,9 +316,13 @@ const CancelTrainingPayload = jobPayload('CancelTrainingPayload');
 const PauseTrainingPayload = jobPayload('PauseTrainingPayload');
 const ResumeTrainingPayload = jobPayload('ResumeTrainingPayload');
 
-/** GraphQL input → the domain request (null-valued fields mean "auto"/absent). */
+/**
+ * GraphQL input → the domain request. Top-level nulls mean absent; hyperparameters go as
+ * given, for the domain to check (a JSON round trip here once turned a literal `1e400`,
+ * which graphql-js reads as Infinity, into null, i.e. "auto").
+ */
 export function toStartRequest(input: Record<string, unknown>): StartFineTuneRequest {
-  return JSON.parse(JSON.stringify(input, (_k, v) => (v === null ? undefined : v))) as StartFineTuneRequest;
+  return Object.fromEntries(Object.entries(input).filter(([, v]) => v !== null && v !== undefined)) as unknown as StartFineTuneRequest;
 }
 
 builder.queryFields((t) => ({

@@ -8,6 +8,7 @@ import { ForbiddenError, InvalidInputError, formatUsd, parseUsd } from '../../er
 import { modelCursor } from '../../catalog/service.js';
 import type { ModelPage } from '../../catalog/service.js';
 import { DateTime, IdParam, Usd, problemResponses } from '../schemas.js';
+import { effectiveTrainingDefaults } from '../../catalog/training-defaults.js';
 
 export const ModelSchema = Type.Object(
   {
@@ -22,6 +23,18 @@ export const ModelSchema = Type.Object(
     pricePerMillionInferenceTokens: Usd,
     ownedBy: Type.String({ description: '"tuneloop" for base models, else your account id' }),
     baseModel: Type.Union([Type.String(), Type.Null()]),
+    trainingDefaults: Type.Object(
+      {
+        learningRate: Type.Record(Type.String(), Type.Number(), { description: 'Peak learning rate by method (LORA, FULL)' }),
+        targetExamples: Type.Integer(),
+        minEpochs: Type.Integer(),
+        maxEpochs: Type.Integer(),
+      },
+      {
+        description:
+          'What "auto" hyperparameters start from: the learning rate, and epochs = clamp(ceil(targetExamples / examples), minEpochs, maxEpochs) (docs/training.md)',
+      },
+    ),
     createdAt: DateTime,
   },
   { $id: 'Model' },
@@ -52,6 +65,7 @@ function buildModelJson(m: Model) {
     pricePerMillionInferenceTokens: formatUsd(m.inference_price_per_mtok_micros),
     ownedBy: m.owner_account_id ?? 'tuneloop',
     baseModel: m.base_model_id,
+    trainingDefaults: effectiveTrainingDefaults(m.training_defaults),
     createdAt: m.created_at.toISOString(),
   };
 }

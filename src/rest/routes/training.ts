@@ -1,3 +1,4 @@
+import { Ajv } from 'ajv';
 import { Type } from 'typebox';
 import type { Static, TSchema } from 'typebox';
 import type { Http } from '../http.js';
@@ -9,33 +10,12 @@ import type { StartFineTuneRequest } from '../../training/start-job.js';
 import type { JobCheckpoint } from '../../training/checkpoints.js';
 import { STOP_WAIT_MS } from '../../training/job-control.js';
 import { DateTime, Usd, problemResponses } from '../schemas.js';
+import { checkHyperparameters } from '../../training/hyperparameters.js';
+import { restHyperparametersSchema } from '../../training/hyperparameter-schemas.js';
 
 const nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
-const autoOr = <T extends TSchema>(schema: T) => Type.Optional(Type.Union([schema, Type.Literal('auto'), Type.Null()]));
 
-const HyperparametersBody = Type.Object(
-  {
-    epochs: autoOr(Type.Integer()),
-    batchSize: autoOr(Type.Integer()),
-    learningRate: autoOr(Type.Number()),
-    lrScheduler: Type.Optional(nullable(Type.Union([Type.Literal('cosine'), Type.Literal('linear'), Type.Literal('constant')]))),
-    warmupSteps: Type.Optional(nullable(Type.Integer())),
-    warmupRatio: Type.Optional(nullable(Type.Number())),
-    weightDecay: Type.Optional(nullable(Type.Number())),
-    maxGradNorm: Type.Optional(nullable(Type.Number())),
-    seed: Type.Optional(nullable(Type.Integer())),
-    maxSeqLength: autoOr(Type.Integer()),
-    packing: Type.Optional(nullable(Type.Boolean())),
-    loraRank: Type.Optional(nullable(Type.Integer())),
-    loraAlpha: Type.Optional(nullable(Type.Number())),
-    loraDropout: Type.Optional(nullable(Type.Number())),
-    loraTargetModules: Type.Optional(nullable(Type.Array(Type.String()))),
-    evalEvery: Type.Optional(nullable(Type.Integer())),
-    earlyStoppingPatience: Type.Optional(nullable(Type.Integer())),
-    checkpointEvery: Type.Optional(nullable(Type.Integer())),
-  },
-  { additionalProperties: false, description: 'All optional; absent, null or "auto" lets Tuneloop decide (docs/training.md).' },
-);
+const HyperparametersBody = restHyperparametersSchema();
 
 const StartBody = Type.Object(
   {
@@ -150,6 +130,21 @@ export function eventJson(e: TrainingEvent) {
 
 const JobIdParam = Type.Object({ jobId: Type.String({ minLength: 1, maxLength: 200 }) });
 
+/**
+ * The start and estimate routes check hyperparameters with the domain's strict rule before
+ * fastify's schema validation, and validate the body without type coercion: the shared
+ * validator coerces (`"1e400"` → Infinity, `true` → 1, `null` → 0), which would let a bad
+ * value through as another one, or refuse `null` ("auto").
+ */
+const strictBody = {
+  preValidation: async (request: { body: unknown }) => {
+    const body = request.body as { method?: unknown; hyperparameters?: unknown } | null;
+    if (body && typeof body === 'object') checkHyperparameters(body.method, body.hyperparameters);
+  },
+  validatorCompiler: ({ schema }: { schema: object }) => strictAjv.compile(schema),
+};
+const strictAjv = new Ajv({ coerceTypes: false, useDefaults: true, removeAdditional: false, allErrors: false, strict: false });
+
 function toRequest(body: Static<typeof StartBody>, idempotencyHeader: string | undefined): StartFineTuneRequest {
   const req = JSON.parse(JSON.stringify(body, (_k, v) => (v === null ? undefined : v))) as StartFineTuneRequest;
   if (idempotencyHeader) req.idempotencyKey = idempotencyHeader;
@@ -169,6 +164,7 @@ export async function registerTrainingRoutes(app: Http, services: Services): Pro
         body: StartBody,
         response: { 201: Type.Ref('TrainingJob'), ...problemResponses, 402: Type.Ref('Problem'), 409: Type.Ref('Problem') },
       },
+      ...strictBody,
     },
     async (request, reply) => {
       const job = await services.training.start(caller(request).accountId, toRequest(request.body, request.headers['idempotency-key']));
@@ -197,6 +193,7 @@ export async function registerTrainingRoutes(app: Http, services: Services): Pro
           ...problemResponses,
         },
       },
+      ...strictBody,
     },
     async (request) => {
       const e = await services.training.estimate(caller(request).accountId, toRequest(request.body, undefined));
