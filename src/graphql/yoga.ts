@@ -1,5 +1,5 @@
 import { createYoga, maskError as defaultMaskError } from 'graphql-yoga';
-import type { YogaServerInstance } from 'graphql-yoga';
+import type { Plugin, YogaServerInstance } from 'graphql-yoga';
 import { GraphQLError, Kind, getOperationAST } from 'graphql';
 import type { DocumentNode } from 'graphql';
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
@@ -11,6 +11,7 @@ import { DomainError } from '../errors.js';
 import { getSchema } from './schema.js';
 import { forgetContext } from './builder.js';
 import type { GraphQLContext } from './builder.js';
+import { useSharedSubscriptionResults } from './shared-subscriptions.js';
 
 /** What the HTTP host or the graphql-ws server hands yoga besides the request. */
 export interface ServerContext {
@@ -62,12 +63,21 @@ function singleOperation(document: DocumentNode): boolean {
   return operations === 1;
 }
 
+export interface GraphQLServerOptions {
+  /**
+   * More envelop/yoga plugins (tracing, metrics…). Every operation — queries, mutations and
+   * subscriptions over HTTP GET/POST, SSE and graphql-ws — runs through them
+   * (test/foundation/graphql-plugins.test.ts).
+   */
+  plugins?: Plugin<GraphQLContext>[];
+}
+
 /**
  * The GraphQL server at /graphql: HTTP (GET/POST, multipart uploads), SSE (`Accept:
  * text/event-stream`) and — through `getEnveloped` in ws.ts — graphql-ws, all with the
- * same context, auth, validation and limits.
+ * same context, auth, validation, limits and plugins: this is the only way operations run.
  */
-export function createGraphQLServer(services: Services): Yoga {
+export function createGraphQLServer(services: Services, opts: GraphQLServerOptions = {}): Yoga {
   // The onRequest hook authenticates; the context reuses its answer instead of hashing the key again.
   const principals = new WeakMap<Request, Principal>();
   return createYoga<ServerContext, GraphQLContext>({
@@ -93,7 +103,7 @@ export function createGraphQLServer(services: Services): Yoga {
       //
       // Only for documents of one operation: the plugin caches a compiled query by document,
       // whatever the operation name, so `query A {…} query B {…}` run as B after A would
-      // answer A (test/foundation/graphql-fast-path.test.ts).
+      // answer A (test/foundation/graphql-http.test.ts).
       useGraphQlJit(
         {},
         { enableIf: (args) => singleOperation(args.document) && getOperationAST(args.document, args.operationName)?.operation === 'query' },
@@ -121,6 +131,9 @@ export function createGraphQLServer(services: Services): Yoga {
           return { onExecuteDone: ({ args }: { args: { contextValue: unknown } }) => forgetContext(args.contextValue as object) };
         },
       },
+      // After graphql-jit: subscriptions get this plugin's subscribe function.
+      useSharedSubscriptionResults(),
+      ...(opts.plugins ?? []),
     ],
     context: async ({ request, principal, signal }) => {
       let known = principal;

@@ -2,7 +2,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { buildApp } from '../../src/app.js';
-import type { App } from '../../src/app.js';
+import type { App, AppOptions } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import type { Config } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
@@ -26,7 +26,14 @@ export async function makeTempDir(label = 'tuneloop-test-'): Promise<string> {
 /** Boots api (+ worker if asked) in this process on port 0 against a fresh database. */
 export async function startTestApp(
   engine: Engine,
-  opts: { worker?: boolean; api?: boolean; config?: Partial<Config>; dataDir?: string; databaseUrl?: string } = {},
+  opts: {
+    worker?: boolean;
+    api?: boolean;
+    config?: Partial<Config>;
+    dataDir?: string;
+    databaseUrl?: string;
+    graphqlPlugins?: AppOptions['graphqlPlugins'];
+  } = {},
 ): Promise<TestApp> {
   const dataDir = opts.dataDir ?? (await makeTempDir());
   const database = engine === 'postgres' && !opts.databaseUrl ? await createTestDatabase(path.basename(dataDir)) : undefined;
@@ -41,7 +48,13 @@ export async function startTestApp(
     },
     {},
   );
-  const app = await buildApp({ config, api: opts.api ?? true, worker: opts.worker ?? false, log: createLogger(config.logLevel) });
+  const app = await buildApp({
+    config,
+    api: opts.api ?? true,
+    worker: opts.worker ?? false,
+    log: createLogger(config.logLevel),
+    ...(opts.graphqlPlugins ? { graphqlPlugins: opts.graphqlPlugins } : {}),
+  });
   await app.start();
   return {
     app,

@@ -36,7 +36,7 @@ builder.queryFields((t) => ({
   fineTunableModels: t.field({
     type: [ModelRef],
     description: 'Models you can fine-tune.',
-    // Synchronous when the listing is cached: the plain-query fast path then runs without a promise.
+    // From the listing cache without a promise while it is fresh.
     resolve: (_root, _args, ctx) => {
       const accountId = principalOf(ctx).accountId;
       return (
