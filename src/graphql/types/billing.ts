@@ -1,6 +1,7 @@
 import { builder, type principalOf } from '../builder.js';
 import { payload } from '../errors.js';
 import { ErrorInterface } from '../errors.js';
+import type { ListedError } from '../errors.js';
 import { AccountRef } from './account.js';
 import type { LedgerEntry } from '../../db/schema.js';
 import { parseUsd } from '../../errors.js';
@@ -48,11 +49,11 @@ const TopUpAccountInput = builder.inputType('TopUpAccountInput', {
 });
 
 const TopUpAccountPayload = builder
-  .objectRef<{ account?: Awaited<ReturnType<typeof loadAccount>>; errors: Error[] }>('TopUpAccountPayload')
+  .objectRef<{ account?: Awaited<ReturnType<typeof loadAccount>>; errors: ListedError[] }>('TopUpAccountPayload')
   .implement({
     fields: (t) => ({
       account: t.field({ type: AccountRef, nullable: true, resolve: (p) => p.account ?? null }),
-      errors: t.field({ type: [ErrorInterface], resolve: (p) => p.errors as never }),
+      errors: t.field({ type: [ErrorInterface], resolve: (p) => p.errors }),
     }),
   });
 

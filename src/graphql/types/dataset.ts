@@ -2,8 +2,8 @@ import { resolveCursorConnection } from '@pothos/plugin-relay';
 import type { ResolveCursorConnectionArgs } from '@pothos/plugin-relay';
 import { builder, principalOf } from '../builder.js';
 import { ErrorInterface, payload } from '../errors.js';
+import type { ListedError } from '../errors.js';
 import type { Dataset } from '../../db/tables/datasets.js';
-import type { DomainError } from '../../errors.js';
 
 export const DatasetStatusEnum = builder.enumType('DatasetStatus', {
   values: {
@@ -116,14 +116,14 @@ const CreateDatasetFromPathInput = builder.inputType('CreateDatasetFromPathInput
   }),
 });
 
-const UploadDatasetPayload = builder.objectRef<{ dataset?: Dataset; errors: DomainError[] }>('UploadDatasetPayload').implement({
+const UploadDatasetPayload = builder.objectRef<{ dataset?: Dataset; errors: ListedError[] }>('UploadDatasetPayload').implement({
   fields: (t) => ({
     dataset: t.field({ type: DatasetRef, nullable: true, resolve: (p) => p.dataset ?? null }),
     errors: t.field({ type: [ErrorInterface], resolve: (p) => p.errors }),
   }),
 });
 
-const DeleteDatasetPayload = builder.objectRef<{ deletedId?: string; errors: DomainError[] }>('DeleteDatasetPayload').implement({
+const DeleteDatasetPayload = builder.objectRef<{ deletedId?: string; errors: ListedError[] }>('DeleteDatasetPayload').implement({
   fields: (t) => ({
     deletedId: t.id({ nullable: true, resolve: (p) => p.deletedId ?? null }),
     errors: t.field({ type: [ErrorInterface], resolve: (p) => p.errors }),

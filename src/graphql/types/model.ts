@@ -4,8 +4,8 @@ import { builder, principalOf } from '../builder.js';
 import type { Model as ModelRow } from '../../db/schema.js';
 import { modelCursor } from '../../catalog/service.js';
 import { ErrorInterface, payload } from '../errors.js';
+import type { ListedError } from '../errors.js';
 import { InvalidInputError, parseUsd } from '../../errors.js';
-import type { DomainError } from '../../errors.js';
 
 export const ModelRef = builder.objectRef<ModelRow>('Model');
 
@@ -79,7 +79,7 @@ const SetModelPricesInput = builder.inputType('SetModelPricesInput', {
   }),
 });
 
-const SetModelPricesPayload = builder.objectRef<{ model?: ModelRow; errors: DomainError[] }>('SetModelPricesPayload').implement({
+const SetModelPricesPayload = builder.objectRef<{ model?: ModelRow; errors: ListedError[] }>('SetModelPricesPayload').implement({
   fields: (t) => ({
     model: t.field({ type: ModelRef, nullable: true, resolve: (p) => p.model ?? null }),
     errors: t.field({ type: [ErrorInterface], resolve: (p) => p.errors }),

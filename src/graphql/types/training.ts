@@ -1,9 +1,9 @@
 import { builder, principalOf } from '../builder.js';
 import { ErrorInterface, payload } from '../errors.js';
+import type { ListedError } from '../errors.js';
 import { ModelRef } from './model.js';
 import { DatasetRef } from './dataset.js';
 import type { TrainingEvent, TrainingJob } from '../../db/tables/training.js';
-import type { DomainError } from '../../errors.js';
 import type { Estimate, StartFineTuneRequest } from '../../training/start-job.js';
 import type { ResolvedHyperparameters } from '../../training/hyperparameters.js';
 
@@ -273,14 +273,14 @@ const CostEstimateRef = builder.objectRef<Estimate>('CostEstimate').implement({
   }),
 });
 
-const StartFineTunePayload = builder.objectRef<{ job?: TrainingJob; errors: DomainError[] }>('StartFineTunePayload').implement({
+const StartFineTunePayload = builder.objectRef<{ job?: TrainingJob; errors: ListedError[] }>('StartFineTunePayload').implement({
   fields: (t) => ({
     job: t.field({ type: TrainingJobRef, nullable: true, resolve: (p) => p.job ?? null }),
     errors: t.field({ type: [ErrorInterface], resolve: (p) => p.errors }),
   }),
 });
 
-const CancelTrainingPayload = builder.objectRef<{ job?: TrainingJob; errors: DomainError[] }>('CancelTrainingPayload').implement({
+const CancelTrainingPayload = builder.objectRef<{ job?: TrainingJob; errors: ListedError[] }>('CancelTrainingPayload').implement({
   fields: (t) => ({
     job: t.field({ type: TrainingJobRef, nullable: true, resolve: (p) => p.job ?? null }),
     errors: t.field({ type: [ErrorInterface], resolve: (p) => p.errors }),

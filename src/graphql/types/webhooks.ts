@@ -2,6 +2,7 @@ import { resolveCursorConnection } from '@pothos/plugin-relay';
 import type { ResolveCursorConnectionArgs } from '@pothos/plugin-relay';
 import { builder, principalOf } from '../builder.js';
 import { ErrorInterface, payload } from '../errors.js';
+import type { ListedError } from '../errors.js';
 import { AccountRef } from './account.js';
 import type { DomainError } from '../../errors.js';
 import { webhookEventTypes } from '../../webhooks/event-types.js';
@@ -218,7 +219,7 @@ const RedeliverWebhookInput = builder.inputType('RedeliverWebhookInput', {
   fields: (t) => ({ deliveryId: t.id({ required: true }) }),
 });
 
-type Errors = { errors: DomainError[] };
+type Errors = { errors: ListedError[] };
 
 const EndpointWithSecretPayload = (name: string, description: string) =>
   builder.objectRef<Errors & { endpoint?: WebhookEndpoint; secret?: string }>(name).implement({
