@@ -1,6 +1,8 @@
 import { builder, type principalOf } from '../builder.js';
 import { payload } from '../errors.js';
 import { ErrorInterface } from '../errors.js';
+import { listingConnection } from '../connection.js';
+import { ledgerListing } from '../../billing/listing.js';
 import type { ListedError } from '../errors.js';
 import { AccountRef } from './account.js';
 import type { LedgerEntry } from '../../db/schema.js';
@@ -23,20 +25,11 @@ builder.objectFields(AccountRef, (t) => ({
   ledger: t.connection({
     type: LedgerEntryRef,
     description: 'The account ledger, newest first. The balance is the sum of its amounts.',
-    resolve: async (account, args, ctx) => {
-      const first = args.first ?? 50;
-      const after = args.after ? BigInt(Buffer.from(args.after, 'base64url').toString()) : null;
-      const page = await ctx.services.billing.ledger(account.id, { first, after });
-      return {
-        edges: page.entries.map((entry) => ({ cursor: Buffer.from(entry.seq.toString()).toString('base64url'), node: entry })),
-        pageInfo: {
-          hasNextPage: page.hasNextPage,
-          hasPreviousPage: after !== null,
-          startCursor: page.entries[0] ? Buffer.from(page.entries[0].seq.toString()).toString('base64url') : null,
-          endCursor: page.entries.at(-1) ? Buffer.from(page.entries.at(-1)!.seq.toString()).toString('base64url') : null,
-        },
-      };
-    },
+    resolve: (account, args, ctx) =>
+      listingConnection(ledgerListing, args, async (page) => {
+        const { entries, hasNextPage } = await ctx.services.billing.ledger(account.id, page);
+        return { items: entries, hasNextPage };
+      }),
   }),
 }));
 

@@ -1,7 +1,7 @@
-import { resolveCursorConnection } from '@pothos/plugin-relay';
-import type { ResolveCursorConnectionArgs } from '@pothos/plugin-relay';
 import { builder, principalOf } from '../builder.js';
 import { ErrorInterface, payload } from '../errors.js';
+import { listingConnection } from '../connection.js';
+import { datasetListing } from '../../datasets/listing.js';
 import type { ListedError } from '../errors.js';
 import type { Dataset } from '../../db/tables/datasets.js';
 
@@ -142,14 +142,12 @@ builder.queryFields((t) => ({
     description: 'Your datasets, newest first.',
     args: { status: t.arg({ type: DatasetStatusEnum }) },
     resolve: (_root, args, ctx) =>
-      resolveCursorConnection({ args, toCursor: (d: Dataset) => d.id }, async ({ after, limit, inverted }: ResolveCursorConnectionArgs) => {
-        if (inverted) return [];
-        const page = await ctx.services.datasets.list(principalOf(ctx).accountId, {
-          first: limit,
-          after: after ?? null,
+      listingConnection(datasetListing, args, async (page) => {
+        const { datasets, hasNextPage } = await ctx.services.datasets.list(principalOf(ctx).accountId, {
+          ...page,
           ...(args.status ? { status: args.status } : {}),
         });
-        return page.datasets;
+        return { items: datasets, hasNextPage };
       }),
   }),
 }));

@@ -1,8 +1,7 @@
-import { resolveCursorConnection } from '@pothos/plugin-relay';
-import type { ResolveCursorConnectionArgs } from '@pothos/plugin-relay';
 import { builder, principalOf } from '../builder.js';
 import type { Model as ModelRow } from '../../db/schema.js';
-import { modelCursor } from '../../catalog/service.js';
+import { modelListing } from '../../catalog/listing.js';
+import { listingConnection } from '../connection.js';
 import { ErrorInterface, payload } from '../errors.js';
 import type { ListedError } from '../errors.js';
 import { InvalidInputError, parseUsd } from '../../errors.js';
@@ -56,18 +55,13 @@ builder.queryFields((t) => ({
     description: 'Every model you can see: base models and your fine-tuned ones, oldest first.',
     args: { fineTunable: t.arg.boolean() },
     resolve: (_root, args, ctx) =>
-      resolveCursorConnection(
-        { args, toCursor: (model: ModelRow) => modelCursor(model) },
-        async ({ after, limit, inverted }: ResolveCursorConnectionArgs) => {
-          if (inverted) return [];
-          const page = await ctx.services.catalog.listModels(principalOf(ctx).accountId, {
-            first: limit,
-            after: after ?? null,
-            ...(args.fineTunable != null ? { fineTunable: args.fineTunable } : {}),
-          });
-          return page.models;
-        },
-      ),
+      listingConnection(modelListing, args, async (page) => {
+        const { models, hasNextPage } = await ctx.services.catalog.listModels(principalOf(ctx).accountId, {
+          ...page,
+          ...(args.fineTunable != null ? { fineTunable: args.fineTunable } : {}),
+        });
+        return { items: models, hasNextPage };
+      }),
   }),
 }));
 

@@ -1,5 +1,7 @@
 import { builder, principalOf } from '../builder.js';
 import { ErrorInterface, payload } from '../errors.js';
+import { listingConnection } from '../connection.js';
+import { trainingEventListing, trainingJobListing } from '../../training/listings.js';
 import type { ListedError } from '../errors.js';
 import { ModelRef } from './model.js';
 import { DatasetRef } from './dataset.js';
@@ -190,25 +192,14 @@ builder.node(TrainingJobRef, {
     steps: t.connection({
       type: TrainingStepRef,
       description: 'The loss curve: every step, in order.',
-      resolve: async (j, args, ctx) => {
-        const first = Math.min(args.first ?? 100, 1000);
-        const after = args.after ? Number(Buffer.from(args.after, 'base64url').toString()) : 0;
-        const page = await ctx.services.training.events(principalOf(ctx).accountId, j.id, {
-          afterSeq: after,
-          limit: first,
-          types: ['step'],
-        });
-        const cursor = (e: TrainingEvent) => Buffer.from(String(e.seq)).toString('base64url');
-        return {
-          edges: page.events.map((e) => ({ cursor: cursor(e), node: e })),
-          pageInfo: {
-            hasNextPage: page.hasNextPage,
-            hasPreviousPage: after > 0,
-            startCursor: page.events[0] ? cursor(page.events[0]) : null,
-            endCursor: page.events.at(-1) ? cursor(page.events.at(-1)!) : null,
-          },
-        };
-      },
+      resolve: (j, args, ctx) =>
+        listingConnection(trainingEventListing, args, async (page) => {
+          const { events, hasNextPage } = await ctx.services.training.events(principalOf(ctx).accountId, j.id, {
+            ...page,
+            types: ['step'],
+          });
+          return { items: events, hasNextPage };
+        }),
     }),
     checkpoints: t.field({ type: [CheckpointRef], resolve: (j, _a, ctx) => ctx.services.training.checkpoints(j.id) }),
     error: t.field({
@@ -303,23 +294,14 @@ builder.queryFields((t) => ({
     type: TrainingJobRef,
     description: 'Your jobs, newest first.',
     args: { status: t.arg({ type: TrainingStatusEnum }) },
-    resolve: async (_root, args, ctx) => {
-      const after = args.after ?? null;
-      const page = await ctx.services.training.list(principalOf(ctx).accountId, {
-        first: args.first ?? 20,
-        after,
-        status: args.status ?? null,
-      });
-      return {
-        edges: page.jobs.map((j) => ({ cursor: j.id, node: j })),
-        pageInfo: {
-          hasNextPage: page.hasNextPage,
-          hasPreviousPage: after !== null,
-          startCursor: page.jobs[0]?.id ?? null,
-          endCursor: page.jobs.at(-1)?.id ?? null,
-        },
-      };
-    },
+    resolve: (_root, args, ctx) =>
+      listingConnection(trainingJobListing, args, async (page) => {
+        const { jobs, hasNextPage } = await ctx.services.training.list(principalOf(ctx).accountId, {
+          ...page,
+          status: args.status ?? null,
+        });
+        return { items: jobs, hasNextPage };
+      }),
   }),
   estimateFineTuneCost: t.field({
     type: CostEstimateRef,
