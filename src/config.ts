@@ -50,6 +50,8 @@ export interface Config {
   inferenceMaxQueue: number;
   /** A webhook attempt that has not answered within this many milliseconds fails (and is retried). */
   webhookTimeoutMs: number;
+  /** A request body that stops arriving for this many milliseconds is answered 408 (TUNELOOP_BODY_TIMEOUT_MS; 0 = never). */
+  bodyTimeoutMs: number;
 }
 
 function envInt(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -99,6 +101,7 @@ export function loadConfig(overrides: Partial<Config> = {}, env: NodeJS.ProcessE
     inferenceMaxBatch: overrides.inferenceMaxBatch ?? envInt(env, 'TUNELOOP_INFERENCE_MAX_BATCH', 8),
     inferenceMaxQueue: overrides.inferenceMaxQueue ?? envInt(env, 'TUNELOOP_INFERENCE_MAX_QUEUE', 32),
     webhookTimeoutMs: overrides.webhookTimeoutMs ?? envInt(env, 'TUNELOOP_WEBHOOK_TIMEOUT_MS', 15_000),
+    bodyTimeoutMs: overrides.bodyTimeoutMs ?? envInt(env, 'TUNELOOP_BODY_TIMEOUT_MS', 30_000),
   };
 }
 

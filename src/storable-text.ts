@@ -25,9 +25,8 @@ export function unstorablePath(value: unknown, path: string): string | undefined
     }
     return undefined;
   }
-  // Plain objects only: streams, buffers and files are not text.
-  const proto = Object.getPrototypeOf(value);
-  if (proto !== Object.prototype && proto !== null) return undefined;
+  // Streams, buffers and files are not text (query-string parsers make objects of their own prototypes).
+  if (ArrayBuffer.isView(value) || typeof (value as { pipe?: unknown }).pipe === 'function' || value instanceof Blob) return undefined;
   for (const [key, item] of Object.entries(value)) {
     const at = path ? `${path}.${key}` : key;
     if (!isStorableText(key)) return at;

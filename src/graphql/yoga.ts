@@ -12,6 +12,7 @@ import { getSchema } from './schema.js';
 import { forgetContext } from './builder.js';
 import type { GraphQLContext } from './builder.js';
 import { useSharedSubscriptionResults } from './shared-subscriptions.js';
+import { useStrictInput } from './strict-input.js';
 
 /** What the HTTP host or the graphql-ws server hands yoga besides the request. */
 export interface ServerContext {
@@ -98,6 +99,8 @@ export function createGraphQLServer(services: Services, opts: GraphQLServerOptio
     fetchAPI: createFetch({ formDataLimits: { fileSize: services.datasets.maxBytes, files: 1, fieldSize: 1 << 20 } }),
     maskedErrors: { maskError: maskErrorFor(services) },
     plugins: [
+      // Strings PostgreSQL cannot store, and Files that are not uploads, stop the operation.
+      useStrictInput(),
       // Queries run compiled (graphql-jit): ≈ 4× less execution time for catalog-sized
       // results. Mutations and subscriptions keep graphql-js semantics (uploads, streams).
       //

@@ -8,6 +8,8 @@ import { migrationsApplied } from '../db/migrate.js';
 import type { Http } from './http.js';
 import { problem, restErrorHandler, sendProblem } from './problem.js';
 import { ProblemSchema } from './schemas.js';
+import { bodyTimeoutHook } from './body-timeout.js';
+import { strictInputHook } from './strict-input.js';
 import { Type } from 'typebox';
 import { AccountSchema, registerAccountRoutes } from './routes/account.js';
 import { ModelSchema, registerModelRoutes } from './routes/models.js';
@@ -69,6 +71,9 @@ export async function buildHttpServer(opts: HttpServerOptions): Promise<Http> {
   app.setNotFoundHandler((request, reply) =>
     sendProblem(reply, problem(404, 'NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`)),
   );
+
+  app.addHook('onRequest', bodyTimeoutHook(services.config.bodyTimeoutMs));
+  app.addHook('preValidation', strictInputHook);
 
   // Authentication for REST and inference routes; GraphQL authenticates inside yoga.
   // A callback hook, not an async one: a cached key (nearly every request) is answered

@@ -144,7 +144,12 @@ export async function registerDatasetRoutes(app: Http, services: Services): Prom
 
   async function upload(request: FastifyRequest, type: string, accountId: string, opts: CreateDatasetOptions): Promise<Dataset> {
     if (type !== 'multipart/form-data') return services.datasets.createFromStream(accountId, request.body as Readable, opts);
-    const file = await request.file();
+    const file = await request.file().catch((err: unknown) => {
+      // The parser's own limits carry a status; anything else it throws (a boundary that
+      // never appears, a malformed part header) means the body is not the multipart it claims.
+      if ((err as { statusCode?: number }).statusCode) throw err;
+      throw new DomainError('INVALID_MULTIPART', `the multipart body could not be read: ${(err as Error).message}`, 400);
+    });
     if (file?.fieldname !== 'file') throw new InvalidInputError('file', 'send the dataset in a multipart field named "file"');
     return services.datasets.createFromStream(accountId, file.file, { ...opts, filename: opts.filename ?? file.filename });
   }
