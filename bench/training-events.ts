@@ -1,5 +1,5 @@
 /**
- * Live training events at scale (issue 6 benchmark). Prints figures; asserts nothing.
+ * Live training events at scale. Prints figures; asserts nothing.
  *
  * 1. Fan-out: N graphql-ws subscribers (default 1000) on one running job whose "trainer"
  *    emits steps at a steady rate; latency from the trainer writing an event to each client
