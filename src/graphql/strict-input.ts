@@ -138,10 +138,13 @@ function inputsOf(schema: GraphQLSchema, document: DocumentNode): DocumentInputs
       result.variables.push({ name: node.name.value, type, path });
       return;
     }
-    if (isNonNullType(type)) return walk(node, type.ofType, path);
+    if (isNonNullType(type)) {
+      walk(node, type.ofType, path);
+      return;
+    }
     if (isListType(type)) {
-      if (node.kind !== Kind.LIST) return walk(node, type.ofType, path);
-      node.values.forEach((item, i) => walk(item, type.ofType, `${path}[${i}]`));
+      if (node.kind === Kind.LIST) node.values.forEach((item, i) => walk(item, type.ofType, `${path}[${i}]`));
+      else walk(node, type.ofType, path);
       return;
     }
     if (isInputObjectType(type)) {

@@ -1,4 +1,6 @@
 import { InvalidInputError } from '../errors.js';
+import { isId } from '../ids.js';
+import type { IdKind } from '../ids.js';
 import { isStorableText } from '../storable-text.js';
 
 /**
@@ -77,6 +79,16 @@ export function defineListing<T, K>(spec: ListingSpec<T, K>): Listing<T, K> {
       return { first, after: opts.after == null ? null : decode(opts.after) };
     },
   };
+}
+
+/** A listing ordered by object id alone (ids sort by creation time): the cursor holds the id. */
+export function defineIdListing<T extends { id: string }>(name: string, kind: IdKind, sizes: { defaultSize: number; maxSize: number }) {
+  return defineListing<T, string>({
+    name,
+    ...sizes,
+    keyOf: (item) => [item.id],
+    parseKey: ([id, ...rest]) => (id !== undefined && rest.length === 0 && isId(kind, id) ? id : undefined),
+  });
 }
 
 /** Key parts: an integer sequence number (0 … 2^53). */

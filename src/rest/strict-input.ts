@@ -16,18 +16,18 @@ import { isStorableText, unstorablePath } from '../storable-text.js';
  */
 export function strictInputHook(request: FastifyRequest, _reply: FastifyReply, done: (err?: Error) => void): void {
   // /graphql answers in GraphQL's own shape (its step runs inside yoga).
-  if (request.url.startsWith('/graphql')) return done();
+  done(request.url.startsWith('/graphql') ? undefined : unstorableInput(request));
+}
+
+function unstorableInput(request: FastifyRequest): DomainError | undefined {
   const params = request.params as Record<string, unknown> | undefined;
-  if (params) {
-    for (const name in params) {
-      const value = params[name];
-      if (typeof value === 'string' && !isStorableText(value)) {
-        return done(new DomainError('NOT_FOUND', `nothing has this ${name}: it holds characters no id can have`, 404, { field: name }));
-      }
+  for (const name in params) {
+    const value = params[name];
+    if (typeof value === 'string' && !isStorableText(value)) {
+      return new DomainError('NOT_FOUND', `nothing has this ${name}: it holds characters no id can have`, 404, { field: name });
     }
   }
   const field = unstorablePath(request.query, 'querystring') ?? unstorablePath(request.body, 'body');
-  if (field !== undefined)
-    return done(new InvalidInputError(field, `${field} contains text that cannot be stored (a NUL character or an unpaired surrogate)`));
-  done();
+  if (field === undefined) return undefined;
+  return new InvalidInputError(field, `${field} contains text that cannot be stored (a NUL character or an unpaired surrogate)`);
 }

@@ -1,15 +1,9 @@
 import type { TrainingEvent, TrainingJob } from '../db/tables/training.js';
 import { isId } from '../ids.js';
-import { defineListing, parseSeq } from '../paging/listing.js';
+import { defineIdListing, defineListing, parseSeq } from '../paging/listing.js';
 
 /** An account's jobs, newest first (ids sort by creation time). */
-export const trainingJobListing = defineListing<TrainingJob, string>({
-  name: 'trainingJobs',
-  defaultSize: 20,
-  maxSize: 100,
-  keyOf: (job) => [job.id],
-  parseKey: ([id, ...rest]) => (id !== undefined && rest.length === 0 && isId('trainingJob', id) ? id : undefined),
-});
+export const trainingJobListing = defineIdListing<TrainingJob>('trainingJobs', 'trainingJob', { defaultSize: 20, maxSize: 100 });
 
 /**
  * A job's stored events, oldest first. The cursor names the job too: another job's cursor

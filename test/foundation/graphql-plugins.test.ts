@@ -4,9 +4,8 @@ import type { Plugin } from 'graphql-yoga';
 import { startFreshApp } from './data-dir.js';
 import type { TestApp } from '../helpers/app.js';
 import { engines } from '../helpers/db.js';
-import { addTinyModel } from '../helpers/training.js';
+import { addTinyModel, insertJob } from '../helpers/training.js';
 import { gqlSse, readSse, wsClient, wsCollect } from '../helpers/clients.js';
-import { newId } from '../../src/ids.js';
 import type { GraphQLContext } from '../../src/graphql/builder.js';
 
 /** What the spy plugin saw of one operation, by operation name. */
@@ -72,31 +71,14 @@ describe.each(engines())('GraphQL plugins see every operation (%s)', (engine) =>
     key = account.apiKey;
     await addTinyModel(t, 'tiny-plugins');
     // A cancelled job with two stored events: its subscription replays them and completes.
-    jobId = newId('trainingJob');
-    const db = t.app.services.db;
-    await db
-      .insertInto('training_jobs')
-      .values({
-        id: jobId,
-        account_id: account.accountId,
-        base_model_id: 'tiny-plugins',
-        training_dataset_id: newId('dataset'),
-        method: 'LORA',
-        hyperparameters: JSON.stringify({}),
-        requested: JSON.stringify({}),
-        status: 'CANCELLED',
-        event_seq: 2,
-        queued_at: new Date(),
-        finished_at: new Date(),
-      } as never)
-      .execute();
-    await db
-      .insertInto('training_events')
-      .values([
-        { job_id: jobId, seq: 1, type: 'status', step: 0, status: 'QUEUED', payload: JSON.stringify({ status: 'QUEUED' }) },
-        { job_id: jobId, seq: 2, type: 'status', step: 0, status: 'CANCELLED', payload: JSON.stringify({ status: 'CANCELLED' }) },
-      ] as never)
-      .execute();
+    jobId = await insertJob(t, account.accountId, {
+      baseModel: 'tiny-plugins',
+      status: 'CANCELLED',
+      events: [
+        { type: 'status', step: 0, status: 'QUEUED', payload: { status: 'QUEUED' } },
+        { type: 'status', step: 0, status: 'CANCELLED', payload: { status: 'CANCELLED' } },
+      ],
+    });
   });
   afterAll(async () => t?.stop());
 

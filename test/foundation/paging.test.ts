@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFreshApp } from './data-dir.js';
 import type { TestApp } from '../helpers/app.js';
 import { engines } from '../helpers/db.js';
-import { addTinyModel, restJson } from '../helpers/training.js';
+import { addTinyModel, insertJob, restJson } from '../helpers/training.js';
 import { newId } from '../../src/ids.js';
 
 type GraphQLBody = { data?: Record<string, unknown> | null; errors?: Array<{ message: string; extensions?: Record<string, unknown> }> };
@@ -24,39 +24,10 @@ describe.each(engines())('paging (%s)', (engine) => {
     const account = await t.account('paging');
     key = account.apiKey;
     await addTinyModel(t, 'tiny-paging');
-    const db = t.app.services.db;
     jobIds = [];
     for (let i = 0; i < 3; i++) {
-      const id = newId('trainingJob');
-      jobIds.push(id);
-      await db
-        .insertInto('training_jobs')
-        .values({
-          id,
-          account_id: account.accountId,
-          base_model_id: 'tiny-paging',
-          training_dataset_id: newId('dataset'),
-          method: 'LORA',
-          hyperparameters: JSON.stringify({}),
-          requested: JSON.stringify({}),
-          status: 'RUNNING',
-          event_seq: 3,
-          queued_at: new Date(),
-        } as never)
-        .execute();
-      await db
-        .insertInto('training_events')
-        .values(
-          [1, 2, 3].map((seq) => ({
-            job_id: id,
-            seq,
-            type: 'step',
-            step: seq,
-            status: 'RUNNING',
-            payload: JSON.stringify({ step: seq, loss: 1 / seq }),
-          })) as never,
-        )
-        .execute();
+      const steps = [1, 2, 3].map((step) => ({ type: 'step', step, status: 'RUNNING', payload: { step, loss: 1 / step } }));
+      jobIds.push(await insertJob(t, account.accountId, { baseModel: 'tiny-paging', status: 'RUNNING', events: steps }));
       await new Promise((r) => setTimeout(r, 5)); // ids sort by creation time
     }
     for (let i = 0; i < 3; i++) await t.app.services.webhooks.createEndpoint(account.accountId, { url: `http://8.8.8.8:8080/hook${i}` });

@@ -1,5 +1,6 @@
 import type { TestApp } from './app.js';
 import { tinyModelFolder } from './models.js';
+import { newId } from '../../src/ids.js';
 
 /** A small Q&A set the tiny model can learn in a few dozen steps. */
 export const QA: Array<[string, string]> = [
@@ -86,4 +87,44 @@ export async function waitForJob(
     if (Date.now() > deadline) throw new Error(`job ${jobId} still ${body.status} after ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 200));
   }
+}
+
+/**
+ * A job written straight to the database, with its stored events (`seq` 1, 2, …): for
+ * tests of what reads jobs (listings, subscriptions) that need no trainer.
+ */
+export async function insertJob(
+  t: TestApp,
+  accountId: string,
+  opts: {
+    baseModel: string;
+    status: string;
+    events: Array<{ type: string; step: number; status: string; payload: Record<string, unknown> }>;
+  },
+): Promise<string> {
+  const id = newId('trainingJob');
+  const terminal = ['SUCCEEDED', 'FAILED', 'CANCELLED'].includes(opts.status);
+  await t.app.services.db
+    .insertInto('training_jobs')
+    .values({
+      id,
+      account_id: accountId,
+      base_model_id: opts.baseModel,
+      training_dataset_id: newId('dataset'),
+      method: 'LORA',
+      hyperparameters: JSON.stringify({}),
+      requested: JSON.stringify({}),
+      status: opts.status,
+      event_seq: opts.events.length,
+      queued_at: new Date(),
+      ...(terminal ? { finished_at: new Date() } : {}),
+    } as never)
+    .execute();
+  if (opts.events.length) {
+    await t.app.services.db
+      .insertInto('training_events')
+      .values(opts.events.map((e, i) => ({ job_id: id, seq: i + 1, ...e, payload: JSON.stringify(e.payload) })) as never)
+      .execute();
+  }
+  return id;
 }
