@@ -20,14 +20,18 @@ export function strictInputHook(request: FastifyRequest, _reply: FastifyReply, d
 }
 
 function unstorableInput(request: FastifyRequest): DomainError | undefined {
-  const params = request.params as Record<string, unknown> | undefined;
+  // Without a percent escape the path and query hold no NUL (HTTP parsers refuse raw
+  // control characters) and no surrogate (the request line is read as latin1): the common
+  // case skips their walk.
+  const escaped = request.url.includes('%');
+  const params = escaped ? (request.params as Record<string, unknown> | undefined) : undefined;
   for (const name in params) {
     const value = params[name];
     if (typeof value === 'string' && !isStorableText(value)) {
       return new DomainError('NOT_FOUND', `nothing has this ${name}: it holds characters no id can have`, 404, { field: name });
     }
   }
-  const field = unstorablePath(request.query, 'querystring') ?? unstorablePath(request.body, 'body');
+  const field = (escaped ? unstorablePath(request.query, 'querystring') : undefined) ?? unstorablePath(request.body, 'body');
   if (field === undefined) return undefined;
   return new InvalidInputError(field, `${field} contains text that cannot be stored (a NUL character or an unpaired surrogate)`);
 }
