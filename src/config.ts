@@ -56,6 +56,8 @@ export interface Config {
   webhookTimeoutMs: number;
   /** The built web console served at / (TUNELOOP_CONSOLE_DIR; default `dist/console` in the package). */
   consoleDir: string;
+  /** A request body that stops arriving for this many milliseconds is answered 408 (TUNELOOP_BODY_TIMEOUT_MS; 0 = never). */
+  bodyTimeoutMs: number;
 }
 
 function envInt(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -114,6 +116,7 @@ export function loadConfig(overrides: Partial<Config> = {}, env: NodeJS.ProcessE
     inferenceMaxQueue: overrides.inferenceMaxQueue ?? envInt(env, 'TUNELOOP_INFERENCE_MAX_QUEUE', 32),
     webhookTimeoutMs: overrides.webhookTimeoutMs ?? envInt(env, 'TUNELOOP_WEBHOOK_TIMEOUT_MS', 15_000),
     consoleDir: path.resolve(overrides.consoleDir ?? (env.TUNELOOP_CONSOLE_DIR || path.join(PACKAGE_ROOT, 'dist', 'console'))),
+    bodyTimeoutMs: overrides.bodyTimeoutMs ?? envInt(env, 'TUNELOOP_BODY_TIMEOUT_MS', 30_000),
   };
 }
 

@@ -10,6 +10,7 @@ import type { ModelFolderInfo } from './model-folder.js';
 import { ListingCache } from './listing-cache.js';
 import { checkTrainingDefaults } from './training-defaults.js';
 import type { TrainingDefaultsInput } from './training-defaults.js';
+import { modelListing } from './listing.js';
 
 export interface ImportModelInput {
   dir: string;
@@ -36,8 +37,8 @@ export interface FineTunedModelInput {
 
 export interface ListModelsOptions {
   fineTunable?: boolean | undefined;
-  /** Page size and cursor (a model's `created_at|id`, opaque to clients). */
-  first?: number;
+  /** Page size and a cursor of modelListing. */
+  first?: number | null;
   after?: string | null;
 }
 
@@ -128,7 +129,7 @@ export function createCatalogService(deps: { db: Db; dataDir: string; listingCac
 
   const cachedPages = new WeakMap<Model[], ModelPage>();
   const toPage = (rows: Model[], first: number): ModelPage => ({ models: rows.slice(0, first), hasNextPage: rows.length > first });
-  const pageSize = (opts: ListModelsOptions) => Math.min(Math.max(opts.first ?? 50, 1), 200);
+  const pageSize = (opts: ListModelsOptions) => modelListing.request({ first: opts.first ?? null }).first;
   // The page size is part of the key, so one cached listing makes one page.
   const pageKey = (accountId: string, opts: ListModelsOptions) => `${accountId}|${opts.fineTunable ?? '*'}|${pageSize(opts)}`;
   /** The first page of a cached listing is the same object until the listing reloads, so callers can memoise what they derive from it. */
@@ -140,15 +141,13 @@ export function createCatalogService(deps: { db: Db; dataDir: string; listingCac
 
   /** One page of the account's visible models, plus one row that says whether more follow. */
   function queryPage(accountId: string, first: number, opts: ListModelsOptions): Promise<Model[]> {
+    const { after } = modelListing.request({ first, after: opts.after ?? null });
     let query = visible(accountId)
       .orderBy('created_at')
       .orderBy('id')
       .limit(first + 1);
     if (opts.fineTunable !== undefined) query = query.where('fine_tunable', '=', opts.fineTunable);
-    if (opts.after) {
-      const cursor = decodeCursor(opts.after);
-      query = query.where(sql<boolean>`(created_at, id) > (${cursor.createdAt}::timestamptz, ${cursor.id})`);
-    }
+    if (after) query = query.where(sql<boolean>`(created_at, id) > (${after.createdAt.toISOString()}::timestamptz, ${after.id})`);
     return query.execute();
   }
 
@@ -303,17 +302,4 @@ export function createCatalogService(deps: { db: Db; dataDir: string; listingCac
 function storedDefaults(input: TrainingDefaultsInput | null | undefined): string | null {
   const defaults = checkTrainingDefaults(input);
   return defaults ? JSON.stringify(defaults) : null;
-}
-
-/** Cursor for models: `created_at|id`, base64url so clients treat it as opaque. */
-export function modelCursor(model: Model): string {
-  return Buffer.from(`${model.created_at.toISOString()}|${model.id}`).toString('base64url');
-}
-
-function decodeCursor(cursor: string): { createdAt: string; id: string } {
-  const text = Buffer.from(cursor, 'base64url').toString('utf8');
-  const bar = text.indexOf('|');
-  const createdAt = text.slice(0, bar);
-  if (bar < 0 || Number.isNaN(Date.parse(createdAt))) throw new InvalidInputError('after', 'invalid cursor');
-  return { createdAt, id: text.slice(bar + 1) };
 }

@@ -1,9 +1,9 @@
-import { resolveCursorConnection } from '@pothos/plugin-relay';
-import type { ResolveCursorConnectionArgs } from '@pothos/plugin-relay';
 import { builder, principalOf } from '../builder.js';
 import type { Model as ModelRow } from '../../db/schema.js';
-import { modelCursor } from '../../catalog/service.js';
+import { modelListing } from '../../catalog/listing.js';
+import { listingConnection } from '../connection.js';
 import { ErrorInterface, payload } from '../errors.js';
+import type { ListedError } from '../errors.js';
 import { InvalidInputError, parseUsd } from '../../errors.js';
 import type { DomainError } from '../../errors.js';
 import { IMPORTED_MODEL_DEFAULTS, effectiveTrainingDefaults } from '../../catalog/training-defaults.js';
@@ -57,7 +57,7 @@ builder.queryFields((t) => ({
   fineTunableModels: t.field({
     type: [ModelRef],
     description: 'Models you can fine-tune.',
-    // Synchronous when the listing is cached: the plain-query fast path then runs without a promise.
+    // From the listing cache without a promise while it is fresh.
     resolve: (_root, _args, ctx) => {
       const accountId = principalOf(ctx).accountId;
       return (
@@ -77,18 +77,13 @@ builder.queryFields((t) => ({
     description: 'Every model you can see: base models and your fine-tuned ones, oldest first.',
     args: { fineTunable: t.arg.boolean() },
     resolve: (_root, args, ctx) =>
-      resolveCursorConnection(
-        { args, toCursor: (model: ModelRow) => modelCursor(model) },
-        async ({ after, limit, inverted }: ResolveCursorConnectionArgs) => {
-          if (inverted) return [];
-          const page = await ctx.services.catalog.listModels(principalOf(ctx).accountId, {
-            first: limit,
-            after: after ?? null,
-            ...(args.fineTunable != null ? { fineTunable: args.fineTunable } : {}),
-          });
-          return page.models;
-        },
-      ),
+      listingConnection(modelListing, args, async (page) => {
+        const { models, hasNextPage } = await ctx.services.catalog.listModels(principalOf(ctx).accountId, {
+          ...page,
+          ...(args.fineTunable != null ? { fineTunable: args.fineTunable } : {}),
+        });
+        return { items: models, hasNextPage };
+      }),
   }),
 }));
 
@@ -100,7 +95,7 @@ const SetModelPricesInput = builder.inputType('SetModelPricesInput', {
   }),
 });
 
-const SetModelPricesPayload = builder.objectRef<{ model?: ModelRow; errors: DomainError[] }>('SetModelPricesPayload').implement({
+const SetModelPricesPayload = builder.objectRef<{ model?: ModelRow; errors: ListedError[] }>('SetModelPricesPayload').implement({
   fields: (t) => ({
     model: t.field({ type: ModelRef, nullable: true, resolve: (p) => p.model ?? null }),
     errors: t.field({ type: [ErrorInterface], resolve: (p) => p.errors }),

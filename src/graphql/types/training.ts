@@ -1,10 +1,12 @@
 import { builder, principalOf } from '../builder.js';
 import type { GraphQLContext } from '../builder.js';
 import { ErrorInterface, payload } from '../errors.js';
+import { listingConnection } from '../connection.js';
+import { trainingEventListing, trainingJobListing } from '../../training/listings.js';
+import type { ListedError } from '../errors.js';
 import { ModelRef } from './model.js';
 import { DatasetRef } from './dataset.js';
 import type { TrainingEvent, TrainingJob } from '../../db/tables/training.js';
-import type { DomainError } from '../../errors.js';
 import type { Estimate, StartFineTuneRequest } from '../../training/start-job.js';
 import type { ResolvedHyperparameters } from '../../training/hyperparameters.js';
 import type { JobCheckpoint } from '../../training/checkpoints.js';
@@ -127,32 +129,6 @@ const TrainingStepRef = builder.objectRef<TrainingEvent>('TrainingStep').impleme
   }),
 });
 
-/** A page of a job's stored events (cursor = the event's sequence number). */
-async function eventConnection(
-  ctx: GraphQLContext,
-  jobId: string,
-  args: { first?: number | null; after?: string | null },
-  types: TrainingEvent['type'][] | undefined,
-) {
-  const first = Math.min(args.first ?? 100, 1000);
-  const after = args.after ? Number(Buffer.from(args.after, 'base64url').toString()) : 0;
-  const page = await ctx.services.training.events(principalOf(ctx).accountId, jobId, {
-    afterSeq: after,
-    limit: first,
-    ...(types ? { types } : {}),
-  });
-  const cursor = (e: TrainingEvent) => Buffer.from(String(e.seq)).toString('base64url');
-  return {
-    edges: page.events.map((e) => ({ cursor: cursor(e), node: e })),
-    pageInfo: {
-      hasNextPage: page.hasNextPage,
-      hasPreviousPage: after > 0,
-      startCursor: page.events[0] ? cursor(page.events[0]) : null,
-      endCursor: page.events.at(-1) ? cursor(page.events.at(-1)!) : null,
-    },
-  };
-}
-
 export const TrainingJobRef = builder.objectRef<TrainingJob>('TrainingJob');
 
 builder.node(TrainingJobRef, {
@@ -201,14 +177,27 @@ builder.node(TrainingJobRef, {
     steps: t.connection({
       type: TrainingStepRef,
       description: 'The loss curve: every step, in order.',
-      resolve: (j, args, ctx) => eventConnection(ctx, j.id, args, ['step']),
+      resolve: (j, args, ctx) =>
+        listingConnection(trainingEventListing, args, async (page) => {
+          const { events, hasNextPage } = await ctx.services.training.events(principalOf(ctx).accountId, j.id, {
+            ...page,
+            types: ['step'],
+          });
+          return { items: events, hasNextPage };
+        }),
     }),
     events: t.connection({
       type: TrainingProgressRef,
       description: 'Stored events in order (the event log); `kinds` filters them (default: every kind).',
       args: { kinds: t.arg({ type: [TrainingEventKindEnum] }) },
       resolve: (j, args, ctx) =>
-        eventConnection(ctx, j.id, args, args.kinds?.length ? args.kinds.map((k) => k.toLowerCase() as TrainingEvent['type']) : undefined),
+        listingConnection(trainingEventListing, args, async (page) => {
+          const { events, hasNextPage } = await ctx.services.training.events(principalOf(ctx).accountId, j.id, {
+            ...page,
+            types: args.kinds?.length ? args.kinds.map((k) => k.toLowerCase() as TrainingEvent['type']) : undefined,
+          });
+          return { items: events, hasNextPage };
+        }),
     }),
     lossCurve: t.field({
       type: LossCurveRef,
@@ -296,7 +285,7 @@ const CostEstimateRef = builder.objectRef<Estimate>('CostEstimate').implement({
   }),
 });
 
-const StartFineTunePayload = builder.objectRef<{ job?: TrainingJob; errors: DomainError[] }>('StartFineTunePayload').implement({
+const StartFineTunePayload = builder.objectRef<{ job?: TrainingJob; errors: ListedError[] }>('StartFineTunePayload').implement({
   fields: (t) => ({
     job: t.field({ type: TrainingJobRef, nullable: true, resolve: (p) => p.job ?? null }),
     errors: t.field({ type: [ErrorInterface], resolve: (p) => p.errors }),
@@ -305,7 +294,7 @@ const StartFineTunePayload = builder.objectRef<{ job?: TrainingJob; errors: Doma
 
 /** `{ job, errors }`: what cancelTraining, pauseTraining and resumeTraining answer. */
 const jobPayload = (name: string) =>
-  builder.objectRef<{ job?: TrainingJob; errors: DomainError[] }>(name).implement({
+  builder.objectRef<{ job?: TrainingJob; errors: ListedError[] }>(name).implement({
     fields: (t) => ({
       job: t.field({ type: TrainingJobRef, nullable: true, resolve: (p) => p.job ?? null }),
       errors: t.field({ type: [ErrorInterface], resolve: (p) => p.errors }),
@@ -336,23 +325,14 @@ builder.queryFields((t) => ({
     type: TrainingJobRef,
     description: 'Your jobs, newest first.',
     args: { status: t.arg({ type: TrainingStatusEnum }) },
-    resolve: async (_root, args, ctx) => {
-      const after = args.after ?? null;
-      const page = await ctx.services.training.list(principalOf(ctx).accountId, {
-        first: args.first ?? 20,
-        after,
-        status: args.status ?? null,
-      });
-      return {
-        edges: page.jobs.map((j) => ({ cursor: j.id, node: j })),
-        pageInfo: {
-          hasNextPage: page.hasNextPage,
-          hasPreviousPage: after !== null,
-          startCursor: page.jobs[0]?.id ?? null,
-          endCursor: page.jobs.at(-1)?.id ?? null,
-        },
-      };
-    },
+    resolve: (_root, args, ctx) =>
+      listingConnection(trainingJobListing, args, async (page) => {
+        const { jobs, hasNextPage } = await ctx.services.training.list(principalOf(ctx).accountId, {
+          ...page,
+          status: args.status ?? null,
+        });
+        return { items: jobs, hasNextPage };
+      }),
   }),
   estimateFineTuneCost: t.field({
     type: CostEstimateRef,

@@ -12,6 +12,8 @@ import { STOP_WAIT_MS } from '../../training/job-control.js';
 import { DateTime, Usd, problemResponses } from '../schemas.js';
 import { checkHyperparameters } from '../../training/hyperparameters.js';
 import { restHyperparametersSchema } from '../../training/hyperparameter-schemas.js';
+import { pageJson, pageQuery, pageSchema } from '../pages.js';
+import { trainingEventListing, trainingJobListing } from '../../training/listings.js';
 
 const nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
 
@@ -217,33 +219,20 @@ export async function registerTrainingRoutes(app: Http, services: Services): Pro
         tags: ['training'],
         summary: 'List your jobs, newest first',
         querystring: Type.Object({
-          limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20 })),
-          after: Type.Optional(Type.String()),
+          ...pageQuery(trainingJobListing),
           status: Type.Optional(Type.String()),
         }),
-        response: {
-          200: Type.Object({
-            object: Type.Literal('list'),
-            data: Type.Array(Type.Ref('TrainingJob')),
-            hasMore: Type.Boolean(),
-            nextCursor: nullable(Type.String()),
-          }),
-          ...problemResponses,
-        },
+        response: { 200: pageSchema(Type.Ref('TrainingJob')), ...problemResponses },
       },
     },
     async (request) => {
+      const { limit, after, status } = request.query;
       const page = await services.training.list(caller(request).accountId, {
-        first: request.query.limit ?? 20,
-        after: request.query.after ?? null,
-        status: (request.query.status as TrainingJob['status'] | undefined) ?? null,
+        first: limit ?? null,
+        after: after ?? null,
+        status: (status as TrainingJob['status'] | undefined) ?? null,
       });
-      return {
-        object: 'list' as const,
-        data: page.jobs.map(jobJson),
-        hasMore: page.hasNextPage,
-        nextCursor: page.hasNextPage ? (page.jobs.at(-1)?.id ?? null) : null,
-      };
+      return pageJson(trainingJobListing, { items: page.jobs, hasNextPage: page.hasNextPage }, after, jobJson);
     },
   );
 
@@ -325,38 +314,22 @@ export async function registerTrainingRoutes(app: Http, services: Services): Pro
         tags: ['training'],
         summary: "The job's events: a JSON page, or a live stream with Accept: text/event-stream",
         description:
-          'JSON: events after `after` (a sequence number), oldest first. SSE: stored events after `afterStep` (or after the Last-Event-ID sequence), then live ones; the stream ends after the terminal status. Each SSE event has `id` = sequence, `event` = step | status | eval | checkpoint.',
+          'JSON: events after `after` (the nextCursor of a previous page), oldest first; nextCursor also polls for newer events. SSE: stored events after `afterStep` (or after the Last-Event-ID sequence), then live ones; the stream ends after the terminal status. Each SSE event has `id` = sequence, `event` = step | status | eval | checkpoint.',
         params: JobIdParam,
         querystring: Type.Object({
-          after: Type.Optional(Type.Integer({ minimum: 0 })),
+          ...pageQuery(trainingEventListing),
           afterStep: Type.Optional(Type.Integer({ minimum: 0 })),
-          limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
         }),
-        response: {
-          200: Type.Object({
-            object: Type.Literal('list'),
-            data: Type.Array(Type.Object({}, { additionalProperties: true })),
-            hasMore: Type.Boolean(),
-            nextCursor: nullable(Type.Integer()),
-          }),
-          ...problemResponses,
-        },
+        response: { 200: pageSchema(Type.Object({}, { additionalProperties: true })), ...problemResponses },
       },
     },
     async (request, reply) => {
       const accountId = caller(request).accountId;
       const { jobId } = request.params;
       if (!(request.headers.accept ?? '').includes('text/event-stream')) {
-        const page = await services.training.events(accountId, jobId, {
-          afterSeq: request.query.after ?? 0,
-          limit: request.query.limit ?? 100,
-        });
-        return {
-          object: 'list' as const,
-          data: page.events.map(eventJson),
-          hasMore: page.hasNextPage,
-          nextCursor: page.events.at(-1)?.seq ?? null,
-        };
+        const { limit, after } = request.query;
+        const page = await services.training.events(accountId, jobId, { first: limit ?? null, after: after ?? null });
+        return pageJson(trainingEventListing, { items: page.events, hasNextPage: page.hasNextPage }, after, eventJson);
       }
       const lastEventId = Number(request.headers['last-event-id']);
       const afterSeq = Number.isInteger(lastEventId) ? lastEventId : undefined;

@@ -1,42 +1,39 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EventEmitter } from 'node:events';
 import http from 'node:http';
 import { startFreshApp } from '../helpers/data-dir.js';
 import type { TestApp } from '../helpers/app.js';
 import { engines } from '../helpers/db.js';
 import { tinyModelFolder } from '../../src/dev/tiny-model-folder.js';
-import { createGraphQLServer } from '../../src/graphql/yoga.js';
-import { createPlainQueryExecutor } from '../../src/graphql/plain-query.js';
-import type { PlainQueryExecutor } from '../../src/graphql/plain-query.js';
-
-/** A response that never closes early (the executor only listens for 'close'). */
-function openResponse() {
-  return Object.assign(new EventEmitter(), { writableFinished: false });
-}
 
 /**
- * The plain-query fast path (src/graphql/plain-query.ts) must answer exactly what yoga
- * answers, and hand everything it does not handle back to yoga.
+ * GraphQL over HTTP: every request goes through yoga (one execution path), and the same
+ * operation answers the same bytes however it is sent.
  */
-describe.each(engines())('GraphQL plain-query fast path (%s)', (engine) => {
+describe.each(engines())('GraphQL over HTTP (%s)', (engine) => {
   let t: TestApp;
   let key: string;
-  let execute: PlainQueryExecutor;
 
   beforeAll(async () => {
     t = await startFreshApp(engine);
-    key = (await t.account('fast')).apiKey;
+    key = (await t.account('http')).apiKey;
     await t.app.services.catalog.importModel({ dir: await tinyModelFolder(), id: 'tiny-fast', fineTunable: true });
-    execute = createPlainQueryExecutor(createGraphQLServer(t.app.services), t.app.services);
   });
   afterAll(async () => t?.stop());
 
   const headers = () => ({ authorization: `Bearer ${key}`, 'content-type': 'application/json' });
-  const run = async (body: unknown, extraHeaders: Record<string, string> = {}, method = 'POST') =>
-    execute({ method, headers: { ...headers(), ...extraHeaders }, body }, openResponse());
 
-  /** The same request through yoga's own pipeline (GET never takes the fast path). */
-  async function viaYoga(query: string, variables?: Record<string, unknown>, operationName?: string): Promise<string> {
+  /** A JSON POST: status and body text. */
+  async function viaPost(body: unknown, extraHeaders: Record<string, string> = {}): Promise<{ status: number; text: string }> {
+    const response = await fetch(`${t.url}/graphql`, {
+      method: 'POST',
+      headers: { ...headers(), ...extraHeaders },
+      body: JSON.stringify(body),
+    });
+    return { status: response.status, text: await response.text() };
+  }
+
+  /** The same operation as a GET request. */
+  async function viaGet(query: string, variables?: Record<string, unknown>, operationName?: string): Promise<string> {
     const url = new URL(`${t.url}/graphql`);
     url.searchParams.set('query', query);
     if (variables) url.searchParams.set('variables', JSON.stringify(variables));
@@ -46,7 +43,7 @@ describe.each(engines())('GraphQL plain-query fast path (%s)', (engine) => {
     return response.text();
   }
 
-  it('answers queries byte for byte as yoga does: variables, defaults, fragments, aliases, operation names', async () => {
+  it('answers queries byte for byte the same over POST and GET: variables, defaults, fragments, aliases, operation names', async () => {
     const cases: Array<{ query: string; variables?: Record<string, unknown>; operationName?: string }> = [
       { query: '{ fineTunableModels { id fineTunable architecture contextLength pricePerMillionTrainingTokens createdAt } }' },
       {
@@ -55,51 +52,61 @@ describe.each(engines())('GraphQL plain-query fast path (%s)', (engine) => {
       },
       { query: '{ a: model(id: "tiny-fast") { id } b: model(id: "missing") { id } }' },
       { query: 'query P($n: Int = 1) { models(first: $n) { edges { cursor node { id } } pageInfo { hasNextPage } } }' },
+      // Two operations in one document: graphql-jit caches compiled queries by document,
+      // whatever the operation name, so each must still answer its own operation.
       { query: 'query One { account { id } } query Two { fineTunableModels { id } }', operationName: 'Two' },
       { query: 'query One { account { id } } query Two { fineTunableModels { id } }', operationName: 'One' },
       { query: '{ __typename account { __typename balance } }' },
     ];
     for (const c of cases) {
-      const fast = await run({ query: c.query, variables: c.variables, operationName: c.operationName });
-      expect(fast, c.query).toBeTypeOf('string');
-      expect(fast).toBe(await viaYoga(c.query, c.variables, c.operationName));
-      // The second time comes from the prepared-query cache.
-      expect(await run({ query: c.query, variables: c.variables, operationName: c.operationName })).toBe(fast);
+      const post = await viaPost({ query: c.query, variables: c.variables, operationName: c.operationName });
+      expect(post.status, c.query).toBe(200);
+      expect(JSON.parse(post.text).errors, c.query).toBeUndefined();
+      expect(post.text).toBe(await viaGet(c.query, c.variables, c.operationName));
+      // The second time comes from the parser, validation and compile caches.
+      expect((await viaPost({ query: c.query, variables: c.variables, operationName: c.operationName })).text).toBe(post.text);
     }
-    expect(JSON.parse((await run({ query: '{ model(id: "tiny-fast") { id } }' }))!)).toEqual({ data: { model: { id: 'tiny-fast' } } });
+    expect(JSON.parse((await viaPost({ query: '{ model(id: "tiny-fast") { id } }' })).text)).toEqual({
+      data: { model: { id: 'tiny-fast' } },
+    });
+    const two = JSON.parse(
+      (await viaPost({ query: 'query One { account { id } } query Two { fineTunableModels { id } }', operationName: 'Two' })).text,
+    );
+    expect(two).toEqual({ data: { fineTunableModels: [{ id: 'tiny-fast' }] } });
   });
 
-  it('hands yoga every request it does not answer itself', async () => {
+  it('answers every other kind of request: CORS, forms, keys, odd variables, errors', async () => {
     const query = '{ fineTunableModels { id } }';
-    const declined: Array<[string, Promise<string | undefined>]> = [
-      ['GET', run({ query }, {}, 'GET')],
-      ['CORS', run({ query }, { origin: 'https://example.com' })],
-      ['SSE', run({ query }, { accept: 'text/event-stream' })],
-      ['form', run({ query }, { 'content-type': 'application/x-www-form-urlencoded' })],
-      [
-        'no key',
-        Promise.resolve(execute({ method: 'POST', headers: { 'content-type': 'application/json' }, body: { query } }, openResponse())),
-      ],
-      ['bad key', run({ query }, { authorization: 'Bearer tl_nope' })],
-      ['extensions', run({ query, extensions: { persistedQuery: { version: 1 } } })],
-      ['variables not an object', run({ query, variables: [1] })],
-      ['mutation', run({ query: 'mutation { deleteDataset(id: "ds_missing") { __typename } }' })],
-      ['subscription', run({ query: 'subscription { trainingProgress(jobId: "job_x") { __typename } }' })],
-      ['syntax error', run({ query: '{ fineTunableModels { id ' })],
-      ['validation error', run({ query: '{ noSuchField }' })],
-      ['over the depth limit', run({ query: `{ model(id: "x") { ${'baseModel { '.repeat(20)}id${' }'.repeat(20)} } }` })],
-      ['unknown operation name', run({ query, operationName: 'Nope' })],
-      ['wrong variable type', run({ query: 'query M($id: ID!) { model(id: $id) { id } }', variables: { id: { not: 'an id' } } })],
-      ['missing variable', run({ query: 'query M($id: ID!) { model(id: $id) { id } }' })],
-      ['a resolver error', run({ query: '{ models(first: 5, after: "not-a-cursor") { edges { node { id } } } }' })],
-    ];
-    for (const [why, answer] of declined) expect(await answer, why).toBeUndefined();
-    // A declined document stays declined (cached), and a valid one still works after it.
-    expect(await run({ query: '{ noSuchField }' })).toBeUndefined();
-    expect(await run({ query })).toBeTypeOf('string');
+    const ok = JSON.stringify({ data: { fineTunableModels: [{ id: 'tiny-fast' }] } });
+    expect(await viaPost({ query }, { origin: 'https://example.com' })).toEqual({ status: 200, text: ok });
+    const form = await fetch(`${t.url}/graphql`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ query }).toString(),
+    });
+    // fastify accepts JSON, multipart and GET; an HTML form post is refused before yoga.
+    expect(form.status).toBe(415);
+    const noKey = await fetch(`${t.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query }),
+    });
+    expect(noKey.status).toBe(401);
+    expect((await viaPost({ query }, { authorization: 'Bearer tl_nope' })).status).toBe(401);
+    const variablesNotObject = await viaPost({ query, variables: [1] });
+    expect(variablesNotObject.status).toBe(400);
+    const unknownOperation = JSON.parse((await viaPost({ query, operationName: 'Nope' })).text);
+    expect(unknownOperation.errors?.[0]?.message).toMatch(/Could not determine what operation to execute/);
+    const wrongType = JSON.parse(
+      (await viaPost({ query: 'query M($id: ID!) { model(id: $id) { id } }', variables: { id: { not: 'an id' } } })).text,
+    );
+    expect(wrongType.data).toBeUndefined();
+    expect(wrongType.errors?.[0]?.message).toMatch(/Variable "\$id" got invalid value/);
+    const deep = JSON.parse((await viaPost({ query: `{ model(id: "x") { ${'baseModel { '.repeat(20)}id${' }'.repeat(20)} } }` })).text);
+    expect(deep.errors?.[0]?.message).toMatch(/depth limit/i);
   });
 
-  it("over HTTP, what the fast path declines still gets yoga's full answer", async () => {
+  it('answers request and resolver errors in full', async () => {
     const post = async (body: unknown) => {
       const response = await fetch(`${t.url}/graphql`, { method: 'POST', headers: headers(), body: JSON.stringify(body) });
       return {
@@ -120,12 +127,12 @@ describe.each(engines())('GraphQL plain-query fast path (%s)', (engine) => {
     expect(ok).toEqual({ status: 200, body: { data: { fineTunableModels: [{ id: 'tiny-fast' }] } } });
   });
 
-  it('HTTP bodies it does not take — not JSON, chunked, too large — are answered as before', async () => {
+  it('answers bodies that are not JSON, chunked or too large as before', async () => {
     const notJson = await fetch(`${t.url}/graphql`, { method: 'POST', headers: headers(), body: '{"query": "{ account { id } }"' });
     expect(notJson.status).toBe(400);
     expect(notJson.headers.get('content-type')).toMatch(/^application\/problem\+json/);
 
-    // No Content-Length: the fast path leaves it to fastify, which reads the chunked body; yoga answers.
+    // No Content-Length: fastify reads the chunked body; yoga answers.
     const chunked = await new Promise<{ status: number; body: string }>((resolve, reject) => {
       const request = http.request(`${t.url}/graphql`, { method: 'POST', headers: headers() }, (response) => {
         let text = '';
