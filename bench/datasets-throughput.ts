@@ -1,8 +1,8 @@
 /**
  * Dataset pipeline throughput: validate + tokenize (MB/s) and peak RSS on generated chat
  * files, next to bare line splitting + JSON.parse of the same file in the same run.
- * Prints figures and ratios; asserts nothing (targets from issue 4: validate + tokenize
- * ≥ 15 MB/s on the 2-core machine, RSS growth < 200 MB whatever the size).
+ * Prints figures and ratios; asserts nothing (goals and recorded figures:
+ * docs/PERFORMANCE.md).
  *
  *   npx tsx bench/datasets-throughput.ts [--sizes 100,1000] [--rounds N] [--model DIR] [--keep]
  *

@@ -42,7 +42,7 @@ async function app(): Promise<void> {
   const { buildApp } = await import('../src/app.js');
   const { loadConfig } = await import('../src/config.js');
   const { createLogger } = await import('../src/log.js');
-  const { tinyModelFolder } = await import('../test/helpers/models.js');
+  const { tinyModelFolder } = await import('../src/dev/tiny-model-folder.js');
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'tuneloop-bench-'));
   // Embedded PGlite always (the empty env hides DATABASE_URL): the bench writes an account
   // and a model, which must never land in a real database.

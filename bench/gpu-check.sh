@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # The trainer's GPU checks, as one prepared script for a machine with an NVIDIA GPU:
 #   1. the CUDA variants of the trainer tests (SDPA, bf16 autocast, fused AdamW,
-#      torch.compile, gradient checkpointing) and the parity tests against
+#      torch.compile, gradient checkpointing, DPO in bf16) and the parity tests against
 #      transformers / PEFT on the same weights (skipped where transformers is absent);
 #   2. the CPU-independent model tests again on this machine's torch (≥ 2: SDPA path);
-#   3. the throughput benchmark in bf16: small, base and a ~1B model.
+#   3. the throughput benchmark in bf16: small, base and a ~1B model, SFT and DPO.
 # Prints figures; never asserts timings. Exits 0 with a message where there is no GPU.
 #
 #   bash bench/gpu-check.sh            # everything (≈ 5 min on an H100)
@@ -44,7 +44,7 @@ EOF
 
 status=0
 echo "== trainer tests: CUDA variants, transformers/PEFT parity, model tests on this torch"
-(cd trainer && "$PY" -m pytest -q -p no:cacheprovider -rs tests/test_cuda.py tests/test_hf_parity.py tests/test_model.py tests/test_lora.py tests/test_data.py) || status=1
+(cd trainer && "$PY" -m pytest -q -p no:cacheprovider -rs tests/test_cuda.py tests/test_hf_parity.py tests/test_model.py tests/test_lora.py tests/test_data.py tests/test_dpo.py) || status=1
 
 if [ -z "${GPU_CHECK_QUICK:-}" ]; then
   echo "== throughput (bf16, seq 2048, 16 rows/step in micro-batches of 8)"

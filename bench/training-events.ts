@@ -1,5 +1,6 @@
 /**
- * Live training events at scale (issue 6 benchmark). Prints figures; asserts nothing.
+ * Live training events at scale. Prints figures; asserts nothing (recorded figures:
+ * docs/PERFORMANCE.md).
  *
  * 1. Fan-out: N graphql-ws subscribers (default 1000) on one running job whose "trainer"
  *    emits steps at a steady rate; latency from the trainer writing an event to each client
@@ -23,9 +24,10 @@ import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
-import { runCli, spawnTuneloop } from '../test/helpers/processes.js';
-import { tinyModelFolder } from '../test/helpers/models.js';
-import { qaJsonl, restJson, uploadDataset, waitForJob } from '../test/helpers/training.js';
+import { runCli, spawnTuneloop } from '../src/dev/tuneloop-process.js';
+import { tinyModelFolder } from '../src/dev/tiny-model-folder.js';
+import { qaJsonl } from '../src/dev/qa-dataset.js';
+import { restJson, uploadDataset, waitForJob } from '../src/dev/rest-client.js';
 
 const { values } = parseArgs({
   options: {
@@ -152,14 +154,15 @@ async function main() {
   })();
   await waitForJob(burst.url!, apiKey, burstJob, ['SUCCEEDED', 'FAILED'], 600_000);
   const all: Array<{ type: string; trainerTime?: number; createdAt: string }> = [];
-  for (let after = 0; ; ) {
+  for (let after = ''; ; ) {
     const p = await restJson<{
       data: Array<{ type: string; sequence: number; trainerTime?: number; createdAt: string }>;
       hasMore: boolean;
-    }>(burst.url!, apiKey, `/api/training/${burstJob}/events?limit=1000&after=${after}`);
+      nextCursor: string;
+    }>(burst.url!, apiKey, `/api/training/${burstJob}/events?limit=1000${after ? `&after=${after}` : ''}`);
     all.push(...p.body.data);
     if (!p.body.hasMore) break;
-    after = p.body.data.at(-1)!.sequence;
+    after = p.body.nextCursor;
   }
   const steps = all.filter((e) => e.type === 'step');
   const first = steps[0]!;

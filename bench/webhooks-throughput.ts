@@ -1,6 +1,6 @@
 /**
- * Webhook delivery throughput and latency. Prints figures; asserts nothing (target from
- * issue 7: ≥ 500 deliveries/s on the 2-core machine).
+ * Webhook delivery throughput and latency. Prints figures; asserts nothing (goals and
+ * recorded figures: docs/PERFORMANCE.md).
  *
  *   npx tsx bench/webhooks-throughput.ts [--events 3000] [--rate 100] [--seconds 8]
  *   DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres npx tsx bench/webhooks-throughput.ts

@@ -1,8 +1,12 @@
 #!/usr/bin/env node
-// Runs the TypeScript sources directly through tsx's loader: `npx tuneloop` works from a
-// clean clone with no build step.
-import { register } from 'tsx/esm/api';
+// Runs the compiled service in dist/ (`npm run build`; scripts/setup.sh builds it) with
+// plain Node. Development and tests run the TypeScript sources with bin/tuneloop-dev.js.
+import { existsSync } from 'node:fs';
 
-register();
-const { run } = await import('../src/cli.ts');
+const entry = new URL('../dist/src/cli.js', import.meta.url);
+if (!existsSync(entry)) {
+  process.stderr.write('tuneloop: not built yet: run `npm run build` (or `bash scripts/setup.sh`) in the tuneloop folder first\n');
+  process.exit(1);
+}
+const { run } = await import(entry.href);
 await run(process.argv.slice(2));

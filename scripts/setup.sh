@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything Tuneloop needs on a Debian 12 machine: PyTorch (Debian's python3-torch)
 # with OpenBLAS for the trainer, pytest for its tests, and the npm packages. Safe to re-run:
-# each step is skipped when already done.
+# each step is skipped when already done. Then builds the service into dist/ (skipped when
+# its sources are unchanged).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,6 +14,8 @@ dpkg -s libopenblas0-openmp >/dev/null 2>&1 || need_apt+=(libopenblas0-openmp)
 # Formatter and linter for the Python side (scripts/lint.sh).
 command -v black >/dev/null 2>&1 || need_apt+=(black)
 command -v flake8 >/dev/null 2>&1 || need_apt+=(flake8)
+# The browser the web console's tests drive (test/console, through playwright-core).
+[ -x /usr/bin/chromium ] || need_apt+=(chromium)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing ${need_apt[*]} (apt)"
   SUDO=""
@@ -31,4 +34,8 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund --loglevel=error
   echo "$want" > "$stamp"
 fi
+# The service runs compiled (dist/); rebuilt only when its sources changed (a stamp in dist/).
+node scripts/build.mjs --if-changed
+# The web console (console/ → dist/console, served at /).
+bash scripts/build-console.sh
 echo "setup: ready"

@@ -16,6 +16,9 @@ echo "== formatting and lint"
 bash scripts/lint.sh
 echo "== types"
 npx tsc --noEmit
+npx tsc -p console/tsconfig.json --noEmit
+echo "== web console build (for test/console)"
+bash scripts/build-console.sh
 echo "== TypeScript tests"
 npx vitest run "$@"
 echo "== trainer tests"

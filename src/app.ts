@@ -9,6 +9,7 @@ import type { Logger } from './log.js';
 import { createServices } from './services.js';
 import type { Services } from './services.js';
 import { createGraphQLServer } from './graphql/yoga.js';
+import type { GraphQLServerOptions } from './graphql/yoga.js';
 import { attachGraphQLWs } from './graphql/ws.js';
 import type { GraphQLWsServer } from './graphql/ws.js';
 import { buildHttpServer } from './rest/server.js';
@@ -23,6 +24,8 @@ export interface AppOptions {
   /** Run trainer jobs (the worker role). */
   worker: boolean;
   log?: Logger;
+  /** More yoga/envelop plugins for GraphQL (every operation on every transport runs through them). */
+  graphqlPlugins?: GraphQLServerOptions['plugins'];
 }
 
 export interface App {
@@ -39,11 +42,12 @@ const SHUTDOWN_GRACE_MS = 8_000;
 /** Builds a process: api, worker or both, on one database. Tests boot it on port 0. */
 export async function buildApp(opts: AppOptions): Promise<App> {
   const { config } = opts;
-  const log = opts.log ?? createLogger(config.logLevel);
+  const log = opts.log ?? createLogger(config.logLevel, config.logFormat);
   const handle: DatabaseHandle = await connectDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, log });
   let services: Services | undefined;
   let http: Http | undefined;
   let ws: GraphQLWsServer | undefined;
+  let yoga: ReturnType<typeof createGraphQLServer> | undefined;
   const runners: Runner[] = [];
   let url: string | undefined;
   let connections = new Set<Socket>();
@@ -54,9 +58,8 @@ export async function buildApp(opts: AppOptions): Promise<App> {
     services = createServices({ config, db: handle.db, notifier: handle.notifier, log });
     runners.push(...services.runners({ api: opts.api, worker: opts.worker }));
     if (opts.api) {
-      const yoga = createGraphQLServer(services);
+      yoga = createGraphQLServer(services, { plugins: opts.graphqlPlugins ?? [] });
       http = await buildHttpServer({ services, yoga });
-      ws = attachGraphQLWs(http.server, yoga, services);
       connections = trackConnections(http.server);
     }
   } catch (err) {
@@ -76,6 +79,9 @@ export async function buildApp(opts: AppOptions): Promise<App> {
       for (const runner of runners) await runner.start();
       if (http) {
         await http.listen({ host: config.host, port: config.port });
+        // graphql-ws after listening: attached earlier, it would also report a failed
+        // listen (a port in use) as an "internal error" with a stack trace on stderr.
+        ws = attachGraphQLWs(http.server, yoga!, svc);
         const address = http.server.address() as AddressInfo;
         const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
         url = `http://${host}:${address.port}`;
@@ -132,8 +138,8 @@ export async function buildApp(opts: AppOptions): Promise<App> {
 
 /**
  * The open connections, so shutdown can tell streams from requests. Per connection, not
- * per request: a 'close' listener on every response cost ≈ 3 µs a request
- * (bench/foundation-http.ts), and keep-alive connections carry many requests.
+ * per request: a 'close' listener on every response cost ≈ 3 µs a request (docs/PERFORMANCE.md,
+ * "HTTP overhead"), and keep-alive connections carry many requests.
  */
 function trackConnections(server: Server): Set<Socket> {
   const open = new Set<Socket>();

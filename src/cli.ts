@@ -8,6 +8,8 @@ import type { Config } from './config.js';
 import type { App } from './app.js';
 import type { Services } from './services.js';
 import { DomainError, formatUsd, parseUsd } from './errors.js';
+import { TINY_MODEL_DEFAULTS, effectiveTrainingDefaults } from './catalog/training-defaults.js';
+import type { TrainingDefaultsInput } from './catalog/training-defaults.js';
 
 // Everything heavier (the app, the database drivers, GraphQL, onnxruntime) is imported by
 // the command that needs it: a usage error or `--help` answers in a fraction of a second
@@ -15,6 +17,14 @@ import { DomainError, formatUsd, parseUsd } from './errors.js';
 
 /** A bad invocation: printed as one line, exit code 2. */
 class UsageError extends Error {}
+
+/** The api's port is taken: printed as one line (what to do included), exit code 1. */
+class PortInUseError extends Error {
+  readonly code = 'PORT_IN_USE';
+  constructor(port: number) {
+    super(`port ${port} is already in use (another tuneloop?): stop that process, or choose a free port with --port N or PORT=N`);
+  }
+}
 
 const USAGE = `usage: tuneloop <command> [options]
 
@@ -24,11 +34,15 @@ const USAGE = `usage: tuneloop <command> [options]
   migrate [--data-dir DIR]                                apply migrations and exit
   accounts create --name NAME [--balance USD] [--admin]   prints {"accountId","apiKey"}
   accounts topup ACCOUNT_ID --amount USD
-  models import DIR --id ID [--fine-tunable] [--price-per-mtok USD] [--inference-price-per-mtok USD]
-  models init-tiny --id ID [--fine-tunable] [--price-per-mtok USD]
+  models import DIR --id ID [--fine-tunable] [--price-per-mtok USD] [--inference-price-per-mtok USD] [DEFAULTS]
+  models init-tiny --id ID [--fine-tunable] [--price-per-mtok USD] [DEFAULTS]
+      DEFAULTS, what "auto" hyperparameters start from (docs/training.md):
+      [--learning-rate-lora X] [--learning-rate-full X] [--target-examples N] [--min-epochs N] [--max-epochs N]
+      (import: a pre-trained model's conservative defaults; init-tiny: ones that fit the tiny model)
 
 Environment: DATABASE_URL (absent = embedded PGlite in DIR/db), PORT, TUNELOOP_DATA_DIR,
-TUNELOOP_PYTHON, TUNELOOP_WEBHOOK_ALLOW_PRIVATE=1, TUNELOOP_DATASET_ROOTS, LOG_LEVEL.`;
+TUNELOOP_PYTHON, TUNELOOP_WEBHOOK_ALLOW_PRIVATE=1, TUNELOOP_DATASET_ROOTS, LOG_LEVEL,
+LOG_FORMAT=pretty|json (default: pretty on a terminal).`;
 
 const common = { 'data-dir': { type: 'string' }, help: { type: 'boolean', short: 'h' } } as const;
 
@@ -59,6 +73,37 @@ function usdFlag(value: string | boolean | undefined, name: string): bigint | un
   }
 }
 
+function numberFlag(value: string | boolean | undefined, name: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (typeof value !== 'string' || value.trim() === '' || !Number.isFinite(n)) throw new UsageError(`--${name} must be a number`);
+  return n;
+}
+
+const defaultsOptions = {
+  'learning-rate-lora': { type: 'string' },
+  'learning-rate-full': { type: 'string' },
+  'target-examples': { type: 'string' },
+  'min-epochs': { type: 'string' },
+  'max-epochs': { type: 'string' },
+} as const;
+
+/** The training-defaults flags over `base` (the catalog checks the values). */
+function defaultsFlags(values: Record<string, string | boolean | undefined>, base: TrainingDefaultsInput): TrainingDefaultsInput {
+  const lora = numberFlag(values['learning-rate-lora'], 'learning-rate-lora');
+  const full = numberFlag(values['learning-rate-full'], 'learning-rate-full');
+  const targetExamples = intFlag(values['target-examples'], 'target-examples', 1, 10_000_000);
+  const minEpochs = intFlag(values['min-epochs'], 'min-epochs', 1, 100);
+  const maxEpochs = intFlag(values['max-epochs'], 'max-epochs', 1, 100);
+  return {
+    ...base,
+    learningRate: { ...base.learningRate, ...(lora !== undefined ? { LORA: lora } : {}), ...(full !== undefined ? { FULL: full } : {}) },
+    ...(targetExamples !== undefined ? { targetExamples } : {}),
+    ...(minEpochs !== undefined ? { minEpochs } : {}),
+    ...(maxEpochs !== undefined ? { maxEpochs } : {}),
+  };
+}
+
 /** Opens the database and services for a one-shot command, runs `body`, closes. */
 async function withServices<T>(config: Config, body: (services: Services) => Promise<T>): Promise<T> {
   const [{ connectDatabase }, { migrateToLatest }, { createLogger }, { createServices }] = await Promise.all([
@@ -67,7 +112,7 @@ async function withServices<T>(config: Config, body: (services: Services) => Pro
     import('./log.js'),
     import('./services.js'),
   ]);
-  const log = createLogger(process.env.LOG_LEVEL ?? 'warn');
+  const log = createLogger(process.env.LOG_LEVEL ?? 'warn', config.logFormat);
   const handle = await connectDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, log, poolSize: 2 });
   try {
     await migrateToLatest(handle.db);
@@ -102,7 +147,13 @@ async function runProcess(config: Config, roles: { api: boolean; worker: boolean
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
-  await app.start();
+  try {
+    await app.start();
+  } catch (err) {
+    await app.stop().catch(() => {});
+    if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+    throw new PortInUseError(config.port);
+  }
   if (demo) {
     const { setupDemo } = await import('./demo.js');
     const info = await setupDemo(app.services);
@@ -111,15 +162,16 @@ async function runProcess(config: Config, roles: { api: boolean; worker: boolean
         '',
         'Tuneloop demo is ready.',
         `  URL:      ${app.url}`,
-        `  GraphiQL: ${app.url}/graphql   (add the header {"Authorization": "Bearer ${info.apiKey}"})`,
+        `  Console:  ${app.url}/   (sign in with the API key below)`,
+        `  GraphiQL: ${app.url}/graphql   (opened from the console it carries the key; otherwise add the header {"Authorization": "Bearer ${info.apiKey}"})`,
         `  API key:  ${info.apiKey}`,
         `  Account:  ${info.accountId}`,
         `  Model:    ${info.modelId}`,
         `  Dataset:  ${info.datasetId ?? '(none)'}`,
         '',
-        'Start a fine-tune:',
+        'Start a fine-tune (auto hyperparameters; README.md walks through the rest):',
         `  curl -s ${app.url}/api/fine-tune/training/start -H 'authorization: Bearer ${info.apiKey}' -H 'content-type: application/json' \\`,
-        `    -d '{"baseModel": "${info.modelId}", "trainingDataset": "${info.datasetId}", "method": "FULL", "hyperparameters": {"epochs": 30, "learningRate": 0.003}}'`,
+        `    -H "idempotency-key: $(date +%s%N)" -d '{"baseModel": "${info.modelId}", "trainingDataset": "${info.datasetId}", "method": "FULL"}'`,
         '',
         '',
       ].join('\n'),
@@ -177,7 +229,11 @@ export async function main(argv: string[]): Promise<number> {
         import('./db/migrate.js'),
         import('./log.js'),
       ]);
-      const handle = await connectDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, log: createLogger('warn') });
+      const handle = await connectDatabase({
+        databaseUrl: config.databaseUrl,
+        dataDir: config.dataDir,
+        log: createLogger('warn', config.logFormat),
+      });
       try {
         const applied = await migrateToLatest(handle.db);
         process.stdout.write(`${JSON.stringify({ applied })}\n`);
@@ -228,6 +284,7 @@ export async function main(argv: string[]): Promise<number> {
             'fine-tunable': { type: 'boolean' },
             'price-per-mtok': { type: 'string' },
             'inference-price-per-mtok': { type: 'string' },
+            ...defaultsOptions,
           },
           isImport ? 1 : 0,
         );
@@ -235,6 +292,7 @@ export async function main(argv: string[]): Promise<number> {
         if (!values.id) throw new UsageError(`models ${sub} needs --id ID`);
         const price = usdFlag(values['price-per-mtok'], 'price-per-mtok');
         const inferencePrice = usdFlag(values['inference-price-per-mtok'], 'inference-price-per-mtok');
+        const trainingDefaults = defaultsFlags(values, isImport ? {} : TINY_MODEL_DEFAULTS);
         const config = loadConfig(values['data-dir'] ? { dataDir: values['data-dir'] as string } : {});
         let dir = positionals[0] as string | undefined;
         let temp: string | undefined;
@@ -250,12 +308,13 @@ export async function main(argv: string[]): Promise<number> {
             fineTunable: Boolean(values['fine-tunable']),
             ...(price !== undefined ? { pricePerMTokMicros: price } : {}),
             ...(inferencePrice !== undefined ? { inferencePricePerMTokMicros: inferencePrice } : {}),
+            trainingDefaults,
           };
           // A bad folder fails here, before the database is opened (or locked).
           await (await import('./catalog/service.js')).checkModelImport(input);
           const model = await withServices(config, (s) => s.catalog.importModel(input));
           process.stdout.write(
-            `${JSON.stringify({ id: model.id, architecture: model.architecture, parameterCount: Number(model.parameter_count), contextLength: model.context_length, fineTunable: model.fine_tunable })}\n`,
+            `${JSON.stringify({ id: model.id, architecture: model.architecture, parameterCount: Number(model.parameter_count), contextLength: model.context_length, fineTunable: model.fine_tunable, trainingDefaults: effectiveTrainingDefaults(model.training_defaults) })}\n`,
           );
         } finally {
           if (temp) await fs.rm(temp, { recursive: true, force: true });

@@ -1,10 +1,12 @@
 import os from 'node:os';
 import path from 'node:path';
+import type { LogFormat } from './log.js';
+import { PACKAGE_ROOT } from './package-root.js';
 
 /**
  * Runtime configuration, resolved once from flags and the environment.
- * CONTRACT.md fixes the environment names; everything else has a default that suits
- * the zero-setup single-machine mode.
+ * The environment names are public (README's configuration table; docs/ARCHITECTURE.md,
+ * "Public names"); everything has a default that suits the zero-setup single-machine mode.
  */
 export interface Config {
   /** postgres://… for a PostgreSQL server; undefined = embedded PGlite in `<dataDir>/db`. */
@@ -30,6 +32,8 @@ export interface Config {
   /** Time limit of a `{url}` download, redirects included (TUNELOOP_DATASET_FETCH_TIMEOUT_MS; default 60 s). */
   datasetFetchTimeoutMs: number;
   logLevel: string;
+  /** LOG_FORMAT: `pretty` or `json`; undefined = pretty on a terminal, JSON lines otherwise. */
+  logFormat: LogFormat | undefined;
   /** Seconds an API-key lookup stays cached. */
   authCacheSeconds: number;
   /** Trainer worker: jobs run at once by one worker process. */
@@ -52,6 +56,10 @@ export interface Config {
   webhookTimeoutMs: number;
   /** /readyz answers 503 while the data folder has less free space than this (TUNELOOP_MIN_FREE_BYTES; default 256 MiB; 0 = off). */
   minFreeBytes: number;
+  /** The built web console served at / (TUNELOOP_CONSOLE_DIR; default `dist/console` in the package). */
+  consoleDir: string;
+  /** A request body that stops arriving for this many milliseconds is answered 408 (TUNELOOP_BODY_TIMEOUT_MS; 0 = never). */
+  bodyTimeoutMs: number;
 }
 
 function envInt(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -60,6 +68,13 @@ function envInt(env: NodeJS.ProcessEnv, name: string, fallback: number): number 
   const value = Number(raw);
   if (!Number.isFinite(value)) throw new Error(`${name} must be a number, got "${raw}"`);
   return value;
+}
+
+function envLogFormat(env: NodeJS.ProcessEnv): LogFormat | undefined {
+  const raw = env.LOG_FORMAT;
+  if (raw === undefined || raw === '') return undefined;
+  if (raw === 'pretty' || raw === 'json') return raw;
+  throw new Error(`LOG_FORMAT must be "pretty" or "json", got "${raw}"`);
 }
 
 /** Builds the configuration from `overrides` (flags), then the environment, then defaults. */
@@ -86,6 +101,7 @@ export function loadConfig(overrides: Partial<Config> = {}, env: NodeJS.ProcessE
           : null,
     datasetFetchTimeoutMs: overrides.datasetFetchTimeoutMs ?? envInt(env, 'TUNELOOP_DATASET_FETCH_TIMEOUT_MS', 60_000),
     logLevel: overrides.logLevel ?? env.LOG_LEVEL ?? 'info',
+    logFormat: overrides.logFormat ?? envLogFormat(env),
     authCacheSeconds: overrides.authCacheSeconds ?? envInt(env, 'TUNELOOP_AUTH_CACHE_SECONDS', 30),
     workerConcurrency: overrides.workerConcurrency ?? envInt(env, 'TUNELOOP_WORKER_CONCURRENCY', 1),
     leaseSeconds: overrides.leaseSeconds ?? envInt(env, 'TUNELOOP_LEASE_SECONDS', 30),
@@ -102,6 +118,8 @@ export function loadConfig(overrides: Partial<Config> = {}, env: NodeJS.ProcessE
     inferenceMaxQueue: overrides.inferenceMaxQueue ?? envInt(env, 'TUNELOOP_INFERENCE_MAX_QUEUE', 32),
     webhookTimeoutMs: overrides.webhookTimeoutMs ?? envInt(env, 'TUNELOOP_WEBHOOK_TIMEOUT_MS', 15_000),
     minFreeBytes: overrides.minFreeBytes ?? envInt(env, 'TUNELOOP_MIN_FREE_BYTES', 256 * 1024 * 1024),
+    consoleDir: path.resolve(overrides.consoleDir ?? (env.TUNELOOP_CONSOLE_DIR || path.join(PACKAGE_ROOT, 'dist', 'console'))),
+    bodyTimeoutMs: overrides.bodyTimeoutMs ?? envInt(env, 'TUNELOOP_BODY_TIMEOUT_MS', 30_000),
   };
 }
 

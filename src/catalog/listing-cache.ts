@@ -6,9 +6,8 @@ import type { Model } from '../db/schema.js';
  *
  * Why: a listing is one indexed query, yet it costs ≈ 250 µs on a PostgreSQL server and
  * ≈ 500 µs on PGlite per request on our 2-core machines, against ≈ 30 µs for a whole bare
- * node:http request; with it the REST listing ran at 3 % of the bare endpoint (issue 2
- * wants ≥ 60 %). Listings are read on every client start and change only when a model is
- * imported, repriced or fine-tuned.
+ * node:http request (docs/PERFORMANCE.md, "HTTP overhead"). Listings are read on every
+ * client start and change only when a model is imported, repriced or fine-tuned.
  *
  * Staleness: the catalog service drops every entry after its own writes. Writes by another
  * process (a worker registering a fine-tuned model, `tuneloop models import` against the

@@ -26,6 +26,7 @@ import type { StoredDataset } from './storage.js';
 import { tokenizeLeased } from './tokenize-leased.js';
 import { unclaimedValidations } from './validation-lease.js';
 import type { ValidationLimits } from './validation/index.js';
+import { datasetListing } from './listing.js';
 
 export interface CreateDatasetOptions {
   filename?: string | null;
@@ -48,7 +49,8 @@ export interface DatasetsService {
   createFromPath(accountId: string, serverPath: string, opts?: CreateDatasetOptions): Promise<Dataset>;
   get(accountId: string, id: string): Promise<Dataset>;
   find(accountId: string, id: string): Promise<Dataset | undefined>;
-  list(accountId: string, opts?: { first?: number; after?: string | null; status?: Dataset['status'] }): Promise<DatasetPage>;
+  /** Newest first; `after` is a cursor of datasetListing. */
+  list(accountId: string, opts?: { first?: number | null; after?: string | null; status?: Dataset['status'] }): Promise<DatasetPage>;
   /** Refused with DATASET_IN_USE while a job that is not finished uses it. */
   delete(accountId: string, id: string): Promise<void>;
   /** The token shard of a READY dataset for a model's tokenizer + template (built once, cached). */
@@ -307,14 +309,14 @@ export function createDatasetsService(deps: ServiceDeps): DatasetsService {
     },
 
     async list(accountId, opts = {}) {
-      const first = Math.min(Math.max(opts.first ?? 50, 1), 200);
+      const { first, after } = datasetListing.request(opts);
       let query = db
         .selectFrom('datasets')
         .selectAll()
         .where('account_id', '=', accountId)
         .orderBy('id', 'desc')
         .limit(first + 1);
-      if (opts.after) query = query.where('id', '<', opts.after);
+      if (after) query = query.where('id', '<', after);
       if (opts.status) query = query.where('status', '=', opts.status);
       const rows = await query.execute();
       return { datasets: rows.slice(0, first), hasNextPage: rows.length > first };

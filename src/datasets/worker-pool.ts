@@ -1,7 +1,5 @@
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { Worker, parentPort, workerData } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
+import { startWorkerThread } from '../start-worker-thread.js';
 import { DatasetError, asDatasetError } from './dataset-error.js';
 import type { DatasetErrorCode } from './dataset-error.js';
 
@@ -11,20 +9,12 @@ type WorkerReply<T> =
 
 /**
  * Runs the module at `entry` (a file that calls `serveWorker`) in a worker thread with
- * `data` as its input and resolves with its answer. The service runs from TypeScript
- * sources through tsx (bin/tuneloop.js), and a worker does not inherit the parent's
- * module hooks, so a `.ts` entry is started through a small bootstrap that registers
- * tsx first (≈ 0.7 s; callers only use workers for inputs worth it).
- * A `DatasetError` (or `TokenizerError`) thrown in the worker is rethrown here as a `DatasetError` with its code.
+ * `data` as its input and resolves with its answer (`startWorkerThread` says how a thread
+ * starts from sources and from the build; callers only use workers for inputs worth it).
+ * A `DatasetError` (or `TokenizerError`) thrown in the worker is rethrown here with its code.
  */
 export function runInWorker<T>(entry: URL, data: unknown, signal?: AbortSignal): Promise<T> {
-  const target = sourceUrl(entry);
-  const worker = target.pathname.endsWith('.ts')
-    ? new Worker(`import(${JSON.stringify(tsxApiUrl())}).then((m) => { m.register(); return import(${JSON.stringify(target.href)}); });`, {
-        eval: true,
-        workerData: data,
-      })
-    : new Worker(target, { workerData: data });
+  const worker = startWorkerThread(entry, { workerData: data });
   return new Promise<T>((resolve, reject) => {
     let settled = false;
     const onAbort = () => {
@@ -79,19 +69,4 @@ export function serveWorker<I, O>(handler: (input: I) => Promise<O>): void {
       port.postMessage(reply);
     },
   );
-}
-
-/** `x.js` next to a `.ts` source when running from sources. */
-function sourceUrl(entry: URL): URL {
-  if (entry.pathname.endsWith('.js') && !existsSync(fileURLToPath(entry))) {
-    const ts = new URL(entry.href.replace(/\.js$/, '.ts'));
-    if (existsSync(fileURLToPath(ts))) return ts;
-  }
-  return entry;
-}
-
-function tsxApiUrl(): string {
-  const cjs = createRequire(import.meta.url).resolve('tsx/esm/api');
-  const mjs = cjs.replace(/\.cjs$/, '.mjs');
-  return pathToFileURL(existsSync(mjs) ? mjs : cjs).href;
 }

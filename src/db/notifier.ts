@@ -23,6 +23,7 @@ export const channels = {
   jobEvents: 'tl_job_events',
   jobQueue: 'tl_job_queue',
   jobCancel: 'tl_job_cancel',
+  jobPause: 'tl_job_pause',
   authInvalidate: 'tl_auth_invalidate',
   webhooks: 'tl_webhooks',
   deployments: 'tl_deployments',

@@ -1,9 +1,9 @@
 import { spawn, spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { PACKAGE_ROOT } from '../package-root.js';
 
 /** The trainer package's folder (put on PYTHONPATH for every trainer process). */
-export const TRAINER_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'trainer');
+export const TRAINER_DIR = path.join(PACKAGE_ROOT, 'trainer');
 
 /**
  * Interpreters tried, in order, when TUNELOOP_PYTHON is not set. Debian's python3-torch

@@ -1,5 +1,6 @@
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import type { Logger } from '../log.js';
+import { startWorkerThread } from '../start-worker-thread.js';
 import type { OnnxModelInfo } from './runtime/onnx-info.js';
 import type { GenerationJob, HostMessage, JobEvent, WorkerMessage } from './runtime/protocol.js';
 
@@ -22,7 +23,7 @@ export interface JobHandlers {
 /** The runtime could not load the model; `message` is the reason a deployment shows. */
 export class ModelLoadError extends Error {}
 
-const WORKER_ENTRY = new URL('./runtime/worker-entry.mjs', import.meta.url);
+const WORKER_ENTRY = new URL('./runtime/worker-main.js', import.meta.url);
 const CLOSE_GRACE_MS = 5_000;
 
 /**
@@ -58,7 +59,7 @@ export class ModelHost {
 
   /** Starts a worker and loads the model in it; throws ModelLoadError with the reason. */
   static async start(opts: ModelHostOptions): Promise<ModelHost> {
-    const worker = new Worker(WORKER_ENTRY, { stdout: false, stderr: false });
+    const worker = startWorkerThread(WORKER_ENTRY, { stdout: false, stderr: false });
     const send = (msg: HostMessage) => worker.postMessage(msg);
     try {
       const loaded = await new Promise<Extract<WorkerMessage, { type: 'loaded' }>>((resolve, reject) => {

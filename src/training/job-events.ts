@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import type { Queryable } from '../db/connect.js';
+import type { Tx } from '../db/connect.js';
 import { notifyOnCommit } from '../db/connect.js';
 import { channels } from '../db/notifier.js';
 import type { TrainingEventType, TrainingJob, TrainingStatus } from '../db/tables/training.js';
@@ -18,7 +18,7 @@ export interface NewTrainingEvent {
  * from a checkpoint re-emits the steps after it, and the unique (job, step) index keeps the
  * first copy — deterministic resume makes both copies equal anyway.
  */
-export async function appendJobEvents(trx: Queryable, jobId: string, events: NewTrainingEvent[]): Promise<number> {
+export async function appendJobEvents(trx: Tx, jobId: string, events: NewTrainingEvent[]): Promise<number> {
   if (events.length === 0) return 0;
   const { event_seq: last } = await trx
     .updateTable('training_jobs')

@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { sql } from 'kysely';
-import type { Db } from '../db/connect.js';
+import type { Db, Tx } from '../db/connect.js';
 import type { TrainingJob } from '../db/tables/training.js';
 import type { Logger } from '../log.js';
 import type { CatalogService } from '../catalog/service.js';
@@ -10,14 +10,23 @@ import type { WebhooksService } from '../webhooks/service.js';
 import { spawnTrainer } from '../engine/trainer-process.js';
 import type { TrainerEvent, TrainerExit, TrainerRun } from '../engine/trainer-process.js';
 import { lastLine } from '../engine/python.js';
-import { shortId } from '../ids.js';
 import { DomainError } from '../errors.js';
 import { isDiskFullError } from '../storage/disk-full.js';
 import { appendJobEvents } from './job-events.js';
 import type { NewTrainingEvent } from './job-events.js';
-import { StaleTransitionError, transitionJob } from './transition.js';
-import { settleJobBilling, USER_CAUSED_FAILURES } from './settlement.js';
+import { StaleTransitionError } from './transition.js';
+import { USER_CAUSED_FAILURES } from './settlement.js';
+import type { ChargeRule } from './settlement.js';
+import { trainerSpecParts } from './hyperparameters.js';
 import type { ResolvedHyperparameters } from './hyperparameters.js';
+import { recordCheckpoint } from './record-checkpoint.js';
+import { redactServerPaths } from './redact-paths.js';
+import { cancelJob } from './queue/cancel-job.js';
+import { completeJob } from './queue/complete-job.js';
+import { failJob } from './queue/fail-job.js';
+import { lockJob } from './queue/lock-job.js';
+import { pauseJob } from './queue/pause-job.js';
+import { requeueJob } from './queue/requeue-job.js';
 
 export interface RunJobDeps {
   db: Db;
@@ -37,26 +46,39 @@ const DISK_FULL_MESSAGE =
   'the disk ran out of space while preparing the job (token shards and job folders live in the data folder); free space there and start the job again';
 
 /** How a supervised run ended, from the worker's point of view. */
-export type RunOutcome = 'succeeded' | 'failed' | 'cancelled' | 'requeued' | 'lost';
+export type RunOutcome = 'succeeded' | 'failed' | 'cancelled' | 'paused' | 'requeued' | 'lost';
+
+/** Why the worker stops a trainer before it ends on its own. */
+export type StopReason = 'cancel' | 'pause' | 'shutdown' | 'lost';
 
 export function jobPaths(dataDir: string, jobId: string) {
   const dir = path.join(dataDir, 'jobs', jobId);
   return { dir, spec: path.join(dir, 'spec.json'), checkpoints: path.join(dir, 'checkpoints'), output: path.join(dir, 'output') };
 }
 
+/** The steps of the complete checkpoints in a job's checkpoint folder (`step-NNNNNNNN`, trainer/PROTOCOL.md). */
+async function checkpointStepsOnDisk(dir: string): Promise<number[]> {
+  const names = await fs.readdir(dir).catch(() => [] as string[]);
+  return names.flatMap((name) => {
+    const match = /^step-(\d+)$/.exec(name);
+    return match ? [Number(match[1])] : [];
+  });
+}
+
 /**
  * Supervises one claimed job: prepares the token shards and the spec, runs the trainer,
- * stores its events (steps in batches), and settles the job when the trainer exits —
- * SUCCEEDED with the fine-tuned model registered and the bill settled, FAILED with the
- * trainer's code and message, CANCELLED, or back to QUEUED when the worker shuts down.
- * Each of those is one transaction with its event row.
+ * stores its events (steps in batches), and ends the run when the trainer exits through
+ * the queue's statements (src/training/queue): SUCCEEDED with the fine-tuned model
+ * registered and the bill settled, FAILED with the trainer's code and message,
+ * CANCELLED, PAUSED, or back to QUEUED when the worker shuts down. Each of those is one
+ * transaction with its event row.
  */
 export class JobRun {
   private trainer: TrainerRun | undefined;
   private stepBuffer: Array<Extract<TrainerEvent, { type: 'step' }>> = [];
   private flushing: Promise<void> = Promise.resolve();
   private terminal: TrainerEvent | undefined;
-  private stopReason: 'cancel' | 'shutdown' | 'lost' | undefined;
+  private stopReason: StopReason | undefined;
   private firstStep: { step: number; at: number } | undefined;
   private readonly log: Logger;
 
@@ -71,8 +93,11 @@ export class JobRun {
     return this.job.id;
   }
 
-  /** SIGTERM the trainer: it checkpoints at the next step boundary and exits. */
-  requestStop(reason: 'cancel' | 'shutdown' | 'lost'): void {
+  /**
+   * SIGTERM the trainer: it checkpoints at the next step boundary and exits. What the
+   * job becomes is decided from its row once the trainer is gone (see afterStop).
+   */
+  requestStop(reason: StopReason): void {
     this.stopReason ??= reason;
     this.trainer?.stop();
   }
@@ -130,35 +155,17 @@ export class JobRun {
       const validation = await deps.datasets.get(job.account_id, job.validation_dataset_id);
       validationShard = (await deps.datasets.tokenization(validation, model)).shard_path;
     }
-    const hp = job.hyperparameters as unknown as ResolvedHyperparameters;
+    const hp = trainerSpecParts(job.hyperparameters as unknown as ResolvedHyperparameters, job.method);
     const spec = {
       version: 1,
       jobId: job.id,
       model: { path: model.storage_path },
       method: job.method === 'FULL' ? 'full' : 'lora',
       data: { train: trainShard.shard_path, validation: validationShard },
-      hyperparameters: {
-        epochs: hp.epochs,
-        batchSize: hp.batchSize,
-        learningRate: hp.learningRate,
-        lrScheduler: hp.lrScheduler,
-        warmupSteps: hp.warmupSteps,
-        warmupRatio: hp.warmupRatio,
-        weightDecay: hp.weightDecay,
-        maxGradNorm: hp.maxGradNorm,
-        seed: hp.seed,
-        maxSeqLength: hp.maxSeqLength,
-        packing: hp.packing,
-        loraRank: hp.loraRank,
-        loraAlpha: hp.loraAlpha,
-        loraDropout: hp.loraDropout,
-        loraTargetModules: hp.loraTargetModules,
-        evalEvery: hp.evalEvery,
-        earlyStoppingPatience: hp.earlyStoppingPatience,
-      },
-      checkpoints: { dir: paths.checkpoints, every: hp.checkpointEvery, keep: 2 },
+      hyperparameters: hp.hyperparameters,
+      checkpoints: { dir: paths.checkpoints, keep: 2, ...hp.checkpoints },
       output: { dir: paths.output, mergeLora: true, exportOnnx: true },
-      runtime: { device: 'auto', dtype: 'auto', threads: null, compile: false, gradientCheckpointing: false },
+      runtime: { device: 'auto', dtype: 'auto', threads: null, compile: false },
     };
     await fs.mkdir(paths.checkpoints, { recursive: true });
     const temp = `${paths.spec}.${process.pid}.tmp`;
@@ -179,14 +186,11 @@ export class JobRun {
    * whether a checkpoint remains to resume from.
    */
   private async pruneUnreportedCheckpoints(dir: string): Promise<boolean> {
-    const names = await fs.readdir(dir).catch(() => [] as string[]);
     let remaining = false;
-    for (const name of names) {
-      const match = /^step-(\d+)$/.exec(name);
-      if (!match) continue;
-      if (Number(match[1]) > this.job.step) {
-        this.log.warn({ checkpoint: name, lastStoredStep: this.job.step }, 'removing a checkpoint past the last stored step');
-        await fs.rm(path.join(dir, name), { recursive: true, force: true });
+    for (const step of await checkpointStepsOnDisk(dir)) {
+      if (step > this.job.step) {
+        this.log.warn({ checkpointStep: step, lastStoredStep: this.job.step }, 'removing a checkpoint past the last stored step');
+        await fs.rm(path.join(dir, `step-${String(step).padStart(8, '0')}`), { recursive: true, force: true });
       } else {
         remaining = true;
       }
@@ -217,29 +221,13 @@ export class JobRun {
           ]);
         });
         return;
-      case 'checkpoint':
+      case 'checkpoint': {
         await this.flushSteps();
-        await this.deps.db.transaction().execute(async (trx) => {
-          await trx
-            .insertInto('training_checkpoints')
-            .values({ job_id: this.job.id, step: event.step, path: event.path })
-            .onConflict((oc) => oc.columns(['job_id', 'step']).doUpdateSet({ path: event.path }))
-            .execute();
-          await appendJobEvents(trx, this.job.id, [
-            {
-              type: 'checkpoint',
-              step: event.step,
-              status: 'RUNNING',
-              payload: { jobId: this.job.id, step: event.step, path: event.path },
-            },
-          ]);
-          await this.deps.webhooks.enqueue(trx, {
-            type: 'training.checkpoint',
-            accountId: this.job.account_id,
-            data: { jobId: this.job.id, status: 'RUNNING', step: event.step },
-          });
-        });
+        // The trainer reports a checkpoint after removing the ones it no longer keeps.
+        const onDisk = await checkpointStepsOnDisk(path.dirname(event.path));
+        await this.deps.db.transaction().execute((trx) => recordCheckpoint(trx, this.deps, this.job, event, onDisk));
         return;
+      }
       case 'completed':
       case 'failed':
       case 'stopped':
@@ -316,11 +304,6 @@ export class JobRun {
     });
   }
 
-  private async reload(): Promise<TrainingJob> {
-    this.job = await this.deps.db.selectFrom('training_jobs').selectAll().where('id', '=', this.job.id).executeTakeFirstOrThrow();
-    return this.job;
-  }
-
   private async settle(exit: TrainerExit): Promise<RunOutcome> {
     const terminal = this.terminal;
     if (exit.protocolError) {
@@ -339,115 +322,66 @@ export class JobRun {
     return this.finishFailed('TRAINER_CRASHED', `the trainer stopped unexpectedly: ${detail}`, 'charge-nothing');
   }
 
-  /** The trainer stopped because we asked: cancel, hand back on shutdown, or drop a lost job. */
+  /**
+   * The trainer stopped because we asked. What the job becomes is read from its row, not
+   * from why this worker stopped it: a cancel wins over a pause, and a pause withdrawn
+   * (resumed before the trainer stopped) or a shutdown hands the job back to the queue.
+   */
   private async afterStop(): Promise<RunOutcome> {
     if (this.stopReason === 'lost') return 'lost';
-    const job = await this.reload();
-    if (job.status !== 'RUNNING' || job.worker_id !== this.deps.workerId) return 'lost';
-    if (this.stopReason === 'cancel' || job.cancel_requested_at) {
-      await this.finish(async (trx, j) => {
-        const cost = await settleJobBilling(trx, j, 'charge-trained');
-        await transitionJob(trx, this.deps, j, 'CANCELLED', {
-          finished_at: new Date(),
-          cost_micros: cost,
-          worker_id: null,
-          lease_expires_at: null,
-        });
-      });
-      return 'cancelled';
-    }
-    // Shutdown: back to the queue; this attempt does not count against the job.
+    let outcome: RunOutcome = 'lost';
     await this.finish(async (trx, j) => {
-      await transitionJob(
-        trx,
-        this.deps,
-        j,
-        'QUEUED',
-        { worker_id: null, lease_expires_at: null, attempts: Math.max(0, j.attempts - 1) },
-        { reason: 'worker shut down; resuming from the newest checkpoint' },
-      );
-      await sql`select pg_notify('tl_job_queue', ${j.id})`.execute(trx);
+      if (j.cancel_requested_at) {
+        await cancelJob(trx, this.deps, j);
+        outcome = 'cancelled';
+      } else if (j.pause_requested_at) {
+        await pauseJob(trx, this.deps, j, { refundAttempt: true });
+        outcome = 'paused';
+      } else {
+        const why = this.stopReason === 'shutdown' ? 'worker shut down' : 'pause withdrawn';
+        await requeueJob(trx, this.deps, j, { reason: `${why}; resuming from the newest checkpoint`, refundAttempt: true });
+        outcome = 'requeued';
+      }
     });
-    return 'requeued';
+    return outcome;
   }
 
   private async finishSucceeded(event: Extract<TrainerEvent, { type: 'completed' }>): Promise<RunOutcome> {
-    const outputs = event.outputs;
-    if (!outputs.model) return this.finishFailed('MISSING_OUTPUT', 'the trainer finished without a model folder', 'charge-nothing');
-    await this.finish(async (trx, j) => {
-      const base = await trx.selectFrom('models').selectAll().where('id', '=', j.base_model_id).executeTakeFirstOrThrow();
-      const modelId = `ft:${base.id}:${j.suffix ?? 'custom'}:${shortId(j.id)}`;
-      await trx
-        .insertInto('models')
-        .values({
-          id: modelId,
-          owner_account_id: j.account_id,
-          base_model_id: base.id,
-          architecture: base.architecture,
-          parameter_count: base.parameter_count,
-          context_length: base.context_length,
-          vocab_size: base.vocab_size,
-          fine_tunable: base.fine_tunable,
-          price_per_mtok_micros: base.price_per_mtok_micros,
-          inference_price_per_mtok_micros: base.inference_price_per_mtok_micros,
-          storage_path: outputs.model!,
-          tokenizer_sha256: base.tokenizer_sha256,
-          chat_template_sha256: base.chat_template_sha256,
-          onnx_path: outputs.onnx,
-          adapter_path: outputs.adapter,
-          training_job_id: j.id,
-        })
-        .onConflict((oc) => oc.column('id').doNothing())
-        .execute();
-      const withTokens = await trx
-        .updateTable('training_jobs')
-        .set({ trained_tokens: sql`greatest(trained_tokens, ${event.tokens}::bigint)`, step: sql`greatest(step, ${event.step})` })
-        .where('id', '=', j.id)
-        .returningAll()
-        .executeTakeFirstOrThrow();
-      const cost = await settleJobBilling(trx, withTokens, 'charge-trained');
-      await transitionJob(trx, this.deps, withTokens, 'SUCCEEDED', {
-        finished_at: new Date(),
-        cost_micros: cost,
-        fine_tuned_model_id: modelId,
-        worker_id: null,
-        lease_expires_at: null,
-        eta_seconds: 0,
-      });
-    });
+    const { model, adapter, onnx } = event.outputs;
+    if (!model) return this.finishFailed('MISSING_OUTPUT', 'the trainer finished without a model folder', 'charge-nothing');
+    const done = await this.finish((trx, j) =>
+      completeJob(trx, this.deps, j, { outputs: { model, adapter, onnx }, tokens: event.tokens, step: event.step }),
+    );
     // The new model shows in this process's catalog listings at once (others within 1 s).
-    this.deps.catalog.invalidateListings();
-    return 'succeeded';
+    if (done) this.deps.catalog.invalidateListings();
+    return done ? 'succeeded' : 'lost';
   }
 
-  private async finishFailed(code: string, message: string, rule: 'charge-trained' | 'charge-nothing'): Promise<RunOutcome> {
+  private async finishFailed(code: string, message: string, charge: ChargeRule): Promise<RunOutcome> {
     if (this.stopReason === 'lost') return 'lost';
-    await this.finish(async (trx, j) => {
-      const cost = await settleJobBilling(trx, j, rule);
-      await transitionJob(trx, this.deps, j, 'FAILED', {
-        finished_at: new Date(),
-        cost_micros: cost,
-        error_code: code,
-        error_message: message.slice(0, 2000),
-        worker_id: null,
-        lease_expires_at: null,
-      });
-    });
-    return 'failed';
+    // The log keeps the message as the trainer wrote it; clients get it without server paths.
+    this.log.warn({ code, message }, 'training job failed');
+    const safe = redactServerPaths(message, this.deps.dataDir);
+    const done = await this.finish((trx, j) => failJob(trx, this.deps, j, { code, message: safe, charge }));
+    return done ? 'failed' : 'lost';
   }
 
-  /** Runs a terminal transition on the freshly locked row; a job taken from us meanwhile is left alone. */
-  private async finish(body: (trx: Db, job: TrainingJob) => Promise<void>): Promise<void> {
+  /**
+   * Runs a final statement on the freshly locked row; a job taken from us meanwhile (a
+   * sweeper re-queued it after our lease lapsed) is left alone. Returns whether it ran.
+   */
+  private async finish(body: (trx: Tx, job: TrainingJob) => Promise<unknown>): Promise<boolean> {
     try {
       await this.deps.db.transaction().execute(async (trx) => {
-        const job = await trx.selectFrom('training_jobs').selectAll().where('id', '=', this.job.id).forUpdate().executeTakeFirstOrThrow();
-        if (job.status !== 'RUNNING' || job.worker_id !== this.deps.workerId) throw new StaleTransitionError(job.id, 'RUNNING');
+        const job = await lockJob(trx, this.job.id);
+        if (job?.status !== 'RUNNING' || job.worker_id !== this.deps.workerId) throw new StaleTransitionError(this.job.id, 'RUNNING');
         await body(trx, job);
       });
+      return true;
     } catch (err) {
       if (err instanceof StaleTransitionError) {
         this.log.warn('job was taken over before this worker could finish it');
-        return;
+        return false;
       }
       throw err;
     }

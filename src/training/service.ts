@@ -3,8 +3,7 @@ import { notifyOnCommit } from '../db/connect.js';
 import { channels } from '../db/notifier.js';
 import type { Dataset } from '../db/tables/datasets.js';
 import type { TrainingEvent, TrainingJob, TrainingStatus } from '../db/tables/training.js';
-import { TERMINAL_STATUSES } from '../db/tables/training.js';
-import { DomainError, NotFoundError } from '../errors.js';
+import { DomainError, InvalidInputError, NotFoundError } from '../errors.js';
 import { periodicRunner } from '../runner.js';
 import type { Runner, Roles } from '../runner.js';
 import type { ServiceDeps } from '../service-deps.js';
@@ -13,13 +12,17 @@ import type { WebhooksService } from '../webhooks/service.js';
 import { findPython } from '../engine/python.js';
 import { reserveFunds } from '../billing/reservations.js';
 import { JobEventHub, streamJobEvents } from './event-hub.js';
-import { billableTokens, resolveHyperparameters, tokenCost } from './hyperparameters.js';
-import type { HyperparametersRequest } from './hyperparameters.js';
-import { datasetShape, estimateFineTune, startFineTune } from './start-job.js';
+import { estimateFineTune, resolveJob, startFineTune } from './start-job.js';
 import type { Estimate, StartFineTuneRequest } from './start-job.js';
-import { settleJobBilling } from './settlement.js';
+import { listCheckpoints } from './checkpoints.js';
+import type { JobCheckpoint } from './checkpoints.js';
+import { createJobControl } from './job-control.js';
+import { failJob } from './queue/fail-job.js';
+import { readLossCurve } from './loss-curve.js';
+import type { LossCurve } from './loss-curve.js';
 import { transitionJob } from './transition.js';
 import { createLeaseSweeper, createTrainingWorker } from './worker.js';
+import { trainingEventListing, trainingJobListing } from './listings.js';
 
 export interface JobPage {
   jobs: TrainingJob[];
@@ -36,20 +39,34 @@ export interface TrainingService {
   estimate(accountId: string, req: StartFineTuneRequest): Promise<Estimate>;
   get(accountId: string, id: string): Promise<TrainingJob>;
   find(accountId: string, id: string): Promise<TrainingJob | undefined>;
-  list(accountId: string, opts?: { first?: number; after?: string | null; status?: TrainingStatus | null }): Promise<JobPage>;
+  /** Newest first; `after` is a cursor of trainingJobListing. */
+  list(accountId: string, opts?: { first?: number | null; after?: string | null; status?: TrainingStatus | null }): Promise<JobPage>;
   /**
-   * Cancels a job: a queued one at once; a running one is stopped at its next step
-   * (waits up to `waitMs` for it to be CANCELLED). Repeating it is harmless; a finished
-   * job answers JOB_ALREADY_FINISHED.
+   * Cancels a job: a waiting (queued, paused) one at once; a running one is stopped at
+   * its next step (waits up to `waitMs` for it to be CANCELLED). Repeating it is
+   * harmless; a finished job answers JOB_ALREADY_FINISHED. See JobControl.
    */
   cancel(accountId: string, id: string, opts?: { waitMs?: number }): Promise<TrainingJob>;
-  /** Stored events in order, after `afterSeq` (REST pages, the steps connection). */
+  /**
+   * Pauses a job: a queued one at once; a running one once its trainer has checkpointed
+   * (waits up to `waitMs` for it to be PAUSED). It keeps its reservation. See JobControl.
+   */
+  pause(accountId: string, id: string, opts?: { waitMs?: number }): Promise<TrainingJob>;
+  /** Queues a paused job again, to resume from its newest checkpoint. See JobControl. */
+  resume(accountId: string, id: string): Promise<TrainingJob>;
+  /** Stored events in order, after the cursor `after` of trainingEventListing (REST pages, the steps connection). */
   events(
     accountId: string,
     jobId: string,
-    opts?: { afterSeq?: number; limit?: number; types?: TrainingEvent['type'][] },
+    opts?: { first?: number | null; after?: string | null; types?: TrainingEvent['type'][] },
   ): Promise<EventPage>;
-  checkpoints(jobId: string): Promise<Array<{ step: number; path: string; created_at: Date }>>;
+  /**
+   * The job's checkpoints that still exist, oldest first, with the metrics at their step.
+   * Each carries the server's folder (`path`) for server-side use: adapters must not show it.
+   */
+  checkpoints(accountId: string, jobId: string): Promise<JobCheckpoint[]>;
+  /** Every stored step after `afterStep` as columns (loss, learning rate, epoch) plus the validation losses. */
+  lossCurve(accountId: string, jobId: string, opts?: { afterStep?: number }): Promise<LossCurve>;
   /** Stored then live events (see streamJobEvents); checks ownership first. */
   progress(
     accountId: string,
@@ -65,6 +82,7 @@ export interface TrainingService {
 export function createTrainingService(deps: ServiceDeps & { datasets: DatasetsService; webhooks: WebhooksService }): TrainingService {
   const { db, config, log } = deps;
   const hub = new JobEventHub(db, deps.notifier, log);
+  const control = createJobControl({ db, webhooks: deps.webhooks });
   const startDeps = {
     db,
     catalog: deps.catalog,
@@ -94,10 +112,9 @@ export function createTrainingService(deps: ServiceDeps & { datasets: DatasetsSe
   }
 
   async function promote(job: TrainingJob): Promise<void> {
+    // Nothing is reserved yet, so nothing is charged.
     const fail = (code: string, message: string) =>
-      db
-        .transaction()
-        .execute((trx) => transitionJob(trx, deps, job, 'FAILED', { error_code: code, error_message: message, finished_at: new Date() }));
+      db.transaction().execute((trx) => failJob(trx, deps, job, { code, message, charge: 'charge-nothing' }));
     const datasets = await Promise.all(
       [job.training_dataset_id, job.validation_dataset_id]
         .filter((id): id is string => Boolean(id))
@@ -109,12 +126,12 @@ export function createTrainingService(deps: ServiceDeps & { datasets: DatasetsSe
     if (invalid) return void (await fail('DATASET_NOT_READY', `dataset ${invalid.id} is INVALID (${invalid.error_count} errors)`));
     const model = await deps.catalog.getModel(job.account_id, job.base_model_id);
     try {
-      const shape = await datasetShape(deps, datasets[0]!, model);
-      for (const extra of datasets.slice(1)) await datasetShape(deps, extra!, model);
-      const requested = job.requested as { hyperparameters?: HyperparametersRequest };
-      const hp = resolveHyperparameters(job.method, requested.hyperparameters, { contextLength: model.context_length }, shape);
-      const tokens = billableTokens(shape, hp);
-      const cost = tokenCost(tokens, model.price_per_mtok_micros);
+      const requested = job.requested as { hyperparameters?: unknown };
+      const { hp, tokens, cost } = await resolveJob(
+        deps,
+        { model, method: job.method, training: datasets[0]!, validation: datasets[1] ?? null },
+        requested.hyperparameters,
+      );
       await db.transaction().execute(async (trx) => {
         const reservation = await reserveFunds(trx, {
           accountId: job.account_id,
@@ -177,78 +194,59 @@ export function createTrainingService(deps: ServiceDeps & { datasets: DatasetsSe
     },
 
     async list(accountId, opts = {}) {
-      const first = Math.min(Math.max(opts.first ?? 20, 1), 100);
+      const { first, after } = trainingJobListing.request(opts);
       let query = db
         .selectFrom('training_jobs')
         .selectAll()
         .where('account_id', '=', accountId)
         .orderBy('id', 'desc')
         .limit(first + 1);
-      if (opts.after) query = query.where('id', '<', opts.after);
+      if (after) query = query.where('id', '<', after);
       if (opts.status) query = query.where('status', '=', opts.status);
       const rows = await query.execute();
       return { jobs: rows.slice(0, first), hasNextPage: rows.length > first };
     },
 
     async cancel(accountId, id, opts = {}) {
-      const job = await db.transaction().execute(async (trx) => {
-        const current = await trx
-          .selectFrom('training_jobs')
-          .selectAll()
-          .where('id', '=', id)
-          .where('account_id', '=', accountId)
-          .forUpdate()
-          .executeTakeFirst();
-        if (!current) throw new NotFoundError('training job', id);
-        if (current.status === 'CANCELLED') return current;
-        if (TERMINAL_STATUSES.includes(current.status)) {
-          throw new DomainError('JOB_ALREADY_FINISHED', `job ${id} already finished (${current.status})`, 409, {
-            jobStatus: current.status,
-          });
-        }
-        if (current.status === 'QUEUED' || current.status === 'VALIDATING') {
-          const cost = await settleJobBilling(trx, current, 'charge-nothing');
-          return transitionJob(trx, deps, current, 'CANCELLED', {
-            finished_at: new Date(),
-            cancel_requested_at: new Date(),
-            cost_micros: cost,
-          });
-        }
-        const updated = await trx
-          .updateTable('training_jobs')
-          .set({ cancel_requested_at: sql`coalesce(cancel_requested_at, now())` })
-          .where('id', '=', id)
-          .returningAll()
-          .executeTakeFirstOrThrow();
-        await notifyOnCommit(trx, channels.jobCancel, id);
-        return updated;
-      });
+      const job = await control.cancel(accountId, id);
       if (job.status !== 'RUNNING' || !opts.waitMs) return job;
       return (await this.waitFor(id, ['CANCELLED', 'SUCCEEDED', 'FAILED'], opts.waitMs)) ?? (await this.get(accountId, id));
     },
 
+    async pause(accountId, id, opts = {}) {
+      const job = await control.pause(accountId, id);
+      if (job.status !== 'RUNNING' || !opts.waitMs) return job;
+      return (
+        (await this.waitFor(id, ['PAUSED', 'CANCELLED', 'SUCCEEDED', 'FAILED', 'QUEUED'], opts.waitMs)) ?? (await this.get(accountId, id))
+      );
+    },
+
+    resume: (accountId, id) => control.resume(accountId, id),
+
     async events(accountId, jobId, opts = {}) {
       await this.get(accountId, jobId);
-      const limit = Math.min(Math.max(opts.limit ?? 100, 1), 1000);
+      const { first, after } = trainingEventListing.request(opts);
+      if (after && after.jobId !== jobId) throw new InvalidInputError('after', 'invalid cursor');
       let query = db
         .selectFrom('training_events')
         .selectAll()
         .where('job_id', '=', jobId)
-        .where('seq', '>', opts.afterSeq ?? 0)
+        .where('seq', '>', after?.seq ?? 0)
         .orderBy('seq')
-        .limit(limit + 1);
+        .limit(first + 1);
       if (opts.types?.length) query = query.where('type', 'in', opts.types);
       const rows = await query.execute();
-      return { events: rows.slice(0, limit), hasNextPage: rows.length > limit };
+      return { events: rows.slice(0, first), hasNextPage: rows.length > first };
     },
 
-    checkpoints(jobId) {
-      return db
-        .selectFrom('training_checkpoints')
-        .select(['step', 'path', 'created_at'])
-        .where('job_id', '=', jobId)
-        .orderBy('step')
-        .execute();
+    async checkpoints(accountId, jobId) {
+      await this.get(accountId, jobId);
+      return listCheckpoints(db, jobId);
+    },
+
+    async lossCurve(accountId, jobId, opts = {}) {
+      await this.get(accountId, jobId);
+      return readLossCurve(db, jobId, opts.afterStep ?? 0);
     },
 
     async progress(accountId, jobId, opts) {
@@ -262,8 +260,10 @@ export function createTrainingService(deps: ServiceDeps & { datasets: DatasetsSe
       try {
         const current = await db.selectFrom('training_jobs').selectAll().where('id', '=', jobId).executeTakeFirst();
         if (!current || statuses.includes(current.status)) return current;
+        // The stream replays the job's history first: only changes after `current` count
+        // (a job paused and resumed before has a PAUSED event in its past).
         for await (const event of streamJobEvents(hub, db, jobId, { types: ['status'], signal: abort.signal })) {
-          if (statuses.includes(event.status)) break;
+          if (event.seq > current.event_seq && statuses.includes(event.status)) break;
         }
         const job = await db.selectFrom('training_jobs').selectAll().where('id', '=', jobId).executeTakeFirst();
         return job && statuses.includes(job.status) ? job : undefined;

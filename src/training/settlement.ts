@@ -1,16 +1,20 @@
-import type { Queryable } from '../db/connect.js';
+import type { Tx } from '../db/connect.js';
 import type { TrainingJob } from '../db/tables/training.js';
 import { settleReservation } from '../billing/reservations.js';
 import { tokenCost } from './hyperparameters.js';
+
+/** Who pays when a job ends (see settleJobBilling). */
+export type ChargeRule = 'charge-trained' | 'charge-nothing';
 
 /**
  * Who pays when a job ends:
  * - `charge-trained`: success, cancel, or a failure caused by the user's data or settings —
  *   the tokens actually trained × the model's price (never more than was reserved);
  * - `charge-nothing`: a failure caused by the platform (trainer crash, lost worker).
+ * A paused job is not settled: it keeps its reservation until it ends.
  * The unused rest of the reservation is released. Returns the amount charged.
  */
-export async function settleJobBilling(trx: Queryable, job: TrainingJob, rule: 'charge-trained' | 'charge-nothing'): Promise<bigint> {
+export async function settleJobBilling(trx: Tx, job: TrainingJob, rule: ChargeRule): Promise<bigint> {
   if (!job.reservation_id) return 0n;
   let charge = 0n;
   if (rule === 'charge-trained') {

@@ -24,7 +24,7 @@ const STOP_GRACE_MS = 8_000;
 /**
  * The trainer worker: claims queued jobs (up to `concurrency` at once), runs one trainer
  * child per job, renews each job's lease every `leaseSeconds / 3`, and stops a job's
- * trainer when its cancel is requested. Wakes on NOTIFY from the queue and polls every
+ * trainer when its cancel or pause is requested. Wakes on NOTIFY from the queue and polls every
  * few seconds in case a notification was missed.
  *
  * Lease numbers: 30 s by default, heartbeat every 10 s — a worker must miss three
@@ -82,6 +82,8 @@ export function createTrainingWorker(opts: TrainingWorkerOptions): Runner {
           run.requestStop('lost');
         } else if (lease.cancelRequested) {
           run.requestStop('cancel');
+        } else if (lease.pauseRequested) {
+          run.requestStop('pause');
         }
       } catch (err) {
         log.warn({ err, jobId }, 'lease renewal failed');
@@ -119,6 +121,11 @@ export function createTrainingWorker(opts: TrainingWorkerOptions): Runner {
       unlisteners.push(
         await opts.notifier.listen(channels.jobCancel, (jobId) => {
           runs.get(jobId)?.run.requestStop('cancel');
+        }),
+      );
+      unlisteners.push(
+        await opts.notifier.listen(channels.jobPause, (jobId) => {
+          runs.get(jobId)?.run.requestStop('pause');
         }),
       );
       heartbeatTimer = setInterval(() => void heartbeat(), (opts.leaseSeconds * 1000) / 3);

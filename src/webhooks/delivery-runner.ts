@@ -46,19 +46,17 @@ export interface DeliveryRunnerOptions {
  * scheduled by another process is found too), a free slot when it was full, or `pollMs`.
  * Every wake-up re-reads the table; notifications carry no data.
  *
- * Numbers (measured with bench/webhooks-throughput.ts on the loaded 2-core machine):
- * 256 attempts in flight, 64 per endpoint, claims of 32. A healthy receiver answers in a
- * few milliseconds, so two claims of 32 keep one endpoint's pipeline full while the next
- * claim and the previous batch's write are on their way; a receiver that hangs for the
- * 15 s timeout ties up at most 95 slots (an endpoint with 64 in flight is skipped; one
+ * Sizes: 256 attempts in flight, 64 per endpoint, claims of 32. A healthy receiver answers
+ * in a few milliseconds, so two claims of 32 keep one endpoint's pipeline full while the
+ * next claim and the previous batch's write are on their way; a receiver that hangs for
+ * the 15 s timeout ties up at most 95 slots (an endpoint with 64 in flight is skipped; one
  * claim may add 31 more) and the other endpoints keep the rest. The loop is woken again
  * only when an endpoint's (or the process's) slots are half free, and after a full claim
  * it claims again only if the claimed endpoints still have room or other endpoints have
  * rows due — an immediate re-claim used to come back empty once per batch. Finished
- * attempts are written together, one statement per batch. Per-delivery round trips held
- * PGlite (one statement at a time) to ~40 deliveries/s; with batching a backlog of 3,000
- * drains at 630–890/s on PGlite and 1,100–1,400/s on the server (bare POSTs to the same
- * receiver: 2,000–4,400/s in the same runs; machine load 6–11 from other work).
+ * attempts are written together, one statement per batch: per-delivery round trips held
+ * PGlite (one statement at a time) to a small fraction of what batching drains
+ * (docs/PERFORMANCE.md, "Webhook delivery", has the figures).
  */
 export function createDeliveryRunner(opts: DeliveryRunnerOptions): Runner {
   const { db, notifier, log, sender, owner } = opts;
@@ -97,11 +95,12 @@ export function createDeliveryRunner(opts: DeliveryRunnerOptions): Runner {
 
   const busyEndpoints = () => [...perEndpoint].filter(([, n]) => n >= opts.perEndpoint).map(([id]) => id);
 
-  // With `paceClaims`, claims at most every `lastClaimMs` when events trickle in: at 100
-  // events/s each NOTIFY cost a claim of its own, which saturated PGlite (one statement at
-  // a time, shared with the transactions that enqueue): p50 150–860 ms from commit to
+  // With `paceClaims`, claims at most every `lastClaimMs` when events trickle in: otherwise
+  // each NOTIFY costs a claim of its own, which saturates PGlite (one statement at a time,
+  // shared with the transactions that enqueue) and multiplies the time from commit to
   // arrival. Waiting as long as the last claim took keeps claims under half of its time
-  // (p50 6–30 ms). A server runs claims beside everything else: no pause there.
+  // (docs/PERFORMANCE.md, "Webhook delivery"). A server runs claims beside everything
+  // else: no pause there.
   let lastClaimMs = 0;
   let lastClaimEnd = 0;
   /** Claim without the pause: slots were freed, a row came back, or a full batch left more. */

@@ -6,7 +6,7 @@ import { defaultEventTypes } from './event-types.js';
 import type { WebhookEventType } from './event-types.js';
 import { MAX_ATTEMPTS } from './retry-schedule.js';
 
-/** A training event to announce (CONTRACT "Webhooks"). */
+/** A training event to announce (docs/webhooks.md). */
 export interface WebhookEvent {
   type: WebhookEventType;
   accountId: string;

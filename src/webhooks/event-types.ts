@@ -1,20 +1,26 @@
 import { InvalidInputError } from '../errors.js';
 
-/** Every event type a webhook can carry (CONTRACT "Webhooks", plus checkpoints on request). */
+/**
+ * Every event type a webhook can carry: the four status events of the public contract,
+ * plus checkpoints, pauses and resumes for endpoints that ask for them (docs/webhooks.md).
+ */
 export const webhookEventTypes = [
   'training.started',
   'training.completed',
   'training.failed',
   'training.cancelled',
   'training.checkpoint',
+  'training.paused',
+  'training.resumed',
 ] as const;
 
 export type WebhookEventType = (typeof webhookEventTypes)[number];
 
 /**
  * What an endpoint receives when it names no events, and all a job's own `webhookUrl`
- * receives: the status changes. `training.checkpoint` can be frequent, so it is sent only
- * to endpoints that ask for it.
+ * receives: the status changes that start and end a job. `training.checkpoint` can be
+ * frequent, and `training.paused` / `training.resumed` are new to receivers written
+ * against these four, so they are sent only to endpoints that ask for them.
  */
 export const defaultEventTypes: readonly WebhookEventType[] = [
   'training.started',

@@ -7,7 +7,9 @@ import type { TestApp } from '../helpers/app.js';
 import { engines } from '../helpers/db.js';
 import { gql } from '../helpers/clients.js';
 import { expectLedgerConsistent } from '../helpers/ledger.js';
-import { addTinyModel, qaJsonl, restJson, uploadDataset } from '../helpers/training.js';
+import { addTinyModel } from '../helpers/training.js';
+import { qaJsonl } from '../../src/dev/qa-dataset.js';
+import { restJson, uploadDataset } from '../../src/dev/rest-client.js';
 import {
   AccountDocument,
   EstimateFineTuneCostDocument,

@@ -3,7 +3,9 @@ import { startTestApp } from '../helpers/app.js';
 import type { TestApp } from '../helpers/app.js';
 import { engines } from '../helpers/db.js';
 import { expectLedgerConsistent } from '../helpers/ledger.js';
-import { addTinyModel, qaJsonl, restJson, uploadDataset } from '../helpers/training.js';
+import { addTinyModel } from '../helpers/training.js';
+import { qaJsonl } from '../../src/dev/qa-dataset.js';
+import { restJson, uploadDataset } from '../../src/dev/rest-client.js';
 
 describe.each(engines())('money under concurrency (%s)', (engine) => {
   let t: TestApp;

@@ -3,8 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTempDir, startTestApp } from '../helpers/app.js';
 import { createTestDatabase, engines } from '../helpers/db.js';
 import type { Engine } from '../helpers/db.js';
-import { migratedDataDir } from '../foundation/data-dir.js';
-import { listeningUrl, mapLimit, oneLineError, runCli, startServerProcess } from './helpers.js';
+import { migratedDataDir } from '../helpers/data-dir.js';
+import { listeningUrl, mapLimit, oneLineError, runCli, startServerProcess } from '../helpers/cli.js';
 
 /** Where a CLI process finds the database: a data folder (PGlite) or DATABASE_URL. */
 interface Target {

@@ -2,7 +2,7 @@ import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { createTestDatabase, engines } from '../helpers/db.js';
 import { migrations } from '../../migrations/index.js';
-import { runCli } from './helpers.js';
+import { runCli } from '../helpers/cli.js';
 
 /**
  * Processes that start together (api replicas and workers after a deploy) all migrate.

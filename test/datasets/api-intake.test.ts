@@ -8,7 +8,8 @@ import { makeTempDir, startTestApp } from '../helpers/app.js';
 import type { TestApp } from '../helpers/app.js';
 import { gql } from '../helpers/clients.js';
 import { engines } from '../helpers/db.js';
-import { addTinyModel, restJson } from '../helpers/training.js';
+import { addTinyModel } from '../helpers/training.js';
+import { restJson } from '../../src/dev/rest-client.js';
 import {
   CreateDatasetFromPathDocument,
   CreateDatasetFromUrlDocument,
@@ -16,11 +17,11 @@ import {
   UploadDatasetDetailDocument,
 } from '../generated/graphql.js';
 import type { UploadDatasetDetailMutation } from '../generated/graphql.js';
-import { chatJsonl, completionJsonl, gqlUpload, postMultipart, postRaw, waitValidated } from './helpers/api.js';
-import type { DatasetJson } from './helpers/api.js';
+import { chatJsonl, completionJsonl, gqlUpload, postMultipart, postRaw, waitValidated } from '../helpers/datasets-api.js';
+import type { DatasetJson } from '../helpers/datasets-api.js';
 
 /**
- * Issue 4 at the API: every intake method reaches READY with stats on the real app, and an
+ * Datasets at the API: every intake method reaches READY with stats on the real app, and an
  * invalid file shows its line-numbered errors over REST and GraphQL.
  */
 describe.each(engines())('datasets API: intake and reports (%s)', (engine) => {

@@ -5,7 +5,8 @@ import { startTestApp } from '../helpers/app.js';
 import type { TestApp } from '../helpers/app.js';
 import { gql } from '../helpers/clients.js';
 import { engines } from '../helpers/db.js';
-import { FAST_HYPERPARAMETERS, addTinyModel, restJson } from '../helpers/training.js';
+import { FAST_HYPERPARAMETERS, addTinyModel } from '../helpers/training.js';
+import { restJson } from '../../src/dev/rest-client.js';
 import {
   DatasetDocument,
   DatasetNodeDocument,
@@ -14,14 +15,14 @@ import {
   UploadDatasetDetailDocument,
 } from '../generated/graphql.js';
 import type { UploadDatasetDetailMutation } from '../generated/graphql.js';
-import { chatJsonl, datasetFiles, gqlUpload, postMultipart, postRaw, tempFiles, waitValidated } from './helpers/api.js';
-import type { DatasetJson } from './helpers/api.js';
+import { chatJsonl, datasetFiles, gqlUpload, postMultipart, postRaw, tempFiles, waitValidated } from '../helpers/datasets-api.js';
+import type { DatasetJson } from '../helpers/datasets-api.js';
 
 /** Small enough that an over-limit upload is quick, large enough for an upload cut off half way. */
 const MAX_BYTES = 2 << 20;
 
 /**
- * Issue 4 at the API: dedup, tenancy, deletion against queued jobs, and bad uploads (cut
+ * Datasets at the API: dedup, tenancy, deletion against queued jobs, and bad uploads (cut
  * off, too large, wrong type) that leave no row and no file behind and never stop the app.
  */
 describe.each(engines())('datasets API: lifecycle and bad uploads (%s)', (engine) => {

@@ -3,7 +3,7 @@ import { startTestApp } from '../helpers/app.js';
 import type { TestApp } from '../helpers/app.js';
 import type { Config } from '../../src/config.js';
 import { addTinyModel } from '../helpers/training.js';
-import { chatJsonl, postRaw, waitValidated } from './helpers/api.js';
+import { chatJsonl, postRaw, waitValidated } from '../helpers/datasets-api.js';
 
 /** A chat example far longer than the tiny model's 512-token context. */
 function longLine(): string {

@@ -3,10 +3,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTempDir } from '../helpers/app.js';
 import { createTestDatabase, engines } from '../helpers/db.js';
 import type { Engine } from '../helpers/db.js';
-import { tinyModelFolder } from '../helpers/models.js';
-import { runCli, spawnTuneloop } from '../helpers/processes.js';
-import type { TuneloopProcess } from '../helpers/processes.js';
-import { chatJsonl } from './helpers/api.js';
+import { tinyModelFolder } from '../../src/dev/tiny-model-folder.js';
+import { runCli, spawnTuneloop } from '../../src/dev/tuneloop-process.js';
+import type { TuneloopProcess } from '../../src/dev/tuneloop-process.js';
+import { chatJsonl } from '../helpers/datasets-api.js';
 
 /**
  * Prompt recovery after a crash, with a real `kill -9` of a real `tuneloop start`: the

@@ -5,8 +5,10 @@ import { makeTempDir, startTestApp } from '../helpers/app.js';
 import type { TestApp } from '../helpers/app.js';
 import { engines } from '../helpers/db.js';
 import { mountTmpfs, tmpfsUnavailable } from '../helpers/tmpfs.js';
-import { addTinyModel, FAST_HYPERPARAMETERS, qaJsonl, restJson, uploadDataset, waitForJob } from '../helpers/training.js';
-import { chatJsonl, gqlUpload, postMultipart, postRaw, tempFiles } from './helpers/api.js';
+import { addTinyModel, FAST_HYPERPARAMETERS } from '../helpers/training.js';
+import { qaJsonl } from '../../src/dev/qa-dataset.js';
+import { restJson, uploadDataset, waitForJob } from '../../src/dev/rest-client.js';
+import { chatJsonl, gqlUpload, postMultipart, postRaw, tempFiles } from '../helpers/datasets-api.js';
 
 /**
  * A full disk is a first-class error, on real full filesystems (small tmpfs mounts):

@@ -8,9 +8,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp } from '../helpers/app.js';
 import type { TestApp } from '../helpers/app.js';
 import { engines } from '../helpers/db.js';
-import { addTinyModel, restJson } from '../helpers/training.js';
-import { chatJsonl, postRaw, waitValidated } from './helpers/api.js';
-import type { DatasetJson } from './helpers/api.js';
+import { addTinyModel } from '../helpers/training.js';
+import { restJson } from '../../src/dev/rest-client.js';
+import { chatJsonl, postRaw, waitValidated } from '../helpers/datasets-api.js';
+import type { DatasetJson } from '../helpers/datasets-api.js';
 
 /**
  * Input that used to take the whole process down, through the real app: each ends as a

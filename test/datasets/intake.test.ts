@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { delimiter, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fetchUrlToStore, parseDatasetRoots, resolveServerPath, storeServerFile } from '../../src/datasets/intake.js';
-import { useTempDir } from './helpers/temp-dir.js';
+import { useTempDir } from '../helpers/temp-dir.js';
 
 const tmp = useTempDir();
 const BODY = '{"prompt": "a", "completion": "b"}\n'.repeat(100);

@@ -15,10 +15,10 @@ import {
 } from '../../src/datasets/tokenization/index.js';
 import { validateDataset } from '../../src/datasets/validation/index.js';
 import type { Example } from '../../src/datasets/validation/index.js';
-import { tinyModelFolder } from '../helpers/models.js';
-import { runTrainerPython } from './helpers/python-reference.js';
-import { randomChat, seeded } from './helpers/random-examples.js';
-import { useTempDir } from './helpers/temp-dir.js';
+import { tinyModelFolder } from '../../src/dev/tiny-model-folder.js';
+import { runTrainerPython } from '../helpers/python-reference.js';
+import { randomChat, seeded } from '../helpers/random-examples.js';
+import { useTempDir } from '../helpers/temp-dir.js';
 
 const tmp = useTempDir();
 let tok: ModelTokenizer;

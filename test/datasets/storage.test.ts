@@ -5,7 +5,7 @@ import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { DatasetError } from '../../src/datasets/dataset-error.js';
 import { datasetPath, openDataset, removeIfUnreferenced, storeStream, sweepTempFiles } from '../../src/datasets/storage.js';
-import { useTempDir } from './helpers/temp-dir.js';
+import { useTempDir } from '../helpers/temp-dir.js';
 
 const tmp = useTempDir();
 const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');

@@ -9,9 +9,9 @@ import { makeTempDir, startTestApp } from '../helpers/app.js';
 import type { TestApp } from '../helpers/app.js';
 import { engines } from '../helpers/db.js';
 import { addTinyModel } from '../helpers/training.js';
-import { buildTokenizerVariants } from '../foundation/model-variants.js';
-import { tinyModelFolder } from '../helpers/models.js';
-import { postRaw, chatJsonl, waitValidated } from './helpers/api.js';
+import { buildTokenizerVariants } from '../helpers/model-variants.js';
+import { tinyModelFolder } from '../../src/dev/tiny-model-folder.js';
+import { postRaw, chatJsonl, waitValidated } from '../helpers/datasets-api.js';
 
 /**
  * Tokenizing a dataset for a model is leased: while a live process holds the lease others

@@ -9,9 +9,9 @@ import { ChatRenderer } from '../../src/tokenizer/chat-renderer.js';
 import { loadTrainingTokenizer as loadModelTokenizer } from '../../src/tokenizer/model-tokenizer.js';
 import type { ModelTokenizer } from '../../src/tokenizer/model-tokenizer.js';
 import type { ChatExample } from '../../src/datasets/validation/index.js';
-import { tinyModelFolder } from '../helpers/models.js';
-import { runTrainerPython } from './helpers/python-reference.js';
-import { randomChat, randomText, seeded } from './helpers/random-examples.js';
+import { tinyModelFolder } from '../../src/dev/tiny-model-folder.js';
+import { runTrainerPython } from '../helpers/python-reference.js';
+import { randomChat, randomText, seeded } from '../helpers/random-examples.js';
 
 let modelDir = '';
 let tok: ModelTokenizer;
@@ -30,7 +30,7 @@ beforeAll(async () => {
   template = new Template(config.chat_template as string);
 });
 
-/** The row as the issue defines it: the template rendered as text, tokenized in one go by the library. */
+/** The row as docs/datasets.md defines it: the template rendered as text, tokenized in one go by the library. */
 function reference(example: ChatExample): number[] {
   const text = template.render({ messages: example.messages, add_generation_prompt: false, bos_token: '', eos_token: config.eos_token });
   return library.encode(text, { add_special_tokens: false }).ids;

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { fetchUrlToStore } from '../../src/datasets/intake.js';
-import { useTempDir } from './helpers/temp-dir.js';
+import { useTempDir } from '../helpers/temp-dir.js';
 
 /**
  * The download's address policy is applied by the socket's own resolver: these tests

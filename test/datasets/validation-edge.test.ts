@@ -2,7 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { splitAtNewlines } from '../../src/datasets/line-scanner.js';
 import { validateDataset } from '../../src/datasets/validation/index.js';
-import { chatLine, useTempDir } from './helpers/temp-dir.js';
+import { chatLine, useTempDir } from '../helpers/temp-dir.js';
 
 const tmp = useTempDir();
 const lines = (n: number, from = 1) => Array.from({ length: n }, (_, i) => chatLine(from + i));

@@ -3,7 +3,7 @@ import { stat } from 'node:fs/promises';
 import { once } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { validateDataset } from '../../src/datasets/validation/index.js';
-import { useTempDir } from './helpers/temp-dir.js';
+import { useTempDir } from '../helpers/temp-dir.js';
 
 const tmp = useTempDir('tuneloop-datasets-200mb-');
 const TARGET_BYTES = 200 * 1024 * 1024;

@@ -2,7 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp } from '../helpers/app.js';
 import type { TestApp } from '../helpers/app.js';
 import { expectLedgerConsistent } from '../helpers/ledger.js';
-import { addTinyModel, qaJsonl, restJson, uploadDataset, waitForJob } from '../helpers/training.js';
+import { addTinyModel } from '../helpers/training.js';
+import { qaJsonl } from '../../src/dev/qa-dataset.js';
+import { restJson, uploadDataset, waitForJob } from '../../src/dev/rest-client.js';
 
 /**
  * The whole product loop, as a user drives it over REST: upload → fine-tune until the

@@ -1,9 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp } from '../helpers/app.js';
 import type { TestApp } from '../helpers/app.js';
-import { FAST_HYPERPARAMETERS, addTinyModel, qaJsonl, restJson, uploadDataset, waitForJob } from '../helpers/training.js';
-import { startReceiver, verify } from '../webhooks/helpers/receiver.js';
-import type { Receiver } from '../webhooks/helpers/receiver.js';
+import { FAST_HYPERPARAMETERS, addTinyModel } from '../helpers/training.js';
+import { qaJsonl } from '../../src/dev/qa-dataset.js';
+import { restJson, uploadDataset, waitForJob } from '../../src/dev/rest-client.js';
+import { startReceiver, verify } from '../helpers/webhook-receiver.js';
+import type { Receiver } from '../helpers/webhook-receiver.js';
 
 /**
  * Real jobs with the real trainer announce their outcomes: an account endpoint and a

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startFreshApp } from './data-dir.js';
+import { startFreshApp } from '../helpers/data-dir.js';
 import type { TestApp } from '../helpers/app.js';
 import { engines } from '../helpers/db.js';
 import { gql, gqlSse, wsClient, wsCollect } from '../helpers/clients.js';
 import { FineTunableModelsDocument } from '../generated/graphql.js';
-import { tinyModelFolder } from '../helpers/models.js';
+import { tinyModelFolder } from '../../src/dev/tiny-model-folder.js';
 
 describe.each(engines())('authentication on every transport (%s)', (engine) => {
   let t: TestApp;

@@ -1,15 +1,15 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startFreshApp } from './data-dir.js';
+import { startFreshApp } from '../helpers/data-dir.js';
 import type { TestApp } from '../helpers/app.js';
 import { engines } from '../helpers/db.js';
 import { gql } from '../helpers/clients.js';
 import { FineTunableModelsDocument } from '../generated/graphql.js';
 import { lastLine, resolvePython, runTrainerCommand } from '../../src/engine/python.js';
 import { DomainError } from '../../src/errors.js';
-import { buildModelVariants, readSafetensors } from './model-variants.js';
-import type { ModelVariants } from './model-variants.js';
+import { buildModelVariants, readSafetensors } from '../helpers/model-variants.js';
+import type { ModelVariants } from '../helpers/model-variants.js';
 
 let variants: ModelVariants;
 let parameterCount: number;

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startFreshApp } from './data-dir.js';
+import { startFreshApp } from '../helpers/data-dir.js';
 import type { TestApp } from '../helpers/app.js';
 import { engines } from '../helpers/db.js';
 import { gqlSse, wsClient, wsCollect } from '../helpers/clients.js';
-import { tinyModelFolder } from '../helpers/models.js';
+import { tinyModelFolder } from '../../src/dev/tiny-model-folder.js';
 
 type GraphQLBody = { data?: Record<string, unknown> | null; errors?: Array<{ message: string; extensions?: Record<string, unknown> }> };
 

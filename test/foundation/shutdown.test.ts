@@ -2,16 +2,16 @@ import fs from 'node:fs/promises';
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTempDir } from '../helpers/app.js';
-import { migratedDataDir } from './data-dir.js';
+import { migratedDataDir } from '../helpers/data-dir.js';
 import { createTestDatabase, engines } from '../helpers/db.js';
 import { readSse, wsClient, wsCollect } from '../helpers/clients.js';
-import { tinyModelFolder } from '../helpers/models.js';
+import { tinyModelFolder } from '../../src/dev/tiny-model-folder.js';
 import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
 import { newId } from '../../src/ids.js';
-import { listeningUrl, startServerProcess } from '../cli/helpers.js';
-import type { ServerProcess } from '../cli/helpers.js';
+import { listeningUrl, startServerProcess } from '../helpers/cli.js';
+import type { ServerProcess } from '../helpers/cli.js';
 
 /**
  * Graceful shutdown of a real `tuneloop serve` process (SIGTERM) while clients hold

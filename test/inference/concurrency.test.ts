@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp } from '../helpers/app.js';
 import type { TestApp } from '../helpers/app.js';
 import type { InferenceUsage } from '../../src/db/tables/inference.js';
-import { deployReady, onnxModelFolder, post, sseData } from './helpers.js';
+import { deployReady, onnxModelFolder, post, sseData } from '../helpers/inference.js';
 
 const NO_EOS = { '1023': -100, '1021': -100 };
 const LONG = { model: 'tiny-base', prompt: 'Once upon a time', max_tokens: 480, logit_bias: NO_EOS };

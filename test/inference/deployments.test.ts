@@ -10,9 +10,9 @@ import { makeTempDir, startTestApp } from '../helpers/app.js';
 import type { TestApp } from '../helpers/app.js';
 import { createTestDatabase, engines } from '../helpers/db.js';
 import { gql } from '../helpers/clients.js';
-import { tinyModelFolder } from '../helpers/models.js';
+import { tinyModelFolder } from '../../src/dev/tiny-model-folder.js';
 import { DeployModelDocument, DeploymentsDocument, UndeployModelDocument } from '../generated/graphql.js';
-import { deployReady, insertFineTunedModel, onnxModelFolder, post } from './helpers.js';
+import { deployReady, insertFineTunedModel, onnxModelFolder, post } from '../helpers/inference.js';
 
 const auth = (key: string) => ({ authorization: `Bearer ${key}` });
 

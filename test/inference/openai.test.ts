@@ -10,7 +10,7 @@ import { engines } from '../helpers/db.js';
 import { gql, wsClient, wsCollect } from '../helpers/clients.js';
 import { GenerateDocument, GenerateStreamDocument } from '../generated/graphql.js';
 import type { GenerateStreamSubscription } from '../generated/graphql.js';
-import { deployReady, insertFineTunedModel, onnxModelFolder, post, sseData, torchGreedy } from './helpers.js';
+import { deployReady, insertFineTunedModel, onnxModelFolder, post, sseData, torchGreedy } from '../helpers/inference.js';
 
 const PRICE_PER_MTOK = 1_000_000_000n; // $1000 per million tokens: 1000 micro-USD a token
 const EOS = [1023, 1021];

@@ -15,7 +15,7 @@ import type { BatchModel } from '../../src/inference/runtime/scheduler.js';
 import type { JobEvent } from '../../src/inference/runtime/protocol.js';
 import { OnnxCausalLM } from '../../src/inference/runtime/onnx-causal-lm.js';
 import { readOnnxInfo } from '../../src/inference/runtime/onnx-info.js';
-import { onnxModelFolder } from './helpers.js';
+import { onnxModelFolder } from '../helpers/inference.js';
 
 const sampling = (o: Partial<SamplingOptions> = {}): SamplingOptions => ({
   temperature: 1,

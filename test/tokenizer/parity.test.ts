@@ -6,8 +6,8 @@ import { tokenizeToShard } from '../../src/datasets/tokenization/index.js';
 import { encodePrompt } from '../../src/inference/generation.js';
 import { ModelTokenizer, loadTrainingTokenizer } from '../../src/tokenizer/model-tokenizer.js';
 import type { ChatExample, CompletionExample } from '../../src/tokenizer/example.js';
-import { buildModelVariants } from '../foundation/model-variants.js';
-import type { ModelVariants } from '../foundation/model-variants.js';
+import { buildModelVariants } from '../helpers/model-variants.js';
+import type { ModelVariants } from '../helpers/model-variants.js';
 
 /**
  * Train/serve parity: for every loadable model folder the tests build, the tokens a

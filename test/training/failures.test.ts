@@ -4,7 +4,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp } from '../helpers/app.js';
 import type { TestApp } from '../helpers/app.js';
 import { expectLedgerConsistent } from '../helpers/ledger.js';
-import { FAST_HYPERPARAMETERS, addTinyModel, qaJsonl, restJson, uploadDataset, waitForJob } from '../helpers/training.js';
+import { FAST_HYPERPARAMETERS, addTinyModel } from '../helpers/training.js';
+import { qaJsonl } from '../../src/dev/qa-dataset.js';
+import { restJson, uploadDataset, waitForJob } from '../../src/dev/rest-client.js';
 
 const CRASHING_PYTHON = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'crashing-python.sh');
 

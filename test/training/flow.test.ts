@@ -2,7 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp } from '../helpers/app.js';
 import type { TestApp } from '../helpers/app.js';
 import { gql, readSse, wsClient, wsCollect } from '../helpers/clients.js';
-import { FAST_HYPERPARAMETERS, addTinyModel, qaJsonl, restJson, uploadDataset, waitForJob } from '../helpers/training.js';
+import { FAST_HYPERPARAMETERS, addTinyModel } from '../helpers/training.js';
+import { qaJsonl } from '../../src/dev/qa-dataset.js';
+import { restJson, uploadDataset, waitForJob } from '../../src/dev/rest-client.js';
 import {
   CancelTrainingDocument,
   DatasetStatusDocument,
@@ -103,7 +105,7 @@ describe('training jobs end to end (PGlite, api + worker in one process)', () =>
     expect(theirs.body.data.map((m) => m.id)).not.toContain(job.fineTunedModel!.id);
   });
 
-  it('REST + SSE: start (LoRA) → event stream → SUCCEEDED, with the CONTRACT shape', async () => {
+  it('REST + SSE: start (LoRA) → event stream → SUCCEEDED, with the documented shape', async () => {
     const dataset = await uploadDataset(t.url, key, qaJsonl().replace('Paris.', 'Paris, of course.'));
     expect(dataset.status).toBe('READY');
     const start = await restJson<Record<string, any>>(t.url, key, '/api/fine-tune/training/start', {

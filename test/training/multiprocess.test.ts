@@ -3,11 +3,13 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { createTestDatabase } from '../helpers/db.js';
 import { makeTempDir } from '../helpers/app.js';
-import { tinyModelFolder } from '../helpers/models.js';
-import { runCli, spawnTuneloop, startServe, startWorker } from '../helpers/processes.js';
-import type { TuneloopProcess } from '../helpers/processes.js';
+import { tinyModelFolder } from '../../src/dev/tiny-model-folder.js';
+import { runCli, spawnTuneloop, startServe, startWorker } from '../../src/dev/tuneloop-process.js';
+import type { TuneloopProcess } from '../../src/dev/tuneloop-process.js';
 import { wsClient } from '../helpers/clients.js';
-import { FAST_HYPERPARAMETERS, QA, qaJsonl, restJson, uploadDataset, waitForJob } from '../helpers/training.js';
+import { FAST_HYPERPARAMETERS } from '../helpers/training.js';
+import { QA, qaJsonl } from '../../src/dev/qa-dataset.js';
+import { restJson, uploadDataset, waitForJob } from '../../src/dev/rest-client.js';
 
 /**
  * `serve` and `worker` as separate processes on the PostgreSQL server, sharing one data

@@ -11,9 +11,9 @@ import {
   RotateWebhookEndpointSecretDocument,
   WebhookDeliveriesDocument,
 } from '../generated/graphql.js';
-import { startReceiver, verify } from './helpers/receiver.js';
-import type { Receiver } from './helpers/receiver.js';
-import { emit, fakeJobId, rest } from './helpers/events.js';
+import { startReceiver, verify } from '../helpers/webhook-receiver.js';
+import type { Receiver } from '../helpers/webhook-receiver.js';
+import { emit, fakeJobId, rest } from '../helpers/webhook-events.js';
 import { pruneMessages } from '../../src/webhooks/prune-messages.js';
 
 /**

@@ -14,8 +14,8 @@ import {
   WebhookEndpointDocument,
   WebhookEndpointsDocument,
 } from '../generated/graphql.js';
-import { startReceiver } from './helpers/receiver.js';
-import { emit, fakeJobId, rest } from './helpers/events.js';
+import { startReceiver } from '../helpers/webhook-receiver.js';
+import { emit, fakeJobId, rest } from '../helpers/webhook-events.js';
 
 /**
  * Endpoint management over REST and GraphQL, validation errors, tenancy, and the address

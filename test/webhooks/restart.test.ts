@@ -2,9 +2,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { startTestApp } from '../helpers/app.js';
 import type { TestApp } from '../helpers/app.js';
 import { engines } from '../helpers/db.js';
-import { startReceiver, verify } from './helpers/receiver.js';
-import type { Receiver } from './helpers/receiver.js';
-import { fakeJobId } from './helpers/events.js';
+import { startReceiver, verify } from '../helpers/webhook-receiver.js';
+import type { Receiver } from '../helpers/webhook-receiver.js';
+import { fakeJobId } from '../helpers/webhook-events.js';
 
 /**
  * The outbox survives the process: an api stopped while a delivery waits for its retry

@@ -123,6 +123,20 @@ def run_train(
     return TrainRun(proc.returncode, events, out, err)
 
 
+def sigterm_after_step(n: int):
+    """An `on_event` callback that sends SIGTERM once, when step n is reported."""
+    import signal
+
+    sent = []
+
+    def on_event(event, proc):
+        if event["type"] == "step" and event["step"] == n and not sent:
+            proc.send_signal(signal.SIGTERM)
+            sent.append(True)
+
+    return on_event
+
+
 def write_examples(path: str, examples) -> str:
     from tuneloop_trainer.shard import write_shard
 

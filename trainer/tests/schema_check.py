@@ -34,6 +34,8 @@ def errors(value, schema: dict, root: dict, path: str = "$") -> list[str]:
         out.append(f"{path}: {value!r} not in {schema['enum']}")
     if "minimum" in schema and _is_type(value, "number") and value < schema["minimum"]:
         out.append(f"{path}: {value} < minimum {schema['minimum']}")
+    if "maximum" in schema and _is_type(value, "number") and value > schema["maximum"]:
+        out.append(f"{path}: {value} > maximum {schema['maximum']}")
     if "minLength" in schema and isinstance(value, str) and len(value) < schema["minLength"]:
         out.append(f"{path}: shorter than {schema['minLength']}")
     if isinstance(value, dict):

@@ -67,7 +67,8 @@ def test_compile_and_gradient_checkpointing_train_like_eager(tmp_path):
         _spec(
             tmp_path,
             "compiled",
-            runtime={"device": "cuda", "dtype": "fp32", "compile": True, "gradientCheckpointing": True},
+            runtime={"device": "cuda", "dtype": "fp32", "compile": True},
+            gradientCheckpointing=True,
         ),
         tmp_path,
         timeout=600,
@@ -89,4 +90,18 @@ def test_fused_adamw_on_cuda(tmp_path):
     recipe = Recipe(spec, preflight(spec, 1), NullLogger(), Dist(), False, lambda: None)
     recipe.setup()
     assert recipe.optimizer.defaults.get("fused") is True
-    assert recipe._train_step(0)[0] > 0
+    assert recipe._train_step(0)[0]["loss"] > 0
+
+
+@pytest.mark.parametrize("trainable", ["lora", "full"])
+def test_dpo_in_bf16_on_cuda_starts_at_log_2_and_learns(tmp_path, trainable):
+    import math
+
+    from test_dpo import toy_spec
+
+    spec = toy_spec(tmp_path, trainable, runtime={"device": "cuda", "dtype": "bf16"})
+    run = run_train(spec, tmp_path)
+    assert run.returncode == 0, run.stderr
+    first = run.of("step")[0]
+    assert run.events[0]["dtype"] == "bf16" and abs(first["loss"] - math.log(2)) <= 1e-2, first
+    assert run.of("eval")[-1]["rewardAccuracy"] > 0.9, run.of("eval")

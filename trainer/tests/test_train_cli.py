@@ -1,12 +1,11 @@
 """The real `train` command as the worker runs it: a spec, a pipe for events, exit codes."""
 import json
 import os
-import signal
 
 import pytest
 import torch
 
-from conftest import make_model_dir, make_spec, random_examples, run_train, write_examples
+from conftest import make_model_dir, make_spec, random_examples, run_train, sigterm_after_step, write_examples
 from tuneloop_trainer import safetensors_io as st
 from tuneloop_trainer.hf_io import load_model
 from tuneloop_trainer.lora import PEFT_PREFIX, apply_lora
@@ -51,6 +50,10 @@ def test_lora_run_emits_the_documented_events(lora_run):
     steps = run.of("step")
     assert [e["step"] for e in steps] == list(range(1, started["totalSteps"] + 1))
     assert steps[-1]["epoch"] == pytest.approx(2.0)
+    # token accuracy on every step and evaluation; a validation batch on ~20 steps of the run
+    assert all(0 <= e["tokenAccuracy"] <= 1 for e in steps + run.of("eval"))
+    every = -(-started["totalSteps"] // 20)
+    assert [e["step"] for e in steps if "validLoss" in e] == list(range(every, started["totalSteps"] + 1, every))
     # linear warmup over 2 steps from 0, then linear decay to 0
     lrs = [e["learningRate"] for e in steps]
     assert lrs[0] == 0 and lrs[1] == pytest.approx(1.5e-3) and lrs[2] == pytest.approx(3e-3)
@@ -129,6 +132,8 @@ def test_full_fine_tuning_memorises_a_tiny_dataset(tmp_path):
     assert run.returncode == 0, run.stderr
     losses = run.losses()
     assert losses[0] > 4.0 and losses[-1] < 0.05, (losses[0], losses[-1])
+    accuracy = [e["tokenAccuracy"] for e in run.of("step")]
+    assert accuracy[0] < 0.2 and accuracy[-1] == 1.0, (accuracy[0], accuracy[-1])
     out = run.of("completed")[0]["outputs"]
     assert out["adapter"] is None and out["onnx"] is None and out["model"] == spec["output"]["dir"] + "/model"
     cfg, _ = load_model(out["model"])
@@ -155,14 +160,7 @@ def test_sigterm_then_resume_reproduces_the_uninterrupted_losses(tmp_path, metho
     assert whole.returncode == 0, whole.stderr
 
     spec = make_spec(tmp_path / "b", model, train, val, checkpoints={"every": 7}, **hp)
-    sent = []
-
-    def stop_after_step_5(event, proc):
-        if event["type"] == "step" and event["step"] == 5 and not sent:
-            proc.send_signal(signal.SIGTERM)
-            sent.append(True)
-
-    first = run_train(spec, tmp_path, on_event=stop_after_step_5)
+    first = run_train(spec, tmp_path, on_event=sigterm_after_step(5))
     assert first.returncode == 75, first.stderr
     stopped = first.of("stopped")[0]
     assert stopped["reason"] == "sigterm" and 5 <= stopped["step"] < whole.events[0]["totalSteps"]
@@ -238,9 +236,13 @@ def test_early_stopping_ends_the_run_and_reports_it(tmp_path):
         lrScheduler="constant",
         evalEvery=1,
         earlyStoppingPatience=2,
+        evalBatchEvery=1,
     )
     run = run_train(spec, tmp_path)
     assert run.returncode == 0, run.stderr
+    # a validation batch of batchSize rows covers this 4-example set: it equals the full evaluation
+    for step, ev in zip(run.of("step"), run.of("eval")):
+        assert (step["validLoss"], step["validTokenAccuracy"]) == (ev["loss"], ev["tokenAccuracy"])
     done = run.of("completed")[0]
     evals = [e["loss"] for e in run.of("eval")]
     assert done["earlyStopped"] is True and done["step"] < run.events[0]["totalSteps"]

@@ -2,8 +2,8 @@
 
 Why this exists: OpenBLAS picks its matrix kernels from the CPUID model number. On the
 virtual machines we run on, the model is unknown to OpenBLAS 0.3.21, so it falls back to
-the generic "Prescott" kernels: ~30 GFLOP/s instead of ~250 GFLOP/s on 2 cores (measured,
-see bench/trainer-throughput.py). Forcing the core type from the instruction-set flags
+the generic "Prescott" kernels, several times slower (docs/PERFORMANCE.md, "Trainer on
+CPU", has the figures of bench/trainer-throughput.py). Forcing the core type from the instruction-set flags
 the kernel reports is safe (it only picks kernels the CPU can run) and must happen before
 the library is loaded, i.e. before `import torch`.
 """

@@ -8,7 +8,8 @@ derive the same global batch without communication.
 Semantics (PROTOCOL.md § Batches): each example is truncated to its first maxSeqLength
 tokens; a *row* is one example, or with packing several whole examples filled greedily
 up to maxSeqLength; batchSize rows make one optimizer step; examples are reshuffled
-every epoch (numpy PCG64 seeded with [seed, epoch]).
+every epoch (numpy PCG64 seeded with [seed, epoch]). A preference shard (DPO) is planned
+in pairs instead: a row is one pair (its two examples, never packed), pairs are shuffled.
 """
 from __future__ import annotations
 
@@ -55,17 +56,39 @@ def pack_rows(lengths: list[int], max_len: int) -> np.ndarray:
 
 
 class Rows:
-    """Rows of one pass over a shard: row r holds examples order[bounds[r]:bounds[r+1]]."""
+    """Rows of one pass over a shard: row r holds examples order[bounds[r]:bounds[r+1]];
+    with `pairs`, `order` lists pairs and row r holds pair order[r]'s examples (2p, 2p+1)."""
 
-    def __init__(self, order: np.ndarray, lengths: np.ndarray, max_len: int, packing: bool):
-        self.order = order
-        self.bounds = pack_rows(lengths[order].tolist(), max_len) if packing else np.arange(len(order) + 1)
+    def __init__(self, order: np.ndarray, lengths: np.ndarray, max_len: int, packing: bool, pairs: bool = False):
+        self.order, self.pairs = order, pairs
+        if packing and not pairs:
+            self.bounds = pack_rows(lengths[order].tolist(), max_len)
+        else:
+            self.bounds = np.arange(len(order) + 1)
 
     def __len__(self) -> int:
         return len(self.bounds) - 1
 
     def row(self, r: int) -> np.ndarray:
+        if self.pairs:
+            p = int(self.order[r])
+            return np.array([2 * p, 2 * p + 1], dtype=np.int64)
         return self.order[self.bounds[r] : self.bounds[r + 1]]
+
+
+def check_pairs_train(shard: Shard, trainable: np.ndarray, max_len: int) -> None:
+    """A pair whose chosen or rejected side keeps no trainable token within maxSeqLength
+    would compare a completion with nothing: refuse up front, naming the pair."""
+    empty = np.flatnonzero(trainable == 0)
+    if len(empty):
+        e = int(empty[0])
+        raise TrainerError(
+            "NO_TRAINABLE_TOKENS",
+            (
+                f"{shard.path}: pair {e // 2} keeps no {'rejected' if e % 2 else 'chosen'} completion token within "
+                f"maxSeqLength={max_len} (its prompt is too long); raise maxSeqLength or shorten that prompt"
+            ),
+        )
 
 
 class TrainPlan:
@@ -81,9 +104,13 @@ class TrainPlan:
                     "check the dataset's assistant turns or raise maxSeqLength"
                 ),
             )
-        n = shard.num_examples
+        self.pairs = shard.preference
+        if self.pairs:
+            check_pairs_train(shard, self.trainable, max_len)
+        n = shard.num_examples // 2 if self.pairs else shard.num_examples
         self.epochs = [
-            Rows(np.random.default_rng([seed, e]).permutation(n), self.lengths, max_len, packing) for e in range(epochs)
+            Rows(np.random.default_rng([seed, e]).permutation(n), self.lengths, max_len, packing, self.pairs)
+            for e in range(epochs)
         ]
         self.steps_per_epoch = [-(-len(r) // batch_size) for r in self.epochs]
         self.epoch_start = np.concatenate([[0], np.cumsum(self.steps_per_epoch)]).astype(np.int64)
@@ -129,11 +156,15 @@ class TrainPlan:
 
 def eval_rows(shard: Shard, max_len: int, packing: bool) -> tuple[Rows, np.ndarray]:
     lengths = np.minimum(shard.lengths(), max_len)
-    if int(shard.trainable_counts(max_len).sum()) == 0:
+    trainable = shard.trainable_counts(max_len)
+    if int(trainable.sum()) == 0:
         raise TrainerError(
             "NO_TRAINABLE_TOKENS",
             f"validation shard {shard.path} has no trainable token within " f"maxSeqLength={max_len}",
         )
+    if shard.preference:
+        check_pairs_train(shard, trainable, max_len)
+        return Rows(np.arange(shard.num_examples // 2), lengths, max_len, False, pairs=True), lengths
     return Rows(np.arange(shard.num_examples), lengths, max_len, packing), lengths
 
 
@@ -173,6 +204,11 @@ def collate(shard: Shard, rows: list[np.ndarray], lengths: np.ndarray, pad_id: i
         tokens=int(sum(int(lengths[r].sum()) for r in rows)),
         trainable=int(tmask.sum()),
     )
+
+
+def collate_pairs(shard: Shard, rows: list[np.ndarray], lengths: np.ndarray, pad_id: int) -> Batch:
+    """Pairs → one batch of 2m rows: the m chosen sequences, then the m rejected ones."""
+    return collate(shard, [r[:1] for r in rows] + [r[1:] for r in rows], lengths, pad_id)
 
 
 def split_micro(rows: list, micro: int, rank: int, world: int) -> list[list]:

@@ -7,14 +7,14 @@ exactly our module path since our modules carry transformers' names.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 
 import torch
 import torch.nn as nn
 
 from .errors import TrainerError
-
-PEFT_PREFIX = "base_model.model."
+from .model_folder import PEFT_PREFIX  # noqa: F401  (re-exported: the adapter's tensor-name prefix)
 
 
 class LoRALinear(nn.Module):
@@ -25,10 +25,13 @@ class LoRALinear(nn.Module):
         self.lora_B = nn.Linear(rank, base.out_features, bias=False)
         self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
         self.scaling = alpha / rank
+        self.disabled = False  # True: the frozen base layer alone (DPO's reference model)
         nn.init.kaiming_uniform_(self.lora_A.weight, a=math.sqrt(5))  # PEFT's default init
         nn.init.zeros_(self.lora_B.weight)
 
     def forward(self, x):
+        if self.disabled:
+            return self.base_layer(x)
         # in-place scaled add into the frozen layer's output (its backward needs no output):
         # one pass over the activation instead of a multiply and an add
         return self.base_layer(x).add_(self.lora_B(self.lora_A(self.dropout(x))), alpha=self.scaling)
@@ -38,11 +41,12 @@ class LoRALinear(nn.Module):
         base = self.base_layer
         out = nn.Linear(base.in_features, base.out_features, bias=base.bias is not None)
         with torch.no_grad():
-            delta = self.lora_B.weight.double() @ self.lora_A.weight.double() * self.scaling
-            out.weight.copy_((base.weight.double() + delta).to(base.weight.dtype))
+            out.weight.copy_(base.weight)
             if base.bias is not None:
                 out.bias.copy_(base.bias)
-        return out.to(base.weight.device)
+        out = out.to(base.weight.device)
+        add_delta(out, self.lora_A.weight, self.lora_B.weight, self.scaling)
+        return out
 
 
 def apply_lora(model: nn.Module, targets: list[str], rank: int, alpha: float, dropout: float) -> int:
@@ -59,6 +63,28 @@ def apply_lora(model: nn.Module, targets: list[str], rank: int, alpha: float, dr
     if not wrapped:
         raise TrainerError("INVALID_SPEC", "hyperparameters.loraTargetModules matched no module of this model")
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+@contextlib.contextmanager
+def adapters_disabled(model: nn.Module):
+    """The base model without its adapters, for the duration of the block: DPO's reference
+    model costs no second copy of the weights, only a second forward pass."""
+    layers = [m for m in model.modules() if isinstance(m, LoRALinear)]
+    for m in layers:
+        m.disabled = True
+    try:
+        yield model
+    finally:
+        for m in layers:
+            m.disabled = False
+
+
+def add_delta(linear: nn.Linear, a: torch.Tensor, b: torch.Tensor, scaling: float) -> None:
+    """W += scaling · B A in float64 (as `merged()` does): folds a previous adapter into a
+    plain linear before training continues from it."""
+    with torch.no_grad():
+        delta = b.double() @ a.double() * scaling
+        linear.weight.copy_((linear.weight.double() + delta.to(linear.weight.device)).to(linear.weight.dtype))
 
 
 def merge_lora(model: nn.Module) -> nn.Module:

@@ -261,8 +261,8 @@ class CausalLM(nn.Module):
     def cache_masks(self, attention_mask, q_len):
         return {w: cache_causal_mask(attention_mask, q_len, w) for w in set(self.windows)}
 
-    def loss_sum(self, input_ids, position_ids, doc_ids, targets, target_mask):
-        """Sum of cross-entropy over trainable targets only, and their count.
+    def target_logits(self, input_ids, position_ids, doc_ids, target_mask):
+        """float32 logits (N, V) at the N trainable targets only, in row-major order.
 
         The LM head runs only on trainable positions: with chat data most tokens are
         prompt, and the (N, vocab) logits are the largest activation of the model.
@@ -271,6 +271,9 @@ class CausalLM(nn.Module):
         packed = bool((doc_ids != doc_ids[:, :1]).any())
         masks = self.packed_masks(doc_ids, position_ids) if packed or any(self.windows) else None
         h, _ = self.hidden_states(input_ids, position_ids, masks)
-        sel = h[target_mask]  # (N, C)
-        logits = self.lm_head(sel).float()  # (N, V)
-        return F.cross_entropy(logits, targets[target_mask], reduction="sum"), sel.shape[0]
+        return self.lm_head(h[target_mask]).float()  # (N, V)
+
+    def loss_sum(self, input_ids, position_ids, doc_ids, targets, target_mask):
+        """Sum of cross-entropy over trainable targets only, and their count."""
+        logits = self.target_logits(input_ids, position_ids, doc_ids, target_mask)
+        return F.cross_entropy(logits, targets[target_mask], reduction="sum"), logits.shape[0]

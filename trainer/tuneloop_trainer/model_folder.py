@@ -25,6 +25,9 @@ TOKENIZER_FILES = (
     "merges.txt",
     "tokenizer.model",
 )
+# The linear layers LoRA can adapt, and the prefix PEFT puts before our module paths.
+LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+PEFT_PREFIX = "base_model.model."
 # Names old checkpoints carry that hold no weights (recomputed buffers).
 IGNORED_SUFFIXES = (".rotary_emb.inv_freq",)
 

@@ -9,14 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .config import ModelConfig, load_config
+from .continued import AdapterSource, check_init
 from .data import Rows, TrainPlan, eval_rows
 from .errors import TrainerError
-from .model_folder import check_tensors
+from .model_folder import LORA_TARGETS, check_tensors
 from .safetensors_io import folder_tensor_infos
 from .shard import Shard, open_shard
 from .spec import Spec
-
-LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 
 
 @dataclass
@@ -25,7 +24,8 @@ class Prepared:
     plan: TrainPlan
     val: tuple[Shard, Rows, object] | None  # shard, rows, truncated lengths
     targets: list[str] | None  # LoRA target module names
-    micro: int  # rows per forward pass
+    micro: int  # rows (DPO: pairs) per forward pass
+    init: list[AdapterSource]  # continued training: adapters to merge before training
 
 
 def resolve_targets(names: list[str]) -> list[str]:
@@ -87,16 +87,32 @@ def preflight(spec: Spec, world: int) -> Prepared:
                 f"{config.max_position_embeddings}; set it ≤ {config.max_position_embeddings}"
             ),
         )
+    init = check_init(config, spec.init_weights, spec.init_adapters)
     targets = None
-    if spec.method == "lora":
+    if spec.trainable == "lora":
         targets = resolve_targets(hp.loraTargetModules)
         check_lora_rank(config, targets, hp.loraRank)
-    shard = open_shard(spec.train_path, config.vocab_size)
+    shard = check_kind(open_shard(spec.train_path, config.vocab_size), spec.method, "data.train")
     plan = TrainPlan(shard, hp.epochs, hp.batchSize, hp.maxSeqLength, hp.packing, hp.seed)
     plan.check_every_step_trains()
     val = None
     if spec.validation_path:
-        vshard = open_shard(spec.validation_path, config.vocab_size)
+        vshard = check_kind(open_shard(spec.validation_path, config.vocab_size), spec.method, "data.validation")
         val = (vshard, *eval_rows(vshard, hp.maxSeqLength, hp.packing))
     micro = hp.microBatchSize or -(-hp.batchSize // world)
-    return Prepared(config, plan, val, targets, micro)
+    return Prepared(config, plan, val, targets, micro, init)
+
+
+def check_kind(shard: Shard, method: str, field: str) -> Shard:
+    """DPO trains on preference pairs and nothing else; SFT on a preference shard would
+    learn the rejected answers as well as the chosen ones."""
+    if method == "dpo" and not shard.preference:
+        raise TrainerError(
+            "INVALID_SHARD",
+            f"{field}: {shard.path} is a supervised shard; method dpo needs a preference shard (FORMAT.md)",
+        )
+    if method != "dpo" and shard.preference:
+        raise TrainerError(
+            "INVALID_SHARD", f"{field}: {shard.path} is a preference shard; train it with method dpo, not {method}"
+        )
+    return shard

@@ -1,9 +1,10 @@
 """The fine-tuning recipe: setup → train → save_checkpoint / save_outputs → cleanup.
 
-Loss normalisation: a step's loss is the mean cross-entropy over all trainable tokens of
-its batchSize rows. Each micro-batch back-propagates sum(CE) · world / G, G being the
-step's trainable-token count (known from the plan), so gradient accumulation and DDP's
-gradient averaging give exactly the gradient of that mean, however the rows are split.
+Loss normalisation: a step's loss is the mean over its units — trainable tokens for SFT,
+pairs for DPO (objectives.py) — of its batchSize rows. Each micro-batch back-propagates
+its loss sum · world / G, G being the step's unit count (known from the plan), so
+gradient accumulation and DDP's gradient averaging give exactly the gradient of that
+mean, however the rows are split.
 """
 from __future__ import annotations
 
@@ -13,39 +14,33 @@ import os
 import time
 
 import torch
-import torch.nn as nn
 
 from . import checkpointing as ckpt
+from . import continued
 from . import lora as lora_mod
+from . import reference
 from . import safetensors_io as st
-from .data import collate, split_micro
+from .data import split_micro
 from .device import choose_runtime
 from .distributed import Dist
 from .errors import TrainerError
 from .events import MetricLogger
 from .hf_io import load_model
+from .objectives import LossStep, make_objective
 from .outputs import save_adapter, save_full_model
 from .preflight import Prepared
 from .schedule import make_scheduler, warmup_steps
 from .spec import Spec
 
 
-class LossStep(nn.Module):
-    """The module DDP wraps: its forward is the whole loss, so DDP's hooks see every pass."""
-
-    def __init__(self, lm):
-        super().__init__()
-        self.lm = lm
-
-    def forward(self, input_ids, position_ids, doc_ids, targets, target_mask):
-        return self.lm.loss_sum(input_ids, position_ids, doc_ids, targets, target_mask)[0]
-
-
 class Recipe:
     def __init__(self, spec: Spec, prepared: Prepared, logger: MetricLogger, dist: Dist, resume: bool, stop_reason):
         self.spec, self.hp, self.log, self.dist = spec, spec.hp, logger, dist
         self.config, self.plan, self.val = prepared.config, prepared.plan, prepared.val
-        self.targets, self.micro = prepared.targets, prepared.micro
+        self.targets, self.micro, self.init = prepared.targets, prepared.micro, prepared.init
+        self.lora = spec.trainable == "lora"
+        self.objective = make_objective(spec.dpo, spec.hp.beta, self.lora)
+        self.eval_batch_every = _eval_batch_every(spec.hp.evalBatchEvery, self.plan.total_steps, bool(self.val))
         self.resume, self.stop_reason = resume, stop_reason  # stop_reason(): None or "sigterm"/"sigint"
         self.step = 0  # optimizer steps completed
         self.tokens = 0  # real tokens processed, cumulative across resumes
@@ -70,25 +65,29 @@ class Recipe:
 
         torch.manual_seed(hp.seed)  # LoRA init: identical on every rank
         _, lm = load_model(s.model_path)
+        continued.apply_init(lm, self.config, s.init_weights, self.init)
         self.parameters = sum(p.numel() for p in lm.parameters())
-        if s.method == "lora":
+        if self.lora:
             lora_mod.apply_lora(lm, self.targets, hp.loraRank, hp.loraAlpha, hp.loraDropout)
         self.lm = lm.to(self.rt.device).train()
-        self.lm.gradient_checkpointing = s.runtime.gradientCheckpointing
+        self.lm.gradient_checkpointing = hp.gradientCheckpointing
         self.trainable = [p for p in lm.parameters() if p.requires_grad]
         self.trainable_parameters = sum(p.numel() for p in self.trainable)
         self.optimizer = self._optimizer()
         self.warmup = warmup_steps(self.plan.total_steps, hp.warmupSteps, hp.warmupRatio)
         self.scheduler = make_scheduler(self.optimizer, hp.lrScheduler, self.warmup, self.plan.total_steps)
         torch.manual_seed(hp.seed + self.dist.rank)  # dropout stream, per rank
-        if self.resume:
-            self.resumed_from = self._load_checkpoint()
-        else:
-            self.resumed_from = None
-            if self.dist.rank == 0:
+        if self.dist.rank == 0:
+            if self.resume:
+                ckpt.remove_stale_temporaries(s.checkpoints_dir)
+            else:
                 ckpt.remove_all(s.checkpoints_dir)
-            self.dist.barrier()
-        self.forward = self.dist.wrap(LossStep(self.lm), self.rt.device)
+                reference.remove(s.checkpoints_dir)
+        self.dist.barrier()
+        if s.dpo and not self.lora:  # with the starting weights, before a checkpoint replaces them
+            self.objective.tables = self._reference_tables()
+        self.resumed_from = self._load_checkpoint() if self.resume else None
+        self.forward = self.dist.wrap(LossStep(self.lm, self.objective), self.rt.device)
         if s.runtime.compile and hasattr(torch, "compile"):
             self.forward = torch.compile(self.forward)
 
@@ -106,6 +105,23 @@ class Recipe:
             [g for g in groups if g["params"]], lr=self.spec.learning_rate, betas=(0.9, 0.999), eps=1e-8, **kwargs
         )
 
+    def _reference_tables(self) -> dict:
+        s, hp = self.spec, self.hp
+        splits = {"train": (self.plan.shard, self.plan.epochs[0], self.plan.lengths)}
+        if self.val:
+            splits["validation"] = self.val
+        fingerprint = {
+            "maxSeqLength": hp.maxSeqLength,
+            "model": s.model_path,
+            "init": continued.fingerprint(s.init_weights, s.init_adapters),
+            **{k: [sh.path, sh.num_examples, sh.num_tokens] for k, (sh, _, _) in splits.items()},
+        }
+
+        def compute(shard, rows, lengths):
+            return reference.compute(self.lm, shard, rows, lengths, self.micro, self.rt, self.dist, self.pad_id)
+
+        return reference.load_or_compute(s.checkpoints_dir, fingerprint, splits, compute, self.dist)
+
     def fingerprint(self) -> dict:
         hp, sh = self.hp, self.plan.shard
         return {
@@ -122,7 +138,9 @@ class Recipe:
             "learningRate": self.spec.learning_rate,
             "lrScheduler": hp.lrScheduler,
             "warmup": self.warmup,
-            "lora": [hp.loraRank, hp.loraAlpha, self.targets] if self.spec.method == "lora" else None,
+            "lora": [hp.loraRank, hp.loraAlpha, self.targets] if self.lora else None,
+            "dpo": [self.spec.trainable, hp.beta] if self.spec.dpo else None,
+            "init": continued.fingerprint(self.spec.init_weights, self.spec.init_adapters),
         }
 
     # ---------------------------------------------------------------- train
@@ -133,6 +151,7 @@ class Recipe:
             "started",
             jobId=self.spec.jobId,
             method=self.spec.method,
+            trainable=self.spec.trainable,
             totalSteps=total,
             epochs=self.hp.epochs,
             resumedFromStep=self.resumed_from,
@@ -153,7 +172,7 @@ class Recipe:
             if reason:
                 return self._stop(reason)
             started = time.perf_counter()
-            loss, grad_norm, lr, tokens = self._train_step(self.step)
+            metrics, grad_norm, lr, tokens = self._train_step(self.step)
             self.step += 1
             self.tokens += tokens
             dt = time.perf_counter() - started
@@ -162,11 +181,12 @@ class Recipe:
                 step=self.step,
                 totalSteps=total,
                 epoch=round(self.plan.epoch_after(self.step - 1), 6),
-                loss=loss,
+                **metrics,
                 learningRate=lr,
                 gradNorm=grad_norm,
                 tokens=self.tokens,
                 tokensPerSecond=round(tokens / dt, 2) if dt > 0 else None,
+                **self._validation_batch(),
             )
             epoch_end = self.plan.is_epoch_end(self.step - 1)
             early_stop = False
@@ -178,27 +198,27 @@ class Recipe:
                 return "early_stopped"
         return "completed"
 
-    def _train_step(self, step: int) -> tuple[float, float, float, int]:
-        rows = self.plan.step_rows(step)
-        global_trainable = sum(int(self.plan.trainable[r].sum()) for r in rows)
+    def _train_step(self, step: int) -> tuple[dict, float, float, int]:
+        """One optimizer step; returns its metrics (objectives.py), gradient norm, rate, tokens."""
+        rows, obj = self.plan.step_rows(step), self.objective
         micro = split_micro(rows, self.micro, self.dist.rank, self.dist.world)
-        scale = self.dist.world / global_trainable
-        loss_sum = torch.zeros((), dtype=torch.float64, device=self.rt.device)
+        scale = self.dist.world / obj.units(self.plan.trainable, rows)
+        sums = torch.zeros(obj.size, dtype=torch.float64, device=self.rt.device)
         for k, mrows in enumerate(micro):
             sync = k == len(micro) - 1
             with contextlib.nullcontext() if sync else self.dist.no_sync(self.forward):
-                if mrows:
-                    b = collate(self.plan.shard, mrows, self.plan.lengths, self.pad_id).to(self.rt.device)
-                    weight = scale
-                else:  # this rank has no rows left in this step: a zero-weight pass keeps DDP in step
-                    b = collate(self.plan.shard, [rows[0][:1]], self.plan.lengths, self.pad_id).to(self.rt.device)
-                    weight = 0.0
+                weight = scale
+                if not mrows:  # this rank has no rows left in this step: a zero-weight pass keeps DDP in step
+                    mrows, weight = obj.idle_rows(rows[0]), 0.0
+                b = obj.collate(self.plan.shard, mrows, self.plan.lengths, self.pad_id).to(self.rt.device)
+                ref = obj.reference(self.lm, b, mrows, "train", self.rt)
                 with self.rt.autocast():
-                    ls = self.forward(b.input_ids, b.position_ids, b.doc_ids, b.targets, b.target_mask)
+                    ls, batch_sums = self.forward(b.input_ids, b.position_ids, b.doc_ids, b.targets, b.target_mask, ref)
                 (ls * weight).backward()
                 if weight:
-                    loss_sum += ls.detach().double()
-        loss = self.dist.all_sum(loss_sum).item() / global_trainable
+                    sums += batch_sums
+        metrics = obj.fields(self.dist.all_sum(sums).tolist())
+        loss = metrics["loss"]
         if not math.isfinite(loss):
             raise TrainerError(
                 "NAN_LOSS",
@@ -217,30 +237,47 @@ class Recipe:
         self.optimizer.step()
         self.scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)
-        return loss, grad_norm, lr, self.plan.step_tokens(step)
+        return metrics, grad_norm, lr, self.plan.step_tokens(step)
 
     @torch.no_grad()
-    def evaluate(self) -> float:
+    def evaluate(self, indices: list[int] | None = None) -> dict:
+        """The objective's metrics over validation rows (all of them by default), in eval mode."""
         shard, rows, lengths = self.val
-        all_rows = [rows.row(r) for r in range(len(rows))]
-        total = torch.zeros(2, dtype=torch.float64, device=self.rt.device)
+        obj = self.objective
+        picked = [rows.row(r) for r in (range(len(rows)) if indices is None else indices)]
+        sums = torch.zeros(obj.size, dtype=torch.float64, device=self.rt.device)
         self.lm.eval()
         try:
-            for mrows in split_micro(all_rows, self.micro, self.dist.rank, self.dist.world):
+            for mrows in split_micro(picked, self.micro, self.dist.rank, self.dist.world):
                 if not mrows:
                     continue
-                b = collate(shard, mrows, lengths, self.pad_id).to(self.rt.device)
+                b = obj.collate(shard, mrows, lengths, self.pad_id).to(self.rt.device)
+                ref = obj.reference(self.lm, b, mrows, "validation", self.rt)
                 with self.rt.autocast():
-                    ls, n = self.lm.loss_sum(b.input_ids, b.position_ids, b.doc_ids, b.targets, b.target_mask)
-                total += torch.stack([ls.double(), torch.tensor(float(n), dtype=torch.float64, device=total.device)])
+                    _, batch_sums = obj.compute(
+                        self.lm, b.input_ids, b.position_ids, b.doc_ids, b.targets, b.target_mask, ref
+                    )
+                sums += batch_sums
         finally:
             self.lm.train()
-        total = self.dist.all_sum(total)
-        return float(total[0] / total[1])
+        return obj.fields(self.dist.all_sum(sums).tolist())
+
+    def _validation_batch(self) -> dict:
+        """OpenAI's valid_loss: one validation batch every evalBatchEvery steps — batch j
+        (j = step / evalBatchEvery) holds validation rows (j−1)·B … j·B−1, wrapping around."""
+        every = self.eval_batch_every
+        if not every or self.step % every:
+            return {}
+        n = len(self.val[1])
+        size = min(self.hp.batchSize, n)
+        start = (self.step // every - 1) * size
+        metrics = self.evaluate([(start + i) % n for i in range(size)])
+        return {"validLoss": metrics["loss"], "validTokenAccuracy": metrics["tokenAccuracy"]}
 
     def _eval_and_track(self) -> bool:
-        loss = self.evaluate()
-        self.log.log("eval", step=self.step, loss=loss, epoch=round(self.plan.epoch_after(self.step - 1), 6))
+        metrics = self.evaluate()
+        loss = metrics["loss"]
+        self.log.log("eval", step=self.step, epoch=round(self.plan.epoch_after(self.step - 1), 6), **metrics)
         if self.best_eval is None or loss < self.best_eval:
             self.best_eval, self.evals_without_improvement = loss, 0
         else:
@@ -276,7 +313,7 @@ class Recipe:
         self.dist.barrier()
         ckpt.save_rng(os.path.join(tmp, f"rng-rank{self.dist.rank}.safetensors"))
         if self.dist.rank == 0:
-            if self.spec.method == "lora":
+            if self.lora:
                 st.save_file(lora_mod.lora_state(self.lm), os.path.join(tmp, "adapter.safetensors"))
             else:
                 st.save_file(
@@ -308,15 +345,13 @@ class Recipe:
 
     def _load_checkpoint(self) -> int | None:
         root = self.spec.checkpoints_dir
-        if self.dist.rank == 0:
-            ckpt.remove_stale_temporaries(root)
         found = ckpt.list_checkpoints(root)
         if not found:
             return None
         step, folder = found[-1]
         state = ckpt.read_state(folder)
         ckpt.check_fingerprint(state["fingerprint"], self.fingerprint(), folder)
-        if self.spec.method == "lora":
+        if self.lora:
             lora_mod.load_lora_state(self.lm, st.load_file(os.path.join(folder, "adapter.safetensors")))
         else:
             tensors = st.load_file(os.path.join(folder, "model.safetensors"))
@@ -337,13 +372,13 @@ class Recipe:
         outputs = {"adapter": None, "model": None, "onnx": None}
         if self.dist.rank == 0:
             os.makedirs(s.output_dir, exist_ok=True)
-            if s.method == "lora":
+            if self.lora:
                 outputs["adapter"] = save_adapter(
                     self.lm, s.output_dir, self.targets, hp.loraRank, hp.loraAlpha, hp.loraDropout, s.model_path
                 )
-            if s.method == "full" or s.merge_lora or s.export_onnx:
+            if not self.lora or s.merge_lora or s.export_onnx:
                 outputs["model"], outputs["onnx"] = save_full_model(
-                    self.lm, s.output_dir, s.model_path, s.export_onnx, s.method == "lora"
+                    self.lm, s.output_dir, s.model_path, s.export_onnx, self.lora
                 )
         self.dist.barrier()
         return outputs
@@ -351,3 +386,10 @@ class Recipe:
     def cleanup(self) -> None:
         self.log.close()
         self.dist.close()
+
+
+def _eval_batch_every(every: int | None, total_steps: int, has_validation: bool) -> int:
+    """0 = no validation batches; null (auto) = about 20 over the run (≈ 2 % more compute)."""
+    if not has_validation:
+        return 0
+    return math.ceil(total_steps / 20) if every is None else every

@@ -87,7 +87,7 @@ def run_train_command(spec_path: str, events_fd: int | None, resume: bool) -> in
                 log,
                 "OUT_OF_MEMORY",
                 "out of memory; lower hyperparameters.microBatchSize or maxSeqLength, "
-                "or set runtime.gradientCheckpointing",
+                "or set hyperparameters.gradientCheckpointing",
                 recipe,
             )
         if os.environ.get("TUNELOOP_DEBUG"):

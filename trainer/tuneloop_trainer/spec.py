@@ -7,15 +7,19 @@ default. Relative paths are resolved against the spec file's folder.
 from __future__ import annotations
 
 import json
-import math
 import os
 from dataclasses import dataclass, field
 
 from .errors import TrainerError
+from .hp_schema import check_hyperparameters
 
 
 @dataclass
 class Hyperparameters:
+    """Names, kinds and ranges: hyperparameters.schema.json (generated from the service's
+    table; tests/test_hp_schema.py keeps the two in step). The defaults here are the
+    trainer's own, for specs that leave a field out."""
+
     epochs: int = 3
     batchSize: int = 8
     microBatchSize: int | None = None
@@ -34,6 +38,10 @@ class Hyperparameters:
     loraTargetModules: list = field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"])
     evalEvery: int | None = None
     earlyStoppingPatience: int | None = None
+    # Preference tuning and validation metrics (PROTOCOL.md § Job spec)
+    beta: float = 0.1  # DPO: strength of the pull towards the reference model; ignored by SFT
+    evalBatchEvery: int | None = None  # one validation batch every N steps; None = auto, 0 = never
+    gradientCheckpointing: bool = False
 
 
 @dataclass
@@ -42,13 +50,12 @@ class RuntimeOptions:
     dtype: str = "auto"
     threads: int | None = None
     compile: bool = False
-    gradientCheckpointing: bool = False
 
 
 @dataclass
 class Spec:
     jobId: str
-    method: str
+    method: str  # "lora" | "full" | "dpo"
     model_path: str
     train_path: str
     validation_path: str | None
@@ -60,12 +67,21 @@ class Spec:
     export_onnx: bool
     hp: Hyperparameters
     runtime: RuntimeOptions
+    trainable: str = "lora"  # which weights train: "lora" (adapters) or "full"
+    init_weights: str | None = None  # continued training: full weights replacing the base's
+    init_adapters: list = field(default_factory=list)  # continued training: adapters merged in order
+
+    @property
+    def dpo(self) -> bool:
+        return self.method == "dpo"
 
     @property
     def learning_rate(self) -> float:
         if self.hp.learningRate is not None:
             return self.hp.learningRate
-        return 2e-4 if self.method == "lora" else 2e-5
+        if self.dpo:  # preference tuning moves far less from its start than SFT
+            return 5e-5 if self.trainable == "lora" else 1e-6
+        return 2e-4 if self.trainable == "lora" else 2e-5
 
 
 def _fail(path: str, problem: str) -> TrainerError:
@@ -95,18 +111,6 @@ def _int(v, path, lo=None, hi=None, nullable=False):
     return v
 
 
-def _num(v, path, lo=None, hi=None, lo_open=False, hi_open=False, nullable=False):
-    if v is None and nullable:
-        return None
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-        raise _fail(path, f"must be a finite number{' or null' if nullable else ''}, got {json.dumps(v)}")
-    if lo is not None and (v < lo or (lo_open and v == lo)):
-        raise _fail(path, f"must be {'>' if lo_open else '≥'} {lo}, got {v}")
-    if hi is not None and (v > hi or (hi_open and v == hi)):
-        raise _fail(path, f"must be {'<' if hi_open else '≤'} {hi}, got {v}")
-    return float(v)
-
-
 def _bool(v, path):
     if not isinstance(v, bool):
         raise _fail(path, f"must be true or false, got {json.dumps(v)}")
@@ -131,53 +135,33 @@ def parse_spec(obj, base_dir: str = "/") -> Spec:
     top = _obj(
         obj,
         "",
-        {"version", "jobId", "model", "method", "data", "hyperparameters", "checkpoints", "output", "runtime"},
+        {
+            "version",
+            "jobId",
+            "model",
+            "method",
+            "trainable",
+            "data",
+            "hyperparameters",
+            "checkpoints",
+            "output",
+            "runtime",
+        },
         {"version", "jobId", "model", "method", "data", "checkpoints", "output"},
     )
     if top["version"] != 1:
         raise _fail("version", f"must be 1 (this trainer speaks spec version 1), got {json.dumps(top['version'])}")
     if not isinstance(top["jobId"], str) or not top["jobId"]:
         raise _fail("jobId", "must be a non-empty string")
-    model = _obj(top["model"], "model", {"path"}, {"path"})
+    model = _obj(top["model"], "model", {"path", "weights", "adapters"}, {"path"})
     data = _obj(top["data"], "data", {"train", "validation"}, {"train"})
     ck = _obj(top["checkpoints"], "checkpoints", {"dir", "every", "keep"}, {"dir"})
     out = _obj(top["output"], "output", {"dir", "mergeLora", "exportOnnx"}, {"dir"})
-    method = _enum(top["method"], "method", ("lora", "full"))
+    method = _enum(top["method"], "method", ("lora", "full", "dpo"))
+    trainable = _trainable(top.get("trainable"), method)
 
-    hp = Hyperparameters()
     raw = _obj(top.get("hyperparameters", {}), "hyperparameters", set(Hyperparameters.__dataclass_fields__))
-    p = lambda k: f"hyperparameters.{k}"  # noqa: E731
-    for k, v in raw.items():
-        if k in ("epochs", "batchSize"):
-            v = _int(v, p(k), 1)
-        elif k in ("microBatchSize", "evalEvery", "earlyStoppingPatience"):
-            v = _int(v, p(k), 1, nullable=True)
-        elif k == "warmupSteps":
-            v = _int(v, p(k), 0, nullable=True)
-        elif k == "seed":
-            v = _int(v, p(k), 0, 2**63 - 1)
-        elif k == "maxSeqLength":
-            v = _int(v, p(k), 2)
-        elif k == "loraRank":
-            v = _int(v, p(k), 1)
-        elif k == "learningRate":
-            v = _num(v, p(k), 0, lo_open=True, nullable=True)
-        elif k == "warmupRatio":
-            v = _num(v, p(k), 0, 1, hi_open=True, nullable=True)
-        elif k in ("weightDecay", "maxGradNorm"):
-            v = _num(v, p(k), 0)
-        elif k == "loraAlpha":
-            v = _num(v, p(k), 0, lo_open=True)
-        elif k == "loraDropout":
-            v = _num(v, p(k), 0, 1, hi_open=True)
-        elif k == "lrScheduler":
-            v = _enum(v, p(k), ("cosine", "linear", "constant"))
-        elif k == "packing":
-            v = _bool(v, p(k))
-        elif k == "loraTargetModules":
-            if not isinstance(v, list) or not v or not all(isinstance(x, str) for x in v):
-                raise _fail(p(k), 'must be a non-empty list of module names such as ["q_proj", "v_proj"]')
-        setattr(hp, k, v)
+    hp = Hyperparameters(**check_hyperparameters(raw))
     if hp.warmupSteps is not None and hp.warmupRatio is not None:
         raise _fail("hyperparameters.warmupRatio", "set warmupSteps or warmupRatio, not both")
     if hp.microBatchSize is not None and hp.microBatchSize > hp.batchSize:
@@ -219,7 +203,25 @@ def parse_spec(obj, base_dir: str = "/") -> Spec:
         export_onnx=export,
         hp=hp,
         runtime=rt,
+        trainable=trainable,
+        init_weights=_path(model.get("weights"), "model.weights", base_dir, nullable=True),
+        init_adapters=_paths(model.get("adapters", []), "model.adapters", base_dir),
     )
+
+
+def _trainable(v, method: str) -> str:
+    """`trainable` says which weights a DPO job trains; lora and full jobs name theirs already."""
+    if method == "dpo":
+        return "lora" if v is None else _enum(v, "trainable", ("lora", "full"))
+    if v is not None and v != method:
+        raise _fail("trainable", f'method "{method}" trains {method} weights; omit trainable or set it to "{method}"')
+    return method
+
+
+def _paths(v, path, base) -> list[str]:
+    if not isinstance(v, list):
+        raise _fail(path, f"must be a list of folder paths, got {json.dumps(v)}")
+    return [_path(x, f"{path}[{i}]", base) for i, x in enumerate(v)]
 
 
 def load_spec(path: str) -> Spec:

@@ -1,7 +1,7 @@
 import type { ColumnType, Generated, Selectable } from 'kysely';
 import type { CreatedAt, Int8, Int8Generated, Json, Timestamp } from '../schema.js';
 
-export type TrainingStatus = 'VALIDATING' | 'QUEUED' | 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'CANCELLED';
+export type TrainingStatus = 'VALIDATING' | 'QUEUED' | 'RUNNING' | 'PAUSED' | 'SUCCEEDED' | 'FAILED' | 'CANCELLED';
 export const TERMINAL_STATUSES: readonly TrainingStatus[] = ['SUCCEEDED', 'FAILED', 'CANCELLED'];
 export type TrainingMethod = 'LORA' | 'FULL';
 export type TrainingEventType = 'status' | 'step' | 'eval' | 'checkpoint';
@@ -46,6 +46,8 @@ export interface TrainingJobsTable {
   worker_id: string | null;
   lease_expires_at: Timestamp | null;
   cancel_requested_at: Timestamp | null;
+  /** Set while a RUNNING job's trainer is being stopped to pause it (migrations/0009). */
+  pause_requested_at: Timestamp | null;
   event_seq: Generated<number>;
   created_at: CreatedAt;
   queued_at: Timestamp | null;
@@ -67,11 +69,12 @@ export interface TrainingEventsTable {
 export interface TrainingCheckpointsTable {
   job_id: string;
   step: number;
+  /** The folder on the server: for the worker only, never shown to API clients. */
   path: string;
   created_at: CreatedAt;
 }
 
-/** Tables owned by the training domain (migrations/0004-training.ts). */
+/** Tables owned by the training domain (migrations/0004-training.ts, 0009). */
 export interface TrainingTables {
   training_jobs: TrainingJobsTable;
   training_events: TrainingEventsTable;

@@ -1,9 +1,11 @@
-import { resolveCursorConnection } from '@pothos/plugin-relay';
-import type { ResolveCursorConnectionArgs } from '@pothos/plugin-relay';
 import { builder, principalOf } from '../builder.js';
 import { ErrorInterface, payload } from '../errors.js';
+import { listingConnection } from '../connection.js';
+import { datasetListing } from '../../datasets/listing.js';
+import type { ListedError } from '../errors.js';
 import type { Dataset } from '../../db/tables/datasets.js';
-import type { DomainError } from '../../errors.js';
+import { lengthHistogram } from '../../datasets/length-histogram.js';
+import type { LengthBucket } from '../../datasets/length-histogram.js';
 
 export const DatasetStatusEnum = builder.enumType('DatasetStatus', {
   values: {
@@ -35,8 +37,13 @@ interface Stats {
   lines?: number;
   format?: string | null;
   messagesPerRole?: { system: number; user: number; assistant: number; tool: number } | null;
-  tokens?: { total: number; mean: number; max: number; trainable: number } | null;
+  tokens?: { total: number; mean: number; max: number; trainable: number; lengths?: Array<[number, number]> } | null;
 }
+
+const LengthBucketRef = builder.objectRef<LengthBucket>('DatasetLengthBucket').implement({
+  description: 'Examples whose token count lies in [from, to].',
+  fields: (t) => ({ from: t.exposeInt('from'), to: t.exposeInt('to'), count: t.exposeInt('count') }),
+});
 
 const MessagesPerRoleRef = builder.objectRef<NonNullable<Stats['messagesPerRole']>>('MessagesPerRole').implement({
   fields: (t) => ({
@@ -54,6 +61,12 @@ const TokenStatsRef = builder.objectRef<NonNullable<Stats['tokens']>>('DatasetTo
     mean: t.exposeFloat('mean'),
     max: t.exposeInt('max'),
     trainable: t.exposeFloat('trainable', { description: 'Tokens that carry loss (assistant replies, completions).' }),
+    lengthHistogram: t.field({
+      type: [LengthBucketRef],
+      description: 'Tokens per example, in at most `buckets` bars of equal width (1–200, default 20).',
+      args: { buckets: t.arg.int({ defaultValue: 20 }) },
+      resolve: (s, args) => lengthHistogram(s.lengths ?? [], args.buckets ?? 20),
+    }),
   }),
 });
 
@@ -116,14 +129,14 @@ const CreateDatasetFromPathInput = builder.inputType('CreateDatasetFromPathInput
   }),
 });
 
-const UploadDatasetPayload = builder.objectRef<{ dataset?: Dataset; errors: DomainError[] }>('UploadDatasetPayload').implement({
+const UploadDatasetPayload = builder.objectRef<{ dataset?: Dataset; errors: ListedError[] }>('UploadDatasetPayload').implement({
   fields: (t) => ({
     dataset: t.field({ type: DatasetRef, nullable: true, resolve: (p) => p.dataset ?? null }),
     errors: t.field({ type: [ErrorInterface], resolve: (p) => p.errors }),
   }),
 });
 
-const DeleteDatasetPayload = builder.objectRef<{ deletedId?: string; errors: DomainError[] }>('DeleteDatasetPayload').implement({
+const DeleteDatasetPayload = builder.objectRef<{ deletedId?: string; errors: ListedError[] }>('DeleteDatasetPayload').implement({
   fields: (t) => ({
     deletedId: t.id({ nullable: true, resolve: (p) => p.deletedId ?? null }),
     errors: t.field({ type: [ErrorInterface], resolve: (p) => p.errors }),
@@ -142,14 +155,12 @@ builder.queryFields((t) => ({
     description: 'Your datasets, newest first.',
     args: { status: t.arg({ type: DatasetStatusEnum }) },
     resolve: (_root, args, ctx) =>
-      resolveCursorConnection({ args, toCursor: (d: Dataset) => d.id }, async ({ after, limit, inverted }: ResolveCursorConnectionArgs) => {
-        if (inverted) return [];
-        const page = await ctx.services.datasets.list(principalOf(ctx).accountId, {
-          first: limit,
-          after: after ?? null,
+      listingConnection(datasetListing, args, async (page) => {
+        const { datasets, hasNextPage } = await ctx.services.datasets.list(principalOf(ctx).accountId, {
+          ...page,
           ...(args.status ? { status: args.status } : {}),
         });
-        return page.datasets;
+        return { items: datasets, hasNextPage };
       }),
   }),
 }));

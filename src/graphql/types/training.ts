@@ -1,17 +1,26 @@
 import { builder, principalOf } from '../builder.js';
 import { ErrorInterface, payload } from '../errors.js';
+import { listingConnection } from '../connection.js';
+import { trainingEventListing, trainingJobListing } from '../../training/listings.js';
+import type { ListedError } from '../errors.js';
 import { ModelRef } from './model.js';
 import { DatasetRef } from './dataset.js';
 import type { TrainingEvent, TrainingJob } from '../../db/tables/training.js';
-import type { DomainError } from '../../errors.js';
 import type { Estimate, StartFineTuneRequest } from '../../training/start-job.js';
 import type { ResolvedHyperparameters } from '../../training/hyperparameters.js';
+import type { JobCheckpoint } from '../../training/checkpoints.js';
+import { STOP_WAIT_MS } from '../../training/job-control.js';
+import type { LossCurve } from '../../training/loss-curve.js';
+import { HyperparametersInput, HyperparametersRef } from './hyperparameters.js';
 
 export const TrainingStatusEnum = builder.enumType('TrainingStatus', {
   values: {
     VALIDATING: { description: 'Waiting for a dataset to finish validation.' },
     QUEUED: { description: 'Waiting for a worker.' },
     RUNNING: { description: 'A worker is training it.' },
+    PAUSED: {
+      description: 'Paused by you at a checkpoint; it keeps its reservation. `resumeTraining` queues it again to continue from there.',
+    },
     SUCCEEDED: { description: 'Finished; `fineTunedModel` is ready to deploy.' },
     FAILED: { description: 'Stopped with an error; see `error`.' },
     CANCELLED: { description: 'Cancelled by you.' },
@@ -20,32 +29,6 @@ export const TrainingStatusEnum = builder.enumType('TrainingStatus', {
 
 const FineTuneMethodEnum = builder.enumType('FineTuneMethod', {
   values: { LORA: { description: 'Low-rank adapters (default).' }, FULL: { description: 'All weights.' } } as const,
-});
-
-const LrSchedulerEnum = builder.enumType('LrScheduler', { values: ['cosine', 'linear', 'constant'] as const });
-
-const HyperparametersInput = builder.inputType('HyperparametersInput', {
-  description: 'Every field is optional; absent or null means "auto" (see docs/training.md).',
-  fields: (t) => ({
-    epochs: t.int(),
-    batchSize: t.int({ description: 'Packed sequences per optimizer step.' }),
-    learningRate: t.float(),
-    lrScheduler: t.field({ type: LrSchedulerEnum }),
-    warmupSteps: t.int(),
-    warmupRatio: t.float(),
-    weightDecay: t.float(),
-    maxGradNorm: t.float(),
-    seed: t.int(),
-    maxSeqLength: t.int(),
-    packing: t.boolean(),
-    loraRank: t.int(),
-    loraAlpha: t.float(),
-    loraDropout: t.float(),
-    loraTargetModules: t.stringList(),
-    evalEvery: t.int({ description: 'Evaluate on the validation dataset every N steps (needs validationDataset).' }),
-    earlyStoppingPatience: t.int({ description: 'Stop after N evaluations without improvement.' }),
-    checkpointEvery: t.int({ description: 'Checkpoint every N steps (default 50).' }),
-  }),
 });
 
 export const StartFineTuneInput = builder.inputType('StartFineTuneInput', {
@@ -59,30 +42,6 @@ export const StartFineTuneInput = builder.inputType('StartFineTuneInput', {
     webhookUrl: t.string({ description: 'Called with training.* events for this job, signed with your account webhook secret.' }),
     idempotencyKey: t.string({ description: 'Retrying with the same key returns the same job and reserves once.' }),
     priority: t.int({ description: 'Higher runs first (−100…100, default 0).' }),
-  }),
-});
-
-const HyperparametersRef = builder.objectRef<ResolvedHyperparameters>('Hyperparameters').implement({
-  description: 'The hyperparameters the job runs with, "auto" values decided.',
-  fields: (t) => ({
-    epochs: t.exposeInt('epochs'),
-    batchSize: t.exposeInt('batchSize'),
-    learningRate: t.exposeFloat('learningRate'),
-    lrScheduler: t.exposeString('lrScheduler'),
-    warmupSteps: t.exposeInt('warmupSteps', { nullable: true }),
-    warmupRatio: t.exposeFloat('warmupRatio', { nullable: true }),
-    weightDecay: t.exposeFloat('weightDecay'),
-    maxGradNorm: t.exposeFloat('maxGradNorm'),
-    seed: t.exposeInt('seed'),
-    maxSeqLength: t.exposeInt('maxSeqLength'),
-    packing: t.exposeBoolean('packing'),
-    loraRank: t.exposeInt('loraRank'),
-    loraAlpha: t.exposeFloat('loraAlpha'),
-    loraDropout: t.exposeFloat('loraDropout'),
-    loraTargetModules: t.exposeStringList('loraTargetModules'),
-    evalEvery: t.exposeInt('evalEvery', { nullable: true }),
-    earlyStoppingPatience: t.exposeInt('earlyStoppingPatience', { nullable: true }),
-    checkpointEvery: t.exposeInt('checkpointEvery'),
   }),
 });
 
@@ -109,8 +68,35 @@ const JobMetricsRef = builder.objectRef<TrainingJob>('TrainingMetrics').implemen
   }),
 });
 
-const CheckpointRef = builder.objectRef<{ step: number; created_at: Date }>('TrainingCheckpoint').implement({
-  fields: (t) => ({ step: t.exposeInt('step'), createdAt: t.expose('created_at', { type: 'DateTime' }) }),
+const CheckpointMetricsRef = builder.objectRef<JobCheckpoint['metrics']>('TrainingCheckpointMetrics').implement({
+  fields: (t) => ({
+    trainLoss: t.exposeFloat('trainLoss', { nullable: true, description: 'Training loss of the checkpoint’s step.' }),
+    evalLoss: t.exposeFloat('evalLoss', { nullable: true, description: 'Validation loss, when an evaluation ran at that step.' }),
+  }),
+});
+
+// The server's folder (`path`) is deliberately not a field: clients name a checkpoint by its id.
+const CheckpointRef = builder.objectRef<JobCheckpoint>('TrainingCheckpoint').implement({
+  description: 'A saved state of the job, named by its step.',
+  fields: (t) => ({
+    id: t.exposeString('id', { description: '`ckpt-step-<step>`.' }),
+    step: t.exposeInt('step'),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    metrics: t.expose('metrics', { type: CheckpointMetricsRef }),
+  }),
+});
+
+const LossCurveRef = builder.objectRef<LossCurve>('TrainingLossCurve').implement({
+  description:
+    'The stored loss curve as columns: `steps[i]`, `loss[i]`, `learningRate[i]` and `epoch[i]` describe one optimizer step; `evalSteps[j]` and `evalLoss[j]` one validation. Every stored step, in order (nothing sampled).',
+  fields: (t) => ({
+    steps: t.exposeIntList('steps'),
+    loss: t.exposeFloatList('loss'),
+    learningRate: t.exposeFloatList('learningRate', { nullable: { list: false, items: true } }),
+    epoch: t.exposeFloatList('epoch', { nullable: { list: false, items: true } }),
+    evalSteps: t.exposeIntList('evalSteps'),
+    evalLoss: t.exposeFloatList('evalLoss'),
+  }),
 });
 
 interface StepPayload {
@@ -190,27 +176,39 @@ builder.node(TrainingJobRef, {
     steps: t.connection({
       type: TrainingStepRef,
       description: 'The loss curve: every step, in order.',
-      resolve: async (j, args, ctx) => {
-        const first = Math.min(args.first ?? 100, 1000);
-        const after = args.after ? Number(Buffer.from(args.after, 'base64url').toString()) : 0;
-        const page = await ctx.services.training.events(principalOf(ctx).accountId, j.id, {
-          afterSeq: after,
-          limit: first,
-          types: ['step'],
-        });
-        const cursor = (e: TrainingEvent) => Buffer.from(String(e.seq)).toString('base64url');
-        return {
-          edges: page.events.map((e) => ({ cursor: cursor(e), node: e })),
-          pageInfo: {
-            hasNextPage: page.hasNextPage,
-            hasPreviousPage: after > 0,
-            startCursor: page.events[0] ? cursor(page.events[0]) : null,
-            endCursor: page.events.at(-1) ? cursor(page.events.at(-1)!) : null,
-          },
-        };
-      },
+      resolve: (j, args, ctx) =>
+        listingConnection(trainingEventListing, args, async (page) => {
+          const { events, hasNextPage } = await ctx.services.training.events(principalOf(ctx).accountId, j.id, {
+            ...page,
+            types: ['step'],
+          });
+          return { items: events, hasNextPage };
+        }),
     }),
-    checkpoints: t.field({ type: [CheckpointRef], resolve: (j, _a, ctx) => ctx.services.training.checkpoints(j.id) }),
+    events: t.connection({
+      type: TrainingProgressRef,
+      description: 'Stored events in order (the event log); `kinds` filters them (default: every kind).',
+      args: { kinds: t.arg({ type: [TrainingEventKindEnum] }) },
+      resolve: (j, args, ctx) =>
+        listingConnection(trainingEventListing, args, async (page) => {
+          const { events, hasNextPage } = await ctx.services.training.events(principalOf(ctx).accountId, j.id, {
+            ...page,
+            types: args.kinds?.length ? args.kinds.map((k) => k.toLowerCase() as TrainingEvent['type']) : undefined,
+          });
+          return { items: events, hasNextPage };
+        }),
+    }),
+    lossCurve: t.field({
+      type: LossCurveRef,
+      description: 'Every stored step after `afterStep` (all when absent) as columns: compact enough for a 100,000-step chart.',
+      args: { afterStep: t.arg.int() },
+      resolve: (j, args, ctx) => ctx.services.training.lossCurve(principalOf(ctx).accountId, j.id, { afterStep: args.afterStep ?? 0 }),
+    }),
+    checkpoints: t.field({
+      type: [CheckpointRef],
+      description: 'Its checkpoints that still exist (the newest few), oldest first.',
+      resolve: (j, _a, ctx) => ctx.services.training.checkpoints(principalOf(ctx).accountId, j.id),
+    }),
     error: t.field({
       type: JobErrorRef,
       nullable: true,
@@ -223,6 +221,10 @@ builder.node(TrainingJobRef, {
     attempts: t.exposeInt('attempts', { description: 'Workers that have run it (more than 1 after a lost worker).' }),
     resumedFromStep: t.exposeInt('resumed_from_step', { nullable: true, description: 'The checkpoint the latest attempt resumed from.' }),
     cancelRequested: t.boolean({ resolve: (j) => j.cancel_requested_at !== null }),
+    pauseRequested: t.boolean({
+      description: 'A pause was asked for and the trainer is finishing its step and checkpointing.',
+      resolve: (j) => j.pause_requested_at !== null,
+    }),
     createdAt: t.expose('created_at', { type: 'DateTime' }),
     queuedAt: t.expose('queued_at', { type: 'DateTime', nullable: true }),
     startedAt: t.expose('started_at', { type: 'DateTime', nullable: true }),
@@ -245,11 +247,20 @@ const TrainingProgressRef = builder.objectRef<TrainingEvent>('TrainingProgress')
       status: t.field({ type: TrainingStatusEnum, resolve: (e) => e.status }),
       step: t.exposeInt('step'),
       totalSteps: t.int({ nullable: true, resolve: (e) => num(e, 'totalSteps') }),
-      loss: t.float({ nullable: true, resolve: (e) => num(e, 'loss') }),
+      loss: t.float({
+        nullable: true,
+        description: 'Training loss of a STEP; validation loss of an EVAL.',
+        resolve: (e) => num(e, 'loss') ?? num(e, 'evalLoss'),
+      }),
       epoch: t.float({ nullable: true, resolve: (e) => num(e, 'epoch') }),
       learningRate: t.float({ nullable: true, resolve: (e) => num(e, 'learningRate') }),
       tokens: t.float({ nullable: true, resolve: (e) => num(e, 'tokens') }),
       tokensPerSecond: t.float({ nullable: true, resolve: (e) => num(e, 'tokensPerSecond') }),
+      checkpointId: t.string({
+        nullable: true,
+        description: 'CHECKPOINT events: the checkpoint saved (`ckpt-step-<step>`).',
+        resolve: (e) => (typeof p(e).checkpointId === 'string' ? (p(e).checkpointId as string) : null),
+      }),
       error: t.field({
         type: JobErrorRef,
         nullable: true,
@@ -273,23 +284,33 @@ const CostEstimateRef = builder.objectRef<Estimate>('CostEstimate').implement({
   }),
 });
 
-const StartFineTunePayload = builder.objectRef<{ job?: TrainingJob; errors: DomainError[] }>('StartFineTunePayload').implement({
+const StartFineTunePayload = builder.objectRef<{ job?: TrainingJob; errors: ListedError[] }>('StartFineTunePayload').implement({
   fields: (t) => ({
     job: t.field({ type: TrainingJobRef, nullable: true, resolve: (p) => p.job ?? null }),
     errors: t.field({ type: [ErrorInterface], resolve: (p) => p.errors }),
   }),
 });
 
-const CancelTrainingPayload = builder.objectRef<{ job?: TrainingJob; errors: DomainError[] }>('CancelTrainingPayload').implement({
-  fields: (t) => ({
-    job: t.field({ type: TrainingJobRef, nullable: true, resolve: (p) => p.job ?? null }),
-    errors: t.field({ type: [ErrorInterface], resolve: (p) => p.errors }),
-  }),
-});
+/** `{ job, errors }`: what cancelTraining, pauseTraining and resumeTraining answer. */
+const jobPayload = (name: string) =>
+  builder.objectRef<{ job?: TrainingJob; errors: ListedError[] }>(name).implement({
+    fields: (t) => ({
+      job: t.field({ type: TrainingJobRef, nullable: true, resolve: (p) => p.job ?? null }),
+      errors: t.field({ type: [ErrorInterface], resolve: (p) => p.errors }),
+    }),
+  });
 
-/** GraphQL input → the domain request (null-valued fields mean "auto"/absent). */
+const CancelTrainingPayload = jobPayload('CancelTrainingPayload');
+const PauseTrainingPayload = jobPayload('PauseTrainingPayload');
+const ResumeTrainingPayload = jobPayload('ResumeTrainingPayload');
+
+/**
+ * GraphQL input → the domain request. Top-level nulls mean absent; hyperparameters go as
+ * given, for the domain to check (a JSON round trip here once turned a literal `1e400`,
+ * which graphql-js reads as Infinity, into null, i.e. "auto").
+ */
 export function toStartRequest(input: Record<string, unknown>): StartFineTuneRequest {
-  return JSON.parse(JSON.stringify(input, (_k, v) => (v === null ? undefined : v))) as StartFineTuneRequest;
+  return Object.fromEntries(Object.entries(input).filter(([, v]) => v !== null && v !== undefined)) as unknown as StartFineTuneRequest;
 }
 
 builder.queryFields((t) => ({
@@ -303,23 +324,14 @@ builder.queryFields((t) => ({
     type: TrainingJobRef,
     description: 'Your jobs, newest first.',
     args: { status: t.arg({ type: TrainingStatusEnum }) },
-    resolve: async (_root, args, ctx) => {
-      const after = args.after ?? null;
-      const page = await ctx.services.training.list(principalOf(ctx).accountId, {
-        first: args.first ?? 20,
-        after,
-        status: args.status ?? null,
-      });
-      return {
-        edges: page.jobs.map((j) => ({ cursor: j.id, node: j })),
-        pageInfo: {
-          hasNextPage: page.hasNextPage,
-          hasPreviousPage: after !== null,
-          startCursor: page.jobs[0]?.id ?? null,
-          endCursor: page.jobs.at(-1)?.id ?? null,
-        },
-      };
-    },
+    resolve: (_root, args, ctx) =>
+      listingConnection(trainingJobListing, args, async (page) => {
+        const { jobs, hasNextPage } = await ctx.services.training.list(principalOf(ctx).accountId, {
+          ...page,
+          status: args.status ?? null,
+        });
+        return { items: jobs, hasNextPage };
+      }),
   }),
   estimateFineTuneCost: t.field({
     type: CostEstimateRef,
@@ -343,7 +355,23 @@ builder.mutationFields((t) => ({
     description: 'Cancel a job: a queued one at once, a running one at its next step (waits up to 10 s for CANCELLED).',
     args: { jobId: t.arg.id({ required: true }) },
     resolve: (_root, { jobId }, ctx) =>
-      payload(async () => ({ job: await ctx.services.training.cancel(principalOf(ctx).accountId, jobId, { waitMs: 10_000 }) })),
+      payload(async () => ({ job: await ctx.services.training.cancel(principalOf(ctx).accountId, jobId, { waitMs: STOP_WAIT_MS }) })),
+  }),
+  pauseTraining: t.field({
+    type: PauseTrainingPayload,
+    description:
+      'Pause a job: a queued one at once; a running one finishes its step and checkpoints (waits up to 10 s for PAUSED; `pauseRequested` until then). It keeps its reservation. Errors: NOT_FOUND, JOB_ALREADY_FINISHED, JOB_NOT_PAUSABLE (still VALIDATING).',
+    args: { jobId: t.arg.id({ required: true }) },
+    resolve: (_root, { jobId }, ctx) =>
+      payload(async () => ({ job: await ctx.services.training.pause(principalOf(ctx).accountId, jobId, { waitMs: STOP_WAIT_MS }) })),
+  }),
+  resumeTraining: t.field({
+    type: ResumeTrainingPayload,
+    description:
+      'Queue a paused job again; it continues from its checkpoint, no step lost or repeated. A job that is not paused is returned unchanged. Errors: NOT_FOUND, JOB_ALREADY_FINISHED.',
+    args: { jobId: t.arg.id({ required: true }) },
+    resolve: (_root, { jobId }, ctx) =>
+      payload(async () => ({ job: await ctx.services.training.resume(principalOf(ctx).accountId, jobId) })),
   }),
 }));
 

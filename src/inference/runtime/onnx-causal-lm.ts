@@ -28,12 +28,12 @@ export interface ForwardOutput {
 
 /**
  * The exported decoder in an onnxruntime session. Session options were chosen with
- * bench/inference-throughput.ts (base model, 2 cores, decode ms/token at one request):
- *  - all graph optimisations: 15.6 against 16.7 (basic) idle, 88 against 100 busy;
- *  - intra-op threads = cores (15.6 against 21.8 with one), *without spinning*: a
- *    spinning pool waits for work by burning its cores — 15% faster on an idle machine
- *    (13.2), but 2–5× slower as soon as anything else runs (the api thread, other models,
- *    the trainer under `tuneloop start`): 56–160 against 18–55 on a busy one;
+ * bench/inference-throughput.ts (figures in docs/PERFORMANCE.md, "Inference runtime"):
+ *  - all graph optimisations (faster than basic ones, idle and busy);
+ *  - intra-op threads = cores, *without spinning*: a spinning pool waits for work by
+ *    burning its cores — a little faster on an idle machine, but several times slower as
+ *    soon as anything else runs (the api thread, other models, the trainer under
+ *    `tuneloop start`);
  *  - sequential execution (the graph is a chain: an inter-op pool only adds wake-ups);
  *  - the CPU arena on, memory patterns off (every step has new shapes).
  * onnxruntime-node copies outputs into fresh JS arrays even when given preallocated ones

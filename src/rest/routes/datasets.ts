@@ -10,6 +10,8 @@ import type { CreateDatasetOptions } from '../../datasets/service.js';
 import { DomainError, InvalidInputError } from '../../errors.js';
 import { formatBytes } from '../../datasets/storage.js';
 import { DateTime, IdParam, problemResponses } from '../schemas.js';
+import { pageJson, pageQuery, pageSchema } from '../pages.js';
+import { datasetListing } from '../../datasets/listing.js';
 
 const Issue = Type.Object({
   line: Type.Union([Type.Integer(), Type.Null()]),
@@ -143,7 +145,12 @@ export async function registerDatasetRoutes(app: Http, services: Services): Prom
 
   async function upload(request: FastifyRequest, type: string, accountId: string, opts: CreateDatasetOptions): Promise<Dataset> {
     if (type !== 'multipart/form-data') return services.datasets.createFromStream(accountId, request.body as Readable, opts);
-    const file = await request.file();
+    const file = await request.file().catch((err: unknown) => {
+      // The parser's own limits carry a status; anything else it throws (a boundary that
+      // never appears, a malformed part header) means the body is not the multipart it claims.
+      if ((err as { statusCode?: number }).statusCode) throw err;
+      throw new DomainError('INVALID_MULTIPART', `the multipart body could not be read: ${(err as Error).message}`, 400);
+    });
     if (file?.fieldname !== 'file') throw new InvalidInputError('file', 'send the dataset in a multipart field named "file"');
     return services.datasets.createFromStream(accountId, file.file, { ...opts, filename: opts.filename ?? file.filename });
   }
@@ -155,33 +162,20 @@ export async function registerDatasetRoutes(app: Http, services: Services): Prom
         tags: ['datasets'],
         summary: 'List your datasets, newest first',
         querystring: Type.Object({
-          limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 50 })),
-          after: Type.Optional(Type.String()),
+          ...pageQuery(datasetListing),
           status: Type.Optional(Type.Union([Type.Literal('VALIDATING'), Type.Literal('READY'), Type.Literal('INVALID')])),
         }),
-        response: {
-          200: Type.Object({
-            object: Type.Literal('list'),
-            data: Type.Array(Type.Ref('Dataset')),
-            hasMore: Type.Boolean(),
-            nextCursor: Type.Union([Type.String(), Type.Null()]),
-          }),
-          ...problemResponses,
-        },
+        response: { 200: pageSchema(Type.Ref('Dataset')), ...problemResponses },
       },
     },
     async (request) => {
+      const { limit, after, status } = request.query;
       const page = await services.datasets.list(caller(request).accountId, {
-        first: request.query.limit ?? 50,
-        after: request.query.after ?? null,
-        ...(request.query.status ? { status: request.query.status } : {}),
+        first: limit ?? null,
+        after: after ?? null,
+        ...(status ? { status } : {}),
       });
-      return {
-        object: 'list' as const,
-        data: page.datasets.map(datasetJson),
-        hasMore: page.hasNextPage,
-        nextCursor: page.hasNextPage ? (page.datasets.at(-1)?.id ?? null) : null,
-      };
+      return pageJson(datasetListing, { items: page.datasets, hasNextPage: page.hasNextPage }, after, datasetJson);
     },
   );
 

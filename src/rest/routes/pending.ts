@@ -2,7 +2,7 @@ import type { Http } from '../http.js';
 import { problem, sendProblem } from '../problem.js';
 
 /**
- * CONTRACT routes whose capability is not built yet answer 501 problem+json (not 404), so
+ * Public routes (docs/ARCHITECTURE.md, "Public names") whose capability is not built yet answer 501 problem+json (not 404), so
  * clients can tell "not yet" from "wrong URL". Each entry disappears when its domain's
  * route module registers the real route.
  */

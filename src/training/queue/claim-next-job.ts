@@ -9,8 +9,9 @@ import { recordTransition } from '../transition.js';
  * marks it RUNNING under this worker's lease, in one statement: `FOR UPDATE SKIP LOCKED`
  * lets any number of workers claim concurrently without waiting on each other or taking
  * the same job. The attempt counter is bumped here, so a job whose workers keep dying
- * runs out of attempts (see sweep-expired-leases.ts). Returns undefined when the queue is
- * empty.
+ * runs out of attempts (see sweep-expired-leases.ts). The statement also tells whether
+ * this is the job's first start (`started_at` was empty), which alone announces
+ * `training.started`. Returns undefined when the queue is empty.
  */
 export async function claimNextJob(
   db: Db,
@@ -19,24 +20,28 @@ export async function claimNextJob(
   leaseSeconds: number,
 ): Promise<TrainingJob | undefined> {
   return db.transaction().execute(async (trx) => {
-    const claimed = await sql<TrainingJob>`
-      update training_jobs
+    const claimed = await sql<TrainingJob & { first_start: boolean }>`
+      with next as (
+        select id, started_at is null as first_start
+          from training_jobs
+         where status = 'QUEUED'
+         order by priority desc, queued_at, id
+         for update skip locked
+         limit 1)
+      update training_jobs j
          set status = 'RUNNING',
              worker_id = ${workerId},
              lease_expires_at = now() + make_interval(secs => ${leaseSeconds}),
-             attempts = attempts + 1,
-             started_at = coalesce(started_at, now()),
+             attempts = j.attempts + 1,
+             started_at = coalesce(j.started_at, now()),
              updated_at = now()
-       where id = (
-         select id from training_jobs
-          where status = 'QUEUED'
-          order by priority desc, queued_at, id
-          for update skip locked
-          limit 1)
-      returning *`.execute(trx);
-    const job = claimed.rows[0];
-    if (!job) return undefined;
-    await recordTransition(trx, deps, job, { attempt: job.attempts });
+        from next
+       where j.id = next.id
+      returning j.*, next.first_start`.execute(trx);
+    const row = claimed.rows[0];
+    if (!row) return undefined;
+    const { first_start: firstStart, ...job } = row;
+    await recordTransition(trx, deps, job, { from: 'QUEUED', extra: { attempt: job.attempts }, firstStart });
     return job;
   });
 }

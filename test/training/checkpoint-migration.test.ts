@@ -1,0 +1,66 @@
+import { Kysely, Migrator, PostgresDialect, sql } from 'kysely';
+import { PGlite } from '@electric-sql/pglite';
+import { PGliteDialect } from 'kysely-pglite-dialect';
+import pg from 'pg';
+import { afterEach, describe, expect, it } from 'vitest';
+import { migrations } from '../../migrations/index.js';
+import { createTestDatabase, engines } from '../helpers/db.js';
+
+/**
+ * Databases made before jobs could be paused: migration 0009 lets the status take PAUSED
+ * and rewrites the checkpoint events they stored with the server's folder path, so an old
+ * job's event page names its checkpoints by id too.
+ */
+describe.each(engines())('migration 0009 on an existing database (%s)', (engine) => {
+  const cleanups: Array<() => Promise<void>> = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+
+  // A database part-way through its migrations has no typed schema.
+  async function open(): Promise<Kysely<any>> {
+    if (engine === 'postgres') {
+      const database = await createTestDatabase('mig0009');
+      const db = new Kysely({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: database.url }) }) });
+      cleanups.push(database.drop, () => db.destroy());
+      return db;
+    }
+    const db = new Kysely({ dialect: new PGliteDialect(new PGlite()) });
+    cleanups.push(() => db.destroy());
+    return db;
+  }
+
+  it('keeps old rows, rewrites checkpoint paths to ids, and accepts PAUSED', async () => {
+    const db = await open();
+    const names = Object.keys(migrations).sort();
+    const migrator = (upTo: string) =>
+      new Migrator({
+        db,
+        provider: { getMigrations: async () => Object.fromEntries(names.filter((n) => n <= upTo).map((n) => [n, migrations[n]!])) },
+        migrationTableName: 'tuneloop_migrations',
+        migrationLockTableName: 'tuneloop_migrations_lock',
+      });
+    const before = names.filter((n) => n < '0009').at(-1)!;
+    expect((await migrator(before).migrateToLatest()).error).toBeUndefined();
+
+    await sql`insert into accounts (id, name, webhook_secret) values ('acct_1', 'old', 'whsec_x')`.execute(db);
+    await sql`insert into models (id, architecture, parameter_count, context_length, vocab_size, storage_path, tokenizer_sha256)
+              values ('tiny', 'llama', 1, 512, 1024, '/srv/models/tiny', 'abc')`.execute(db);
+    await sql`insert into training_jobs (id, account_id, base_model_id, training_dataset_id, method, hyperparameters, requested, status)
+              values ('ftjob_1', 'acct_1', 'tiny', 'ds_1', 'FULL', '{}', '{}', 'SUCCEEDED')`.execute(db);
+    const old = { jobId: 'ftjob_1', step: 12, path: '/srv/tuneloop/jobs/ftjob_1/checkpoints/step-00000012' };
+    await sql`insert into training_events (job_id, seq, type, step, status, payload) values
+              ('ftjob_1', 1, 'checkpoint', 12, 'RUNNING', ${JSON.stringify(old)}),
+              ('ftjob_1', 2, 'step', 12, 'RUNNING', ${JSON.stringify({ jobId: 'ftjob_1', step: 12, loss: 1.5 })})`.execute(db);
+
+    expect((await migrator(names.at(-1)!).migrateToLatest()).error).toBeUndefined();
+    const rows = await sql<{ type: string; payload: Record<string, unknown> }>`
+      select type, payload from training_events where job_id = 'ftjob_1' order by seq`.execute(db);
+    expect(rows.rows).toEqual([
+      { type: 'checkpoint', payload: { jobId: 'ftjob_1', step: 12, checkpointId: 'ckpt-step-12' } },
+      { type: 'step', payload: { jobId: 'ftjob_1', step: 12, loss: 1.5 } },
+    ]);
+    await sql`update training_jobs set status = 'PAUSED' where id = 'ftjob_1'`.execute(db);
+    await expect(sql`update training_jobs set status = 'SLEEPING' where id = 'ftjob_1'`.execute(db)).rejects.toThrow(/check/);
+  });
+});
