@@ -4,7 +4,17 @@ const clientConfig = {
   documentMode: 'string',
   useTypeImports: true,
   enumsAsTypes: true,
-  scalars: { DateTime: 'string', USD: 'string', JSON: 'unknown', File: 'File' },
+  scalars: {
+    DateTime: 'string',
+    USD: 'string',
+    JSON: 'unknown',
+    File: 'File',
+    HyperparameterInt: "number | 'auto'",
+    HyperparameterFloat: "number | 'auto'",
+    HyperparameterBoolean: "boolean | 'auto'",
+    HyperparameterString: 'string',
+    HyperparameterStringList: "string[] | 'auto'",
+  },
 } as const;
 
 /**

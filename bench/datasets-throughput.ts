@@ -135,7 +135,7 @@ function child(step: string, file: string, model: string, out: string): Promise<
 
 async function runStep(step: string, file: string, model: string, out: string): Promise<void> {
   const { validateDataset } = await import('../src/datasets/validation/index.js');
-  const { loadModelTokenizer } = await import('../src/datasets/tokenization/model-tokenizer.js');
+  const { loadTrainingTokenizer: loadModelTokenizer } = await import('../src/tokenizer/model-tokenizer.js');
   const { tokenizeToShard } = await import('../src/datasets/tokenization/tokenize-to-shard.js');
   const tokenizer = step === 'validate+tok' || step === 'shard' ? await loadModelTokenizer(model) : null;
   const baseMb = process.memoryUsage.rss() / 1048576;

@@ -2,7 +2,7 @@
  * HTTP overhead of the foundation: authenticated `GET /api/models?fineTunable=true` and
  * the GraphQL `fineTunableModels` query, next to a bare `node:http` endpoint that answers
  * the same JSON bytes, all measured in this run on this machine. Prints figures and
- * ratios; asserts nothing (goals and recorded figures: docs/PERFORMANCE.md).
+ * ratios; asserts nothing and sets no target (recorded figures: docs/PERFORMANCE.md).
  *
  *   npx tsx bench/foundation-http.ts [--duration S] [--connections N] [--rounds N]
  *
@@ -195,18 +195,17 @@ try {
       p99Ratio: median(p99Ratios),
     };
   });
-  const targetRatio: Record<string, string> = { [rest.name]: '≥ 60 %', [graphql.name]: '≥ 35 %' };
   const pct = (x: number) => `${(100 * x).toFixed(0)}`;
   process.stdout.write(
     `\nfoundation-http: ${connections} connections, ${rounds} rounds × ${duration} s, medians over rounds (node ${process.version})\n\n`,
   );
   process.stdout.write(
-    `${'target'.padEnd(28)}${'req/s'.padStart(8)}${'p50 ms'.padStart(8)}${'p99 ms'.padStart(8)}${'req/s vs bare'.padStart(15)}${'(min–max)'.padStart(11)}${'target'.padStart(8)}${'p99 vs bare'.padStart(13)}${'CPU µs/req'.padStart(12)}${'CPU vs bare'.padStart(13)}${'errors'.padStart(8)}\n`,
+    `${'target'.padEnd(28)}${'req/s'.padStart(8)}${'p50 ms'.padStart(8)}${'p99 ms'.padStart(8)}${'req/s vs bare'.padStart(15)}${'(min–max)'.padStart(11)}${'p99 vs bare'.padStart(13)}${'CPU µs/req'.padStart(12)}${'CPU vs bare'.padStart(13)}${'errors'.padStart(8)}\n`,
   );
   const bareCpu = summary[0]!.cpuUs;
   for (const s of summary) {
     process.stdout.write(
-      `${s.name.padEnd(28)}${s.rps.toFixed(0).padStart(8)}${s.p50.toFixed(1).padStart(8)}${s.p99.toFixed(1).padStart(8)}${`${(100 * s.rpsRatio).toFixed(1)} %`.padStart(15)}${`${pct(s.rpsRatioMin)}–${pct(s.rpsRatioMax)} %`.padStart(11)}${(targetRatio[s.name] ?? '').padStart(8)}${`${s.p99Ratio.toFixed(2)}×`.padStart(13)}${s.cpuUs.toFixed(0).padStart(12)}${`${((100 * bareCpu) / s.cpuUs).toFixed(1)} %`.padStart(13)}${String(s.errors).padStart(8)}\n`,
+      `${s.name.padEnd(28)}${s.rps.toFixed(0).padStart(8)}${s.p50.toFixed(1).padStart(8)}${s.p99.toFixed(1).padStart(8)}${`${(100 * s.rpsRatio).toFixed(1)} %`.padStart(15)}${`${pct(s.rpsRatioMin)}–${pct(s.rpsRatioMax)} %`.padStart(11)}${`${s.p99Ratio.toFixed(2)}×`.padStart(13)}${s.cpuUs.toFixed(0).padStart(12)}${`${((100 * bareCpu) / s.cpuUs).toFixed(1)} %`.padStart(13)}${String(s.errors).padStart(8)}\n`,
     );
   }
   process.stdout.write(

@@ -187,13 +187,13 @@ def run_case(tmp: str, size: str, method: str, dtype: str, device: str, args) ->
                 "loraDropout": 0.0,
                 "loraTargetModules": ["all-linear"],
                 "learningRate": 1e-5,
+                "gradientCheckpointing": args.gradient_checkpointing,
             },
             "runtime": {
                 "device": device,
                 "dtype": dtype,
                 "threads": args.threads,
                 "compile": args.compile,
-                "gradientCheckpointing": args.gradient_checkpointing,
             },
         }
     )

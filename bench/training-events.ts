@@ -154,14 +154,15 @@ async function main() {
   })();
   await waitForJob(burst.url!, apiKey, burstJob, ['SUCCEEDED', 'FAILED'], 600_000);
   const all: Array<{ type: string; trainerTime?: number; createdAt: string }> = [];
-  for (let after = 0; ; ) {
+  for (let after = ''; ; ) {
     const p = await restJson<{
       data: Array<{ type: string; sequence: number; trainerTime?: number; createdAt: string }>;
       hasMore: boolean;
-    }>(burst.url!, apiKey, `/api/training/${burstJob}/events?limit=1000&after=${after}`);
+      nextCursor: string;
+    }>(burst.url!, apiKey, `/api/training/${burstJob}/events?limit=1000${after ? `&after=${after}` : ''}`);
     all.push(...p.body.data);
     if (!p.body.hasMore) break;
-    after = p.body.data.at(-1)!.sequence;
+    after = p.body.nextCursor;
   }
   const steps = all.filter((e) => e.type === 'step');
   const first = steps[0]!;

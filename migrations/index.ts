@@ -6,7 +6,9 @@ import * as m0004 from './0004-training.js';
 import * as m0005 from './0005-webhooks.js';
 import * as m0006 from './0006-inference.js';
 import * as m0007 from './0007-account-webhook-secret-rotation.js';
+import * as m0008 from './0008-model-training-defaults.js';
 import * as m0009 from './0009-job-pause-and-checkpoint-ids.js';
+import * as m0010 from './0010-dataset-leases.js';
 
 /**
  * Every migration, in order. Forward-only: a migration that has shipped is never edited;
@@ -21,5 +23,7 @@ export const migrations: Record<string, Migration> = {
   '0005-webhooks': m0005,
   '0006-inference': m0006,
   '0007-account-webhook-secret-rotation': m0007,
+  '0008-model-training-defaults': m0008,
   '0009-job-pause-and-checkpoint-ids': m0009,
+  '0010-dataset-leases': m0010,
 };

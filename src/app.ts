@@ -9,6 +9,7 @@ import type { Logger } from './log.js';
 import { createServices } from './services.js';
 import type { Services } from './services.js';
 import { createGraphQLServer } from './graphql/yoga.js';
+import type { GraphQLServerOptions } from './graphql/yoga.js';
 import { attachGraphQLWs } from './graphql/ws.js';
 import type { GraphQLWsServer } from './graphql/ws.js';
 import { buildHttpServer } from './rest/server.js';
@@ -23,6 +24,8 @@ export interface AppOptions {
   /** Run trainer jobs (the worker role). */
   worker: boolean;
   log?: Logger;
+  /** More yoga/envelop plugins for GraphQL (every operation on every transport runs through them). */
+  graphqlPlugins?: GraphQLServerOptions['plugins'];
 }
 
 export interface App {
@@ -55,7 +58,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
     services = createServices({ config, db: handle.db, notifier: handle.notifier, log });
     runners.push(...services.runners({ api: opts.api, worker: opts.worker }));
     if (opts.api) {
-      yoga = createGraphQLServer(services);
+      yoga = createGraphQLServer(services, { plugins: opts.graphqlPlugins ?? [] });
       http = await buildHttpServer({ services, yoga });
       connections = trackConnections(http.server);
     }

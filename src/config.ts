@@ -54,8 +54,12 @@ export interface Config {
   inferenceMaxQueue: number;
   /** A webhook attempt that has not answered within this many milliseconds fails (and is retried). */
   webhookTimeoutMs: number;
+  /** /readyz answers 503 while the data folder has less free space than this (TUNELOOP_MIN_FREE_BYTES; default 256 MiB; 0 = off). */
+  minFreeBytes: number;
   /** The built web console served at / (TUNELOOP_CONSOLE_DIR; default `dist/console` in the package). */
   consoleDir: string;
+  /** A request body that stops arriving for this many milliseconds is answered 408 (TUNELOOP_BODY_TIMEOUT_MS; 0 = never). */
+  bodyTimeoutMs: number;
 }
 
 function envInt(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -113,7 +117,9 @@ export function loadConfig(overrides: Partial<Config> = {}, env: NodeJS.ProcessE
     inferenceMaxBatch: overrides.inferenceMaxBatch ?? envInt(env, 'TUNELOOP_INFERENCE_MAX_BATCH', 8),
     inferenceMaxQueue: overrides.inferenceMaxQueue ?? envInt(env, 'TUNELOOP_INFERENCE_MAX_QUEUE', 32),
     webhookTimeoutMs: overrides.webhookTimeoutMs ?? envInt(env, 'TUNELOOP_WEBHOOK_TIMEOUT_MS', 15_000),
+    minFreeBytes: overrides.minFreeBytes ?? envInt(env, 'TUNELOOP_MIN_FREE_BYTES', 256 * 1024 * 1024),
     consoleDir: path.resolve(overrides.consoleDir ?? (env.TUNELOOP_CONSOLE_DIR || path.join(PACKAGE_ROOT, 'dist', 'console'))),
+    bodyTimeoutMs: overrides.bodyTimeoutMs ?? envInt(env, 'TUNELOOP_BODY_TIMEOUT_MS', 30_000),
   };
 }
 

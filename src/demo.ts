@@ -4,6 +4,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import type { Services } from './services.js';
 import { findPython, lastLine, runTrainerCommand } from './engine/python.js';
+import { TINY_MODEL_DEFAULTS } from './catalog/training-defaults.js';
 
 export interface DemoInfo {
   accountId: string;
@@ -56,9 +57,12 @@ export async function setupDemo(services: Services): Promise<DemoInfo> {
     .readFile(stateFile, 'utf8')
     .then((text) => JSON.parse(text) as DemoInfo)
     .catch(() => undefined);
+  const existing = await services.catalog.findModel('', DEMO_MODEL);
+  // A demo model registered before models carried training defaults gets the tiny model's.
+  if (existing && existing.training_defaults === null) await services.catalog.setTrainingDefaults(DEMO_MODEL, TINY_MODEL_DEFAULTS);
   if (saved && (await services.accounts.authenticate(`Bearer ${saved.apiKey}`))) return saved;
 
-  if (!(await services.catalog.findModel('', DEMO_MODEL))) {
+  if (!existing) {
     const temp = await fs.mkdtemp(path.join(os.tmpdir(), 'tuneloop-demo-'));
     try {
       const dir = path.join(temp, 'model');
@@ -70,6 +74,7 @@ export async function setupDemo(services: Services): Promise<DemoInfo> {
         fineTunable: true,
         pricePerMTokMicros: 1_000_000n,
         inferencePricePerMTokMicros: 100_000n,
+        trainingDefaults: TINY_MODEL_DEFAULTS,
       });
     } finally {
       await fs.rm(temp, { recursive: true, force: true });

@@ -51,6 +51,13 @@ export function idKind(id: string): IdKind | undefined {
   return undefined;
 }
 
+const ID_BODY = /^[0-9a-hjkmnp-tv-z]{26}$/;
+
+/** True when `value` has the shape of an id of `kind` (its prefix, then 26 base32 characters). */
+export function isId(kind: IdKind, value: string): boolean {
+  return value.startsWith(`${idPrefixes[kind]}_`) && ID_BODY.test(value.slice(idPrefixes[kind].length + 1));
+}
+
 /** The last 8 characters of an id: random, short enough for model names. */
 export function shortId(id: string): string {
   return id.slice(-8);

@@ -14,6 +14,7 @@ import type { DatasetsService } from './datasets/service.js';
 import { createTrainingService } from './training/service.js';
 import type { TrainingService } from './training/service.js';
 import { createInferenceService } from './inference/service.js';
+import { createJobTempSweeper } from './training/sweep-job-temps.js';
 import type { InferenceService } from './inference/service.js';
 
 /**
@@ -37,21 +38,7 @@ export function createServices(infra: { config: Config; db: Db; notifier: Notifi
   const billing = createBillingService({ db });
   const core: ServiceDeps = { ...infra, accounts, catalog, billing };
   const webhooks = createWebhooksService(core);
-  const datasets = createDatasetsService({
-    db,
-    catalog,
-    log: infra.log,
-    config: {
-      dataDir: config.dataDir,
-      datasetRoots: config.datasetRoots,
-      allowPrivateUrls: config.datasetAllowPrivateUrls,
-      maxBytes: config.datasetMaxBytes,
-      minExamples: config.datasetMinExamples,
-      maxExamples: config.datasetMaxExamples,
-      maxTokensPerExample: config.datasetMaxTokensPerExample,
-      fetchTimeoutMs: config.datasetFetchTimeoutMs,
-    },
-  });
+  const datasets = createDatasetsService(core);
   const training = createTrainingService({ ...core, datasets, webhooks });
   const inference = createInferenceService(core);
   return {
@@ -61,7 +48,8 @@ export function createServices(infra: { config: Config; db: Db; notifier: Notifi
     webhooks,
     inference,
     runners: (roles) => [
-      { name: 'dataset-validation', start: () => datasets.startBackground(), stop: () => datasets.stopBackground() },
+      ...datasets.runners(),
+      createJobTempSweeper({ db, dataDir: config.dataDir, log: infra.log }),
       ...training.runners(roles),
       ...webhooks.runners(roles),
       ...inference.runners(roles),

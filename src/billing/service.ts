@@ -3,6 +3,7 @@ import type { LedgerEntry } from '../db/schema.js';
 import { InvalidInputError, NotFoundError } from '../errors.js';
 import { postLedgerEntry } from './ledger.js';
 import type { AccountMoney } from './ledger.js';
+import { ledgerListing } from './listing.js';
 
 export interface LedgerPage {
   entries: LedgerEntry[];
@@ -14,8 +15,8 @@ export interface BillingService {
   topUp(accountId: string, amountMicros: bigint, description?: string): Promise<AccountMoney>;
   /** Admin correction of a balance, positive or negative. */
   adjust(accountId: string, amountMicros: bigint, description: string): Promise<AccountMoney>;
-  /** Newest first; `after` is the `seq` of the last entry of the previous page. */
-  ledger(accountId: string, opts?: { first?: number; after?: bigint | null }): Promise<LedgerPage>;
+  /** Newest first; `after` is a cursor of ledgerListing. */
+  ledger(accountId: string, opts?: { first?: number | null; after?: string | null }): Promise<LedgerPage>;
 }
 
 export function createBillingService(deps: { db: Db }): BillingService {
@@ -33,7 +34,7 @@ export function createBillingService(deps: { db: Db }): BillingService {
     },
 
     async ledger(accountId, opts = {}) {
-      const first = Math.min(Math.max(opts.first ?? 50, 1), 500);
+      const { first, after } = ledgerListing.request(opts);
       const exists = await db.selectFrom('accounts').select('id').where('id', '=', accountId).executeTakeFirst();
       if (!exists) throw new NotFoundError('account', accountId);
       let query = db
@@ -42,7 +43,7 @@ export function createBillingService(deps: { db: Db }): BillingService {
         .where('account_id', '=', accountId)
         .orderBy('seq', 'desc')
         .limit(first + 1);
-      if (opts.after != null) query = query.where('seq', '<', opts.after);
+      if (after !== null) query = query.where('seq', '<', after);
       const rows = await query.execute();
       return { entries: rows.slice(0, first), hasNextPage: rows.length > first };
     },

@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { createHash } from 'node:crypto';
-import { Tokenizer } from '@huggingface/tokenizers';
+import { ModelTokenizer } from '../tokenizer/model-tokenizer.js';
+import { isTokenizerError } from '../tokenizer/tokenizer-error.js';
 import { readSafetensorsHeader } from './safetensors-header.js';
 import type { TensorInfo } from './safetensors-header.js';
 
@@ -179,28 +179,22 @@ export async function inspectModelFolder(dir: string): Promise<ModelFolderInfo> 
     parameterCount += info.shape.reduce((a, b) => a * BigInt(b), 1n);
   }
 
-  const tokenizerText = await fs.readFile(path.join(dir, 'tokenizer.json'), 'utf8').catch(() => {
-    throw new ModelFolderError('tokenizer.json is missing');
-  });
-  const tokenizerConfig = (await readJson(path.join(dir, 'tokenizer_config.json'))) as {
-    chat_template?: unknown;
-  };
+  // The loader training and inference use: a folder is checked the way it will be read.
+  let tokenizer: ModelTokenizer;
   try {
-    const tokenizer = new Tokenizer(JSON.parse(tokenizerText), tokenizerConfig as Record<string, unknown>);
-    tokenizer.encode('Tuneloop checks that this tokenizer loads.');
+    tokenizer = await ModelTokenizer.load(dir);
   } catch (err) {
-    throw new ModelFolderError(`tokenizer.json does not load: ${(err as Error).message}`);
+    if (isTokenizerError(err)) throw new ModelFolderError(err.message);
+    throw err;
   }
-  const template = typeof tokenizerConfig.chat_template === 'string' ? tokenizerConfig.chat_template : null;
-  const sha = (text: string) => createHash('sha256').update(text).digest('hex');
   return {
     architecture: arch,
     parameterCount,
     contextLength: resolved.max_position_embeddings,
     vocabSize: resolved.vocab_size,
-    tokenizerSha256: sha(tokenizerText),
-    chatTemplateSha256: template ? sha(template) : null,
-    hasChatTemplate: template !== null,
+    tokenizerSha256: tokenizer.tokenizerSha256,
+    chatTemplateSha256: tokenizer.chatTemplateSha256,
+    hasChatTemplate: tokenizer.hasChatTemplate,
     files: await fs.readdir(dir),
   };
 }

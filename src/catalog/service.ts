@@ -2,12 +2,15 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { sql } from 'kysely';
 import type { Db, Tx } from '../db/connect.js';
-import type { Model } from '../db/schema.js';
+import type { Model, ModelUpdate } from '../db/schema.js';
 import { DomainError, InvalidInputError, NotFoundError } from '../errors.js';
 import { shortId } from '../ids.js';
 import { inspectModelFolder, ModelFolderError } from './model-folder.js';
 import type { ModelFolderInfo } from './model-folder.js';
 import { ListingCache } from './listing-cache.js';
+import { checkTrainingDefaults } from './training-defaults.js';
+import type { TrainingDefaultsInput } from './training-defaults.js';
+import { modelListing } from './listing.js';
 
 export interface ImportModelInput {
   dir: string;
@@ -15,6 +18,8 @@ export interface ImportModelInput {
   fineTunable: boolean;
   pricePerMTokMicros?: bigint;
   inferencePricePerMTokMicros?: bigint;
+  /** Recommended training defaults ("auto" starts from them); what is left out is the conservative default for a pre-trained model. */
+  trainingDefaults?: TrainingDefaultsInput | null;
 }
 
 /** A fine-tuned model to register: the job that made it and the trainer's output folders. */
@@ -32,8 +37,8 @@ export interface FineTunedModelInput {
 
 export interface ListModelsOptions {
   fineTunable?: boolean | undefined;
-  /** Page size and cursor (a model's `created_at|id`, opaque to clients). */
-  first?: number;
+  /** Page size and a cursor of modelListing. */
+  first?: number | null;
   after?: string | null;
 }
 
@@ -59,6 +64,8 @@ export interface CatalogService {
   getModel(accountId: string, id: string): Promise<Model>;
   findModel(accountId: string, id: string): Promise<Model | undefined>;
   setPrices(id: string, prices: { trainingMicros?: bigint; inferenceMicros?: bigint }): Promise<Model>;
+  /** Replaces a model's recommended training defaults (null: the platform's). */
+  setTrainingDefaults(id: string, defaults: TrainingDefaultsInput | null): Promise<Model>;
   /**
    * Registers the model a job produced, as `ft:<base>:<suffix>:<short job id>`, owned by
    * the job's account and priced like its base — in the caller's transaction, so the
@@ -96,6 +103,7 @@ export async function checkModelImport(input: ImportModelInput): Promise<{ sourc
   ] as const) {
     if (value !== undefined && value < 0n) throw new InvalidInputError(field, `${field} cannot be negative`);
   }
+  checkTrainingDefaults(input.trainingDefaults);
   const source = path.resolve(input.dir);
   let info: ModelFolderInfo;
   try {
@@ -121,7 +129,7 @@ export function createCatalogService(deps: { db: Db; dataDir: string; listingCac
 
   const cachedPages = new WeakMap<Model[], ModelPage>();
   const toPage = (rows: Model[], first: number): ModelPage => ({ models: rows.slice(0, first), hasNextPage: rows.length > first });
-  const pageSize = (opts: ListModelsOptions) => Math.min(Math.max(opts.first ?? 50, 1), 200);
+  const pageSize = (opts: ListModelsOptions) => modelListing.request({ first: opts.first ?? null }).first;
   // The page size is part of the key, so one cached listing makes one page.
   const pageKey = (accountId: string, opts: ListModelsOptions) => `${accountId}|${opts.fineTunable ?? '*'}|${pageSize(opts)}`;
   /** The first page of a cached listing is the same object until the listing reloads, so callers can memoise what they derive from it. */
@@ -133,16 +141,22 @@ export function createCatalogService(deps: { db: Db; dataDir: string; listingCac
 
   /** One page of the account's visible models, plus one row that says whether more follow. */
   function queryPage(accountId: string, first: number, opts: ListModelsOptions): Promise<Model[]> {
+    const { after } = modelListing.request({ first, after: opts.after ?? null });
     let query = visible(accountId)
       .orderBy('created_at')
       .orderBy('id')
       .limit(first + 1);
     if (opts.fineTunable !== undefined) query = query.where('fine_tunable', '=', opts.fineTunable);
-    if (opts.after) {
-      const cursor = decodeCursor(opts.after);
-      query = query.where(sql<boolean>`(created_at, id) > (${cursor.createdAt}::timestamptz, ${cursor.id})`);
-    }
+    if (after) query = query.where(sql<boolean>`(created_at, id) > (${after.createdAt.toISOString()}::timestamptz, ${after.id})`);
     return query.execute();
+  }
+
+  /** Updates a model's catalog entry (and drops the cached listings); NOT_FOUND when there is none. */
+  async function updateModel(id: string, set: ModelUpdate): Promise<Model> {
+    const row = await db.updateTable('models').set(set).where('id', '=', id).returningAll().executeTakeFirst();
+    if (!row) throw new NotFoundError('model', id);
+    listings.invalidate();
+    return row;
   }
 
   return {
@@ -182,6 +196,7 @@ export function createCatalogService(deps: { db: Db; dataDir: string; listingCac
             storage_path: target,
             tokenizer_sha256: info.tokenizerSha256,
             chat_template_sha256: info.chatTemplateSha256,
+            training_defaults: storedDefaults(input.trainingDefaults),
             onnx_path: (await fs.stat(path.join(target, 'onnx', 'model.onnx')).then(
               () => true,
               () => false,
@@ -239,18 +254,14 @@ export function createCatalogService(deps: { db: Db; dataDir: string; listingCac
       if (prices.trainingMicros === undefined && prices.inferenceMicros === undefined) {
         throw new InvalidInputError('prices', 'give a training price, an inference price, or both');
       }
-      const row = await db
-        .updateTable('models')
-        .set({
-          ...(prices.trainingMicros !== undefined ? { price_per_mtok_micros: prices.trainingMicros } : {}),
-          ...(prices.inferenceMicros !== undefined ? { inference_price_per_mtok_micros: prices.inferenceMicros } : {}),
-        })
-        .where('id', '=', id)
-        .returningAll()
-        .executeTakeFirst();
-      if (!row) throw new NotFoundError('model', id);
-      listings.invalidate();
-      return row;
+      return updateModel(id, {
+        ...(prices.trainingMicros !== undefined ? { price_per_mtok_micros: prices.trainingMicros } : {}),
+        ...(prices.inferenceMicros !== undefined ? { inference_price_per_mtok_micros: prices.inferenceMicros } : {}),
+      });
+    },
+
+    setTrainingDefaults(id, defaults) {
+      return updateModel(id, { training_defaults: storedDefaults(defaults) });
     },
 
     async registerFineTunedModel(trx, input) {
@@ -287,15 +298,8 @@ export function createCatalogService(deps: { db: Db; dataDir: string; listingCac
   };
 }
 
-/** Cursor for models: `created_at|id`, base64url so clients treat it as opaque. */
-export function modelCursor(model: Model): string {
-  return Buffer.from(`${model.created_at.toISOString()}|${model.id}`).toString('base64url');
-}
-
-function decodeCursor(cursor: string): { createdAt: string; id: string } {
-  const text = Buffer.from(cursor, 'base64url').toString('utf8');
-  const bar = text.indexOf('|');
-  const createdAt = text.slice(0, bar);
-  if (bar < 0 || Number.isNaN(Date.parse(createdAt))) throw new InvalidInputError('after', 'invalid cursor');
-  return { createdAt, id: text.slice(bar + 1) };
+/** The `training_defaults` column: checked, only the values given, SQL null when none. */
+function storedDefaults(input: TrainingDefaultsInput | null | undefined): string | null {
+  const defaults = checkTrainingDefaults(input);
+  return defaults ? JSON.stringify(defaults) : null;
 }

@@ -1,3 +1,5 @@
+import { isTokenizerError } from '../tokenizer/tokenizer-error.js';
+
 /**
  * Codes of the expected failures of dataset intake, storage and tokenization.
  * Validation findings about the file's content are not thrown: they are
@@ -14,12 +16,14 @@ export type DatasetErrorCode =
   | 'fetch_timeout'
   /** More than the allowed number of HTTP redirects. */
   | 'too_many_redirects'
-  /** A server path outside every operator-allowed root, or no roots are configured. */
+  /** A server path that is not a readable regular file inside an operator-allowed root (one answer for every such path), or no roots are configured. */
   | 'path_not_allowed'
-  /** A server path that does not exist or is not a regular file. */
-  | 'path_not_found'
   /** The upload stream ended with an error or was aborted. */
   | 'upload_aborted'
+  /** The server's disk (or quota) is full: nothing was stored. */
+  | 'insufficient_storage'
+  /** A compressed response body (gzip, deflate, br) of a URL is corrupt or cut short. */
+  | 'content_decoding_failed'
   /** A stored dataset file that should exist does not. */
   | 'dataset_missing'
   /** The model folder lacks a usable tokenizer.json / tokenizer_config.json / chat template. */
@@ -61,8 +65,9 @@ const DATASET_ERROR_STATUS: Record<DatasetErrorCode, number> = {
   fetch_timeout: 422,
   too_many_redirects: 422,
   path_not_allowed: 403,
-  path_not_found: 404,
   upload_aborted: 400,
+  insufficient_storage: 507,
+  content_decoding_failed: 422,
   dataset_missing: 404,
   tokenizer_invalid: 422,
   tokenizer_unsupported: 422,
@@ -73,4 +78,17 @@ const DATASET_ERROR_STATUS: Record<DatasetErrorCode, number> = {
 /** True for a `DatasetError`, also across worker/realm boundaries where `instanceof` fails. */
 export function isDatasetError(error: unknown): error is DatasetError {
   return error instanceof DatasetError || (error instanceof Error && error.name === 'DatasetError' && 'code' in error);
+}
+
+/**
+ * The `DatasetError` an expected failure of intake, storage or tokenization stands for
+ * (a `TokenizerError` keeps its code; chat without a template is `tokenizer_invalid`),
+ * or null for anything else — a bug, which callers rethrow.
+ */
+export function asDatasetError(error: unknown): DatasetError | null {
+  if (isDatasetError(error)) return error;
+  if (isTokenizerError(error)) {
+    return new DatasetError(error.code === 'no_chat_template' ? 'tokenizer_invalid' : error.code, error.message);
+  }
+  return null;
 }

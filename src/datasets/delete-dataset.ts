@@ -3,7 +3,7 @@ import { sql } from 'kysely';
 import type { Db, Queryable } from '../db/connect.js';
 import { DomainError, NotFoundError } from '../errors.js';
 import { datasetPath } from './storage.js';
-import { shardFolder } from './tokenization/shard-cache.js';
+import { shardFolder } from './shards/shard-cache.js';
 
 /**
  * Serializes, per content hash, the steps that decide whether a stored file is still

@@ -1,11 +1,13 @@
-import { createReadStream } from 'node:fs';
-import { realpath, stat } from 'node:fs/promises';
+import { constants as fsConstants } from 'node:fs';
+import { open, readlink, realpath, stat } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import { lookup } from 'node:dns/promises';
 import http from 'node:http';
 import type { IncomingMessage } from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
 import { delimiter, isAbsolute, resolve, sep } from 'node:path';
+import { pipeline } from 'node:stream';
 import type { Readable } from 'node:stream';
 import zlib from 'node:zlib';
 import { addressBlockReason, guardedLookup, urlHost } from '../net/address-guard.js';
@@ -80,6 +82,13 @@ export async function fetchUrlToStore(url: string, options: FetchUrlOptions): Pr
         const stored = await storeStream(body, { dataDir, maxBytes, signal });
         return { ...stored, url: current.href };
       } catch (error) {
+        if (body.decodingError) {
+          throw new DatasetError(
+            'content_decoding_failed',
+            `the ${encoding} body of ${current.href} is corrupt or cut short (${body.decodingError.message}); nothing was stored`,
+            { encoding },
+          );
+        }
         if (error instanceof DatasetError && error.code === 'upload_aborted' && !signal.aborted) {
           throw new DatasetError(
             'fetch_failed',
@@ -124,8 +133,14 @@ function get(url: URL, resolver: ReturnType<typeof guardedLookup>, signal: Abort
   });
 }
 
-/** The response body, decompressed when the server compressed it. */
-function decoded(response: IncomingMessage, encoding: string): Readable {
+/**
+ * The response body, decompressed when the server compressed it. `pipeline` puts an
+ * 'error' listener on both streams at once: a corrupt body can fail the decoder before
+ * anyone reads it (while the store opens its file), and an 'error' event with no listener
+ * would end the process. `decodingError` is set when the decoder itself failed (corrupt,
+ * truncated or trailing-garbage data), as opposed to the connection.
+ */
+function decoded(response: IncomingMessage, encoding: string): Readable & { decodingError?: Error } {
   const decoder =
     encoding === 'gzip' || encoding === 'x-gzip'
       ? zlib.createGunzip()
@@ -141,8 +156,18 @@ function decoded(response: IncomingMessage, encoding: string): Readable {
     }
     return response;
   }
-  response.on('error', (err) => decoder.destroy(err));
-  return response.pipe(decoder);
+  const body: Readable & { decodingError?: Error } = decoder;
+  // Before pipeline's own listener, so the cause is known by the time a reader sees the error.
+  decoder.on('error', (err) => {
+    if (isDecoderError(err)) body.decodingError ??= err;
+  });
+  pipeline(response, decoder, () => {});
+  return body;
+}
+
+/** zlib's own errors carry a numeric errno and a `Z_…` code (brotli: `ERR__…`); a connection error does not. */
+function isDecoderError(err: NodeJS.ErrnoException): boolean {
+  return typeof err.errno === 'number' && /^(Z_|ERR__)/.test(err.code ?? '');
 }
 
 async function checkUrl(raw: string, allowPrivate: boolean): Promise<URL> {
@@ -192,52 +217,81 @@ export function parseDatasetRoots(value: string | undefined): string[] {
 }
 
 /**
- * Resolves a server-side path a user named to the real path of a regular file inside
- * one of the operator-allowed `roots`. Symlinks and `..` are resolved first, so neither
- * escapes a root. Outside every root (or no roots configured): `path_not_allowed`;
- * inside but missing or not a regular file: `path_not_found`. A missing path outside
- * the roots answers `path_not_allowed`, so the check reveals nothing about the rest
- * of the filesystem.
+ * The one answer for every refused server path — missing, outside the roots, a symlink
+ * that escapes them, unreadable, not a regular file, not absolute: the same status, code
+ * and message, so the answer reveals nothing about the rest of the filesystem (a
+ * different answer for a symlink to an existing file than to a missing one would tell
+ * which files exist).
  */
-export async function resolveServerPath(path: string, roots: readonly string[]): Promise<string> {
-  if (roots.length === 0) throw new DatasetError('path_not_allowed', 'server paths are disabled: no dataset roots are configured');
-  if (!isAbsolute(path)) throw new DatasetError('path_not_allowed', `the path must be absolute: ${path}`);
-  const realRoots = (await Promise.all(roots.map((r) => realpath(r).catch(() => null)))).filter((r): r is string => r !== null);
-  const inside = (p: string, rs: readonly string[]) => rs.some((r) => p === r || p.startsWith(r.endsWith(sep) ? r : r + sep));
-  let real: string;
-  try {
-    real = await realpath(path);
-  } catch {
-    if (
-      inside(resolve(path), realRoots) ||
-      inside(
-        resolve(path),
-        roots.map((r) => resolve(r)),
-      )
-    ) {
-      throw new DatasetError('path_not_found', `no such file: ${path}`);
-    }
-    throw new DatasetError('path_not_allowed', `${path} is outside the allowed dataset roots`);
-  }
-  if (!inside(real, realRoots)) throw new DatasetError('path_not_allowed', `${path} is outside the allowed dataset roots`);
-  const info = await stat(real);
-  if (!info.isFile()) throw new DatasetError('path_not_found', `${path} is not a regular file`);
-  return real;
+function refusedPath(): DatasetError {
+  return new DatasetError(
+    'path_not_allowed',
+    'no readable regular file at this path inside the allowed dataset roots (the path must be absolute)',
+  );
 }
 
-/** `resolveServerPath`, then copies the file into the dataset store. */
+/** A server file opened for intake: its real path, an open handle and its size. */
+export interface OpenedServerFile {
+  real: string;
+  handle: FileHandle;
+  size: number;
+}
+
+/**
+ * Opens a server-side path a user named, if it is a regular file inside one of the
+ * operator-allowed `roots`. Symlinks and `..` are resolved before the check, so neither
+ * escapes a root, and the file that is opened is checked again through its descriptor,
+ * so a path component swapped for a symlink after the check is refused too. Every refusal
+ * is the same `path_not_allowed` (see `refusedPath`); only "no roots are configured" is
+ * told apart, since it depends on the operator, not on the path. The caller closes `handle`.
+ */
+export async function openServerFile(path: string, roots: readonly string[]): Promise<OpenedServerFile> {
+  if (roots.length === 0) throw new DatasetError('path_not_allowed', 'server paths are disabled: no dataset roots are configured');
+  const realRoots = (await Promise.all(roots.map((r) => realpath(r).catch(() => null)))).filter((r): r is string => r !== null);
+  const inside = (p: string) => realRoots.some((r) => p === r || p.startsWith(r.endsWith(sep) ? r : r + sep));
+  let handle: FileHandle | undefined;
+  try {
+    if (typeof path !== 'string' || !isAbsolute(path)) throw refusedPath();
+    const real = await realpath(path);
+    if (!inside(real)) throw refusedPath();
+    // O_NOFOLLOW: the last component must not have become a symlink; O_NONBLOCK: a FIFO
+    // must not hang the request (it is refused below as not a regular file).
+    handle = await open(real, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK);
+    const info = await handle.stat();
+    if (!info.isFile()) throw refusedPath();
+    const opened = await readlink(`/proc/self/fd/${handle.fd}`).catch(() => null);
+    if (opened !== null ? !inside(opened) : (await stat(real)).ino !== info.ino) throw refusedPath();
+    return { real, handle, size: info.size };
+  } catch (error) {
+    await handle?.close().catch(() => {});
+    if (error instanceof DatasetError) throw error;
+    throw refusedPath();
+  }
+}
+
+/** The real path of a server file `openServerFile` accepts (refusals as there). */
+export async function resolveServerPath(path: string, roots: readonly string[]): Promise<string> {
+  const opened = await openServerFile(path, roots);
+  await opened.handle.close();
+  return opened.real;
+}
+
+/** `openServerFile`, then copies the file into the dataset store. */
 export async function storeServerFile(
   path: string,
   roots: readonly string[],
   options: { dataDir: string; maxBytes: number },
 ): Promise<StoredDataset & { sourcePath: string }> {
-  const real = await resolveServerPath(path, roots);
-  const info = await stat(real);
-  if (info.size > options.maxBytes) {
-    throw new DatasetError('file_too_large', `the file is larger than the ${formatBytes(options.maxBytes)} limit`, {
-      maxBytes: options.maxBytes,
-    });
+  const { real, handle, size } = await openServerFile(path, roots);
+  try {
+    if (size > options.maxBytes) {
+      throw new DatasetError('file_too_large', `the file is larger than the ${formatBytes(options.maxBytes)} limit`, {
+        maxBytes: options.maxBytes,
+      });
+    }
+    const stored = await storeStream(handle.createReadStream({ autoClose: false }), options);
+    return { ...stored, sourcePath: real };
+  } finally {
+    await handle.close().catch(() => {});
   }
-  const stored = await storeStream(createReadStream(real), options);
-  return { ...stored, sourcePath: real };
 }

@@ -1,6 +1,6 @@
 import type { Queryable } from '../db/connect.js';
 import type { DatasetTokenization } from '../db/tables/datasets.js';
-import type { ShardSummary } from './tokenization/shard-summary.js';
+import type { ShardSummary } from './shards/shard-summary.js';
 
 /** The `dataset_tokenizations.tokenizer_key` of a loaded tokenizer: its file and template hashes. */
 export function tokenizerKey(tokenizer: { tokenizerSha256: string; templateSha256: string }): string {

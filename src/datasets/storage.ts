@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
+import { isDiskFullError } from '../storage/disk-full.js';
 import { DatasetError } from './dataset-error.js';
 
 /** Where a stored dataset lives and what it is. */
@@ -46,17 +47,19 @@ function tempDir(dataDir: string): string {
  * Streams `source` into the content-addressed store: hashes while writing to a temp
  * file, enforces `maxBytes`, fsyncs, then renames into place. Identical bytes stored
  * before are kept and the new copy dropped (`created: false`). On any failure
- * (limit, aborted or erroring stream) the temp file is removed and nothing is left
- * behind; the error is a `DatasetError` (`file_too_large` or `upload_aborted`).
+ * (limit, aborted or erroring stream, full disk) the temp file is removed and nothing is
+ * left behind; the error is a `DatasetError` (`file_too_large`, `upload_aborted`, or
+ * `insufficient_storage` when the disk is full).
  */
 export async function storeStream(source: AsyncIterable<Uint8Array | string>, options: StoreOptions): Promise<StoredDataset> {
   const { dataDir, maxBytes, signal } = options;
-  await mkdir(tempDir(dataDir), { recursive: true });
   const tempPath = join(tempDir(dataDir), `${Date.now()}-${randomBytes(8).toString('hex')}.part`);
   const hash = createHash('sha256');
-  let file: FileHandle | null = await open(tempPath, 'wx');
+  let file: FileHandle | null = null;
   let bytes = 0;
   try {
+    await mkdir(tempDir(dataDir), { recursive: true });
+    file = await open(tempPath, 'wx');
     signal?.throwIfAborted();
     for await (const chunk of source) {
       signal?.throwIfAborted();
@@ -89,6 +92,15 @@ export async function storeStream(source: AsyncIterable<Uint8Array | string>, op
     await file?.close().catch(() => {});
     await rm(tempPath, { force: true });
     if (error instanceof DatasetError) throw error;
+    if (isDiskFullError(error)) {
+      throw new DatasetError(
+        'insufficient_storage',
+        'the server ran out of disk space while storing the file; nothing was stored — try again later',
+        {
+          cause: (error as NodeJS.ErrnoException).code,
+        },
+      );
+    }
     throw new DatasetError('upload_aborted', 'the upload was interrupted before it completed; nothing was stored', {
       cause: error instanceof Error ? error.message : String(error),
     });

@@ -1,6 +1,6 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { startWorkerThread } from '../start-worker-thread.js';
-import { DatasetError } from './dataset-error.js';
+import { DatasetError, asDatasetError } from './dataset-error.js';
 import type { DatasetErrorCode } from './dataset-error.js';
 
 type WorkerReply<T> =
@@ -11,7 +11,7 @@ type WorkerReply<T> =
  * Runs the module at `entry` (a file that calls `serveWorker`) in a worker thread with
  * `data` as its input and resolves with its answer (`startWorkerThread` says how a thread
  * starts from sources and from the build; callers only use workers for inputs worth it).
- * A `DatasetError` thrown in the worker is rethrown here with its code.
+ * A `DatasetError` (or `TokenizerError`) thrown in the worker is rethrown here with its code.
  */
 export function runInWorker<T>(entry: URL, data: unknown, signal?: AbortSignal): Promise<T> {
   const worker = startWorkerThread(entry, { workerData: data });
@@ -56,7 +56,7 @@ export function serveWorker<I, O>(handler: (input: I) => Promise<O>): void {
       port.postMessage({ ok: true, value } satisfies WorkerReply<O>, transfer);
     },
     (error: unknown) => {
-      const e = error instanceof Error ? error : new Error(String(error));
+      const e = asDatasetError(error) ?? (error instanceof Error ? error : new Error(String(error)));
       const reply: WorkerReply<O> = {
         ok: false,
         error: {

@@ -26,7 +26,6 @@ export const channels = {
   jobPause: 'tl_job_pause',
   authInvalidate: 'tl_auth_invalidate',
   webhooks: 'tl_webhooks',
-  datasets: 'tl_datasets',
   deployments: 'tl_deployments',
 } as const;
 

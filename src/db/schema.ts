@@ -3,6 +3,7 @@ import type { DatasetTables } from './tables/datasets.js';
 import type { TrainingTables } from './tables/training.js';
 import type { WebhookTables } from './tables/webhooks.js';
 import type { InferenceTables } from './tables/inference.js';
+import type { TrainingDefaultsInput } from '../catalog/training-defaults.js';
 
 /**
  * The typed shape of every table, one interface per table, written to match the SQL in
@@ -62,6 +63,8 @@ export interface ModelsTable {
   onnx_path: string | null;
   adapter_path: string | null;
   training_job_id: string | null;
+  /** The model's recommended training defaults as registered (catalog/training-defaults.ts); null = the platform's. */
+  training_defaults: ColumnType<TrainingDefaultsInput | null, string | null | undefined, string | null>;
   created_at: CreatedAt;
 }
 

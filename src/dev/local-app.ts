@@ -2,7 +2,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { buildApp } from '../app.js';
-import type { App } from '../app.js';
+import type { App, AppOptions } from '../app.js';
 import { loadConfig } from '../config.js';
 import type { Config } from '../config.js';
 import { createLogger } from '../log.js';
@@ -25,6 +25,8 @@ export interface LocalAppOptions {
   dataDir?: string;
   /** A PostgreSQL server database; default the embedded PGlite in the data folder. */
   databaseUrl?: string;
+  /** Extra envelop plugins for yoga (tests that watch every operation). */
+  graphqlPlugins?: AppOptions['graphqlPlugins'];
 }
 
 export async function makeTempDir(label = 'tuneloop-test-'): Promise<string> {
@@ -45,7 +47,13 @@ export async function startLocalApp(opts: LocalAppOptions = {}): Promise<LocalAp
     },
     {},
   );
-  const app = await buildApp({ config, api: opts.api ?? true, worker: opts.worker ?? false, log: createLogger(config.logLevel) });
+  const app = await buildApp({
+    config,
+    api: opts.api ?? true,
+    worker: opts.worker ?? false,
+    log: createLogger(config.logLevel),
+    ...(opts.graphqlPlugins ? { graphqlPlugins: opts.graphqlPlugins } : {}),
+  });
   await app.start();
   return {
     app,

@@ -1,11 +1,11 @@
 import SchemaBuilder from '@pothos/core';
 import RelayPlugin from '@pothos/plugin-relay';
 import ScopeAuthPlugin, { RequestCache } from '@pothos/plugin-scope-auth';
-import ErrorsPlugin from '@pothos/plugin-errors';
 import type { Principal } from '../accounts/service.js';
 import type { Services } from '../services.js';
 import { ForbiddenError, UnauthenticatedError } from '../errors.js';
 import { decodeNodeId } from './node-ids.js';
+import type { HyperparameterScalars } from './types/hyperparameters.js';
 
 /** What every resolver sees. Built by yoga for HTTP, SSE and graphql-ws alike. */
 export interface GraphQLContext {
@@ -20,9 +20,9 @@ export interface AuthedContext extends GraphQLContext {
 }
 
 /**
- * The one schema builder: relay (connections, Node), scope-auth (declared scopes instead
- * of `if` statements) and errors (expected failures as typed objects implementing the
- * `Error` interface).
+ * The one schema builder: relay (connections, Node) and scope-auth (declared scopes instead
+ * of `if` statements). Expected failures are typed objects implementing the `Error`
+ * interface, listed in payloads (errors.ts).
  *
  * Ids are never re-encoded (docs/ARCHITECTURE.md, "Public names"): the global id of a node is its plain id, and
  * `node(id:)` finds the type from the id's prefix.
@@ -37,9 +37,9 @@ export const builder = new SchemaBuilder<{
     USD: { Input: string; Output: bigint };
     JSON: { Input: unknown; Output: unknown };
     File: { Input: File; Output: never };
-  };
+  } & HyperparameterScalars;
 }>({
-  plugins: [ScopeAuthPlugin, ErrorsPlugin, RelayPlugin],
+  plugins: [ScopeAuthPlugin, RelayPlugin],
   defaultFieldNullability: false,
   scopeAuth: {
     authorizeOnSubscribe: true,
@@ -54,9 +54,6 @@ export const builder = new SchemaBuilder<{
     clientMutationId: 'omit',
     encodeGlobalID: (_typename, id) => String(id),
     decodeGlobalID: (globalID) => decodeNodeId(globalID),
-  },
-  errors: {
-    defaultTypes: [],
   },
 });
 

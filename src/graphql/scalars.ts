@@ -35,6 +35,9 @@ builder.scalarType('JSON', {
   parseValue: (value) => value,
 });
 
+// Inputs are uploads that yoga's multipart parser placed in the variables; a string or a
+// literal where a File goes is refused, naming the field, by the strict-input step
+// (strict-input.ts) before any resolver runs.
 builder.scalarType('File', {
   description: 'A file sent with the GraphQL multipart request spec.',
   serialize: () => {

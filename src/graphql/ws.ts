@@ -6,8 +6,6 @@ import type { DocumentNode, ExecutionArgs } from 'graphql';
 import type { Services } from '../services.js';
 import type { Principal } from '../accounts/service.js';
 import type { Yoga } from './yoga.js';
-import { maskErrorFor } from './yoga.js';
-import { createSharedSubscribe } from './shared-subscriptions.js';
 
 /** Close code for a rejected `connection_init` (graphql-ws reserves 4400–4499 for the protocol; 4401 mirrors HTTP 401). */
 export const WS_UNAUTHORIZED = 4401;
@@ -16,16 +14,27 @@ export interface GraphQLWsServer {
   close(): Promise<void>;
 }
 
+type Enveloped = ReturnType<Yoga['getEnveloped']>;
+
 /**
  * graphql-ws on the HTTP server's port and path. Each operation goes through
- * `yoga.getEnveloped`, so a socket gets the same schema, context, auth, validation and
- * limits as an HTTP request. The key comes in `connectionParams.authorization`.
+ * `yoga.getEnveloped`, as in yoga's graphql-ws example, so a socket gets the same schema,
+ * context, auth, validation, limits and envelop plugins as an HTTP request: parse and
+ * validate here, execute and subscribe with the same enveloped functions. The key comes in
+ * `connectionParams.authorization`.
  */
 export function attachGraphQLWs(server: http.Server, yoga: Yoga, services: Services): GraphQLWsServer {
   const wss = new WebSocketServer({ server, path: '/graphql' });
   const principals = new WeakMap<object, Principal>();
-  const sharedSubscribe = createSharedSubscribe(maskErrorFor(services));
   const aborts = new WeakMap<object, AbortController>();
+  // Each operation's enveloped functions, found again from the context value graphql-ws
+  // hands back to execute/subscribe (a fresh object per operation).
+  const operations = new WeakMap<object, Enveloped>();
+  const envelopedOf = (args: ExecutionArgs): Enveloped => {
+    const enveloped = operations.get(args.contextValue as object);
+    if (!enveloped) throw new Error('graphql-ws operation without an enveloped context');
+    return enveloped;
+  };
 
   const disposable = useServer(
     {
@@ -44,7 +53,7 @@ export function attachGraphQLWs(server: http.Server, yoga: Yoga, services: Servi
         return true;
       },
       onSubscribe: async (ctx, _id, params) => {
-        const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
+        const enveloped = yoga.getEnveloped({
           ...ctx,
           req: ctx.extra.request,
           socket: ctx.extra.socket,
@@ -57,33 +66,25 @@ export function attachGraphQLWs(server: http.Server, yoga: Yoga, services: Servi
         // operation; thrown, graphql-ws would close the whole socket with 4500.
         let document: DocumentNode;
         try {
-          document = parse(params.query);
-          const errors = validate(schema, document);
+          document = enveloped.parse(params.query);
+          const errors = enveloped.validate(enveloped.schema, document);
           if (errors.length) return errors;
         } catch (err) {
           if (err instanceof GraphQLError) return [err];
           throw err;
         }
-        const principal = principals.get(ctx);
+        const contextValue = await enveloped.contextFactory();
+        operations.set(contextValue, enveloped);
         return {
-          schema,
+          schema: enveloped.schema,
           operationName: params.operationName,
           document,
           variableValues: params.variables,
-          contextValue: await contextFactory(),
-          // Carried to execute/subscribe below; the operation itself gets no root value.
-          rootValue: {
-            execute,
-            subscribe,
-            shareKey: `${principal?.accountId ?? ''}\u0000${params.operationName ?? ''}\u0000${params.query}\u0000${JSON.stringify(params.variables ?? {})}`,
-          },
-        } as ExecutionArgs & { rootValue: { execute: typeof execute; subscribe: typeof subscribe; shareKey: string } };
+          contextValue,
+        };
       },
-      execute: (args) => (args.rootValue as { execute: (a: unknown) => unknown }).execute(args) as never,
-      subscribe: (args) => {
-        const { shareKey } = args.rootValue as { shareKey: string };
-        return sharedSubscribe({ ...args, rootValue: undefined }, shareKey) as never;
-      },
+      execute: (args) => envelopedOf(args).execute(args),
+      subscribe: (args) => envelopedOf(args).subscribe(args),
     },
     wss,
   );

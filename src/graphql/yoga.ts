@@ -1,5 +1,5 @@
 import { createYoga, maskError as defaultMaskError } from 'graphql-yoga';
-import type { YogaServerInstance } from 'graphql-yoga';
+import type { Plugin, YogaServerInstance } from 'graphql-yoga';
 import { GraphQLError, Kind, getOperationAST } from 'graphql';
 import type { DocumentNode } from 'graphql';
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
@@ -12,6 +12,8 @@ import { getSchema } from './schema.js';
 import { forgetContext } from './builder.js';
 import type { GraphQLContext } from './builder.js';
 import { createGraphiQLRenderer } from './graphiql.js';
+import { useSharedSubscriptionResults } from './shared-subscriptions.js';
+import { useStrictInput } from './strict-input.js';
 
 /** What the HTTP host or the graphql-ws server hands yoga besides the request. */
 export interface ServerContext {
@@ -57,18 +59,38 @@ export function maskErrorFor(services: Services) {
   };
 }
 
+/**
+ * Drops scope-auth's per-request cache when an execution ends (forgetContext in builder.ts):
+ * ≈ 20 % less CPU per small query (bench/foundation-http.ts). One object for every request:
+ * tsx's keepNames would name a closure made per request (≈ 3 µs).
+ */
+const FORGET_CONTEXT_WHEN_DONE = {
+  onExecuteDone({ args }: { args: { contextValue: unknown } }): void {
+    forgetContext(args.contextValue as object);
+  },
+};
+
 function singleOperation(document: DocumentNode): boolean {
   let operations = 0;
   for (const definition of document.definitions) if (definition.kind === Kind.OPERATION_DEFINITION) operations++;
   return operations === 1;
 }
 
+export interface GraphQLServerOptions {
+  /**
+   * More envelop/yoga plugins (tracing, metrics…). Every operation — queries, mutations and
+   * subscriptions over HTTP GET/POST, SSE and graphql-ws — runs through them
+   * (test/foundation/graphql-plugins.test.ts).
+   */
+  plugins?: Plugin<GraphQLContext>[];
+}
+
 /**
  * The GraphQL server at /graphql: HTTP (GET/POST, multipart uploads), SSE (`Accept:
  * text/event-stream`) and — through `getEnveloped` in ws.ts — graphql-ws, all with the
- * same context, auth, validation and limits.
+ * same context, auth, validation, limits and plugins: this is the only way operations run.
  */
-export function createGraphQLServer(services: Services): Yoga {
+export function createGraphQLServer(services: Services, opts: GraphQLServerOptions = {}): Yoga {
   // The onRequest hook authenticates; the context reuses its answer instead of hashing the key again.
   const principals = new WeakMap<Request, Principal>();
   return createYoga<ServerContext, GraphQLContext>({
@@ -91,12 +113,14 @@ export function createGraphQLServer(services: Services): Yoga {
     fetchAPI: createFetch({ formDataLimits: { fileSize: services.datasets.maxBytes, files: 1, fieldSize: 1 << 20 } }),
     maskedErrors: { maskError: maskErrorFor(services) },
     plugins: [
+      // Strings PostgreSQL cannot store, and Files that are not uploads, stop the operation.
+      useStrictInput(),
       // Queries run compiled (graphql-jit): ≈ 4× less execution time for catalog-sized
       // results. Mutations and subscriptions keep graphql-js semantics (uploads, streams).
       //
       // Only for documents of one operation: the plugin caches a compiled query by document,
       // whatever the operation name, so `query A {…} query B {…}` run as B after A would
-      // answer A (test/foundation/graphql-fast-path.test.ts).
+      // answer A (test/foundation/graphql-http.test.ts).
       useGraphQlJit(
         {},
         { enableIf: (args) => singleOperation(args.document) && getOperationAST(args.document, args.operationName)?.operation === 'query' },
@@ -110,22 +134,34 @@ export function createGraphQLServer(services: Services): Yoga {
         blockFieldSuggestion: { enabled: false },
       }),
       {
-        // Every request needs a valid key, except fetching the GraphiQL page itself.
-        async onRequest({ request, fetchAPI, endResponse, serverContext }) {
+        // Every request needs a valid key, except fetching the GraphiQL page itself. A cached
+        // key (nearly every request) is answered without a promise.
+        onRequest({ request, fetchAPI, endResponse, serverContext }) {
           if ((serverContext as ServerContext | undefined)?.principal) return;
-          const url = new URL(request.url);
-          const wantsHtml = request.method === 'GET' && (request.headers.get('accept') ?? '').includes('text/html');
-          if (wantsHtml && !url.searchParams.has('query')) return;
-          const principal = await services.accounts.authenticate(request.headers.get('authorization'));
-          if (!principal) endResponse(unauthenticated() as unknown as InstanceType<typeof fetchAPI.Response>);
-          else principals.set(request, principal);
+          if (request.method === 'GET' && (request.headers.get('accept') ?? '').includes('text/html')) {
+            if (!new URL(request.url).searchParams.has('query')) return;
+          }
+          const authorization = request.headers.get('authorization');
+          const cached = services.accounts.cachedPrincipal(authorization);
+          if (cached) {
+            principals.set(request, cached);
+            return;
+          }
+          if (cached === null) return endResponse(unauthenticated() as unknown as InstanceType<typeof fetchAPI.Response>);
+          return services.accounts.authenticate(authorization).then((principal) => {
+            if (principal) principals.set(request, principal);
+            else endResponse(unauthenticated() as unknown as InstanceType<typeof fetchAPI.Response>);
+          });
         },
         onExecute() {
-          return { onExecuteDone: ({ args }: { args: { contextValue: unknown } }) => forgetContext(args.contextValue as object) };
+          return FORGET_CONTEXT_WHEN_DONE;
         },
       },
+      // After graphql-jit: subscriptions get this plugin's subscribe function.
+      useSharedSubscriptionResults(),
+      ...(opts.plugins ?? []),
     ],
-    context: async ({ request, principal, signal }) => {
+    context: ({ request, principal, signal }) => {
       let known = principal;
       if (!known && request) {
         // Taken out, not just read: a WeakMap entry per request would be promoted by the
@@ -133,11 +169,11 @@ export function createGraphQLServer(services: Services): Yoga {
         known = principals.get(request);
         principals.delete(request);
       }
-      return {
-        principal: known ?? (request ? await services.accounts.authenticate(request.headers.get('authorization')) : null),
-        services,
-        signal: signal ?? request?.signal,
-      };
+      const ofRequest = signal ?? request?.signal;
+      if (known || !request) return { principal: known ?? null, services, signal: ofRequest };
+      return services.accounts
+        .authenticate(request.headers.get('authorization'))
+        .then((found) => ({ principal: found, services, signal: ofRequest }));
     },
   });
 }

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Db } from '../db/connect.js';
 import { notifyOnCommit } from '../db/connect.js';
+import { sanitizeText } from '../text/sanitize-text.js';
 import { channels } from '../db/notifier.js';
 import type { Notifier } from '../db/notifier.js';
 import type { Deployment } from '../db/tables/inference.js';
@@ -91,9 +92,12 @@ export function createDeploymentManager(deps: {
         });
         if (!live) await registry.release(dep.id);
       } catch (err) {
-        const reason = err instanceof Error ? err.message : String(err);
+        // The reason is stored and shown: exporter output may hold anything, so it is sanitised.
+        const reason = sanitizeText(err instanceof Error ? err.message : String(err), 2_000);
         log.warn({ deployment: dep.id, model: dep.model_id, reason }, 'deployment failed to load');
-        await registry.release(dep.id);
+        await registry
+          .release(dep.id)
+          .catch((e: unknown) => log.warn({ err: e, deployment: dep.id }, 'could not release a failed runtime'));
         await db
           .transaction()
           .execute(async (trx) => {

@@ -11,9 +11,10 @@ import type { MeteredRequest } from './metering.js';
 import type { DoneEvent } from './model-host.js';
 import { resolveParams } from './params.js';
 import type { GenerationParams, PromptInput } from './params.js';
-import type { ModelRuntime } from './runtime-registry.js';
 import { liveDeployment } from './store/deployments.js';
-import { ChatTemplateError } from './text/model-tokenizer.js';
+import { isTokenizerError } from '../tokenizer/tokenizer-error.js';
+import type { ModelTokenizer } from '../tokenizer/model-tokenizer.js';
+import type { ChatMessage } from '../tokenizer/example.js';
 
 export interface GenerateRequest {
   accountId: string;
@@ -69,23 +70,6 @@ export interface Generation extends AsyncIterable<string> {
 export function createGenerator(deps: { db: Db; catalog: CatalogService; log: Logger; deployments: DeploymentManager }) {
   const { db, log } = deps;
 
-  function encodePrompt(runtime: ModelRuntime, input: PromptInput): { ids: number[]; field: string } {
-    if ('messages' in input) {
-      try {
-        return { ids: runtime.tokenizer.encodeChat(input.messages), field: 'messages' };
-      } catch (err) {
-        if (err instanceof ChatTemplateError) throw new InvalidInputError('messages', err.message);
-        throw err;
-      }
-    }
-    if (typeof input.prompt === 'string') return { ids: runtime.tokenizer.encode(input.prompt), field: 'prompt' };
-    const vocab = runtime.info.vocabSize;
-    if (!input.prompt.every((t) => Number.isInteger(t) && t >= 0 && t < vocab)) {
-      throw new InvalidInputError('prompt', `token ids in the prompt must be integers from 0 to ${vocab - 1}`);
-    }
-    return { ids: [...input.prompt], field: 'prompt' };
-  }
-
   async function generate(req: GenerateRequest): Promise<Generation> {
     const model = await deps.catalog.findModel(req.accountId, req.model);
     if (!model) throw new NotFoundError('model', req.model);
@@ -105,7 +89,7 @@ export function createGenerator(deps: { db: Db; catalog: CatalogService; log: Lo
     }
     const runtime = await deps.deployments.runtimeFor(deployment, req.signal);
 
-    const { ids: promptIds, field } = encodePrompt(runtime, req.input);
+    const { ids: promptIds, field } = encodePrompt(runtime.tokenizer, runtime.info.vocabSize, req.input);
     if (promptIds.length === 0) throw new InvalidInputError(field, `the ${field} is empty`);
     const params = resolveParams(req.params ?? {}, runtime.info.vocabSize);
     const context = runtime.info.contextLength;
@@ -219,3 +203,29 @@ export function createGenerator(deps: { db: Db; catalog: CatalogService; log: Lo
 }
 
 export type Generator = ReturnType<typeof createGenerator>;
+
+/**
+ * The token ids a request prompts the model with: chat messages and text go through the
+ * shared tokenizer's `promptIds` — the same rendering, BOS rule and encoder as training
+ * data, so a fine-tuned model is served the prompts it was trained on. Token-id prompts
+ * are checked against the vocabulary.
+ */
+export function encodePrompt(tokenizer: ModelTokenizer, vocabSize: number, input: PromptInput): { ids: number[]; field: string } {
+  if ('messages' in input || typeof input.prompt === 'string') {
+    const field = 'messages' in input ? 'messages' : 'prompt';
+    try {
+      return { ids: tokenizer.promptIds(input as { messages: ChatMessage[] } | { prompt: string }), field };
+    } catch (err) {
+      if (!isTokenizerError(err) || err.code === 'tokenizer_invalid' || err.code === 'tokenizer_unsupported') throw err;
+      const message =
+        err.code === 'no_chat_template'
+          ? 'this model has no chat template; use /v1/completions with a plain prompt'
+          : `the model's chat template rejected these messages: ${err.message}`;
+      throw new InvalidInputError(field, message);
+    }
+  }
+  if (!input.prompt.every((t) => Number.isInteger(t) && t >= 0 && t < vocabSize)) {
+    throw new InvalidInputError('prompt', `token ids in the prompt must be integers from 0 to ${vocabSize - 1}`);
+  }
+  return { ids: [...input.prompt], field: 'prompt' };
+}

@@ -1,7 +1,7 @@
 import { InvalidInputError } from '../errors.js';
 import type { SamplingOptions } from './runtime/sampler.js';
 import { randomSeed } from './runtime/prng.js';
-import type { ChatMessage } from './text/model-tokenizer.js';
+import type { ChatMessage } from '../tokenizer/example.js';
 
 /**
  * Generation parameters as a client sends them (camelCase; REST maps OpenAI's snake_case
@@ -77,7 +77,11 @@ export function chatMessages(raw: unknown, field = 'messages'): ChatMessage[] {
         })
         .join('');
     } else throw new InvalidInputError(`${at}.content`, `${at}.content must be a string or an array of text parts`);
-    return { role: role === 'developer' ? 'system' : role, content: text, ...(typeof name === 'string' ? { name } : {}) };
+    return {
+      role: (role === 'developer' ? 'system' : role) as ChatMessage['role'],
+      content: text,
+      ...(typeof name === 'string' ? { name } : {}),
+    };
   });
 }
 

@@ -1,6 +1,6 @@
 import type { Logger } from '../log.js';
 import { ModelHost } from './model-host.js';
-import { ModelTokenizer } from './text/model-tokenizer.js';
+import { ModelTokenizer } from '../tokenizer/model-tokenizer.js';
 import type { OnnxModelInfo } from './runtime/onnx-info.js';
 
 export interface RuntimeOptions {

@@ -10,7 +10,7 @@ import { releaseAbandonedReservations } from './metering.js';
 import { createOnnxExporter } from './onnx-export.js';
 import { RuntimeRegistry } from './runtime-registry.js';
 import { listUsage } from './store/usage.js';
-import type { UsageCursor } from './store/usage.js';
+import { usageListing } from './usage-listing.js';
 
 export type { DeployResult, WaitOptions } from './deployments.js';
 export type { GenerateRequest, Generation, GenerationResult, FinishReason } from './generation.js';
@@ -48,7 +48,7 @@ export interface InferenceService {
   /** `generate` to the end. */
   complete(request: GenerateRequest): Promise<GenerationResult>;
   /** The account's requests, newest first (what each used and cost). */
-  listUsage(accountId: string, opts?: { first?: number; after?: UsageCursor | null }): Promise<UsagePage>;
+  listUsage(accountId: string, opts?: { first?: number | null; after?: string | null }): Promise<UsagePage>;
   runners(roles: Roles): Runner[];
   close(): Promise<void>;
 }
@@ -94,8 +94,8 @@ export function createInferenceService(deps: ServiceDeps): InferenceService {
     complete: generator.complete,
 
     async listUsage(accountId, opts = {}) {
-      const first = Math.min(Math.max(opts.first ?? 50, 1), 500);
-      const rows = await listUsage(db, accountId, first + 1, opts.after ?? null);
+      const { first, after } = usageListing.request(opts);
+      const rows = await listUsage(db, accountId, first + 1, after);
       return { usage: rows.slice(0, first), hasNextPage: rows.length > first };
     },
 

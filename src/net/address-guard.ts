@@ -41,17 +41,52 @@ const RANGE_WORDS: Record<string, string> = {
 
 /**
  * Why a connection to `address` is refused, or null when it is allowed. Only globally
- * routable unicast addresses pass by default; IPv6 forms that embed an IPv4 address
- * (mapped, NAT64, 6to4, Teredo) are judged by their IPv4 address or refused.
+ * routable unicast addresses pass by default. Every IPv6 form that embeds an IPv4
+ * address (see `embeddedIPv4`) is judged by that IPv4 address as well, so
+ * `[::127.0.0.1]` is loopback and `[64:ff9b::a9fe:a9fe]` is the metadata service; cloud
+ * metadata addresses are refused in every form, even when private addresses are allowed.
  */
 export function addressBlockReason(address: string, allowPrivate: boolean): string | null {
   if (!net.isIP(address)) return `${address} is not an IP address`;
   const ip = ipaddr.process(address.replace(/%.*$/, ''));
+  const embedded = ip.kind() === 'ipv6' ? embeddedIPv4(ip as ipaddr.IPv6) : [];
+  const via = (v4: ipaddr.IPv4) => `${address} (which carries the IPv4 address ${v4.toString()})`;
   if (METADATA_ADDRESSES.has(ip.toNormalizedString())) return `${address} is a cloud metadata address`;
+  for (const v4 of embedded) if (METADATA_ADDRESSES.has(v4.toNormalizedString())) return `${via(v4)} is a cloud metadata address`;
   if (allowPrivate) return null;
+  for (const v4 of embedded) {
+    const range = v4.range();
+    if (range !== 'unicast') return `${via(v4)} is a ${RANGE_WORDS[range] ?? `special-purpose (${range})`} address`;
+  }
   const range = ip.range();
   if (range === 'unicast') return null;
   return `${address} is a ${RANGE_WORDS[range] ?? `special-purpose (${range})`} address`;
+}
+
+/**
+ * The IPv4 addresses an IPv6 address carries, per the forms that route to them:
+ * IPv4-mapped `::ffff:a.b.c.d` and IPv4-translated `::ffff:0:a.b.c.d`, IPv4-compatible
+ * `::a.b.c.d` (deprecated, still parsed by every stack), NAT64 `64:ff9b::/96` and the
+ * local-use `64:ff9b:1::/48` (RFC 8215: the address sits in the last 32 bits of a /96,
+ * or at bits 48–87 around the reserved octet of a /48 — both are judged), 6to4
+ * `2002:AABB:CCDD::/48` and Teredo `2001:0::/32` (server at bits 32–63, client in the
+ * last 32 bits, inverted). `::` and `::1` are IPv6's own and carry nothing.
+ */
+export function embeddedIPv4(ip: ipaddr.IPv6): ipaddr.IPv4[] {
+  const p = ip.parts; // eight 16-bit words
+  const v4 = (hi: number, lo: number) => new ipaddr.IPv4([hi >> 8, hi & 0xff, lo >> 8, lo & 0xff]);
+  const zeros = (from: number, to: number) => p.slice(from, to).every((w) => w === 0);
+  if (zeros(0, 5) && p[5] === 0xffff) return [v4(p[6]!, p[7]!)]; // mapped
+  if (zeros(0, 4) && p[4] === 0xffff && p[5] === 0) return [v4(p[6]!, p[7]!)]; // translated
+  if (zeros(0, 6) && (p[6] !== 0 || p[7]! > 1)) return [v4(p[6]!, p[7]!)]; // compatible
+  if (p[0] === 0x64 && p[1] === 0xff9b && zeros(2, 6)) return [v4(p[6]!, p[7]!)]; // NAT64, well-known prefix
+  if (p[0] === 0x64 && p[1] === 0xff9b && p[2] === 1) {
+    // Local-use NAT64: /96 layout, and the /48 layout (octets 1–2 in word 3, octets 3–4 after the u octet).
+    return [v4(p[6]!, p[7]!), v4(p[3]!, ((p[4]! & 0xff) << 8) | (p[5]! >> 8))];
+  }
+  if (p[0] === 0x2002) return [v4(p[1]!, p[2]!)]; // 6to4
+  if (p[0] === 0x2001 && p[1] === 0) return [v4(p[2]!, p[3]!), v4(p[6]! ^ 0xffff, p[7]! ^ 0xffff)]; // Teredo
+  return [];
 }
 
 /** A connection refused by the address policy (`reason` says which address and why). */

@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { DomainError } from '../errors.js';
+import { InsufficientStorageError, isDiskFullError } from '../storage/disk-full.js';
 import type { Logger } from '../log.js';
 
 /** An RFC 9457 problem document; `code` is the same machine-readable code GraphQL uses. */
@@ -19,6 +20,7 @@ const TITLES: Record<number, string> = {
   403: 'Forbidden',
   404: 'Not Found',
   405: 'Method Not Allowed',
+  408: 'Request Timeout',
   409: 'Conflict',
   413: 'Content Too Large',
   415: 'Unsupported Media Type',
@@ -27,6 +29,7 @@ const TITLES: Record<number, string> = {
   500: 'Internal Server Error',
   501: 'Not Implemented',
   503: 'Service Unavailable',
+  507: 'Insufficient Storage',
 };
 
 export function problem(status: number, code: string, detail: string, extra: Record<string, unknown> = {}): Problem {
@@ -86,6 +89,12 @@ export function restErrorHandler(log: Logger) {
     if (error instanceof DomainError) return sendProblem(reply, problem(error.status, error.code, error.message, error.details));
     const p = fastifyProblem(error);
     if (p) return sendProblem(reply, p);
+    // Any write that found the disk (or the database's disk) full: the client is not at fault.
+    if (isDiskFullError(error)) {
+      log.error({ err: error, method: request.method, url: request.url }, 'the disk is full');
+      const full = new InsufficientStorageError();
+      return sendProblem(reply, problem(full.status, full.code, full.message));
+    }
     log.error({ err: error, method: request.method, url: request.url }, 'unexpected error in a REST route');
     return sendProblem(reply, problem(500, 'INTERNAL', 'an unexpected error occurred; it has been logged'));
   };

@@ -4,13 +4,13 @@ import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Services } from '../services.js';
 import type { Yoga } from '../graphql/yoga.js';
-import http from 'node:http';
-import { createPlainQueryExecutor } from '../graphql/plain-query.js';
-import { graphqlFastListener, replayedBody } from '../graphql/http-fast-path.js';
 import { migrationsApplied } from '../db/migrate.js';
+import { dataFolderProblem } from '../storage/free-space.js';
 import type { Http } from './http.js';
 import { problem, restErrorHandler, sendProblem } from './problem.js';
 import { ProblemSchema } from './schemas.js';
+import { bodyTimeoutHook } from './body-timeout.js';
+import { strictInputHook } from './strict-input.js';
 import { Type } from 'typebox';
 import { AccountSchema, registerAccountRoutes } from './routes/account.js';
 import { ModelSchema, registerModelRoutes } from './routes/models.js';
@@ -37,26 +37,9 @@ export interface HttpServerOptions {
 export async function buildHttpServer(opts: HttpServerOptions): Promise<Http> {
   const { services, yoga } = opts;
   const bodyLimit = opts.bodyLimit ?? 1024 * 1024;
-  let closing = false;
-  // The one place plain queries skip fastify and yoga; the /graphql route below is yoga's.
-  const graphqlFast = graphqlFastListener({
-    execute: createPlainQueryExecutor(yoga, services),
-    bodyLimit,
-    closing: () => closing,
-    onError: (err) => services.log.error({ err }, 'unexpected error in the GraphQL fast path'),
-  });
   const app = Fastify({
     logger: false,
     bodyLimit,
-    // fastify's own server setup (lib/server.js), with the GraphQL fast path in front.
-    serverFactory: (handler, options) => {
-      const o = options as { http?: http.ServerOptions; keepAliveTimeout?: number; requestTimeout?: number; connectionTimeout?: number };
-      const server = http.createServer(o.http ?? {}, (request, response) => graphqlFast(request, response, handler));
-      server.keepAliveTimeout = o.keepAliveTimeout ?? 72_000;
-      server.requestTimeout = o.requestTimeout ?? 0;
-      server.setTimeout(o.connectionTimeout ?? 0);
-      return server;
-    },
     forceCloseConnections: false,
     return503OnClosing: true,
     ajv: { customOptions: { coerceTypes: 'array', useDefaults: true, removeAdditional: false, allErrors: false } },
@@ -90,6 +73,9 @@ export async function buildHttpServer(opts: HttpServerOptions): Promise<Http> {
   app.setNotFoundHandler((request, reply) =>
     sendProblem(reply, problem(404, 'NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`)),
   );
+
+  app.addHook('onRequest', bodyTimeoutHook(services.config.bodyTimeoutMs));
+  app.addHook('preValidation', strictInputHook);
 
   // Authentication for REST and inference routes; GraphQL authenticates inside yoga.
   // A callback hook, not an async one: a cached key (nearly every request) is answered
@@ -132,12 +118,17 @@ export async function buildHttpServer(opts: HttpServerOptions): Promise<Http> {
   app.get('/healthz', publicRoute('Liveness: the process answers', { 200: Status }), async () => ({ status: 'ok' }));
   app.get(
     '/readyz',
-    publicRoute('Readiness: the database answers and every migration is applied', { 200: Status, 503: Type.Ref('Problem') }),
+    publicRoute('Readiness: the database answers, every migration is applied, and the data folder has free space', {
+      200: Status,
+      503: Type.Ref('Problem'),
+    }),
     async (_request, reply) => {
       try {
         if (!(await migrationsApplied(services.db))) {
           return sendProblem(reply, problem(503, 'NOT_READY', 'database migrations are not applied'));
         }
+        const storage = await dataFolderProblem(services.config.dataDir, services.config.minFreeBytes);
+        if (storage) return sendProblem(reply, problem(503, 'NOT_READY', storage));
         return { status: 'ready' };
       } catch {
         return sendProblem(reply, problem(503, 'NOT_READY', 'the database is unreachable'));
@@ -146,18 +137,10 @@ export async function buildHttpServer(opts: HttpServerOptions): Promise<Http> {
   );
   app.get('/openapi.json', publicRoute('This document (OpenAPI 3.1)', {}), async () => app.swagger());
 
-  // While closing, the fast path leaves every request to fastify, which answers 503.
-  app.addHook('preClose', (done) => {
-    closing = true;
-    done();
-  });
-
   // yoga reads multipart bodies (GraphQL uploads) itself: this encapsulated scope hands it
   // the unparsed stream instead of letting fastify refuse the media type.
   await app.register(async (scope) => {
     scope.addContentTypeParser('multipart/form-data', {}, (_request, _payload, done) => done(null));
-    // A body the fast path read before handing the request on (http-fast-path.ts).
-    scope.addHook('preParsing', (request, _reply, payload, done) => done(null, replayedBody(request.raw) ?? payload));
     scope.route({
       url: '/graphql',
       method: ['GET', 'POST', 'OPTIONS'],

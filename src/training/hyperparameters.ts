@@ -1,172 +1,100 @@
 import { InvalidInputError } from '../errors.js';
 import type { TrainingMethod } from '../db/tables/training.js';
+import { quote } from './hyperparameter-kinds.js';
+import { HYPERPARAMETERS, HYPERPARAMETER_ROWS, specPathOf } from './hyperparameter-table.js';
+import type { DatasetShape, HyperparameterName, ModelShape, ResolveContext, ResolvedHyperparameters } from './hyperparameter-table.js';
 
-/**
- * Hyperparameters as a client sends them: every field optional; `"auto"` (REST) or
- * absent/null (GraphQL and REST) lets the platform decide from the dataset.
- */
-export interface HyperparametersRequest {
-  epochs?: number | 'auto' | null;
-  batchSize?: number | 'auto' | null;
-  learningRate?: number | 'auto' | null;
-  lrScheduler?: 'cosine' | 'linear' | 'constant' | null;
-  warmupSteps?: number | null;
-  warmupRatio?: number | null;
-  weightDecay?: number | null;
-  maxGradNorm?: number | null;
-  seed?: number | null;
-  maxSeqLength?: number | 'auto' | null;
-  packing?: boolean | null;
-  loraRank?: number | null;
-  loraAlpha?: number | null;
-  loraDropout?: number | null;
-  loraTargetModules?: string[] | null;
-  evalEvery?: number | null;
-  earlyStoppingPatience?: number | null;
-  checkpointEvery?: number | null;
-}
-
-/** What the trainer runs with: every value decided. */
-export interface ResolvedHyperparameters {
-  epochs: number;
-  batchSize: number;
-  learningRate: number;
-  lrScheduler: 'cosine' | 'linear' | 'constant';
-  warmupSteps: number | null;
-  warmupRatio: number | null;
-  weightDecay: number;
-  maxGradNorm: number;
-  seed: number;
-  maxSeqLength: number;
-  packing: boolean;
-  loraRank: number;
-  loraAlpha: number;
-  loraDropout: number;
-  loraTargetModules: string[];
-  evalEvery: number | null;
-  earlyStoppingPatience: number | null;
-  checkpointEvery: number;
-}
-
-/** What "auto" is decided from. */
-export interface DatasetShape {
-  examples: number;
-  /** Longest example in tokens (for this model's tokenizer and template). */
-  maxTokens: number;
-  /** Σ min(length, L) for a candidate maximum sequence length L. */
-  tokensAt(maxSeqLength: number): number;
-}
-
-export interface ModelShape {
-  contextLength: number;
-  hiddenSize?: number;
-}
-
-export const LORA_TARGETS = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] as const;
+export type {
+  DatasetShape,
+  HyperparameterName,
+  HyperparametersRequest,
+  ModelShape,
+  ResolvedHyperparameters,
+} from './hyperparameter-table.js';
 
 const bad = (field: string, message: string) =>
-  new InvalidInputError(`hyperparameters.${field}`, `hyperparameters.${field} ${message}`, 'INVALID_HYPERPARAMETERS');
+  new InvalidInputError(
+    field ? `hyperparameters.${field}` : 'hyperparameters',
+    `hyperparameters${field ? `.${field}` : ''} ${message}`,
+    'INVALID_HYPERPARAMETERS',
+  );
 
-function int(value: unknown, field: string, min: number, max: number): number | undefined {
-  if (value === undefined || value === null || value === 'auto') return undefined;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw bad(field, `must be an integer from ${min} to ${max}, got ${JSON.stringify(value)}`);
-  }
-  return value;
-}
+/** Absent, null and "auto" all mean "let Tuneloop decide", for every hyperparameter. */
+const isAuto = (value: unknown) => value === undefined || value === null || value === 'auto';
 
-function num(
-  value: unknown,
-  field: string,
-  min: number,
-  max: number,
-  opts: { minOpen?: boolean; maxOpen?: boolean } = {},
-): number | undefined {
-  if (value === undefined || value === null || value === 'auto') return undefined;
-  const tooLow = typeof value === 'number' && (opts.minOpen ? value <= min : value < min);
-  const tooHigh = typeof value === 'number' && (opts.maxOpen ? value >= max : value > max);
-  if (typeof value !== 'number' || !Number.isFinite(value) || tooLow || tooHigh) {
-    throw bad(
-      field,
-      `must be a number ${opts.minOpen ? '>' : '≥'} ${min} and ${opts.maxOpen ? '<' : '≤'} ${max}, got ${JSON.stringify(value)}`,
-    );
-  }
-  return value;
-}
-
-const nextPow2 = (n: number) => 2 ** Math.ceil(Math.log2(Math.max(1, n)));
+const isMethod = (method: unknown): method is TrainingMethod => method === 'LORA' || method === 'FULL';
 
 /**
- * Validates the request against the model and dataset and decides every "auto" value.
- * The rules for "auto" (documented in docs/training.md):
- *
- * - maxSeqLength: the longest example rounded up to a power of two (≥ 64), capped at the
- *   model's context length — nothing is truncated unless an example exceeds the context.
- * - epochs: enough passes that a small dataset is seen ~100 times in examples, at most 10
- *   and at least 1: `clamp(ceil(100 / examples), 1, 10)`, and 3 for datasets of 34–99.
- * - batchSize (packed sequences per optimizer step): aims at ≥ 8 steps per epoch, at most 16:
- *   `clamp(floor(sequences / 8), 1, 16)` with sequences ≈ tokens / maxSeqLength.
- * - learningRate: 2e-4 for LoRA, 2e-5 for full fine-tuning.
+ * Checks what a client sent, strictly and before anything is looked up: an object of known
+ * hyperparameters, each absent, null, "auto" or a value of its kind in its static range
+ * (no coercion: `"3"`, `true`, `""` and non-finite numbers are refused), and only those
+ * the method uses. Returns the values given (the "auto" ones left out).
+ * Throws INVALID_HYPERPARAMETERS naming the field.
+ */
+export function checkHyperparameters(method: unknown, raw: unknown): Partial<ResolvedHyperparameters> {
+  if (raw === undefined || raw === null) return {};
+  if (typeof raw !== 'object' || Array.isArray(raw)) throw bad('', `must be an object, got ${quote(raw)}`);
+  const given = raw as Record<string, unknown>;
+  for (const name of Object.keys(given)) {
+    if (!Object.hasOwn(HYPERPARAMETERS, name)) {
+      throw bad(name, `is not a hyperparameter; known: ${HYPERPARAMETER_ROWS.map(([n]) => n).join(', ')}`);
+    }
+  }
+  const explicit: Record<string, unknown> = {};
+  for (const [name, row] of HYPERPARAMETER_ROWS) {
+    const value = given[name];
+    if (isAuto(value)) continue;
+    if (row.methods && isMethod(method) && !row.methods.includes(method)) {
+      throw bad(name, `applies to ${row.methods.join(' and ')} jobs only; leave it out (or "auto") for ${method}`);
+    }
+    const accepted = row.kind.accept(value);
+    if (accepted === undefined) throw bad(name, `must be ${row.kind.describe}, or "auto" (or null); got ${quote(value)}`);
+    explicit[name] = accepted;
+  }
+  return explicit as Partial<ResolvedHyperparameters>;
+}
+
+/**
+ * Validates the request against the method, model and dataset, and decides every "auto"
+ * value by its row's rule (hyperparameter-table.ts; documented in docs/training.md).
  */
 export function resolveHyperparameters(
   method: TrainingMethod,
-  req: HyperparametersRequest | null | undefined,
+  raw: unknown,
   model: ModelShape,
   dataset: DatasetShape,
+  opts: { hasValidation: boolean },
 ): ResolvedHyperparameters {
-  const r = req ?? {};
-  if (typeof r !== 'object' || Array.isArray(r)) throw bad('', 'must be an object');
-
-  const maxSeqLength =
-    int(r.maxSeqLength, 'maxSeqLength', 16, model.contextLength) ??
-    Math.min(model.contextLength, Math.max(64, nextPow2(dataset.maxTokens)));
-  const epochs =
-    int(r.epochs, 'epochs', 1, 100) ??
-    (dataset.examples >= 100 ? 1 : dataset.examples >= 34 ? 3 : Math.min(10, Math.max(1, Math.ceil(100 / dataset.examples))));
-  const sequences = Math.max(1, Math.ceil(dataset.tokensAt(maxSeqLength) / maxSeqLength));
-  const batchSize = int(r.batchSize, 'batchSize', 1, 1024) ?? Math.min(16, Math.max(1, Math.floor(sequences / 8)));
-  const learningRate = num(r.learningRate, 'learningRate', 0, 1, { minOpen: true }) ?? (method === 'LORA' ? 2e-4 : 2e-5);
-  const lrScheduler = r.lrScheduler ?? 'cosine';
-  if (!['cosine', 'linear', 'constant'].includes(lrScheduler)) throw bad('lrScheduler', 'must be cosine, linear or constant');
-  const warmupSteps = int(r.warmupSteps, 'warmupSteps', 0, 1_000_000) ?? null;
-  const warmupRatio = num(r.warmupRatio, 'warmupRatio', 0, 1, { maxOpen: true }) ?? null;
-  if (warmupSteps !== null && warmupRatio !== null) throw bad('warmupRatio', 'cannot be set together with warmupSteps');
-
-  const loraRank = int(r.loraRank, 'loraRank', 1, 1024) ?? 8;
-  if (method === 'LORA' && model.hiddenSize && loraRank > model.hiddenSize) {
-    throw bad('loraRank', `must not exceed the model's hidden size (${model.hiddenSize}), got ${loraRank}`);
+  const explicit = checkHyperparameters(method, raw) as Record<string, unknown>;
+  const values: Record<string, unknown> = {};
+  const context: ResolveContext = { method, model, dataset, hasValidation: opts.hasValidation, value: (name) => values[name] };
+  for (const [name, row] of HYPERPARAMETER_ROWS) {
+    if (row.methods && !row.methods.includes(method)) {
+      values[name] = null;
+    } else if (Object.hasOwn(explicit, name)) {
+      const problem = row.check?.(explicit[name] as NonNullable<unknown>, context);
+      if (problem) throw bad(name, problem);
+      values[name] = explicit[name];
+    } else {
+      values[name] = row.auto(context);
+    }
   }
-  const loraTargetModules = r.loraTargetModules ?? ['q_proj', 'k_proj', 'v_proj', 'o_proj'];
-  if (!Array.isArray(loraTargetModules) || loraTargetModules.length === 0) throw bad('loraTargetModules', 'must be a non-empty list');
-  for (const m of loraTargetModules) {
-    if (!(LORA_TARGETS as readonly string[]).includes(m))
-      throw bad('loraTargetModules', `has unknown module "${m}"; choose from ${LORA_TARGETS.join(', ')}`);
-  }
-  const evalEvery = int(r.evalEvery, 'evalEvery', 1, 1_000_000) ?? null;
-  const earlyStoppingPatience = int(r.earlyStoppingPatience, 'earlyStoppingPatience', 1, 1000) ?? null;
-  const packing = r.packing ?? true;
-  if (typeof packing !== 'boolean') throw bad('packing', 'must be true or false');
+  return values as ResolvedHyperparameters;
+}
 
-  return {
-    epochs,
-    batchSize,
-    learningRate,
-    lrScheduler,
-    warmupSteps,
-    warmupRatio: warmupSteps === null && warmupRatio === null ? 0.03 : warmupRatio,
-    weightDecay: num(r.weightDecay, 'weightDecay', 0, 1) ?? 0,
-    maxGradNorm: num(r.maxGradNorm, 'maxGradNorm', 0, 1000) ?? 1,
-    seed: int(r.seed, 'seed', 0, 2 ** 31 - 1) ?? 42,
-    maxSeqLength,
-    packing,
-    loraRank,
-    loraAlpha: num(r.loraAlpha, 'loraAlpha', 0, 10_000, { minOpen: true }) ?? loraRank * 2,
-    loraDropout: num(r.loraDropout, 'loraDropout', 0, 1, { maxOpen: true }) ?? 0.05,
-    loraTargetModules: [...loraTargetModules],
-    evalEvery,
-    earlyStoppingPatience,
-    checkpointEvery: int(r.checkpointEvery, 'checkpointEvery', 1, 1_000_000) ?? 50,
-  };
+/**
+ * The parts of the trainer's job spec the hyperparameters make (trainer/PROTOCOL.md):
+ * `hyperparameters` (validated by the trainer against trainer/hyperparameters.schema.json)
+ * and `checkpoints.every`. Rows the method does not use are left out.
+ */
+export function trainerSpecParts(hp: ResolvedHyperparameters, method: TrainingMethod) {
+  const parts = { hyperparameters: {} as Record<string, unknown>, checkpoints: {} as Record<string, unknown> };
+  for (const [name, row] of HYPERPARAMETER_ROWS) {
+    const path = specPathOf(name);
+    if (!path || (row.methods && !row.methods.includes(method))) continue;
+    parts[path[0]][path[1]] = hp[name as HyperparameterName];
+  }
+  return parts;
 }
 
 /** Tokens a run trains on: Σ min(length, maxSeqLength) × epochs (the trainer counts the same). */

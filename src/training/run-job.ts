@@ -11,11 +11,13 @@ import { spawnTrainer } from '../engine/trainer-process.js';
 import type { TrainerEvent, TrainerExit, TrainerRun } from '../engine/trainer-process.js';
 import { lastLine } from '../engine/python.js';
 import { DomainError } from '../errors.js';
+import { isDiskFullError } from '../storage/disk-full.js';
 import { appendJobEvents } from './job-events.js';
 import type { NewTrainingEvent } from './job-events.js';
 import { StaleTransitionError } from './transition.js';
 import { USER_CAUSED_FAILURES } from './settlement.js';
 import type { ChargeRule } from './settlement.js';
+import { trainerSpecParts } from './hyperparameters.js';
 import type { ResolvedHyperparameters } from './hyperparameters.js';
 import { recordCheckpoint } from './record-checkpoint.js';
 import { redactServerPaths } from './redact-paths.js';
@@ -39,6 +41,9 @@ export interface RunJobDeps {
   /** Extra trainer environment (fault injection in tests). */
   trainerEnv?: NodeJS.ProcessEnv;
 }
+
+const DISK_FULL_MESSAGE =
+  'the disk ran out of space while preparing the job (token shards and job folders live in the data folder); free space there and start the job again';
 
 /** How a supervised run ended, from the worker's point of view. */
 export type RunOutcome = 'succeeded' | 'failed' | 'cancelled' | 'paused' | 'requeued' | 'lost';
@@ -108,6 +113,10 @@ export class JobRun {
     try {
       specPath = await this.prepare(paths);
     } catch (err) {
+      if (isDiskFullError(err) || (err instanceof DomainError && err.code === 'INSUFFICIENT_STORAGE')) {
+        this.log.error({ err }, 'the disk is full: job preparation failed');
+        return this.finishFailed('DISK_FULL', DISK_FULL_MESSAGE, 'charge-nothing');
+      }
       const message = err instanceof DomainError ? err.message : `could not prepare the job: ${(err as Error).message}`;
       const code = err instanceof DomainError ? err.code : 'PREPARATION_FAILED';
       if (!(err instanceof DomainError)) this.log.error({ err }, 'job preparation failed');
@@ -146,40 +155,27 @@ export class JobRun {
       const validation = await deps.datasets.get(job.account_id, job.validation_dataset_id);
       validationShard = (await deps.datasets.tokenization(validation, model)).shard_path;
     }
-    const hp = job.hyperparameters as unknown as ResolvedHyperparameters;
+    const hp = trainerSpecParts(job.hyperparameters as unknown as ResolvedHyperparameters, job.method);
     const spec = {
       version: 1,
       jobId: job.id,
       model: { path: model.storage_path },
       method: job.method === 'FULL' ? 'full' : 'lora',
       data: { train: trainShard.shard_path, validation: validationShard },
-      hyperparameters: {
-        epochs: hp.epochs,
-        batchSize: hp.batchSize,
-        learningRate: hp.learningRate,
-        lrScheduler: hp.lrScheduler,
-        warmupSteps: hp.warmupSteps,
-        warmupRatio: hp.warmupRatio,
-        weightDecay: hp.weightDecay,
-        maxGradNorm: hp.maxGradNorm,
-        seed: hp.seed,
-        maxSeqLength: hp.maxSeqLength,
-        packing: hp.packing,
-        loraRank: hp.loraRank,
-        loraAlpha: hp.loraAlpha,
-        loraDropout: hp.loraDropout,
-        loraTargetModules: hp.loraTargetModules,
-        evalEvery: hp.evalEvery,
-        earlyStoppingPatience: hp.earlyStoppingPatience,
-      },
-      checkpoints: { dir: paths.checkpoints, every: hp.checkpointEvery, keep: 2 },
+      hyperparameters: hp.hyperparameters,
+      checkpoints: { dir: paths.checkpoints, keep: 2, ...hp.checkpoints },
       output: { dir: paths.output, mergeLora: true, exportOnnx: true },
-      runtime: { device: 'auto', dtype: 'auto', threads: null, compile: false, gradientCheckpointing: false },
+      runtime: { device: 'auto', dtype: 'auto', threads: null, compile: false },
     };
     await fs.mkdir(paths.checkpoints, { recursive: true });
     const temp = `${paths.spec}.${process.pid}.tmp`;
-    await fs.writeFile(temp, JSON.stringify(spec, null, 2));
-    await fs.rename(temp, paths.spec);
+    try {
+      await fs.writeFile(temp, JSON.stringify(spec, null, 2));
+      await fs.rename(temp, paths.spec);
+    } catch (err) {
+      await fs.rm(temp, { force: true });
+      throw err;
+    }
     return paths.spec;
   }
 

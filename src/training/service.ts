@@ -3,7 +3,7 @@ import { notifyOnCommit } from '../db/connect.js';
 import { channels } from '../db/notifier.js';
 import type { Dataset } from '../db/tables/datasets.js';
 import type { TrainingEvent, TrainingJob, TrainingStatus } from '../db/tables/training.js';
-import { DomainError, NotFoundError } from '../errors.js';
+import { DomainError, InvalidInputError, NotFoundError } from '../errors.js';
 import { periodicRunner } from '../runner.js';
 import type { Runner, Roles } from '../runner.js';
 import type { ServiceDeps } from '../service-deps.js';
@@ -12,9 +12,7 @@ import type { WebhooksService } from '../webhooks/service.js';
 import { findPython } from '../engine/python.js';
 import { reserveFunds } from '../billing/reservations.js';
 import { JobEventHub, streamJobEvents } from './event-hub.js';
-import { billableTokens, resolveHyperparameters, tokenCost } from './hyperparameters.js';
-import type { HyperparametersRequest } from './hyperparameters.js';
-import { datasetShape, estimateFineTune, startFineTune } from './start-job.js';
+import { estimateFineTune, resolveJob, startFineTune } from './start-job.js';
 import type { Estimate, StartFineTuneRequest } from './start-job.js';
 import { listCheckpoints } from './checkpoints.js';
 import type { JobCheckpoint } from './checkpoints.js';
@@ -24,6 +22,7 @@ import { readLossCurve } from './loss-curve.js';
 import type { LossCurve } from './loss-curve.js';
 import { transitionJob } from './transition.js';
 import { createLeaseSweeper, createTrainingWorker } from './worker.js';
+import { trainingEventListing, trainingJobListing } from './listings.js';
 
 export interface JobPage {
   jobs: TrainingJob[];
@@ -40,7 +39,8 @@ export interface TrainingService {
   estimate(accountId: string, req: StartFineTuneRequest): Promise<Estimate>;
   get(accountId: string, id: string): Promise<TrainingJob>;
   find(accountId: string, id: string): Promise<TrainingJob | undefined>;
-  list(accountId: string, opts?: { first?: number; after?: string | null; status?: TrainingStatus | null }): Promise<JobPage>;
+  /** Newest first; `after` is a cursor of trainingJobListing. */
+  list(accountId: string, opts?: { first?: number | null; after?: string | null; status?: TrainingStatus | null }): Promise<JobPage>;
   /**
    * Cancels a job: a waiting (queued, paused) one at once; a running one is stopped at
    * its next step (waits up to `waitMs` for it to be CANCELLED). Repeating it is
@@ -54,11 +54,11 @@ export interface TrainingService {
   pause(accountId: string, id: string, opts?: { waitMs?: number }): Promise<TrainingJob>;
   /** Queues a paused job again, to resume from its newest checkpoint. See JobControl. */
   resume(accountId: string, id: string): Promise<TrainingJob>;
-  /** Stored events in order, after `afterSeq` (REST pages, the steps connection). */
+  /** Stored events in order, after the cursor `after` of trainingEventListing (REST pages, the steps connection). */
   events(
     accountId: string,
     jobId: string,
-    opts?: { afterSeq?: number; limit?: number; types?: TrainingEvent['type'][] },
+    opts?: { first?: number | null; after?: string | null; types?: TrainingEvent['type'][] },
   ): Promise<EventPage>;
   /**
    * The job's checkpoints that still exist, oldest first, with the metrics at their step.
@@ -126,12 +126,12 @@ export function createTrainingService(deps: ServiceDeps & { datasets: DatasetsSe
     if (invalid) return void (await fail('DATASET_NOT_READY', `dataset ${invalid.id} is INVALID (${invalid.error_count} errors)`));
     const model = await deps.catalog.getModel(job.account_id, job.base_model_id);
     try {
-      const shape = await datasetShape(deps, datasets[0]!, model);
-      for (const extra of datasets.slice(1)) await datasetShape(deps, extra!, model);
-      const requested = job.requested as { hyperparameters?: HyperparametersRequest };
-      const hp = resolveHyperparameters(job.method, requested.hyperparameters, { contextLength: model.context_length }, shape);
-      const tokens = billableTokens(shape, hp);
-      const cost = tokenCost(tokens, model.price_per_mtok_micros);
+      const requested = job.requested as { hyperparameters?: unknown };
+      const { hp, tokens, cost } = await resolveJob(
+        deps,
+        { model, method: job.method, training: datasets[0]!, validation: datasets[1] ?? null },
+        requested.hyperparameters,
+      );
       await db.transaction().execute(async (trx) => {
         const reservation = await reserveFunds(trx, {
           accountId: job.account_id,
@@ -194,14 +194,14 @@ export function createTrainingService(deps: ServiceDeps & { datasets: DatasetsSe
     },
 
     async list(accountId, opts = {}) {
-      const first = Math.min(Math.max(opts.first ?? 20, 1), 100);
+      const { first, after } = trainingJobListing.request(opts);
       let query = db
         .selectFrom('training_jobs')
         .selectAll()
         .where('account_id', '=', accountId)
         .orderBy('id', 'desc')
         .limit(first + 1);
-      if (opts.after) query = query.where('id', '<', opts.after);
+      if (after) query = query.where('id', '<', after);
       if (opts.status) query = query.where('status', '=', opts.status);
       const rows = await query.execute();
       return { jobs: rows.slice(0, first), hasNextPage: rows.length > first };
@@ -225,17 +225,18 @@ export function createTrainingService(deps: ServiceDeps & { datasets: DatasetsSe
 
     async events(accountId, jobId, opts = {}) {
       await this.get(accountId, jobId);
-      const limit = Math.min(Math.max(opts.limit ?? 100, 1), 1000);
+      const { first, after } = trainingEventListing.request(opts);
+      if (after && after.jobId !== jobId) throw new InvalidInputError('after', 'invalid cursor');
       let query = db
         .selectFrom('training_events')
         .selectAll()
         .where('job_id', '=', jobId)
-        .where('seq', '>', opts.afterSeq ?? 0)
+        .where('seq', '>', after?.seq ?? 0)
         .orderBy('seq')
-        .limit(limit + 1);
+        .limit(first + 1);
       if (opts.types?.length) query = query.where('type', 'in', opts.types);
       const rows = await query.execute();
-      return { events: rows.slice(0, limit), hasNextPage: rows.length > limit };
+      return { events: rows.slice(0, first), hasNextPage: rows.length > first };
     },
 
     async checkpoints(accountId, jobId) {

@@ -1,6 +1,4 @@
 import { createHash } from 'node:crypto';
-import fs from 'node:fs/promises';
-import path from 'node:path';
 import { sql } from 'kysely';
 import type { Db, Tx } from '../db/connect.js';
 import { notifyOnCommit } from '../db/connect.js';
@@ -16,8 +14,9 @@ import type { CatalogService } from '../catalog/service.js';
 import type { DatasetsService } from '../datasets/service.js';
 import type { WebhooksService } from '../webhooks/service.js';
 import { appendJobEvents, statusPayload } from './job-events.js';
-import { billableTokens, resolveHyperparameters, tokenCost, validateSuffix } from './hyperparameters.js';
-import type { DatasetShape, HyperparametersRequest, ResolvedHyperparameters } from './hyperparameters.js';
+import { billableTokens, checkHyperparameters, resolveHyperparameters, tokenCost, validateSuffix } from './hyperparameters.js';
+import type { DatasetShape, HyperparametersRequest, ModelShape, ResolvedHyperparameters } from './hyperparameters.js';
+import { modelShape } from './model-shape.js';
 
 /** StartFineTuneInput (a public name: docs/training.md), shared by GraphQL and REST. */
 export interface StartFineTuneRequest {
@@ -61,7 +60,6 @@ interface Checked {
   validation: Dataset | null;
   suffix: string | null;
   webhookUrl: string | null;
-  hiddenSize: number | undefined;
 }
 
 /** Stable hash of a request, to tell a retry from a different request under the same key. */
@@ -80,15 +78,6 @@ export function requestHash(req: StartFineTuneRequest): string {
   return createHash('sha256')
     .update(JSON.stringify(canonical(req)))
     .digest('hex');
-}
-
-async function readHiddenSize(model: Model): Promise<number | undefined> {
-  try {
-    const config = JSON.parse(await fs.readFile(path.join(model.storage_path, 'config.json'), 'utf8')) as { hidden_size?: number };
-    return config.hidden_size;
-  } catch {
-    return undefined;
-  }
 }
 
 /** The checks that need no token counts: model, datasets, method, suffix, webhook URL. */
@@ -139,7 +128,8 @@ async function check(deps: StartDeps, accountId: string, req: StartFineTuneReque
   if (req.priority != null && (!Number.isInteger(req.priority) || req.priority < -100 || req.priority > 100)) {
     throw new InvalidInputError('priority', 'priority must be an integer from -100 to 100');
   }
-  return { model, method, training, validation, suffix, webhookUrl, hiddenSize: await readHiddenSize(model) };
+  checkHyperparameters(method, req.hyperparameters);
+  return { model, method, training, validation, suffix, webhookUrl };
 }
 
 /**
@@ -177,25 +167,24 @@ export async function datasetShape(deps: Pick<StartDeps, 'catalog' | 'datasets'>
   };
 }
 
-async function resolve(deps: StartDeps, c: Checked, req: StartFineTuneRequest) {
-  const shape = await datasetShape(deps, c.training, c.model);
-  if (c.validation) await datasetShape(deps, c.validation, c.model);
-  const hp = resolveHyperparameters(
-    c.method,
-    req.hyperparameters,
-    { contextLength: c.model.context_length, ...(c.hiddenSize ? { hiddenSize: c.hiddenSize } : {}) },
-    shape,
-  );
-  if (!c.validation && (hp.evalEvery !== null || hp.earlyStoppingPatience !== null)) {
-    throw new InvalidInputError(
-      'hyperparameters.evalEvery',
-      'evalEvery and earlyStoppingPatience need a validationDataset',
-      'INVALID_HYPERPARAMETERS',
-    );
-  }
+/**
+ * Decides a job's hyperparameters and price once its datasets are READY: at start, or
+ * when a job that waited in VALIDATING is queued (service.ts).
+ */
+export async function resolveJob(
+  deps: Pick<StartDeps, 'catalog' | 'datasets'>,
+  job: { model: Model; method: TrainingMethod; training: Dataset; validation: Dataset | null },
+  hyperparameters: unknown,
+): Promise<{ shape: DatasetShape; hp: ResolvedHyperparameters; tokens: bigint; cost: bigint }> {
+  const shape = await datasetShape(deps, job.training, job.model);
+  if (job.validation) await datasetShape(deps, job.validation, job.model);
+  const model: ModelShape = await modelShape(job.model);
+  const hp = resolveHyperparameters(job.method, hyperparameters, model, shape, { hasValidation: job.validation !== null });
   const tokens = billableTokens(shape, hp);
-  return { shape, hp, tokens, cost: tokenCost(tokens, c.model.price_per_mtok_micros) };
+  return { shape, hp, tokens, cost: tokenCost(tokens, job.model.price_per_mtok_micros) };
 }
+
+const resolve = (deps: StartDeps, c: Checked, req: StartFineTuneRequest) => resolveJob(deps, c, req.hyperparameters);
 
 /** What a job would cost, without starting it. */
 export async function estimateFineTune(deps: StartDeps, accountId: string, req: StartFineTuneRequest): Promise<Estimate> {
@@ -236,6 +225,8 @@ export async function estimateFineTune(deps: StartDeps, accountId: string, req: 
  * holds, so none waits on the unique index.
  */
 export async function startFineTune(deps: StartDeps, accountId: string, req: StartFineTuneRequest): Promise<TrainingJob> {
+  // Bad hyperparameters are refused before anything else, a retry under a used key included.
+  checkHyperparameters(req.method, req.hyperparameters);
   const key = req.idempotencyKey?.trim() || null;
   if (key && key.length > 255) throw new InvalidInputError('idempotencyKey', 'idempotencyKey must be at most 255 characters');
   const hash = requestHash(req);

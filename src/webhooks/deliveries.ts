@@ -4,20 +4,21 @@ import { notifyOnCommit } from '../db/connect.js';
 import { channels } from '../db/notifier.js';
 import { DomainError, NotFoundError } from '../errors.js';
 import { attemptView, statusView } from './views.js';
+import { webhookDeliveryListing } from './listings.js';
 import type { DeliveryStatus, Page, WebhookAttempt, WebhookDelivery } from './views.js';
 
 export interface DeliveryFilter {
   endpointId?: string | null;
   jobId?: string | null;
   status?: DeliveryStatus | null;
-  first?: number;
-  /** The id of the last delivery of the previous page. */
+  first?: number | null;
+  /** A cursor of webhookDeliveryListing. */
   after?: string | null;
 }
 
 /** Deliveries of an account, newest first (ids sort by creation), each with its attempts. */
 export async function listDeliveries(db: Db, accountId: string, filter: DeliveryFilter = {}): Promise<Page<WebhookDelivery>> {
-  const first = Math.min(Math.max(filter.first ?? 50, 1), 200);
+  const { first, after } = webhookDeliveryListing.request(filter);
   let query = selectDeliveries(db)
     .where('d.account_id', '=', accountId)
     .orderBy('d.id', 'desc')
@@ -25,7 +26,7 @@ export async function listDeliveries(db: Db, accountId: string, filter: Delivery
   if (filter.endpointId) query = query.where('d.endpoint_id', '=', filter.endpointId);
   if (filter.jobId) query = query.where('m.job_id', '=', filter.jobId);
   if (filter.status) query = query.where('d.status', '=', filter.status.toLowerCase() as 'pending');
-  if (filter.after) query = query.where('d.id', '<', filter.after);
+  if (after) query = query.where('d.id', '<', after);
   const rows = await query.execute();
   const page = rows.slice(0, first);
   const attempts = await attemptsOf(

@@ -19,6 +19,7 @@ import { checkWebhookUrl } from './url-policy.js';
 import { endpointView } from './views.js';
 import type { Page, WebhookDelivery, WebhookEndpoint } from './views.js';
 import { createWebhookSender } from './webhook-sender.js';
+import { webhookEndpointListing } from './listings.js';
 
 export type { WebhookEvent } from './enqueue-event.js';
 export type { WebhookEventType } from './event-types.js';
@@ -58,7 +59,8 @@ export interface WebhooksService {
   rotateDefaultSecret(accountId: string): Promise<{ secret: string; previousSecretExpiresAt: Date }>;
 
   createEndpoint(accountId: string, input: CreateEndpointInput): Promise<{ endpoint: WebhookEndpoint; secret: string }>;
-  listEndpoints(accountId: string, opts?: { first?: number; after?: string | null }): Promise<Page<WebhookEndpoint>>;
+  /** Oldest first; `after` is a cursor of webhookEndpointListing. */
+  listEndpoints(accountId: string, opts?: { first?: number | null; after?: string | null }): Promise<Page<WebhookEndpoint>>;
   getEndpoint(accountId: string, id: string): Promise<WebhookEndpoint>;
   findEndpoint(accountId: string, id: string): Promise<WebhookEndpoint | null>;
   updateEndpoint(accountId: string, id: string, input: UpdateEndpointInput): Promise<WebhookEndpoint>;
@@ -175,14 +177,14 @@ export function createWebhooksService(deps: ServiceDeps): WebhooksService {
     },
 
     async listEndpoints(accountId, opts = {}) {
-      const first = Math.min(Math.max(opts.first ?? 50, 1), 200);
+      const { first, after } = webhookEndpointListing.request(opts);
       let query = db
         .selectFrom('webhook_endpoints')
         .selectAll()
         .where('account_id', '=', accountId)
         .orderBy('id')
         .limit(first + 1);
-      if (opts.after) query = query.where('id', '>', opts.after);
+      if (after) query = query.where('id', '>', after);
       const rows = await query.execute();
       return { items: rows.slice(0, first).map(endpointView), hasNextPage: rows.length > first };
     },

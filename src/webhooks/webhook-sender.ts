@@ -1,6 +1,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
+import { sanitizeText } from '../text/sanitize-text.js';
 import { BlockedAddressError, addressBlockReason, guardedLookup, urlHost } from './url-policy.js';
 import { parseRetryAfter } from './retry-schedule.js';
 
@@ -121,7 +122,8 @@ export function createWebhookSender(opts: WebhookSenderOptions): WebhookSender {
             finish(
               done({
                 statusCode: response.statusCode ?? null,
-                snippet: size > 0 ? Buffer.concat(chunks).toString('utf8').slice(0, SNIPPET_CHARS) : null,
+                // The receiver's text is stored: a NUL in it would fail the whole batch of attempt records.
+                snippet: size > 0 ? sanitizeText(Buffer.concat(chunks).toString('utf8').slice(0, SNIPPET_CHARS), Infinity) : null,
                 retryAfterMs: parseRetryAfter(response.headers['retry-after']),
               }),
             );

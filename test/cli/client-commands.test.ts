@@ -139,7 +139,7 @@ describe.each(engines())('client commands (%s)', (engine) => {
     // No terminal to confirm on and no --yes: nothing starts.
     const unconfirmed = await cli(start);
     expect(unconfirmed.code).toBe(2);
-    expect(unconfirmed.stderr).toMatch(/ tokens\n[^]*\ntuneloop: not started: pass --yes to start without a terminal to confirm on\n$/);
+    expect(unconfirmed.stderr).toMatch(/ tokens\n[\s\S]*\ntuneloop: not started: pass --yes to start without a terminal to confirm on\n$/);
     expect(unconfirmed.stdout).toBe('');
     // Too little credit: refused before starting, with the price and the balance.
     const poor = { TUNELOOP_API_KEY: (await t.account('poor', 10n)).apiKey };
@@ -173,7 +173,7 @@ describe.each(engines())('client commands (%s)', (engine) => {
     // Watching a finished job answers at once, with its exit code.
     expect(jsonOf(await cli(['jobs', 'watch', jobId, '--json']))).toMatchObject({ id: jobId, status: 'SUCCEEDED' });
     expect((await cli(['jobs', 'show', jobId])).stdout).toMatch(
-      new RegExp(`^${jobId}\\n {2}status +SUCCEEDED\\n[^]* {2}fine-tuned model +${model.replace(/[:]/g, '\\$&')}`),
+      new RegExp(`^${jobId}\\n {2}status +SUCCEEDED\\n[\\s\\S]* {2}fine-tuned model +${model.replace(/[:]/g, '\\$&')}`),
     );
     const list = jsonOf<{ data: Array<{ id: string }> }>(await cli(['jobs', 'list', '--json']));
     expect(list.data.map((j) => j.id)).toEqual([jobId]);

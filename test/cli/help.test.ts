@@ -130,7 +130,7 @@ describe('--help on every command', () => {
       expect(result.stdout, label).toMatch(new RegExp(`^Usage: tuneloop ${words.map((w) => `${w} `).join('')}`));
     });
     // The top-level help names every command and how to reach the server.
-    expect(results[0]!.stdout).toMatch(/Client commands[^]*jobs[^]*chat[^]*TUNELOOP_API_KEY/);
+    expect(results[0]!.stdout).toMatch(/Client commands[\s\S]*jobs[\s\S]*chat[\s\S]*TUNELOOP_API_KEY/);
 
     expect(await snapshot(dataDir)).toEqual(before);
     expect(await fs.readdir(cwd)).toEqual(['data.jsonl']);

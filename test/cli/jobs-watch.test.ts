@@ -113,7 +113,7 @@ describe.each(engines())('tuneloop jobs watch (%s)', (engine) => {
 
       const resumed = await runCli(['jobs', 'resume', jobId, '--json'], { env });
       expect(JSON.parse(resumed.stdout)).toMatchObject({ id: jobId, status: expect.stringMatching(/QUEUED|RUNNING/) });
-      await watch.waitFor('stderr', /paused at step[^]*\nrunning\n/);
+      await watch.waitFor('stderr', /paused at step[\s\S]*\nrunning\n/);
 
       const cancelled = await runCli(['jobs', 'cancel', jobId], { env, timeoutMs: 120_000 });
       expect(cancelled.code, cancelled.stderr).toBe(0);
@@ -131,7 +131,7 @@ describe.each(engines())('tuneloop jobs watch (%s)', (engine) => {
     const jobId = await startJob(4);
     const watch = startCli(['jobs', 'watch', jobId, '--jsonl', '--url', proxy.url], { env });
     try {
-      await watch.waitFor('stdout', /("type":"step"[^\n]*\n[^]*){3}/);
+      await watch.waitFor('stdout', /("type":"step"[^\n]*\n[\s\S]*){3}/);
       // Gone for three seconds: the job goes on meanwhile, and the watcher retries.
       proxy.cut(3_000);
       const result = await watch.result;

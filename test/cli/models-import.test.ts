@@ -56,4 +56,38 @@ describe('tuneloop models import', () => {
     expect(oneLineError(again)).toBe('tuneloop: a model with id "cli-tiny" already exists');
     expect(again.code).toBe(1);
   });
+
+  it('registers training defaults: conservative unless given for import, fitting ones for init-tiny', async () => {
+    const registered = async (...args: string[]) => {
+      const result = await runCli(['models', ...args, '--data-dir', dataDir]);
+      expect(result.code, result.stderr).toBe(0);
+      return JSON.parse(result.stdout).trainingDefaults;
+    };
+    expect(await registered('import', variants.single, '--id', 'cli-plain')).toEqual({
+      learningRate: { LORA: 2e-4, FULL: 2e-5 },
+      targetExamples: 100,
+      minEpochs: 1,
+      maxEpochs: 10,
+    });
+    expect(await registered('import', variants.single, '--id', 'cli-tuned', '--learning-rate-full', '1e-4', '--min-epochs', '2')).toEqual({
+      learningRate: { LORA: 2e-4, FULL: 1e-4 },
+      targetExamples: 100,
+      minEpochs: 2,
+      maxEpochs: 10,
+    });
+    expect(await registered('init-tiny', '--id', 'cli-init-tiny', '--fine-tunable', '--max-epochs', '30')).toEqual({
+      learningRate: { LORA: 3e-3, FULL: 2e-3 },
+      targetExamples: 4000,
+      minEpochs: 10,
+      maxEpochs: 30,
+    });
+
+    const refused = (...args: string[]) => runCli(['models', 'import', variants.single, '--id', 'cli-bad', ...args, '--data-dir', dataDir]);
+    const notANumber = await refused('--learning-rate-lora', 'fast');
+    expect(oneLineError(notANumber)).toBe('tuneloop: --learning-rate-lora must be a number, not "fast"');
+    expect(notANumber.code).toBe(2);
+    const inverted = await refused('--min-epochs', '20', '--max-epochs', '10');
+    expect(oneLineError(inverted)).toBe('tuneloop: minEpochs (20) exceeds maxEpochs (10)');
+    expect(inverted.code).toBe(1);
+  });
 });

@@ -162,7 +162,7 @@ describe.each(engines())('datasets API: intake and reports (%s)', (engine) => {
     expect(viaGqlMissing.data!.createDatasetFromUrl).toMatchObject({ dataset: null, errors: [{ code: 'FETCH_FAILED' }] });
   });
 
-  it('a server path under an allowed root → READY; outside the roots (also through a symlink) → 403 PATH_NOT_ALLOWED', async () => {
+  it('a server path under an allowed root → READY; every refused path (outside, a symlink out to an existing or a missing file, missing, relative) → one answer, 403 PATH_NOT_ALLOWED', async () => {
     await mkdir(join(root, 'team'), { recursive: true });
     await writeFile(join(root, 'team', 'path.jsonl'), chatJsonl(15, ' path'));
     const created = await restJson<DatasetJson>(t.url, key, '/api/datasets', {
@@ -180,23 +180,35 @@ describe.each(engines())('datasets API: intake and reports (%s)', (engine) => {
 
     await writeFile(join(outside, 'secret.jsonl'), chatJsonl(12, ' secret'));
     await symlink(join(outside, 'secret.jsonl'), join(root, 'link.jsonl'));
+    // A symlink inside the root to a file that does not exist must answer like one to a file that does.
+    await symlink(join(outside, 'missing.jsonl'), join(root, 'dangling.jsonl'));
+    const answers = new Set<string>();
     for (const path of [
       join(outside, 'secret.jsonl'),
       join(root, 'link.jsonl'),
+      join(root, 'dangling.jsonl'),
+      join(root, 'missing.jsonl'),
+      join(root, 'team'),
       join(root, '..', 'etc', 'passwd'),
       '/etc/passwd',
       'relative.jsonl',
     ]) {
-      const refused = await restJson<{ code: string }>(t.url, key, '/api/datasets', { method: 'POST', body: JSON.stringify({ path }) });
-      expect([path, refused.status, refused.body.code]).toEqual([path, 403, 'PATH_NOT_ALLOWED']);
+      const refused = await restJson<{ code: string; detail: string }>(t.url, key, '/api/datasets', {
+        method: 'POST',
+        body: JSON.stringify({ path }),
+      });
+      answers.add(JSON.stringify([refused.status, refused.body.code, refused.body.detail]));
+      const viaGql = await gql(t.url, key, CreateDatasetFromPathDocument, { input: { path } });
+      const [error] = viaGql.data!.createDatasetFromPath.errors;
+      answers.add(JSON.stringify([refused.status, error!.code, error!.message]));
     }
-    const missing = await restJson<{ code: string }>(t.url, key, '/api/datasets', {
-      method: 'POST',
-      body: JSON.stringify({ path: join(root, 'missing.jsonl') }),
-    });
-    expect([missing.status, missing.body.code]).toEqual([404, 'PATH_NOT_FOUND']);
-    const viaGqlOutside = await gql(t.url, key, CreateDatasetFromPathDocument, { input: { path: join(outside, 'secret.jsonl') } });
-    expect(viaGqlOutside.data!.createDatasetFromPath).toMatchObject({ dataset: null, errors: [{ code: 'PATH_NOT_ALLOWED' }] });
+    expect([...answers]).toEqual([
+      JSON.stringify([
+        403,
+        'PATH_NOT_ALLOWED',
+        'no readable regular file at this path inside the allowed dataset roots (the path must be absolute)',
+      ]),
+    ]);
   });
 
   it('an INVALID file lists line-numbered errors with codes and fields, the total count, and warnings — over REST and GraphQL', async () => {

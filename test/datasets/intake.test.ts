@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdir, readdir, symlink, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
@@ -180,12 +181,38 @@ describe('server path intake', () => {
     });
   });
 
-  it('says path_not_found inside a root, path_not_allowed outside, and refuses without roots', async () => {
-    await expect(resolveServerPath(join(root, 'nope.jsonl'), [root])).rejects.toMatchObject({ code: 'path_not_found' });
-    await expect(resolveServerPath(join(root, 'sub'), [root])).rejects.toMatchObject({ code: 'path_not_found' });
-    await expect(resolveServerPath(join(outside, 'nope.jsonl'), [root])).rejects.toMatchObject({ code: 'path_not_allowed' });
-    await expect(resolveServerPath(join(root, 'sub', 'data.jsonl'), [])).rejects.toMatchObject({ code: 'path_not_allowed' });
-    await expect(resolveServerPath('sub/data.jsonl', [root])).rejects.toMatchObject({ code: 'path_not_allowed' });
+  it('gives one answer (code and message) for every refused path, so nothing tells which files exist', async () => {
+    await symlink(join(outside, 'no-such-file.jsonl'), join(root, 'dangling.jsonl'));
+    execFileSync('mkfifo', [join(root, 'pipe.jsonl')]);
+    const refused = [
+      join(root, 'nope.jsonl'), // missing inside a root
+      join(root, 'sub'), // a folder
+      join(root, 'pipe.jsonl'), // a FIFO (would block a plain open)
+      join(outside, 'nope.jsonl'), // missing outside
+      join(outside, 'secret.jsonl'), // existing outside
+      join(root, 'escape.jsonl'), // symlink to an existing file outside
+      join(root, 'dangling.jsonl'), // symlink to a missing file outside
+      join(root, 'escape-dir', 'secret.jsonl'),
+      `${root}/sub/data.jsonl\u0000.txt`, // NUL in the path
+      'sub/data.jsonl', // relative
+    ];
+    const answers = await Promise.all(
+      refused.map((p) =>
+        resolveServerPath(p, [root]).then(
+          () => `accepted ${p}`,
+          (err: { code: string; message: string }) => `${err.code}: ${err.message}`,
+        ),
+      ),
+    );
+    expect(new Set(answers).size, answers.join('\n')).toBe(1);
+    expect(answers[0]).toBe(
+      'path_not_allowed: no readable regular file at this path inside the allowed dataset roots (the path must be absolute)',
+    );
+    // Without roots the answer says path intake is off (it depends on the operator, not on the path).
+    await expect(resolveServerPath(join(root, 'sub', 'data.jsonl'), [])).rejects.toMatchObject({
+      code: 'path_not_allowed',
+      message: expect.stringContaining('no dataset roots are configured'),
+    });
   });
 
   it('parses TUNELOOP_DATASET_ROOTS and copies an allowed file into the store', async () => {

@@ -2,9 +2,9 @@ import { readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { writeShard } from '../../src/datasets/shard-writer.js';
-import { loadModelTokenizer } from '../../src/datasets/tokenization/model-tokenizer.js';
-import type { ModelTokenizer } from '../../src/datasets/tokenization/model-tokenizer.js';
+import { writeShard } from '../../src/datasets/shards/shard-writer.js';
+import { loadTrainingTokenizer as loadModelTokenizer } from '../../src/tokenizer/model-tokenizer.js';
+import type { ModelTokenizer } from '../../src/tokenizer/model-tokenizer.js';
 import {
   countBillableTokens,
   ensureShard,

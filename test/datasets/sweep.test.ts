@@ -2,7 +2,7 @@ import { mkdir, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { makeTempDir, startTestApp } from '../helpers/app.js';
-import { sweepShardParts } from '../../src/datasets/tokenization/sweep-shard-parts.js';
+import { sweepShardParts } from '../../src/datasets/shards/sweep-shard-parts.js';
 
 const SHA = 'ab'.repeat(32);
 const KEY = 'cd'.repeat(32);

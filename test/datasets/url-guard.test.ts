@@ -17,6 +17,16 @@ import { useTempDir } from '../helpers/temp-dir.js';
  */
 const tmp = useTempDir();
 const BODY = '{"prompt": "a", "completion": "b"}\n'.repeat(50);
+const GZIPPED = gzipSync(BODY);
+/** Compressed bodies a hostile or broken server may send: path → [Content-Encoding, body]. */
+const BROKEN: Record<string, [string, Buffer]> = {
+  '/corrupt-gzip': ['gzip', Buffer.concat([GZIPPED.subarray(0, 20), Buffer.from('garbage in the middle'), GZIPPED.subarray(40)])],
+  '/truncated-gzip': ['gzip', GZIPPED.subarray(0, GZIPPED.length - 12)],
+  '/trailing-gzip': ['gzip', Buffer.concat([GZIPPED, Buffer.from('trailing garbage')])],
+  '/not-gzip': ['gzip', Buffer.from(BODY)],
+  '/bad-deflate': ['deflate', Buffer.from('this is not a deflate stream')],
+  '/bad-br': ['br', Buffer.from('this is not a brotli stream at all')],
+};
 let server: Server;
 let port = 0;
 let requests = 0;
@@ -29,6 +39,9 @@ beforeAll(async () => {
       res.writeHead(200, { 'content-encoding': 'gzip' }).end(gzipSync(BODY));
     } else if (req.url === '/bomb') {
       res.writeHead(200, { 'content-encoding': 'gzip' }).end(gzipSync(Buffer.alloc(10 << 20, 0x61)));
+    } else if (req.url && req.url in BROKEN) {
+      const [encoding, body] = BROKEN[req.url]!;
+      res.writeHead(200, { 'content-encoding': encoding }).end(body);
     } else if (req.url === '/cut') {
       res.writeHead(200, { 'content-length': '100000' });
       res.write('x'.repeat(1000), () => res.socket?.destroy());
@@ -85,6 +98,24 @@ describe('dataset downloads: address policy on the connection', () => {
         allowPrivate: true,
       }),
     ).rejects.toMatchObject({ code: 'url_not_allowed', message: expect.stringContaining('metadata') });
+    for (const url of ['http://[64:ff9b::a9fe:a9fe]/latest/meta-data/', 'http://[::169.254.169.254]/latest/meta-data/']) {
+      await expect(
+        fetchUrlToStore(url, { dataDir: join(tmp.path, 'meta'), maxBytes: 1 << 20, allowPrivate: true }),
+        url,
+      ).rejects.toMatchObject({ code: 'url_not_allowed', message: expect.stringContaining('metadata') });
+    }
+  });
+
+  it('refuses loopback written as IPv4-compatible IPv6 when private addresses are not allowed', async () => {
+    const before = requests;
+    await expect(
+      fetchUrlToStore(`http://[::127.0.0.1]:${port}/data.jsonl`, {
+        dataDir: join(tmp.path, 'compat'),
+        maxBytes: 1 << 20,
+        allowPrivate: false,
+      }),
+    ).rejects.toMatchObject({ code: 'url_not_allowed', message: expect.stringContaining('loopback') });
+    expect(requests).toBe(before);
   });
 
   it('decompresses gzip bodies and applies the byte limit to the decompressed file', async () => {
@@ -98,6 +129,19 @@ describe('dataset downloads: address policy on the connection', () => {
     await expect(
       fetchUrlToStore(`http://127.0.0.1:${port}/bomb`, { dataDir, maxBytes: 1 << 20, allowPrivate: true }),
     ).rejects.toMatchObject({ code: 'file_too_large' });
+    expect(await files(dataDir)).toEqual([]);
+  });
+
+  it.each(Object.keys(BROKEN))('refuses a corrupt compressed body (%s) with content_decoding_failed, leaving nothing', async (path) => {
+    const dataDir = join(tmp.path, `broken${path.replace(/\//g, '-')}`);
+    await expect(
+      fetchUrlToStore(`http://127.0.0.1:${port}${path}`, { dataDir, maxBytes: 1 << 20, allowPrivate: true }),
+    ).rejects.toMatchObject({
+      code: 'content_decoding_failed',
+      message: expect.stringMatching(
+        new RegExp(`^the ${BROKEN[path]![0]} body of http://127\\.0\\.0\\.1:\\d+${path} is corrupt or cut short`),
+      ),
+    });
     expect(await files(dataDir)).toEqual([]);
   });
 

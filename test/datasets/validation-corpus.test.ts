@@ -68,6 +68,17 @@ const corpus: Array<{
   },
   { file: 'empty_file.jsonl', code: 'empty_file', line: null, field: null, message: /no examples/ },
   { file: 'invalid_value.jsonl', code: 'invalid_value', line: 5, field: 'messages[1].weight', message: /0 or 1, got number 2/ },
+  { file: 'nul_byte.jsonl', code: 'invalid_json', line: 7, field: null, message: /a raw NUL byte \(0x00\) at byte 13 of the line/ },
+  {
+    file: 'utf16le_bom.jsonl',
+    code: 'unsupported_encoding',
+    line: null,
+    field: null,
+    message: /UTF-16 LE text \(byte-order mark FF FE\); datasets must be UTF-8/,
+  },
+  { file: 'utf16be.jsonl', code: 'unsupported_encoding', line: null, field: null, message: /UTF-16 BE text \(no byte-order mark/ },
+  { file: 'utf32le.jsonl', code: 'unsupported_encoding', line: null, field: null, message: /UTF-32 LE text/ },
+  { file: 'gzipped.jsonl', code: 'binary_file', line: null, field: null, message: /a gzip-compressed file/ },
 ];
 
 describe('validation corpus: one bad file per error code', () => {

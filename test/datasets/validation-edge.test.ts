@@ -1,6 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
-import { splitAtNewlines } from '../../src/datasets/validation/line-scanner.js';
+import { splitAtNewlines } from '../../src/datasets/line-scanner.js';
 import { validateDataset } from '../../src/datasets/validation/index.js';
 import { chatLine, useTempDir } from '../helpers/temp-dir.js';
 

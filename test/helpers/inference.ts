@@ -46,6 +46,7 @@ export async function insertFineTunedModel(t: TestApp, ownerAccountId: string, d
     .insertInto('models')
     .values({
       ...base,
+      training_defaults: base.training_defaults && JSON.stringify(base.training_defaults),
       id,
       owner_account_id: ownerAccountId,
       base_model_id: 'tiny-base',

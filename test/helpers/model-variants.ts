@@ -100,12 +100,20 @@ export interface Refusal {
   code: string;
 }
 
+/** A loadable model folder whose tokenizer or chat template is set up in one of the ways real checkpoints do. */
+export interface TokenizerVariant {
+  name: string;
+  dir: string;
+}
+
 export interface ModelVariants {
   root: string;
   /** The unmodified init-model folder (shared, read-only). */
   single: string;
   /** The same weights in three shards with an index. */
   sharded: string;
+  /** Every loadable folder: `single`, `sharded` and each tokenizer/template set-up (see `buildTokenizerVariants`). */
+  loadable: TokenizerVariant[];
   /** Every folder- or input-level refusal (the duplicate id needs a database and is tested apart). */
   refusals: Refusal[];
   remove(): Promise<void>;
@@ -196,5 +204,71 @@ export async function buildModelVariants(): Promise<ModelVariants> {
     code: 'INVALID_INPUT',
   });
 
-  return { root, single, sharded, refusals, remove: () => fs.rm(root, { recursive: true, force: true }) };
+  const loadable = [{ name: 'single', dir: single }, { name: 'sharded', dir: sharded }, ...(await buildTokenizerVariants(single, root))];
+  return { root, single, sharded, loadable, refusals, remove: () => fs.rm(root, { recursive: true, force: true }) };
+}
+
+/**
+ * Copies of `single` (weights linked) that differ in what decides a prompt's token ids:
+ * where BOS comes from (tokenizer_config's `add_bos_token`, or a TemplateProcessing
+ * post-processor with a template that writes `bos_token` itself, Llama 3 style), an NFC
+ * normalizer, and where the chat template is stored (chat_template.jinja, a named list).
+ */
+export async function buildTokenizerVariants(single: string, root: string): Promise<TokenizerVariant[]> {
+  const variants: TokenizerVariant[] = [];
+  const variant = async (name: string, edit: (dir: string) => Promise<void>) => {
+    const dir = path.join(root, `tokenizer-${name}`);
+    await copyFolder(single, dir);
+    await edit(dir);
+    variants.push({ name, dir });
+  };
+  const config = (dir: string) => path.join(dir, 'tokenizer_config.json');
+  const tokenizer = (dir: string) => path.join(dir, 'tokenizer.json');
+  const template = JSON.parse(await fs.readFile(config(single), 'utf8')).chat_template as string;
+
+  await variant('bos from add_bos_token', (dir) =>
+    editJson(config(dir), (c) => {
+      c.add_bos_token = true;
+      c.bos_token = '<|endoftext|>';
+    }),
+  );
+  await variant('bos from the post-processor', async (dir) => {
+    await editJson(tokenizer(dir), (t) => {
+      const bos = { id: '<|endoftext|>', ids: [1021], tokens: ['<|endoftext|>'] };
+      t.post_processor = {
+        type: 'TemplateProcessing',
+        single: [{ SpecialToken: { id: '<|endoftext|>', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }],
+        pair: [
+          { SpecialToken: { id: '<|endoftext|>', type_id: 0 } },
+          { Sequence: { id: 'A', type_id: 0 } },
+          { Sequence: { id: 'B', type_id: 1 } },
+        ],
+        special_tokens: { '<|endoftext|>': bos },
+      };
+    });
+    await editJson(config(dir), (c) => {
+      c.bos_token = '<|endoftext|>';
+      c.chat_template = `{{- bos_token }}${template}`;
+    });
+  });
+  await variant('NFC normalizer', (dir) =>
+    editJson(tokenizer(dir), (t) => {
+      t.normalizer = { type: 'NFC' };
+    }),
+  );
+  await variant('template in chat_template.jinja', async (dir) => {
+    await editJson(config(dir), (c) => {
+      delete c.chat_template;
+    });
+    await fs.writeFile(path.join(dir, 'chat_template.jinja'), template);
+  });
+  await variant('named templates', (dir) =>
+    editJson(config(dir), (c) => {
+      c.chat_template = [
+        { name: 'tool_use', template: `{{- 'tools: ' }}${template}` },
+        { name: 'default', template },
+      ];
+    }),
+  );
+  return variants;
 }

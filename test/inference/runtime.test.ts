@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Sampler, argmax } from '../../src/inference/runtime/sampler.js';
 import type { SamplingOptions } from '../../src/inference/runtime/sampler.js';
 import { StopMatcher } from '../../src/inference/text/stop-matcher.js';
-import { ModelTokenizer } from '../../src/inference/text/model-tokenizer.js';
+import { ModelTokenizer } from '../../src/tokenizer/model-tokenizer.js';
 import { KvBatch } from '../../src/inference/runtime/kv-batch.js';
 import { BatchScheduler } from '../../src/inference/runtime/scheduler.js';
 import type { BatchModel } from '../../src/inference/runtime/scheduler.js';
@@ -90,7 +90,7 @@ describe('streaming detokenization', () => {
 
   it('never emits half a character, and the pieces join to the whole text', () => {
     const text = 'naïve café 🎉🚀 東京 — ok';
-    const ids = tokenizer.encode(text);
+    const ids = Array.from(tokenizer.encode(text));
     const decoder = tokenizer.streamDecoder();
     const pieces = ids.map((id) => decoder.push(id));
     expect(pieces.join('') + decoder.flush()).toBe(text);
@@ -99,7 +99,9 @@ describe('streaming detokenization', () => {
   });
 
   it('renders chats with the model template and knows its end-of-turn token', () => {
-    expect(tokenizer.renderChat([{ role: 'user', content: 'Hi' }])).toBe('<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n');
+    expect(tokenizer.renderPrompt({ messages: [{ role: 'user', content: 'Hi' }] })).toBe(
+      '<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n',
+    );
     expect(tokenizer.eosTokenIds).toContain(1023);
   });
 });

@@ -70,7 +70,7 @@ describe.each(engines())('job lifecycle: pause, resume, cancel (%s)', (engine) =
   const post = (jobId: string, action: 'pause' | 'resume' | 'cancel', apiKey = key) =>
     restJson<Job>(t.url, apiKey, `/api/training/${jobId}/${action}`, { method: 'POST' });
   const statuses = async (jobId: string) =>
-    (await t.app.services.training.events(accountId, jobId, { types: ['status'], limit: 1000 })).events.map((e) => e.status);
+    (await t.app.services.training.events(accountId, jobId, { types: ['status'], first: 1000 })).events.map((e) => e.status);
   const reserved = async () => (await t.app.services.accounts.getAccount(accountId)).reserved_micros;
   const hooks = (jobId: string, path: string) =>
     receiver.received.filter((r) => r.path === path && r.json.data.jobId === jobId && r.status < 300).map((r) => r.json.type);

@@ -75,7 +75,7 @@ describe.each(engines())('pause and resume a training job (%s)', (engine) => {
       expect([row.worker_id, row.lease_expires_at]).toEqual([null, null]);
 
       // The checkpoint written on the pause is listed by its step, with the loss of that step.
-      const stored = await t.app.services.training.events(accountId, job.id, { types: ['step'], limit: 1000 });
+      const stored = await t.app.services.training.events(accountId, job.id, { types: ['step'], first: 1000 });
       expect(stored.events.map((e) => e.step)).toEqual(Array.from({ length: pausedStep }, (_v, i) => i + 1));
       const lossAt = (step: number) => (stored.events.find((e) => e.step === step)!.payload as { loss: number }).loss;
       const listed = await restJson<{ data: Job[] }>(t.url, key, `/api/training/${job.id}/checkpoints`);
@@ -115,7 +115,7 @@ describe.each(engines())('pause and resume a training job (%s)', (engine) => {
     ]);
     const done = await getJob(job.id);
     expect(done).toMatchObject({ status: 'SUCCEEDED', resumedFromStep: pausedStep, progress: { step: total }, attempts: 1 });
-    const stored = await t.app.services.training.events(accountId, job.id, { types: ['step'], limit: 1000 });
+    const stored = await t.app.services.training.events(accountId, job.id, { types: ['step'], first: 1000 });
     expect(stored.events.map((e) => e.step)).toEqual(steps);
     // Billed like an uninterrupted full run: every token once, exactly the estimate.
     expect(done.cost).toBe(done.estimatedCost);

@@ -207,6 +207,22 @@ describe.each(engines())('webhook delivery (%s)', (engine) => {
     expect(delivery!.attempts[0].error).toBe('HTTP 500');
   });
 
+  it('records the answer of a receiver whose body holds NUL and control bytes (sanitised), and delivery goes on', async () => {
+    const { accountId, apiKey, receiver } = await setup();
+    receiver.plan({ status: 500, body: 'bad\u0000body\u0007 \ud800' });
+    const jobId = fakeJobId();
+    await emit(t, accountId, 'training.completed', { jobId, status: 'SUCCEEDED' });
+    await receiver.waitFor((all) => all.some((r) => r.status === 200));
+    const [delivery] = await until(
+      () => deliveries(apiKey, `?jobId=${jobId}`),
+      (d) => d[0]?.status === 'SUCCEEDED',
+    );
+    expect(delivery!.attempts.map((a: any) => [a.statusCode, a.responseSnippet])).toEqual([
+      [500, 'bad\\u0000body\\u0007 \uFFFD'],
+      [200, 'ok'],
+    ]);
+  });
+
   it('honours Retry-After', async () => {
     const { accountId, receiver } = await setup();
     receiver.plan({ status: 503, headers: { 'retry-after': '1' } });

@@ -22,8 +22,15 @@ describe('webhook address policy', () => {
     ['224.0.0.1', 'multicast'],
     ['::ffff:127.0.0.1', 'loopback'],
     ['::ffff:10.0.0.1', 'private'],
-    ['64:ff9b::a00:1', 'rfc6052'],
-    ['2002:7f00:1::', '6to4'],
+    ['64:ff9b::a00:1', 'carries the IPv4 address 10.0.0.1) is a private'],
+    ['2002:7f00:1::', 'carries the IPv4 address 127.0.0.1) is a loopback'],
+    // IPv4-compatible (::a.b.c.d, which URLs normalise to ::7f00:1), translated, local-use NAT64 and Teredo forms.
+    ['::7f00:1', 'carries the IPv4 address 127.0.0.1) is a loopback'],
+    ['::a00:1', 'carries the IPv4 address 10.0.0.1) is a private'],
+    ['::ffff:0:7f00:1', 'carries the IPv4 address 127.0.0.1) is a loopback'],
+    ['64:ff9b:1::c0a8:101', 'carries the IPv4 address 192.168.1.1) is a private'],
+    ['2001:0:4136:e378:8000:63bf:80ff:fffe', 'carries the IPv4 address 127.0.0.1) is a loopback'],
+    ['2002:5db8:d70e::1', '6to4'],
   ])('refuses %s (%s) by default', (address, words) => {
     expect(addressBlockReason(address, false)).toContain(words);
     expect(addressBlockReason(address, true)).toBeNull();
@@ -33,12 +40,23 @@ describe('webhook address policy', () => {
     expect(addressBlockReason(address, false)).toBeNull();
   });
 
-  it.each(['169.254.169.254', 'fd00:ec2::254', '100.100.100.200', '::ffff:169.254.169.254'])(
-    'refuses the metadata address %s even when private addresses are allowed',
-    (address) => {
-      expect(addressBlockReason(address, true)).toContain('metadata');
-    },
-  );
+  it.each([
+    '169.254.169.254',
+    'fd00:ec2::254',
+    '100.100.100.200',
+    '::ffff:169.254.169.254',
+    // The same address in every IPv6 form that carries an IPv4 address.
+    '::a9fe:a9fe',
+    '::ffff:0:a9fe:a9fe',
+    '64:ff9b::a9fe:a9fe',
+    '64:ff9b:1::a9fe:a9fe',
+    '64:ff9b:1:a9fe:a9:fe00::',
+    '2002:a9fe:a9fe::1',
+    '2001:0:4136:e378:8000:63bf:5601:5601',
+    '64:ff9b::6464:64c8',
+  ])('refuses the metadata address %s even when private addresses are allowed', (address) => {
+    expect(addressBlockReason(address, true)).toContain('metadata');
+  });
 
   it('checks URLs: scheme, shape, and resolved names', async () => {
     await expect(checkWebhookUrl('https://93.184.215.14/x', { allowPrivate: false })).resolves.toBeInstanceOf(URL);
@@ -55,6 +73,17 @@ describe('webhook address policy', () => {
     await expect(checkWebhookUrl('http://169.254.169.254/', { allowPrivate: true })).rejects.toMatchObject({
       code: 'WEBHOOK_URL_NOT_ALLOWED',
     });
+    // IPv4-compatible IPv6 is loopback; metadata in NAT64 and IPv4-compatible form stays refused with private allowed.
+    await expect(checkWebhookUrl('http://[::127.0.0.1]/', { allowPrivate: false })).rejects.toMatchObject({
+      code: 'WEBHOOK_URL_NOT_ALLOWED',
+      message: expect.stringContaining('127.0.0.1) is a loopback address'),
+    });
+    for (const url of ['http://[64:ff9b::a9fe:a9fe]/', 'http://[::169.254.169.254]/', 'http://[64:ff9b::169.254.169.254]/']) {
+      await expect(checkWebhookUrl(url, { allowPrivate: true }), url).rejects.toMatchObject({
+        code: 'WEBHOOK_URL_NOT_ALLOWED',
+        message: expect.stringContaining('metadata'),
+      });
+    }
     await expect(checkWebhookUrl('https://does-not-exist.invalid/', { allowPrivate: false })).rejects.toMatchObject({
       code: 'INVALID_WEBHOOK_URL',
     });

@@ -67,7 +67,8 @@ def test_compile_and_gradient_checkpointing_train_like_eager(tmp_path):
         _spec(
             tmp_path,
             "compiled",
-            runtime={"device": "cuda", "dtype": "fp32", "compile": True, "gradientCheckpointing": True},
+            runtime={"device": "cuda", "dtype": "fp32", "compile": True},
+            gradientCheckpointing=True,
         ),
         tmp_path,
         timeout=600,

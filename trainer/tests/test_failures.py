@@ -65,9 +65,9 @@ def test_shard_without_trainable_tokens(base, tmp_path):
     prompts_only = write_examples(str(tmp_path / "p.tlshard"), [(t, [0] * len(t)) for t, _ in random_examples(5)])
     expect_failure(run_train(make_spec(tmp_path, model, prompts_only), tmp_path), "NO_TRAINABLE_TOKENS", "p.tlshard")
     # trainable tokens exist, but only past maxSeqLength: truncation leaves none
-    late = write_examples(str(tmp_path / "late.tlshard"), [([5] * 20, [0] * 15 + [1] * 5)])
+    late = write_examples(str(tmp_path / "late.tlshard"), [([5] * 30, [0] * 25 + [1] * 5)])
     expect_failure(
-        run_train(make_spec(tmp_path, model, late, maxSeqLength=10), tmp_path), "NO_TRAINABLE_TOKENS", "maxSeqLength"
+        run_train(make_spec(tmp_path, model, late, maxSeqLength=16), tmp_path), "NO_TRAINABLE_TOKENS", "maxSeqLength"
     )
 
 
@@ -82,11 +82,23 @@ def test_lora_rank_above_hidden_size(base, tmp_path):
 
 
 def test_nan_loss(base, tmp_path):
+    # A learning rate high enough to diverge is now refused up front (learningRate ≤ 1),
+    # so the loss is made non-finite by the model: an infinite output weight.
+    import torch
+
+    from tuneloop_trainer.hf_io import load_model, save_model
+
     tmp, model, train = base
-    spec = make_spec(tmp_path, model, train, method="full", learningRate=1e30, maxGradNorm=0.0, epochs=4, batchSize=2)
+    _, lm = load_model(model)
+    with torch.no_grad():
+        lm.lm_head.weight[7, 0] = float("inf")
+    broken = str(tmp_path / "inf-model")
+    make_model_dir(broken)
+    save_model(lm, broken)
+    spec = make_spec(tmp_path, broken, train, method="full", epochs=1, batchSize=2)
     run = run_train(spec, tmp_path)
-    expect_failure(run, "NAN_LOSS", "learningRate")
-    assert run.of("failed")[0]["step"] >= 1 and not os.path.exists(spec["output"]["dir"])
+    expect_failure(run, "NAN_LOSS", "learningRate", "check the base model")
+    assert run.of("failed")[0]["step"] == 0 and not os.path.exists(spec["output"]["dir"])
 
 
 def test_bad_shards(base, tmp_path):
@@ -120,13 +132,16 @@ def test_bad_shards(base, tmp_path):
     "patch, fragment",
     [
         ({"hyperparameters": {"lerningRate": 1e-4}}, "hyperparameters.lerningRate: unknown field"),
-        ({"hyperparameters": {"batchSize": 0}}, "hyperparameters.batchSize: must be ≥ 1, got 0"),
+        ({"hyperparameters": {"batchSize": 0}}, "hyperparameters.batchSize: must be an integer ≥ 1 and ≤ 1024, got 0"),
         ({"method": "qlora"}, 'method: must be one of "lora", "full"'),
         ({"hyperparameters": {"maxSeqLength": 4096}}, "exceeds the model's context length 128"),
-        ({"hyperparameters": {"loraTargetModules": ["qkv"]}}, "unknown module qkv"),
+        (
+            {"hyperparameters": {"loraTargetModules": ["qkv"]}},
+            "hyperparameters.loraTargetModules: must be a non-empty list",
+        ),
         ({"version": 2}, "version: must be 1"),
-        ({"hyperparameters": {"beta": 0}}, "hyperparameters.beta: must be > 0"),
-        ({"hyperparameters": {"beta": 2.5}}, "hyperparameters.beta: must be ≤ 2"),
+        ({"hyperparameters": {"beta": 0}}, "hyperparameters.beta: must be a finite number > 0 and ≤ 2, got 0"),
+        ({"hyperparameters": {"beta": 2.5}}, "hyperparameters.beta: must be a finite number > 0 and ≤ 2, got 2.5"),
         ({"trainable": "full"}, 'trainable: method "lora" trains lora weights'),
         ({"model": {"adapters": "x"}}, "model.adapters: must be a list of folder paths"),
     ],
@@ -160,18 +175,18 @@ def test_preference_and_supervised_shards_go_to_their_own_method(base, tmp_path)
         run_train(make_spec(tmp_path, model, shifted, method="dpo"), tmp_path), "INVALID_SHARD", "pair 0", "same prompt"
     )
     long_prompt = str(tmp_path / "long.tlshard")
-    prompt = [1, 2, 3, 4, 5, 6]
+    prompt = [1, 2, 3, 4, 5, 6] * 3  # 18 tokens: longer than the smallest maxSeqLength (16)
     examples = [
         ([5, 6, 7], [0, 0, 1]),
         ([5, 6, 8], [0, 0, 1]),
-        (prompt + [7], [0] * 6 + [1]),
-        (prompt + [8], [0] * 6 + [1]),
+        (prompt + [7], [0] * 18 + [1]),
+        (prompt + [8], [0] * 18 + [1]),
     ]
     write_shard(long_prompt, examples, preference=True)
     expect_failure(
-        run_train(make_spec(tmp_path, model, long_prompt, method="dpo", maxSeqLength=4), tmp_path),
+        run_train(make_spec(tmp_path, model, long_prompt, method="dpo", maxSeqLength=16), tmp_path),
         "NO_TRAINABLE_TOKENS",
-        "pair 1 keeps no chosen completion token within maxSeqLength=4",
+        "pair 1 keeps no chosen completion token within maxSeqLength=16",
     )
 
 

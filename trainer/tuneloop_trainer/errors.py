@@ -21,6 +21,7 @@ CODES = (
     "CHECKPOINT_MISMATCH",
     "NAN_LOSS",
     "OUT_OF_MEMORY",
+    "DISK_FULL",
     "INTERNAL",
 )
 

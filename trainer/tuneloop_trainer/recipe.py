@@ -70,7 +70,7 @@ class Recipe:
         if self.lora:
             lora_mod.apply_lora(lm, self.targets, hp.loraRank, hp.loraAlpha, hp.loraDropout)
         self.lm = lm.to(self.rt.device).train()
-        self.lm.gradient_checkpointing = s.runtime.gradientCheckpointing
+        self.lm.gradient_checkpointing = hp.gradientCheckpointing
         self.trainable = [p for p in lm.parameters() if p.requires_grad]
         self.trainable_parameters = sum(p.numel() for p in self.trainable)
         self.optimizer = self._optimizer()

@@ -11,6 +11,8 @@ import signal
 import sys
 import traceback
 
+from .disk_full import MESSAGE as DISK_FULL_MESSAGE
+from .disk_full import is_disk_full, remove_partial_files
 from .errors import TrainerError
 from .events import NullLogger, open_events
 from .preflight import preflight
@@ -42,7 +44,7 @@ def run_train_command(spec_path: str, events_fd: int | None, resume: bool) -> in
     signals = _Signals()
     rank, world = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
     log = open_events(events_fd) if rank == 0 else NullLogger()
-    recipe = d = None
+    recipe = d = spec = outcome = None
     try:
         spec = load_spec(spec_path)
         prepared = preflight(spec, world)
@@ -75,12 +77,17 @@ def run_train_command(spec_path: str, events_fd: int | None, resume: bool) -> in
     except Exception as e:  # noqa: BLE001 — every failure ends with a `failed` event
         from .device import is_oom
 
+        if spec is not None and is_disk_full(e, spec.checkpoints_dir):
+            if rank == 0:
+                remove_partial_files(spec.checkpoints_dir, spec.output_dir)
+            what = "the outputs" if outcome is not None else "a checkpoint"
+            return _fail(log, "DISK_FULL", DISK_FULL_MESSAGE.format(what=what), recipe)
         if is_oom(e):
             return _fail(
                 log,
                 "OUT_OF_MEMORY",
                 "out of memory; lower hyperparameters.microBatchSize or maxSeqLength, "
-                "or set runtime.gradientCheckpointing",
+                "or set hyperparameters.gradientCheckpointing",
                 recipe,
             )
         if os.environ.get("TUNELOOP_DEBUG"):

@@ -7,15 +7,19 @@ default. Relative paths are resolved against the spec file's folder.
 from __future__ import annotations
 
 import json
-import math
 import os
 from dataclasses import dataclass, field
 
 from .errors import TrainerError
+from .hp_schema import check_hyperparameters
 
 
 @dataclass
 class Hyperparameters:
+    """Names, kinds and ranges: hyperparameters.schema.json (generated from the service's
+    table; tests/test_hp_schema.py keeps the two in step). The defaults here are the
+    trainer's own, for specs that leave a field out."""
+
     epochs: int = 3
     batchSize: int = 8
     microBatchSize: int | None = None
@@ -37,6 +41,7 @@ class Hyperparameters:
     # Preference tuning and validation metrics (PROTOCOL.md § Job spec)
     beta: float = 0.1  # DPO: strength of the pull towards the reference model; ignored by SFT
     evalBatchEvery: int | None = None  # one validation batch every N steps; None = auto, 0 = never
+    gradientCheckpointing: bool = False
 
 
 @dataclass
@@ -45,7 +50,6 @@ class RuntimeOptions:
     dtype: str = "auto"
     threads: int | None = None
     compile: bool = False
-    gradientCheckpointing: bool = False
 
 
 @dataclass
@@ -107,18 +111,6 @@ def _int(v, path, lo=None, hi=None, nullable=False):
     return v
 
 
-def _num(v, path, lo=None, hi=None, lo_open=False, hi_open=False, nullable=False):
-    if v is None and nullable:
-        return None
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-        raise _fail(path, f"must be a finite number{' or null' if nullable else ''}, got {json.dumps(v)}")
-    if lo is not None and (v < lo or (lo_open and v == lo)):
-        raise _fail(path, f"must be {'>' if lo_open else '≥'} {lo}, got {v}")
-    if hi is not None and (v > hi or (hi_open and v == hi)):
-        raise _fail(path, f"must be {'<' if hi_open else '≤'} {hi}, got {v}")
-    return float(v)
-
-
 def _bool(v, path):
     if not isinstance(v, bool):
         raise _fail(path, f"must be true or false, got {json.dumps(v)}")
@@ -168,44 +160,8 @@ def parse_spec(obj, base_dir: str = "/") -> Spec:
     method = _enum(top["method"], "method", ("lora", "full", "dpo"))
     trainable = _trainable(top.get("trainable"), method)
 
-    hp = Hyperparameters()
     raw = _obj(top.get("hyperparameters", {}), "hyperparameters", set(Hyperparameters.__dataclass_fields__))
-    p = lambda k: f"hyperparameters.{k}"  # noqa: E731
-    for k, v in raw.items():
-        if k in ("epochs", "batchSize"):
-            v = _int(v, p(k), 1)
-        elif k in ("microBatchSize", "evalEvery", "earlyStoppingPatience"):
-            v = _int(v, p(k), 1, nullable=True)
-        elif k == "warmupSteps":
-            v = _int(v, p(k), 0, nullable=True)
-        elif k == "seed":
-            v = _int(v, p(k), 0, 2**63 - 1)
-        elif k == "maxSeqLength":
-            v = _int(v, p(k), 2)
-        elif k == "loraRank":
-            v = _int(v, p(k), 1)
-        elif k == "learningRate":
-            v = _num(v, p(k), 0, lo_open=True, nullable=True)
-        elif k == "warmupRatio":
-            v = _num(v, p(k), 0, 1, hi_open=True, nullable=True)
-        elif k in ("weightDecay", "maxGradNorm"):
-            v = _num(v, p(k), 0)
-        elif k == "loraAlpha":
-            v = _num(v, p(k), 0, lo_open=True)
-        elif k == "beta":
-            v = 0.1 if v is None else _num(v, p(k), 0, 2, lo_open=True)
-        elif k == "evalBatchEvery":
-            v = _int(v, p(k), 0, nullable=True)
-        elif k == "loraDropout":
-            v = _num(v, p(k), 0, 1, hi_open=True)
-        elif k == "lrScheduler":
-            v = _enum(v, p(k), ("cosine", "linear", "constant"))
-        elif k == "packing":
-            v = _bool(v, p(k))
-        elif k == "loraTargetModules":
-            if not isinstance(v, list) or not v or not all(isinstance(x, str) for x in v):
-                raise _fail(p(k), 'must be a non-empty list of module names such as ["q_proj", "v_proj"]')
-        setattr(hp, k, v)
+    hp = Hyperparameters(**check_hyperparameters(raw))
     if hp.warmupSteps is not None and hp.warmupRatio is not None:
         raise _fail("hyperparameters.warmupRatio", "set warmupSteps or warmupRatio, not both")
     if hp.microBatchSize is not None and hp.microBatchSize > hp.batchSize:

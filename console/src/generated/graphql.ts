@@ -58,36 +58,53 @@ export type GenerateInput = {
   topP?: number | null | undefined;
 };
 
-/** Every field is optional; absent or null means "auto" (see docs/training.md). */
+/** Every field is optional; absent, null or "auto" lets Tuneloop decide (docs/training.md). */
 export type HyperparametersInput = {
-  /** Packed sequences per optimizer step. */
-  batchSize?: number | null | undefined;
-  /** Checkpoint every N steps (default 50). */
-  checkpointEvery?: number | null | undefined;
-  /** Stop after N evaluations without improvement. */
-  earlyStoppingPatience?: number | null | undefined;
-  epochs?: number | null | undefined;
-  /** Evaluate on the validation dataset every N steps (needs validationDataset). */
-  evalEvery?: number | null | undefined;
-  learningRate?: number | null | undefined;
-  loraAlpha?: number | null | undefined;
-  loraDropout?: number | null | undefined;
-  loraRank?: number | null | undefined;
-  loraTargetModules?: Array<string> | null | undefined;
-  lrScheduler?: LrScheduler | null | undefined;
-  maxGradNorm?: number | null | undefined;
-  maxSeqLength?: number | null | undefined;
-  packing?: boolean | null | undefined;
-  seed?: number | null | undefined;
-  warmupRatio?: number | null | undefined;
-  warmupSteps?: number | null | undefined;
-  weightDecay?: number | null | undefined;
+  /** Packed sequences (rows) per optimizer step. Range: 1–1024. Auto: clamp(floor(rows / 8), 1, 16) with rows ≈ tokens / maxSeqLength, so an epoch has ≥ 8 steps. */
+  batchSize?: number | 'auto' | null | undefined;
+  /** Preference tuning (DPO): how strongly the policy is held to the reference model; ignored by supervised jobs. Range: (0, 2]. Auto: 0.1. */
+  beta?: number | 'auto' | null | undefined;
+  /** Checkpoint every N steps (and at every epoch end); a job resumes from its newest checkpoint. Range: 1–1,000,000. Auto: 50. */
+  checkpointEvery?: number | 'auto' | null | undefined;
+  /** Stop after this many evaluations without a new best validation loss. Range: 1–1000 (needs a validation dataset). Auto: none. */
+  earlyStoppingPatience?: number | 'auto' | null | undefined;
+  /** Passes over the training dataset. Range: 1–100. Auto: enough passes to see the model's targetExamples: clamp(ceil(targetExamples / examples), minEpochs, maxEpochs). */
+  epochs?: number | 'auto' | null | undefined;
+  /** Also measure one validation batch every N steps (the `validLoss` of step events); 0 = never. Range: 0–1,000,000 (needs a validation dataset). Auto: about 20 times per run (⌈steps / 20⌉) when there is a validation dataset. */
+  evalBatchEvery?: number | 'auto' | null | undefined;
+  /** Also evaluate on the validation dataset every N steps (always at each epoch end). Range: 1–1,000,000 (needs a validation dataset). Auto: none (evaluation at each epoch end only). */
+  evalEvery?: number | 'auto' | null | undefined;
+  /** Recompute each layer during the backward pass: less memory, about 30 % more compute. Range: true, false. Auto: false. */
+  gradientCheckpointing?: boolean | 'auto' | null | undefined;
+  /** Peak learning rate (after warmup). Range: (0, 1]. Auto: the model's rate for the method (2e-4 LoRA, 2e-5 full for an imported model). */
+  learningRate?: number | 'auto' | null | undefined;
+  /** LoRA scaling: the update is multiplied by alpha / rank. LORA only. Range: (0, 10,000]. Auto: 2 × loraRank. */
+  loraAlpha?: number | 'auto' | null | undefined;
+  /** Dropout on the adapter input. LORA only. Range: [0, 1). Auto: 0.05. */
+  loraDropout?: number | 'auto' | null | undefined;
+  /** Rank of the LoRA adapters. LORA only. Range: 1–min(1024, hidden size). Auto: 8. */
+  loraRank?: number | 'auto' | null | undefined;
+  /** The linear layers that get adapters; ["all-linear"] = all seven. LORA only. Range: q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj, all-linear. Auto: q_proj, k_proj, v_proj, o_proj. */
+  loraTargetModules?: string[] | 'auto' | null | undefined;
+  /** How the learning rate decays after warmup (to 0 at the last step). Range: cosine, linear, constant. Auto: cosine. */
+  lrScheduler?: string | null | undefined;
+  /** Gradient-norm clipping; 0 = no clipping. Range: [0, 1000]. Auto: 1. */
+  maxGradNorm?: number | 'auto' | null | undefined;
+  /** Examples are truncated to this many tokens (the dataset shows a warning). Range: 16–the model's context. Auto: the longest example rounded up to a power of two (≥ 64), capped at the context. */
+  maxSeqLength?: number | 'auto' | null | undefined;
+  /** Rows per forward pass; gradients are accumulated up to batchSize. Lower it when a job runs out of memory. Range: 1–batchSize. Auto: none: batchSize, split over the GPUs, without accumulation. */
+  microBatchSize?: number | 'auto' | null | undefined;
+  /** Several examples per sequence, attention kept within each. Range: true, false. Auto: true. */
+  packing?: boolean | 'auto' | null | undefined;
+  /** Shuffling, LoRA initialisation and dropout. Range: 0–2³¹−1. Auto: 42. */
+  seed?: number | 'auto' | null | undefined;
+  /** Linear warmup over this share of the steps; not together with warmupSteps. Range: [0, 1). Auto: 0.03 (3 % of the steps) unless warmupSteps is set. */
+  warmupRatio?: number | 'auto' | null | undefined;
+  /** Linear warmup over this many steps. Range: 0–1,000,000. Auto: none (warmupRatio applies). */
+  warmupSteps?: number | 'auto' | null | undefined;
+  /** AdamW decoupled weight decay (matrices only). Range: [0, 1]. Auto: 0. */
+  weightDecay?: number | 'auto' | null | undefined;
 };
-
-export type LrScheduler =
-  | 'constant'
-  | 'cosine'
-  | 'linear';
 
 export type StartFineTuneInput = {
   baseModel: string | number;
@@ -117,6 +134,8 @@ export type TrainingStatus =
   | 'CANCELLED'
   /** Stopped with an error; see `error`. */
   | 'FAILED'
+  /** Paused by you at a checkpoint; it keeps its reservation. `resumeTraining` queues it again to continue from there. */
+  | 'PAUSED'
   /** Waiting for a worker. */
   | 'QUEUED'
   /** A worker is training it. */
@@ -222,7 +241,7 @@ export type JobQueryVariables = Exact<{
 }>;
 
 
-export type JobQuery = { trainingJob: { epoch: number | null, trainedTokens: number, cancelRequested: boolean, startedAt: string | null, finishedAt: string | null, attempts: number, resumedFromStep: number | null, id: string, status: TrainingStatus, method: FineTuneMethod, suffix: string | null, step: number, totalSteps: number | null, loss: number | null, cost: string, estimatedCost: string | null, createdAt: string, error: { code: string, message: string } | null, progress: { step: number, totalSteps: number | null, percent: number | null, epoch: number | null, tokensPerSecond: number | null, etaSeconds: number | null }, metrics: { loss: number | null, minLoss: number | null, evalLoss: number | null }, hyperparameters: { epochs: number, batchSize: number, learningRate: number, lrScheduler: string, maxSeqLength: number, loraRank: number, loraAlpha: number, checkpointEvery: number } | null, trainingDataset: { id: string, filename: string | null } | null, validationDataset: { id: string, filename: string | null } | null, fineTunedModel: { id: string } | null, checkpoints: Array<{ step: number, createdAt: string }>, baseModel: { id: string } | null } | null };
+export type JobQuery = { trainingJob: { epoch: number | null, trainedTokens: number, cancelRequested: boolean, startedAt: string | null, finishedAt: string | null, attempts: number, resumedFromStep: number | null, id: string, status: TrainingStatus, method: FineTuneMethod, suffix: string | null, step: number, totalSteps: number | null, loss: number | null, cost: string, estimatedCost: string | null, createdAt: string, error: { code: string, message: string } | null, progress: { step: number, totalSteps: number | null, percent: number | null, epoch: number | null, tokensPerSecond: number | null, etaSeconds: number | null }, metrics: { loss: number | null, minLoss: number | null, evalLoss: number | null }, hyperparameters: { epochs: number, batchSize: number, learningRate: number, lrScheduler: string, maxSeqLength: number, loraRank: number | null, loraAlpha: number | null, checkpointEvery: number } | null, trainingDataset: { id: string, filename: string | null } | null, validationDataset: { id: string, filename: string | null } | null, fineTunedModel: { id: string } | null, checkpoints: Array<{ step: number, createdAt: string }>, baseModel: { id: string } | null } | null };
 
 export type JobCurveQueryVariables = Exact<{
   id: string | number;
@@ -250,7 +269,7 @@ export type EstimateQueryVariables = Exact<{
 }>;
 
 
-export type EstimateQuery = { estimateFineTuneCost: { billableTokens: number, epochs: number, examples: number, cost: string, available: string, allowedToProceed: boolean, hyperparameters: { epochs: number, batchSize: number, learningRate: number, loraRank: number, loraAlpha: number, maxSeqLength: number } } };
+export type EstimateQuery = { estimateFineTuneCost: { billableTokens: number, epochs: number, examples: number, cost: string, available: string, allowedToProceed: boolean, hyperparameters: { epochs: number, batchSize: number, learningRate: number, loraRank: number | null, loraAlpha: number | null, maxSeqLength: number } } };
 
 export type StartJobMutationVariables = Exact<{
   input: StartFineTuneInput;

@@ -6,7 +6,9 @@ import { loadConfig } from '../../config.js';
 import type { Config } from '../../config.js';
 import type { Services } from '../../services.js';
 import { formatUsd } from '../../errors.js';
-import { act, usdArg } from '../command-kit.js';
+import { TINY_MODEL_DEFAULTS, effectiveTrainingDefaults } from '../../catalog/training-defaults.js';
+import type { TrainingDefaultsInput } from '../../catalog/training-defaults.js';
+import { UsageError, act, intArg, usdArg } from '../command-kit.js';
 import type { OutcomeHolder } from '../command-kit.js';
 import { dataDirOf } from './server.js';
 
@@ -90,11 +92,41 @@ interface ModelOptions {
   pricePerMtok?: bigint;
   inferencePricePerMtok?: bigint;
   dataDir?: string;
+  learningRateLora?: number;
+  learningRateFull?: number;
+  targetExamples?: number;
+  minEpochs?: number;
+  maxEpochs?: number;
+}
+
+/** A finite number (the catalog checks its range). */
+function numberArg(name: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (value.trim() === '' || !Number.isFinite(n)) throw new UsageError(`--${name} must be a number, not "${value}"`);
+    return n;
+  };
+}
+
+/** The training-defaults flags over `base` (the catalog checks the values). */
+function trainingDefaultsOf(opts: ModelOptions, base: TrainingDefaultsInput): TrainingDefaultsInput {
+  return {
+    ...base,
+    learningRate: {
+      ...base.learningRate,
+      ...(opts.learningRateLora !== undefined ? { LORA: opts.learningRateLora } : {}),
+      ...(opts.learningRateFull !== undefined ? { FULL: opts.learningRateFull } : {}),
+    },
+    ...(opts.targetExamples !== undefined ? { targetExamples: opts.targetExamples } : {}),
+    ...(opts.minEpochs !== undefined ? { minEpochs: opts.minEpochs } : {}),
+    ...(opts.maxEpochs !== undefined ? { maxEpochs: opts.maxEpochs } : {}),
+  };
 }
 
 /** Registers a model folder (made by init-tiny when `dir` is undefined) and prints it. */
 async function registerModel(dir: string | undefined, opts: ModelOptions): Promise<void> {
   const config = loadConfig(dataDirOf(opts));
+  const tiny = dir === undefined;
   let temp: string | undefined;
   if (dir === undefined) {
     temp = await fs.mkdtemp(path.join(os.tmpdir(), 'tuneloop-tiny-'));
@@ -108,12 +140,14 @@ async function registerModel(dir: string | undefined, opts: ModelOptions): Promi
       fineTunable: Boolean(opts.fineTunable),
       ...(opts.pricePerMtok !== undefined ? { pricePerMTokMicros: opts.pricePerMtok } : {}),
       ...(opts.inferencePricePerMtok !== undefined ? { inferencePricePerMTokMicros: opts.inferencePricePerMtok } : {}),
+      // init-tiny starts from defaults that fit the tiny model; import from a pre-trained model's.
+      trainingDefaults: trainingDefaultsOf(opts, tiny ? TINY_MODEL_DEFAULTS : {}),
     };
     // A bad folder fails here, before the database is opened (or locked).
     await (await import('../../catalog/service.js')).checkModelImport(input);
     const model = await withServices(config, (s) => s.catalog.importModel(input));
     process.stdout.write(
-      `${JSON.stringify({ id: model.id, architecture: model.architecture, parameterCount: Number(model.parameter_count), contextLength: model.context_length, fineTunable: model.fine_tunable })}\n`,
+      `${JSON.stringify({ id: model.id, architecture: model.architecture, parameterCount: Number(model.parameter_count), contextLength: model.context_length, fineTunable: model.fine_tunable, trainingDefaults: effectiveTrainingDefaults(model.training_defaults) })}\n`,
     );
   } finally {
     if (temp) await fs.rm(temp, { recursive: true, force: true });
@@ -128,7 +162,14 @@ export function registerModelAdminCommands(models: Command, holder: OutcomeHolde
       .option('--fine-tunable', 'users may fine-tune it')
       .option('--price-per-mtok <USD>', 'training price per million tokens', usdArg('price-per-mtok'))
       .option('--inference-price-per-mtok <USD>', 'inference price per million tokens', usdArg('inference-price-per-mtok'))
-      .option('--data-dir <DIR>', DATA_DIR_HELP);
+      .option('--data-dir <DIR>', DATA_DIR_HELP)
+      // What "auto" hyperparameters start from (docs/training.md, "How auto is decided").
+      .optionsGroup("Training defaults (import: a pre-trained model's conservative ones; init-tiny: ones that fit the tiny model):")
+      .option('--learning-rate-lora <X>', 'peak learning rate of LoRA fine-tunes', numberArg('learning-rate-lora'))
+      .option('--learning-rate-full <X>', 'peak learning rate of full fine-tunes', numberArg('learning-rate-full'))
+      .option('--target-examples <N>', 'auto epochs: about this many examples seen in all', intArg('target-examples', 1, 10_000_000))
+      .option('--min-epochs <N>', 'auto epochs: at least', intArg('min-epochs', 1, 100))
+      .option('--max-epochs <N>', 'auto epochs: at most', intArg('max-epochs', 1, 100));
   withModelOptions(
     models
       .command('import')

@@ -1,9 +1,7 @@
-export { ModelTokenizer, loadModelTokenizer, RENDER_VERSION } from './model-tokenizer.js';
-export type { RenderedExample } from './model-tokenizer.js';
 export { tokenizeToShard, ensureShard } from './tokenize-to-shard.js';
 export type { TokenizeOptions } from './tokenize-to-shard.js';
-export { shardCacheKey, shardPaths, shardPathFor, shardFolder } from './shard-cache.js';
-export type { ShardIdentity } from './shard-cache.js';
-export { SHARD_FORMAT_VERSION } from './shard-summary.js';
-export type { ShardSummary } from './shard-summary.js';
-export { countBillableTokens, readShardLengths } from './billable-tokens.js';
+export { shardCacheKey, shardPaths, shardPathFor, shardFolder } from '../shards/shard-cache.js';
+export type { ShardIdentity } from '../shards/shard-cache.js';
+export { SHARD_FORMAT_VERSION } from '../shards/shard-summary.js';
+export type { ShardSummary } from '../shards/shard-summary.js';
+export { countBillableTokens, readShardLengths } from '../shards/billable-tokens.js';

@@ -1,11 +1,11 @@
 import { isUtf8 } from 'node:buffer';
-import { ShardPartWriter } from '../shard-writer.js';
-import type { ShardPart } from '../shard-writer.js';
+import { ShardPartWriter } from '../shards/shard-writer.js';
+import type { ShardPart } from '../shards/shard-writer.js';
 import { checkExample } from '../validation/check-example.js';
 import type { Example, LineIssue } from '../validation/check-example.js';
-import { scanLines } from '../validation/line-scanner.js';
+import { scanLines } from '../line-scanner.js';
 import type { DatasetFormat } from '../validation/validation-report.js';
-import type { ModelTokenizer } from './model-tokenizer.js';
+import type { ModelTokenizer } from '../../tokenizer/model-tokenizer.js';
 
 export interface TokenizeRangeJob {
   datasetPath: string;

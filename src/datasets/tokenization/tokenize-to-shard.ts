@@ -1,15 +1,13 @@
 import { mkdir, stat } from 'node:fs/promises';
-import { availableParallelism } from 'node:os';
 import { dirname } from 'node:path';
+import type { ModelTokenizer } from '../../tokenizer/model-tokenizer.js';
+import { sanitizeText } from '../../text/sanitize-text.js';
 import { DatasetError } from '../dataset-error.js';
-import { ShardPartWriter } from '../shard-writer.js';
+import { fanOutRanges } from '../fan-out.js';
+import { finishShard, mergeLengths, partStemFor, readCachedShard } from '../shards/finish-shard.js';
+import { shardPaths } from '../shards/shard-cache.js';
+import type { ShardSummary } from '../shards/shard-summary.js';
 import { detectFormat } from '../validation/detect-format.js';
-import { splitAtNewlines } from '../validation/line-scanner.js';
-import { runInWorker } from '../worker-pool.js';
-import type { ModelTokenizer } from './model-tokenizer.js';
-import { finishShard, mergeLengths, partStemFor, readCachedShard } from './finish-shard.js';
-import { shardPaths } from './shard-cache.js';
-import type { ShardSummary } from './shard-summary.js';
 import { tokenizeRange } from './tokenize-range.js';
 import type { TokenizeRangeJob, TokenizeRangeResult } from './tokenize-range.js';
 
@@ -47,43 +45,30 @@ export async function tokenizeToShard(
     throw new DatasetError('tokenizer_invalid', 'the model has no chat template, so chat-format datasets cannot be used with it');
   }
   await mkdir(dirname(shardPath), { recursive: true });
-  // Without an explicit concurrency, ranges are at least 1 MB: smaller ones are not worth a thread.
-  const threads = Math.max(1, options.concurrency ?? Math.min(availableParallelism(), 8, Math.ceil(size / (1 << 20))));
-  const inline = size < (options.parallelThreshold ?? 8 << 20) || threads === 1;
-  const ranges = inline ? [{ start: 0, end: size }] : await splitAtNewlines(datasetPath, size, threads);
-  const stem = partStemFor(shardPath);
-  const jobs: TokenizeRangeJob[] = ranges.map(({ start, end }, i) => ({
-    datasetPath,
-    start,
-    end,
-    format: detected.format,
-    partStem: `${stem}.${i}`,
-  }));
-  const partFiles = jobs.map((j) => ({
-    tokensPath: `${j.partStem}.tokens`,
-    maskPath: `${j.partStem}.mask`,
-    lengthsPath: `${j.partStem}.lengths`,
-  }));
-  try {
-    const entry = new URL('./tokenize-worker.js', import.meta.url);
-    const settled = await Promise.allSettled(
-      jobs.map((job) =>
-        inline
-          ? tokenizeRange(job, tokenizer)
-          : runInWorker<TokenizeRangeResult>(entry, { job, modelDir: tokenizer.modelDir }, options.signal),
-      ),
-    );
-    const results: TokenizeRangeResult[] = [];
-    for (const s of settled) {
-      if (s.status === 'rejected') throw s.reason;
-      results.push(s.value);
-    }
+  return fanOutRanges({
+    path: datasetPath,
+    size,
+    concurrency: options.concurrency,
+    parallelThreshold: options.parallelThreshold,
+    signal: options.signal,
+    partStem: partStemFor(shardPath),
+    job: ({ start, end }, partStem): TokenizeRangeJob => ({ datasetPath, start, end, format: detected.format, partStem: partStem! }),
+    inline: (job) => tokenizeRange(job, tokenizer),
+    worker: { entry: new URL('./tokenize-worker.js', import.meta.url), input: (job) => ({ job, modelDir: tokenizer.modelDir }) },
+    finish: finishTokenization,
+  });
+
+  async function finishTokenization(results: TokenizeRangeResult[]): Promise<ShardSummary & { cached: boolean }> {
     let offset = 0;
     for (const r of results) {
       if (r.failure)
-        throw new DatasetError('dataset_invalid', `line ${offset + r.failure.line} is not a valid example: ${r.failure.message}`, {
-          line: offset + r.failure.line,
-        });
+        throw new DatasetError(
+          'dataset_invalid',
+          `line ${offset + r.failure.line} is not a valid example: ${sanitizeText(r.failure.message, 500)}`,
+          {
+            line: offset + r.failure.line,
+          },
+        );
       offset += r.lines;
     }
     if (results.every((r) => r.part.examples === 0)) throw new DatasetError('dataset_invalid', 'the dataset holds no examples');
@@ -102,8 +87,6 @@ export async function tokenizeToShard(
       },
     );
     return { ...summary, cached: false };
-  } finally {
-    for (const files of partFiles) ShardPartWriter.remove(files);
   }
 }
 

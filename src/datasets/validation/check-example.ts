@@ -1,24 +1,6 @@
 import type { DatasetFormat, MessagesPerRole, ValidationErrorCode } from './validation-report.js';
 
-/** A chat message as the template sees it. */
-export interface ChatMessage {
-  role: 'system' | 'user' | 'assistant' | 'tool';
-  content?: string | null;
-  /** 0 excludes an assistant message from the loss; absent means 1. */
-  weight?: 0 | 1;
-  name?: string;
-  tool_calls?: unknown[];
-  tool_call_id?: string;
-}
-export interface ChatExample {
-  messages: ChatMessage[];
-  tools?: unknown[];
-}
-export interface CompletionExample {
-  prompt: string;
-  completion: string;
-}
-export type Example = ChatExample | CompletionExample;
+export type { ChatExample, ChatMessage, CompletionExample, Example } from '../../tokenizer/example.js';
 
 /** A finding on one line, before the line number is attached. */
 export interface LineIssue {

@@ -1,6 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import { shapeOf } from './check-example.js';
-import { scanLines } from './line-scanner.js';
+import { scanLines } from '../line-scanner.js';
 import type { DatasetFormat } from './validation-report.js';
 
 /**

@@ -1,6 +1,5 @@
+import { hasLoneSurrogate } from '../../text/sanitize-text.js';
 import type { LineIssue } from './check-example.js';
-
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /**
  * Lone UTF-16 surrogates written as JSON escapes (`"\ud800"`). JSON.parse accepts
@@ -13,7 +12,7 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
 export function findLoneSurrogates(lineText: string, value: unknown, issues: LineIssue[]): void {
   if (lineText.indexOf('\\u') === -1 || !/\\u[dD][89a-fA-F]/.test(lineText)) return;
   walkStrings(value, null, (field, s) => {
-    if (LONE_SURROGATE.test(s)) {
+    if (hasLoneSurrogate(s)) {
       issues.push({
         code: 'invalid_utf8',
         field,
@@ -30,7 +29,7 @@ function walkStrings(value: unknown, path: string | null, visit: (field: string 
   else if (isPlainObject(value)) {
     for (const [k, v] of Object.entries(value)) {
       const child = path === null ? k : `${path}.${k}`;
-      if (LONE_SURROGATE.test(k)) visit(child, k);
+      if (hasLoneSurrogate(k)) visit(child, k);
       walkStrings(v, child, visit);
     }
   }

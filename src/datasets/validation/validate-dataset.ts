@@ -1,15 +1,13 @@
 import { mkdir, stat } from 'node:fs/promises';
-import { availableParallelism } from 'node:os';
 import { dirname } from 'node:path';
+import type { ModelTokenizer } from '../../tokenizer/model-tokenizer.js';
 import { DatasetError } from '../dataset-error.js';
-import { ShardPartWriter } from '../shard-writer.js';
+import { fanOutRanges } from '../fan-out.js';
+import { finishShard, partStemFor, readCachedShard } from '../shards/finish-shard.js';
 import { formatBytes } from '../storage.js';
-import { finishShard, partStemFor, readCachedShard } from '../tokenization/finish-shard.js';
-import type { ModelTokenizer } from '../tokenization/model-tokenizer.js';
-import { runInWorker } from '../worker-pool.js';
 import { detectFormat } from './detect-format.js';
-import { splitAtNewlines } from './line-scanner.js';
 import { mergeRanges } from './merge-ranges.js';
+import { sniffEncoding } from './sniff-encoding.js';
 import { validateRange } from './validate-range.js';
 import type { RangeJob, RangeResult } from './validate-range.js';
 import type { ValidateWorkerInput } from './validate-worker.js';
@@ -59,6 +57,8 @@ export async function validateDataset(path: string, options: ValidateOptions = {
       message: `the file is ${formatBytes(size)}, over the ${formatBytes(limits.maxBytes)} limit`,
     });
   }
+  const encoding = await sniffEncoding(path, size);
+  if (encoding) return fileReport(size, encoding);
   const detected = await detectFormat(path, size, limits.maxLineBytes);
   const format = detected?.format ?? 'chat';
   if (tokenizer && format === 'chat' && !tokenizer.hasChatTemplate) {
@@ -68,37 +68,23 @@ export async function validateDataset(path: string, options: ValidateOptions = {
   const cachedShard = shardPath ? await readCachedShard(shardPath) : null;
   const stem = shardPath && !cachedShard ? partStemFor(shardPath) : null;
   if (stem) await mkdir(dirname(stem), { recursive: true });
-  const job = (start: number, end: number, i: number): RangeJob => ({
+  return fanOutRanges({
     path,
-    start,
-    end,
-    format,
-    formatLine: detected?.line ?? null,
-    limits,
-    partStem: stem && `${stem}.${i}`,
+    size,
+    concurrency: options.concurrency,
+    parallelThreshold: options.parallelThreshold,
+    signal: options.signal,
+    partStem: stem,
+    job: ({ start, end }, partStem): RangeJob => ({ path, start, end, format, formatLine: detected?.line ?? null, limits, partStem }),
+    inline: (job) => validateRange(job, tokenizer),
+    worker: {
+      entry: new URL('./validate-worker.js', import.meta.url),
+      input: (job) => ({ job, modelDir: tokenizer?.modelDir ?? null }) satisfies ValidateWorkerInput,
+    },
+    finish: finishReport,
   });
-  // Without an explicit concurrency, ranges are at least 1 MB: smaller ones are not worth a thread.
-  const threads = Math.max(1, options.concurrency ?? Math.min(availableParallelism(), 8, Math.ceil(size / (1 << 20))));
-  const inline = size < (options.parallelThreshold ?? 8 << 20) || threads === 1;
-  const ranges = inline ? [{ start: 0, end: size }] : await splitAtNewlines(path, size, threads);
-  try {
-    const entry = new URL('./validate-worker.js', import.meta.url);
-    const settled = await Promise.allSettled(
-      ranges.map(({ start, end }, i) =>
-        inline
-          ? validateRange(job(start, end, i), tokenizer)
-          : runInWorker<RangeResult>(
-              entry,
-              { job: job(start, end, i), modelDir: tokenizer?.modelDir ?? null } satisfies ValidateWorkerInput,
-              options.signal,
-            ),
-      ),
-    );
-    const results: RangeResult[] = [];
-    for (const s of settled) {
-      if (s.status === 'rejected') throw s.reason;
-      results.push(s.value);
-    }
+
+  async function finishReport(results: RangeResult[]): Promise<ValidationReport> {
     const report = mergeRanges(results, size, limits, detected?.format ?? null);
     if (shardPath && report.ok && report.stats.tokens) {
       const identity = {
@@ -116,11 +102,6 @@ export async function validateDataset(path: string, options: ValidateOptions = {
         ));
     }
     return report;
-  } finally {
-    if (stem)
-      ranges.forEach((_, i) =>
-        ShardPartWriter.remove({ tokensPath: `${stem}.${i}.tokens`, maskPath: `${stem}.${i}.mask`, lengthsPath: `${stem}.${i}.lengths` }),
-      );
   }
 }
 

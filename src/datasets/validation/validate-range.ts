@@ -1,14 +1,14 @@
 import { isUtf8 } from 'node:buffer';
 import { hash } from 'node:crypto';
-import { isDatasetError } from '../dataset-error.js';
-import { ShardPartWriter } from '../shard-writer.js';
-import type { ShardPart } from '../shard-writer.js';
-import type { ModelTokenizer } from '../tokenization/model-tokenizer.js';
+import { asDatasetError } from '../dataset-error.js';
+import { ShardPartWriter } from '../shards/shard-writer.js';
+import type { ShardPart } from '../shards/shard-writer.js';
+import type { ModelTokenizer } from '../../tokenizer/model-tokenizer.js';
 import { checkExample } from './check-example.js';
 import { findLoneSurrogates } from './lone-surrogates.js';
 import type { Example, LineIssue } from './check-example.js';
-import { scanLines } from './line-scanner.js';
-import type { LineSink } from './line-scanner.js';
+import { scanLines } from '../line-scanner.js';
+import type { LineSink } from '../line-scanner.js';
 import { REPORTED_ISSUES_CAP } from './validation-report.js';
 import type { DatasetFormat, MessagesPerRole, ValidationErrorCode, ValidationIssue, ValidationLimits } from './validation-report.js';
 
@@ -128,7 +128,15 @@ export async function validateRange(job: RangeJob, tokenizer: ModelTokenizer | n
       try {
         value = JSON.parse(text);
       } catch (err) {
-        error(line, { code: 'invalid_json', field: null, message: `not valid JSON: ${(err as Error).message}` });
+        const nul = bytes.indexOf(0);
+        error(line, {
+          code: 'invalid_json',
+          field: null,
+          message:
+            nul >= 0
+              ? `not valid JSON: a raw NUL byte (0x00) at byte ${nul + 1} of the line; JSON allows no raw control characters (write \\u0000 inside a string)`
+              : `not valid JSON: ${(err as Error).message}`,
+        });
         return;
       }
       lineIssues.length = 0;
@@ -168,11 +176,12 @@ export async function validateRange(job: RangeJob, tokenizer: ModelTokenizer | n
             }
           }
         } catch (err) {
-          if (!isDatasetError(err)) throw err;
+          const expected = asDatasetError(err);
+          if (!expected) throw err;
           lineIssues.push({
             code: 'template_error',
             field: null,
-            message: `the model's chat template cannot render this example: ${err.message}`,
+            message: `the model's chat template cannot render this example: ${expected.message}`,
           });
           valid = false;
         }

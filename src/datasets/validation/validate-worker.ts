@@ -1,5 +1,5 @@
 /** Worker entry: validates one byte range (see validate-dataset.ts). */
-import { loadModelTokenizer } from '../tokenization/model-tokenizer.js';
+import { loadTrainingTokenizer } from '../../tokenizer/model-tokenizer.js';
 import { serveWorker } from '../worker-pool.js';
 import { validateRange } from './validate-range.js';
 import type { RangeJob, RangeResult } from './validate-range.js';
@@ -11,6 +11,6 @@ export interface ValidateWorkerInput {
 }
 
 serveWorker<ValidateWorkerInput, RangeResult>(async ({ job, modelDir }) => {
-  const tokenizer = modelDir === null ? null : await loadModelTokenizer(modelDir);
+  const tokenizer = modelDir === null ? null : await loadTrainingTokenizer(modelDir);
   return validateRange(job, tokenizer);
 });

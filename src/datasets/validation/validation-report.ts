@@ -1,4 +1,6 @@
-import type { ShardSummary } from '../tokenization/shard-summary.js';
+import type { LengthHistogram, ShardSummary } from '../shards/shard-summary.js';
+
+export type { LengthHistogram };
 
 /**
  * The shapes a validation run reports. Line numbers are 1-based physical lines of
@@ -26,6 +28,10 @@ export const VALIDATION_ERROR_CODES = [
   'invalid_value',
   /** The model's chat template refused the example (only when validating with a tokenizer). */
   'template_error',
+  /** The file is UTF-16 or UTF-32 text (with or without a byte-order mark), not UTF-8. */
+  'unsupported_encoding',
+  /** The file is binary: compressed, an archive, Parquet, or mostly control bytes. */
+  'binary_file',
 ] as const;
 export type ValidationErrorCode = (typeof VALIDATION_ERROR_CODES)[number];
 
@@ -86,9 +92,6 @@ export interface MessagesPerRole {
   assistant: number;
   tool: number;
 }
-
-/** Sorted `[tokens, count]` pairs: exact, and small (one pair per distinct length). */
-export type LengthHistogram = Array<[length: number, count: number]>;
 
 export interface TokenStats {
   total: number;

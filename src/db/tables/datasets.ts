@@ -40,10 +40,19 @@ export interface DatasetTokenizationsTable {
   created_at: CreatedAt;
 }
 
-/** Tables owned by the datasets domain (migrations/0003-datasets.ts). */
+/** A tokenization in progress: `holder` renews `expires_at` by heartbeat (migrations/0010-dataset-leases.ts). */
+export interface DatasetTokenizationLeasesTable {
+  sha256: string;
+  tokenizer_key: string;
+  holder: string;
+  expires_at: Timestamp;
+}
+
+/** Tables owned by the datasets domain (migrations/0003-datasets.ts, 0010-dataset-leases.ts). */
 export interface DatasetTables {
   datasets: DatasetsTable;
   dataset_tokenizations: DatasetTokenizationsTable;
+  dataset_tokenization_leases: DatasetTokenizationLeasesTable;
 }
 
 export type Dataset = Selectable<DatasetsTable>;

@@ -1,6 +1,9 @@
 import { builder, type principalOf } from '../builder.js';
 import { payload } from '../errors.js';
 import { ErrorInterface } from '../errors.js';
+import { listingConnection } from '../connection.js';
+import { ledgerListing } from '../../billing/listing.js';
+import type { ListedError } from '../errors.js';
 import { AccountRef } from './account.js';
 import type { LedgerEntry } from '../../db/schema.js';
 import { parseUsd } from '../../errors.js';
@@ -22,20 +25,11 @@ builder.objectFields(AccountRef, (t) => ({
   ledger: t.connection({
     type: LedgerEntryRef,
     description: 'The account ledger, newest first. The balance is the sum of its amounts.',
-    resolve: async (account, args, ctx) => {
-      const first = args.first ?? 50;
-      const after = args.after ? BigInt(Buffer.from(args.after, 'base64url').toString()) : null;
-      const page = await ctx.services.billing.ledger(account.id, { first, after });
-      return {
-        edges: page.entries.map((entry) => ({ cursor: Buffer.from(entry.seq.toString()).toString('base64url'), node: entry })),
-        pageInfo: {
-          hasNextPage: page.hasNextPage,
-          hasPreviousPage: after !== null,
-          startCursor: page.entries[0] ? Buffer.from(page.entries[0].seq.toString()).toString('base64url') : null,
-          endCursor: page.entries.at(-1) ? Buffer.from(page.entries.at(-1)!.seq.toString()).toString('base64url') : null,
-        },
-      };
-    },
+    resolve: (account, args, ctx) =>
+      listingConnection(ledgerListing, args, async (page) => {
+        const { entries, hasNextPage } = await ctx.services.billing.ledger(account.id, page);
+        return { items: entries, hasNextPage };
+      }),
   }),
 }));
 
@@ -48,11 +42,11 @@ const TopUpAccountInput = builder.inputType('TopUpAccountInput', {
 });
 
 const TopUpAccountPayload = builder
-  .objectRef<{ account?: Awaited<ReturnType<typeof loadAccount>>; errors: Error[] }>('TopUpAccountPayload')
+  .objectRef<{ account?: Awaited<ReturnType<typeof loadAccount>>; errors: ListedError[] }>('TopUpAccountPayload')
   .implement({
     fields: (t) => ({
       account: t.field({ type: AccountRef, nullable: true, resolve: (p) => p.account ?? null }),
-      errors: t.field({ type: [ErrorInterface], resolve: (p) => p.errors as never }),
+      errors: t.field({ type: [ErrorInterface], resolve: (p) => p.errors }),
     }),
   });
 

@@ -1,9 +1,9 @@
-import { resolveCursorConnection } from '@pothos/plugin-relay';
-import type { ResolveCursorConnectionArgs } from '@pothos/plugin-relay';
 import { builder, principalOf } from '../builder.js';
 import { ErrorInterface, payload } from '../errors.js';
+import { listingConnection } from '../connection.js';
+import { datasetListing } from '../../datasets/listing.js';
+import type { ListedError } from '../errors.js';
 import type { Dataset } from '../../db/tables/datasets.js';
-import type { DomainError } from '../../errors.js';
 import { lengthHistogram } from '../../datasets/length-histogram.js';
 import type { LengthBucket } from '../../datasets/length-histogram.js';
 
@@ -129,14 +129,14 @@ const CreateDatasetFromPathInput = builder.inputType('CreateDatasetFromPathInput
   }),
 });
 
-const UploadDatasetPayload = builder.objectRef<{ dataset?: Dataset; errors: DomainError[] }>('UploadDatasetPayload').implement({
+const UploadDatasetPayload = builder.objectRef<{ dataset?: Dataset; errors: ListedError[] }>('UploadDatasetPayload').implement({
   fields: (t) => ({
     dataset: t.field({ type: DatasetRef, nullable: true, resolve: (p) => p.dataset ?? null }),
     errors: t.field({ type: [ErrorInterface], resolve: (p) => p.errors }),
   }),
 });
 
-const DeleteDatasetPayload = builder.objectRef<{ deletedId?: string; errors: DomainError[] }>('DeleteDatasetPayload').implement({
+const DeleteDatasetPayload = builder.objectRef<{ deletedId?: string; errors: ListedError[] }>('DeleteDatasetPayload').implement({
   fields: (t) => ({
     deletedId: t.id({ nullable: true, resolve: (p) => p.deletedId ?? null }),
     errors: t.field({ type: [ErrorInterface], resolve: (p) => p.errors }),
@@ -155,14 +155,12 @@ builder.queryFields((t) => ({
     description: 'Your datasets, newest first.',
     args: { status: t.arg({ type: DatasetStatusEnum }) },
     resolve: (_root, args, ctx) =>
-      resolveCursorConnection({ args, toCursor: (d: Dataset) => d.id }, async ({ after, limit, inverted }: ResolveCursorConnectionArgs) => {
-        if (inverted) return [];
-        const page = await ctx.services.datasets.list(principalOf(ctx).accountId, {
-          first: limit,
-          after: after ?? null,
+      listingConnection(datasetListing, args, async (page) => {
+        const { datasets, hasNextPage } = await ctx.services.datasets.list(principalOf(ctx).accountId, {
+          ...page,
           ...(args.status ? { status: args.status } : {}),
         });
-        return page.datasets;
+        return { items: datasets, hasNextPage };
       }),
   }),
 }));

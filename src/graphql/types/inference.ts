@@ -1,10 +1,10 @@
 import { builder, principalOf } from '../builder.js';
 import type { GraphQLContext } from '../builder.js';
 import { ErrorInterface, payload } from '../errors.js';
+import type { ListedError } from '../errors.js';
 import { ModelRef } from './model.js';
 import type { Deployment } from '../../db/tables/inference.js';
 import { InvalidInputError } from '../../errors.js';
-import type { DomainError } from '../../errors.js';
 import { chatMessages } from '../../inference/params.js';
 import type { GenerateRequest, GenerationResult } from '../../inference/service.js';
 
@@ -36,14 +36,14 @@ builder.node(DeploymentRef, {
   }),
 });
 
-const DeployModelPayload = builder.objectRef<{ deployment?: Deployment; errors: DomainError[] }>('DeployModelPayload').implement({
+const DeployModelPayload = builder.objectRef<{ deployment?: Deployment; errors: ListedError[] }>('DeployModelPayload').implement({
   fields: (t) => ({
     deployment: t.field({ type: DeploymentRef, nullable: true, resolve: (p) => p.deployment ?? null }),
     errors: t.field({ type: [ErrorInterface], resolve: (p) => p.errors }),
   }),
 });
 
-const UndeployModelPayload = builder.objectRef<{ deployment?: Deployment; errors: DomainError[] }>('UndeployModelPayload').implement({
+const UndeployModelPayload = builder.objectRef<{ deployment?: Deployment; errors: ListedError[] }>('UndeployModelPayload').implement({
   fields: (t) => ({
     deployment: t.field({ type: DeploymentRef, nullable: true, resolve: (p) => p.deployment ?? null }),
     errors: t.field({ type: [ErrorInterface], resolve: (p) => p.errors }),
@@ -84,7 +84,7 @@ const CompletionRef = builder.objectRef<GenerationResult>('Completion').implemen
   }),
 });
 
-const GeneratePayload = builder.objectRef<{ completion?: GenerationResult; errors: DomainError[] }>('GeneratePayload').implement({
+const GeneratePayload = builder.objectRef<{ completion?: GenerationResult; errors: ListedError[] }>('GeneratePayload').implement({
   fields: (t) => ({
     completion: t.field({ type: CompletionRef, nullable: true, resolve: (p) => p.completion ?? null }),
     errors: t.field({ type: [ErrorInterface], resolve: (p) => p.errors }),

@@ -1,13 +1,32 @@
-import { resolveCursorConnection } from '@pothos/plugin-relay';
-import type { ResolveCursorConnectionArgs } from '@pothos/plugin-relay';
 import { builder, principalOf } from '../builder.js';
 import type { Model as ModelRow } from '../../db/schema.js';
-import { modelCursor } from '../../catalog/service.js';
+import { modelListing } from '../../catalog/listing.js';
+import { listingConnection } from '../connection.js';
 import { ErrorInterface, payload } from '../errors.js';
+import type { ListedError } from '../errors.js';
 import { InvalidInputError, parseUsd } from '../../errors.js';
-import type { DomainError } from '../../errors.js';
+import { IMPORTED_MODEL_DEFAULTS, effectiveTrainingDefaults } from '../../catalog/training-defaults.js';
+import type { TrainingDefaults } from '../../catalog/training-defaults.js';
 
 export const ModelRef = builder.objectRef<ModelRow>('Model');
+
+const LearningRateByMethodRef = builder.objectRef<TrainingDefaults['learningRate']>('LearningRateByMethod').implement({
+  description: 'A peak learning rate per fine-tuning method.',
+  fields: (t) =>
+    Object.fromEntries(Object.keys(IMPORTED_MODEL_DEFAULTS.learningRate).map((method) => [method, t.exposeFloat(method as 'LORA')])),
+});
+
+const TrainingDefaultsRef = builder.objectRef<TrainingDefaults>('TrainingDefaults').implement({
+  description: 'What "auto" hyperparameters start from for this model (docs/training.md, "How auto is decided").',
+  fields: (t) => ({
+    learningRate: t.field({ type: LearningRateByMethodRef, resolve: (d) => d.learningRate }),
+    targetExamples: t.exposeInt('targetExamples', {
+      description: 'Auto epochs aim at about this many examples seen: clamp(ceil(targetExamples / examples), minEpochs, maxEpochs).',
+    }),
+    minEpochs: t.exposeInt('minEpochs'),
+    maxEpochs: t.exposeInt('maxEpochs'),
+  }),
+});
 
 builder.node(ModelRef, {
   description: 'A model in the catalog: a base model, or a model fine-tuned by your account.',
@@ -28,6 +47,7 @@ builder.node(ModelRef, {
       nullable: true,
       resolve: (m, _args, ctx) => (m.base_model_id ? ctx.services.catalog.findModel(principalOf(ctx).accountId, m.base_model_id) : null),
     }),
+    trainingDefaults: t.field({ type: TrainingDefaultsRef, resolve: (m) => effectiveTrainingDefaults(m.training_defaults) }),
     createdAt: t.expose('created_at', { type: 'DateTime' }),
   }),
 });
@@ -36,7 +56,7 @@ builder.queryFields((t) => ({
   fineTunableModels: t.field({
     type: [ModelRef],
     description: 'Models you can fine-tune.',
-    // Synchronous when the listing is cached: the plain-query fast path then runs without a promise.
+    // From the listing cache without a promise while it is fresh.
     resolve: (_root, _args, ctx) => {
       const accountId = principalOf(ctx).accountId;
       return (
@@ -56,18 +76,13 @@ builder.queryFields((t) => ({
     description: 'Every model you can see: base models and your fine-tuned ones, oldest first.',
     args: { fineTunable: t.arg.boolean() },
     resolve: (_root, args, ctx) =>
-      resolveCursorConnection(
-        { args, toCursor: (model: ModelRow) => modelCursor(model) },
-        async ({ after, limit, inverted }: ResolveCursorConnectionArgs) => {
-          if (inverted) return [];
-          const page = await ctx.services.catalog.listModels(principalOf(ctx).accountId, {
-            first: limit,
-            after: after ?? null,
-            ...(args.fineTunable != null ? { fineTunable: args.fineTunable } : {}),
-          });
-          return page.models;
-        },
-      ),
+      listingConnection(modelListing, args, async (page) => {
+        const { models, hasNextPage } = await ctx.services.catalog.listModels(principalOf(ctx).accountId, {
+          ...page,
+          ...(args.fineTunable != null ? { fineTunable: args.fineTunable } : {}),
+        });
+        return { items: models, hasNextPage };
+      }),
   }),
 }));
 
@@ -79,7 +94,7 @@ const SetModelPricesInput = builder.inputType('SetModelPricesInput', {
   }),
 });
 
-const SetModelPricesPayload = builder.objectRef<{ model?: ModelRow; errors: DomainError[] }>('SetModelPricesPayload').implement({
+const SetModelPricesPayload = builder.objectRef<{ model?: ModelRow; errors: ListedError[] }>('SetModelPricesPayload').implement({
   fields: (t) => ({
     model: t.field({ type: ModelRef, nullable: true, resolve: (p) => p.model ?? null }),
     errors: t.field({ type: [ErrorInterface], resolve: (p) => p.errors }),

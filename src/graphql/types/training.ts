@@ -1,15 +1,17 @@
 import { builder, principalOf } from '../builder.js';
-import type { GraphQLContext } from '../builder.js';
 import { ErrorInterface, payload } from '../errors.js';
+import { listingConnection } from '../connection.js';
+import { trainingEventListing, trainingJobListing } from '../../training/listings.js';
+import type { ListedError } from '../errors.js';
 import { ModelRef } from './model.js';
 import { DatasetRef } from './dataset.js';
 import type { TrainingEvent, TrainingJob } from '../../db/tables/training.js';
-import type { DomainError } from '../../errors.js';
 import type { Estimate, StartFineTuneRequest } from '../../training/start-job.js';
 import type { ResolvedHyperparameters } from '../../training/hyperparameters.js';
 import type { JobCheckpoint } from '../../training/checkpoints.js';
 import { STOP_WAIT_MS } from '../../training/job-control.js';
 import type { LossCurve } from '../../training/loss-curve.js';
+import { HyperparametersInput, HyperparametersRef } from './hyperparameters.js';
 
 export const TrainingStatusEnum = builder.enumType('TrainingStatus', {
   values: {
@@ -29,32 +31,6 @@ const FineTuneMethodEnum = builder.enumType('FineTuneMethod', {
   values: { LORA: { description: 'Low-rank adapters (default).' }, FULL: { description: 'All weights.' } } as const,
 });
 
-const LrSchedulerEnum = builder.enumType('LrScheduler', { values: ['cosine', 'linear', 'constant'] as const });
-
-const HyperparametersInput = builder.inputType('HyperparametersInput', {
-  description: 'Every field is optional; absent or null means "auto" (see docs/training.md).',
-  fields: (t) => ({
-    epochs: t.int(),
-    batchSize: t.int({ description: 'Packed sequences per optimizer step.' }),
-    learningRate: t.float(),
-    lrScheduler: t.field({ type: LrSchedulerEnum }),
-    warmupSteps: t.int(),
-    warmupRatio: t.float(),
-    weightDecay: t.float(),
-    maxGradNorm: t.float(),
-    seed: t.int(),
-    maxSeqLength: t.int(),
-    packing: t.boolean(),
-    loraRank: t.int(),
-    loraAlpha: t.float(),
-    loraDropout: t.float(),
-    loraTargetModules: t.stringList(),
-    evalEvery: t.int({ description: 'Evaluate on the validation dataset every N steps (needs validationDataset).' }),
-    earlyStoppingPatience: t.int({ description: 'Stop after N evaluations without improvement.' }),
-    checkpointEvery: t.int({ description: 'Checkpoint every N steps (default 50).' }),
-  }),
-});
-
 export const StartFineTuneInput = builder.inputType('StartFineTuneInput', {
   fields: (t) => ({
     baseModel: t.id({ required: true }),
@@ -66,30 +42,6 @@ export const StartFineTuneInput = builder.inputType('StartFineTuneInput', {
     webhookUrl: t.string({ description: 'Called with training.* events for this job, signed with your account webhook secret.' }),
     idempotencyKey: t.string({ description: 'Retrying with the same key returns the same job and reserves once.' }),
     priority: t.int({ description: 'Higher runs first (−100…100, default 0).' }),
-  }),
-});
-
-const HyperparametersRef = builder.objectRef<ResolvedHyperparameters>('Hyperparameters').implement({
-  description: 'The hyperparameters the job runs with, "auto" values decided.',
-  fields: (t) => ({
-    epochs: t.exposeInt('epochs'),
-    batchSize: t.exposeInt('batchSize'),
-    learningRate: t.exposeFloat('learningRate'),
-    lrScheduler: t.exposeString('lrScheduler'),
-    warmupSteps: t.exposeInt('warmupSteps', { nullable: true }),
-    warmupRatio: t.exposeFloat('warmupRatio', { nullable: true }),
-    weightDecay: t.exposeFloat('weightDecay'),
-    maxGradNorm: t.exposeFloat('maxGradNorm'),
-    seed: t.exposeInt('seed'),
-    maxSeqLength: t.exposeInt('maxSeqLength'),
-    packing: t.exposeBoolean('packing'),
-    loraRank: t.exposeInt('loraRank'),
-    loraAlpha: t.exposeFloat('loraAlpha'),
-    loraDropout: t.exposeFloat('loraDropout'),
-    loraTargetModules: t.exposeStringList('loraTargetModules'),
-    evalEvery: t.exposeInt('evalEvery', { nullable: true }),
-    earlyStoppingPatience: t.exposeInt('earlyStoppingPatience', { nullable: true }),
-    checkpointEvery: t.exposeInt('checkpointEvery'),
   }),
 });
 
@@ -176,32 +128,6 @@ const TrainingStepRef = builder.objectRef<TrainingEvent>('TrainingStep').impleme
   }),
 });
 
-/** A page of a job's stored events (cursor = the event's sequence number). */
-async function eventConnection(
-  ctx: GraphQLContext,
-  jobId: string,
-  args: { first?: number | null; after?: string | null },
-  types: TrainingEvent['type'][] | undefined,
-) {
-  const first = Math.min(args.first ?? 100, 1000);
-  const after = args.after ? Number(Buffer.from(args.after, 'base64url').toString()) : 0;
-  const page = await ctx.services.training.events(principalOf(ctx).accountId, jobId, {
-    afterSeq: after,
-    limit: first,
-    ...(types ? { types } : {}),
-  });
-  const cursor = (e: TrainingEvent) => Buffer.from(String(e.seq)).toString('base64url');
-  return {
-    edges: page.events.map((e) => ({ cursor: cursor(e), node: e })),
-    pageInfo: {
-      hasNextPage: page.hasNextPage,
-      hasPreviousPage: after > 0,
-      startCursor: page.events[0] ? cursor(page.events[0]) : null,
-      endCursor: page.events.at(-1) ? cursor(page.events.at(-1)!) : null,
-    },
-  };
-}
-
 export const TrainingJobRef = builder.objectRef<TrainingJob>('TrainingJob');
 
 builder.node(TrainingJobRef, {
@@ -250,14 +176,27 @@ builder.node(TrainingJobRef, {
     steps: t.connection({
       type: TrainingStepRef,
       description: 'The loss curve: every step, in order.',
-      resolve: (j, args, ctx) => eventConnection(ctx, j.id, args, ['step']),
+      resolve: (j, args, ctx) =>
+        listingConnection(trainingEventListing, args, async (page) => {
+          const { events, hasNextPage } = await ctx.services.training.events(principalOf(ctx).accountId, j.id, {
+            ...page,
+            types: ['step'],
+          });
+          return { items: events, hasNextPage };
+        }),
     }),
     events: t.connection({
       type: TrainingProgressRef,
       description: 'Stored events in order (the event log); `kinds` filters them (default: every kind).',
       args: { kinds: t.arg({ type: [TrainingEventKindEnum] }) },
       resolve: (j, args, ctx) =>
-        eventConnection(ctx, j.id, args, args.kinds?.length ? args.kinds.map((k) => k.toLowerCase() as TrainingEvent['type']) : undefined),
+        listingConnection(trainingEventListing, args, async (page) => {
+          const { events, hasNextPage } = await ctx.services.training.events(principalOf(ctx).accountId, j.id, {
+            ...page,
+            types: args.kinds?.length ? args.kinds.map((k) => k.toLowerCase() as TrainingEvent['type']) : undefined,
+          });
+          return { items: events, hasNextPage };
+        }),
     }),
     lossCurve: t.field({
       type: LossCurveRef,
@@ -345,7 +284,7 @@ const CostEstimateRef = builder.objectRef<Estimate>('CostEstimate').implement({
   }),
 });
 
-const StartFineTunePayload = builder.objectRef<{ job?: TrainingJob; errors: DomainError[] }>('StartFineTunePayload').implement({
+const StartFineTunePayload = builder.objectRef<{ job?: TrainingJob; errors: ListedError[] }>('StartFineTunePayload').implement({
   fields: (t) => ({
     job: t.field({ type: TrainingJobRef, nullable: true, resolve: (p) => p.job ?? null }),
     errors: t.field({ type: [ErrorInterface], resolve: (p) => p.errors }),
@@ -354,7 +293,7 @@ const StartFineTunePayload = builder.objectRef<{ job?: TrainingJob; errors: Doma
 
 /** `{ job, errors }`: what cancelTraining, pauseTraining and resumeTraining answer. */
 const jobPayload = (name: string) =>
-  builder.objectRef<{ job?: TrainingJob; errors: DomainError[] }>(name).implement({
+  builder.objectRef<{ job?: TrainingJob; errors: ListedError[] }>(name).implement({
     fields: (t) => ({
       job: t.field({ type: TrainingJobRef, nullable: true, resolve: (p) => p.job ?? null }),
       errors: t.field({ type: [ErrorInterface], resolve: (p) => p.errors }),
@@ -365,9 +304,13 @@ const CancelTrainingPayload = jobPayload('CancelTrainingPayload');
 const PauseTrainingPayload = jobPayload('PauseTrainingPayload');
 const ResumeTrainingPayload = jobPayload('ResumeTrainingPayload');
 
-/** GraphQL input → the domain request (null-valued fields mean "auto"/absent). */
+/**
+ * GraphQL input → the domain request. Top-level nulls mean absent; hyperparameters go as
+ * given, for the domain to check (a JSON round trip here once turned a literal `1e400`,
+ * which graphql-js reads as Infinity, into null, i.e. "auto").
+ */
 export function toStartRequest(input: Record<string, unknown>): StartFineTuneRequest {
-  return JSON.parse(JSON.stringify(input, (_k, v) => (v === null ? undefined : v))) as StartFineTuneRequest;
+  return Object.fromEntries(Object.entries(input).filter(([, v]) => v !== null && v !== undefined)) as unknown as StartFineTuneRequest;
 }
 
 builder.queryFields((t) => ({
@@ -381,23 +324,14 @@ builder.queryFields((t) => ({
     type: TrainingJobRef,
     description: 'Your jobs, newest first.',
     args: { status: t.arg({ type: TrainingStatusEnum }) },
-    resolve: async (_root, args, ctx) => {
-      const after = args.after ?? null;
-      const page = await ctx.services.training.list(principalOf(ctx).accountId, {
-        first: args.first ?? 20,
-        after,
-        status: args.status ?? null,
-      });
-      return {
-        edges: page.jobs.map((j) => ({ cursor: j.id, node: j })),
-        pageInfo: {
-          hasNextPage: page.hasNextPage,
-          hasPreviousPage: after !== null,
-          startCursor: page.jobs[0]?.id ?? null,
-          endCursor: page.jobs.at(-1)?.id ?? null,
-        },
-      };
-    },
+    resolve: (_root, args, ctx) =>
+      listingConnection(trainingJobListing, args, async (page) => {
+        const { jobs, hasNextPage } = await ctx.services.training.list(principalOf(ctx).accountId, {
+          ...page,
+          status: args.status ?? null,
+        });
+        return { items: jobs, hasNextPage };
+      }),
   }),
   estimateFineTuneCost: t.field({
     type: CostEstimateRef,

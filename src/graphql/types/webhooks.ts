@@ -1,7 +1,9 @@
-import { resolveCursorConnection } from '@pothos/plugin-relay';
-import type { ResolveCursorConnectionArgs } from '@pothos/plugin-relay';
 import { builder, principalOf } from '../builder.js';
 import { ErrorInterface, payload } from '../errors.js';
+import { listingConnection } from '../connection.js';
+import type { ConnectionArgs } from '../connection.js';
+import { webhookDeliveryListing, webhookEndpointListing } from '../../webhooks/listings.js';
+import type { ListedError } from '../errors.js';
 import { AccountRef } from './account.js';
 import type { DomainError } from '../../errors.js';
 import { webhookEventTypes } from '../../webhooks/event-types.js';
@@ -97,24 +99,13 @@ WebhookDeliveryRef.implement({
   }),
 });
 
-type DeliveriesArgs = { first?: number | null; after?: string | null; last?: number | null; before?: string | null };
-
 function deliveriesConnection(
   ctx: Parameters<typeof principalOf>[0],
-  args: DeliveriesArgs,
+  args: ConnectionArgs,
   filter: { endpointId: string | null; jobId: string | null; status: WebhookDelivery['status'] | null },
 ) {
-  return resolveCursorConnection(
-    { args, toCursor: (d: WebhookDelivery) => d.id },
-    async ({ after, limit, inverted }: ResolveCursorConnectionArgs) => {
-      if (inverted) return [];
-      const page = await ctx.services.webhooks.listDeliveries(principalOf(ctx).accountId, {
-        ...filter,
-        first: limit,
-        after: after ?? null,
-      });
-      return page.items;
-    },
+  return listingConnection(webhookDeliveryListing, args, (page) =>
+    ctx.services.webhooks.listDeliveries(principalOf(ctx).accountId, { ...filter, ...page }),
   );
 }
 
@@ -160,14 +151,7 @@ builder.queryFields((t) => ({
     type: WebhookEndpointRef,
     description: 'Your webhook endpoints, oldest first.',
     resolve: (_root, args, ctx) =>
-      resolveCursorConnection(
-        { args, toCursor: (e: WebhookEndpoint) => e.id },
-        async ({ after, limit, inverted }: ResolveCursorConnectionArgs) => {
-          if (inverted) return [];
-          const page = await ctx.services.webhooks.listEndpoints(principalOf(ctx).accountId, { first: limit, after: after ?? null });
-          return page.items;
-        },
-      ),
+      listingConnection(webhookEndpointListing, args, (page) => ctx.services.webhooks.listEndpoints(principalOf(ctx).accountId, page)),
   }),
   webhookDeliveries: t.connection({
     type: WebhookDeliveryRef,
@@ -218,7 +202,7 @@ const RedeliverWebhookInput = builder.inputType('RedeliverWebhookInput', {
   fields: (t) => ({ deliveryId: t.id({ required: true }) }),
 });
 
-type Errors = { errors: DomainError[] };
+type Errors = { errors: ListedError[] };
 
 const EndpointWithSecretPayload = (name: string, description: string) =>
   builder.objectRef<Errors & { endpoint?: WebhookEndpoint; secret?: string }>(name).implement({

@@ -5,7 +5,7 @@ import type { ForwardInput, ForwardOutput } from './onnx-causal-lm.js';
 import type { OnnxModelInfo } from './onnx-info.js';
 import type { FinishReason, GenerationJob, JobEvent } from './protocol.js';
 import { StopMatcher } from '../text/stop-matcher.js';
-import type { StreamDecoder } from '../text/stream-decoder.js';
+import type { StreamDecoder } from '../../tokenizer/stream-decoder.js';
 
 /** What the scheduler needs of the model (OnnxCausalLM, or a stand-in in unit tests). */
 export interface BatchModel {

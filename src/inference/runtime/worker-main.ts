@@ -3,7 +3,7 @@ import { OnnxCausalLM } from './onnx-causal-lm.js';
 import { readOnnxInfo } from './onnx-info.js';
 import { BatchScheduler } from './scheduler.js';
 import type { HostMessage, LoadMessage, WorkerMessage } from './protocol.js';
-import { ModelTokenizer } from '../text/model-tokenizer.js';
+import { ModelTokenizer } from '../../tokenizer/model-tokenizer.js';
 
 /**
  * A model's runtime, in its own worker thread: loads the session and the tokenizer, then

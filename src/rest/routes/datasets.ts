@@ -10,6 +10,8 @@ import type { CreateDatasetOptions } from '../../datasets/service.js';
 import { DomainError, InvalidInputError } from '../../errors.js';
 import { formatBytes } from '../../datasets/storage.js';
 import { DateTime, IdParam, problemResponses } from '../schemas.js';
+import { pageJson, pageQuery, pageSchema } from '../pages.js';
+import { datasetListing } from '../../datasets/listing.js';
 
 const Issue = Type.Object({
   line: Type.Union([Type.Integer(), Type.Null()]),
@@ -84,7 +86,7 @@ export async function registerDatasetRoutes(app: Http, services: Services): Prom
           tags: ['datasets'],
           summary: 'Upload a JSONL dataset (multipart field `file`, a raw application/jsonl body, or JSON {url} / {path})',
           description:
-            'The file is stored by sha256 and validated in the background: poll GET /api/datasets/{id} until status is READY or INVALID. Uploading the same bytes again returns the existing dataset. Errors: 403 PATH_NOT_ALLOWED, 404 PATH_NOT_FOUND, 400 URL_NOT_ALLOWED, 413 FILE_TOO_LARGE, 415 UNSUPPORTED_MEDIA_TYPE, 422 FETCH_FAILED / FETCH_TIMEOUT / TOO_MANY_REDIRECTS, 409 UPLOAD_CONFLICT. See docs/datasets.md.',
+            'The file is stored by sha256 and validated in the background: poll GET /api/datasets/{id} until status is READY or INVALID. Uploading the same bytes again returns the existing dataset. Errors: 403 PATH_NOT_ALLOWED, 400 URL_NOT_ALLOWED, 413 FILE_TOO_LARGE, 415 UNSUPPORTED_MEDIA_TYPE, 422 FETCH_FAILED / FETCH_TIMEOUT / TOO_MANY_REDIRECTS / CONTENT_DECODING_FAILED, 409 UPLOAD_CONFLICT, 507 INSUFFICIENT_STORAGE. See docs/datasets.md.',
           querystring: Type.Object({
             model: Type.Optional(Type.String({ description: 'Count tokens with this model (default: the first fine-tunable base model)' })),
             filename: Type.Optional(Type.String({ maxLength: 255 })),
@@ -98,6 +100,7 @@ export async function registerDatasetRoutes(app: Http, services: Services): Prom
             413: Type.Ref('Problem'),
             415: Type.Ref('Problem'),
             422: Type.Ref('Problem'),
+            507: Type.Ref('Problem'),
           },
         },
       },
@@ -142,7 +145,12 @@ export async function registerDatasetRoutes(app: Http, services: Services): Prom
 
   async function upload(request: FastifyRequest, type: string, accountId: string, opts: CreateDatasetOptions): Promise<Dataset> {
     if (type !== 'multipart/form-data') return services.datasets.createFromStream(accountId, request.body as Readable, opts);
-    const file = await request.file();
+    const file = await request.file().catch((err: unknown) => {
+      // The parser's own limits carry a status; anything else it throws (a boundary that
+      // never appears, a malformed part header) means the body is not the multipart it claims.
+      if ((err as { statusCode?: number }).statusCode) throw err;
+      throw new DomainError('INVALID_MULTIPART', `the multipart body could not be read: ${(err as Error).message}`, 400);
+    });
     if (file?.fieldname !== 'file') throw new InvalidInputError('file', 'send the dataset in a multipart field named "file"');
     return services.datasets.createFromStream(accountId, file.file, { ...opts, filename: opts.filename ?? file.filename });
   }
@@ -154,33 +162,20 @@ export async function registerDatasetRoutes(app: Http, services: Services): Prom
         tags: ['datasets'],
         summary: 'List your datasets, newest first',
         querystring: Type.Object({
-          limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 50 })),
-          after: Type.Optional(Type.String()),
+          ...pageQuery(datasetListing),
           status: Type.Optional(Type.Union([Type.Literal('VALIDATING'), Type.Literal('READY'), Type.Literal('INVALID')])),
         }),
-        response: {
-          200: Type.Object({
-            object: Type.Literal('list'),
-            data: Type.Array(Type.Ref('Dataset')),
-            hasMore: Type.Boolean(),
-            nextCursor: Type.Union([Type.String(), Type.Null()]),
-          }),
-          ...problemResponses,
-        },
+        response: { 200: pageSchema(Type.Ref('Dataset')), ...problemResponses },
       },
     },
     async (request) => {
+      const { limit, after, status } = request.query;
       const page = await services.datasets.list(caller(request).accountId, {
-        first: request.query.limit ?? 50,
-        after: request.query.after ?? null,
-        ...(request.query.status ? { status: request.query.status } : {}),
+        first: limit ?? null,
+        after: after ?? null,
+        ...(status ? { status } : {}),
       });
-      return {
-        object: 'list' as const,
-        data: page.datasets.map(datasetJson),
-        hasMore: page.hasNextPage,
-        nextCursor: page.hasNextPage ? (page.datasets.at(-1)?.id ?? null) : null,
-      };
+      return pageJson(datasetListing, { items: page.datasets, hasNextPage: page.hasNextPage }, after, datasetJson);
     },
   );
 

@@ -18,6 +18,8 @@ import { chatMessages } from '../../inference/params.js';
 import type { GenerationParams, PromptInput } from '../../inference/params.js';
 import type { GenerateRequest, Generation, GenerationResult } from '../../inference/service.js';
 import { DateTime, IdParam, Usd, problemResponses } from '../schemas.js';
+import { pageJson, pageQuery, pageSchema } from '../pages.js';
+import { usageListing } from '../../inference/usage-listing.js';
 
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Union([schema, Type.Null()]);
 const iso = (date: Date | null) => (date ? date.toISOString() : null);
@@ -157,40 +159,16 @@ function registerDeploymentRoutes(app: Http, services: Services): void {
       schema: {
         tags: ['deployments'],
         summary: 'Your inference requests, newest first: tokens and what each cost',
-        querystring: Type.Object({
-          limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
-          after: Type.Optional(Type.String({ description: 'nextCursor of the previous page' })),
-        }),
-        response: {
-          200: Type.Object({
-            object: Type.Literal('list'),
-            data: Type.Array(UsageSchema),
-            hasMore: Type.Boolean(),
-            nextCursor: Nullable(Type.String()),
-          }),
-          ...problemResponses,
-        },
+        querystring: Type.Object(pageQuery(usageListing)),
+        response: { 200: pageSchema(UsageSchema), ...problemResponses },
       },
     },
     async (request) => {
-      const after = request.query.after ? decodeUsageCursor(request.query.after) : null;
-      const page = await inference.listUsage(caller(request).accountId, { first: request.query.limit ?? 50, after });
-      const last = page.usage.at(-1);
-      return {
-        object: 'list' as const,
-        data: page.usage.map(usageJson),
-        hasMore: page.hasNextPage,
-        nextCursor: page.hasNextPage && last ? Buffer.from(`${last.finished_at.toISOString()}|${last.id}`).toString('base64url') : null,
-      };
+      const { limit, after } = request.query;
+      const page = await inference.listUsage(caller(request).accountId, { first: limit ?? null, after: after ?? null });
+      return pageJson(usageListing, { items: page.usage, hasNextPage: page.hasNextPage }, after, usageJson);
     },
   );
-}
-
-function decodeUsageCursor(cursor: string): { finishedAt: Date; id: string } {
-  const [at, id] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
-  const finishedAt = new Date(at ?? '');
-  if (!id || Number.isNaN(finishedAt.getTime())) throw new InvalidInputError('after', 'invalid cursor');
-  return { finishedAt, id };
 }
 
 // ─── OpenAI-compatible routes ───────────────────────────────────────────────────────

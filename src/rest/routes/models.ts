@@ -5,9 +5,11 @@ import { caller } from '../http.js';
 import type { Services } from '../../services.js';
 import type { Model } from '../../db/schema.js';
 import { ForbiddenError, InvalidInputError, formatUsd, parseUsd } from '../../errors.js';
-import { modelCursor } from '../../catalog/service.js';
 import type { ModelPage } from '../../catalog/service.js';
+import { modelListing } from '../../catalog/listing.js';
 import { DateTime, IdParam, Usd, problemResponses } from '../schemas.js';
+import { effectiveTrainingDefaults } from '../../catalog/training-defaults.js';
+import { pageJson, pageQuery, pageSchema } from '../pages.js';
 
 export const ModelSchema = Type.Object(
   {
@@ -22,6 +24,18 @@ export const ModelSchema = Type.Object(
     pricePerMillionInferenceTokens: Usd,
     ownedBy: Type.String({ description: '"tuneloop" for base models, else your account id' }),
     baseModel: Type.Union([Type.String(), Type.Null()]),
+    trainingDefaults: Type.Object(
+      {
+        learningRate: Type.Record(Type.String(), Type.Number(), { description: 'Peak learning rate by method (LORA, FULL)' }),
+        targetExamples: Type.Integer(),
+        minEpochs: Type.Integer(),
+        maxEpochs: Type.Integer(),
+      },
+      {
+        description:
+          'What "auto" hyperparameters start from: the learning rate, and epochs = clamp(ceil(targetExamples / examples), minEpochs, maxEpochs) (docs/training.md)',
+      },
+    ),
     createdAt: DateTime,
   },
   { $id: 'Model' },
@@ -52,6 +66,7 @@ function buildModelJson(m: Model) {
     pricePerMillionInferenceTokens: formatUsd(m.inference_price_per_mtok_micros),
     ownedBy: m.owner_account_id ?? 'tuneloop',
     baseModel: m.base_model_id,
+    trainingDefaults: effectiveTrainingDefaults(m.training_defaults),
     createdAt: m.created_at.toISOString(),
   };
 }
@@ -59,20 +74,15 @@ function buildModelJson(m: Model) {
 /**
  * A cached listing page is one object until the catalog changes (CatalogService.listModels),
  * so its JSON is too: serialized once by the route's own response schema, then sent as is.
+ * Only first pages are cached, so the page alone decides the body.
  */
 const bodyByPage = new WeakMap<ModelPage, string>();
 
-function sendPage(reply: FastifyReply, page: ModelPage): FastifyReply {
-  let body = bodyByPage.get(page);
+function sendPage(reply: FastifyReply, page: ModelPage, after: string | undefined): FastifyReply {
+  let body = after === undefined ? bodyByPage.get(page) : undefined;
   if (body === undefined) {
-    const last = page.models.at(-1);
-    body = reply.serialize({
-      object: 'list' as const,
-      data: page.models.map(modelJson),
-      hasMore: page.hasNextPage,
-      nextCursor: page.hasNextPage && last ? modelCursor(last) : null,
-    }) as string;
-    bodyByPage.set(page, body);
+    body = reply.serialize(pageJson(modelListing, { items: page.models, hasNextPage: page.hasNextPage }, after, modelJson)) as string;
+    if (after === undefined) bodyByPage.set(page, body);
   }
   return reply.type('application/json; charset=utf-8').send(body);
 }
@@ -86,28 +96,19 @@ export function registerModelRoutes(app: Http, services: Services): void {
         summary: 'List models you can see (base models and your fine-tuned ones)',
         querystring: Type.Object({
           fineTunable: Type.Optional(Type.Boolean()),
-          limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 100 })),
-          after: Type.Optional(Type.String({ description: 'nextCursor of the previous page' })),
+          ...pageQuery(modelListing),
         }),
-        response: {
-          200: Type.Object({
-            object: Type.Literal('list'),
-            data: Type.Array(Type.Ref('Model')),
-            hasMore: Type.Boolean(),
-            nextCursor: Type.Union([Type.String(), Type.Null()]),
-          }),
-          ...problemResponses,
-        },
+        response: { 200: pageSchema(Type.Ref('Model')), ...problemResponses },
       },
     },
     (request, reply) => {
       const { fineTunable, limit, after } = request.query;
       const accountId = caller(request).accountId;
-      const opts = { fineTunable, first: limit ?? 100, after: after ?? null };
+      const opts = { fineTunable, first: limit ?? null, after: after ?? null };
       // A cached listing answers synchronously: no promise between the request and the write.
       const cached = services.catalog.cachedModelPage(accountId, opts);
-      if (cached) return void sendPage(reply, cached);
-      return services.catalog.listModels(accountId, opts).then((page) => sendPage(reply, page));
+      if (cached) return void sendPage(reply, cached, after);
+      return services.catalog.listModels(accountId, opts).then((page) => sendPage(reply, page, after));
     },
   );
 

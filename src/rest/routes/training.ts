@@ -1,3 +1,4 @@
+import { Ajv } from 'ajv';
 import { Type } from 'typebox';
 import type { Static, TSchema } from 'typebox';
 import type { Http } from '../http.js';
@@ -9,33 +10,14 @@ import type { StartFineTuneRequest } from '../../training/start-job.js';
 import type { JobCheckpoint } from '../../training/checkpoints.js';
 import { STOP_WAIT_MS } from '../../training/job-control.js';
 import { DateTime, Usd, problemResponses } from '../schemas.js';
+import { checkHyperparameters } from '../../training/hyperparameters.js';
+import { restHyperparametersSchema } from '../../training/hyperparameter-schemas.js';
+import { pageJson, pageQuery, pageSchema } from '../pages.js';
+import { trainingEventListing, trainingJobListing } from '../../training/listings.js';
 
 const nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
-const autoOr = <T extends TSchema>(schema: T) => Type.Optional(Type.Union([schema, Type.Literal('auto'), Type.Null()]));
 
-const HyperparametersBody = Type.Object(
-  {
-    epochs: autoOr(Type.Integer()),
-    batchSize: autoOr(Type.Integer()),
-    learningRate: autoOr(Type.Number()),
-    lrScheduler: Type.Optional(nullable(Type.Union([Type.Literal('cosine'), Type.Literal('linear'), Type.Literal('constant')]))),
-    warmupSteps: Type.Optional(nullable(Type.Integer())),
-    warmupRatio: Type.Optional(nullable(Type.Number())),
-    weightDecay: Type.Optional(nullable(Type.Number())),
-    maxGradNorm: Type.Optional(nullable(Type.Number())),
-    seed: Type.Optional(nullable(Type.Integer())),
-    maxSeqLength: autoOr(Type.Integer()),
-    packing: Type.Optional(nullable(Type.Boolean())),
-    loraRank: Type.Optional(nullable(Type.Integer())),
-    loraAlpha: Type.Optional(nullable(Type.Number())),
-    loraDropout: Type.Optional(nullable(Type.Number())),
-    loraTargetModules: Type.Optional(nullable(Type.Array(Type.String()))),
-    evalEvery: Type.Optional(nullable(Type.Integer())),
-    earlyStoppingPatience: Type.Optional(nullable(Type.Integer())),
-    checkpointEvery: Type.Optional(nullable(Type.Integer())),
-  },
-  { additionalProperties: false, description: 'All optional; absent, null or "auto" lets Tuneloop decide (docs/training.md).' },
-);
+const HyperparametersBody = restHyperparametersSchema();
 
 const StartBody = Type.Object(
   {
@@ -162,6 +144,21 @@ export function eventJson(e: TrainingEvent) {
 
 const JobIdParam = Type.Object({ jobId: Type.String({ minLength: 1, maxLength: 200 }) });
 
+/**
+ * The start and estimate routes check hyperparameters with the domain's strict rule before
+ * fastify's schema validation, and validate the body without type coercion: the shared
+ * validator coerces (`"1e400"` → Infinity, `true` → 1, `null` → 0), which would let a bad
+ * value through as another one, or refuse `null` ("auto").
+ */
+const strictBody = {
+  preValidation: async (request: { body: unknown }) => {
+    const body = request.body as { method?: unknown; hyperparameters?: unknown } | null;
+    if (body && typeof body === 'object') checkHyperparameters(body.method, body.hyperparameters);
+  },
+  validatorCompiler: ({ schema }: { schema: object }) => strictAjv.compile(schema),
+};
+const strictAjv = new Ajv({ coerceTypes: false, useDefaults: true, removeAdditional: false, allErrors: false, strict: false });
+
 function toRequest(body: Static<typeof StartBody>, idempotencyHeader: string | undefined): StartFineTuneRequest {
   const req = JSON.parse(JSON.stringify(body, (_k, v) => (v === null ? undefined : v))) as StartFineTuneRequest;
   if (idempotencyHeader) req.idempotencyKey = idempotencyHeader;
@@ -181,6 +178,7 @@ export async function registerTrainingRoutes(app: Http, services: Services): Pro
         body: StartBody,
         response: { 201: Type.Ref('TrainingJob'), ...problemResponses, 402: Type.Ref('Problem'), 409: Type.Ref('Problem') },
       },
+      ...strictBody,
     },
     async (request, reply) => {
       const job = await services.training.start(caller(request).accountId, toRequest(request.body, request.headers['idempotency-key']));
@@ -200,6 +198,7 @@ export async function registerTrainingRoutes(app: Http, services: Services): Pro
           ...problemResponses,
         },
       },
+      ...strictBody,
     },
     async (request) => {
       const e = await services.training.estimate(caller(request).accountId, toRequest(request.body, undefined));
@@ -223,33 +222,20 @@ export async function registerTrainingRoutes(app: Http, services: Services): Pro
         tags: ['training'],
         summary: 'List your jobs, newest first',
         querystring: Type.Object({
-          limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20 })),
-          after: Type.Optional(Type.String()),
+          ...pageQuery(trainingJobListing),
           status: Type.Optional(Type.String()),
         }),
-        response: {
-          200: Type.Object({
-            object: Type.Literal('list'),
-            data: Type.Array(Type.Ref('TrainingJob')),
-            hasMore: Type.Boolean(),
-            nextCursor: nullable(Type.String()),
-          }),
-          ...problemResponses,
-        },
+        response: { 200: pageSchema(Type.Ref('TrainingJob')), ...problemResponses },
       },
     },
     async (request) => {
+      const { limit, after, status } = request.query;
       const page = await services.training.list(caller(request).accountId, {
-        first: request.query.limit ?? 20,
-        after: request.query.after ?? null,
-        status: (request.query.status as TrainingJob['status'] | undefined) ?? null,
+        first: limit ?? null,
+        after: after ?? null,
+        status: (status as TrainingJob['status'] | undefined) ?? null,
       });
-      return {
-        object: 'list' as const,
-        data: page.jobs.map(jobJson),
-        hasMore: page.hasNextPage,
-        nextCursor: page.hasNextPage ? (page.jobs.at(-1)?.id ?? null) : null,
-      };
+      return pageJson(trainingJobListing, { items: page.jobs, hasNextPage: page.hasNextPage }, after, jobJson);
     },
   );
 
@@ -331,38 +317,22 @@ export async function registerTrainingRoutes(app: Http, services: Services): Pro
         tags: ['training'],
         summary: "The job's events: a JSON page, or a live stream with Accept: text/event-stream",
         description:
-          'JSON: events after `after` (a sequence number), oldest first. SSE: stored events after `afterStep` (or after the Last-Event-ID sequence), then live ones; the stream ends after the terminal status. Each SSE event has `id` = sequence, `event` = step | status | eval | checkpoint.',
+          'JSON: events after `after` (the nextCursor of a previous page), oldest first; nextCursor also polls for newer events. SSE: stored events after `afterStep` (or after the Last-Event-ID sequence), then live ones; the stream ends after the terminal status. Each SSE event has `id` = sequence, `event` = step | status | eval | checkpoint.',
         params: JobIdParam,
         querystring: Type.Object({
-          after: Type.Optional(Type.Integer({ minimum: 0 })),
+          ...pageQuery(trainingEventListing),
           afterStep: Type.Optional(Type.Integer({ minimum: 0 })),
-          limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
         }),
-        response: {
-          200: Type.Object({
-            object: Type.Literal('list'),
-            data: Type.Array(Type.Object({}, { additionalProperties: true })),
-            hasMore: Type.Boolean(),
-            nextCursor: nullable(Type.Integer()),
-          }),
-          ...problemResponses,
-        },
+        response: { 200: pageSchema(Type.Object({}, { additionalProperties: true })), ...problemResponses },
       },
     },
     async (request, reply) => {
       const accountId = caller(request).accountId;
       const { jobId } = request.params;
       if (!(request.headers.accept ?? '').includes('text/event-stream')) {
-        const page = await services.training.events(accountId, jobId, {
-          afterSeq: request.query.after ?? 0,
-          limit: request.query.limit ?? 100,
-        });
-        return {
-          object: 'list' as const,
-          data: page.events.map(eventJson),
-          hasMore: page.hasNextPage,
-          nextCursor: page.events.at(-1)?.seq ?? null,
-        };
+        const { limit, after } = request.query;
+        const page = await services.training.events(accountId, jobId, { first: limit ?? null, after: after ?? null });
+        return pageJson(trainingEventListing, { items: page.events, hasNextPage: page.hasNextPage }, after, eventJson);
       }
       const lastEventId = Number(request.headers['last-event-id']);
       const afterSeq = Number.isInteger(lastEventId) ? lastEventId : undefined;

@@ -5,6 +5,8 @@ import type { Services } from '../../services.js';
 import type { WebhookDelivery, WebhookEndpoint } from '../../webhooks/service.js';
 import { webhookEventTypes } from '../../webhooks/event-types.js';
 import { DateTime, IdParam, problemResponses } from '../schemas.js';
+import { pageJson, pageQuery, pageSchema } from '../pages.js';
+import { webhookDeliveryListing, webhookEndpointListing } from '../../webhooks/listings.js';
 
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Union([schema, Type.Null()]);
 
@@ -67,14 +69,6 @@ const WebhookDeliverySchema = Type.Object(
 
 const EventsBody = Type.Array(Type.String({ maxLength: 100 }), { maxItems: 20 });
 
-const listOf = (ref: string) =>
-  Type.Object({
-    object: Type.Literal('list'),
-    data: Type.Array(Type.Ref(ref)),
-    hasMore: Type.Boolean(),
-    nextCursor: Nullable(Type.String()),
-  });
-
 const iso = (date: Date | null) => (date ? date.toISOString() : null);
 
 function endpointJson(e: WebhookEndpoint) {
@@ -114,11 +108,6 @@ function deliveryJson(d: WebhookDelivery) {
   };
 }
 
-function page<T, J>(items: T[], hasNextPage: boolean, toJson: (item: T) => J, cursor: (item: T) => string) {
-  const last = items.at(-1);
-  return { object: 'list' as const, data: items.map(toJson), hasMore: hasNextPage, nextCursor: hasNextPage && last ? cursor(last) : null };
-}
-
 /** REST routes under /api/webhooks: endpoints, their secrets, deliveries and redelivery. */
 export function registerWebhookRoutes(app: Http, services: Services): void {
   const webhooks = services.webhooks;
@@ -133,19 +122,14 @@ export function registerWebhookRoutes(app: Http, services: Services): void {
       schema: {
         tags,
         summary: 'List your webhook endpoints, oldest first',
-        querystring: Type.Object({
-          limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 50 })),
-          after: Type.Optional(Type.String({ description: 'nextCursor of the previous page' })),
-        }),
-        response: { 200: listOf('WebhookEndpoint'), ...problemResponses },
+        querystring: Type.Object(pageQuery(webhookEndpointListing)),
+        response: { 200: pageSchema(Type.Ref('WebhookEndpoint')), ...problemResponses },
       },
     },
     async (request) => {
-      const result = await webhooks.listEndpoints(caller(request).accountId, {
-        first: request.query.limit ?? 50,
-        after: request.query.after ?? null,
-      });
-      return page(result.items, result.hasNextPage, endpointJson, (e) => e.id);
+      const { limit, after } = request.query;
+      const result = await webhooks.listEndpoints(caller(request).accountId, { first: limit ?? null, after: after ?? null });
+      return pageJson(webhookEndpointListing, result, after, endpointJson);
     },
   );
 
@@ -220,10 +204,9 @@ export function registerWebhookRoutes(app: Http, services: Services): void {
           endpointId: Type.Optional(Type.String({ maxLength: 200 })),
           jobId: Type.Optional(Type.String({ maxLength: 200 })),
           status: Type.Optional(Type.Union([Type.Literal('PENDING'), Type.Literal('SUCCEEDED'), Type.Literal('FAILED')])),
-          limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 50 })),
-          after: Type.Optional(Type.String({ description: 'nextCursor of the previous page' })),
+          ...pageQuery(webhookDeliveryListing),
         }),
-        response: { 200: listOf('WebhookDelivery'), ...problemResponses },
+        response: { 200: pageSchema(Type.Ref('WebhookDelivery')), ...problemResponses },
       },
     },
     async (request) => {
@@ -232,10 +215,10 @@ export function registerWebhookRoutes(app: Http, services: Services): void {
         endpointId: q.endpointId ?? null,
         jobId: q.jobId ?? null,
         status: q.status ?? null,
-        first: q.limit ?? 50,
+        first: q.limit ?? null,
         after: q.after ?? null,
       });
-      return page(result.items, result.hasNextPage, deliveryJson, (d) => d.id);
+      return pageJson(webhookDeliveryListing, result, q.after, deliveryJson);
     },
   );
 

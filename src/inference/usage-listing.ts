@@ -1,0 +1,16 @@
+import type { InferenceUsage } from '../db/tables/inference.js';
+import { isId } from '../ids.js';
+import { defineListing, parseTime } from '../paging/listing.js';
+import type { UsageCursor } from './store/usage.js';
+
+/** An account's inference requests, newest first by when they finished. */
+export const usageListing = defineListing<InferenceUsage, UsageCursor>({
+  name: 'inferenceUsage',
+  defaultSize: 50,
+  maxSize: 500,
+  keyOf: (usage) => [usage.finished_at.toISOString(), usage.id],
+  parseKey: ([at, id, ...rest]) => {
+    const finishedAt = parseTime(at);
+    return finishedAt && id !== undefined && rest.length === 0 && isId('usage', id) ? { finishedAt, id } : undefined;
+  },
+});
