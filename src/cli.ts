@@ -24,6 +24,11 @@ function failureLine(err: unknown): string {
  */
 export async function run(argv: string[]): Promise<void> {
   const holder: OutcomeHolder = { outcome: 0 };
+  // `tuneloop … | head` closes the pipe early: that ends the command quietly, not with a stack.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    throw err;
+  });
   try {
     const program = buildProgram(holder);
     await program.parseAsync(normalizeArgv(program, argv), { from: 'user' });
