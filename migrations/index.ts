@@ -6,6 +6,7 @@ import * as m0004 from './0004-training.js';
 import * as m0005 from './0005-webhooks.js';
 import * as m0006 from './0006-inference.js';
 import * as m0007 from './0007-account-webhook-secret-rotation.js';
+import * as m0011 from './0011-quantized-deployments.js';
 
 /**
  * Every migration, in order. Forward-only: a migration that has shipped is never edited;
@@ -20,4 +21,5 @@ export const migrations: Record<string, Migration> = {
   '0005-webhooks': m0005,
   '0006-inference': m0006,
   '0007-account-webhook-secret-rotation': m0007,
+  '0011-quantized-deployments': m0011,
 };

@@ -7,6 +7,7 @@ import { DomainError, InvalidInputError, NotFoundError } from '../errors.js';
 import { inspectModelFolder, ModelFolderError } from './model-folder.js';
 import type { ModelFolderInfo } from './model-folder.js';
 import { ListingCache } from './listing-cache.js';
+import { parseQuantization } from './quantization.js';
 
 export interface ImportModelInput {
   dir: string;
@@ -14,6 +15,13 @@ export interface ImportModelInput {
   fineTunable: boolean;
   pricePerMTokMicros?: bigint;
   inferencePricePerMTokMicros?: bigint;
+}
+
+export interface ModelSettings {
+  trainingMicros?: bigint;
+  inferenceMicros?: bigint;
+  /** NONE, INT8 or INT4; anything else is UNSUPPORTED_QUANTIZATION. */
+  defaultQuantization?: string;
 }
 
 export interface ListModelsOptions {
@@ -45,6 +53,11 @@ export interface CatalogService {
   getModel(accountId: string, id: string): Promise<Model>;
   findModel(accountId: string, id: string): Promise<Model | undefined>;
   setPrices(id: string, prices: { trainingMicros?: bigint; inferenceMicros?: bigint }): Promise<Model>;
+  /**
+   * Admin settings of a model in one update: its prices and/or the quantization its
+   * deployments get when they ask for none. INVALID_INPUT when nothing is given.
+   */
+  updateModel(id: string, changes: ModelSettings): Promise<Model>;
   /**
    * Drops this process's cached listings. Code that writes the `models` table outside this
    * service (e.g. registering a fine-tuned model in its job's transaction) calls it after
@@ -217,11 +230,20 @@ export function createCatalogService(deps: { db: Db; dataDir: string; listingCac
       if (prices.trainingMicros === undefined && prices.inferenceMicros === undefined) {
         throw new InvalidInputError('prices', 'give a training price, an inference price, or both');
       }
+      return this.updateModel(id, prices);
+    },
+
+    async updateModel(id, changes) {
+      const { trainingMicros, inferenceMicros, defaultQuantization } = changes;
+      if (trainingMicros === undefined && inferenceMicros === undefined && defaultQuantization === undefined) {
+        throw new InvalidInputError('model', 'give a training price, an inference price or a default quantization');
+      }
       const row = await db
         .updateTable('models')
         .set({
-          ...(prices.trainingMicros !== undefined ? { price_per_mtok_micros: prices.trainingMicros } : {}),
-          ...(prices.inferenceMicros !== undefined ? { inference_price_per_mtok_micros: prices.inferenceMicros } : {}),
+          ...(trainingMicros !== undefined ? { price_per_mtok_micros: trainingMicros } : {}),
+          ...(inferenceMicros !== undefined ? { inference_price_per_mtok_micros: inferenceMicros } : {}),
+          ...(defaultQuantization !== undefined ? { default_quantization: parseQuantization(defaultQuantization, 'defaultQuantization') } : {}),
         })
         .where('id', '=', id)
         .returningAll()

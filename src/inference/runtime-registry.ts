@@ -12,6 +12,7 @@ export interface RuntimeOptions {
 }
 
 export interface ModelSource {
+  /** What the runtime is shared by: the model id, plus its quantization when there is one (`tiny@INT4`). */
   id: string;
   onnxPath: string;
   modelDir: string;
@@ -75,6 +76,12 @@ interface Entry {
 export class RuntimeRegistry {
   private readonly entries = new Map<string, Entry>();
   private readonly modelOf = new Map<string, string>();
+  /**
+   * Loads run one at a time in a process: each measures the resident memory its session
+   * took (ModelHost.memoryBytes), which overlapping loads would blur — and on a few cores
+   * two loads side by side finish no sooner than one after the other.
+   */
+  private loads: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly options: RuntimeOptions) {}
 
@@ -148,7 +155,11 @@ export class RuntimeRegistry {
   private async start(source: ModelSource): Promise<ModelRuntime> {
     const { providers, threads, maxBatch, maxQueue, log } = this.options;
     const tokenizer = await ModelTokenizer.load(source.modelDir);
-    const host = await ModelHost.start({ onnxPath: source.onnxPath, modelDir: source.modelDir, providers, threads, maxBatch, log });
+    const load = this.loads.then(() =>
+      ModelHost.start({ onnxPath: source.onnxPath, modelDir: source.modelDir, providers, threads, maxBatch, log }),
+    );
+    this.loads = load.catch(() => undefined);
+    const host = await load;
     log.info({ model: source.id, provider: host.provider }, 'model runtime loaded');
     const preferred = providers.find((p) => p !== 'cpu');
     if (preferred && host.provider !== preferred) {

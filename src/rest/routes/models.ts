@@ -7,7 +7,7 @@ import type { Model } from '../../db/schema.js';
 import { ForbiddenError, InvalidInputError, formatUsd, parseUsd } from '../../errors.js';
 import { modelCursor } from '../../catalog/service.js';
 import type { ModelPage } from '../../catalog/service.js';
-import { DateTime, IdParam, Usd, problemResponses } from '../schemas.js';
+import { DateTime, IdParam, QuantizationInput, QuantizationSchema, Usd, problemResponses } from '../schemas.js';
 
 export const ModelSchema = Type.Object(
   {
@@ -20,6 +20,7 @@ export const ModelSchema = Type.Object(
     fineTunable: Type.Boolean(),
     pricePerMillionTrainingTokens: Usd,
     pricePerMillionInferenceTokens: Usd,
+    defaultQuantization: QuantizationSchema,
     ownedBy: Type.String({ description: '"tuneloop" for base models, else your account id' }),
     baseModel: Type.Union([Type.String(), Type.Null()]),
     createdAt: DateTime,
@@ -50,6 +51,7 @@ function buildModelJson(m: Model) {
     fineTunable: m.fine_tunable,
     pricePerMillionTrainingTokens: formatUsd(m.price_per_mtok_micros),
     pricePerMillionInferenceTokens: formatUsd(m.inference_price_per_mtok_micros),
+    defaultQuantization: m.default_quantization,
     ownedBy: m.owner_account_id ?? 'tuneloop',
     baseModel: m.base_model_id,
     createdAt: m.created_at.toISOString(),
@@ -129,12 +131,13 @@ export function registerModelRoutes(app: Http, services: Services): void {
     {
       schema: {
         tags: ['models'],
-        summary: "Admin only: set a model's prices per 1M training / inference tokens",
+        summary: "Admin only: set a model's prices per 1M training / inference tokens and its default quantization",
         params: IdParam,
         body: Type.Object(
           {
             pricePerMillionTrainingTokens: Type.Optional(Usd),
             pricePerMillionInferenceTokens: Type.Optional(Usd),
+            defaultQuantization: Type.Optional(QuantizationInput),
           },
           { additionalProperties: false },
         ),
@@ -151,10 +154,12 @@ export function registerModelRoutes(app: Http, services: Services): void {
       };
       const training = price(request.body.pricePerMillionTrainingTokens, 'pricePerMillionTrainingTokens');
       const inference = price(request.body.pricePerMillionInferenceTokens, 'pricePerMillionInferenceTokens');
+      const { defaultQuantization } = request.body;
       return modelJson(
-        await services.catalog.setPrices(request.params.id, {
+        await services.catalog.updateModel(request.params.id, {
           ...(training !== undefined ? { trainingMicros: training } : {}),
           ...(inference !== undefined ? { inferenceMicros: inference } : {}),
+          ...(defaultQuantization !== undefined ? { defaultQuantization } : {}),
         }),
       );
     },
