@@ -243,7 +243,9 @@ export function createCatalogService(deps: { db: Db; dataDir: string; listingCac
         .set({
           ...(trainingMicros !== undefined ? { price_per_mtok_micros: trainingMicros } : {}),
           ...(inferenceMicros !== undefined ? { inference_price_per_mtok_micros: inferenceMicros } : {}),
-          ...(defaultQuantization !== undefined ? { default_quantization: parseQuantization(defaultQuantization, 'defaultQuantization') } : {}),
+          ...(defaultQuantization !== undefined
+            ? { default_quantization: parseQuantization(defaultQuantization, 'defaultQuantization') }
+            : {}),
         })
         .where('id', '=', id)
         .returningAll()

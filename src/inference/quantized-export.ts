@@ -110,7 +110,7 @@ export function createQuantizedExports(deps: { python: string | undefined }) {
       q = undefined;
     }
     const sourceBytes = (await fs.stat(fp32)).size;
-    if (!q?.files || !q.files['model.onnx']) return damaged(dir, quantization, `${ONNX_META_FILE} is unreadable or incomplete`);
+    if (!q?.files?.['model.onnx']) return damaged(dir, quantization, `${ONNX_META_FILE} is unreadable or incomplete`);
     const sameRecipe =
       q.bits === recipe.bits &&
       q.block_size === recipe.blockSize &&

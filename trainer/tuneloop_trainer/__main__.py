@@ -47,7 +47,9 @@ def _parser() -> argparse.ArgumentParser:
     q.add_argument("--out", default=None, help="output folder (default: ONNX-int<bits> beside it)")
     q.add_argument("--block-size", type=int, default=None, help="inputs per quantization block (default 32)")
     q.add_argument("--zero-point", action="store_true", help="asymmetric blocks with zero points (default symmetric)")
-    q.add_argument("--accuracy-level", type=int, default=None, help="onnxruntime accuracy_level (default 4: int8 compute)")
+    q.add_argument(
+        "--accuracy-level", type=int, default=None, help="onnxruntime accuracy_level (default 4: int8 compute)"
+    )
     q.add_argument("--lm-head-bits", default=None, choices=("4", "8", "none"), help="LM head precision (default 8)")
     n = sub.add_parser("inspect-model", help="print one JSON object describing a model folder")
     n.add_argument("model")

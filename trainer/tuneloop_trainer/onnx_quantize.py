@@ -297,7 +297,9 @@ def quantize_export(onnx_dir: str, out_dir: str | None = None, config: QuantConf
         model = onnx.load(src)
     except Exception as e:  # noqa: BLE001 — protobuf raises several types for a damaged file
         raise TrainerError("INVALID_ONNX", f"{src} is not a readable ONNX model: {e}") from e
-    if any(o.domain == MS_DOMAIN for o in model.opset_import) and any(n.op_type == "MatMulNBits" for n in model.graph.node):
+    if any(o.domain == MS_DOMAIN for o in model.opset_import) and any(
+        n.op_type == "MatMulNBits" for n in model.graph.node
+    ):
         raise TrainerError("INVALID_ONNX", f"{src} is already quantized")
     stats = quantize_matmuls(model, config)
 
