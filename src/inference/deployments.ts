@@ -107,7 +107,8 @@ export function createDeploymentManager(deps: {
         if (!model) throw new Error('the model no longer exists');
         // Quantized copies, like exports, are made by the process that took the deploy.
         if ((!model.onnx_path || dep.quantization !== 'NONE') && !mayExport) return;
-        const served = await deps.quantized.ensure(await deps.exporter.ensure(model), dep.quantization);
+        const fp32 = await deps.exporter.ensure(model);
+        const served = await deps.quantized.ensure(fp32, dep.quantization, Number(model.parameter_count));
         const runtime = await registry.acquire(dep.id, {
           id: runtimeKey(model.id, dep.quantization),
           onnxPath: served.onnxPath,
@@ -117,7 +118,7 @@ export function createDeploymentManager(deps: {
           const ok = await markReady(trx, dep.id, {
             provider: runtime.host.provider,
             bytesOnDisk: served.bytesOnDisk,
-            bytesInMemory: runtime.host.memoryBytes,
+            bytesInMemory: served.bytesInMemory,
           });
           if (ok) await notifyOnCommit(trx, channels.deployments, dep.id);
           return ok;

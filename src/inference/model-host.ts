@@ -40,8 +40,6 @@ export class ModelHost {
     readonly info: OnnxModelInfo,
     /** The execution provider the session runs on (`cpu`, `cuda`, …). */
     readonly provider: string,
-    /** Resident memory the session took to load (host memory: a GPU's own memory is not counted). */
-    readonly memoryBytes: number,
     private readonly log: Logger,
   ) {
     worker.on('message', (msg: WorkerMessage) => {
@@ -83,7 +81,7 @@ export class ModelHost {
       });
       worker.removeAllListeners('error');
       worker.removeAllListeners('exit');
-      return new ModelHost(worker, loaded.info, loaded.provider, loaded.memoryBytes, opts.log);
+      return new ModelHost(worker, loaded.info, loaded.provider, opts.log);
     } catch (err) {
       await worker.terminate();
       throw err;

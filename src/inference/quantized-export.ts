@@ -28,10 +28,19 @@ export const RECIPES: Record<Exclude<Quantization, 'NONE'>, QuantRecipe> = {
   INT4: { bits: 4, blockSize: 32, symmetric: true, accuracyLevel: 4, lmHeadBits: 8 },
 };
 
-/** What a deployment loads: the ONNX file and what its weights take on disk. */
+/** What a deployment loads: the ONNX file, and what its weights take on disk and in memory. */
 export interface ServedExport {
   onnxPath: string;
+  /** The ONNX files' size (model and external data). */
   bytesOnDisk: number;
+  /**
+   * The weight tensors of the graph, as the session holds them: onnxruntime repacks them
+   * into its kernels' layouts (about the same size) and frees the originals, so this is
+   * what a loaded model keeps in memory for its weights (RAM, or GPU memory on a GPU).
+   * Recorded by the trainer, not measured: the process's resident memory grows by more on
+   * the first load (onnxruntime's own start) and by less when freed memory is reused.
+   */
+  bytesInMemory: number;
 }
 
 /** A quantized export that cannot be made or used; `message` is what the deployment shows. */
@@ -60,8 +69,10 @@ export function quantizedDir(fp32OnnxPath: string, quantization: Exclude<Quantiz
   return `${path.dirname(fp32OnnxPath)}-${quantization.toLowerCase()}`;
 }
 
-interface QuantizedMeta {
+interface ExportMeta {
+  weight_bytes?: number;
   quantization?: {
+    weightBytes?: number;
     bits?: number;
     block_size?: number;
     symmetric?: boolean;
@@ -70,6 +81,15 @@ interface QuantizedMeta {
     source?: { bytes?: number };
     files?: Record<string, { bytes: number; sha256: string }>;
   };
+}
+
+async function readMeta(dir: string): Promise<ExportMeta | undefined> {
+  const text = await fs.readFile(path.join(dir, ONNX_META_FILE), 'utf8').catch(() => null);
+  try {
+    return text === null ? undefined : (JSON.parse(text) as ExportMeta);
+  } catch {
+    return undefined;
+  }
 }
 
 async function sha256(file: string): Promise<string> {
@@ -101,14 +121,12 @@ export function createQuantizedExports(deps: { python: string | undefined }) {
 
   /** Whether the copy in `dir` was made from `fp32` with `recipe`; throws when it is damaged. */
   async function usable(dir: string, fp32: string, recipe: QuantRecipe, quantization: Quantization): Promise<boolean> {
-    const text = await fs.readFile(path.join(dir, ONNX_META_FILE), 'utf8').catch(() => null);
-    if (text === null) return false;
-    let q: QuantizedMeta['quantization'];
-    try {
-      q = (JSON.parse(text) as QuantizedMeta).quantization;
-    } catch {
-      q = undefined;
-    }
+    const exists = await fs.stat(path.join(dir, ONNX_META_FILE)).then(
+      () => true,
+      () => false,
+    );
+    if (!exists) return false;
+    const q = (await readMeta(dir))?.quantization;
     const sourceBytes = (await fs.stat(fp32)).size;
     if (!q?.files?.['model.onnx']) return damaged(dir, quantization, `${ONNX_META_FILE} is unreadable or incomplete`);
     const sameRecipe =
@@ -161,13 +179,29 @@ export function createQuantizedExports(deps: { python: string | undefined }) {
         throw new QuantizedExportError(`quantizing finished but ${dir} does not hold the expected ${quantization} export`);
       }
     }
-    return { onnxPath: path.join(dir, 'model.onnx'), bytesOnDisk: await onnxBytesOnDisk(dir) };
+    const meta = await readMeta(dir);
+    return {
+      onnxPath: path.join(dir, 'model.onnx'),
+      bytesOnDisk: await onnxBytesOnDisk(dir),
+      bytesInMemory: meta?.quantization?.weightBytes ?? 0,
+    };
   }
 
   return {
-    /** The export to load for `quantization`, given the model's fp32 export; throws QuantizedExportError. */
-    async ensure(fp32OnnxPath: string, quantization: Quantization): Promise<ServedExport> {
-      if (quantization === 'NONE') return { onnxPath: fp32OnnxPath, bytesOnDisk: await onnxBytesOnDisk(path.dirname(fp32OnnxPath)) };
+    /**
+     * The export to load for `quantization`, given the model's fp32 export (and its
+     * parameter count, for an fp32 export that does not record its weight bytes);
+     * throws QuantizedExportError.
+     */
+    async ensure(fp32OnnxPath: string, quantization: Quantization, parameterCount: number): Promise<ServedExport> {
+      if (quantization === 'NONE') {
+        const dir = path.dirname(fp32OnnxPath);
+        return {
+          onnxPath: fp32OnnxPath,
+          bytesOnDisk: await onnxBytesOnDisk(dir),
+          bytesInMemory: (await readMeta(dir))?.weight_bytes ?? parameterCount * 4,
+        };
+      }
       const key = `${fp32OnnxPath}|${quantization}`;
       let pending = running.get(key);
       if (!pending) {

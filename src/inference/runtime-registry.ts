@@ -76,12 +76,6 @@ interface Entry {
 export class RuntimeRegistry {
   private readonly entries = new Map<string, Entry>();
   private readonly modelOf = new Map<string, string>();
-  /**
-   * Loads run one at a time in a process: each measures the resident memory its session
-   * took (ModelHost.memoryBytes), which overlapping loads would blur — and on a few cores
-   * two loads side by side finish no sooner than one after the other.
-   */
-  private loads: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly options: RuntimeOptions) {}
 
@@ -155,11 +149,7 @@ export class RuntimeRegistry {
   private async start(source: ModelSource): Promise<ModelRuntime> {
     const { providers, threads, maxBatch, maxQueue, log } = this.options;
     const tokenizer = await ModelTokenizer.load(source.modelDir);
-    const load = this.loads.then(() =>
-      ModelHost.start({ onnxPath: source.onnxPath, modelDir: source.modelDir, providers, threads, maxBatch, log }),
-    );
-    this.loads = load.catch(() => undefined);
-    const host = await load;
+    const host = await ModelHost.start({ onnxPath: source.onnxPath, modelDir: source.modelDir, providers, threads, maxBatch, log });
     log.info({ model: source.id, provider: host.provider }, 'model runtime loaded');
     const preferred = providers.find((p) => p !== 'cpu');
     if (preferred && host.provider !== preferred) {

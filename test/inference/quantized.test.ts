@@ -127,14 +127,26 @@ describe.each(engines())('quantized deployments (%s)', (engine) => {
       ['int4', 'INT4'],
     ] as const) {
       expect(deployments[name]).toMatchObject({ status: 'READY', error: null, quantization: want });
-      expect(deployments[name]!.weightBytesInMemory).toBeGreaterThan(0);
     }
+    const modelDir = path.join(t.config.dataDir, 'models', 'qa');
+    const meta = async (folder: string) =>
+      JSON.parse(await fs.readFile(path.join(modelDir, folder, 'tuneloop-onnx.json'), 'utf8')) as {
+        weight_bytes: number;
+        quantization: { weightBytes: number };
+      };
     const disk = (name: string) => deployments[name]!.weightBytesOnDisk!;
-    expect(disk('fp32')).toBe((await fs.stat(path.join(t.config.dataDir, 'models', 'qa', 'onnx', 'model.onnx'))).size);
-    expect(disk('int8')).toBe((await fs.stat(path.join(t.config.dataDir, 'models', 'qa', 'onnx-int8', 'model.onnx'))).size);
+    const memory = (name: string) => deployments[name]!.weightBytesInMemory!;
+    expect(disk('fp32')).toBe((await fs.stat(path.join(modelDir, 'onnx', 'model.onnx'))).size);
+    expect(disk('int8')).toBe((await fs.stat(path.join(modelDir, 'onnx-int8', 'model.onnx'))).size);
+    expect(memory('fp32')).toBe((await meta('onnx')).weight_bytes);
+    expect(memory('int8')).toBe((await meta('onnx-int8')).quantization.weightBytes);
+    expect(memory('int4')).toBe((await meta('onnx-int4')).quantization.weightBytes);
     // Linear layers: 8 or 4 bits a weight plus a float scale per 32; the embedding stays float32.
-    expect(disk('int8')).toBeLessThan(disk('fp32') * 0.4);
-    expect(disk('int4')).toBeLessThan(disk('int8') * 0.75);
+    for (const size of [disk, memory]) {
+      expect(size('fp32')).toBeGreaterThan(13_000_000); // 3.3M float32 parameters
+      expect(size('int8')).toBeLessThan(size('fp32') * 0.4);
+      expect(size('int4')).toBeLessThan(size('int8') * 0.75);
+    }
 
     const graphql = await gql(t.url, users.int4.apiKey, DeploymentWeightsDocument, { id: deployments.int4!.id });
     expect(graphql.data!.deployment).toEqual({
@@ -143,7 +155,7 @@ describe.each(engines())('quantized deployments (%s)', (engine) => {
       error: null,
       quantization: 'INT4',
       weightBytesOnDisk: disk('int4'),
-      weightBytesInMemory: deployments.int4!.weightBytesInMemory,
+      weightBytesInMemory: memory('int4'),
     });
   });
 
@@ -171,7 +183,12 @@ describe.each(engines())('quantized deployments (%s)', (engine) => {
     const before = await fs.stat(file);
     // Another account, then the same account after undeploying: neither quantizes again.
     const second = await deploy(users.other.apiKey, users.other.accountId, 'INT4');
-    expect(second).toMatchObject({ status: 'READY', quantization: 'INT4', weightBytesOnDisk: deployments.int4!.weightBytesOnDisk });
+    expect(second).toMatchObject({
+      status: 'READY',
+      quantization: 'INT4',
+      weightBytesOnDisk: deployments.int4!.weightBytesOnDisk,
+      weightBytesInMemory: deployments.int4!.weightBytesInMemory,
+    });
     await t.app.services.inference.undeploy(users.other.accountId, second.id);
     const third = await deploy(users.other.apiKey, users.other.accountId, 'INT4');
     expect(third.status).toBe('READY');

@@ -119,6 +119,9 @@ def test_quantize_onnx_rewrites_every_linear_layer_and_keeps_the_io(export, arch
 
     meta = json.load(open(out / "tuneloop-onnx.json"))
     fp32_meta = json.load(open(os.path.join(src, "tuneloop-onnx.json")))
+    # The export records what its weights take (deployments report it); the graph agrees.
+    fp32_bytes = sum(len(t.raw_data) for t in fp32.graph.initializer)
+    assert abs(fp32_meta["weight_bytes"] - fp32_bytes) < 0.02 * fp32_bytes
     assert {k: v for k, v in meta.items() if k != "quantization"} == fp32_meta
     qm = meta["quantization"]
     assert qm["bits"] == 4 and qm["block_size"] == 32 and qm["symmetric"] and qm["lmHead"] == "int8"
@@ -127,6 +130,7 @@ def test_quantize_onnx_rewrites_every_linear_layer_and_keeps_the_io(export, arch
     assert qm["files"] == {"model.onnx": {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}}
     assert qm["source"]["bytes"] == os.path.getsize(os.path.join(src, "model.onnx"))
     assert qm["quantizedWeightBytes"] < qm["floatWeightBytes"] / 4
+    assert qm["weightBytes"] == sum(len(t.raw_data) for t in q.graph.initializer)
 
 
 def test_quantize_onnx_options_and_default_folder(export):

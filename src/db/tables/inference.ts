@@ -25,7 +25,7 @@ export interface DeploymentsTable {
   quantization: ColumnType<Quantization, Quantization | undefined, Quantization>;
   /** Size of the ONNX files it loaded (set when it loaded). */
   weight_bytes_on_disk: Int8 | null;
-  /** Resident memory the runtime grew by while loading them (set when it loaded). */
+  /** What its weight tensors take in the runtime session (set when it loaded; quantized-export.ts). */
   weight_bytes_in_memory: Int8 | null;
   created_at: CreatedAt;
   updated_at: UpdatedAt;

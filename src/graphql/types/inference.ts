@@ -44,7 +44,7 @@ builder.node(DeploymentRef, {
     weightBytesInMemory: t.field({
       type: 'Float',
       nullable: true,
-      description: 'Resident memory the runtime took to load it, measured at load (null until it loaded).',
+      description: 'What its weight tensors take in the runtime session, in RAM or GPU memory (null until it loaded).',
       resolve: (d) => (d.weight_bytes_in_memory === null ? null : Number(d.weight_bytes_in_memory)),
     }),
     createdAt: t.expose('created_at', { type: 'DateTime' }),

@@ -46,12 +46,6 @@ export type JobEvent =
     };
 
 export type WorkerMessage =
-  | {
-      type: 'loaded';
-      provider: string;
-      info: OnnxModelInfo;
-      /** How much the process's resident memory grew while the session loaded (weights, prepacked copies). */
-      memoryBytes: number;
-    }
+  | { type: 'loaded'; provider: string; info: OnnxModelInfo }
   | { type: 'load-failed'; message: string }
   | { type: 'events'; events: JobEvent[] };

@@ -23,10 +23,7 @@ const MAX_LOGIT_FLOATS = 32 * 1024 * 1024;
 async function load(msg: LoadMessage): Promise<void> {
   try {
     const [tokenizer, info] = await Promise.all([ModelTokenizer.load(msg.modelDir), readOnnxInfo(msg.onnxPath, msg.modelDir)]);
-    // Process-wide, so only meaningful when loads do not overlap (the registry loads one at a time).
-    const rssBefore = process.memoryUsage.rss();
     model = await OnnxCausalLM.load(msg.onnxPath, info, { providers: msg.providers, threads: msg.threads });
-    const memoryBytes = Math.max(0, process.memoryUsage.rss() - rssBefore);
     scheduler = new BatchScheduler(
       model,
       {
@@ -37,7 +34,7 @@ async function load(msg: LoadMessage): Promise<void> {
       },
       (events) => post({ type: 'events', events }),
     );
-    post({ type: 'loaded', provider: model.provider, info, memoryBytes });
+    post({ type: 'loaded', provider: model.provider, info });
   } catch (err) {
     post({ type: 'load-failed', message: err instanceof Error ? err.message : String(err) });
   }

@@ -35,7 +35,7 @@ const DeploymentSchema = Type.Object(
     quantization: QuantizationSchema,
     weightBytesOnDisk: Nullable(Type.Integer({ description: 'Size of the ONNX files it loaded (null until it loaded)' })),
     weightBytesInMemory: Nullable(
-      Type.Integer({ description: 'Resident memory the runtime took to load it, measured at load (null until it loaded)' }),
+      Type.Integer({ description: 'What its weight tensors take in the runtime session, in RAM or GPU memory (null until it loaded)' }),
     ),
     createdAt: DateTime,
     updatedAt: DateTime,
