@@ -91,12 +91,16 @@ const SetModelPricesInput = builder.inputType('SetModelPricesInput', {
   }),
 });
 
-const SetModelPricesPayload = builder.objectRef<{ model?: ModelRow; errors: DomainError[] }>('SetModelPricesPayload').implement({
-  fields: (t) => ({
-    model: t.field({ type: ModelRef, nullable: true, resolve: (p) => p.model ?? null }),
-    errors: t.field({ type: [ErrorInterface], resolve: (p) => p.errors }),
-  }),
-});
+/** The payload of a mutation that changes a model's settings: the model, or errors. */
+const modelPayload = (name: string) =>
+  builder.objectRef<{ model?: ModelRow; errors: DomainError[] }>(name).implement({
+    fields: (t) => ({
+      model: t.field({ type: ModelRef, nullable: true, resolve: (p) => p.model ?? null }),
+      errors: t.field({ type: [ErrorInterface], resolve: (p) => p.errors }),
+    }),
+  });
+
+const SetModelPricesPayload = modelPayload('SetModelPricesPayload');
 
 builder.mutationFields((t) => ({
   setModelPrices: t.field({
@@ -125,14 +129,7 @@ const SetModelDefaultQuantizationInput = builder.inputType('SetModelDefaultQuant
   }),
 });
 
-const SetModelDefaultQuantizationPayload = builder
-  .objectRef<{ model?: ModelRow; errors: DomainError[] }>('SetModelDefaultQuantizationPayload')
-  .implement({
-    fields: (t) => ({
-      model: t.field({ type: ModelRef, nullable: true, resolve: (p) => p.model ?? null }),
-      errors: t.field({ type: [ErrorInterface], resolve: (p) => p.errors }),
-    }),
-  });
+const SetModelDefaultQuantizationPayload = modelPayload('SetModelDefaultQuantizationPayload');
 
 builder.mutationFields((t) => ({
   setModelDefaultQuantization: t.field({
