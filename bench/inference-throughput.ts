@@ -5,7 +5,7 @@
  * asserts nothing.
  *
  *   npx tsx bench/inference-throughput.ts [--size base] [--tokens 128] [--rounds 3] [--model DIR]
- *       [--untrained] [--train-epochs 3] [--train-text FILE] [--eval-text FILE] [--recipes]
+ *       [--untrained] [--train-epochs 8] [--train-text FILE] [--eval-text FILE] [--recipes]
  *
  * The model: `init-model --size` (random weights), then trained briefly on a text by the
  * real trainer (bench/text-model.py; both cached in the temp folder between runs), so its
@@ -59,7 +59,7 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '3' },
     model: { type: 'string' },
     untrained: { type: 'boolean', default: false },
-    'train-epochs': { type: 'string', default: '3' },
+    'train-epochs': { type: 'string', default: '8' },
     'train-text': { type: 'string', default: '/usr/share/common-licenses/GPL-3' },
     'eval-text': { type: 'string', default: '/usr/share/common-licenses/Apache-2.0' },
     recipes: { type: 'boolean', default: false },

@@ -118,6 +118,12 @@ export async function onnxBytesOnDisk(dir: string): Promise<number> {
  */
 export function createQuantizedExports(deps: { python: string | undefined }) {
   const running = new Map<string, Promise<ServedExport>>();
+  /**
+   * Files already hashed in this process, by digest, size, mtime and inode: restoring a
+   * dozen deployments of one model hashes its copy once (a 7B model's INT4 file is ~4 GB,
+   * seconds to hash), while a file written since is hashed again.
+   */
+  const verified = new Map<string, string>();
 
   /** Whether the copy in `dir` was made from `fp32` with `recipe`; throws when it is damaged. */
   async function usable(dir: string, fp32: string, recipe: QuantRecipe, quantization: Quantization): Promise<boolean> {
@@ -138,13 +144,13 @@ export function createQuantizedExports(deps: { python: string | undefined }) {
     if (!sameRecipe || q.source?.bytes !== sourceBytes) return false;
     for (const [name, want] of Object.entries(q.files)) {
       const file = path.join(dir, name);
-      const size = await fs.stat(file).then(
-        (s) => s.size,
-        () => -1,
-      );
-      if (size < 0) return damaged(dir, quantization, `${name} is missing`);
-      if (size !== want.bytes) return damaged(dir, quantization, `${name} has ${size} bytes instead of ${want.bytes}`);
+      const stat = await fs.stat(file).catch(() => undefined);
+      if (!stat) return damaged(dir, quantization, `${name} is missing`);
+      if (stat.size !== want.bytes) return damaged(dir, quantization, `${name} has ${stat.size} bytes instead of ${want.bytes}`);
+      const version = `${want.sha256}|${stat.size}|${stat.mtimeMs}|${stat.ino}`;
+      if (verified.get(file) === version) continue;
       if ((await sha256(file)) !== want.sha256) return damaged(dir, quantization, `${name} does not match its recorded sha256`);
+      verified.set(file, version);
     }
     return true;
   }
