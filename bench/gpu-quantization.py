@@ -123,8 +123,8 @@ def decode(ort, np, s, meta: dict, batch: int, steps: int, prompt_len: int = 32)
     return batch * steps / (time.perf_counter() - t0)
 
 
-def check_placement(ort, np, path: str, meta: dict) -> None:
-    """Every MatMul / MatMulNBits of a profiled decode step must have run on the GPU."""
+def check_placement(ort, np, path: str, meta: dict, quantized: bool) -> None:
+    """Every matrix product of a profiled decode step must have run on the GPU."""
     s = session(ort, path, profile=True)
     decode(ort, np, s, meta, 1, 1)
     with open(s.end_profiling(), encoding="utf-8") as f:
@@ -132,10 +132,15 @@ def check_placement(ort, np, path: str, meta: dict) -> None:
     placed = {
         (e["args"]["op_name"], e["args"].get("provider"))
         for e in events
-        if e.get("cat") == "Node" and e.get("args", {}).get("op_name") in ("MatMul", "MatMulNBits")
+        if e.get("cat") == "Node"
+        and e.get("args", {}).get("op_name") in ("MatMul", "MatMulNBits", "FusedMatMul", "Gemm")
     }
     if not placed:
-        fail(f"{path}: the onnxruntime profile has no MatMul node events to check where the layers ran")
+        fail(f"{path}: the onnxruntime profile has no matrix-product events to check where the layers ran")
+    if any(provider is None for _, provider in placed):
+        fail(f"{path}: the onnxruntime profile does not say which provider ran each node; cannot check placement")
+    if quantized and not any(op == "MatMulNBits" for op, _ in placed):
+        fail(f"{path}: no MatMulNBits ran (onnxruntime rewrote or dropped the quantized layers)")
     elsewhere = sorted(f"{op} on {provider}" for op, provider in placed if provider != "CUDAExecutionProvider")
     if elsewhere:
         fail(f"{path}: {', '.join(elsewhere)} — not the CUDA provider (this build's CUDA kernels lack them)")
@@ -180,8 +185,9 @@ def main() -> None:
             f"gpu-quantization: {params / 1e6:.0f}M parameters, onnxruntime {ort.__version__},"
             f" {args.steps} decode steps, median of {args.rounds} rounds"
         )
-        for path in files.values():
-            check_placement(ort, np, path, meta)
+        # Also starts CUDA (its context, cuBLAS) before any session's memory is measured.
+        for name, path in files.items():
+            check_placement(ort, np, path, meta, quantized=name != "NONE")
         figures = {}
         for name, path in files.items():
             before = gpu_memory_mib()
