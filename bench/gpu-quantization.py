@@ -42,8 +42,8 @@ CONFIG = dict(
 )
 # The service's recipes (src/inference/quantized-export.ts RECIPES), as quantize-onnx options.
 RECIPES = {
-    "INT8": ["--bits", "8", "--block-size", "32", "--accuracy-level", "4", "--lm-head-bits", "8"],
-    "INT4": ["--bits", "4", "--block-size", "32", "--accuracy-level", "4", "--lm-head-bits", "8"],
+    "INT8": ["--bits", "8", "--block-size", "128", "--no-zero-point", "--accuracy-level", "4", "--lm-head-bits", "8"],
+    "INT4": ["--bits", "4", "--block-size", "32", "--zero-point", "--accuracy-level", "4", "--lm-head-bits", "8"],
 }
 
 

@@ -3,14 +3,15 @@
  * `quantize-onnx` from the same fp32 export, then measured through the runtime's session
  * class — decode ms per step at 1 and 8 rows (interleaved rounds, medians: the machine
  * may be shared), perplexity on a held-out text, and size. This is how RECIPES in
- * src/inference/quantized-export.ts were chosen.
+ * src/inference/quantized-export.ts were chosen (labels: b = block size, zp = zero points,
+ * sym = symmetric, acc = accuracy level, head = LM-head bits; acc 4 and head 8 unless said).
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { TRAINER_DIR } from '../../src/engine/python.js';
-import { recipeArgs } from '../../src/inference/quantized-export.js';
+import { RECIPES, recipeArgs } from '../../src/inference/quantized-export.js';
 import type { QuantRecipe } from '../../src/inference/quantized-export.js';
 import { decodeMs, loadProbe, perplexity } from './onnx-probe.js';
 
@@ -22,22 +23,21 @@ export interface RecipeFigures {
   perplexity: number;
 }
 
-const int4 = { bits: 4, blockSize: 32, symmetric: true, accuracyLevel: 4, lmHeadBits: 8 } as const;
-const int8 = { ...int4, bits: 8 } as const;
+const { INT4: int4, INT8: int8 } = RECIPES;
 
-/** The variants compared: block size, zero points, accuracy level and LM-head precision. */
+/** The served recipes (first of each width) and what they were chosen against. */
 export const VARIANTS: Array<{ label: string; recipe: QuantRecipe }> = [
-  { label: 'int4 b32 sym acc4 head8', recipe: int4 },
-  { label: 'int4 b32 zp  acc4 head8', recipe: { ...int4, symmetric: false } },
-  { label: 'int4 b128 sym acc4 head8', recipe: { ...int4, blockSize: 128 } },
-  { label: 'int4 b128 zp  acc4 head8', recipe: { ...int4, blockSize: 128, symmetric: false } },
-  { label: 'int4 b32 sym acc0 head8', recipe: { ...int4, accuracyLevel: 0 } },
-  { label: 'int4 b32 sym acc4 head4', recipe: { ...int4, lmHeadBits: 4 } },
-  { label: 'int4 b32 sym acc4 head32', recipe: { ...int4, lmHeadBits: null } },
-  { label: 'int8 b32 sym acc4 head8', recipe: int8 },
-  { label: 'int8 b32 zp  acc4 head8', recipe: { ...int8, symmetric: false } },
-  { label: 'int8 b128 sym acc4 head8', recipe: { ...int8, blockSize: 128 } },
-  { label: 'int8 b32 sym acc0 head8', recipe: { ...int8, accuracyLevel: 0 } },
+  { label: 'INT4 served: b32 zp', recipe: int4 },
+  { label: 'int4 b32 sym', recipe: { ...int4, symmetric: true } },
+  { label: 'int4 b128 zp', recipe: { ...int4, blockSize: 128 } },
+  { label: 'int4 b128 sym', recipe: { ...int4, blockSize: 128, symmetric: true } },
+  { label: 'int4 b32 zp acc0', recipe: { ...int4, accuracyLevel: 0 } },
+  { label: 'int4 b32 zp head4', recipe: { ...int4, lmHeadBits: 4 } },
+  { label: 'int4 b32 zp head32', recipe: { ...int4, lmHeadBits: null } },
+  { label: 'INT8 served: b128 sym', recipe: int8 },
+  { label: 'int8 b32 sym', recipe: { ...int8, blockSize: 32 } },
+  { label: 'int8 b32 zp', recipe: { ...int8, blockSize: 32, symmetric: false } },
+  { label: 'int8 b128 sym acc0', recipe: { ...int8, accuracyLevel: 0 } },
 ];
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;

@@ -107,9 +107,13 @@ def test_quantize_onnx_rewrites_every_linear_layer_and_keeps_the_io(export, arch
         attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
         head = node.output[0] == linears[-1].output[0]
         assert attrs["bits"] == (8 if head else 4) and attrs["block_size"] == 32 and attrs["accuracy_level"] == 4
-        assert node.domain == "com.microsoft" and len(node.input) == 3  # symmetric: no zero points
-        b = inits[node.input[1]]
-        assert list(b.dims) == [attrs["N"], -(-attrs["K"] // 32), 32 * attrs["bits"] // 8]
+        assert node.domain == "com.microsoft" and len(node.input) == 4  # 4 bits: zero points by default
+        b, zp = inits[node.input[1]], inits[node.input[3]]
+        k_blocks = -(-attrs["K"] // 32)
+        assert list(b.dims) == [attrs["N"], k_blocks, 32 * attrs["bits"] // 8]
+        assert (
+            list(zp.dims) == [attrs["N"], -(-k_blocks * attrs["bits"] // 8)] and zp.data_type == onnx.TensorProto.UINT8
+        )
     # The embedding stays float32 (a row lookup reads one row a token), and no fp32 copy of a
     # rewritten weight is left behind.
     scales = {n.input[2] for n in nbits}
@@ -124,7 +128,7 @@ def test_quantize_onnx_rewrites_every_linear_layer_and_keeps_the_io(export, arch
     assert abs(fp32_meta["weight_bytes"] - fp32_bytes) < 0.02 * fp32_bytes
     assert {k: v for k, v in meta.items() if k != "quantization"} == fp32_meta
     qm = meta["quantization"]
-    assert qm["bits"] == 4 and qm["block_size"] == 32 and qm["symmetric"] and qm["lmHead"] == "int8"
+    assert qm["bits"] == 4 and qm["block_size"] == 32 and not qm["symmetric"] and qm["lmHead"] == "int8"
     assert qm["layers"] == len(linears)
     data = open(out / "model.onnx", "rb").read()
     assert qm["files"] == {"model.onnx": {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}}
@@ -133,21 +137,31 @@ def test_quantize_onnx_rewrites_every_linear_layer_and_keeps_the_io(export, arch
     assert qm["weightBytes"] == sum(len(t.raw_data) for t in q.graph.initializer)
 
 
-def test_quantize_onnx_options_and_default_folder(export):
+def _attrs(node) -> dict:
+    return {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+
+
+def test_quantize_onnx_defaults_per_width_and_options(export, tmp_path):
     src = export["llama"]
-    r = run_cli(
-        "quantize-onnx", "--onnx", src, "--bits", "8", "--block-size", "16", "--zero-point", "--accuracy-level", "0",
-        "--lm-head-bits", "none",
-    )  # fmt: skip
+    # 8 bits by default: symmetric blocks of 128, into the folder beside the export.
+    r = run_cli("quantize-onnx", "--onnx", src, "--bits", "8")
     assert r.returncode == 0, r.stderr
     out = src + "-int8"
     assert json.loads(r.stdout)["onnx"] == os.path.join(out, "model.onnx")
-    q = onnx.load(os.path.join(out, "model.onnx"))
+    nbits = [n for n in onnx.load(os.path.join(out, "model.onnx")).graph.node if n.op_type == "MatMulNBits"]
+    assert {(_attrs(n)["bits"], _attrs(n)["block_size"], len(n.input)) for n in nbits} == {(8, 128, 3)}
+    # Every option spelled out.
+    r = run_cli(
+        "quantize-onnx", "--onnx", src, "--bits", "4", "--out", str(tmp_path / "o"), "--block-size", "16",
+        "--no-zero-point", "--accuracy-level", "0", "--lm-head-bits", "none",
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    q = onnx.load(str(tmp_path / "o" / "model.onnx"))
     nbits = [n for n in q.graph.node if n.op_type == "MatMulNBits"]
-    assert nbits and all(len(n.input) == 4 for n in nbits)  # zero points
-    attrs = {a.name: onnx.helper.get_attribute_value(a) for a in nbits[0].attribute}
-    assert attrs["bits"] == 8 and attrs["block_size"] == 16 and attrs["accuracy_level"] == 0
-    assert any(n.op_type == "MatMul" and n.output[0] for n in q.graph.node if "lm_head" in n.name)
+    assert {(_attrs(n)["bits"], _attrs(n)["block_size"], _attrs(n)["accuracy_level"], len(n.input)) for n in nbits} == {
+        (4, 16, 0, 3)
+    }
+    assert [n.op_type for n in q.graph.node if "lm_head" in n.name] == ["MatMul"]
 
 
 def test_a_shared_weight_is_quantized_once():
@@ -156,7 +170,7 @@ def test_a_shared_weight_is_quantized_once():
     x = onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1, 32])
     ys = [onnx.helper.make_tensor_value_info(f"y{i}", onnx.TensorProto.FLOAT, [1, 8]) for i in range(2)]
     model = onnx.helper.make_model(onnx.helper.make_graph(nodes, "g", [x], ys, [w]))
-    stats = quantize_matmuls(model, QuantConfig(bits=4, lm_head_bits=None))
+    stats = quantize_matmuls(model, QuantConfig(bits=4, symmetric=True, lm_head_bits=None))
     assert stats.layers == 2 and stats.lm_head == "float32"
     assert sorted(t.name for t in model.graph.initializer) == ["W.q4.B", "W.q4.scales"]
     assert {n.input[1] for n in model.graph.node} == {"W.q4.B"}

@@ -45,8 +45,13 @@ def _parser() -> argparse.ArgumentParser:
     q.add_argument("--onnx", required=True, help="folder of the fp32 export (model.onnx, tuneloop-onnx.json)")
     q.add_argument("--bits", type=int, required=True, choices=(4, 8))
     q.add_argument("--out", default=None, help="output folder (default: ONNX-int<bits> beside it)")
-    q.add_argument("--block-size", type=int, default=None, help="inputs per quantization block (default 32)")
-    q.add_argument("--zero-point", action="store_true", help="asymmetric blocks with zero points (default symmetric)")
+    q.add_argument("--block-size", type=int, default=None, help="inputs per block (default: 32 for 4 bits, 128 for 8)")
+    q.add_argument(
+        "--zero-point",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="blocks with zero points, or symmetric ones (default: zero points for 4 bits, symmetric for 8)",
+    )
     q.add_argument(
         "--accuracy-level", type=int, default=None, help="onnxruntime accuracy_level (default 4: int8 compute)"
     )
