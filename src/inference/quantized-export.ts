@@ -21,17 +21,17 @@ export interface QuantRecipe {
 
 /**
  * The recipes deployments are served with, chosen with `bench/inference-throughput.ts
- * --recipes` on the `base` model trained on text (docs/inference.md § Quantization has the
- * figures; the trainer's quantize-onnx defaults are the same):
- *  - INT4, blocks of 32 with zero points: held-out perplexity within 0.03–0.12 % of float32
- *    on three texts, where symmetric blocks of 32 lost 0.08–0.24 % and blocks of 128
- *    0.23–0.86 %; decode speed the same within this machine's noise;
+ * --recipes` on the `base` model trained on text (figures: docs/inference.md § The recipe;
+ * the trainer's quantize-onnx defaults are the same):
+ *  - INT4, blocks of 32 with zero points: held-out perplexity −0.04 to +0.12 % from
+ *    float32, where symmetric blocks of 32 lost up to 0.24 % and blocks of 128 up to
+ *    0.86 % (though 1.2–1.4× faster at one stream); zero points cost no measurable speed;
  *  - INT8, symmetric blocks of 128: every 8-bit variant stayed within 0.05 % of float32,
- *    and blocks of 128 decoded fastest at one stream (fewer scales to read);
- *  - accuracy level 4 (int8 activations) for both: level 0 decoded INT4 1.2–2× slower and
- *    INT8 some 30× slower (slower than float32), for no measurable perplexity;
- *  - the LM head in 8 bits: on this 1,024-token vocabulary 4 bits cost nothing measurable,
- *    but on a real vocabulary the head is the largest matrix and the most sensitive one.
+ *    and these decode fastest;
+ *  - accuracy level 4 (int8 activations): level 0 decoded INT4 1.2–2× slower and INT8
+ *    slower than float32, for no measurable perplexity;
+ *  - the LM head in 8 bits: 4 bits or float32 made no measurable difference on the test
+ *    model's 1,024-token vocabulary, but a real vocabulary makes the head the largest matrix.
  */
 export const RECIPES: Record<Exclude<Quantization, 'NONE'>, QuantRecipe> = {
   INT8: { bits: 8, blockSize: 128, symmetric: true, accuracyLevel: 4, lmHeadBits: 8 },

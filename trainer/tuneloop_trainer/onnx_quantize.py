@@ -63,10 +63,7 @@ class QuantConfig:
 
 
 # Defaults per bit width: what the service deploys (RECIPES in src/inference/quantized-export.ts,
-# chosen with bench/inference-throughput.ts --recipes; docs/inference.md has the figures).
-# 4 bits: blocks of 32 with zero points kept perplexity within 0.03–0.12 % of float32 where
-# symmetric blocks lost 0.08–0.24 % and blocks of 128 0.23–0.86 %. 8 bits: every variant
-# stayed within 0.05 %, so the faster blocks of 128, symmetric.
+# which says why; chosen with bench/inference-throughput.ts --recipes, figures in docs/inference.md).
 DEFAULTS = {
     4: dict(block_size=32, symmetric=False, accuracy_level=4, lm_head_bits=8),
     8: dict(block_size=128, symmetric=True, accuracy_level=4, lm_head_bits=8),
