@@ -4,7 +4,11 @@
 #      torch.compile, gradient checkpointing, DPO in bf16) and the parity tests against
 #      transformers / PEFT on the same weights (skipped where transformers is absent);
 #   2. the CPU-independent model tests again on this machine's torch (≥ 2: SDPA path);
-#   3. the throughput benchmark in bf16: small, base and a ~1B model, SFT and DPO.
+#   3. the throughput benchmark in bf16: small, base and a ~1B model, SFT and DPO;
+#   4. quantized decoding of a ~460M model (bench/gpu-quantization.py): float32, INT8 and
+#      INT4 exports on onnxruntime's CUDA provider, decode tok/s at 1 and 8 streams. It
+#      fails (status 1, one line naming what is missing: onnx, onnxruntime's CUDA provider,
+#      a layer that ran off the GPU) rather than print CPU figures as GPU ones.
 # Prints figures; never asserts timings. Exits 0 with a message where there is no GPU.
 #
 #   bash bench/gpu-check.sh            # everything (≈ 5 min on an H100)
@@ -51,6 +55,8 @@ if [ -z "${GPU_CHECK_QUICK:-}" ]; then
   "$PY" "$root/bench/trainer-throughput.py" --device cuda --sizes small,base,1b --dtype bf16 --steps 3 --warmup 2 || status=1
   echo "== throughput, 1B full fine-tuning with torch.compile"
   "$PY" "$root/bench/trainer-throughput.py" --device cuda --sizes 1b --methods full --dtype bf16 --compile --steps 3 --warmup 3 || status=1
+  echo "== quantized decoding (~460M model, onnxruntime CUDA provider: NONE / INT8 / INT4)"
+  "$PY" "$root/bench/gpu-quantization.py" || status=1
 fi
 echo "gpu-check: done (status $status)"
 exit $status

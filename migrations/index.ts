@@ -9,6 +9,7 @@ import * as m0007 from './0007-account-webhook-secret-rotation.js';
 import * as m0008 from './0008-model-training-defaults.js';
 import * as m0009 from './0009-job-pause-and-checkpoint-ids.js';
 import * as m0010 from './0010-dataset-leases.js';
+import * as m0011 from './0011-quantized-deployments.js';
 
 /**
  * Every migration, in order. Forward-only: a migration that has shipped is never edited;
@@ -26,4 +27,5 @@ export const migrations: Record<string, Migration> = {
   '0008-model-training-defaults': m0008,
   '0009-job-pause-and-checkpoint-ids': m0009,
   '0010-dataset-leases': m0010,
+  '0011-quantized-deployments': m0011,
 };

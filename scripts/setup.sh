@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Installs everything Tuneloop needs on a Debian 12 machine: PyTorch (Debian's python3-torch)
-# with OpenBLAS for the trainer, pytest for its tests, and the npm packages. Safe to re-run:
-# each step is skipped when already done. Then builds the service into dist/ (skipped when
-# its sources are unchanged).
+# with OpenBLAS for the trainer, onnx for quantized exports, pytest for its tests, and the
+# npm packages. Safe to re-run: each step is skipped when already done. Then builds the
+# service into dist/ (skipped when its sources are unchanged).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
 /usr/bin/python3 -c 'import torch' >/dev/null 2>&1 || need_apt+=(python3-torch)
 /usr/bin/python3 -c 'import pytest' >/dev/null 2>&1 || need_apt+=(python3-pytest)
+# onnx rewrites ONNX exports into quantized ones (trainer quantize-onnx: INT8/INT4 deployments).
+/usr/bin/python3 -c 'import onnx' >/dev/null 2>&1 || need_apt+=(python3-onnx)
 # OpenBLAS takes over libblas.so.3: matmuls go from ~5 to ~290 GFLOP/s on 2 cores.
 dpkg -s libopenblas0-openmp >/dev/null 2>&1 || need_apt+=(libopenblas0-openmp)
 # Formatter and linter for the Python side (scripts/lint.sh).

@@ -11,6 +11,7 @@ import { ListingCache } from './listing-cache.js';
 import { checkTrainingDefaults } from './training-defaults.js';
 import type { TrainingDefaultsInput } from './training-defaults.js';
 import { modelListing } from './listing.js';
+import { parseQuantization } from './quantization.js';
 
 export interface ImportModelInput {
   dir: string;
@@ -33,6 +34,13 @@ export interface FineTunedModelInput {
   modelPath: string;
   adapterPath: string | null;
   onnxPath: string | null;
+}
+
+export interface ModelSettings {
+  trainingMicros?: bigint;
+  inferenceMicros?: bigint;
+  /** NONE, INT8 or INT4; anything else is UNSUPPORTED_QUANTIZATION. */
+  defaultQuantization?: string;
 }
 
 export interface ListModelsOptions {
@@ -66,6 +74,11 @@ export interface CatalogService {
   setPrices(id: string, prices: { trainingMicros?: bigint; inferenceMicros?: bigint }): Promise<Model>;
   /** Replaces a model's recommended training defaults (null: the platform's). */
   setTrainingDefaults(id: string, defaults: TrainingDefaultsInput | null): Promise<Model>;
+  /**
+   * Admin settings of a model in one update: its prices and/or the quantization its
+   * deployments get when they ask for none. INVALID_INPUT when nothing is given.
+   */
+  updateModel(id: string, changes: ModelSettings): Promise<Model>;
   /**
    * Registers the model a job produced, as `ft:<base>:<suffix>:<short job id>`, owned by
    * the job's account and priced like its base — in the caller's transaction, so the
@@ -152,7 +165,7 @@ export function createCatalogService(deps: { db: Db; dataDir: string; listingCac
   }
 
   /** Updates a model's catalog entry (and drops the cached listings); NOT_FOUND when there is none. */
-  async function updateModel(id: string, set: ModelUpdate): Promise<Model> {
+  async function writeModel(id: string, set: ModelUpdate): Promise<Model> {
     const row = await db.updateTable('models').set(set).where('id', '=', id).returningAll().executeTakeFirst();
     if (!row) throw new NotFoundError('model', id);
     listings.invalidate();
@@ -254,14 +267,25 @@ export function createCatalogService(deps: { db: Db; dataDir: string; listingCac
       if (prices.trainingMicros === undefined && prices.inferenceMicros === undefined) {
         throw new InvalidInputError('prices', 'give a training price, an inference price, or both');
       }
-      return updateModel(id, {
-        ...(prices.trainingMicros !== undefined ? { price_per_mtok_micros: prices.trainingMicros } : {}),
-        ...(prices.inferenceMicros !== undefined ? { inference_price_per_mtok_micros: prices.inferenceMicros } : {}),
+      return this.updateModel(id, prices);
+    },
+
+    async updateModel(id, changes) {
+      const { trainingMicros, inferenceMicros, defaultQuantization } = changes;
+      if (trainingMicros === undefined && inferenceMicros === undefined && defaultQuantization === undefined) {
+        throw new InvalidInputError('model', 'give a training price, an inference price or a default quantization');
+      }
+      return writeModel(id, {
+        ...(trainingMicros !== undefined ? { price_per_mtok_micros: trainingMicros } : {}),
+        ...(inferenceMicros !== undefined ? { inference_price_per_mtok_micros: inferenceMicros } : {}),
+        ...(defaultQuantization !== undefined
+          ? { default_quantization: parseQuantization(defaultQuantization, 'defaultQuantization') }
+          : {}),
       });
     },
 
     setTrainingDefaults(id, defaults) {
-      return updateModel(id, { training_defaults: storedDefaults(defaults) });
+      return writeModel(id, { training_defaults: storedDefaults(defaults) });
     },
 
     async registerFineTunedModel(trx, input) {
@@ -280,6 +304,7 @@ export function createCatalogService(deps: { db: Db; dataDir: string; listingCac
           fine_tunable: base.fine_tunable,
           price_per_mtok_micros: base.price_per_mtok_micros,
           inference_price_per_mtok_micros: base.inference_price_per_mtok_micros,
+          default_quantization: base.default_quantization,
           storage_path: input.modelPath,
           tokenizer_sha256: base.tokenizer_sha256,
           chat_template_sha256: base.chat_template_sha256,

@@ -178,9 +178,12 @@ export class ApiClient {
     return this.json('GET', '/api/models', { query: opts });
   }
 
-  /** Deploys a model; `created` is false when a live deployment of it already existed. */
-  async deploy(modelId: string): Promise<{ deployment: Deployment; created: boolean }> {
-    const response = await this.send('POST', '/api/deployments', { json: { modelId } });
+  /**
+   * Deploys a model (`quantization`: NONE, INT8 or INT4; absent: the model's default);
+   * `created` is false when a live deployment of it already existed.
+   */
+  async deploy(modelId: string, quantization?: string): Promise<{ deployment: Deployment; created: boolean }> {
+    const response = await this.send('POST', '/api/deployments', { json: { modelId, ...(quantization ? { quantization } : {}) } });
     return { deployment: (await response.json()) as Deployment, created: response.status === 201 };
   }
 

@@ -4,6 +4,7 @@ import type { TrainingTables } from './tables/training.js';
 import type { WebhookTables } from './tables/webhooks.js';
 import type { InferenceTables } from './tables/inference.js';
 import type { TrainingDefaultsInput } from '../catalog/training-defaults.js';
+import type { Quantization } from '../catalog/quantization.js';
 
 /**
  * The typed shape of every table, one interface per table, written to match the SQL in
@@ -61,6 +62,8 @@ export interface ModelsTable {
   tokenizer_sha256: string;
   chat_template_sha256: string | null;
   onnx_path: string | null;
+  /** What deployments get when they ask for no quantization (migrations/0011). */
+  default_quantization: ColumnType<Quantization, Quantization | undefined, Quantization>;
   adapter_path: string | null;
   training_job_id: string | null;
   /** The model's recommended training defaults as registered (catalog/training-defaults.ts); null = the platform's. */

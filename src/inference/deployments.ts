@@ -9,6 +9,10 @@ import type { CatalogService } from '../catalog/service.js';
 import type { Logger } from '../log.js';
 import { DomainError, NotFoundError } from '../errors.js';
 import type { OnnxExporter } from './onnx-export.js';
+import type { QuantizedExports } from './quantized-export.js';
+import { parseQuantization } from '../catalog/quantization.js';
+import type { Quantization } from '../catalog/quantization.js';
+import type { Model } from '../db/schema.js';
 import type { ModelRuntime, RuntimeRegistry } from './runtime-registry.js';
 import { ModelLoadingError, ModelNotDeployedError } from './errors.js';
 import {
@@ -29,6 +33,11 @@ export interface DeployResult {
   created: boolean;
 }
 
+export interface DeployOptions {
+  /** NONE, INT8 or INT4; absent: the model's default quantization (see `servedQuantization`). */
+  quantization?: string | null | undefined;
+}
+
 export interface WaitOptions {
   timeoutMs?: number;
   signal?: AbortSignal;
@@ -38,6 +47,20 @@ export interface WaitOptions {
 const LOAD_WAIT_MS = 60_000;
 
 const isLive = (d: Deployment) => (LIVE_STATUSES as readonly string[]).includes(d.status);
+
+/**
+ * The quantization a model is served with: the one asked for, else the model's default
+ * from the catalog (NONE unless an admin set one). Every way of loading a model —
+ * deployModel, REST, and any loading without an explicit deployment — goes through this.
+ * Throws UNSUPPORTED_QUANTIZATION for anything but NONE, INT8 and INT4.
+ */
+export function servedQuantization(model: Model, requested?: string | null): Quantization {
+  return requested === undefined || requested === null ? model.default_quantization : parseQuantization(requested);
+}
+
+/** Runtimes are shared per model and quantization: `tiny`, `tiny@INT4`. */
+export const runtimeKey = (modelId: string, quantization: Quantization) =>
+  quantization === 'NONE' ? modelId : `${modelId}@${quantization}`;
 
 /**
  * Deployment lifecycle: rows in the database are the truth, every api process serves
@@ -53,6 +76,7 @@ export function createDeploymentManager(deps: {
   log: Logger;
   registry: RuntimeRegistry;
   exporter: OnnxExporter;
+  quantized: QuantizedExports;
 }) {
   const { db, registry, log } = deps;
   const changes = new EventEmitter().setMaxListeners(0);
@@ -82,11 +106,21 @@ export function createDeploymentManager(deps: {
       try {
         const model = await db.selectFrom('models').selectAll().where('id', '=', dep.model_id).executeTakeFirst();
         if (!model) throw new Error('the model no longer exists');
-        if (!model.onnx_path && !mayExport) return;
-        const onnxPath = await deps.exporter.ensure(model);
-        const runtime = await registry.acquire(dep.id, { id: model.id, onnxPath, modelDir: model.storage_path });
+        // Quantized copies, like exports, are made by the process that took the deploy.
+        if ((!model.onnx_path || dep.quantization !== 'NONE') && !mayExport) return;
+        const fp32 = await deps.exporter.ensure(model);
+        const served = await deps.quantized.ensure(fp32, dep.quantization, Number(model.parameter_count));
+        const runtime = await registry.acquire(dep.id, {
+          id: runtimeKey(model.id, dep.quantization),
+          onnxPath: served.onnxPath,
+          modelDir: model.storage_path,
+        });
         const live = await db.transaction().execute(async (trx) => {
-          const ok = await markReady(trx, dep.id, runtime.host.provider);
+          const ok = await markReady(trx, dep.id, {
+            provider: runtime.host.provider,
+            bytesOnDisk: served.bytesOnDisk,
+            bytesInMemory: served.bytesInMemory,
+          });
           if (ok) await notifyOnCommit(trx, channels.deployments, dep.id);
           return ok;
         });
@@ -153,13 +187,29 @@ export function createDeploymentManager(deps: {
   }
 
   return {
-    async deploy(accountId: string, modelId: string): Promise<DeployResult> {
+    /**
+     * Deploys with the quantization asked for, or the model's default. The account's live
+     * deployment of the model is answered instead when there is one — unless a different
+     * quantization was asked for explicitly: DEPLOYMENT_EXISTS (undeploy it first), since
+     * `model` in a request names one deployment.
+     */
+    async deploy(accountId: string, modelId: string, opts: DeployOptions = {}): Promise<DeployResult> {
       const model = await deps.catalog.getModel(accountId, modelId);
+      const quantization = servedQuantization(model, opts.quantization);
       const result = await db.transaction().execute(async (trx) => {
-        const r = await insertDeployment(trx, accountId, model.id);
+        const r = await insertDeployment(trx, accountId, model.id, quantization);
         if (r.created) await notifyOnCommit(trx, channels.deployments, r.deployment.id);
         return r;
       });
+      const live = result.deployment;
+      if (!result.created && opts.quantization != null && live.quantization !== quantization) {
+        throw new DomainError(
+          'DEPLOYMENT_EXISTS',
+          `model "${model.id}" is already deployed for your account as ${live.quantization} (${live.id}); undeploy it first to deploy it as ${quantization}`,
+          409,
+          { deploymentId: live.id, quantization: live.quantization },
+        );
+      }
       if (serving) void activate(result.deployment);
       return result;
     },

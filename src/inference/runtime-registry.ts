@@ -12,6 +12,7 @@ export interface RuntimeOptions {
 }
 
 export interface ModelSource {
+  /** What the runtime is shared by: the model id, plus its quantization when there is one (`tiny@INT4`). */
   id: string;
   onnxPath: string;
   modelDir: string;

@@ -3,16 +3,17 @@ import type { Deployment, InferenceUsage } from '../db/tables/inference.js';
 import type { Runner, Roles } from '../runner.js';
 import type { ServiceDeps } from '../service-deps.js';
 import { createDeploymentManager } from './deployments.js';
-import type { DeployResult, WaitOptions } from './deployments.js';
+import type { DeployOptions, DeployResult, WaitOptions } from './deployments.js';
 import { createGenerator } from './generation.js';
 import type { GenerateRequest, Generation, GenerationResult } from './generation.js';
 import { releaseAbandonedReservations } from './metering.js';
 import { createOnnxExporter } from './onnx-export.js';
+import { createQuantizedExports } from './quantized-export.js';
 import { RuntimeRegistry } from './runtime-registry.js';
 import { listUsage } from './store/usage.js';
 import { usageListing } from './usage-listing.js';
 
-export type { DeployResult, WaitOptions } from './deployments.js';
+export type { DeployOptions, DeployResult, WaitOptions } from './deployments.js';
 export type { GenerateRequest, Generation, GenerationResult, FinishReason } from './generation.js';
 export type { GenerationParams, PromptInput } from './params.js';
 
@@ -29,9 +30,10 @@ export interface InferenceService {
   /**
    * Deploys a model the account can see (base models: anyone; fine-tuned: the owner).
    * Returns at once with status LOADING (or the account's live deployment of the model);
-   * the api processes load it and mark it READY or FAILED.
+   * the api processes load it and mark it READY or FAILED. `quantization` (NONE, INT8,
+   * INT4) defaults to the model's default quantization.
    */
-  deploy(accountId: string, modelId: string): Promise<DeployResult>;
+  deploy(accountId: string, modelId: string, opts?: DeployOptions): Promise<DeployResult>;
   /** Marks the deployment UNDEPLOYED; requests in flight finish, new ones are refused. */
   undeploy(accountId: string, deploymentId: string): Promise<Deployment>;
   getDeployment(accountId: string, deploymentId: string): Promise<Deployment>;
@@ -73,6 +75,7 @@ export function createInferenceService(deps: ServiceDeps): InferenceService {
     log,
     registry,
     exporter: createOnnxExporter({ db, python: config.python }),
+    quantized: createQuantizedExports({ python: config.python }),
   });
   const generator = createGenerator({ db, catalog: deps.catalog, log, deployments });
   let sweeper: NodeJS.Timeout | undefined;

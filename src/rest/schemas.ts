@@ -1,4 +1,5 @@
 import { Type } from 'typebox';
+import { QUANTIZATIONS } from '../catalog/quantization.js';
 
 /** Shared REST schemas (serialization and OpenAPI come from these). */
 export const Usd = Type.String({ description: 'US dollars, decimal string with 6 places', examples: ['12.500000'] });
@@ -22,3 +23,15 @@ export const problemResponses = {
   401: Type.Ref('Problem'),
   404: Type.Ref('Problem'),
 } as const;
+
+/** A quantization in a response (src/catalog/quantization.ts). */
+export const QuantizationSchema = Type.Union(
+  QUANTIZATIONS.map((q) => Type.Literal(q)),
+  { description: 'NONE (float32 weights), INT8 or INT4 (block-quantized weights)' },
+);
+
+/**
+ * A quantization in a request: a plain string, checked by the domain, so a wrong value
+ * gets UNSUPPORTED_QUANTIZATION with the allowed values rather than a schema message.
+ */
+export const QuantizationInput = Type.String({ description: 'NONE, INT8 or INT4', examples: ['INT4'] });

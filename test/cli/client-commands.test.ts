@@ -181,8 +181,14 @@ describe.each(engines())('client commands (%s)', (engine) => {
       new RegExp(`\\n${jobId} +SUCCEEDED +tiny +FULL +${steps}/${steps}`),
     );
 
-    const deployed = jsonOf(await cli(['deploy', model, '--json']));
-    expect(deployed).toMatchObject({ modelId: model, status: 'READY' });
+    const deployed = jsonOf(await cli(['deploy', model, '--quantization', 'int8', '--json']));
+    expect(deployed).toMatchObject({ modelId: model, status: 'READY', quantization: 'INT8' });
+    expect((await cli(['deploy', model])).stdout).toBe(
+      `${model} is READY (${deployed.id}, INT8, cpu)\nchat with it: tuneloop chat ${model}\n`,
+    );
+    expect(oneLineError(await cli(['deploy', model, '--quantization', 'none']))).toMatch(
+      /already deployed .* as INT8 .*\[DEPLOYMENT_EXISTS\]$/,
+    );
     // The streamed answer is the server's greedy answer, token for token.
     const question = QA[0]![0];
     const reference = await restJson<{ choices: Array<{ message: { content: string } }> }>(t.url, key, '/v1/chat/completions', {

@@ -130,12 +130,23 @@ export type HyperparametersInput = {
   weightDecay?: number | 'auto' | null | undefined;
 };
 
+/** How a deployment serves the weights: NONE (float32 as trained), INT8 or INT4 (block-quantized weights: smaller and faster, slightly less exact; docs/inference.md). */
+export type Quantization =
+  | 'INT4'
+  | 'INT8'
+  | 'NONE';
+
 export type RedeliverWebhookInput = {
   deliveryId: string | number;
 };
 
 export type RotateWebhookEndpointSecretInput = {
   id: string | number;
+};
+
+export type SetModelDefaultQuantizationInput = {
+  modelId: string | number;
+  quantization: Quantization;
 };
 
 export type SetModelPricesInput = {
@@ -281,6 +292,18 @@ export type SetModelPricesMutation = { setModelPrices: { model: { id: string, pr
       | { code: string, message: string }
     > } };
 
+export type SetModelDefaultQuantizationMutationVariables = Exact<{
+  input: SetModelDefaultQuantizationInput;
+}>;
+
+
+export type SetModelDefaultQuantizationMutation = { setModelDefaultQuantization: { model: { id: string, defaultQuantization: Quantization } | null, errors: Array<
+      | { code: string, message: string }
+      | { code: string, message: string }
+      | { code: string, message: string }
+      | { code: string, message: string }
+    > } };
+
 export type DatasetDetailFragment = { id: string, status: DatasetStatus, filename: string | null, format: string | null, examples: number | null, bytes: number, sha256: string, source: string, tokenizerModel: string | null, errorCount: number, warningCount: number, errors: Array<{ line: number | null, code: string, field: string | null, message: string }>, warnings: Array<{ line: number | null, code: string, field: string | null, message: string }>, stats: { examples: number, lines: number, messagesPerRole: { system: number, user: number, assistant: number, tool: number } | null, tokens: { total: number, mean: number, max: number, trainable: number } | null } | null };
 
 export type UploadDatasetDetailMutationVariables = Exact<{
@@ -417,6 +440,26 @@ export type GenerateStreamSubscriptionVariables = Exact<{
 
 
 export type GenerateStreamSubscription = { generateStream: { id: string, text: string, done: boolean, finishReason: FinishReason | null, usage: { completionTokens: number } | null } };
+
+export type DeployModelQuantizedMutationVariables = Exact<{
+  modelId: string | number;
+  quantization?: Quantization | null | undefined;
+}>;
+
+
+export type DeployModelQuantizedMutation = { deployModel: { deployment: { id: string, status: DeploymentStatus, modelId: string, quantization: Quantization } | null, errors: Array<
+      | { code: string, message: string }
+      | { code: string, message: string }
+      | { code: string, message: string }
+      | { code: string, message: string }
+    > } };
+
+export type DeploymentWeightsQueryVariables = Exact<{
+  id: string | number;
+}>;
+
+
+export type DeploymentWeightsQuery = { deployment: { id: string, status: DeploymentStatus, error: string | null, quantization: Quantization, weightBytesOnDisk: number | null, weightBytesInMemory: number | null } | null };
 
 export type UploadDatasetMutationVariables = Exact<{
   input: UploadDatasetInput;
@@ -805,6 +848,20 @@ export const SetModelPricesDocument = new TypedDocumentString(`
   }
 }
     `) as unknown as TypedDocumentString<SetModelPricesMutation, SetModelPricesMutationVariables>;
+export const SetModelDefaultQuantizationDocument = new TypedDocumentString(`
+    mutation SetModelDefaultQuantization($input: SetModelDefaultQuantizationInput!) {
+  setModelDefaultQuantization(input: $input) {
+    model {
+      id
+      defaultQuantization
+    }
+    errors {
+      code
+      message
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<SetModelDefaultQuantizationMutation, SetModelDefaultQuantizationMutationVariables>;
 export const UploadDatasetDetailDocument = new TypedDocumentString(`
     mutation UploadDatasetDetail($input: UploadDatasetInput!) {
   uploadDataset(input: $input) {
@@ -1138,6 +1195,34 @@ export const GenerateStreamDocument = new TypedDocumentString(`
   }
 }
     `) as unknown as TypedDocumentString<GenerateStreamSubscription, GenerateStreamSubscriptionVariables>;
+export const DeployModelQuantizedDocument = new TypedDocumentString(`
+    mutation DeployModelQuantized($modelId: ID!, $quantization: Quantization) {
+  deployModel(modelId: $modelId, quantization: $quantization) {
+    deployment {
+      id
+      status
+      modelId
+      quantization
+    }
+    errors {
+      code
+      message
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<DeployModelQuantizedMutation, DeployModelQuantizedMutationVariables>;
+export const DeploymentWeightsDocument = new TypedDocumentString(`
+    query DeploymentWeights($id: ID!) {
+  deployment(id: $id) {
+    id
+    status
+    error
+    quantization
+    weightBytesOnDisk
+    weightBytesInMemory
+  }
+}
+    `) as unknown as TypedDocumentString<DeploymentWeightsQuery, DeploymentWeightsQueryVariables>;
 export const UploadDatasetDocument = new TypedDocumentString(`
     mutation UploadDataset($input: UploadDatasetInput!) {
   uploadDataset(input: $input) {

@@ -41,6 +41,21 @@ def _parser() -> argparse.ArgumentParser:
     e = sub.add_parser("export-onnx", help="export a model folder to ONNX with a KV cache")
     e.add_argument("--model", required=True)
     e.add_argument("--out", default=None, help="output folder (default: MODEL/onnx)")
+    q = sub.add_parser("quantize-onnx", help="rewrite an ONNX export's linear layers to 4- or 8-bit MatMulNBits")
+    q.add_argument("--onnx", required=True, help="folder of the fp32 export (model.onnx, tuneloop-onnx.json)")
+    q.add_argument("--bits", type=int, required=True, choices=(4, 8))
+    q.add_argument("--out", default=None, help="output folder (default: ONNX-int<bits> beside it)")
+    q.add_argument("--block-size", type=int, default=None, help="inputs per block (default: 32 for 4 bits, 128 for 8)")
+    q.add_argument(
+        "--zero-point",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="blocks with zero points, or symmetric ones (default: zero points for 4 bits, symmetric for 8)",
+    )
+    q.add_argument(
+        "--accuracy-level", type=int, default=None, help="onnxruntime accuracy_level (default 4: int8 compute)"
+    )
+    q.add_argument("--lm-head-bits", default=None, choices=("4", "8", "none"), help="LM head precision (default 8)")
     n = sub.add_parser("inspect-model", help="print one JSON object describing a model folder")
     n.add_argument("model")
     return p
@@ -50,7 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command is None:
         print(
-            "usage error: tuneloop_trainer: a command is required (train, init-model, export-onnx, inspect-model)",
+            "usage error: tuneloop_trainer: a command is required"
+            " (train, init-model, export-onnx, quantize-onnx, inspect-model)",
             file=sys.stderr,
         )
         return EXIT_USAGE
@@ -74,6 +90,12 @@ def main(argv: list[str] | None = None) -> int:
                     {"onnx": export_model_folder(os.path.abspath(args.model), args.out and os.path.abspath(args.out))}
                 )
             )
+        elif args.command == "quantize-onnx":
+            from .onnx_quantize import quantize_export, recipe
+
+            config = recipe(args.bits, args.block_size, args.zero_point, args.accuracy_level, args.lm_head_bits)
+            out = args.out and os.path.abspath(args.out)
+            print(json.dumps(quantize_export(os.path.abspath(args.onnx), out, config)))
         elif args.command == "inspect-model":
             from .model_folder import inspect_model
 

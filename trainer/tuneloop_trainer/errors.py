@@ -22,6 +22,8 @@ CODES = (
     "NAN_LOSS",
     "OUT_OF_MEMORY",
     "DISK_FULL",
+    "INVALID_ONNX",
+    "MISSING_DEPENDENCY",
     "INTERNAL",
 )
 

@@ -100,6 +100,9 @@ def export_onnx(lm: CausalLM, out_dir: str, generation: dict | None = None) -> s
             "bos_token_id": c.bos_token_id,
             "eos_token_id": _eos(c, generation),
             "pad_token_id": _pad(c, generation),
+            # What the weights take in the graph (float32; a tied embedding is there twice:
+            # the lookup table and the LM head's transposed copy), for deployments to report.
+            "weight_bytes": sum(t.numel() * 4 for t in lm.state_dict().values()),
             "inputs": inputs,
             "outputs": outputs,
         }

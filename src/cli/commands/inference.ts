@@ -9,8 +9,8 @@ import { clientCommand, connect, pollUntil } from '../client-command.js';
 import type { ClientFlags } from '../client-command.js';
 
 /** Deploys `model` (or finds its live deployment) and waits until it is READY; a FAILED load throws. */
-async function deployAndWait(client: ApiClient, term: Terminal, model: string): Promise<Deployment> {
-  let { deployment } = await client.deploy(model);
+async function deployAndWait(client: ApiClient, term: Terminal, model: string, quantization?: string): Promise<Deployment> {
+  let { deployment } = await client.deploy(model, quantization);
   if (deployment.status === 'LOADING') {
     term.note(`loading ${model} (${deployment.id})…`);
     deployment = await pollUntil(
@@ -73,14 +73,15 @@ async function converse(session: ChatSession, term: Terminal, model: string): Pr
 export function registerInferenceCommands(program: Command, holder: OutcomeHolder): void {
   clientCommand(program, 'deploy', 'deploy a model and wait until it is READY')
     .argument('<MODEL>', 'a fine-tuned model (ft:…) or a base model')
+    .option('--quantization <Q>', "NONE (float32 weights), INT8 or INT4 (default: the model's)", (v: string) => v.toUpperCase())
     .action(
-      act(holder, async (model: string, opts: ClientFlags) => {
+      act(holder, async (model: string, opts: ClientFlags & { quantization?: string }) => {
         const { client, term } = await connect(opts);
-        const deployment = await deployAndWait(client, term, model);
+        const deployment = await deployAndWait(client, term, model, opts.quantization);
         term.result(
           deployment,
           () =>
-            `${model} is ${term.status('READY')} (${deployment.id}, ${deployment.executionProvider ?? 'cpu'})\nchat with it: tuneloop chat ${model}`,
+            `${model} is ${term.status('READY')} (${deployment.id}, ${deployment.quantization}, ${deployment.executionProvider ?? 'cpu'})\nchat with it: tuneloop chat ${model}`,
         );
       }),
     );

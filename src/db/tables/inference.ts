@@ -1,9 +1,10 @@
 import type { ColumnType, Selectable } from 'kysely';
 import type { CreatedAt, Int8, Timestamp } from '../schema.js';
+import type { Quantization } from '../../catalog/quantization.js';
 
 type UpdatedAt = ColumnType<Date, Date | string | undefined, Date | string>;
 
-/** Tables owned by the inference domain (migrations/0006-inference.ts holds their SQL). */
+/** Tables owned by the inference domain (migrations/0006-inference.ts and 0011 hold their SQL). */
 export interface InferenceTables {
   deployments: DeploymentsTable;
   inference_usage: InferenceUsageTable;
@@ -20,6 +21,12 @@ export interface DeploymentsTable {
   error: string | null;
   /** Where the session runs: `cpu`, `cuda`, … (set when it loaded). */
   execution_provider: string | null;
+  /** The weights it serves: float32 (`NONE`) or block-quantized (migrations/0011). */
+  quantization: ColumnType<Quantization, Quantization | undefined, Quantization>;
+  /** Size of the ONNX files it loaded (set when it loaded). */
+  weight_bytes_on_disk: Int8 | null;
+  /** What its weight tensors take in the runtime session (set when it loaded; quantized-export.ts). */
+  weight_bytes_in_memory: Int8 | null;
   created_at: CreatedAt;
   updated_at: UpdatedAt;
   ready_at: Timestamp | null;

@@ -2,7 +2,7 @@ import { builder, principalOf } from '../builder.js';
 import type { GraphQLContext } from '../builder.js';
 import { ErrorInterface, payload } from '../errors.js';
 import type { ListedError } from '../errors.js';
-import { ModelRef } from './model.js';
+import { ModelRef, QuantizationEnum } from './model.js';
 import type { Deployment } from '../../db/tables/inference.js';
 import { InvalidInputError } from '../../errors.js';
 import { chatMessages } from '../../inference/params.js';
@@ -30,6 +30,23 @@ builder.node(DeploymentRef, {
     status: t.field({ type: DeploymentStatusEnum, resolve: (d) => d.status }),
     error: t.exposeString('error', { nullable: true, description: 'Why loading failed (FAILED only).' }),
     executionProvider: t.exposeString('execution_provider', { nullable: true, description: 'Where it runs: cpu, cuda, …' }),
+    quantization: t.field({
+      type: QuantizationEnum,
+      description: 'The weights it serves: NONE (float32) or block-quantized INT8 / INT4.',
+      resolve: (d) => d.quantization,
+    }),
+    weightBytesOnDisk: t.field({
+      type: 'Float',
+      nullable: true,
+      description: 'Size of the ONNX files it loaded (null until it loaded).',
+      resolve: (d) => (d.weight_bytes_on_disk === null ? null : Number(d.weight_bytes_on_disk)),
+    }),
+    weightBytesInMemory: t.field({
+      type: 'Float',
+      nullable: true,
+      description: 'What its weight tensors take in the runtime session, in RAM or GPU memory (null until it loaded).',
+      resolve: (d) => (d.weight_bytes_in_memory === null ? null : Number(d.weight_bytes_in_memory)),
+    }),
     createdAt: t.expose('created_at', { type: 'DateTime' }),
     readyAt: t.expose('ready_at', { type: 'DateTime', nullable: true }),
     undeployedAt: t.expose('undeployed_at', { type: 'DateTime', nullable: true }),
@@ -178,10 +195,14 @@ builder.queryFields((t) => ({
 builder.mutationFields((t) => ({
   deployModel: t.field({
     type: DeployModelPayload,
-    description: 'Deploy a model (a base model, or one you fine-tuned). Returns at once, LOADING; or your live deployment of it.',
-    args: { modelId: t.arg.id({ required: true }) },
+    description:
+      'Deploy a model (a base model, or one you fine-tuned). Returns at once, LOADING; or your live deployment of it. `quantization` defaults to the model’s defaultQuantization.',
+    args: { modelId: t.arg.id({ required: true }), quantization: t.arg({ type: QuantizationEnum }) },
     resolve: (_root, args, ctx) =>
-      payload(async () => ({ deployment: (await ctx.services.inference.deploy(principalOf(ctx).accountId, args.modelId)).deployment })),
+      payload(async () => ({
+        deployment: (await ctx.services.inference.deploy(principalOf(ctx).accountId, args.modelId, { quantization: args.quantization }))
+          .deployment,
+      })),
   }),
   undeployModel: t.field({
     type: UndeployModelPayload,

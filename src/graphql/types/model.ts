@@ -8,6 +8,8 @@ import { InvalidInputError, parseUsd } from '../../errors.js';
 import { IMPORTED_MODEL_DEFAULTS, effectiveTrainingDefaults } from '../../catalog/training-defaults.js';
 import type { TrainingDefaults } from '../../catalog/training-defaults.js';
 
+import { QUANTIZATIONS } from '../../catalog/quantization.js';
+
 export const ModelRef = builder.objectRef<ModelRow>('Model');
 
 const LearningRateByMethodRef = builder.objectRef<TrainingDefaults['learningRate']>('LearningRateByMethod').implement({
@@ -28,6 +30,12 @@ const TrainingDefaultsRef = builder.objectRef<TrainingDefaults>('TrainingDefault
   }),
 });
 
+export const QuantizationEnum = builder.enumType('Quantization', {
+  description:
+    'How a deployment serves the weights: NONE (float32 as trained), INT8 or INT4 (block-quantized weights: smaller and faster, slightly less exact; docs/inference.md).',
+  values: QUANTIZATIONS,
+});
+
 builder.node(ModelRef, {
   description: 'A model in the catalog: a base model, or a model fine-tuned by your account.',
   id: { resolve: (model) => model.id },
@@ -41,6 +49,11 @@ builder.node(ModelRef, {
     vocabSize: t.exposeInt('vocab_size'),
     pricePerMillionTrainingTokens: t.field({ type: 'USD', resolve: (m) => m.price_per_mtok_micros }),
     pricePerMillionInferenceTokens: t.field({ type: 'USD', resolve: (m) => m.inference_price_per_mtok_micros }),
+    defaultQuantization: t.field({
+      type: QuantizationEnum,
+      description: 'What a deployment of this model gets when it asks for no quantization.',
+      resolve: (m) => m.default_quantization,
+    }),
     isBaseModel: t.boolean({ resolve: (m) => m.owner_account_id === null }),
     baseModel: t.field({
       type: ModelRef,
@@ -94,12 +107,16 @@ const SetModelPricesInput = builder.inputType('SetModelPricesInput', {
   }),
 });
 
-const SetModelPricesPayload = builder.objectRef<{ model?: ModelRow; errors: ListedError[] }>('SetModelPricesPayload').implement({
-  fields: (t) => ({
-    model: t.field({ type: ModelRef, nullable: true, resolve: (p) => p.model ?? null }),
-    errors: t.field({ type: [ErrorInterface], resolve: (p) => p.errors }),
-  }),
-});
+/** The payload of a mutation that changes a model's settings: the model, or errors. */
+const modelPayload = (name: string) =>
+  builder.objectRef<{ model?: ModelRow; errors: ListedError[] }>(name).implement({
+    fields: (t) => ({
+      model: t.field({ type: ModelRef, nullable: true, resolve: (p) => p.model ?? null }),
+      errors: t.field({ type: [ErrorInterface], resolve: (p) => p.errors }),
+    }),
+  });
+
+const SetModelPricesPayload = modelPayload('SetModelPricesPayload');
 
 builder.mutationFields((t) => ({
   setModelPrices: t.field({
@@ -118,6 +135,26 @@ builder.mutationFields((t) => ({
             : {}),
         }),
       })),
+  }),
+}));
+
+const SetModelDefaultQuantizationInput = builder.inputType('SetModelDefaultQuantizationInput', {
+  fields: (t) => ({
+    modelId: t.id({ required: true }),
+    quantization: t.field({ type: QuantizationEnum, required: true }),
+  }),
+});
+
+const SetModelDefaultQuantizationPayload = modelPayload('SetModelDefaultQuantizationPayload');
+
+builder.mutationFields((t) => ({
+  setModelDefaultQuantization: t.field({
+    type: SetModelDefaultQuantizationPayload,
+    description: 'Admin only: the quantization deployments of a model get when they ask for none (new deployments use it).',
+    authScopes: { admin: true },
+    args: { input: t.arg({ type: SetModelDefaultQuantizationInput, required: true }) },
+    resolve: (_root, { input }, ctx) =>
+      payload(async () => ({ model: await ctx.services.catalog.updateModel(input.modelId, { defaultQuantization: input.quantization }) })),
   }),
 }));
 

@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { Queryable } from '../../db/connect.js';
 import type { Deployment } from '../../db/tables/inference.js';
+import type { Quantization } from '../../catalog/quantization.js';
 import { newId } from '../../ids.js';
 
 /** Statuses of a deployment that should be served (and are restored after a restart). */
@@ -14,10 +15,11 @@ export async function insertDeployment(
   trx: Queryable,
   accountId: string,
   modelId: string,
+  quantization: Quantization,
 ): Promise<{ deployment: Deployment; created: boolean }> {
   const inserted = await trx
     .insertInto('deployments')
-    .values({ id: newId('deployment'), account_id: accountId, model_id: modelId, status: 'LOADING' })
+    .values({ id: newId('deployment'), account_id: accountId, model_id: modelId, status: 'LOADING', quantization })
     .onConflict((oc) => oc.columns(['account_id', 'model_id']).where('status', 'in', LIVE_STATUSES).doNothing())
     .returningAll()
     .executeTakeFirst();
@@ -57,11 +59,26 @@ export function liveDeployments(db: Queryable): Promise<Deployment[]> {
   return db.selectFrom('deployments').selectAll().where('status', 'in', LIVE_STATUSES).orderBy('created_at').execute();
 }
 
+/** What a loaded deployment runs on and what its weights take. */
+export interface LoadedAs {
+  provider: string;
+  bytesOnDisk: number;
+  bytesInMemory: number;
+}
+
 /** LOADING/READY → READY; false when it was undeployed (or failed) meanwhile. */
-export async function markReady(db: Queryable, id: string, provider: string): Promise<boolean> {
+export async function markReady(db: Queryable, id: string, loaded: LoadedAs): Promise<boolean> {
   const row = await db
     .updateTable('deployments')
-    .set({ status: 'READY', error: null, execution_provider: provider, ready_at: sql`coalesce(ready_at, now())`, updated_at: sql`now()` })
+    .set({
+      status: 'READY',
+      error: null,
+      execution_provider: loaded.provider,
+      weight_bytes_on_disk: loaded.bytesOnDisk,
+      weight_bytes_in_memory: loaded.bytesInMemory,
+      ready_at: sql`coalesce(ready_at, now())`,
+      updated_at: sql`now()`,
+    })
     .where('id', '=', id)
     .where('status', 'in', LIVE_STATUSES)
     .returning('id')

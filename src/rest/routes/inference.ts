@@ -17,7 +17,7 @@ import { RetryLaterError } from '../../inference/errors.js';
 import { chatMessages } from '../../inference/params.js';
 import type { GenerationParams, PromptInput } from '../../inference/params.js';
 import type { GenerateRequest, Generation, GenerationResult } from '../../inference/service.js';
-import { DateTime, IdParam, Usd, problemResponses } from '../schemas.js';
+import { DateTime, IdParam, QuantizationInput, QuantizationSchema, Usd, problemResponses } from '../schemas.js';
 import { pageJson, pageQuery, pageSchema } from '../pages.js';
 import { usageListing } from '../../inference/usage-listing.js';
 
@@ -34,6 +34,11 @@ export const DeploymentSchema = Type.Object(
     status: Type.Union(['LOADING', 'READY', 'FAILED', 'UNDEPLOYED'].map((s) => Type.Literal(s))),
     error: Nullable(Type.String({ description: 'Why loading failed (FAILED only)' })),
     executionProvider: Nullable(Type.String({ description: 'Where it runs: cpu, cuda, …' })),
+    quantization: QuantizationSchema,
+    weightBytesOnDisk: Nullable(Type.Integer({ description: 'Size of the ONNX files it loaded (null until it loaded)' })),
+    weightBytesInMemory: Nullable(
+      Type.Integer({ description: 'What its weight tensors take in the runtime session, in RAM or GPU memory (null until it loaded)' }),
+    ),
     createdAt: DateTime,
     updatedAt: DateTime,
     readyAt: Nullable(DateTime),
@@ -50,6 +55,9 @@ function deploymentJson(d: Deployment) {
     status: d.status,
     error: d.error,
     executionProvider: d.execution_provider,
+    quantization: d.quantization,
+    weightBytesOnDisk: d.weight_bytes_on_disk === null ? null : Number(d.weight_bytes_on_disk),
+    weightBytesInMemory: d.weight_bytes_in_memory === null ? null : Number(d.weight_bytes_in_memory),
     createdAt: d.created_at.toISOString(),
     updatedAt: d.updated_at.toISOString(),
     readyAt: iso(d.ready_at),
@@ -99,12 +107,16 @@ function registerDeploymentRoutes(app: Http, services: Services): void {
       schema: {
         tags: ['deployments'],
         summary: 'Deploy a model for inference (201 LOADING; 200 with the live deployment if there is one)',
-        body: Type.Object({ modelId: Type.String({ minLength: 1, maxLength: 200 }) }),
-        response: { 200: Type.Ref('Deployment'), 201: Type.Ref('Deployment'), ...problemResponses },
+        body: Type.Object({
+          modelId: Type.String({ minLength: 1, maxLength: 200 }),
+          quantization: Type.Optional(QuantizationInput),
+        }),
+        response: { 200: Type.Ref('Deployment'), 201: Type.Ref('Deployment'), ...problemResponses, 409: Type.Ref('Problem') },
       },
     },
     async (request, reply) => {
-      const { deployment, created } = await inference.deploy(caller(request).accountId, request.body.modelId);
+      const { modelId, quantization } = request.body;
+      const { deployment, created } = await inference.deploy(caller(request).accountId, modelId, { quantization });
       return reply.status(created ? 201 : 200).send(deploymentJson(deployment));
     },
   );

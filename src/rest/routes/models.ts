@@ -7,7 +7,7 @@ import type { Model } from '../../db/schema.js';
 import { ForbiddenError, InvalidInputError, formatUsd, parseUsd } from '../../errors.js';
 import type { ModelPage } from '../../catalog/service.js';
 import { modelListing } from '../../catalog/listing.js';
-import { DateTime, IdParam, Usd, problemResponses } from '../schemas.js';
+import { DateTime, IdParam, QuantizationInput, QuantizationSchema, Usd, problemResponses } from '../schemas.js';
 import { effectiveTrainingDefaults } from '../../catalog/training-defaults.js';
 import { pageJson, pageQuery, pageSchema } from '../pages.js';
 
@@ -22,6 +22,7 @@ export const ModelSchema = Type.Object(
     fineTunable: Type.Boolean(),
     pricePerMillionTrainingTokens: Usd,
     pricePerMillionInferenceTokens: Usd,
+    defaultQuantization: QuantizationSchema,
     ownedBy: Type.String({ description: '"tuneloop" for base models, else your account id' }),
     baseModel: Type.Union([Type.String(), Type.Null()]),
     trainingDefaults: Type.Object(
@@ -64,6 +65,7 @@ function buildModelJson(m: Model) {
     fineTunable: m.fine_tunable,
     pricePerMillionTrainingTokens: formatUsd(m.price_per_mtok_micros),
     pricePerMillionInferenceTokens: formatUsd(m.inference_price_per_mtok_micros),
+    defaultQuantization: m.default_quantization,
     ownedBy: m.owner_account_id ?? 'tuneloop',
     baseModel: m.base_model_id,
     trainingDefaults: effectiveTrainingDefaults(m.training_defaults),
@@ -130,12 +132,13 @@ export function registerModelRoutes(app: Http, services: Services): void {
     {
       schema: {
         tags: ['models'],
-        summary: "Admin only: set a model's prices per 1M training / inference tokens",
+        summary: "Admin only: set a model's prices per 1M training / inference tokens and its default quantization",
         params: IdParam,
         body: Type.Object(
           {
             pricePerMillionTrainingTokens: Type.Optional(Usd),
             pricePerMillionInferenceTokens: Type.Optional(Usd),
+            defaultQuantization: Type.Optional(QuantizationInput),
           },
           { additionalProperties: false },
         ),
@@ -152,10 +155,12 @@ export function registerModelRoutes(app: Http, services: Services): void {
       };
       const training = price(request.body.pricePerMillionTrainingTokens, 'pricePerMillionTrainingTokens');
       const inference = price(request.body.pricePerMillionInferenceTokens, 'pricePerMillionInferenceTokens');
+      const { defaultQuantization } = request.body;
       return modelJson(
-        await services.catalog.setPrices(request.params.id, {
+        await services.catalog.updateModel(request.params.id, {
           ...(training !== undefined ? { trainingMicros: training } : {}),
           ...(inference !== undefined ? { inferenceMicros: inference } : {}),
+          ...(defaultQuantization !== undefined ? { defaultQuantization } : {}),
         }),
       );
     },
