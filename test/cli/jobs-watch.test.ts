@@ -153,6 +153,7 @@ describe.each(engines())('tuneloop jobs watch (%s)', (engine) => {
     }
   });
 
+  // What the terminal shows does not depend on the database: drawn on one engine only.
   it.runIf(engine === 'pglite')(
     'on a terminal: the estimate and a question, then one progress bar redrawn in place, then the result',
     {
