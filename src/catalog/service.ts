@@ -4,7 +4,7 @@ import { sql } from 'kysely';
 import type { Db, Tx } from '../db/connect.js';
 import type { Model, ModelUpdate } from '../db/schema.js';
 import { DomainError, InvalidInputError, NotFoundError } from '../errors.js';
-import { shortId } from '../ids.js';
+import { fineTunedModelId } from './checkpoint-models.js';
 import { inspectModelFolder, ModelFolderError } from './model-folder.js';
 import type { ModelFolderInfo } from './model-folder.js';
 import { ListingCache } from './listing-cache.js';
@@ -290,7 +290,7 @@ export function createCatalogService(deps: { db: Db; dataDir: string; listingCac
 
     async registerFineTunedModel(trx, input) {
       const base = await trx.selectFrom('models').selectAll().where('id', '=', input.baseModelId).executeTakeFirstOrThrow();
-      const id = `ft:${base.id}:${input.suffix ?? 'custom'}:${shortId(input.jobId)}`;
+      const id = fineTunedModelId(base.id, input.suffix, input.jobId);
       await trx
         .insertInto('models')
         .values({
