@@ -52,6 +52,10 @@ export interface Config {
   inferenceMaxBatch: number;
   /** Inference: requests that may wait for a batch slot; beyond this, 429 with Retry-After. */
   inferenceMaxQueue: number;
+  /** Inference: bytes of LoRA adapter factors held in memory per process (TUNELOOP_ADAPTER_MEMORY_BYTES; default 1 GiB); least recently used ones are evicted beyond it. */
+  adapterMemoryBytes: number;
+  /** Inference: the largest LoRA rank served as an adapter (TUNELOOP_ADAPTER_MAX_RANK; default 64); larger ranks are served merged. */
+  adapterMaxRank: number;
   /** A webhook attempt that has not answered within this many milliseconds fails (and is retried). */
   webhookTimeoutMs: number;
   /** /readyz answers 503 while the data folder has less free space than this (TUNELOOP_MIN_FREE_BYTES; default 256 MiB; 0 = off). */
@@ -116,6 +120,8 @@ export function loadConfig(overrides: Partial<Config> = {}, env: NodeJS.ProcessE
     inferenceThreads: overrides.inferenceThreads ?? envInt(env, 'TUNELOOP_INFERENCE_THREADS', 0),
     inferenceMaxBatch: overrides.inferenceMaxBatch ?? envInt(env, 'TUNELOOP_INFERENCE_MAX_BATCH', 8),
     inferenceMaxQueue: overrides.inferenceMaxQueue ?? envInt(env, 'TUNELOOP_INFERENCE_MAX_QUEUE', 32),
+    adapterMemoryBytes: overrides.adapterMemoryBytes ?? envInt(env, 'TUNELOOP_ADAPTER_MEMORY_BYTES', 1024 * 1024 * 1024),
+    adapterMaxRank: overrides.adapterMaxRank ?? envInt(env, 'TUNELOOP_ADAPTER_MAX_RANK', 64),
     webhookTimeoutMs: overrides.webhookTimeoutMs ?? envInt(env, 'TUNELOOP_WEBHOOK_TIMEOUT_MS', 15_000),
     minFreeBytes: overrides.minFreeBytes ?? envInt(env, 'TUNELOOP_MIN_FREE_BYTES', 256 * 1024 * 1024),
     consoleDir: path.resolve(overrides.consoleDir ?? (env.TUNELOOP_CONSOLE_DIR || path.join(PACKAGE_ROOT, 'dist', 'console'))),

@@ -161,7 +161,7 @@ export function createGenerator(deps: { db: Db; catalog: CatalogService; log: Lo
       }
     };
 
-    cancel = runtime.host.submit(
+    cancel = runtime.submit(
       {
         id: metered.usageId,
         accountId: req.accountId,
