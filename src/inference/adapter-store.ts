@@ -137,7 +137,8 @@ async function loadAdapter(dir: string, layout: LoraLayout, key: string): Promis
   for (const name of Object.keys(header)) {
     if (name === '__metadata__') continue;
     const module = name.replace(PEFT_PREFIX, '').replace(/\.lora_[AB](\.default)?\.weight$/, '');
-    if (!known.has(module)) throw new AdapterError(`the adapter has factors for ${module}, which this base model's adapter runtime does not take`);
+    if (!known.has(module))
+      throw new AdapterError(`the adapter has factors for ${module}, which this base model's adapter runtime does not take`);
   }
   const r = config.rank;
   const present = layout.modules.map((m) => {

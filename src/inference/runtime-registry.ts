@@ -71,7 +71,10 @@ export class ModelRuntime {
 
   /** Gives the place back; `ms` is how long the request ran. */
   release(ms?: number): void {
-    if (this.shared) return this.shared.release(ms);
+    if (this.shared) {
+      this.shared.release(ms);
+      return;
+    }
     this.admitted--;
     if (ms !== undefined) this.averageMs = 0.8 * this.averageMs + 0.2 * ms;
   }

@@ -105,9 +105,7 @@ def exported(tmp_path_factory):
 def test_graph_takes_factors_per_row_with_a_dynamic_rank(exported):
     model = onnx.load(exported)
     onnx.checker.check_model(model)
-    shapes = {
-        i.name: [x.dim_param or x.dim_value for x in i.type.tensor_type.shape.dim] for i in model.graph.input
-    }
+    shapes = {i.name: [x.dim_param or x.dim_value for x in i.type.tensor_type.shape.dim] for i in model.graph.input}
     meta = json.load(open(os.path.join(os.path.dirname(exported), "tuneloop-onnx.json")))
     c = micro_config("qwen2")
     lora_inputs = [n for n in meta["inputs"] if n.startswith("lora.")]

@@ -40,7 +40,9 @@ def _parser() -> argparse.ArgumentParser:
     i.add_argument("--dtype", default="float32", choices=("float32", "bfloat16", "float16"))
     e = sub.add_parser("export-onnx", help="export a model folder to ONNX with a KV cache")
     e.add_argument("--model", required=True)
-    e.add_argument("--out", default=None, help="output folder (default: MODEL/onnx, or MODEL/onnx-lora-… with --lora-targets)")
+    e.add_argument(
+        "--out", default=None, help="output folder (default: MODEL/onnx, or MODEL/onnx-lora-… with --lora-targets)"
+    )
     e.add_argument(
         "--lora-targets",
         default=None,
