@@ -8,6 +8,7 @@ import { createFetch } from '@whatwg-node/fetch';
 import type { Principal } from '../accounts/service.js';
 import type { Services } from '../services.js';
 import { DomainError } from '../errors.js';
+import { asExpectedError } from '../storage/disk-full.js';
 import { getSchema } from './schema.js';
 import { forgetContext } from './builder.js';
 import type { GraphQLContext } from './builder.js';
@@ -40,16 +41,19 @@ function unauthenticated(): Response {
 }
 
 /**
- * What a client sees of an error: a DomainError becomes its message with
- * `extensions.code` (and details); anything unexpected is logged and masked.
+ * What a client sees of an error: a DomainError (or a full disk, INSUFFICIENT_STORAGE)
+ * becomes its message with `extensions.code` (and details); anything unexpected is logged
+ * and masked.
  */
 export function maskErrorFor(services: Services) {
   return (error: unknown, message: string, isDev?: boolean): Error => {
     const original = error instanceof GraphQLError ? error.originalError : error;
-    if (original instanceof DomainError) {
-      return new GraphQLError(original.message, {
+    const expected = asExpectedError(original);
+    if (expected) {
+      if (!(original instanceof DomainError)) services.log.error({ err: original }, 'the disk is full');
+      return new GraphQLError(expected.message, {
         ...(error instanceof GraphQLError ? { nodes: error.nodes, path: error.path } : {}),
-        extensions: { code: original.code, ...original.details },
+        extensions: { code: expected.code, ...expected.details },
       });
     }
     if (!(original instanceof GraphQLError) && original !== undefined) {
