@@ -1,7 +1,7 @@
 import { createYoga, maskError as defaultMaskError } from 'graphql-yoga';
 import type { Plugin, YogaServerInstance } from 'graphql-yoga';
 import { GraphQLError, Kind, getOperationAST } from 'graphql';
-import type { DocumentNode } from 'graphql';
+import type { DocumentNode, ExecutionResult } from 'graphql';
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { useGraphQlJit } from '@envelop/graphql-jit';
 import { createFetch } from '@whatwg-node/fetch';
@@ -47,11 +47,14 @@ function unauthenticated(): Response {
  */
 export function maskErrorFor(services: Services) {
   return (error: unknown, message: string, isDev?: boolean): Error => {
-    const original = error instanceof GraphQLError ? error.originalError : error;
+    // The error that started it: graphql-js wraps a scalar's refusal twice when it coerces
+    // variables ("Variable $input got invalid value … at input.amount; Expected type USD. …").
+    let original = error;
+    while (original instanceof GraphQLError && original.originalError) original = original.originalError;
     const expected = asExpectedError(original);
     if (expected) {
       if (!(original instanceof DomainError)) services.log.error({ err: original }, 'the disk is full');
-      return new GraphQLError(expected.message, {
+      return new GraphQLError(error instanceof GraphQLError ? error.message : expected.message, {
         ...(error instanceof GraphQLError ? { nodes: error.nodes, path: error.path } : {}),
         extensions: { code: expected.code, ...expected.details },
       });
@@ -64,15 +67,39 @@ export function maskErrorFor(services: Services) {
 }
 
 /**
- * Drops scope-auth's per-request cache when an execution ends (forgetContext in builder.ts):
- * ≈ 20 % less CPU per small query (bench/foundation-http.ts). One object for every request:
- * tsx's keepNames would name a closure made per request (≈ 3 µs).
+ * When an execution ends: drops scope-auth's per-request cache (forgetContext in
+ * builder.ts: ≈ 20 % less CPU per small query, bench/foundation-http.ts), and gives the
+ * errors of a request that never started executing — variables that do not coerce to
+ * their types, a required one missing — the code BAD_USER_INPUT (graphql-js leaves them
+ * without a code; every other refusal has one). One object for every request: tsx's
+ * keepNames would name a closure made per request (≈ 3 µs).
  */
-const FORGET_CONTEXT_WHEN_DONE = {
-  onExecuteDone({ args }: { args: { contextValue: unknown } }): void {
+const WHEN_EXECUTED = {
+  onExecuteDone({
+    args,
+    result,
+    setResult,
+  }: {
+    args: { contextValue: unknown };
+    result: ExecutionResult | AsyncIterable<unknown>;
+    setResult: (r: ExecutionResult) => void;
+  }): void {
     forgetContext(args.contextValue as object);
+    if ('errors' in result && result.errors && !('data' in result)) setResult({ ...result, errors: result.errors.map(withInputCode) });
   },
 };
+
+function withInputCode(error: GraphQLError): GraphQLError {
+  if (error.extensions?.code) return error;
+  return new GraphQLError(error.message, {
+    nodes: error.nodes,
+    source: error.source,
+    positions: error.positions,
+    path: error.path,
+    originalError: error.originalError,
+    extensions: { ...error.extensions, code: 'BAD_USER_INPUT' },
+  });
+}
 
 function singleOperation(document: DocumentNode): boolean {
   let operations = 0;
@@ -158,7 +185,7 @@ export function createGraphQLServer(services: Services, opts: GraphQLServerOptio
           });
         },
         onExecute() {
-          return FORGET_CONTEXT_WHEN_DONE;
+          return WHEN_EXECUTED;
         },
       },
       // After graphql-jit: subscriptions get this plugin's subscribe function.

@@ -20,6 +20,7 @@ import type { GenerateRequest, Generation, GenerationResult } from '../../infere
 import { DateTime, IdParam, QuantizationInput, QuantizationSchema, Usd, problemResponses } from '../schemas.js';
 import { pageJson, pageQuery, pageSchema } from '../pages.js';
 import { usageListing } from '../../inference/usage-listing.js';
+import { asExpectedError } from '../../storage/disk-full.js';
 
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Union([schema, Type.Null()]);
 const iso = (date: Date | null) => (date ? date.toISOString() : null);
@@ -209,10 +210,12 @@ const CODE_BY_DOMAIN_CODE: Record<string, string> = {
   NOT_FOUND: 'model_not_found',
   INSUFFICIENT_BALANCE: 'insufficient_quota',
   QUEUE_FULL: 'rate_limit_exceeded',
+  INSUFFICIENT_STORAGE: 'server_out_of_storage',
 };
 
 /** Any error of a /v1 route as OpenAI's `{error: {message, type, param, code}}`. */
-function openAiError(error: unknown, log: Logger): OpenAiError {
+function openAiError(thrown: unknown, log: Logger): OpenAiError {
+  const error = asExpectedError(thrown) ?? thrown;
   const make = (status: number, message: string, code: string | null, param: string | null = null, retryAfter?: number): OpenAiError => ({
     status,
     ...(retryAfter !== undefined ? { retryAfter } : {}),
