@@ -12,6 +12,7 @@ import { periodicRunner } from '../runner.js';
 import type { Runner } from '../runner.js';
 import type { ServiceDeps } from '../service-deps.js';
 import { InsufficientStorageError, isDiskFullError } from '../storage/disk-full.js';
+import { orphanedBefore } from '../storage/orphans.js';
 import { sanitizeText } from '../text/sanitize-text.js';
 import { loadTrainingTokenizer } from '../tokenizer/model-tokenizer.js';
 import type { ModelTokenizer } from '../tokenizer/model-tokenizer.js';
@@ -244,7 +245,7 @@ export function createDatasetsService(deps: ServiceDeps): DatasetsService {
   /** Claims validations whose lease is free or lapsed, and removes leftover temp files. */
   async function sweep(): Promise<void> {
     for (const id of await unclaimedValidations(db, 20)) if (!running.has(id)) void scheduleValidation(id);
-    await sweepTempFiles(dataDir).catch((err) => log.warn({ err }, 'dataset temp sweep failed'));
+    await sweepTempFiles(dataDir, undefined, orphanedBefore(config)).catch((err) => log.warn({ err }, 'dataset temp sweep failed'));
     if (Date.now() - lastShardSweep >= SHARD_SWEEP_INTERVAL_MS) {
       lastShardSweep = Date.now();
       const removed = await sweepShardParts(dataDir).catch((err) => void log.warn({ err }, 'shard temp sweep failed'));

@@ -317,15 +317,13 @@ describe.each(engines())('fuzzed REST and GraphQL input gets a specific error, n
     const ops = gqlOperations(buildClientSchema(introspection.data));
     expect(ops.length).toBeGreaterThan(30);
     const byName = new Map(ops.map((o) => [o.name, o]));
-    const request = fc
-      .constantFrom(...byName.keys())
-      .chain((name) =>
-        fc.record({
-          op: fc.constant(name),
-          variables: (byName.get(name) as GqlOperation).variables,
-          key: fc.constantFrom(0, 0, 0, 1, 1, 2),
-        }),
-      );
+    const request = fc.constantFrom(...byName.keys()).chain((name) =>
+      fc.record({
+        op: fc.constant(name),
+        variables: (byName.get(name) as GqlOperation).variables,
+        key: fc.constantFrom(0, 0, 0, 1, 1, 2),
+      }),
+    );
     const seen = new Set<string>();
     await fc.assert(
       fc.asyncProperty(request, async ({ op: name, variables, key }) => {
