@@ -57,6 +57,22 @@ export function jobPaths(dataDir: string, jobId: string) {
 }
 
 /** The steps of the complete checkpoints in a job's checkpoint folder (`step-NNNNNNNN`, trainer/PROTOCOL.md). */
+/** Checkpoints a job keeps on disk: the newest two (docs/operations.md, "Paused jobs"). */
+const KEPT_CHECKPOINTS = 2;
+/**
+ * What the trainer is told to keep: all of them. The worker removes old ones itself once a
+ * newer one is recorded (`onEvent`), after the steps up to it are stored. When the trainer
+ * pruned, a run whose stored steps lagged behind it (a worker killed while the trainer
+ * wrote two more checkpoints) could be left with only checkpoints past the last stored
+ * step — which the resume must drop — and started again from step 0.
+ */
+const TRAINER_KEEPS_ALL = 1_000_000;
+
+/** The trainer's folder for the checkpoint of `step` (trainer/PROTOCOL.md: `step-NNNNNNNN`). */
+function checkpointFolder(dir: string, step: number): string {
+  return path.join(dir, `step-${String(step).padStart(8, '0')}`);
+}
+
 async function checkpointStepsOnDisk(dir: string): Promise<number[]> {
   const names = await fs.readdir(dir).catch(() => [] as string[]);
   return names.flatMap((name) => {
@@ -163,7 +179,7 @@ export class JobRun {
       method: job.method === 'FULL' ? 'full' : 'lora',
       data: { train: trainShard.shard_path, validation: validationShard },
       hyperparameters: hp.hyperparameters,
-      checkpoints: { dir: paths.checkpoints, keep: 2, ...hp.checkpoints },
+      checkpoints: { dir: paths.checkpoints, keep: TRAINER_KEEPS_ALL, ...hp.checkpoints },
       output: { dir: paths.output, mergeLora: true, exportOnnx: true },
       runtime: { device: 'auto', dtype: 'auto', threads: null, compile: false },
     };
@@ -190,7 +206,7 @@ export class JobRun {
     for (const step of await checkpointStepsOnDisk(dir)) {
       if (step > this.job.step) {
         this.log.warn({ checkpointStep: step, lastStoredStep: this.job.step }, 'removing a checkpoint past the last stored step');
-        await fs.rm(path.join(dir, `step-${String(step).padStart(8, '0')}`), { recursive: true, force: true });
+        await fs.rm(checkpointFolder(dir, step), { recursive: true, force: true });
       } else {
         remaining = true;
       }
@@ -223,8 +239,13 @@ export class JobRun {
         return;
       case 'checkpoint': {
         await this.flushSteps();
-        // The trainer reports a checkpoint after removing the ones it no longer keeps.
-        const onDisk = await checkpointStepsOnDisk(path.dirname(event.path));
+        // Every step up to this checkpoint is stored: the older ones past the kept few can go.
+        const dir = path.dirname(event.path);
+        const older = (await checkpointStepsOnDisk(dir)).filter((step) => step <= event.step).sort((a, b) => a - b);
+        for (const step of older.slice(0, -KEPT_CHECKPOINTS)) {
+          await fs.rm(checkpointFolder(dir, step), { recursive: true, force: true });
+        }
+        const onDisk = await checkpointStepsOnDisk(dir);
         await this.deps.db.transaction().execute((trx) => recordCheckpoint(trx, this.deps, this.job, event, onDisk));
         return;
       }
