@@ -2,6 +2,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Connection } from './api-client.js';
+import { SERVER_FILE, readLocalServer } from './local-server.js';
 
 /** Where a local `tuneloop start` listens unless told otherwise. */
 export const DEFAULT_URL = 'http://127.0.0.1:4000';
@@ -52,19 +53,42 @@ export class NoApiKeyError extends Error {
   }
 }
 
+/** Thrown when `--data-dir DIR` names a folder no server runs on. */
+export class NoLocalServerError extends Error {
+  constructor(dataDir: string) {
+    super(
+      `no tuneloop is running on the data folder ${dataDir} (a running \`tuneloop start\` names its URL in ${path.join(dataDir, SERVER_FILE)}): start it with \`tuneloop start --data-dir ${dataDir}\`, or pass --url`,
+    );
+    this.name = 'NoLocalServerError';
+  }
+}
+
+const sameUrl = (a: string, b: string) => a.replace(/\/+$/, '') === b.replace(/\/+$/, '');
+
 /**
  * The server and key of a client command, first found wins: the flags, then
- * `TUNELOOP_URL` / `TUNELOOP_API_KEY`, then the saved profile (the URL defaults to a local
- * server). A key is never taken from the profile for another URL than the profile's.
+ * `TUNELOOP_URL` / `TUNELOOP_API_KEY`, then the data folder (`--data-dir`, else
+ * `TUNELOOP_DATA_DIR`: the URL of the `tuneloop start` running on it and, for a demo
+ * folder, the demo's key), then the saved profile (the URL defaults to a local server).
+ * A key is never taken from a data folder or the profile for another URL than theirs.
+ * `--data-dir` naming a folder no server runs on is an error; TUNELOOP_DATA_DIR, often set
+ * for the server's sake, is passed over then.
  */
 export async function resolveConnection(
-  flags: { url?: string | undefined; apiKey?: string | undefined },
+  flags: { url?: string | undefined; apiKey?: string | undefined; dataDir?: string | undefined },
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<Connection> {
+  const dataDir = flags.dataDir ?? (env.TUNELOOP_DATA_DIR || undefined);
+  const local = dataDir ? await readLocalServer(path.resolve(dataDir)) : undefined;
+  const explicitUrl = flags.url ?? (env.TUNELOOP_URL || undefined);
+  if (flags.dataDir && !local && !explicitUrl) throw new NoLocalServerError(path.resolve(flags.dataDir));
   const profile = await readProfile(env);
-  const url = flags.url ?? (env.TUNELOOP_URL || undefined) ?? profile?.url ?? DEFAULT_URL;
-  const sameServer = profile !== undefined && profile.url.replace(/\/+$/, '') === url.replace(/\/+$/, '');
-  const apiKey = flags.apiKey ?? (env.TUNELOOP_API_KEY || undefined) ?? (sameServer ? profile.apiKey : undefined);
+  const url = explicitUrl ?? local?.url ?? profile?.url ?? DEFAULT_URL;
+  const apiKey =
+    flags.apiKey ??
+    (env.TUNELOOP_API_KEY || undefined) ??
+    (local?.apiKey && sameUrl(local.url, url) ? local.apiKey : undefined) ??
+    (profile && sameUrl(profile.url, url) ? profile.apiKey : undefined);
   if (!apiKey) throw new NoApiKeyError();
   return { url: url.replace(/\/+$/, ''), apiKey };
 }
