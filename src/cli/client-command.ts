@@ -31,7 +31,10 @@ export function addClientOptions(cmd: Command): void {
   if (clientCommands.has(cmd)) {
     cmd
       .optionsGroup('Client options:')
-      .option('--url <URL>', 'the server (default: TUNELOOP_URL, the server running on the data folder, the saved login, or http://127.0.0.1:4000)')
+      .option(
+        '--url <URL>',
+        'the server (default: TUNELOOP_URL, the server running on the data folder, the saved login, or http://127.0.0.1:4000)',
+      )
       .option('--api-key <KEY>', "API key (default: TUNELOOP_API_KEY, a demo data folder's key, or the saved login)")
       .option('--data-dir <DIR>', 'use the server `tuneloop start` runs on this data folder (default: TUNELOOP_DATA_DIR)')
       .option('--json', 'print one JSON document on stdout and nothing else');
