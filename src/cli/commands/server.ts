@@ -65,7 +65,7 @@ async function runProcess(config: Config, opts: ProcessOptions): Promise<void> {
     // Named after the demo is ready, so a client that finds the URL also finds the key.
     if (opts.serverFile) await writeServerFile(config.dataDir, url);
     printDemo(url, info);
-    await offerDemoProfile(url, info);
+    await offerDemoProfile(url, info, config.dataDir);
   } else if (opts.serverFile) {
     await writeServerFile(config.dataDir, url);
   }
