@@ -162,6 +162,7 @@ export interface ServerProcess {
 export function startServerProcess(args: string[], opts: CliOptions = {}): ServerProcess {
   const child = spawn(process.execPath, [opts.bin ?? BIN, ...args], {
     env: cliEnv({ LOG_LEVEL: 'info', ...opts.env }),
+    cwd: opts.cwd,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: Array<Record<string, unknown>> = [];
