@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs everything Tuneloop needs on a Debian 12 machine: PyTorch (Debian's python3-torch)
-# with OpenBLAS for the trainer, onnx for quantized exports, pytest for its tests, curl and jq
-# for the README's walkthroughs, and the npm packages. Safe to re-run: each step is skipped when already done. Then builds the
-# service into dist/ (skipped when its sources are unchanged).
+# with OpenBLAS for the trainer, onnx for quantized exports, pytest for its tests, curl and
+# jq for the README's walkthroughs, and the npm packages. Safe to re-run: each step is
+# skipped when already done. Then builds the service into dist/ (skipped when its sources
+# are unchanged).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
