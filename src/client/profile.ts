@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Connection } from './api-client.js';
 import { SERVER_FILE, readLocalServer } from './local-server.js';
+import type { LocalServer } from './local-server.js';
 
 /** Where a local `tuneloop start` listens unless told otherwise. */
 export const DEFAULT_URL = 'http://127.0.0.1:4000';
@@ -63,7 +64,24 @@ export class NoLocalServerError extends Error {
   }
 }
 
-const sameUrl = (a: string, b: string) => a.replace(/\/+$/, '') === b.replace(/\/+$/, '');
+/** Whether two server URLs are the same (a trailing slash aside). */
+export const sameUrl = (a: string, b: string) => a.replace(/\/+$/, '') === b.replace(/\/+$/, '');
+
+/**
+ * The server running on the data folder (`--data-dir`, else `TUNELOOP_DATA_DIR`) and a demo
+ * folder's key, if one runs there. `--data-dir` naming a folder no server runs on is an
+ * error unless the URL is given otherwise; TUNELOOP_DATA_DIR, often set for the server
+ * commands' sake, is passed over then.
+ */
+export async function dataDirServer(
+  flags: { url?: string | undefined; dataDir?: string | undefined },
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<LocalServer | undefined> {
+  const dataDir = flags.dataDir ?? (env.TUNELOOP_DATA_DIR || undefined);
+  const local = dataDir ? await readLocalServer(path.resolve(dataDir)) : undefined;
+  if (flags.dataDir && !local && !(flags.url ?? (env.TUNELOOP_URL || undefined))) throw new NoLocalServerError(path.resolve(flags.dataDir));
+  return local;
+}
 
 /**
  * The server and key of a client command, first found wins: the flags, then
@@ -71,19 +89,14 @@ const sameUrl = (a: string, b: string) => a.replace(/\/+$/, '') === b.replace(/\
  * `TUNELOOP_DATA_DIR`: the URL of the `tuneloop start` running on it and, for a demo
  * folder, the demo's key), then the saved profile (the URL defaults to a local server).
  * A key is never taken from a data folder or the profile for another URL than theirs.
- * `--data-dir` naming a folder no server runs on is an error; TUNELOOP_DATA_DIR, often set
- * for the server's sake, is passed over then.
  */
 export async function resolveConnection(
   flags: { url?: string | undefined; apiKey?: string | undefined; dataDir?: string | undefined },
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<Connection> {
-  const dataDir = flags.dataDir ?? (env.TUNELOOP_DATA_DIR || undefined);
-  const local = dataDir ? await readLocalServer(path.resolve(dataDir)) : undefined;
-  const explicitUrl = flags.url ?? (env.TUNELOOP_URL || undefined);
-  if (flags.dataDir && !local && !explicitUrl) throw new NoLocalServerError(path.resolve(flags.dataDir));
+  const local = await dataDirServer(flags, env);
   const profile = await readProfile(env);
-  const url = explicitUrl ?? local?.url ?? profile?.url ?? DEFAULT_URL;
+  const url = flags.url ?? (env.TUNELOOP_URL || undefined) ?? local?.url ?? profile?.url ?? DEFAULT_URL;
   const apiKey =
     flags.apiKey ??
     (env.TUNELOOP_API_KEY || undefined) ??
