@@ -159,12 +159,12 @@ export async function validateRange(job: RangeJob, tokenizer: ModelTokenizer | n
                 message: `${what(k)} is ${n} tokens long, over the limit of ${limits.maxTokensPerExample} tokens`,
               });
               valid = false;
-            } else if (sides && limits.truncateAt !== null && promptLength(rendered.mask) >= limits.truncateAt) {
-              // Cut at truncateAt, a pair keeps no token of this answer: the trainer could not compare it.
+            } else if (sides && k === 0 && limits.truncateAt !== null && promptLength(rendered.mask) >= limits.truncateAt) {
+              // Cut at truncateAt, the pair keeps no token of its answers (the prompt is shared): nothing to compare.
               lineIssues.push({
                 code: 'example_too_long',
                 field: 'input.messages',
-                message: `the prompt is ${promptLength(rendered.mask)} tokens long: cut at ${limits.truncateAt} tokens, nothing of the ${sides[k]} answer is left`,
+                message: `the prompt is ${promptLength(rendered.mask)} tokens long: cut at ${limits.truncateAt} tokens, nothing of the answers is left`,
               });
               valid = false;
             }
