@@ -363,8 +363,16 @@ describe('validation with the model tokenizer', () => {
     ]);
     const limit = await validateDataset(tmp.file('long-prompt.jsonl'), { tokenizer: tok, limits: { maxTokensPerExample: 100 } });
     expect(limit.errors.map((e) => [e.line, e.code, e.message])).toEqual([
-      [4, 'example_too_long', `the preferred sequence (prompt and answer) is ${sides[0]!.tokens.length} tokens long, over the limit of 100 tokens`],
-      [4, 'example_too_long', `the non-preferred sequence (prompt and answer) is ${sides[1]!.tokens.length} tokens long, over the limit of 100 tokens`],
+      [
+        4,
+        'example_too_long',
+        `the preferred sequence (prompt and answer) is ${sides[0]!.tokens.length} tokens long, over the limit of 100 tokens`,
+      ],
+      [
+        4,
+        'example_too_long',
+        `the non-preferred sequence (prompt and answer) is ${sides[1]!.tokens.length} tokens long, over the limit of 100 tokens`,
+      ],
     ]);
   });
 });
