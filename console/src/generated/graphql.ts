@@ -252,7 +252,7 @@ export type JobQueryVariables = Exact<{
 }>;
 
 
-export type JobQuery = { trainingJob: { epoch: number | null, trainedTokens: number, cancelRequested: boolean, startedAt: string | null, finishedAt: string | null, attempts: number, resumedFromStep: number | null, id: string, status: TrainingStatus, method: FineTuneMethod, suffix: string | null, step: number, totalSteps: number | null, loss: number | null, cost: string, estimatedCost: string | null, createdAt: string, error: { code: string, message: string } | null, progress: { step: number, totalSteps: number | null, percent: number | null, epoch: number | null, tokensPerSecond: number | null, etaSeconds: number | null }, metrics: { loss: number | null, minLoss: number | null, evalLoss: number | null }, hyperparameters: { epochs: number, batchSize: number, learningRate: number, lrScheduler: string, maxSeqLength: number, loraRank: number | null, loraAlpha: number | null, checkpointEvery: number } | null, trainingDataset: { id: string, filename: string | null } | null, validationDataset: { id: string, filename: string | null } | null, fineTunedModel: { id: string } | null, checkpoints: Array<{ step: number, createdAt: string }>, baseModel: { id: string } | null } | null };
+export type JobQuery = { trainingJob: { epoch: number | null, trainedTokens: number, cancelRequested: boolean, startedAt: string | null, finishedAt: string | null, attempts: number, resumedFromStep: number | null, trainable: TrainableWeights, parentModel: string | null, id: string, status: TrainingStatus, method: FineTuneMethod, suffix: string | null, step: number, totalSteps: number | null, loss: number | null, cost: string, estimatedCost: string | null, createdAt: string, error: { code: string, message: string } | null, progress: { step: number, totalSteps: number | null, percent: number | null, epoch: number | null, tokensPerSecond: number | null, etaSeconds: number | null }, metrics: { loss: number | null, minLoss: number | null, evalLoss: number | null, rewardAccuracy: number | null, rewardMargin: number | null }, hyperparameters: { beta: number | null, epochs: number, batchSize: number, learningRate: number, lrScheduler: string, maxSeqLength: number, loraRank: number | null, loraAlpha: number | null, checkpointEvery: number } | null, trainingDataset: { id: string, filename: string | null } | null, validationDataset: { id: string, filename: string | null } | null, fineTunedModel: { id: string } | null, checkpoints: Array<{ step: number, createdAt: string }>, baseModel: { id: string } | null } | null };
 
 export type JobCurveQueryVariables = Exact<{
   id: string | number;
@@ -312,6 +312,14 @@ export type JobEventsQueryVariables = Exact<{
 
 
 export type JobEventsQuery = { trainingJob: { id: string, events: { edges: Array<{ node: { kind: TrainingEventKind, status: TrainingStatus, step: number, loss: number | null, at: string, error: { code: string, message: string } | null } }> } } | null };
+
+export type JobRewardsQueryVariables = Exact<{
+  id: string | number;
+  after?: string | null | undefined;
+}>;
+
+
+export type JobRewardsQuery = { trainingJob: { id: string, steps: { edges: Array<{ node: { step: number, rewardAccuracy: number | null, rewardMargin: number | null } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } } | null };
 
 export class TypedDocumentString<TResult, TVariables>
   extends String
@@ -625,12 +633,17 @@ export const JobDocument = new TypedDocumentString(`
       tokensPerSecond
       etaSeconds
     }
+    trainable
+    parentModel
     metrics {
       loss
       minLoss
       evalLoss
+      rewardAccuracy
+      rewardMargin
     }
     hyperparameters {
+      beta
       epochs
       batchSize
       learningRate
@@ -808,3 +821,23 @@ export const JobEventsDocument = new TypedDocumentString(`
   }
 }
     `) as unknown as TypedDocumentString<JobEventsQuery, JobEventsQueryVariables>;
+export const JobRewardsDocument = new TypedDocumentString(`
+    query JobRewards($id: ID!, $after: String) {
+  trainingJob(id: $id) {
+    id
+    steps(first: 1000, after: $after) {
+      edges {
+        node {
+          step
+          rewardAccuracy
+          rewardMargin
+        }
+      }
+      pageInfo {
+        hasNextPage
+        endCursor
+      }
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<JobRewardsQuery, JobRewardsQueryVariables>;
