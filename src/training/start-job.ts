@@ -114,7 +114,10 @@ export async function findStartingModel(
 }
 
 /** The method and the weights it trains; INVALID_HYPERPARAMETERS for an unknown method or a `trainable` that does not fit. */
-export function checkMethod(req: Pick<StartFineTuneRequest, 'method' | 'trainable'>): { method: TrainingMethod; trainable: TrainableWeights } {
+export function checkMethod(req: Pick<StartFineTuneRequest, 'method' | 'trainable'>): {
+  method: TrainingMethod;
+  trainable: TrainableWeights;
+} {
   const method = req.method ?? 'LORA';
   if (method !== 'LORA' && method !== 'FULL' && method !== 'DPO') {
     throw new InvalidInputError('method', 'method must be LORA, FULL or DPO', 'INVALID_HYPERPARAMETERS');
@@ -125,7 +128,11 @@ export function checkMethod(req: Pick<StartFineTuneRequest, 'method' | 'trainabl
   }
   if (method !== 'DPO') {
     if (trainable !== null && trainable !== method) {
-      throw new InvalidInputError('trainable', `trainable is for DPO jobs; a ${method} job trains ${method} weights`, 'INVALID_HYPERPARAMETERS');
+      throw new InvalidInputError(
+        'trainable',
+        `trainable is for DPO jobs; a ${method} job trains ${method} weights`,
+        'INVALID_HYPERPARAMETERS',
+      );
     }
     return { method, trainable: method };
   }

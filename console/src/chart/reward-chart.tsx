@@ -28,6 +28,8 @@ export function RewardChart({ columns }: { columns: RewardColumns }) {
     'rewards',
   );
   const n = columns.steps.length;
-  const last = n ? `; at step ${columns.steps[n - 1]}: accuracy ${columns.accuracy[n - 1]!.toFixed(2)}, margin ${columns.margin[n - 1]!.toFixed(3)}` : '';
+  const last = n
+    ? `; at step ${columns.steps[n - 1]}: accuracy ${columns.accuracy[n - 1]!.toFixed(2)}, margin ${columns.margin[n - 1]!.toFixed(3)}`
+    : '';
   return <div ref={ref} className="chart" role="img" aria-label={`Reward chart: ${n} steps${last}`} />;
 }

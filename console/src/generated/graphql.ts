@@ -252,7 +252,7 @@ export type JobQueryVariables = Exact<{
 }>;
 
 
-export type JobQuery = { trainingJob: { epoch: number | null, trainedTokens: number, cancelRequested: boolean, startedAt: string | null, finishedAt: string | null, attempts: number, resumedFromStep: number | null, trainable: TrainableWeights, parentModel: string | null, id: string, status: TrainingStatus, method: FineTuneMethod, suffix: string | null, step: number, totalSteps: number | null, loss: number | null, cost: string, estimatedCost: string | null, createdAt: string, error: { code: string, message: string } | null, progress: { step: number, totalSteps: number | null, percent: number | null, epoch: number | null, tokensPerSecond: number | null, etaSeconds: number | null }, metrics: { loss: number | null, minLoss: number | null, evalLoss: number | null, rewardAccuracy: number | null, rewardMargin: number | null }, hyperparameters: { beta: number | null, epochs: number, batchSize: number, learningRate: number, lrScheduler: string, maxSeqLength: number, loraRank: number | null, loraAlpha: number | null, checkpointEvery: number } | null, trainingDataset: { id: string, filename: string | null } | null, validationDataset: { id: string, filename: string | null } | null, fineTunedModel: { id: string } | null, checkpoints: Array<{ step: number, createdAt: string }>, baseModel: { id: string } | null } | null };
+export type JobQuery = { trainingJob: { epoch: number | null, trainedTokens: number, cancelRequested: boolean, startedAt: string | null, finishedAt: string | null, attempts: number, resumedFromStep: number | null, trainable: TrainableWeights, parentModel: string | null, id: string, status: TrainingStatus, method: FineTuneMethod, suffix: string | null, step: number, totalSteps: number | null, loss: number | null, cost: string, estimatedCost: string | null, createdAt: string, error: { code: string, message: string } | null, progress: { step: number, totalSteps: number | null, percent: number | null, epoch: number | null, tokensPerSecond: number | null, etaSeconds: number | null }, metrics: { loss: number | null, minLoss: number | null, evalLoss: number | null, rewardAccuracy: number | null, rewardMargin: number | null }, hyperparameters: { epochs: number, batchSize: number, learningRate: number, lrScheduler: string, maxSeqLength: number, loraRank: number | null, loraAlpha: number | null, checkpointEvery: number, beta: number | null } | null, trainingDataset: { id: string, filename: string | null } | null, validationDataset: { id: string, filename: string | null } | null, fineTunedModel: { id: string } | null, checkpoints: Array<{ step: number, createdAt: string }>, baseModel: { id: string } | null } | null };
 
 export type JobCurveQueryVariables = Exact<{
   id: string | number;
@@ -643,7 +643,6 @@ export const JobDocument = new TypedDocumentString(`
       rewardMargin
     }
     hyperparameters {
-      beta
       epochs
       batchSize
       learningRate
@@ -652,6 +651,7 @@ export const JobDocument = new TypedDocumentString(`
       loraRank
       loraAlpha
       checkpointEvery
+      beta
     }
     trainingDataset {
       id

@@ -321,13 +321,21 @@ const TrainingProgressRef = builder.objectRef<TrainingEvent>('TrainingProgress')
         description: 'DPO, STEP and EVAL: share of pairs whose preferred answer got the higher reward.',
         resolve: (e) => num(e, 'rewardAccuracy'),
       }),
-      rewardMargin: t.float({ nullable: true, description: 'DPO: mean chosenReward − rejectedReward.', resolve: (e) => num(e, 'rewardMargin') }),
+      rewardMargin: t.float({
+        nullable: true,
+        description: 'DPO: mean chosenReward − rejectedReward.',
+        resolve: (e) => num(e, 'rewardMargin'),
+      }),
       chosenReward: t.float({
         nullable: true,
         description: 'DPO: mean β·(log-probability under the trained model − under the reference) of the preferred answers.',
         resolve: (e) => num(e, 'chosenReward'),
       }),
-      rejectedReward: t.float({ nullable: true, description: 'DPO: the same for the non-preferred answers.', resolve: (e) => num(e, 'rejectedReward') }),
+      rejectedReward: t.float({
+        nullable: true,
+        description: 'DPO: the same for the non-preferred answers.',
+        resolve: (e) => num(e, 'rejectedReward'),
+      }),
       checkpointId: t.string({
         nullable: true,
         description: 'CHECKPOINT events: the checkpoint saved (`ckpt-step-<step>`).',
