@@ -220,3 +220,48 @@ def test_full_dpo_stores_reference_log_probs_with_the_run(tmp_path):
     # precomputed in other batches than the step's: equal up to float32 rounding
     assert abs(first["loss"] - math.log(2)) <= 1e-5 and abs(first["rewardMargin"]) <= 1e-5
     assert run.events[0]["trainable"] == "full" and run.of("completed")[0]["outputs"]["adapter"] is None
+
+
+@pytest.mark.parametrize("trainable", ["lora", "full"])
+def test_dpo_killed_then_resumed_from_its_checkpoint_repeats_the_uninterrupted_steps(tmp_path, trainable):
+    """kill -9 (no checkpoint on the way out) after step 6, with checkpoints every 4 steps:
+    resuming from step 4 reproduces steps 5… of the uninterrupted run exactly (for full DPO
+    the stored reference log-probs are reused, not recomputed from moved weights)."""
+    import signal
+
+    model = make_model_dir(str(tmp_path / "model"))
+    train = write_pairs(str(tmp_path / "train.tlshard"), preference_pairs(24, seed=11))
+    hp = dict(
+        method="dpo",
+        epochs=1,
+        batchSize=3,
+        loraDropout=0.1,
+        beta=0.3,
+        learningRate=1e-3 if trainable == "full" else 5e-3,
+    )
+
+    def spec(name):
+        s = make_spec(tmp_path / name, model, train, **hp, checkpoints={"every": 4})
+        s["trainable"] = trainable
+        return s
+
+    whole = run_train(spec("a"), tmp_path)
+    assert whole.returncode == 0, whole.stderr
+    killed_spec = spec("b")
+
+    def kill_after_step_6(event, proc):
+        if event["type"] == "step" and event["step"] == 6:
+            proc.send_signal(signal.SIGKILL)
+
+    killed = run_train(killed_spec, tmp_path, on_event=kill_after_step_6)
+    assert killed.returncode == -signal.SIGKILL
+    resumed = run_train(killed_spec, tmp_path, resume=True)
+    assert resumed.returncode == 0, resumed.stderr
+    assert resumed.events[0]["resumedFromStep"] == 4
+
+    def metrics(events):
+        return [
+            {k: v for k, v in e.items() if k not in ("time", "tokensPerSecond")} for e in events if e["type"] == "step"
+        ]
+
+    assert metrics(resumed.events) == metrics(whole.events)[4:]
