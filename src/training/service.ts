@@ -130,7 +130,7 @@ export function createTrainingService(deps: ServiceDeps & { datasets: DatasetsSe
       const requested = job.requested as { hyperparameters?: unknown };
       const { hp, tokens, cost } = await resolveJob(
         deps,
-        { model, method: job.method, training: datasets[0]!, validation: datasets[1] ?? null },
+        { model, method: job.method, trainable: job.trainable, training: datasets[0]!, validation: datasets[1] ?? null },
         requested.hyperparameters,
       );
       await db.transaction().execute(async (trx) => {
