@@ -65,6 +65,8 @@ export interface InferenceService {
    * deployment), least recently used first — for operators, benchmarks and tests.
    */
   onDemandModels(): OnDemandModelState[];
+  /** Every runtime loaded in this process, deployed or on demand (`<model id>` or `<model id>@<quantization>`). */
+  loadedRuntimes(): string[];
   /** How many times this process loaded a model on demand (each reload after an unload counts). */
   onDemandLoadCount(modelId: string): number;
   /** The account's requests, newest first (what each used and cost). */
@@ -120,6 +122,7 @@ export function createInferenceService(deps: ServiceDeps): InferenceService {
     generate: generator.generate,
     complete: generator.complete,
     onDemandModels: () => onDemand.state(),
+    loadedRuntimes: () => registry.loadedKeys(),
     onDemandLoadCount: (modelId) => onDemand.loadCount(modelId),
 
     async listUsage(accountId, opts = {}) {

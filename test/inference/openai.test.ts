@@ -197,7 +197,7 @@ describe.each(engines())('OpenAI-compatible inference (%s)', (engine) => {
       [{ tools: [{ type: 'function', function: { name: 'f' } }] }, 'tools'],
       [{ response_format: { type: 'json_object' } }, 'response_format'],
       [{ top_logprobs: 2 }, 'top_logprobs'],
-      [{ logprobs: true, top_logprobs: 21 }, 'logprobs'],
+      [{ logprobs: true, top_logprobs: 21 }, 'top_logprobs'],
       [{ logit_bias: { '99999': 5 } }, 'logit_bias'],
       [{ messages: [] }, 'messages'],
       [{ messages: [{ role: 'wizard', content: 'hi' }] }, 'messages[0].role'],

@@ -14,7 +14,7 @@ import type { Deployment, InferenceUsage } from '../../db/tables/inference.js';
 import { DomainError, InvalidInputError, formatUsd } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { RetryLaterError } from '../../inference/errors.js';
-import { chatMessages } from '../../inference/params.js';
+import { MAX_TOP_LOGPROBS, chatMessages } from '../../inference/params.js';
 import type { GenerationParams, PromptInput } from '../../inference/params.js';
 import type { GenerateRequest, Generation, GenerationResult, TokenLogprobView } from '../../inference/service.js';
 import { DateTime, IdParam, QuantizationInput, QuantizationSchema, Usd, problemResponses } from '../schemas.js';
@@ -287,7 +287,11 @@ function refuseUnsupported(body: Record<string, unknown>, kind: Kind): void {
   if (isSet(body.stream) && typeof body.stream !== 'boolean') refuse('stream', 'stream must be a boolean');
   if (kind === 'chat') {
     if (isSet(body.logprobs) && typeof body.logprobs !== 'boolean') refuse('logprobs', 'logprobs must be a boolean');
-    if (isSet(body.top_logprobs) && body.logprobs !== true) refuse('topLogprobs', 'top_logprobs needs logprobs: true');
+    const top = body.top_logprobs;
+    if (isSet(top) && body.logprobs !== true) refuse('topLogprobs', 'top_logprobs needs logprobs: true');
+    if (isSet(top) && (typeof top !== 'number' || !Number.isInteger(top) || top < 0 || top > MAX_TOP_LOGPROBS)) {
+      refuse('topLogprobs', `top_logprobs must be an integer from 0 to ${MAX_TOP_LOGPROBS}, got ${JSON.stringify(top)}`);
+    }
   } else if (isSet(body.logprobs)) {
     const lp = body.logprobs;
     if (typeof lp !== 'number' || !Number.isInteger(lp) || lp < 0 || lp > MAX_COMPLETION_LOGPROBS) {
