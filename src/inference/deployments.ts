@@ -320,7 +320,9 @@ export function createDeploymentManager(deps: {
       const key = runtimeKey(modelId, quantization);
       const pending = deps.onDemand.acquire(key, modelId, async () => {
         const fp32 =
-          'model' in target ? await deps.exporter.ensure(target.model) : await deps.exporter.ensureCheckpoint(target.checkpoint, target.base);
+          'model' in target
+            ? await deps.exporter.ensure(target.model)
+            : await deps.exporter.ensureCheckpoint(target.checkpoint, target.base);
         const served = await deps.quantized.ensure(fp32, quantization, Number(weights.parameter_count));
         return { source: { id: key, onnxPath: served.onnxPath, modelDir: weights.storage_path }, bytes: served.bytesInMemory };
       });
@@ -328,7 +330,10 @@ export function createDeploymentManager(deps: {
         return await waitForLoad(pending, modelId, signal);
       } catch (err) {
         // A request that stopped waiting must not keep the model held once it loads.
-        pending.then((lease) => lease.release(), () => {});
+        pending.then(
+          (lease) => lease.release(),
+          () => {},
+        );
         if (err instanceof DomainError) throw err;
         throw new ModelLoadFailedError(modelId, sanitizeText((err as Error).message, 2_000));
       }

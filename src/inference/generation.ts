@@ -143,7 +143,13 @@ export function createGenerator(deps: { db: Db; catalog: CatalogService; log: Lo
     const deployment = await liveDeployment(db, req.accountId, model.id);
     if (deployment) {
       const runtime = await deps.deployments.runtimeFor(deployment, req.signal);
-      return { runtime, deploymentId: deployment.id, modelId: model.id, pricePerMTokMicros: model.inference_price_per_mtok_micros, done: noop };
+      return {
+        runtime,
+        deploymentId: deployment.id,
+        modelId: model.id,
+        pricePerMTokMicros: model.inference_price_per_mtok_micros,
+        done: noop,
+      };
     }
     if (model.owner_account_id === req.accountId) {
       const lease = await deps.deployments.onDemandRuntime({ model }, req.signal);

@@ -55,7 +55,8 @@ export function createOnnxExporter(deps: { db: Db; python: string | undefined })
     const lora = await exists(path.join(checkpoint.path, 'adapter.safetensors'));
     const args = ['export-onnx', '--model', base.storage_path, '--out', out, lora ? '--adapter' : '--weights', checkpoint.path];
     const result = await runTrainerCommand(python, args, { timeoutMs: EXPORT_TIMEOUT_MS });
-    if (result.code !== 0) throw new Error(`ONNX export of the checkpoint failed: ${lastLine(result.stderr) || `exit code ${result.code}`}`);
+    if (result.code !== 0)
+      throw new Error(`ONNX export of the checkpoint failed: ${lastLine(result.stderr) || `exit code ${result.code}`}`);
     if (!(await exists(target))) throw new Error(`ONNX export finished but ${target} is missing`);
     return target;
   }

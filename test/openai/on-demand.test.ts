@@ -49,7 +49,10 @@ describe.each(engines())('on-demand models through the openai SDK (%s)', (engine
   const greedy = async (id: string, c = client) =>
     (await c.chat.completions.create({ model: id, messages: MESSAGES, temperature: 0, max_completion_tokens: 16 })).choices[0]!.message
       .content;
-  const onDemand = () => app().app.services.inference.onDemandModels().map((m) => m.model);
+  const onDemand = () =>
+    app()
+      .app.services.inference.onDemandModels()
+      .map((m) => m.model);
 
   beforeAll(async () => {
     dataDir = await makeTempDir();
@@ -104,7 +107,11 @@ describe.each(engines())('on-demand models through the openai SDK (%s)', (engine
     expect(usage).toMatchObject({ account_id: alice.accountId, model_id: model, deployment_id: null, endpoint: 'chat.completions' });
     const cost = BigInt(completion.usage!.total_tokens) * 1000n;
     expect(usage.cost_micros).toBe(cost);
-    const charged = await db.selectFrom('ledger_entries').select(['type', 'amount_micros']).where('reference_id', '=', completion.id).execute();
+    const charged = await db
+      .selectFrom('ledger_entries')
+      .select(['type', 'amount_micros'])
+      .where('reference_id', '=', completion.id)
+      .execute();
     expect(charged).toContainEqual({ type: 'charge', amount_micros: -cost });
     const text = await client.completions.create({ model, prompt: 'Paris is', max_tokens: 3 });
     expect(text.id).toMatch(/^cmpl-[0-9a-z]{26}$/);
@@ -116,7 +123,13 @@ describe.each(engines())('on-demand models through the openai SDK (%s)', (engine
     // The model's own log-probabilities: the final checkpoint's merged weights are the
     // fine-tuned model's; the earlier checkpoint's are not.
     const firstToken = async (id: string) => {
-      const r = await client.chat.completions.create({ model: id, messages: MESSAGES, max_completion_tokens: 1, logprobs: true, top_logprobs: 5 });
+      const r = await client.chat.completions.create({
+        model: id,
+        messages: MESSAGES,
+        max_completion_tokens: 1,
+        logprobs: true,
+        top_logprobs: 5,
+      });
       return r.choices[0]!.logprobs!.content![0]!.top_logprobs;
     };
     const [fromModel, fromFinal, fromEarlier] = [await firstToken(model), await firstToken(final), await firstToken(earlier)];
@@ -164,7 +177,14 @@ describe.each(engines())('on-demand models through the openai SDK (%s)', (engine
       expect([...probs].sort((a, b) => b - a)).toEqual(probs);
       expect(probs.reduce((s, p) => s + Math.exp(p), 0)).toBeLessThanOrEqual(1 + 1e-6);
     }
-    const textLp = await client.completions.create({ model, prompt: 'Paris is', max_tokens: 4, logprobs: 2, temperature: 0, logit_bias: NO_EOS });
+    const textLp = await client.completions.create({
+      model,
+      prompt: 'Paris is',
+      max_tokens: 4,
+      logprobs: 2,
+      temperature: 0,
+      logit_bias: NO_EOS,
+    });
     const legacy = textLp.choices[0]!.logprobs!;
     expect(legacy.tokens!.length).toBe(4);
     expect(legacy.top_logprobs!.every((top) => Object.keys(top).length <= 2)).toBe(true);
@@ -172,7 +192,9 @@ describe.each(engines())('on-demand models through the openai SDK (%s)', (engine
 
     const sampled = { model, messages: MESSAGES, temperature: 1, max_completion_tokens: 20, logit_bias: NO_EOS } as const;
     const one = await client.chat.completions.create({ ...sampled, seed: 42 });
-    expect((await client.chat.completions.create({ ...sampled, seed: 42 })).choices[0]!.message.content).toBe(one.choices[0]!.message.content);
+    expect((await client.chat.completions.create({ ...sampled, seed: 42 })).choices[0]!.message.content).toBe(
+      one.choices[0]!.message.content,
+    );
     expect((await client.chat.completions.create({ ...sampled, seed: 43 })).choices[0]!.message.content).not.toBe(
       one.choices[0]!.message.content,
     );

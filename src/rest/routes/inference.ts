@@ -268,12 +268,14 @@ function refuseUnsupported(body: Record<string, unknown>, kind: Kind): void {
   if (isSet(body.best_of) && body.best_of !== 1 && body.best_of !== body.n) refuse('bestOf', 'best_of is not supported (use n)');
   if (body.echo === true) refuse('echo', 'echo is not supported');
   if (typeof body.suffix === 'string' && body.suffix !== '') refuse('suffix', 'suffix is not supported');
-  if (Array.isArray(body.tools) ? body.tools.length > 0 : isSet(body.tools)) refuse('tools', 'tool calls are not supported by this model server');
+  if (Array.isArray(body.tools) ? body.tools.length > 0 : isSet(body.tools))
+    refuse('tools', 'tool calls are not supported by this model server');
   if (isSet(body.tool_choice) && body.tool_choice !== 'none') refuse('toolChoice', 'tool calls are not supported by this model server');
   if (Array.isArray(body.functions) ? body.functions.length > 0 : isSet(body.functions)) {
     refuse('functions', 'function calls are not supported by this model server');
   }
-  if (isSet(body.function_call) && body.function_call !== 'none') refuse('functionCall', 'function calls are not supported by this model server');
+  if (isSet(body.function_call) && body.function_call !== 'none')
+    refuse('functionCall', 'function calls are not supported by this model server');
   if (isSet(body.audio)) refuse('audio', 'audio output is not supported: these models produce text');
   if (isSet(body.modalities) && !(Array.isArray(body.modalities) && body.modalities.every((m) => m === 'text'))) {
     refuse('modalities', 'only the "text" modality is supported');
@@ -455,7 +457,11 @@ async function streamCompletion(
   try {
     if (kind === 'chat') for (let index = 0; index < n; index++) send(chunkJson(kind, g, [{ index, role: true, text: '' }]));
     for await (const piece of g.pieces()) {
-      send(chunkJson(kind, g, [{ index: piece.index, text: piece.text, offset: sent[piece.index], ...(piece.logprobs ? { logprobs: piece.logprobs } : {}) }]));
+      send(
+        chunkJson(kind, g, [
+          { index: piece.index, text: piece.text, offset: sent[piece.index], ...(piece.logprobs ? { logprobs: piece.logprobs } : {}) },
+        ]),
+      );
       sent[piece.index]! += piece.text.length;
     }
     const result = await g.result;
