@@ -270,12 +270,13 @@ function refuseUnsupported(body: Record<string, unknown>, kind: Kind): void {
   if (typeof body.suffix === 'string' && body.suffix !== '') refuse('suffix', 'suffix is not supported');
   if (Array.isArray(body.tools) ? body.tools.length > 0 : isSet(body.tools))
     refuse('tools', 'tool calls are not supported by this model server');
-  if (isSet(body.tool_choice) && body.tool_choice !== 'none') refuse('toolChoice', 'tool calls are not supported by this model server');
+  // With no tools, "none" and "auto" both mean a plain answer; anything else asks for a tool call.
+  const noCall = (choice: unknown) => !isSet(choice) || choice === 'none' || choice === 'auto';
+  if (!noCall(body.tool_choice)) refuse('toolChoice', 'tool calls are not supported by this model server');
   if (Array.isArray(body.functions) ? body.functions.length > 0 : isSet(body.functions)) {
     refuse('functions', 'function calls are not supported by this model server');
   }
-  if (isSet(body.function_call) && body.function_call !== 'none')
-    refuse('functionCall', 'function calls are not supported by this model server');
+  if (!noCall(body.function_call)) refuse('functionCall', 'function calls are not supported by this model server');
   if (isSet(body.audio)) refuse('audio', 'audio output is not supported: these models produce text');
   if (isSet(body.modalities) && !(Array.isArray(body.modalities) && body.modalities.every((m) => m === 'text'))) {
     refuse('modalities', 'only the "text" modality is supported');
