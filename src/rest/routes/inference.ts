@@ -8,7 +8,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import type { Http } from '../http.js';
-import { caller } from '../http.js';
+import { caller, openEventStream } from '../http.js';
 import type { Services } from '../../services.js';
 import type { Deployment, InferenceUsage } from '../../db/tables/inference.js';
 import { DomainError, InvalidInputError, formatUsd } from '../../errors.js';
@@ -441,16 +441,8 @@ async function streamCompletion(
   includeUsage: boolean,
   log: Logger,
 ): Promise<void> {
-  reply.hijack();
-  const res = reply.raw;
-  res.writeHead(200, {
-    'content-type': 'text/event-stream; charset=utf-8',
-    'cache-control': 'no-cache',
-    connection: 'keep-alive',
-    'x-accel-buffering': 'no',
-  });
-  // Send the status now: a queued request may wait a while for its first token.
-  res.flushHeaders();
+  // The status goes out now: a queued request may wait a while for its first token.
+  const res = openEventStream(reply);
   const onClose = () => g.cancel();
   res.on('close', onClose);
   const send = (data: unknown) => res.write(`data: ${typeof data === 'string' ? data : JSON.stringify(data)}\n\n`);

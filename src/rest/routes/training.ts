@@ -2,7 +2,7 @@ import { Ajv } from 'ajv';
 import { Type } from 'typebox';
 import type { Static, TSchema } from 'typebox';
 import type { Http } from '../http.js';
-import { caller } from '../http.js';
+import { caller, openEventStream } from '../http.js';
 import type { Services } from '../../services.js';
 import type { TrainingEvent, TrainingJob } from '../../db/tables/training.js';
 import { formatUsd } from '../../errors.js';
@@ -342,14 +342,7 @@ export async function registerTrainingRoutes(app: Http, services: Services): Pro
         types: ['status', 'step', 'eval', 'checkpoint'],
         signal: abort.signal,
       });
-      reply.hijack();
-      const res = reply.raw;
-      res.writeHead(200, {
-        'content-type': 'text/event-stream; charset=utf-8',
-        'cache-control': 'no-cache',
-        connection: 'keep-alive',
-        'x-accel-buffering': 'no',
-      });
+      const res = openEventStream(reply);
       res.write(': connected\n\n');
       const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
       request.raw.once('close', () => abort.abort());
