@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { Db } from '../db/connect.js';
 import { notifyOnCommit } from '../db/connect.js';
 import { sanitizeText } from '../text/sanitize-text.js';
+import { redactServerPaths } from '../training/redact-paths.js';
 import { channels } from '../db/notifier.js';
 import type { Notifier } from '../db/notifier.js';
 import type { Deployment } from '../db/tables/inference.js';
@@ -102,6 +103,8 @@ export function createDeploymentManager(deps: {
   log: Logger;
   registry: RuntimeRegistry;
   onDemand: OnDemandModels;
+  /** The data folder, redacted from load errors a client reads. */
+  dataDir: string;
   exporter: OnnxExporter;
   quantized: QuantizedExports;
 }) {
@@ -335,7 +338,7 @@ export function createDeploymentManager(deps: {
           () => {},
         );
         if (err instanceof DomainError) throw err;
-        throw new ModelLoadFailedError(modelId, sanitizeText((err as Error).message, 2_000));
+        throw new ModelLoadFailedError(modelId, redactServerPaths(sanitizeText((err as Error).message, 2_000), deps.dataDir));
       }
     },
 

@@ -100,6 +100,7 @@ export function createInferenceService(deps: ServiceDeps): InferenceService {
     log,
     registry,
     onDemand,
+    dataDir: config.dataDir,
     exporter: createOnnxExporter({ db, python: config.python }),
     quantized: createQuantizedExports({ python: config.python }),
   });

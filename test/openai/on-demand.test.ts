@@ -249,6 +249,32 @@ describe.each(engines())('on-demand models through the openai SDK (%s)', (engine
       expect(err, id).toBeInstanceOf(OpenAI.NotFoundError);
       expect((err as InstanceType<typeof OpenAI.NotFoundError>).code).toBe('model_not_found');
     }
+    // A fine-tuned model whose files are gone: a 500 naming the reason, and the next request tries again.
+    const db = app().app.services.db;
+    const row = await db.selectFrom('models').selectAll().where('id', '=', model).executeTakeFirstOrThrow();
+    const broken = `${model.slice(0, model.lastIndexOf(':'))}:zzzzzzzz`;
+    await db
+      .insertInto('models')
+      .values({
+        ...row,
+        training_defaults: row.training_defaults && JSON.stringify(row.training_defaults),
+        id: broken,
+        storage_path: path.join(dataDir, 'no-such-model'),
+        onnx_path: null,
+        created_at: undefined,
+      })
+      .execute();
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const failed = await greedy(broken).catch((e: unknown) => e);
+      expect(failed).toBeInstanceOf(OpenAI.InternalServerError);
+      expect((failed as InstanceType<typeof OpenAI.InternalServerError>).code).toBe('model_load_failed');
+      expect((failed as Error).message).toContain(broken);
+      expect((failed as Error).message).not.toContain(dataDir);
+    }
+    expect(app().app.services.inference.onDemandLoadCount(broken)).toBe(2);
+    expect(onDemand()).not.toContain(broken);
+    await db.deleteFrom('models').where('id', '=', broken).execute();
+
     // A base model still needs a deployment.
     const base = await greedy('tiny').catch((e: unknown) => e);
     expect(base).toBeInstanceOf(OpenAI.NotFoundError);
