@@ -315,7 +315,9 @@ describe.each(engines())('on-demand models through the openai SDK (%s)', (engine
     // A checkpoint is served with its base model's default quantization.
     await app().app.services.db.updateTable('models').set({ default_quantization: 'INT8' }).where('id', '=', 'tiny').execute();
     expect(await greedy(earlier)).toEqual(expect.any(String));
-    const keys = app().app.services.inference.onDemandModels().map((m) => m.key);
+    const keys = app()
+      .app.services.inference.onDemandModels()
+      .map((m) => m.key);
     expect(keys).toContain(`${earlier}@INT8`);
     expect(keys).not.toContain(earlier);
   }, 120_000);
