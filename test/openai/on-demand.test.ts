@@ -178,6 +178,20 @@ describe.each(engines())('on-demand models through the openai SDK (%s)', (engine
       expect([...probs].sort((a, b) => b - a)).toEqual(probs);
       expect(probs.reduce((s, p) => s + Math.exp(p), 0)).toBeLessThanOrEqual(1 + 1e-6);
     }
+    // Streamed, each chunk carries the entries of its tokens: together, the same list.
+    const lpStream = await client.chat.completions.create({
+      model,
+      messages: MESSAGES,
+      temperature: 0,
+      max_completion_tokens: 8,
+      logprobs: true,
+      top_logprobs: 3,
+      stream: true,
+    });
+    const streamedEntries = [];
+    for await (const chunk of lpStream) streamedEntries.push(...(chunk.choices[0]?.logprobs?.content ?? []));
+    expect(streamedEntries).toEqual(content);
+
     const textLp = await client.completions.create({
       model,
       prompt: 'Paris is',
