@@ -241,7 +241,7 @@ export type JobQueryVariables = Exact<{
 }>;
 
 
-export type JobQuery = { trainingJob: { epoch: number | null, trainedTokens: number, cancelRequested: boolean, startedAt: string | null, finishedAt: string | null, attempts: number, resumedFromStep: number | null, id: string, status: TrainingStatus, method: FineTuneMethod, suffix: string | null, step: number, totalSteps: number | null, loss: number | null, cost: string, estimatedCost: string | null, createdAt: string, error: { code: string, message: string } | null, progress: { step: number, totalSteps: number | null, percent: number | null, epoch: number | null, tokensPerSecond: number | null, etaSeconds: number | null }, metrics: { loss: number | null, minLoss: number | null, evalLoss: number | null }, hyperparameters: { epochs: number, batchSize: number, learningRate: number, lrScheduler: string, maxSeqLength: number, loraRank: number | null, loraAlpha: number | null, checkpointEvery: number } | null, trainingDataset: { id: string, filename: string | null } | null, validationDataset: { id: string, filename: string | null } | null, fineTunedModel: { id: string } | null, checkpoints: Array<{ step: number, createdAt: string }>, baseModel: { id: string } | null } | null };
+export type JobQuery = { trainingJob: { epoch: number | null, trainedTokens: number, cancelRequested: boolean, pauseRequested: boolean, startedAt: string | null, finishedAt: string | null, attempts: number, resumedFromStep: number | null, id: string, status: TrainingStatus, method: FineTuneMethod, suffix: string | null, step: number, totalSteps: number | null, loss: number | null, cost: string, estimatedCost: string | null, createdAt: string, error: { code: string, message: string } | null, progress: { step: number, totalSteps: number | null, percent: number | null, epoch: number | null, tokensPerSecond: number | null, etaSeconds: number | null }, metrics: { loss: number | null, minLoss: number | null, evalLoss: number | null }, hyperparameters: { epochs: number, batchSize: number, learningRate: number, lrScheduler: string, maxSeqLength: number, loraRank: number | null, loraAlpha: number | null, checkpointEvery: number } | null, trainingDataset: { id: string, filename: string | null } | null, validationDataset: { id: string, filename: string | null } | null, fineTunedModel: { id: string } | null, checkpoints: Array<{ step: number, createdAt: string }>, baseModel: { id: string } | null } | null };
 
 export type JobCurveQueryVariables = Exact<{
   id: string | number;
@@ -289,6 +289,30 @@ export type CancelJobMutationVariables = Exact<{
 
 
 export type CancelJobMutation = { cancelTraining: { job: { id: string, status: TrainingStatus } | null, errors: Array<
+      | { code: string, message: string }
+      | { code: string, message: string }
+      | { code: string, message: string }
+      | { code: string, message: string }
+    > } };
+
+export type PauseJobMutationVariables = Exact<{
+  jobId: string | number;
+}>;
+
+
+export type PauseJobMutation = { pauseTraining: { job: { id: string, status: TrainingStatus, pauseRequested: boolean } | null, errors: Array<
+      | { code: string, message: string }
+      | { code: string, message: string }
+      | { code: string, message: string }
+      | { code: string, message: string }
+    > } };
+
+export type ResumeJobMutationVariables = Exact<{
+  jobId: string | number;
+}>;
+
+
+export type ResumeJobMutation = { resumeTraining: { job: { id: string, status: TrainingStatus } | null, errors: Array<
       | { code: string, message: string }
       | { code: string, message: string }
       | { code: string, message: string }
@@ -598,6 +622,7 @@ export const JobDocument = new TypedDocumentString(`
     epoch
     trainedTokens
     cancelRequested
+    pauseRequested
     startedAt
     finishedAt
     attempts
@@ -775,6 +800,35 @@ export const CancelJobDocument = new TypedDocumentString(`
   }
 }
     `) as unknown as TypedDocumentString<CancelJobMutation, CancelJobMutationVariables>;
+export const PauseJobDocument = new TypedDocumentString(`
+    mutation PauseJob($jobId: ID!) {
+  pauseTraining(jobId: $jobId) {
+    job {
+      id
+      status
+      pauseRequested
+    }
+    errors {
+      code
+      message
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<PauseJobMutation, PauseJobMutationVariables>;
+export const ResumeJobDocument = new TypedDocumentString(`
+    mutation ResumeJob($jobId: ID!) {
+  resumeTraining(jobId: $jobId) {
+    job {
+      id
+      status
+    }
+    errors {
+      code
+      message
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<ResumeJobMutation, ResumeJobMutationVariables>;
 export const JobEventsDocument = new TypedDocumentString(`
     query JobEvents($id: ID!) {
   trainingJob(id: $id) {

@@ -4,10 +4,10 @@ import { Link, useLocation } from 'wouter';
 import { request, throwPayloadErrors } from '../api/graphql';
 import { LossChart } from '../chart/loss-chart';
 import { useLiveCurve } from '../chart/use-live-curve';
-import { ErrorMessage, Loading, Status, TERMINAL } from '../components/bits';
+import { AT_REST, ErrorMessage, Loading, PAUSABLE, Status, TERMINAL } from '../components/bits';
 import { dateTime, duration, loss, number, usd } from '../components/format';
 import { useDeploy } from '../api/deploy';
-import { CancelJobDocument, JobDocument, JobEventsDocument } from '../generated/graphql';
+import { CancelJobDocument, JobDocument, JobEventsDocument, PauseJobDocument, ResumeJobDocument } from '../generated/graphql';
 
 /** One job: status, progress, the live loss chart, checkpoints, the event log and its actions. */
 export function JobPage({ id }: { id: string }) {
@@ -18,7 +18,9 @@ export function JobPage({ id }: { id: string }) {
     queryFn: () => request(JobDocument, { id }),
     refetchInterval: (query) => {
       const status = query.state.data?.trainingJob?.status;
-      return status && TERMINAL.includes(status) ? false : 2_000;
+      if (!status) return 2_000;
+      // A paused job changes only when someone resumes or cancels it (here: refreshed at once).
+      return TERMINAL.includes(status) ? false : AT_REST.includes(status) ? 10_000 : 2_000;
     },
   });
   const j = job.data?.trainingJob;
@@ -30,7 +32,7 @@ export function JobPage({ id }: { id: string }) {
   const events = useQuery({
     queryKey: ['job-events', id],
     queryFn: () => request(JobEventsDocument, { id }),
-    refetchInterval: j && TERMINAL.includes(j.status) ? false : 3_000,
+    refetchInterval: j && TERMINAL.includes(j.status) ? false : j && AT_REST.includes(j.status) ? 10_000 : 3_000,
   });
 
   // Validation points are not in the live stream: fetch them when the job's latest one changes.
@@ -46,6 +48,23 @@ export function JobPage({ id }: { id: string }) {
   const cancel = useMutation({
     mutationFn: async () => {
       const result = (await request(CancelJobDocument, { jobId: id })).cancelTraining;
+      throwPayloadErrors(result.errors);
+      return result.job;
+    },
+    onSettled: refresh,
+  });
+  // Pause waits (up to 10 s) for a running trainer to checkpoint; until then the job says pauseRequested.
+  const pause = useMutation({
+    mutationFn: async () => {
+      const result = (await request(PauseJobDocument, { jobId: id })).pauseTraining;
+      throwPayloadErrors(result.errors);
+      return result.job;
+    },
+    onSettled: refresh,
+  });
+  const resume = useMutation({
+    mutationFn: async () => {
+      const result = (await request(ResumeJobDocument, { jobId: id })).resumeTraining;
       throwPayloadErrors(result.errors);
       return result.job;
     },
@@ -80,14 +99,40 @@ export function JobPage({ id }: { id: string }) {
           Job <span className="mono">{j.id}</span>
         </h1>
         <Status value={j.status} />
+        {PAUSABLE.includes(j.status) ? (
+          <button
+            type="button"
+            className="secondary"
+            onClick={() => pause.mutate()}
+            disabled={pause.isPending || j.pauseRequested || j.cancelRequested}
+          >
+            Pause
+          </button>
+        ) : null}
+        {j.status === 'PAUSED' ? (
+          <button type="button" onClick={() => resume.mutate()} disabled={resume.isPending}>
+            Resume
+          </button>
+        ) : null}
         {!TERMINAL.includes(j.status) ? (
           <button type="button" className="danger" onClick={() => cancel.mutate()} disabled={cancel.isPending || j.cancelRequested}>
             Cancel job
           </button>
         ) : null}
       </div>
+      <ErrorMessage error={pause.error} prefix="Could not pause" />
+      <ErrorMessage error={resume.error} prefix="Could not resume" />
       <ErrorMessage error={cancel.error} prefix="Could not cancel" />
       {j.cancelRequested && !TERMINAL.includes(j.status) ? <p className="notice">Cancelling at the next step…</p> : null}
+      {j.pauseRequested && !j.cancelRequested && j.status === 'RUNNING' ? (
+        <p className="notice">Pausing: finishing the step and saving a checkpoint…</p>
+      ) : null}
+      {j.status === 'PAUSED' ? (
+        <p className="notice">
+          Paused at step {j.progress.step}, at a checkpoint; the job keeps its reservation. Resume continues from there, no step lost or
+          repeated.
+        </p>
+      ) : null}
 
       <dl className="facts">
         <div>
@@ -105,7 +150,7 @@ export function JobPage({ id }: { id: string }) {
         </div>
         <div>
           <dt>ETA</dt>
-          <dd>{TERMINAL.includes(j.status) ? '—' : duration(j.progress.etaSeconds)}</dd>
+          <dd>{AT_REST.includes(j.status) ? '—' : duration(j.progress.etaSeconds)}</dd>
         </div>
         <div>
           <dt>Tokens/s</dt>
