@@ -44,7 +44,7 @@ export type GenerateInput = {
   /** Default: the rest of the context. */
   maxTokens?: number | null | undefined;
   messages?: Array<ChatMessageInput> | null | undefined;
-  /** A model you have deployed. */
+  /** A model you have deployed, or one of your fine-tuned models or checkpoints (ft:…:ckpt-step-N), loaded on demand. */
   model: string | number;
   presencePenalty?: number | null | undefined;
   prompt?: string | null | undefined;
