@@ -27,7 +27,10 @@ export interface ImportModelInput {
 export interface FineTunedModelInput {
   jobId: string;
   accountId: string;
+  /** The root base model. */
   baseModelId: string;
+  /** Continued training: the fine-tuned model or checkpoint the job started from. */
+  parentModelId?: string | null;
   /** The job's suffix (`custom` when it has none). */
   suffix: string | null;
   /** Merged weights in Hugging Face layout. */
@@ -297,6 +300,7 @@ export function createCatalogService(deps: { db: Db; dataDir: string; listingCac
           id,
           owner_account_id: input.accountId,
           base_model_id: base.id,
+          parent_model_id: input.parentModelId ?? null,
           architecture: base.architecture,
           parameter_count: base.parameter_count,
           context_length: base.context_length,

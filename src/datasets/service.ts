@@ -28,6 +28,7 @@ import { tokenizeLeased } from './tokenize-leased.js';
 import { unclaimedValidations } from './validation-lease.js';
 import type { ValidationLimits } from './validation/index.js';
 import { datasetListing } from './listing.js';
+import { fetchPage } from '../paging/listing.js';
 
 export interface CreateDatasetOptions {
   filename?: string | null;
@@ -311,16 +312,11 @@ export function createDatasetsService(deps: ServiceDeps): DatasetsService {
 
     async list(accountId, opts = {}) {
       const { first, after } = datasetListing.request(opts);
-      let query = db
-        .selectFrom('datasets')
-        .selectAll()
-        .where('account_id', '=', accountId)
-        .orderBy('id', 'desc')
-        .limit(first + 1);
+      let query = db.selectFrom('datasets').selectAll().where('account_id', '=', accountId).orderBy('id', 'desc');
       if (after) query = query.where('id', '<', after);
       if (opts.status) query = query.where('status', '=', opts.status);
-      const rows = await query.execute();
-      return { datasets: rows.slice(0, first), hasNextPage: rows.length > first };
+      const page = await fetchPage(query, first);
+      return { datasets: page.items, hasNextPage: page.hasNextPage };
     },
 
     delete(accountId, id) {

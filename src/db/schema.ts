@@ -50,7 +50,10 @@ export interface ModelsTable {
   id: string;
   /** null = a base model visible to every account. */
   owner_account_id: string | null;
+  /** The root base model (for a fine-tune of a fine-tune too). */
   base_model_id: string | null;
+  /** The fine-tuned model or checkpoint its job started from; null = trained from the base (migrations/0013). */
+  parent_model_id: string | null;
   architecture: string;
   parameter_count: Int8;
   context_length: number;

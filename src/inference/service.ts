@@ -10,11 +10,22 @@ import { releaseAbandonedReservations } from './metering.js';
 import { createOnnxExporter } from './onnx-export.js';
 import { createQuantizedExports } from './quantized-export.js';
 import { RuntimeRegistry } from './runtime-registry.js';
+import { OnDemandModels } from './on-demand.js';
+import type { OnDemandModelState } from './on-demand.js';
 import { listUsage } from './store/usage.js';
 import { usageListing } from './usage-listing.js';
 
 export type { DeployOptions, DeployResult, WaitOptions } from './deployments.js';
-export type { GenerateRequest, Generation, GenerationResult, FinishReason } from './generation.js';
+export type { OnDemandModelState } from './on-demand.js';
+export type {
+  GenerateRequest,
+  Generation,
+  GenerationChoice,
+  GenerationPiece,
+  GenerationResult,
+  FinishReason,
+  TokenLogprobView,
+} from './generation.js';
 export type { GenerationParams, PromptInput } from './params.js';
 
 export interface UsagePage {
@@ -49,6 +60,15 @@ export interface InferenceService {
   generate(request: GenerateRequest): Promise<Generation>;
   /** `generate` to the end. */
   complete(request: GenerateRequest): Promise<GenerationResult>;
+  /**
+   * The fine-tuned models and checkpoints loaded on demand in this process (no
+   * deployment), least recently used first — for operators, benchmarks and tests.
+   */
+  onDemandModels(): OnDemandModelState[];
+  /** Every runtime loaded in this process, deployed or on demand (`<model id>` or `<model id>@<quantization>`). */
+  loadedRuntimes(): string[];
+  /** How many times this process loaded a model on demand (each reload after an unload counts). */
+  onDemandLoadCount(modelId: string): number;
   /** The account's requests, newest first (what each used and cost). */
   listUsage(accountId: string, opts?: { first?: number | null; after?: string | null }): Promise<UsagePage>;
   runners(roles: Roles): Runner[];
@@ -68,12 +88,19 @@ export function createInferenceService(deps: ServiceDeps): InferenceService {
     maxQueue: Math.max(0, config.inferenceMaxQueue),
     log,
   });
+  const onDemand = new OnDemandModels(registry, {
+    idleMs: Math.max(0, config.onDemandIdleMs),
+    budgetBytes: Math.max(0, config.onDemandMemoryBytes),
+    log,
+  });
   const deployments = createDeploymentManager({
     db,
     notifier: deps.notifier,
     catalog: deps.catalog,
     log,
     registry,
+    onDemand,
+    dataDir: config.dataDir,
     exporter: createOnnxExporter({ db, python: config.python }),
     quantized: createQuantizedExports({ python: config.python }),
   });
@@ -95,6 +122,9 @@ export function createInferenceService(deps: ServiceDeps): InferenceService {
     waitReady: deployments.waitReady,
     generate: generator.generate,
     complete: generator.complete,
+    onDemandModels: () => onDemand.state(),
+    loadedRuntimes: () => registry.loadedKeys(),
+    onDemandLoadCount: (modelId) => onDemand.loadCount(modelId),
 
     async listUsage(accountId, opts = {}) {
       const { first, after } = usageListing.request(opts);
@@ -123,6 +153,7 @@ export function createInferenceService(deps: ServiceDeps): InferenceService {
 
     async close() {
       clearInterval(sweeper);
+      await onDemand.close();
       await registry.close();
     },
   };

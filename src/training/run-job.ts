@@ -7,7 +7,7 @@ import type { Logger } from '../log.js';
 import type { CatalogService } from '../catalog/service.js';
 import type { DatasetsService } from '../datasets/service.js';
 import type { WebhooksService } from '../webhooks/service.js';
-import { spawnTrainer } from '../engine/trainer-process.js';
+import { PREFERENCE_METRICS, spawnTrainer } from '../engine/trainer-process.js';
 import type { TrainerEvent, TrainerExit, TrainerRun } from '../engine/trainer-process.js';
 import { lastLine } from '../engine/python.js';
 import { DomainError } from '../errors.js';
@@ -20,6 +20,7 @@ import type { ChargeRule } from './settlement.js';
 import { trainerSpecParts } from './hyperparameters.js';
 import type { ResolvedHyperparameters } from './hyperparameters.js';
 import { recordCheckpoint } from './record-checkpoint.js';
+import { startingWeights } from './starting-weights.js';
 import { redactServerPaths } from './redact-paths.js';
 import { cancelJob } from './queue/cancel-job.js';
 import { completeJob } from './queue/complete-job.js';
@@ -171,12 +172,15 @@ export class JobRun {
       const validation = await deps.datasets.get(job.account_id, job.validation_dataset_id);
       validationShard = (await deps.datasets.tokenization(validation, model)).shard_path;
     }
-    const hp = trainerSpecParts(job.hyperparameters as unknown as ResolvedHyperparameters, job.method);
+    const kind = { method: job.method, trainable: job.trainable };
+    const hp = trainerSpecParts(job.hyperparameters as unknown as ResolvedHyperparameters, kind);
+    const start = await startingWeights(deps, job);
     const spec = {
       version: 1,
       jobId: job.id,
-      model: { path: model.storage_path },
-      method: job.method === 'FULL' ? 'full' : 'lora',
+      model: { path: start.path, weights: start.weights, adapters: start.adapters },
+      method: job.method.toLowerCase(),
+      trainable: job.trainable.toLowerCase(),
       data: { train: trainShard.shard_path, validation: validationShard },
       hyperparameters: hp.hyperparameters,
       checkpoints: { dir: paths.checkpoints, keep: TRAINER_KEEPS_ALL, ...hp.checkpoints },
@@ -233,7 +237,12 @@ export class JobRun {
         await this.deps.db.transaction().execute(async (trx) => {
           await trx.updateTable('training_jobs').set({ eval_loss: event.loss }).where('id', '=', this.job.id).execute();
           await appendJobEvents(trx, this.job.id, [
-            { type: 'eval', step: event.step, status: 'RUNNING', payload: { jobId: this.job.id, step: event.step, evalLoss: event.loss } },
+            {
+              type: 'eval',
+              step: event.step,
+              status: 'RUNNING',
+              payload: { jobId: this.job.id, step: event.step, evalLoss: event.loss, ...preferenceMetrics(event) },
+            },
           ]);
         });
         return;
@@ -303,6 +312,7 @@ export class JobRun {
         tokens: s.tokens,
         tokensPerSecond: s.tokensPerSecond,
         trainerTime: s.time,
+        ...preferenceMetrics(s),
       },
     }));
     await this.deps.db.transaction().execute(async (trx) => {
@@ -317,6 +327,7 @@ export class JobRun {
           tokens_per_second: last.tokensPerSecond,
           eta_seconds: eta,
           trained_tokens: sql`greatest(trained_tokens, ${last.tokens}::bigint)`,
+          ...(typeof last.rewardAccuracy === 'number' ? { reward_metrics: JSON.stringify(preferenceMetrics(last)) } : {}),
           updated_at: sql`now()`,
         })
         .where('id', '=', this.job.id)
@@ -407,4 +418,11 @@ export class JobRun {
       throw err;
     }
   }
+}
+
+/** A DPO event's reward metrics, for its stored payload (none for supervised jobs). */
+function preferenceMetrics(event: Partial<Record<(typeof PREFERENCE_METRICS)[number], number>>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const name of PREFERENCE_METRICS) if (typeof event[name] === 'number') out[name] = event[name];
+  return out;
 }

@@ -23,6 +23,7 @@ import type { LossCurve } from './loss-curve.js';
 import { transitionJob } from './transition.js';
 import { createLeaseSweeper, createTrainingWorker } from './worker.js';
 import { trainingEventListing, trainingJobListing } from './listings.js';
+import { fetchPage } from '../paging/listing.js';
 
 export interface JobPage {
   jobs: TrainingJob[];
@@ -129,7 +130,7 @@ export function createTrainingService(deps: ServiceDeps & { datasets: DatasetsSe
       const requested = job.requested as { hyperparameters?: unknown };
       const { hp, tokens, cost } = await resolveJob(
         deps,
-        { model, method: job.method, training: datasets[0]!, validation: datasets[1] ?? null },
+        { model, method: job.method, trainable: job.trainable, training: datasets[0]!, validation: datasets[1] ?? null },
         requested.hyperparameters,
       );
       await db.transaction().execute(async (trx) => {
@@ -195,16 +196,11 @@ export function createTrainingService(deps: ServiceDeps & { datasets: DatasetsSe
 
     async list(accountId, opts = {}) {
       const { first, after } = trainingJobListing.request(opts);
-      let query = db
-        .selectFrom('training_jobs')
-        .selectAll()
-        .where('account_id', '=', accountId)
-        .orderBy('id', 'desc')
-        .limit(first + 1);
+      let query = db.selectFrom('training_jobs').selectAll().where('account_id', '=', accountId).orderBy('id', 'desc');
       if (after) query = query.where('id', '<', after);
       if (opts.status) query = query.where('status', '=', opts.status);
-      const rows = await query.execute();
-      return { jobs: rows.slice(0, first), hasNextPage: rows.length > first };
+      const page = await fetchPage(query, first);
+      return { jobs: page.items, hasNextPage: page.hasNextPage };
     },
 
     async cancel(accountId, id, opts = {}) {
@@ -232,11 +228,10 @@ export function createTrainingService(deps: ServiceDeps & { datasets: DatasetsSe
         .selectAll()
         .where('job_id', '=', jobId)
         .where('seq', '>', after?.seq ?? 0)
-        .orderBy('seq')
-        .limit(first + 1);
+        .orderBy('seq');
       if (opts.types?.length) query = query.where('type', 'in', opts.types);
-      const rows = await query.execute();
-      return { events: rows.slice(0, first), hasNextPage: rows.length > first };
+      const page = await fetchPage(query, first);
+      return { events: page.items, hasNextPage: page.hasNextPage };
     },
 
     async checkpoints(accountId, jobId) {

@@ -20,6 +20,7 @@ import { endpointView } from './views.js';
 import type { Page, WebhookDelivery, WebhookEndpoint } from './views.js';
 import { createWebhookSender } from './webhook-sender.js';
 import { webhookEndpointListing } from './listings.js';
+import { fetchPage } from '../paging/listing.js';
 
 export type { WebhookEvent } from './enqueue-event.js';
 export type { WebhookEventType } from './event-types.js';
@@ -178,15 +179,10 @@ export function createWebhooksService(deps: ServiceDeps): WebhooksService {
 
     async listEndpoints(accountId, opts = {}) {
       const { first, after } = webhookEndpointListing.request(opts);
-      let query = db
-        .selectFrom('webhook_endpoints')
-        .selectAll()
-        .where('account_id', '=', accountId)
-        .orderBy('id')
-        .limit(first + 1);
+      let query = db.selectFrom('webhook_endpoints').selectAll().where('account_id', '=', accountId).orderBy('id');
       if (after) query = query.where('id', '>', after);
-      const rows = await query.execute();
-      return { items: rows.slice(0, first).map(endpointView), hasNextPage: rows.length > first };
+      const page = await fetchPage(query, first);
+      return { items: page.items.map(endpointView), hasNextPage: page.hasNextPage };
     },
 
     getEndpoint,

@@ -50,9 +50,11 @@ export type DeploymentStatus =
   | 'UNDEPLOYED';
 
 export type FineTuneMethod =
-  /** All weights. */
+  /** Preference tuning (direct preference optimisation) on a preference dataset; trains LoRA adapters or all weights (`trainable`). */
+  | 'DPO'
+  /** Supervised: all weights. */
   | 'FULL'
-  /** Low-rank adapters (default). */
+  /** Supervised: low-rank adapters (default). */
   | 'LORA';
 
 /** STOP: an end-of-text token or a stop sequence; LENGTH: maxTokens or the context ran out. */
@@ -66,7 +68,7 @@ export type GenerateInput = {
   /** Default: the rest of the context. */
   maxTokens?: number | null | undefined;
   messages?: Array<ChatMessageInput> | null | undefined;
-  /** A model you have deployed. */
+  /** A model you have deployed, or one of your fine-tuned models or checkpoints (ft:…:ckpt-step-N), loaded on demand. */
   model: string | number;
   presencePenalty?: number | null | undefined;
   prompt?: string | null | undefined;
@@ -84,9 +86,9 @@ export type GenerateInput = {
 
 /** Every field is optional; absent, null or "auto" lets Tuneloop decide (docs/training.md). */
 export type HyperparametersInput = {
-  /** Packed sequences (rows) per optimizer step. Range: 1–1024. Auto: clamp(floor(rows / 8), 1, 16) with rows ≈ tokens / maxSeqLength, so an epoch has ≥ 8 steps. */
+  /** Packed sequences (rows) per optimizer step; DPO: pairs per step. Range: 1–1024. Auto: clamp(floor(rows / 8), 1, 16) with rows ≈ tokens / maxSeqLength (DPO: rows = pairs, never packed), so an epoch has ≥ 8 steps. */
   batchSize?: number | 'auto' | null | undefined;
-  /** Preference tuning (DPO): how strongly the policy is held to the reference model; ignored by supervised jobs. Range: (0, 2]. Auto: 0.1. */
+  /** Preference tuning: how strongly the trained model is held to the reference model (the starting weights). DPO only. Range: (0, 2]. Auto: 0.1. */
   beta?: number | 'auto' | null | undefined;
   /** Checkpoint every N steps (and at every epoch end); a job resumes from its newest checkpoint. Range: 1–1,000,000. Auto: 50. */
   checkpointEvery?: number | 'auto' | null | undefined;
@@ -100,7 +102,7 @@ export type HyperparametersInput = {
   evalEvery?: number | 'auto' | null | undefined;
   /** Recompute each layer during the backward pass: less memory, about 30 % more compute. Range: true, false. Auto: false. */
   gradientCheckpointing?: boolean | 'auto' | null | undefined;
-  /** Peak learning rate (after warmup). Range: (0, 1]. Auto: the model's rate for the method (2e-4 LoRA, 2e-5 full for an imported model). */
+  /** Peak learning rate (after warmup). Range: (0, 1]. Auto: the model's rate for the trained weights (2e-4 LoRA, 2e-5 full for an imported model); DPO: a quarter of it for LoRA, a twentieth for full (5e-5, 1e-6 for an imported model). */
   learningRate?: number | 'auto' | null | undefined;
   /** LoRA scaling: the update is multiplied by alpha / rank. LORA only. Range: (0, 10,000]. Auto: 2 × loraRank. */
   loraAlpha?: number | 'auto' | null | undefined;
@@ -160,12 +162,14 @@ export type StartFineTuneInput = {
   hyperparameters?: HyperparametersInput | null | undefined;
   /** Retrying with the same key returns the same job and reserves once. */
   idempotencyKey?: string | null | undefined;
-  /** LORA (default) or FULL. */
+  /** LORA (default), FULL, or DPO (needs a preference dataset; supervised methods refuse one). */
   method?: FineTuneMethod | null | undefined;
   /** Higher runs first (−100…100, default 0). */
   priority?: number | null | undefined;
   /** Up to 40 characters of a-z, 0-9 and "-", used in the fine-tuned model id. */
   suffix?: string | null | undefined;
+  /** DPO only: train LoRA adapters (default) or all weights. Supervised methods train their own weights. */
+  trainable?: TrainableWeights | null | undefined;
   trainingDataset: string | number;
   validationDataset?: string | number | null | undefined;
   /** Called with training.* events for this job, signed with your account webhook secret. */
@@ -178,6 +182,13 @@ export type TopUpAccountInput = {
   amount: string;
   description?: string | null | undefined;
 };
+
+/** The weights a job trains. */
+export type TrainableWeights =
+  /** All weights. */
+  | 'FULL'
+  /** Low-rank adapters on frozen weights. */
+  | 'LORA';
 
 export type TrainingEventKind =
   | 'CHECKPOINT'
