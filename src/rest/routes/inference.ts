@@ -210,7 +210,6 @@ const CODE_BY_DOMAIN_CODE: Record<string, string> = {
   NOT_FOUND: 'model_not_found',
   INSUFFICIENT_BALANCE: 'insufficient_quota',
   QUEUE_FULL: 'rate_limit_exceeded',
-  INSUFFICIENT_STORAGE: 'server_out_of_storage',
 };
 
 /** Any error of a /v1 route as OpenAI's `{error: {message, type, param, code}}`. */
