@@ -103,13 +103,25 @@ export const HYPERPARAMETERS = {
     autoDoc: "enough passes to see the model's `targetExamples`: `clamp(ceil(targetExamples / examples), minEpochs, maxEpochs)`",
     auto: (c) => autoEpochs(c.model.defaults, c.dataset.examples),
   }),
+  learningRateMultiplier: row({
+    kind: numberKind({ min: 0, max: 100, minOpen: true }),
+    nullable: true,
+    doc: 'Scales the "auto" learning rate (OpenAI\'s `learning_rate_multiplier`); not together with an explicit learningRate.',
+    autoDoc: 'none (the auto learning rate as it is, i.e. × 1)',
+    spec: null,
+    auto: () => null,
+  }),
   learningRate: row({
     kind: numberKind({ min: 0, max: 1, minOpen: true }),
     doc: 'Peak learning rate (after warmup).',
     autoDoc:
-      "the model's rate for the trained weights (2e-4 LoRA, 2e-5 full for an imported model); DPO: a quarter of it for LoRA, a twentieth for full (5e-5, 1e-6 for an imported model)",
+      "the model's rate for the trained weights (2e-4 LoRA, 2e-5 full for an imported model); DPO: a quarter of it for LoRA, a twentieth for full (5e-5, 1e-6 for an imported model); times learningRateMultiplier when set",
     trainerNull: 'the usual rate of the method: 2e-4 for lora, 2e-5 for full; dpo: 5e-5 (trainable lora), 1e-6 (trainable full)',
-    auto: (c) => c.model.defaults.learningRate[c.trainable] / (c.method === 'DPO' ? DPO_RATE_DIVISOR[c.trainable] : 1),
+    check: (_v, c) =>
+      c.value('learningRateMultiplier') !== null ? 'cannot be set together with learningRateMultiplier (which scales the auto rate)' : undefined,
+    auto: (c) =>
+      (c.model.defaults.learningRate[c.trainable] / (c.method === 'DPO' ? DPO_RATE_DIVISOR[c.trainable] : 1)) *
+      ((c.value('learningRateMultiplier') as number | null) ?? 1),
   }),
   maxSeqLength: row({
     kind: integerKind({ min: 16, max: 1_048_576 }),

@@ -29,6 +29,8 @@ export interface StartFineTuneRequest {
   trainable?: TrainableWeights | null;
   hyperparameters?: HyperparametersRequest | null;
   suffix?: string | null;
+  /** Up to 16 string pairs kept with the job (keys ≤ 64 characters, values ≤ 512); jobs can be listed by them. */
+  metadata?: Record<string, string> | null;
   webhookUrl?: string | null;
   idempotencyKey?: string | null;
   priority?: number | null;
@@ -66,6 +68,7 @@ interface Checked {
   training: Dataset;
   validation: Dataset | null;
   suffix: string | null;
+  metadata: Record<string, string>;
   webhookUrl: string | null;
 }
 
@@ -165,6 +168,30 @@ export function checkDatasetFormat(method: TrainingMethod, dataset: Dataset, fie
   }
 }
 
+export const METADATA_LIMITS = { pairs: 16, keyLength: 64, valueLength: 512 } as const;
+
+/**
+ * A job's metadata: at most 16 pairs of strings, keys of 1–64 characters, values of at
+ * most 512. INVALID_INPUT on `metadata` (or `metadata.<key>`) otherwise.
+ */
+export function checkMetadata(raw: unknown): Record<string, string> {
+  if (raw === undefined || raw === null) return {};
+  if (typeof raw !== 'object' || Array.isArray(raw)) throw new InvalidInputError('metadata', 'metadata must be an object of strings');
+  const entries = Object.entries(raw as Record<string, unknown>);
+  if (entries.length > METADATA_LIMITS.pairs) {
+    throw new InvalidInputError('metadata', `metadata takes at most ${METADATA_LIMITS.pairs} pairs, got ${entries.length}`);
+  }
+  for (const [key, value] of entries) {
+    if (key.length < 1 || key.length > METADATA_LIMITS.keyLength) {
+      throw new InvalidInputError('metadata', `metadata keys must be 1–${METADATA_LIMITS.keyLength} characters`);
+    }
+    if (typeof value !== 'string' || value.length > METADATA_LIMITS.valueLength) {
+      throw new InvalidInputError(`metadata.${key}`, `metadata values must be strings of at most ${METADATA_LIMITS.valueLength} characters`);
+    }
+  }
+  return Object.fromEntries(entries) as Record<string, string>;
+}
+
 /** The checks that need no token counts: model, datasets, method, suffix, webhook URL. */
 async function check(deps: StartDeps, accountId: string, req: StartFineTuneRequest): Promise<Checked> {
   const { method, trainable } = checkMethod(req);
@@ -194,6 +221,7 @@ async function check(deps: StartDeps, accountId: string, req: StartFineTuneReque
     }
   }
   const suffix = validateSuffix(req.suffix);
+  const metadata = checkMetadata(req.metadata);
   let webhookUrl: string | null = null;
   if (req.webhookUrl) {
     let url: URL;
@@ -212,7 +240,7 @@ async function check(deps: StartDeps, accountId: string, req: StartFineTuneReque
   checkDatasetFormat(method, training, 'trainingDataset');
   if (validation) checkDatasetFormat(method, validation, 'validationDataset');
   checkHyperparameters({ method, trainable }, req.hyperparameters);
-  return { model, parentModelId, method, trainable, training, validation, suffix, webhookUrl };
+  return { model, parentModelId, method, trainable, training, validation, suffix, metadata, webhookUrl };
 }
 
 /**
@@ -358,6 +386,7 @@ export async function startFineTune(deps: StartDeps, accountId: string, req: Sta
         hyperparameters: JSON.stringify(resolved?.hp ?? {}),
         requested: JSON.stringify({ ...req, idempotencyKey: undefined }),
         suffix: c.suffix,
+        metadata: JSON.stringify(c.metadata),
         webhook_url: c.webhookUrl,
         idempotency_key: key,
         request_hash: hash,

@@ -27,6 +27,8 @@ export interface TrainingJobsTable {
   /** The request as given (for idempotency comparison and display). */
   requested: Json<Record<string, unknown>>;
   suffix: string | null;
+  /** Up to 16 string pairs the client attached (OpenAI's `metadata`; migrations/0017). */
+  metadata: ColumnType<Record<string, string>, string | undefined, string>;
   webhook_url: string | null;
   idempotency_key: string | null;
   request_hash: string | null;
@@ -89,7 +91,7 @@ export interface TrainingCheckpointsTable {
   created_at: CreatedAt;
 }
 
-/** Tables owned by the training domain (migrations/0004-training.ts, 0009). */
+/** Tables owned by the training domain (migrations/0004-training.ts, 0009, 0013, 0017). */
 export interface TrainingTables {
   training_jobs: TrainingJobsTable;
   training_events: TrainingEventsTable;
