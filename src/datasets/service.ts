@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import { hostname } from 'node:os';
 import path from 'node:path';
@@ -22,7 +23,7 @@ import { fetchUrlToStore, storeServerFile } from './intake.js';
 import { RETRYABLE_VALIDATION_CODES, runValidation } from './run-validation.js';
 import { shardPathFor } from './shards/shard-cache.js';
 import { sweepShardParts } from './shards/sweep-shard-parts.js';
-import { DEFAULT_MAX_DATASET_BYTES, storeStream, sweepTempFiles } from './storage.js';
+import { DEFAULT_MAX_DATASET_BYTES, openDataset, storeStream, sweepTempFiles } from './storage.js';
 import type { StoredDataset } from './storage.js';
 import { tokenizeLeased } from './tokenize-leased.js';
 import { unclaimedValidations } from './validation-lease.js';
@@ -53,6 +54,8 @@ export interface DatasetsService {
   find(accountId: string, id: string): Promise<Dataset | undefined>;
   /** Newest first; `after` is a cursor of datasetListing. */
   list(accountId: string, opts?: { first?: number | null; after?: string | null; status?: Dataset['status'] }): Promise<DatasetPage>;
+  /** The stored bytes of one of the account's datasets, as uploaded (NOT_FOUND like `get`). */
+  content(accountId: string, id: string): Promise<{ dataset: Dataset; stream: Readable }>;
   /** Refused with DATASET_IN_USE while a job that is not finished uses it. */
   delete(accountId: string, id: string): Promise<void>;
   /** The token shard of a READY dataset for a model's tokenizer + template (built once, cached). */
@@ -317,6 +320,17 @@ export function createDatasetsService(deps: ServiceDeps): DatasetsService {
       if (opts.status) query = query.where('status', '=', opts.status);
       const page = await fetchPage(query, first);
       return { datasets: page.items, hasNextPage: page.hasNextPage };
+    },
+
+    async content(accountId, id) {
+      const dataset = await this.get(accountId, id);
+      let stored: StoredDataset;
+      try {
+        stored = await openDataset(dataDir, dataset.sha256);
+      } catch (err) {
+        throw toDomainError(err, 'reading the file');
+      }
+      return { dataset, stream: createReadStream(stored.path) };
     },
 
     delete(accountId, id) {

@@ -35,6 +35,7 @@ export type TrainerEvent =
       tokensPerSecond: number;
       tokenAccuracy?: number;
       validLoss?: number;
+      validTokenAccuracy?: number;
     } & Partial<PreferenceMetrics>)
   | ({ type: 'eval'; time: number; step: number; loss: number; tokenAccuracy?: number } & Partial<PreferenceMetrics>)
   | { type: 'checkpoint'; time: number; step: number; path: string }

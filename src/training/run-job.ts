@@ -241,7 +241,7 @@ export class JobRun {
               type: 'eval',
               step: event.step,
               status: 'RUNNING',
-              payload: { jobId: this.job.id, step: event.step, evalLoss: event.loss, ...preferenceMetrics(event) },
+              payload: { jobId: this.job.id, step: event.step, evalLoss: event.loss, ...optionalMetrics(event), ...preferenceMetrics(event) },
             },
           ]);
         });
@@ -312,6 +312,7 @@ export class JobRun {
         tokens: s.tokens,
         tokensPerSecond: s.tokensPerSecond,
         trainerTime: s.time,
+        ...optionalMetrics(s),
         ...preferenceMetrics(s),
       },
     }));
@@ -421,6 +422,18 @@ export class JobRun {
 }
 
 /** A DPO event's reward metrics, for its stored payload (none for supervised jobs). */
+/**
+ * Token accuracy and the validation batch's metrics, when the trainer reported them
+ * (trainer/PROTOCOL.md § Metrics): OpenAI's `metrics` events and results files read them.
+ */
+const OPTIONAL_METRICS = ['tokenAccuracy', 'validLoss', 'validTokenAccuracy'] as const;
+
+function optionalMetrics(event: Partial<Record<(typeof OPTIONAL_METRICS)[number], number>>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const name of OPTIONAL_METRICS) if (typeof event[name] === 'number') out[name] = event[name];
+  return out;
+}
+
 function preferenceMetrics(event: Partial<Record<(typeof PREFERENCE_METRICS)[number], number>>): Record<string, number> {
   const out: Record<string, number> = {};
   for (const name of PREFERENCE_METRICS) if (typeof event[name] === 'number') out[name] = event[name];
