@@ -17,6 +17,8 @@ import { ModelSchema, registerModelRoutes } from './routes/models.js';
 import { registerPendingRoutes } from './routes/pending.js';
 import { registerWebhookRoutes } from './routes/webhooks.js';
 import { registerInferenceRoutes } from './routes/inference.js';
+import { registerOpenAiFileRoutes } from './routes/openai-files.js';
+import { registerOpenAiFineTuningRoutes } from './routes/openai-fine-tuning.js';
 import { DatasetSchema, registerDatasetRoutes } from './routes/datasets.js';
 import { TrainingJobSchema, registerTrainingRoutes } from './routes/training.js';
 import { registerConsole } from './console.js';
@@ -163,6 +165,8 @@ export async function buildHttpServer(opts: HttpServerOptions): Promise<Http> {
   await registerTrainingRoutes(app, services);
   await registerWebhookRoutes(app, services);
   await registerInferenceRoutes(app, services);
+  await registerOpenAiFileRoutes(app, services);
+  await registerOpenAiFineTuningRoutes(app, services);
   for (const register of opts.routes ?? []) await register(app, services);
   registerPendingRoutes(app);
   await registerConsole(app, services.config.consoleDir);

@@ -186,7 +186,7 @@ function registerDeploymentRoutes(app: Http, services: Services): void {
 
 // ─── OpenAI-compatible routes ───────────────────────────────────────────────────────
 
-interface OpenAiError {
+export interface OpenAiError {
   status: number;
   retryAfter?: number;
   body: { error: { message: string; type: string; param: string | null; code: string | null } };
@@ -213,7 +213,7 @@ const CODE_BY_DOMAIN_CODE: Record<string, string> = {
 };
 
 /** Any error of a /v1 route as OpenAI's `{error: {message, type, param, code}}`. */
-function openAiError(thrown: unknown, log: Logger): OpenAiError {
+export function openAiError(thrown: unknown, log: Logger): OpenAiError {
   const error = asExpectedError(thrown) ?? thrown;
   const make = (status: number, message: string, code: string | null, param: string | null = null, retryAfter?: number): OpenAiError => ({
     status,
@@ -249,7 +249,7 @@ function openAiError(thrown: unknown, log: Logger): OpenAiError {
   return make(500, 'The server had an error while processing your request.', 'internal_error');
 }
 
-function sendOpenAiError(reply: FastifyReply, e: OpenAiError): FastifyReply {
+export function sendOpenAiError(reply: FastifyReply, e: OpenAiError): FastifyReply {
   if (e.retryAfter !== undefined) reply.header('retry-after', String(e.retryAfter));
   return reply.status(e.status).type('application/json').send(e.body);
 }
