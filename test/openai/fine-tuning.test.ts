@@ -106,7 +106,7 @@ describe.each(engines())('OpenAI files and fine-tuning jobs through the openai S
     expect((await t.app.services.datasets.get(aliceId, trainingFile)).status).toBe('READY');
     expect(await (await client.files.content(trainingFile)).text()).toBe(qaJsonl());
 
-    const validation = qaJsonl(QA.slice(0, 6));
+    const validation = qaJsonl(QA.slice(0, 10));
     validationFile = (await client.files.create({ file: await toFile(Buffer.from(validation), 'valid.jsonl'), purpose: 'fine-tune' })).id;
     expect((await client.files.waitForProcessing(validationFile, { pollInterval: 100 })).status).toBe('processed');
 
@@ -136,7 +136,7 @@ describe.each(engines())('OpenAI files and fine-tuning jobs through the openai S
     expect((await client.files.list({ purpose: 'assistants' })).data).toEqual([]);
 
     // Deleting an unused file.
-    const spare = (await client.files.create({ file: await toFile(Buffer.from(qaJsonl(QA.slice(2, 5))), 's.jsonl'), purpose: 'fine-tune' }))
+    const spare = (await client.files.create({ file: await toFile(Buffer.from(qaJsonl(QA.slice(2, 12))), 's.jsonl'), purpose: 'fine-tune' }))
       .id;
     expect(await client.files.delete(spare)).toEqual({ id: spare, object: 'file', deleted: true });
     await expectError(client.files.retrieve(spare), OpenAI.NotFoundError);
@@ -192,7 +192,7 @@ describe.each(engines())('OpenAI files and fine-tuning jobs through the openai S
     expect(events[0]).toMatchObject({ object: 'fine_tuning.job.event', type: 'message', level: 'info' });
     expect(events[0]!.message).toMatch(/completed/);
     const steps = stepsOf(events);
-    const total = (events.find((e) => e.type === 'metrics')!.data as { total_steps: number }).total_steps;
+    const total = (events.find((e) => stepsOf([e]).length === 1)!.data as { total_steps: number }).total_steps;
     expect([...steps].reverse()).toEqual(Array.from({ length: total }, (_v, i) => i + 1));
     for (const e of events.filter((e) => stepsOf([e]).length === 1)) {
       const data = e.data as Record<string, number | null>;
