@@ -34,7 +34,11 @@ export interface OpenAiJob {
   training_file: string;
   validation_file: string | null;
   hyperparameters: Omit<OpenAiHyperparameters, 'beta'>;
-  method: { type: 'supervised' | 'dpo'; supervised?: { hyperparameters: OpenAiHyperparameters }; dpo?: { hyperparameters: OpenAiHyperparameters } };
+  method: {
+    type: 'supervised' | 'dpo';
+    supervised?: { hyperparameters: OpenAiHyperparameters };
+    dpo?: { hyperparameters: OpenAiHyperparameters };
+  };
   trained_tokens: number | null;
   result_files: string[];
   error: { code: string; message: string; param: string | null } | null;
@@ -70,8 +74,7 @@ const CREATE_FIELDS = new Set([
   'integrations',
 ]);
 
-const isObject = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
+const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /**
  * OpenAI's create body as a StartFineTuneRequest. `method.type` supervised is a LoRA job
@@ -115,7 +118,8 @@ export function startRequestOf(body: Record<string, unknown>): { request: StartF
     }
     type = method.type;
     for (const key of Object.keys(method)) {
-      if (key !== 'type' && key !== type) throw new InvalidInputError(`method.${key}`, `method.${key} does not go with method.type ${type}`);
+      if (key !== 'type' && key !== type)
+        throw new InvalidInputError(`method.${key}`, `method.${key} does not go with method.type ${type}`);
     }
     const settings = method[type];
     if (settings !== undefined && settings !== null) {
@@ -125,7 +129,10 @@ export function startRequestOf(body: Record<string, unknown>): { request: StartF
       }
       if (settings.hyperparameters !== undefined && settings.hyperparameters !== null) {
         if (hyperparameters !== undefined && hyperparameters !== null) {
-          throw new InvalidInputError('hyperparameters', `give hyperparameters in method.${type}.hyperparameters only (the top-level field is deprecated)`);
+          throw new InvalidInputError(
+            'hyperparameters',
+            `give hyperparameters in method.${type}.hyperparameters only (the top-level field is deprecated)`,
+          );
         }
         hyperparameters = settings.hyperparameters;
         prefix = `method.${type}.hyperparameters`;

@@ -118,7 +118,9 @@ export const HYPERPARAMETERS = {
       "the model's rate for the trained weights (2e-4 LoRA, 2e-5 full for an imported model); DPO: a quarter of it for LoRA, a twentieth for full (5e-5, 1e-6 for an imported model); times learningRateMultiplier when set",
     trainerNull: 'the usual rate of the method: 2e-4 for lora, 2e-5 for full; dpo: 5e-5 (trainable lora), 1e-6 (trainable full)',
     check: (_v, c) =>
-      c.value('learningRateMultiplier') !== null ? 'cannot be set together with learningRateMultiplier (which scales the auto rate)' : undefined,
+      c.value('learningRateMultiplier') !== null
+        ? 'cannot be set together with learningRateMultiplier (which scales the auto rate)'
+        : undefined,
     auto: (c) =>
       (c.model.defaults.learningRate[c.trainable] / (c.method === 'DPO' ? DPO_RATE_DIVISOR[c.trainable] : 1)) *
       ((c.value('learningRateMultiplier') as number | null) ?? 1),

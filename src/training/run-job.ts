@@ -241,7 +241,13 @@ export class JobRun {
               type: 'eval',
               step: event.step,
               status: 'RUNNING',
-              payload: { jobId: this.job.id, step: event.step, evalLoss: event.loss, ...optionalMetrics(event), ...preferenceMetrics(event) },
+              payload: {
+                jobId: this.job.id,
+                step: event.step,
+                evalLoss: event.loss,
+                ...optionalMetrics(event),
+                ...preferenceMetrics(event),
+              },
             },
           ]);
         });

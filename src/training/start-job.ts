@@ -186,7 +186,10 @@ export function checkMetadata(raw: unknown): Record<string, string> {
       throw new InvalidInputError('metadata', `metadata keys must be 1–${METADATA_LIMITS.keyLength} characters`);
     }
     if (typeof value !== 'string' || value.length > METADATA_LIMITS.valueLength) {
-      throw new InvalidInputError(`metadata.${key}`, `metadata values must be strings of at most ${METADATA_LIMITS.valueLength} characters`);
+      throw new InvalidInputError(
+        `metadata.${key}`,
+        `metadata values must be strings of at most ${METADATA_LIMITS.valueLength} characters`,
+      );
     }
   }
   return Object.fromEntries(entries) as Record<string, string>;

@@ -136,8 +136,9 @@ describe.each(engines())('OpenAI files and fine-tuning jobs through the openai S
     expect((await client.files.list({ purpose: 'assistants' })).data).toEqual([]);
 
     // Deleting an unused file.
-    const spare = (await client.files.create({ file: await toFile(Buffer.from(qaJsonl(QA.slice(2, 12))), 's.jsonl'), purpose: 'fine-tune' }))
-      .id;
+    const spare = (
+      await client.files.create({ file: await toFile(Buffer.from(qaJsonl(QA.slice(2, 12))), 's.jsonl'), purpose: 'fine-tune' })
+    ).id;
     expect(await client.files.delete(spare)).toEqual({ id: spare, object: 'file', deleted: true });
     await expectError(client.files.retrieve(spare), OpenAI.NotFoundError);
   }, 60_000);
@@ -150,7 +151,10 @@ describe.each(engines())('OpenAI files and fine-tuning jobs through the openai S
       suffix: 'auto-run',
       seed: 7,
       metadata: { team: 'a', run: 'auto' },
-      method: { type: 'supervised', supervised: { hyperparameters: { n_epochs: 'auto', batch_size: 'auto', learning_rate_multiplier: 'auto' } } },
+      method: {
+        type: 'supervised',
+        supervised: { hyperparameters: { n_epochs: 'auto', batch_size: 'auto', learning_rate_multiplier: 'auto' } },
+      },
     });
     expect(autoJob).toMatchObject({
       object: 'fine_tuning.job',
@@ -271,7 +275,11 @@ describe.each(engines())('OpenAI files and fine-tuning jobs through the openai S
     expect(numbersJob.seed).toBe(42);
     // The multiplier scales the auto learning rate (the "auto" job ran with that rate).
     const stored = async (id: string) => {
-      const row = await t.app.services.db.selectFrom('training_jobs').select('hyperparameters').where('id', '=', id).executeTakeFirstOrThrow();
+      const row = await t.app.services.db
+        .selectFrom('training_jobs')
+        .select('hyperparameters')
+        .where('id', '=', id)
+        .executeTakeFirstOrThrow();
       return row.hyperparameters as { learningRate: number };
     };
     expect((await stored(numbersJob.id)).learningRate).toBeCloseTo(4 * (await stored(autoJob.id)).learningRate, 12);
@@ -334,15 +342,19 @@ describe.each(engines())('OpenAI files and fine-tuning jobs through the openai S
     expect((await expectError(create({ model: 'tiny-frozen' }), OpenAI.BadRequestError)).param).toBe('model');
     expect((await expectError(create({ model: 'no-such-model' }), OpenAI.NotFoundError)).param).toBe('model');
     expect((await expectError(create({ method: { type: 'reinforcement' } }), OpenAI.BadRequestError)).param).toBe('method.type');
-    expect(
-      (await expectError(create({ integrations: [{ type: 'wandb', wandb: { project: 'p' } }] }), OpenAI.BadRequestError)).param,
-    ).toBe('integrations');
+    expect((await expectError(create({ integrations: [{ type: 'wandb', wandb: { project: 'p' } }] }), OpenAI.BadRequestError)).param).toBe(
+      'integrations',
+    );
     const tooMany = Object.fromEntries(Array.from({ length: 17 }, (_v, i) => [`k${i}`, 'v']));
     expect((await expectError(create({ metadata: tooMany }), OpenAI.BadRequestError)).param).toBe('metadata');
     expect((await expectError(create({ metadata: { k: 'v'.repeat(513) } }), OpenAI.BadRequestError)).param).toBe('metadata.k');
     expect(
-      (await expectError(create({ method: { type: 'supervised', supervised: { hyperparameters: { n_epochs: 'many' } } } }), OpenAI.BadRequestError))
-        .param,
+      (
+        await expectError(
+          create({ method: { type: 'supervised', supervised: { hyperparameters: { n_epochs: 'many' } } } }),
+          OpenAI.BadRequestError,
+        )
+      ).param,
     ).toBe('method.supervised.hyperparameters.n_epochs');
     expect((await expectError(create({ hyperparameters: { beta: 0.1 } }), OpenAI.BadRequestError)).param).toBe('hyperparameters.beta');
     expect((await expectError(create({ suffix: 'Not Valid!' }), OpenAI.BadRequestError)).param).toBe('suffix');

@@ -261,7 +261,7 @@ const isSet = (value: unknown) => value !== undefined && value !== null;
 
 /**
  * Parameters OpenAI defines that this server does not implement: refused with 400 naming
- * the parameter, never silently ignored (docs/openai-compatibility-chat.md lists every field).
+ * the parameter, never silently ignored (docs/openai-compatibility.md lists every field).
  */
 function refuseUnsupported(body: Record<string, unknown>, kind: Kind): void {
   const refuse = (param: string, message: string) => {

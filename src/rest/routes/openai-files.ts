@@ -40,7 +40,8 @@ export async function allSteps(services: Services, accountId: string, jobId: str
 
 export async function registerOpenAiFileRoutes(app: Http, services: Services): Promise<void> {
   const { datasets, training, log } = services;
-  const errorHandler = (error: FastifyError, _request: FastifyRequest, reply: FastifyReply) => sendOpenAiError(reply, openAiError(error, log));
+  const errorHandler = (error: FastifyError, _request: FastifyRequest, reply: FastifyReply) =>
+    sendOpenAiError(reply, openAiError(error, log));
 
   /** The results file of one of the account's jobs (NOT_FOUND like a missing file). */
   async function results(accountId: string, fileId: string, jobId: string): Promise<{ job: TrainingJob; csv: string }> {
@@ -134,7 +135,8 @@ export async function registerOpenAiFileRoutes(app: Http, services: Services): P
       },
       async (request) => {
         const { after, limit, purpose, order } = request.query;
-        if (order !== undefined && order !== 'desc') throw new InvalidInputError('order', 'files are listed newest first: order must be "desc"');
+        if (order !== undefined && order !== 'desc')
+          throw new InvalidInputError('order', 'files are listed newest first: order must be "desc"');
         // Results files are not listed (they are reached through their job's result_files).
         if (purpose !== undefined && purpose !== 'fine-tune') return { object: 'list', data: [], has_more: false };
         const page = await datasets.list(caller(request).accountId, {
@@ -162,7 +164,9 @@ export async function registerOpenAiFileRoutes(app: Http, services: Services): P
 
     scope.get(
       '/v1/files/:id/content',
-      { schema: { tags: ['openai'], summary: 'OpenAI-compatible file content: the JSONL as uploaded, or a results CSV', params: FileParam } },
+      {
+        schema: { tags: ['openai'], summary: 'OpenAI-compatible file content: the JSONL as uploaded, or a results CSV', params: FileParam },
+      },
       async (request, reply) => {
         const accountId = caller(request).accountId;
         const { id } = request.params;

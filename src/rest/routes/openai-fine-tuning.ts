@@ -30,7 +30,8 @@ function metadataFilter(query: Record<string, unknown>): Record<string, string> 
 
 export async function registerOpenAiFineTuningRoutes(app: Http, services: Services): Promise<void> {
   const { training, log } = services;
-  const errorHandler = (error: FastifyError, _request: FastifyRequest, reply: FastifyReply) => sendOpenAiError(reply, openAiError(error, log));
+  const errorHandler = (error: FastifyError, _request: FastifyRequest, reply: FastifyReply) =>
+    sendOpenAiError(reply, openAiError(error, log));
 
   await app.register(async (scope: Http) => {
     scope.setErrorHandler(errorHandler);

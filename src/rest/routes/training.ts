@@ -169,7 +169,12 @@ const CheckpointSchema = Type.Object({
 
 /** A checkpoint as REST shows it: by id and step, never the server's folder. */
 function checkpointJson(c: JobCheckpoint) {
-  return { id: c.id, step: c.step, createdAt: c.createdAt.toISOString(), metrics: { trainLoss: c.metrics.trainLoss, evalLoss: c.metrics.evalLoss } };
+  return {
+    id: c.id,
+    step: c.step,
+    createdAt: c.createdAt.toISOString(),
+    metrics: { trainLoss: c.metrics.trainLoss, evalLoss: c.metrics.evalLoss },
+  };
 }
 
 /** One stored event as REST shows it (JSON pages and SSE `data:`). */
