@@ -358,6 +358,8 @@ describe.each(engines())('OpenAI files and fine-tuning jobs through the openai S
     ).toBe('method.supervised.hyperparameters.n_epochs');
     expect((await expectError(create({ hyperparameters: { beta: 0.1 } }), OpenAI.BadRequestError)).param).toBe('hyperparameters.beta');
     expect((await expectError(create({ suffix: 'Not Valid!' }), OpenAI.BadRequestError)).param).toBe('suffix');
+    expect((await expectError(client.fineTuning.jobs.list({ limit: 1000 }), OpenAI.BadRequestError)).param).toBe('limit');
+    expect((await expectError(client.files.list({ after: 'not-a-file' }), OpenAI.BadRequestError)).param).toBe('after');
     await expectError(client.fineTuning.jobs.retrieve('ftjob_00000000000000000000000000'), OpenAI.NotFoundError);
     await expectError(client.fineTuning.jobs.cancel('ftjob_00000000000000000000000000'), OpenAI.NotFoundError);
     await expectError(client.files.retrieve('ds_00000000000000000000000000'), OpenAI.NotFoundError);

@@ -26,6 +26,20 @@ export const CursorQuery = {
   limit: Type.Optional(Type.Integer({ minimum: 1, description: 'Page size' })),
 };
 
+/**
+ * The error handler of the /v1 files and fine-tuning routes: OpenAI's error shape, with
+ * the page size named as OpenAI names it (`limit`; the listings call it `first`).
+ */
+export function openAiRouteErrors(log: Services['log']) {
+  return (error: FastifyError, _request: FastifyRequest, reply: FastifyReply) => {
+    const renamed =
+      error instanceof DomainError && error.details.field === 'first'
+        ? new DomainError(error.code, error.message.replace(/^first\b/, 'limit'), error.status, { ...error.details, field: 'limit' })
+        : error;
+    return sendOpenAiError(reply, openAiError(renamed, log));
+  };
+}
+
 /** Every stored step of a job, in order (the results CSV). */
 export async function allSteps(services: Services, accountId: string, jobId: string): Promise<TrainingEvent[]> {
   const steps: TrainingEvent[] = [];
@@ -40,8 +54,7 @@ export async function allSteps(services: Services, accountId: string, jobId: str
 
 export async function registerOpenAiFileRoutes(app: Http, services: Services): Promise<void> {
   const { datasets, training, log } = services;
-  const errorHandler = (error: FastifyError, _request: FastifyRequest, reply: FastifyReply) =>
-    sendOpenAiError(reply, openAiError(error, log));
+  const errorHandler = openAiRouteErrors(log);
 
   /** The results file of one of the account's jobs (NOT_FOUND like a missing file). */
   async function results(accountId: string, fileId: string, jobId: string): Promise<{ job: TrainingJob; csv: string }> {

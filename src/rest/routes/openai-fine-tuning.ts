@@ -3,7 +3,6 @@
  * the same jobs as /api/fine-tune and GraphQL, in OpenAI's shapes (src/openai/fine-tuning.ts)
  * with OpenAI's errors (docs/openai-compatibility.md).
  */
-import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import type { Http } from '../http.js';
 import { caller } from '../http.js';
@@ -11,8 +10,7 @@ import type { Services } from '../../services.js';
 import { InvalidInputError } from '../../errors.js';
 import { trainingEventListing, trainingJobListing } from '../../training/listings.js';
 import { checkpointObject, eventObject, jobObject, parseEventId, startRequestOf, withOpenAiParam } from '../../openai/fine-tuning.js';
-import { openAiError, sendOpenAiError } from './inference.js';
-import { CursorQuery } from './openai-files.js';
+import { CursorQuery, openAiRouteErrors } from './openai-files.js';
 
 const JobParam = Type.Object({ id: Type.String({ minLength: 1, maxLength: 200 }) });
 
@@ -30,8 +28,7 @@ function metadataFilter(query: Record<string, unknown>): Record<string, string> 
 
 export async function registerOpenAiFineTuningRoutes(app: Http, services: Services): Promise<void> {
   const { training, log } = services;
-  const errorHandler = (error: FastifyError, _request: FastifyRequest, reply: FastifyReply) =>
-    sendOpenAiError(reply, openAiError(error, log));
+  const errorHandler = openAiRouteErrors(log);
 
   await app.register(async (scope: Http) => {
     scope.setErrorHandler(errorHandler);
