@@ -45,6 +45,14 @@ export async function buildHttpServer(opts: HttpServerOptions): Promise<Http> {
     forceCloseConnections: false,
     return503OnClosing: true,
     ajv: { customOptions: { coerceTypes: 'array', useDefaults: true, removeAdditional: false, allErrors: false } },
+    // A path that is not valid percent-encoding (`/v1/files/%C0%80`) never reaches a route:
+    // /v1 answers it in OpenAI's error shape; elsewhere fastify's own answer stays.
+    frameworkErrors: (error, request, reply) => {
+      const body = request.url.startsWith('/v1/')
+        ? { error: { message: error.message, type: 'invalid_request_error', param: null, code: 'invalid_url' } }
+        : { error: 'Bad Request', code: error.code, message: error.message, statusCode: 400 };
+      void (reply as unknown as FastifyReply).status(400).type('application/json').send(body);
+    },
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as Http;
 
   app.decorateRequest('principal', null);
