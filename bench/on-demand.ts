@@ -23,8 +23,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import OpenAI from 'openai';
 import { startLocalApp } from '../src/dev/local-app.js';
-import { tinyModelFolder } from '../src/dev/tiny-model-folder.js';
-import { lastLine, resolvePython, runTrainerCommand } from '../src/engine/python.js';
+import { onnxModelFolder } from '../src/dev/onnx-model-folder.js';
 import { newId, shortId } from '../src/ids.js';
 
 const { values } = parseArgs({
@@ -42,27 +41,8 @@ const COLD = Math.min(Number(values.cold), MODELS);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 
-/** The model folder with its ONNX export, made once (cached beside the folder). */
-async function exportedFolder(size: string): Promise<string> {
-  const source = await tinyModelFolder({ size });
-  const dir = `${source}-onnx`;
-  if (
-    await fs.stat(path.join(dir, 'onnx', 'model.onnx')).then(
-      () => true,
-      () => false,
-    )
-  )
-    return dir;
-  const temp = `${dir}.building-${process.pid}`;
-  await fs.cp(source, temp, { recursive: true });
-  const result = await runTrainerCommand(resolvePython(process.env.TUNELOOP_PYTHON), ['export-onnx', '--model', temp]);
-  if (result.code !== 0) throw new Error(`export-onnx failed: ${lastLine(result.stderr)}`);
-  await fs.rename(temp, dir).catch(() => fs.rm(temp, { recursive: true, force: true }));
-  return dir;
-}
-
 async function main(): Promise<void> {
-  const folder = await exportedFolder(values.size!);
+  const folder = await onnxModelFolder({ size: values.size! });
   const meta = JSON.parse(await fs.readFile(path.join(folder, 'onnx', 'tuneloop-onnx.json'), 'utf8')) as { weight_bytes: number };
   const budget = BUDGET_MODELS * meta.weight_bytes;
   const local = await startLocalApp({ config: { onDemandMemoryBytes: budget, onDemandIdleMs: 60 * 60_000 } });

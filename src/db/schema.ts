@@ -72,6 +72,8 @@ export interface ModelsTable {
   /** The model's recommended training defaults as registered (catalog/training-defaults.ts); null = the platform's. */
   training_defaults: ColumnType<TrainingDefaultsInput | null, string | null | undefined, string | null>;
   created_at: CreatedAt;
+  /** Set when its owner deleted it (migrations/0016): invisible from then on. */
+  deleted_at: ColumnType<Date | null, never, Date | string | null>;
 }
 
 /** Every table. Domains that own tables declare them in src/db/tables/<domain>.ts. */

@@ -14,6 +14,9 @@ import { OnDemandModels } from './on-demand.js';
 import type { OnDemandModelState } from './on-demand.js';
 import { listUsage } from './store/usage.js';
 import { usageListing } from './usage-listing.js';
+import { findCheckpointModel } from '../catalog/checkpoint-models.js';
+import { DomainError } from '../errors.js';
+import { deleteCheckpoint } from '../training/checkpoints.js';
 
 export type { DeployOptions, DeployResult, WaitOptions } from './deployments.js';
 export type { OnDemandModelState } from './on-demand.js';
@@ -58,6 +61,12 @@ export interface InferenceService {
    * returned Generation streams text and resolves `result`. Throws the admission error.
    */
   generate(request: GenerateRequest): Promise<Generation>;
+  /**
+   * Deletes one of the account's fine-tuned models (it answers like a missing model from
+   * then on; its history stays) or a checkpoint of one of its finished jobs (row and
+   * files). A model with a live deployment: MODEL_IN_USE (409) — undeploy it first.
+   */
+  deleteModel(accountId: string, modelId: string): Promise<{ kind: 'model' | 'checkpoint' }>;
   /** `generate` to the end. */
   complete(request: GenerateRequest): Promise<GenerationResult>;
   /**
@@ -122,6 +131,33 @@ export function createInferenceService(deps: ServiceDeps): InferenceService {
     waitReady: deployments.waitReady,
     generate: generator.generate,
     complete: generator.complete,
+
+    async deleteModel(accountId, modelId) {
+      if (!(await deps.catalog.findModel(accountId, modelId))) {
+        const checkpoint = await findCheckpointModel(db, accountId, modelId);
+        if (checkpoint) {
+          await deleteCheckpoint(db, checkpoint);
+          return { kind: 'checkpoint' };
+        }
+      }
+      await db.transaction().execute(async (trx) => {
+        await deps.catalog.markDeleted(trx, accountId, modelId);
+        const live = await trx
+          .selectFrom('deployments')
+          .select('id')
+          .where('model_id', '=', modelId)
+          .where('status', '<>', 'UNDEPLOYED')
+          .executeTakeFirst();
+        if (live) {
+          throw new DomainError('MODEL_IN_USE', `model "${modelId}" is deployed (${live.id}); undeploy it first`, 409, {
+            field: 'model',
+            deploymentId: live.id,
+          });
+        }
+      });
+      deps.catalog.invalidateListings();
+      return { kind: 'model' };
+    },
     onDemandModels: () => onDemand.state(),
     loadedRuntimes: () => registry.loadedKeys(),
     onDemandLoadCount: (modelId) => onDemand.loadCount(modelId),

@@ -1,5 +1,9 @@
+import fs from 'node:fs/promises';
 import { sql } from 'kysely';
+import type { CheckpointModel } from '../catalog/checkpoint-models.js';
 import type { Db } from '../db/connect.js';
+import { TERMINAL_STATUSES } from '../db/tables/training.js';
+import { DomainError } from '../errors.js';
 
 /**
  * A checkpoint of a job as the API shows it: named by its step, never by the server's
@@ -72,6 +76,32 @@ export async function listCheckpoints(db: Db, jobId: string): Promise<JobCheckpo
     },
     path: r.path,
   }));
+}
+
+/**
+ * Deletes a checkpoint of a finished job (`DELETE /v1/models/ft:…:ckpt-step-N`): its row,
+ * then its folder. A job that may still resume from it (not yet SUCCEEDED, FAILED or
+ * CANCELLED) keeps it: CHECKPOINT_IN_USE.
+ */
+export async function deleteCheckpoint(db: Db, checkpoint: CheckpointModel): Promise<void> {
+  await db.transaction().execute(async (trx) => {
+    const job = await trx
+      .selectFrom('training_jobs')
+      .select(['id', 'status'])
+      .where('id', '=', checkpoint.jobId)
+      .forUpdate()
+      .executeTakeFirstOrThrow();
+    if (!TERMINAL_STATUSES.includes(job.status)) {
+      throw new DomainError(
+        'CHECKPOINT_IN_USE',
+        `job ${job.id} is ${job.status} and may resume from checkpoint ${checkpointId(checkpoint.step)}; delete it once the job has finished`,
+        409,
+        { field: 'model' },
+      );
+    }
+    await trx.deleteFrom('training_checkpoints').where('job_id', '=', checkpoint.jobId).where('step', '=', checkpoint.step).execute();
+  });
+  await fs.rm(checkpoint.path, { recursive: true, force: true });
 }
 
 const num = (value: unknown): number | null => (typeof value === 'number' ? value : null);

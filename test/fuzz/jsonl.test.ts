@@ -7,6 +7,7 @@ import { engines } from '../helpers/db.js';
 import { addTinyModel } from '../helpers/training.js';
 import { waitValidated } from '../helpers/datasets-api.js';
 import { fuzzOptions } from '../helpers/fuzz.js';
+import { VALIDATION_ERROR_CODES } from '../../src/datasets/validation/validation-report.js';
 
 /**
  * Random and mutated JSONL through the real upload route and the real validator: random
@@ -28,23 +29,8 @@ const WHOLE_FILE = new Set([
   'tokenizer_invalid',
   'tokenizer_unsupported',
 ]);
-/** Codes from docs/datasets.md that a file can earn (the server's own failures are not among them). */
-const FILE_CODES = new Set([
-  ...WHOLE_FILE,
-  'invalid_utf8',
-  'invalid_json',
-  'not_an_object',
-  'missing_messages',
-  'unrecognized_role',
-  'missing_content',
-  'unrecognized_key',
-  'invalid_value',
-  'no_assistant_message',
-  'empty_completion',
-  'mixed_formats',
-  'example_too_long',
-  'template_error',
-]);
+/** Codes a file can earn (docs/datasets.md; the server's own failures are not among them). */
+const FILE_CODES = new Set<string>([...WHOLE_FILE, ...VALIDATION_ERROR_CODES]);
 
 const text = fc.string({ unit: 'binary', maxLength: 40 }); // any code point, lone surrogates included
 const role = fc.oneof(fc.constantFrom('system', 'user', 'assistant', 'tool'), text);

@@ -26,6 +26,8 @@ export type CreateWebhookEndpointInput = {
   description?: string | null | undefined;
   /** Event types to receive (see webhookEventTypes); default: every status event, no checkpoints. */
   events?: Array<string> | null | undefined;
+  /** TUNELOOP (default) or OPENAI: OpenAI's fine-tuning event names and body. Set at creation. */
+  format?: WebhookFormat | null | undefined;
   /** An http(s) URL on a public address. */
   url: string;
 };
@@ -240,6 +242,13 @@ export type WebhookDeliveryStatus =
 export type WebhookEndpointDisabledReason =
   | 'DISABLED'
   | 'GONE';
+
+/** The body and event names an endpoint receives (docs/webhooks.md). */
+export type WebhookFormat =
+  /** OpenAI's fine-tuning events (fine_tuning.job.succeeded|failed|cancelled) and body, verified by the openai SDK's webhooks.unwrap(). */
+  | 'OPENAI'
+  /** Our event names (training.completed, …) and body. */
+  | 'TUNELOOP';
 
 export type AccountQueryVariables = Exact<{ [key: string]: never; }>;
 

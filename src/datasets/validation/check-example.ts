@@ -101,12 +101,7 @@ function checkChat(value: Record<string, unknown>, issues: LineIssue[], roles?: 
       message: 'every assistant message has "weight": 0: there is nothing to train on',
     });
   }
-  if (roles && issues.length === start) {
-    roles.system += counts.system;
-    roles.user += counts.user;
-    roles.assistant += counts.assistant;
-    roles.tool += counts.tool;
-  }
+  if (roles && issues.length === start) addRoles(roles, counts);
 }
 
 /**
@@ -241,12 +236,8 @@ function checkPreference(value: Record<string, unknown>, issues: LineIssue[], ro
       message: 'the preferred and the non-preferred answer are the same text: the pair teaches nothing',
     });
   }
-  if (roles && issues.length === start) {
-    roles.system += counts.system;
-    roles.user += counts.user;
-    roles.assistant += counts.assistant + 2;
-    roles.tool += counts.tool;
-  }
+  // The pair's two answers are assistant messages too.
+  if (roles && issues.length === start) addRoles(roles, { ...counts, assistant: counts.assistant + 2 });
 }
 
 /** Checks one side of a pair (exactly one assistant message with text); returns its content when valid. */
@@ -332,4 +323,12 @@ function describe(value: unknown): string {
     return value.length > 40 ? `the string ${JSON.stringify(value.slice(0, 40))}…` : `the string ${JSON.stringify(value)}`;
   if (typeof value === 'object') return 'an object';
   return `${typeof value} ${String(value)}`;
+}
+
+/** Adds an example's messages per role to the dataset's tally. */
+function addRoles(roles: MessagesPerRole, counts: MessagesPerRole): void {
+  roles.system += counts.system;
+  roles.user += counts.user;
+  roles.assistant += counts.assistant;
+  roles.tool += counts.tool;
 }

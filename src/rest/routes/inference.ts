@@ -5,22 +5,21 @@
  * request shapes, two response shapes, SSE chunks, error mapping) is one concern that
  * reads best in one place; the logic itself is in src/inference.
  */
-import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply } from 'fastify';
 import { Type } from 'typebox';
 import type { Http } from '../http.js';
 import { caller, openEventStream } from '../http.js';
 import type { Services } from '../../services.js';
 import type { Deployment, InferenceUsage } from '../../db/tables/inference.js';
-import { DomainError, InvalidInputError, formatUsd } from '../../errors.js';
+import { InvalidInputError, formatUsd } from '../../errors.js';
 import type { Logger } from '../../log.js';
-import { RetryLaterError } from '../../inference/errors.js';
 import { MAX_TOP_LOGPROBS, chatMessages } from '../../inference/params.js';
 import type { GenerationParams, PromptInput } from '../../inference/params.js';
 import type { GenerateRequest, Generation, GenerationResult, TokenLogprobView } from '../../inference/service.js';
 import { DateTime, IdParam, QuantizationInput, QuantizationSchema, Usd, problemResponses } from '../schemas.js';
 import { pageJson, pageQuery, pageSchema } from '../pages.js';
 import { usageListing } from '../../inference/usage-listing.js';
-import { asExpectedError } from '../../storage/disk-full.js';
+import { openAiError } from '../openai-errors.js';
 
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Union([schema, Type.Null()]);
 const iso = (date: Date | null) => (date ? date.toISOString() : null);
@@ -185,74 +184,6 @@ function registerDeploymentRoutes(app: Http, services: Services): void {
 }
 
 // ─── OpenAI-compatible routes ───────────────────────────────────────────────────────
-
-export interface OpenAiError {
-  status: number;
-  retryAfter?: number;
-  body: { error: { message: string; type: string; param: string | null; code: string | null } };
-}
-
-const snake = (field: string) => field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
-
-const TYPE_BY_STATUS: Record<number, string> = {
-  400: 'invalid_request_error',
-  401: 'invalid_request_error',
-  402: 'insufficient_quota',
-  404: 'invalid_request_error',
-  409: 'invalid_request_error',
-  413: 'invalid_request_error',
-  415: 'invalid_request_error',
-  429: 'rate_limit_exceeded',
-};
-
-const CODE_BY_DOMAIN_CODE: Record<string, string> = {
-  INVALID_INPUT: 'invalid_value',
-  NOT_FOUND: 'model_not_found',
-  INSUFFICIENT_BALANCE: 'insufficient_quota',
-  QUEUE_FULL: 'rate_limit_exceeded',
-};
-
-/** Any error of a /v1 route as OpenAI's `{error: {message, type, param, code}}`. */
-export function openAiError(thrown: unknown, log: Logger): OpenAiError {
-  const error = asExpectedError(thrown) ?? thrown;
-  const make = (status: number, message: string, code: string | null, param: string | null = null, retryAfter?: number): OpenAiError => ({
-    status,
-    ...(retryAfter !== undefined ? { retryAfter } : {}),
-    body: { error: { message, type: TYPE_BY_STATUS[status] ?? 'server_error', param, code } },
-  });
-  if (error instanceof DomainError) {
-    const field = typeof error.details.field === 'string' ? snake(error.details.field) : null;
-    let message = error.message;
-    if (error.code === 'NOT_FOUND' && error.details.kind === 'model') {
-      message = `The model \`${String(error.details.id)}\` does not exist or you do not have access to it.`;
-    }
-    const retryAfter = error instanceof RetryLaterError ? error.retryAfterSeconds : undefined;
-    return make(error.status, message, CODE_BY_DOMAIN_CODE[error.code] ?? error.code.toLowerCase(), field, retryAfter);
-  }
-  const fe = error as FastifyError;
-  if (fe.validation) {
-    const v = fe.validation[0];
-    const path = v
-      ? `${v.instancePath.replace(/^\//, '').replace(/\//g, '.')}${v.keyword === 'required' ? (v.params as { missingProperty: string }).missingProperty : ''}`
-      : '';
-    return make(400, `Invalid request: ${path || 'body'} ${v?.message ?? 'is invalid'}`, 'invalid_value', path || null);
-  }
-  if (error instanceof SyntaxError || fe.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || fe.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') {
-    return make(
-      400,
-      'We could not parse the JSON body of your request: send a JSON object with Content-Type: application/json.',
-      'invalid_json',
-    );
-  }
-  if (fe.statusCode && fe.statusCode >= 400 && fe.statusCode < 500) return make(fe.statusCode, fe.message, fe.code?.toLowerCase() ?? null);
-  log.error({ err: error }, 'unexpected error in an OpenAI-compatible route');
-  return make(500, 'The server had an error while processing your request.', 'internal_error');
-}
-
-export function sendOpenAiError(reply: FastifyReply, e: OpenAiError): FastifyReply {
-  if (e.retryAfter !== undefined) reply.header('retry-after', String(e.retryAfter));
-  return reply.status(e.status).type('application/json').send(e.body);
-}
 
 /** Completions' `logprobs` bound (OpenAI's). */
 const MAX_COMPLETION_LOGPROBS = 5;
@@ -475,8 +406,6 @@ async function streamCompletion(
 
 function registerOpenAiRoutes(app: Http, services: Services): void {
   const { inference, log } = services;
-  const errorHandler = (error: FastifyError, _request: FastifyRequest, reply: FastifyReply) =>
-    sendOpenAiError(reply, openAiError(error, log));
   const Body = Type.Object(
     {
       model: Type.String({ description: 'A model you have deployed, or one of your fine-tuned models or checkpoints (loaded on demand)' }),
@@ -520,7 +449,6 @@ function registerOpenAiRoutes(app: Http, services: Services): void {
     app.post(
       route.url,
       {
-        errorHandler,
         schema: {
           tags: ['openai'],
           summary: route.summary,
@@ -558,22 +486,6 @@ function registerOpenAiRoutes(app: Http, services: Services): void {
       },
     );
   }
-
-  app.get(
-    '/v1/models',
-    { errorHandler, schema: { tags: ['openai'], summary: 'OpenAI-compatible list of the models you have deployed' } },
-    async (request) => {
-      const accountId = caller(request).accountId;
-      const live = await inference.listDeployments(accountId);
-      const data = await Promise.all(
-        live.map(async (d) => {
-          const model = await services.catalog.findModel(accountId, d.model_id);
-          return { id: d.model_id, object: 'model', created: unix(d.created_at), owned_by: model?.owner_account_id ?? 'tuneloop' };
-        }),
-      );
-      return { object: 'list', data };
-    },
-  );
 }
 
 /** Deployments (/api/deployments) and the OpenAI-compatible routes (/v1/…). */

@@ -1,10 +1,9 @@
 /**
  * OpenAI-compatible files (/v1/files) over the datasets service: a `fine-tune` file is a
  * dataset, with the same id; a job's results file is built from its stored steps
- * (src/openai/files.ts). Errors in OpenAI's shape (docs/openai-compatibility.md).
+ * (src/openai/files.ts). Errors are OpenAI's, like every /v1 route's (src/rest/openai-errors.ts).
  */
 import type { Readable } from 'node:stream';
-import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import multipart from '@fastify/multipart';
 import type { MultipartFile, Multipart } from '@fastify/multipart';
 import { Type } from 'typebox';
@@ -16,7 +15,6 @@ import { datasetListing } from '../../datasets/listing.js';
 import { trainingEventListing } from '../../training/listings.js';
 import { checkPurpose, fileObject, parseResultsFileId, resultsCsv, resultsFileObject } from '../../openai/files.js';
 import type { TrainingEvent, TrainingJob } from '../../db/tables/training.js';
-import { openAiError, sendOpenAiError } from './inference.js';
 
 const FileParam = Type.Object({ id: Type.String({ minLength: 1, maxLength: 200 }) });
 
@@ -25,20 +23,6 @@ export const CursorQuery = {
   after: Type.Optional(Type.String({ maxLength: 200, description: 'The id of the last object of the previous page' })),
   limit: Type.Optional(Type.Integer({ minimum: 1, description: 'Page size' })),
 };
-
-/**
- * The error handler of the /v1 files and fine-tuning routes: OpenAI's error shape, with
- * the page size named as OpenAI names it (`limit`; the listings call it `first`).
- */
-export function openAiRouteErrors(log: Services['log']) {
-  return (error: FastifyError, _request: FastifyRequest, reply: FastifyReply) => {
-    const renamed =
-      error instanceof DomainError && error.details.field === 'first'
-        ? new DomainError(error.code, error.message.replace(/^first\b/, 'limit'), error.status, { ...error.details, field: 'limit' })
-        : error;
-    return sendOpenAiError(reply, openAiError(renamed, log));
-  };
-}
 
 /** Every stored step of a job, in order (the results CSV). */
 export async function allSteps(services: Services, accountId: string, jobId: string): Promise<TrainingEvent[]> {
@@ -53,8 +37,7 @@ export async function allSteps(services: Services, accountId: string, jobId: str
 }
 
 export async function registerOpenAiFileRoutes(app: Http, services: Services): Promise<void> {
-  const { datasets, training, log } = services;
-  const errorHandler = openAiRouteErrors(log);
+  const { datasets, training } = services;
 
   /** The results file of one of the account's jobs (NOT_FOUND like a missing file). */
   async function results(accountId: string, fileId: string, jobId: string): Promise<{ job: TrainingJob; csv: string }> {
@@ -64,7 +47,6 @@ export async function registerOpenAiFileRoutes(app: Http, services: Services): P
   }
 
   await app.register(async (scope: Http) => {
-    scope.setErrorHandler(errorHandler);
     // One byte over the limit reaches the store, which answers FILE_TOO_LARGE itself.
     await scope.register(multipart, { limits: { fileSize: datasets.maxBytes + 1, files: 1, fields: 10, parts: 20 } });
 

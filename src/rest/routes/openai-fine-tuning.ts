@@ -1,7 +1,7 @@
 /**
  * OpenAI-compatible fine-tuning jobs (/v1/fine_tuning/jobs) over the training service:
  * the same jobs as /api/fine-tune and GraphQL, in OpenAI's shapes (src/openai/fine-tuning.ts)
- * with OpenAI's errors (docs/openai-compatibility.md).
+ * with OpenAI's errors like every /v1 route (src/rest/openai-errors.ts; docs/openai-compatibility.md).
  */
 import { Type } from 'typebox';
 import type { Http } from '../http.js';
@@ -10,7 +10,7 @@ import type { Services } from '../../services.js';
 import { InvalidInputError } from '../../errors.js';
 import { trainingEventListing, trainingJobListing } from '../../training/listings.js';
 import { checkpointObject, eventObject, jobObject, parseEventId, startRequestOf, withOpenAiParam } from '../../openai/fine-tuning.js';
-import { CursorQuery, openAiRouteErrors } from './openai-files.js';
+import { CursorQuery } from './openai-files.js';
 
 const JobParam = Type.Object({ id: Type.String({ minLength: 1, maxLength: 200 }) });
 
@@ -27,12 +27,9 @@ function metadataFilter(query: Record<string, unknown>): Record<string, string> 
 }
 
 export async function registerOpenAiFineTuningRoutes(app: Http, services: Services): Promise<void> {
-  const { training, log } = services;
-  const errorHandler = openAiRouteErrors(log);
+  const { training } = services;
 
   await app.register(async (scope: Http) => {
-    scope.setErrorHandler(errorHandler);
-
     scope.post(
       '/v1/fine_tuning/jobs',
       {
