@@ -360,9 +360,11 @@ describe.each(engines())('OpenAI files and fine-tuning jobs through the openai S
     expect((await expectError(create({ suffix: 'Not Valid!' }), OpenAI.BadRequestError)).param).toBe('suffix');
     expect((await expectError(client.fineTuning.jobs.list({ limit: 1000 }), OpenAI.BadRequestError)).param).toBe('limit');
     expect((await expectError(client.files.list({ after: 'not-a-file' }), OpenAI.BadRequestError)).param).toBe('after');
-    await expectError(client.fineTuning.jobs.retrieve('ftjob_00000000000000000000000000'), OpenAI.NotFoundError);
+    expect((await expectError(client.fineTuning.jobs.retrieve('ftjob_00000000000000000000000000'), OpenAI.NotFoundError)).code).toBe(
+      'fine_tuning_job_not_found',
+    );
     await expectError(client.fineTuning.jobs.cancel('ftjob_00000000000000000000000000'), OpenAI.NotFoundError);
-    await expectError(client.files.retrieve('ds_00000000000000000000000000'), OpenAI.NotFoundError);
+    expect((await expectError(client.files.retrieve('ds_00000000000000000000000000'), OpenAI.NotFoundError)).code).toBe('file_not_found');
     const stranger = new OpenAI({ apiKey: 'tl_wrong', baseURL: client.baseURL, maxRetries: 0 });
     await expectError(stranger.fineTuning.jobs.list(), OpenAI.AuthenticationError);
     await expectError(stranger.files.list(), OpenAI.AuthenticationError);
