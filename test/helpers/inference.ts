@@ -1,11 +1,9 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
-import { resolvePython, runTrainerCommand, lastLine, TRAINER_DIR } from '../../src/engine/python.js';
+import { resolvePython, TRAINER_DIR } from '../../src/engine/python.js';
 import { shortId, newId } from '../../src/ids.js';
 import type { TestApp } from './app.js';
-import { tinyModelFolder } from '../../src/dev/tiny-model-folder.js';
 
 export { onnxModelFolder } from '../../src/dev/onnx-model-folder.js';
 
