@@ -170,7 +170,7 @@ export type StartFineTuneInput = {
   method?: FineTuneMethod | null | undefined;
   /** Higher runs first (−100…100, default 0). */
   priority?: number | null | undefined;
-  /** Up to 40 characters of a-z, 0-9 and "-", used in the fine-tuned model id. */
+  /** Up to 64 characters of a-z, 0-9 and "-", used in the fine-tuned model id. */
   suffix?: string | null | undefined;
   /** DPO only: train LoRA adapters (default) or all weights. Supervised methods train their own weights. */
   trainable?: TrainableWeights | null | undefined;
