@@ -391,4 +391,35 @@ describe.each(engines())('OpenAI files and fine-tuning jobs through the openai S
     // Alice's file is untouched.
     expect((await client.files.retrieve(trainingFile)).status).toBe('processed');
   });
+
+  it('creates a DPO job from a preference file (method dpo with beta); a chat file is refused for DPO', async () => {
+    const pairs = Array.from({ length: 12 }, (_, i) => ({
+      input: { messages: [{ role: 'user', content: `Which is better, ${i} or ${i + 1}?` }] },
+      preferred_output: [{ role: 'assistant', content: `${i + 1}, by one.` }],
+      non_preferred_output: [{ role: 'assistant', content: `${i}.` }],
+    }));
+    const jsonl = `${pairs.map((p) => JSON.stringify(p)).join('\n')}\n`;
+    const file = await client.files.create({ file: await toFile(Buffer.from(jsonl), 'pairs.jsonl'), purpose: 'fine-tune' });
+    await client.files.waitForProcessing(file.id, { pollInterval: 200 });
+    const chat = await client.files.create({ file: await toFile(Buffer.from(qaJsonl()), 'chat.jsonl'), purpose: 'fine-tune' });
+    await client.files.waitForProcessing(chat.id, { pollInterval: 200 });
+    const refused = await expectError(
+      client.fineTuning.jobs.create({ model: 'tiny', training_file: chat.id, method: { type: 'dpo', dpo: {} } }),
+      OpenAI.BadRequestError,
+    );
+    expect(refused.code).toBe('dataset_format_mismatch');
+    const job = await client.fineTuning.jobs.create({
+      model: 'tiny',
+      training_file: file.id,
+      method: { type: 'dpo', dpo: { hyperparameters: { beta: 0.2, n_epochs: 1 } } },
+    });
+    expect(job.method).toMatchObject({ type: 'dpo', dpo: { hyperparameters: { beta: 0.2, n_epochs: 1 } } });
+    const rest = await fetch(`${t.url}/api/training/${job.id}`, { headers: { authorization: `Bearer ${client.apiKey}` } });
+    expect(((await rest.json()) as { method: string }).method).toBe('DPO');
+    await client.fineTuning.jobs.cancel(job.id);
+    await until(
+      () => client.fineTuning.jobs.retrieve(job.id),
+      (j) => finished(j),
+    );
+  }, 120_000);
 });
