@@ -157,6 +157,8 @@ async function main() {
         event_seq: 0,
         hyperparameters: JSON.stringify(source.hyperparameters),
         requested: JSON.stringify(source.requested),
+        reward_metrics: source.reward_metrics === null ? null : JSON.stringify(source.reward_metrics),
+        metadata: JSON.stringify(source.metadata),
       })
       .execute();
     const insertStart = performance.now();

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs everything Tuneloop needs on a Debian 12 machine: PyTorch (Debian's python3-torch)
-# with OpenBLAS for the trainer, onnx for quantized exports, pytest for its tests, and the
-# npm packages. Safe to re-run: each step is skipped when already done. Then builds the
-# service into dist/ (skipped when its sources are unchanged).
+# with OpenBLAS for the trainer, onnx for quantized exports, pytest for its tests, curl and
+# jq for the README's walkthroughs, and the npm packages. Safe to re-run: each step is
+# skipped when already done. Then builds the service into dist/ (skipped when its sources
+# are unchanged).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,6 +17,10 @@ dpkg -s libopenblas0-openmp >/dev/null 2>&1 || need_apt+=(libopenblas0-openmp)
 # Formatter and linter for the Python side (scripts/lint.sh).
 command -v black >/dev/null 2>&1 || need_apt+=(black)
 command -v flake8 >/dev/null 2>&1 || need_apt+=(flake8)
+# curl and jq: the README's walkthroughs send requests with curl and pick ids out of the JSON
+# answers with jq (test/e2e/readme.test.ts runs them).
+command -v curl >/dev/null 2>&1 || need_apt+=(curl)
+command -v jq >/dev/null 2>&1 || need_apt+=(jq)
 # The browser the web console's tests drive (test/console, through playwright-core).
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
 if [ ${#need_apt[@]} -gt 0 ]; then

@@ -5,6 +5,7 @@ import { Readable } from 'node:stream';
 import type { Services } from './services.js';
 import { findPython, lastLine, runTrainerCommand } from './engine/python.js';
 import { TINY_MODEL_DEFAULTS } from './catalog/training-defaults.js';
+import { DEMO_FILE } from './client/local-server.js';
 
 export interface DemoInfo {
   accountId: string;
@@ -52,7 +53,7 @@ export function demoJsonl(): string {
  * is kept in `<dataDir>/demo.json`, on the operator's own machine, so it can be shown again).
  */
 export async function setupDemo(services: Services): Promise<DemoInfo> {
-  const stateFile = path.join(services.config.dataDir, 'demo.json');
+  const stateFile = path.join(services.config.dataDir, DEMO_FILE);
   const saved = await fs
     .readFile(stateFile, 'utf8')
     .then((text) => JSON.parse(text) as DemoInfo)

@@ -44,6 +44,23 @@ export function newId(kind: IdKind): string {
   return `${idPrefixes[kind]}_${encodeTime(Date.now())}${encodeRandom(16)}`;
 }
 
+/**
+ * Completion ids in OpenAI's shape: `chatcmpl-<26 chars>` for chat completions,
+ * `cmpl-<26 chars>` for text completions (the same time-sorted body as `newId`). They
+ * are the usage row's id and the ledger's reference, like `use_…` ids of other callers.
+ */
+export const completionIdPrefixes = { chat: 'chatcmpl-', text: 'cmpl-' } as const;
+
+export function newCompletionId(kind: keyof typeof completionIdPrefixes): string {
+  return `${completionIdPrefixes[kind]}${encodeTime(Date.now())}${encodeRandom(16)}`;
+}
+
+/** True for the id of a usage row: `use_…`, `chatcmpl-…` or `cmpl-…`. */
+export function isUsageId(value: string): boolean {
+  if (isId('usage', value)) return true;
+  return Object.values(completionIdPrefixes).some((p) => value.startsWith(p) && ID_BODY.test(value.slice(p.length)));
+}
+
 /** The kind an id names by its prefix, or undefined. Model ids are catalog names, not prefixed. */
 export function idKind(id: string): IdKind | undefined {
   const prefix = id.slice(0, id.indexOf('_'));

@@ -4,6 +4,7 @@ import { InvalidInputError, NotFoundError } from '../errors.js';
 import { postLedgerEntry } from './ledger.js';
 import type { AccountMoney } from './ledger.js';
 import { ledgerListing } from './listing.js';
+import { fetchPage } from '../paging/listing.js';
 
 export interface LedgerPage {
   entries: LedgerEntry[];
@@ -37,15 +38,10 @@ export function createBillingService(deps: { db: Db }): BillingService {
       const { first, after } = ledgerListing.request(opts);
       const exists = await db.selectFrom('accounts').select('id').where('id', '=', accountId).executeTakeFirst();
       if (!exists) throw new NotFoundError('account', accountId);
-      let query = db
-        .selectFrom('ledger_entries')
-        .selectAll()
-        .where('account_id', '=', accountId)
-        .orderBy('seq', 'desc')
-        .limit(first + 1);
+      let query = db.selectFrom('ledger_entries').selectAll().where('account_id', '=', accountId).orderBy('seq', 'desc');
       if (after !== null) query = query.where('seq', '<', after);
-      const rows = await query.execute();
-      return { entries: rows.slice(0, first), hasNextPage: rows.length > first };
+      const page = await fetchPage(query, first);
+      return { entries: page.items, hasNextPage: page.hasNextPage };
     },
   };
 }

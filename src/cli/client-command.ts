@@ -10,6 +10,7 @@ import type { OutcomeHolder } from './command-kit.js';
 export interface ClientFlags {
   url?: string;
   apiKey?: string;
+  dataDir?: string;
   json?: boolean;
 }
 
@@ -30,16 +31,20 @@ export function addClientOptions(cmd: Command): void {
   if (clientCommands.has(cmd)) {
     cmd
       .optionsGroup('Client options:')
-      .option('--url <URL>', 'the server (default: TUNELOOP_URL, the saved login, or http://127.0.0.1:4000)')
-      .option('--api-key <KEY>', 'API key (default: TUNELOOP_API_KEY or the saved login)')
+      .option(
+        '--url <URL>',
+        'the server (default: TUNELOOP_URL, the server running on the data folder, the saved login, or http://127.0.0.1:4000)',
+      )
+      .option('--api-key <KEY>', "API key (default: TUNELOOP_API_KEY, a demo data folder's key, or the saved login)")
+      .option('--data-dir <DIR>', 'use the server `tuneloop start` runs on this data folder (default: TUNELOOP_DATA_DIR)')
       .option('--json', 'print one JSON document on stdout and nothing else');
   }
   for (const sub of cmd.commands) addClientOptions(sub);
 }
 
-/** The API client and terminal of a client command, from its flags, the environment or the saved login. */
+/** The API client and terminal of a client command, from its flags, the environment, the data folder or the saved login. */
 export async function connect(flags: ClientFlags): Promise<{ client: ApiClient; term: Terminal }> {
-  const connection = await resolveConnection({ url: flags.url, apiKey: flags.apiKey });
+  const connection = await resolveConnection({ url: flags.url, apiKey: flags.apiKey, dataDir: flags.dataDir });
   return { client: new ApiClient(connection), term: new Terminal(Boolean(flags.json)) };
 }
 

@@ -34,7 +34,7 @@ export function printDemo(url: string, info: DemoInfo): void {
  * Offers to save the demo's URL and key as the client commands' profile (`tuneloop login`)
  * when a person is at the terminal; otherwise says how. Never overwrites without asking.
  */
-export async function offerDemoProfile(url: string, info: DemoInfo): Promise<void> {
+export async function offerDemoProfile(url: string, info: DemoInfo, dataDir: string): Promise<void> {
   const saved = await readProfile();
   const file = profilePath();
   if (saved?.url === url && saved.apiKey === info.apiKey) {
@@ -45,7 +45,7 @@ export async function offerDemoProfile(url: string, info: DemoInfo): Promise<voi
   if (!term.canAsk) {
     process.stdout.write(
       `For the client commands, save the URL and key once: npx tuneloop login --url ${url} --api-key ${info.apiKey}\n` +
-        '(or set TUNELOOP_URL and TUNELOOP_API_KEY)\n\n',
+        `(or set TUNELOOP_URL and TUNELOOP_API_KEY; on this machine, --data-dir ${dataDir} also finds this server and key)\n\n`,
     );
     return;
   }

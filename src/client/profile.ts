@@ -2,6 +2,8 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Connection } from './api-client.js';
+import { SERVER_FILE, readLocalServer } from './local-server.js';
+import type { LocalServer } from './local-server.js';
 
 /** Where a local `tuneloop start` listens unless told otherwise. */
 export const DEFAULT_URL = 'http://127.0.0.1:4000';
@@ -52,19 +54,54 @@ export class NoApiKeyError extends Error {
   }
 }
 
+/** Thrown when `--data-dir DIR` names a folder no server runs on. */
+export class NoLocalServerError extends Error {
+  constructor(dataDir: string) {
+    super(
+      `no tuneloop is running on the data folder ${dataDir} (a running \`tuneloop start\` names its URL in ${path.join(dataDir, SERVER_FILE)}): start it with \`tuneloop start --data-dir ${dataDir}\`, or pass --url`,
+    );
+    this.name = 'NoLocalServerError';
+  }
+}
+
+/** Whether two server URLs are the same (a trailing slash aside). */
+export const sameUrl = (a: string, b: string) => a.replace(/\/+$/, '') === b.replace(/\/+$/, '');
+
+/**
+ * The server running on the data folder (`--data-dir`, else `TUNELOOP_DATA_DIR`) and a demo
+ * folder's key, if one runs there. `--data-dir` naming a folder no server runs on is an
+ * error unless the URL is given otherwise; TUNELOOP_DATA_DIR, often set for the server
+ * commands' sake, is passed over then.
+ */
+export async function dataDirServer(
+  flags: { url?: string | undefined; dataDir?: string | undefined },
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<LocalServer | undefined> {
+  const dataDir = flags.dataDir ?? (env.TUNELOOP_DATA_DIR || undefined);
+  const local = dataDir ? await readLocalServer(path.resolve(dataDir)) : undefined;
+  if (flags.dataDir && !local && !(flags.url ?? (env.TUNELOOP_URL || undefined))) throw new NoLocalServerError(path.resolve(flags.dataDir));
+  return local;
+}
+
 /**
  * The server and key of a client command, first found wins: the flags, then
- * `TUNELOOP_URL` / `TUNELOOP_API_KEY`, then the saved profile (the URL defaults to a local
- * server). A key is never taken from the profile for another URL than the profile's.
+ * `TUNELOOP_URL` / `TUNELOOP_API_KEY`, then the data folder (`--data-dir`, else
+ * `TUNELOOP_DATA_DIR`: the URL of the `tuneloop start` running on it and, for a demo
+ * folder, the demo's key), then the saved profile (the URL defaults to a local server).
+ * A key is never taken from a data folder or the profile for another URL than theirs.
  */
 export async function resolveConnection(
-  flags: { url?: string | undefined; apiKey?: string | undefined },
+  flags: { url?: string | undefined; apiKey?: string | undefined; dataDir?: string | undefined },
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<Connection> {
+  const local = await dataDirServer(flags, env);
   const profile = await readProfile(env);
-  const url = flags.url ?? (env.TUNELOOP_URL || undefined) ?? profile?.url ?? DEFAULT_URL;
-  const sameServer = profile !== undefined && profile.url.replace(/\/+$/, '') === url.replace(/\/+$/, '');
-  const apiKey = flags.apiKey ?? (env.TUNELOOP_API_KEY || undefined) ?? (sameServer ? profile.apiKey : undefined);
+  const url = flags.url ?? (env.TUNELOOP_URL || undefined) ?? local?.url ?? profile?.url ?? DEFAULT_URL;
+  const apiKey =
+    flags.apiKey ??
+    (env.TUNELOOP_API_KEY || undefined) ??
+    (local?.apiKey && sameUrl(local.url, url) ? local.apiKey : undefined) ??
+    (profile && sameUrl(profile.url, url) ? profile.apiKey : undefined);
   if (!apiKey) throw new NoApiKeyError();
   return { url: url.replace(/\/+$/, ''), apiKey };
 }

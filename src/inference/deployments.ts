@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { Db } from '../db/connect.js';
 import { notifyOnCommit } from '../db/connect.js';
 import { sanitizeText } from '../text/sanitize-text.js';
+import { redactServerPaths } from '../training/redact-paths.js';
 import { channels } from '../db/notifier.js';
 import type { Notifier } from '../db/notifier.js';
 import type { Deployment } from '../db/tables/inference.js';
@@ -17,9 +18,11 @@ import { loraExportDir } from './onnx-export.js';
 import type { AdapterFactors } from './runtime/lora-stack.js';
 import type { ModelRuntime, RuntimeRegistry } from './runtime-registry.js';
 import type { AdapterStore } from './adapter-store.js';
-import { resolveServing } from './serving.js';
+import { resolveServing, runtimeKey, servedQuantization } from './serving.js';
 import type { Serving, ServingRequest } from './serving.js';
-import { ModelLoadingError, ModelNotDeployedError } from './errors.js';
+import type { OnDemandLease, OnDemandModels } from './on-demand.js';
+import type { CheckpointModel } from '../catalog/checkpoint-models.js';
+import { ModelLoadFailedError, ModelLoadingError, ModelNotDeployedError } from './errors.js';
 import {
   LIVE_STATUSES,
   deploymentById,
@@ -68,6 +71,29 @@ const exists = (file: string) =>
   );
 
 const adapterBytes = (f: AdapterFactors) => [...f.a, ...f.b].reduce((n, t) => n + (t?.byteLength ?? 0), 0);
+/** What a request names that is served without a deployment: a fine-tuned model, or a checkpoint on its job's base. */
+export type OnDemandTarget = { model: Model } | { checkpoint: CheckpointModel; base: Model };
+
+/**
+ * Waits for `p` up to LOAD_WAIT_MS (then MODEL_LOADING, 503 with Retry-After: the load
+ * goes on, and a retry finds it done) or until the request is aborted (CANCELLED).
+ */
+async function waitForLoad<T>(p: Promise<T>, modelId: string, signal?: AbortSignal): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  let onAbort: (() => void) | undefined;
+  const giveUp = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new ModelLoadingError(modelId)), LOAD_WAIT_MS);
+    onAbort = () => reject(new DomainError('CANCELLED', 'the request was cancelled', 499));
+    if (signal?.aborted) onAbort();
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+  try {
+    return await Promise.race([p, giveUp]);
+  } finally {
+    clearTimeout(timer);
+    if (onAbort) signal?.removeEventListener('abort', onAbort);
+  }
+}
 
 const isLive = (d: Deployment) => (LIVE_STATUSES as readonly string[]).includes(d.status);
 
@@ -86,6 +112,9 @@ export function createDeploymentManager(deps: {
   catalog: CatalogService;
   log: Logger;
   registry: RuntimeRegistry;
+  onDemand: OnDemandModels;
+  /** The data folder, redacted from load errors a client reads. */
+  dataDir: string;
   exporter: OnnxExporter;
   quantized: QuantizedExports;
   adapters: AdapterStore;
@@ -322,22 +351,7 @@ export function createDeploymentManager(deps: {
      * request can arrive before this process heard of a new deployment).
      */
     async runtimeFor(dep: Deployment, signal?: AbortSignal): Promise<ModelRuntime> {
-      const wait = async <T>(p: Promise<T>): Promise<T> => {
-        let timer: NodeJS.Timeout | undefined;
-        let onAbort: (() => void) | undefined;
-        const giveUp = new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new ModelLoadingError(dep.model_id)), LOAD_WAIT_MS);
-          onAbort = () => reject(new DomainError('CANCELLED', 'the request was cancelled', 499));
-          if (signal?.aborted) onAbort();
-          signal?.addEventListener('abort', onAbort, { once: true });
-        });
-        try {
-          return await Promise.race([p, giveUp]);
-        } finally {
-          clearTimeout(timer);
-          if (onAbort) signal?.removeEventListener('abort', onAbort);
-        }
-      };
+      const wait = <T>(p: Promise<T>) => waitForLoad(p, dep.model_id, signal);
       let pending = registry.runtimeFor(dep.id);
       if (!pending) {
         await wait(activate(dep));
@@ -360,6 +374,38 @@ export function createDeploymentManager(deps: {
     /** Loads a model for a holder as `serving` says (see `load`); `releaseServing` lets go of it. */
     loadServing: (holderId: string, model: Model, serving: Serving) => load(holderId, model, serving),
     releaseServing: release,
+    /**
+     * A lease on the runtime of a model served without a deployment, loading it here on
+     * first use (docs/inference.md § On-demand models): a fine-tuned model's ONNX export
+     * (made on first use, like a first deploy's), or a checkpoint's (its weights merged
+     * into the job's base model), with the model's default quantization. The caller
+     * releases the lease when its request is done.
+     */
+    async onDemandRuntime(target: OnDemandTarget, signal?: AbortSignal): Promise<OnDemandLease> {
+      const modelId = 'model' in target ? target.model.id : target.checkpoint.id;
+      const weights = 'model' in target ? target.model : target.base;
+      const quantization = servedQuantization(weights);
+      const key = runtimeKey(modelId, quantization);
+      const pending = deps.onDemand.acquire(key, modelId, async () => {
+        const fp32 =
+          'model' in target
+            ? await deps.exporter.ensure(target.model)
+            : await deps.exporter.ensureCheckpoint(target.checkpoint, target.base);
+        const served = await deps.quantized.ensure(fp32, quantization, Number(weights.parameter_count));
+        return { source: { id: key, onnxPath: served.onnxPath, modelDir: weights.storage_path }, bytes: served.bytesInMemory };
+      });
+      try {
+        return await waitForLoad(pending, modelId, signal);
+      } catch (err) {
+        // A request that stopped waiting must not keep the model held once it loads.
+        pending.then(
+          (lease) => lease.release(),
+          () => {},
+        );
+        if (err instanceof DomainError) throw err;
+        throw new ModelLoadFailedError(modelId, redactServerPaths(sanitizeText((err as Error).message, 2_000), deps.dataDir));
+      }
+    },
 
     /** Starts serving (api role): follow deployment changes, then load every live deployment. */
     async start(): Promise<void> {
@@ -378,6 +424,7 @@ export function createDeploymentManager(deps: {
       offReconnect?.();
       await unlisten?.();
       await Promise.allSettled([...activating.values()].map((a) => a.work));
+      await deps.onDemand.close();
       await registry.close();
     },
   };

@@ -2,6 +2,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Db } from '../db/connect.js';
 import type { Model } from '../db/schema.js';
+import type { CheckpointModel } from '../catalog/checkpoint-models.js';
 import { LORA_TARGETS } from '../training/hyperparameter-table.js';
 import { findPython, lastLine, runTrainerCommand } from '../engine/python.js';
 
@@ -50,6 +51,27 @@ export function createOnnxExporter(deps: { db: Db; python: string | undefined })
     return target;
   }
 
+  async function exportCheckpoint(checkpoint: CheckpointModel, base: Model): Promise<string> {
+    const out = path.join(checkpoint.path, 'onnx');
+    const target = path.join(out, 'model.onnx');
+    if (await exists(target)) return target;
+    let python: string;
+    try {
+      python = await findPython(deps.python);
+    } catch (err) {
+      throw new Error(`the checkpoint has no ONNX export and it cannot be made here: ${(err as Error).message}`);
+    }
+    // A LoRA checkpoint holds the adapter only: it is merged into the job's base weights.
+    // A full checkpoint holds every weight. Config and tokenizer are the base model's.
+    const lora = await exists(path.join(checkpoint.path, 'adapter.safetensors'));
+    const args = ['export-onnx', '--model', base.storage_path, '--out', out, lora ? '--adapter' : '--weights', checkpoint.path];
+    const result = await runTrainerCommand(python, args, { timeoutMs: EXPORT_TIMEOUT_MS });
+    if (result.code !== 0)
+      throw new Error(`ONNX export of the checkpoint failed: ${lastLine(result.stderr) || `exit code ${result.code}`}`);
+    if (!(await exists(target))) throw new Error(`ONNX export finished but ${target} is missing`);
+    return target;
+  }
+
   async function exportLora(model: Model, targets: readonly string[]): Promise<string> {
     const dir = path.join(model.storage_path, loraExportDir(targets));
     const target = path.join(dir, 'model.onnx');
@@ -74,10 +96,26 @@ export function createOnnxExporter(deps: { db: Db; python: string | undefined })
      * use: one graph that serves every LoRA fine-tune of the base with those targets.
      */
     ensureLora(model: Model, targets: readonly string[]): Promise<string> {
-      const key = `${model.id}\n${canonicalTargets(targets).join(',')}`;
+      const key = `lora:${model.id}:${canonicalTargets(targets).join(',')}`;
       let pending = running.get(key);
       if (!pending) {
         pending = exportLora(model, targets).finally(() => running.delete(key));
+        running.set(key, pending);
+      }
+      return pending;
+    },
+
+    /**
+     * Path of a checkpoint's model.onnx (`<checkpoint folder>/onnx/`, so it goes when the
+     * trainer rotates the checkpoint out), exporting it first when needed: the base
+     * model's folder with the checkpoint's weights (full) or adapter merged in (LoRA).
+     * Concurrent calls for one checkpoint share one export.
+     */
+    async ensureCheckpoint(checkpoint: CheckpointModel, base: Model): Promise<string> {
+      const key = `checkpoint:${checkpoint.path}`;
+      let pending = running.get(key);
+      if (!pending) {
+        pending = exportCheckpoint(checkpoint, base).finally(() => running.delete(key));
         running.set(key, pending);
       }
       return pending;

@@ -141,6 +141,11 @@ export class RuntimeRegistry {
     return (modelId ? this.entries.get(modelId)?.loaded?.host.alive : false) ?? false;
   }
 
+  /** The runtimes loaded here with a live worker (`tiny`, `tiny@INT4`, …), for operators and tests. */
+  loadedKeys(): string[] {
+    return [...this.entries.entries()].filter(([, e]) => e.loaded?.host.alive).map(([key]) => key);
+  }
+
   /** Stops serving a deployment; the runtime closes with its last deployment. */
   async release(deploymentId: string): Promise<void> {
     const modelId = this.modelOf.get(deploymentId);

@@ -104,3 +104,15 @@ export function parseTime(part: string | undefined): Date | undefined {
   const date = new Date(part);
   return !Number.isNaN(date.getTime()) && date.toISOString() === part ? date : undefined;
 }
+
+/**
+ * Runs one page of a keyset query (already filtered, ordered and positioned after the
+ * cursor's key): it asks for one row more than `first` to learn whether a next page exists.
+ */
+export async function fetchPage<R>(
+  query: { limit(n: number): { execute(): Promise<R[]> } },
+  first: number,
+): Promise<{ items: R[]; hasNextPage: boolean }> {
+  const rows = await query.limit(first + 1).execute();
+  return { items: rows.slice(0, first), hasNextPage: rows.length > first };
+}

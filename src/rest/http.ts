@@ -1,4 +1,12 @@
-import type { FastifyBaseLogger, FastifyInstance, RawReplyDefaultExpression, RawRequestDefaultExpression, RawServerDefault } from 'fastify';
+import type { ServerResponse } from 'node:http';
+import type {
+  FastifyBaseLogger,
+  FastifyReply,
+  FastifyInstance,
+  RawReplyDefaultExpression,
+  RawRequestDefaultExpression,
+  RawServerDefault,
+} from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Principal } from '../accounts/service.js';
 
@@ -26,4 +34,23 @@ declare module 'fastify' {
 export function caller(request: { principal: Principal | null }): Principal {
   if (!request.principal) throw new Error('route reached without authentication');
   return request.principal;
+}
+
+/**
+ * Takes the response over from fastify and starts a server-sent event stream (status and
+ * headers sent at once: a stream may wait a while for its first event). Returns the raw
+ * response to write `data:` frames to.
+ */
+export function openEventStream(reply: FastifyReply): ServerResponse {
+  reply.hijack();
+  const res = reply.raw;
+  res.writeHead(200, {
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache',
+    connection: 'keep-alive',
+    // Proxies such as nginx would otherwise buffer the stream.
+    'x-accel-buffering': 'no',
+  });
+  res.flushHeaders();
+  return res;
 }

@@ -1,5 +1,9 @@
+import fs from 'node:fs/promises';
 import { sql } from 'kysely';
+import type { CheckpointModel } from '../catalog/checkpoint-models.js';
 import type { Db } from '../db/connect.js';
+import { TERMINAL_STATUSES } from '../db/tables/training.js';
+import { DomainError } from '../errors.js';
 
 /**
  * A checkpoint of a job as the API shows it: named by its step, never by the server's
@@ -11,8 +15,19 @@ export interface JobCheckpoint {
   id: string;
   step: number;
   createdAt: Date;
-  /** The metrics at that step: its training loss, and the validation loss when an evaluation ran there. */
-  metrics: { trainLoss: number | null; evalLoss: number | null };
+  /**
+   * The metrics at that step: its training loss and token accuracy, the validation batch's
+   * loss and accuracy when one was measured there, and the full validation's when an
+   * evaluation ran there (trainer/PROTOCOL.md § Metrics).
+   */
+  metrics: {
+    trainLoss: number | null;
+    evalLoss: number | null;
+    trainTokenAccuracy: number | null;
+    validLoss: number | null;
+    validTokenAccuracy: number | null;
+    evalTokenAccuracy: number | null;
+  };
   path: string;
 }
 
@@ -39,10 +54,10 @@ export async function listCheckpoints(db: Db, jobId: string): Promise<JobCheckpo
       'c.step',
       'c.path',
       'c.created_at',
-      sql<number | null>`(select (e.payload->>'loss')::float8 from training_events e
-        where e.job_id = c.job_id and e.type = 'step' and e.step = c.step limit 1)`.as('train_loss'),
-      sql<number | null>`(select (e.payload->>'evalLoss')::float8 from training_events e
-        where e.job_id = c.job_id and e.type = 'eval' and e.step = c.step order by e.seq desc limit 1)`.as('eval_loss'),
+      sql<Record<string, unknown> | null>`(select e.payload from training_events e
+        where e.job_id = c.job_id and e.type = 'step' and e.step = c.step limit 1)`.as('step_payload'),
+      sql<Record<string, unknown> | null>`(select e.payload from training_events e
+        where e.job_id = c.job_id and e.type = 'eval' and e.step = c.step order by e.seq desc limit 1)`.as('eval_payload'),
     ])
     .where('c.job_id', '=', jobId)
     .orderBy('c.step')
@@ -51,7 +66,42 @@ export async function listCheckpoints(db: Db, jobId: string): Promise<JobCheckpo
     id: checkpointId(r.step),
     step: r.step,
     createdAt: r.created_at,
-    metrics: { trainLoss: r.train_loss, evalLoss: r.eval_loss },
+    metrics: {
+      trainLoss: num(r.step_payload?.loss),
+      evalLoss: num(r.eval_payload?.evalLoss),
+      trainTokenAccuracy: num(r.step_payload?.tokenAccuracy),
+      validLoss: num(r.step_payload?.validLoss),
+      validTokenAccuracy: num(r.step_payload?.validTokenAccuracy),
+      evalTokenAccuracy: num(r.eval_payload?.tokenAccuracy),
+    },
     path: r.path,
   }));
 }
+
+/**
+ * Deletes a checkpoint of a finished job (`DELETE /v1/models/ft:…:ckpt-step-N`): its row,
+ * then its folder. A job that may still resume from it (not yet SUCCEEDED, FAILED or
+ * CANCELLED) keeps it: CHECKPOINT_IN_USE.
+ */
+export async function deleteCheckpoint(db: Db, checkpoint: CheckpointModel): Promise<void> {
+  await db.transaction().execute(async (trx) => {
+    const job = await trx
+      .selectFrom('training_jobs')
+      .select(['id', 'status'])
+      .where('id', '=', checkpoint.jobId)
+      .forUpdate()
+      .executeTakeFirstOrThrow();
+    if (!TERMINAL_STATUSES.includes(job.status)) {
+      throw new DomainError(
+        'CHECKPOINT_IN_USE',
+        `job ${job.id} is ${job.status} and may resume from checkpoint ${checkpointId(checkpoint.step)}; delete it once the job has finished`,
+        409,
+        { field: 'model' },
+      );
+    }
+    await trx.deleteFrom('training_checkpoints').where('job_id', '=', checkpoint.jobId).where('step', '=', checkpoint.step).execute();
+  });
+  await fs.rm(checkpoint.path, { recursive: true, force: true });
+}
+
+const num = (value: unknown): number | null => (typeof value === 'number' ? value : null);

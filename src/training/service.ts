@@ -23,6 +23,7 @@ import type { LossCurve } from './loss-curve.js';
 import { transitionJob } from './transition.js';
 import { createLeaseSweeper, createTrainingWorker } from './worker.js';
 import { trainingEventListing, trainingJobListing } from './listings.js';
+import { fetchPage } from '../paging/listing.js';
 
 export interface JobPage {
   jobs: TrainingJob[];
@@ -40,7 +41,10 @@ export interface TrainingService {
   get(accountId: string, id: string): Promise<TrainingJob>;
   find(accountId: string, id: string): Promise<TrainingJob | undefined>;
   /** Newest first; `after` is a cursor of trainingJobListing. */
-  list(accountId: string, opts?: { first?: number | null; after?: string | null; status?: TrainingStatus | null }): Promise<JobPage>;
+  list(
+    accountId: string,
+    opts?: { first?: number | null; after?: string | null; status?: TrainingStatus | null; metadata?: Record<string, string> | null },
+  ): Promise<JobPage>;
   /**
    * Cancels a job: a waiting (queued, paused) one at once; a running one is stopped at
    * its next step (waits up to `waitMs` for it to be CANCELLED). Repeating it is
@@ -54,11 +58,14 @@ export interface TrainingService {
   pause(accountId: string, id: string, opts?: { waitMs?: number }): Promise<TrainingJob>;
   /** Queues a paused job again, to resume from its newest checkpoint. See JobControl. */
   resume(accountId: string, id: string): Promise<TrainingJob>;
-  /** Stored events in order, after the cursor `after` of trainingEventListing (REST pages, the steps connection). */
+  /**
+   * Stored events in order, after the cursor `after` of trainingEventListing (REST pages,
+   * the steps connection); `newestFirst` pages from the newest event back (OpenAI's event list).
+   */
   events(
     accountId: string,
     jobId: string,
-    opts?: { first?: number | null; after?: string | null; types?: TrainingEvent['type'][] },
+    opts?: { first?: number | null; after?: string | null; types?: TrainingEvent['type'][]; newestFirst?: boolean },
   ): Promise<EventPage>;
   /**
    * The job's checkpoints that still exist, oldest first, with the metrics at their step.
@@ -129,7 +136,7 @@ export function createTrainingService(deps: ServiceDeps & { datasets: DatasetsSe
       const requested = job.requested as { hyperparameters?: unknown };
       const { hp, tokens, cost } = await resolveJob(
         deps,
-        { model, method: job.method, training: datasets[0]!, validation: datasets[1] ?? null },
+        { model, method: job.method, trainable: job.trainable, training: datasets[0]!, validation: datasets[1] ?? null },
         requested.hyperparameters,
       );
       await db.transaction().execute(async (trx) => {
@@ -195,16 +202,15 @@ export function createTrainingService(deps: ServiceDeps & { datasets: DatasetsSe
 
     async list(accountId, opts = {}) {
       const { first, after } = trainingJobListing.request(opts);
-      let query = db
-        .selectFrom('training_jobs')
-        .selectAll()
-        .where('account_id', '=', accountId)
-        .orderBy('id', 'desc')
-        .limit(first + 1);
+      let query = db.selectFrom('training_jobs').selectAll().where('account_id', '=', accountId).orderBy('id', 'desc');
       if (after) query = query.where('id', '<', after);
       if (opts.status) query = query.where('status', '=', opts.status);
-      const rows = await query.execute();
-      return { jobs: rows.slice(0, first), hasNextPage: rows.length > first };
+      // Every pair must match (jsonb containment).
+      if (opts.metadata && Object.keys(opts.metadata).length > 0) {
+        query = query.where(sql<boolean>`metadata @> ${JSON.stringify(opts.metadata)}::jsonb`);
+      }
+      const page = await fetchPage(query, first);
+      return { jobs: page.items, hasNextPage: page.hasNextPage };
     },
 
     async cancel(accountId, id, opts = {}) {
@@ -231,12 +237,11 @@ export function createTrainingService(deps: ServiceDeps & { datasets: DatasetsSe
         .selectFrom('training_events')
         .selectAll()
         .where('job_id', '=', jobId)
-        .where('seq', '>', after?.seq ?? 0)
-        .orderBy('seq')
-        .limit(first + 1);
+        .$if(!opts.newestFirst, (q) => q.where('seq', '>', after?.seq ?? 0).orderBy('seq'))
+        .$if(Boolean(opts.newestFirst), (q) => (after ? q.where('seq', '<', after.seq) : q).orderBy('seq', 'desc'));
       if (opts.types?.length) query = query.where('type', 'in', opts.types);
-      const rows = await query.execute();
-      return { events: rows.slice(0, first), hasNextPage: rows.length > first };
+      const page = await fetchPage(query, first);
+      return { events: page.items, hasNextPage: page.hasNextPage };
     },
 
     async checkpoints(accountId, jobId) {

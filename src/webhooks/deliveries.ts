@@ -6,6 +6,7 @@ import { DomainError, NotFoundError } from '../errors.js';
 import { attemptView, statusView } from './views.js';
 import { webhookDeliveryListing } from './listings.js';
 import type { DeliveryStatus, Page, WebhookAttempt, WebhookDelivery } from './views.js';
+import { fetchPage } from '../paging/listing.js';
 
 export interface DeliveryFilter {
   endpointId?: string | null;
@@ -19,21 +20,17 @@ export interface DeliveryFilter {
 /** Deliveries of an account, newest first (ids sort by creation), each with its attempts. */
 export async function listDeliveries(db: Db, accountId: string, filter: DeliveryFilter = {}): Promise<Page<WebhookDelivery>> {
   const { first, after } = webhookDeliveryListing.request(filter);
-  let query = selectDeliveries(db)
-    .where('d.account_id', '=', accountId)
-    .orderBy('d.id', 'desc')
-    .limit(first + 1);
+  let query = selectDeliveries(db).where('d.account_id', '=', accountId).orderBy('d.id', 'desc');
   if (filter.endpointId) query = query.where('d.endpoint_id', '=', filter.endpointId);
   if (filter.jobId) query = query.where('m.job_id', '=', filter.jobId);
   if (filter.status) query = query.where('d.status', '=', filter.status.toLowerCase() as 'pending');
   if (after) query = query.where('d.id', '<', after);
-  const rows = await query.execute();
-  const page = rows.slice(0, first);
+  const page = await fetchPage(query, first);
   const attempts = await attemptsOf(
     db,
-    page.map((r) => r.id),
+    page.items.map((r) => r.id),
   );
-  return { items: page.map((r) => deliveryView(r, attempts.get(r.id) ?? [])), hasNextPage: rows.length > first };
+  return { items: page.items.map((r) => deliveryView(r, attempts.get(r.id) ?? [])), hasNextPage: page.hasNextPage };
 }
 
 /** One delivery with its attempts; another account's is NOT_FOUND. */

@@ -1,17 +1,12 @@
 import { sql } from 'kysely';
 import type { Db, Queryable } from '../db/connect.js';
+import type { WebhookAttempt } from './views.js';
 
 /** The outcome of one attempt, decided by the sender loop. */
-export interface AttemptRecord {
+export interface AttemptRecord extends Omit<WebhookAttempt, 'responseSnippet'> {
   deliveryId: string;
   /** The lease owner that claimed it; a row whose lease was taken over is left alone. */
   owner: string;
-  attempt: number;
-  url: string;
-  startedAt: Date;
-  latencyMs: number;
-  statusCode: number | null;
-  error: string | null;
   snippet: string | null;
   /** succeeded, failed for good, or pending again after `retryDelayMs`. */
   next: 'succeeded' | 'failed' | 'pending';

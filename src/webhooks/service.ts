@@ -20,6 +20,9 @@ import { endpointView } from './views.js';
 import type { Page, WebhookDelivery, WebhookEndpoint } from './views.js';
 import { createWebhookSender } from './webhook-sender.js';
 import { webhookEndpointListing } from './listings.js';
+import { fetchPage } from '../paging/listing.js';
+import type { WebhookEventType } from './event-types.js';
+import { checkEventsForFormat, openAiEventTypes, parseWebhookFormat } from './openai-format.js';
 
 export type { WebhookEvent } from './enqueue-event.js';
 export type { WebhookEventType } from './event-types.js';
@@ -31,6 +34,8 @@ export interface CreateEndpointInput {
   /** Event types to receive; omitted = the four status events (not checkpoints). */
   events?: readonly string[] | null;
   description?: string | null;
+  /** `tuneloop` (default) or `openai`: OpenAI's event names and body (src/webhooks/openai-format.ts). Set at creation. */
+  format?: string | null;
 }
 
 export interface UpdateEndpointInput {
@@ -148,7 +153,9 @@ export function createWebhooksService(deps: ServiceDeps): WebhooksService {
 
     async createEndpoint(accountId, input) {
       const url = await checkUrl(input.url);
-      const events = parseEventTypes(input.events);
+      const format = parseWebhookFormat(input.format);
+      const events = input.events == null && format === 'openai' ? [...openAiEventTypes] : parseEventTypes(input.events);
+      checkEventsForFormat(format, events);
       const text = description(input.description);
       const secret = newWebhookSecret();
       const row = await db.transaction().execute(async (trx) => {
@@ -168,7 +175,7 @@ export function createWebhooksService(deps: ServiceDeps): WebhooksService {
         }
         return trx
           .insertInto('webhook_endpoints')
-          .values({ id: newId('webhookEndpoint'), account_id: accountId, url, description: text, events, secret })
+          .values({ id: newId('webhookEndpoint'), account_id: accountId, url, description: text, events, format, secret })
           .returningAll()
           .executeTakeFirstOrThrow();
       });
@@ -178,15 +185,10 @@ export function createWebhooksService(deps: ServiceDeps): WebhooksService {
 
     async listEndpoints(accountId, opts = {}) {
       const { first, after } = webhookEndpointListing.request(opts);
-      let query = db
-        .selectFrom('webhook_endpoints')
-        .selectAll()
-        .where('account_id', '=', accountId)
-        .orderBy('id')
-        .limit(first + 1);
+      let query = db.selectFrom('webhook_endpoints').selectAll().where('account_id', '=', accountId).orderBy('id');
       if (after) query = query.where('id', '>', after);
-      const rows = await query.execute();
-      return { items: rows.slice(0, first).map(endpointView), hasNextPage: rows.length > first };
+      const page = await fetchPage(query, first);
+      return { items: page.items.map(endpointView), hasNextPage: page.hasNextPage };
     },
 
     getEndpoint,
@@ -201,12 +203,13 @@ export function createWebhooksService(deps: ServiceDeps): WebhooksService {
       await db.transaction().execute(async (trx) => {
         const current = await trx
           .selectFrom('webhook_endpoints')
-          .select(['id', 'enabled'])
+          .select(['id', 'enabled', 'format'])
           .where('account_id', '=', accountId)
           .where('id', '=', id)
           .forUpdate()
           .executeTakeFirst();
         if (!current) throw new NotFoundError('webhook endpoint', id);
+        if (patch.events) checkEventsForFormat(parseWebhookFormat(current.format), patch.events as WebhookEventType[]);
         await trx
           .updateTable('webhook_endpoints')
           .set({ ...patch, updated_at: new Date() })

@@ -24,6 +24,11 @@ function commandPaths(cmd: Command, prefix: string[] = []): string[][] {
   return cmd.commands.filter((c) => c.name() !== 'help').flatMap((c) => [[...prefix, c.name()], ...commandPaths(c, [...prefix, c.name()])]);
 }
 
+/** The command at `words` ("jobs", "watch") under `root`. */
+function commandAt(root: Command, words: string[]): Command {
+  return words.reduce((cmd, word) => cmd.commands.find((c) => c.name() === word)!, root);
+}
+
 /** Path, size, mode and sha256 of every file under `dir`. */
 async function snapshot(dir: string): Promise<string[]> {
   const entries = await fs.readdir(dir, { recursive: true, withFileTypes: true });
@@ -89,6 +94,9 @@ describe('--help on every command', () => {
       'models import': [cwd, '--id', 'm', '--data-dir', dataDir],
       'models init-tiny': ['--id', 'm', '--data-dir', dataDir],
       'models list': [],
+      'datasets list': ['--status', 'READY'],
+      'jobs list': ['--status', 'RUNNING'],
+      account: [],
       'datasets upload': ['data.jsonl'],
       'datasets show': ['ds_x'],
       'jobs start': ['--model', 'm', '--dataset', 'ds_x', '--yes', '--watch'],
@@ -101,11 +109,20 @@ describe('--help on every command', () => {
       chat: ['m', '--message', 'hi'],
       login: ['--url', 'http://127.0.0.1:9', '--api-key', 'tl_x'],
     };
-    const paths = commandPaths(buildProgram({ outcome: 0 }));
-    // Every command is here, the server's and the client's.
-    expect(paths.map((p) => p.join(' '))).toEqual(
-      expect.arrayContaining([...Object.keys(acting), 'accounts', 'jobs', 'datasets list', 'jobs list', 'account']),
-    );
+    const program = buildProgram({ outcome: 0 });
+    const paths = commandPaths(program);
+    // Every command of the tree that acts (each one without subcommands) is given its
+    // acting arguments here — a command added later fails this until it is — and, as the
+    // contract says, takes --data-dir.
+    const leaves = paths.filter((words) => commandAt(program, words).commands.length === 0).map((words) => words.join(' '));
+    expect(leaves.sort()).toEqual(Object.keys(acting).sort());
+    for (const leaf of leaves) {
+      expect(
+        commandAt(program, leaf.split(' ')).options.map((o) => o.long),
+        leaf,
+      ).toContain('--data-dir');
+    }
+    expect(paths.map((p) => p.join(' '))).toEqual(expect.arrayContaining(['accounts', 'jobs', 'datasets', 'models']));
 
     // [arguments, the command whose usage they must print]
     const invocations: Array<[string[], string[]]> = [
@@ -115,7 +132,10 @@ describe('--help on every command', () => {
       [['start', '--demo', '-h', '--data-dir', dataDir], ['start']],
     ];
     for (const words of paths) {
-      invocations.push([[...words, ...(acting[words.join(' ')] ?? []), '--help'], words]);
+      const args = acting[words.join(' ')];
+      // A client command given the data folder would read the server's URL from it (and must not, under --help).
+      const withDir = args && !args.includes('--data-dir') ? [...args, '--data-dir', dataDir] : (args ?? []);
+      invocations.push([[...words, ...withDir, '--help'], words]);
       invocations.push([['help', ...words], words]);
     }
     const before = await snapshot(dataDir);

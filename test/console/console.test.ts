@@ -13,7 +13,7 @@ import { GuardedContext, ensureConsoleBuilt, launchBrowser } from '../../src/dev
  * The web console in a real browser (Debian's chromium through playwright-core) against
  * the real app, worker and trainer, as a user drives it: sign in, upload datasets, start a
  * job from the form and watch its chart grow live (through a dropped socket) until it
- * SUCCEEDS, cancel a running job, compare two jobs, deploy the fine-tuned model and chat
+ * SUCCEEDS, pause, resume and cancel a running job, compare two jobs, deploy the fine-tuned model and chat
  * with it, and run a query in GraphiQL. The browser may reach loopback only, and any
  * uncaught page error or console error fails the file (GuardedContext).
  */
@@ -171,7 +171,7 @@ describe.each(engines())('web console on %s', (engine) => {
     await guarded.screenshot(page, `${engine}-job.png`);
   });
 
-  it('cancels a second, running job', async () => {
+  it('pauses a second, running job (PAUSED on its page and in the list), resumes it without losing a step, then cancels it', async () => {
     const started = await restJson<{ id: string }>(t.url, key, '/api/fine-tune/training/start', {
       method: 'POST',
       body: JSON.stringify({
@@ -184,10 +184,43 @@ describe.each(engines())('web console on %s', (engine) => {
     expect(started.status).toBe(201);
     cancelledJob = started.body.id;
     await page.goto(`${t.url}/jobs/${cancelledJob}`);
+    const status = () => page.locator('.title-row .status').textContent();
     await expect.poll(() => chartSteps(page), { timeout: 120_000 }).toBeGreaterThan(2);
+    expect(await page.getByRole('button', { name: 'Resume' }).count()).toBe(0);
+
+    // Pause: the trainer finishes its step and checkpoints; the page says PAUSED and offers Resume.
+    await page.getByRole('button', { name: 'Pause' }).click();
+    await expect.poll(status, { timeout: 60_000 }).toBe('PAUSED');
+    await page.getByRole('button', { name: 'Resume' }).waitFor();
+    expect(await page.getByRole('button', { name: 'Pause' }).count()).toBe(0);
+    expect(await page.getByRole('button', { name: 'Cancel job' }).isEnabled()).toBe(true);
+    const paused = await restJson<{ status: string; progress: { step: number } }>(t.url, key, `/api/training/${cancelledJob}`);
+    expect(paused.body.status).toBe('PAUSED');
+    const pausedAt = paused.body.progress.step;
+    await page.locator('p.notice', { hasText: `Paused at step ${pausedAt},` }).waitFor();
+    await expect.poll(() => chartSteps(page)).toBe(pausedAt);
+    expect(await page.locator('ol.events').textContent()).toContain('PAUSED');
+
+    // The jobs list shows it PAUSED too.
+    await page.getByRole('link', { name: 'Jobs' }).click();
+    const row = page.getByRole('row').filter({ has: page.getByRole('link', { name: cancelledJob }) });
+    await expect.poll(() => row.locator('.status').textContent()).toBe('PAUSED');
+    await row.getByRole('link', { name: cancelledJob }).click();
+    await page.waitForURL(new RegExp(`/jobs/${cancelledJob}$`));
+
+    // Resume: queued again, it continues from the checkpoint; the chart grows on, every step once.
+    await page.getByRole('button', { name: 'Resume' }).click();
+    await expect.poll(status, { timeout: 60_000 }).toMatch(/^(QUEUED|RUNNING)$/);
+    await page.getByRole('button', { name: 'Pause' }).waitFor();
+    await expect.poll(() => chartSteps(page), { timeout: 120_000 }).toBeGreaterThan(pausedAt + 1);
+    await expect.poll(status, { timeout: 60_000 }).toBe('RUNNING');
+
     await page.getByRole('button', { name: 'Cancel job' }).click();
-    await expect.poll(() => page.locator('.title-row .status').textContent(), { timeout: 60_000 }).toBe('CANCELLED');
-    await expect.poll(() => page.getByRole('button', { name: 'Cancel job' }).count()).toBe(0);
+    await expect.poll(status, { timeout: 60_000 }).toBe('CANCELLED');
+    for (const name of ['Cancel job', 'Pause', 'Resume']) await expect.poll(() => page.getByRole('button', { name }).count()).toBe(0);
+    // Steps drawn = steps stored: the pause and resume lost or repeated none.
+    const ended = await restJson<{ progress: { step: number } }>(t.url, key, `/api/training/${cancelledJob}`);
+    await expect.poll(() => chartSteps(page)).toBe(ended.body.progress.step);
   });
 
   it('compares the two jobs on one chart', async () => {

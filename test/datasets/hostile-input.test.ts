@@ -11,7 +11,6 @@ import { engines } from '../helpers/db.js';
 import { addTinyModel } from '../helpers/training.js';
 import { restJson } from '../../src/dev/rest-client.js';
 import { chatJsonl, postRaw, waitValidated } from '../helpers/datasets-api.js';
-import type { DatasetJson } from '../helpers/datasets-api.js';
 
 /**
  * Input that used to take the whole process down, through the real app: each ends as a

@@ -11,14 +11,14 @@ export interface CliResult {
 }
 
 /**
- * Environment for a CLI process: no DATABASE_URL unless given (the embedded database is the
- * default), quiet logs as JSON lines, no debug stack traces.
+ * Environment for a CLI process: no DATABASE_URL or TUNELOOP_DATA_DIR unless given (the
+ * embedded database is the default), quiet logs as JSON lines, no debug stack traces.
  */
 export function cliEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'warn', LOG_FORMAT: 'json', ...extra };
   if (!('DATABASE_URL' in extra)) delete env.DATABASE_URL;
   delete env.TUNELOOP_DEBUG;
-  delete env.TUNELOOP_DATA_DIR;
+  if (!('TUNELOOP_DATA_DIR' in extra)) delete env.TUNELOOP_DATA_DIR;
   return env;
 }
 
@@ -162,6 +162,7 @@ export interface ServerProcess {
 export function startServerProcess(args: string[], opts: CliOptions = {}): ServerProcess {
   const child = spawn(process.execPath, [opts.bin ?? BIN, ...args], {
     env: cliEnv({ LOG_LEVEL: 'info', ...opts.env }),
+    cwd: opts.cwd,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: Array<Record<string, unknown>> = [];

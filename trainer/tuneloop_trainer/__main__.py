@@ -48,6 +48,16 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="comma-separated modules (q_proj,…) that take LoRA factors as inputs: one graph for every adapter",
     )
+    e.add_argument(
+        "--weights", default=None, help="a full fine-tuning checkpoint (step-N/) whose weights replace the model's"
+    )
+    e.add_argument(
+        "--adapter",
+        action="append",
+        default=[],
+        dest="adapters",
+        help="a LoRA checkpoint (step-N/) or PEFT folder merged into the weights (repeatable, in order)",
+    )
     q = sub.add_parser("quantize-onnx", help="rewrite an ONNX export's linear layers to 4- or 8-bit MatMulNBits")
     q.add_argument("--onnx", required=True, help="folder of the fp32 export (model.onnx, tuneloop-onnx.json)")
     q.add_argument("--bits", type=int, required=True, choices=(4, 8))
@@ -98,7 +108,9 @@ def main(argv: list[str] | None = None) -> int:
                         "onnx": export_model_folder(
                             os.path.abspath(args.model),
                             args.out and os.path.abspath(args.out),
-                            args.lora_targets.split(",") if args.lora_targets is not None else None,
+                            weights=args.weights and os.path.abspath(args.weights),
+                            adapters=[os.path.abspath(a) for a in args.adapters],
+                            lora_targets=args.lora_targets.split(",") if args.lora_targets is not None else None,
                         )
                     }
                 )

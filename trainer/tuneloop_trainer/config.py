@@ -198,14 +198,19 @@ def load_config(folder: str) -> ModelConfig:
         raise TrainerError("MODEL_NOT_FOUND", f"model folder {folder} does not exist")
     if not os.path.isfile(path):
         raise TrainerError("MISSING_CONFIG", f"{folder} has no config.json")
+    return ModelConfig.from_hf(read_json_object(path, "MISSING_CONFIG", path), path)
+
+
+def read_json_object(path: str, code: str, label: str) -> dict:
+    """A JSON object from a file, or TrainerError(code) naming `label` when it is unreadable or not an object."""
     try:
         with open(path, encoding="utf-8") as f:
-            hf = json.load(f)
+            value = json.load(f)
     except (OSError, ValueError) as e:
-        raise TrainerError("MISSING_CONFIG", f"{path} is not readable JSON ({e})") from None
-    if not isinstance(hf, dict):
-        raise TrainerError("MISSING_CONFIG", f"{path} is not a JSON object")
-    return ModelConfig.from_hf(hf, path)
+        raise TrainerError(code, f"{label} is not readable JSON ({e})") from None
+    if not isinstance(value, dict):
+        raise TrainerError(code, f"{label} is not a JSON object")
+    return value
 
 
 # Sizes made by `init-model`. The tokenizer built in tokenizer_build.py has 1024 ids.

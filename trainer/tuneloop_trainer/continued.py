@@ -18,13 +18,12 @@ wrong folder fails in milliseconds with the tensor or file named.
 """
 from __future__ import annotations
 
-import json
 import math
 import os
 from dataclasses import dataclass
 
 from . import safetensors_io as st
-from .config import ModelConfig
+from .config import ModelConfig, read_json_object
 from .errors import TrainerError
 from .model_folder import LORA_TARGETS, PEFT_PREFIX, check_tensors, expected_shapes
 
@@ -100,14 +99,7 @@ def _check_adapter(config: ModelConfig, folder: str, field: str) -> AdapterSourc
 
 
 def _read_json(path: str, field: str) -> dict:
-    try:
-        with open(path, encoding="utf-8") as f:
-            value = json.load(f)
-    except (OSError, ValueError) as e:
-        raise TrainerError("INVALID_MODEL", f"{field}: {path} is not readable JSON ({e})") from None
-    if not isinstance(value, dict):
-        raise TrainerError("INVALID_MODEL", f"{field}: {path} is not a JSON object")
-    return value
+    return read_json_object(path, "INVALID_MODEL", f"{field}: {path}")
 
 
 def _peft_config(folder: str, field: str) -> tuple[int, float, bool]:

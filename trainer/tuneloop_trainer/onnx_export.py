@@ -222,10 +222,26 @@ def _pad(c, generation):
     return (generation or {}).get("pad_token_id")
 
 
-def export_model_folder(model_dir: str, out_dir: str | None = None, lora_targets: list[str] | None = None) -> str:
+def export_model_folder(
+    model_dir: str,
+    out_dir: str | None = None,
+    weights: str | None = None,
+    adapters: list[str] | None = None,
+    lora_targets: list[str] | None = None,
+) -> str:
+    """Exports a model folder; `weights` / `adapters` start from a checkpoint's weights
+    exactly as continued training does (continued.py): a full checkpoint's weights replace
+    the folder's, LoRA adapters are merged in order. `lora_targets`: a LoRA-input graph,
+    in MODEL/onnx-lora-<targets> by default."""
     from .hf_io import load_model
 
-    _, lm = load_model(model_dir)
+    config, lm = load_model(model_dir)
+    if weights is not None or adapters:
+        from .continued import apply_init, check_init
+
+        sources = check_init(config, weights, list(adapters or []))
+        lm = lm.float()
+        apply_init(lm, config, weights, sources)
     gen = None
     gpath = os.path.join(model_dir, "generation_config.json")
     if os.path.isfile(gpath):

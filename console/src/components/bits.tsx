@@ -40,3 +40,7 @@ export function Field({ label, children, hint }: { label: string; children: Reac
 }
 
 export const TERMINAL = ['SUCCEEDED', 'FAILED', 'CANCELLED'];
+/** Job statuses that stay as they are until someone acts: the terminal ones and PAUSED (lists poll them slowly). */
+export const AT_REST = [...TERMINAL, 'PAUSED'];
+/** Job statuses `pauseTraining` accepts (VALIDATING is refused: JOB_NOT_PAUSABLE). */
+export const PAUSABLE = ['QUEUED', 'RUNNING'];

@@ -3,11 +3,22 @@ import { useEffect, useRef, useState } from 'react';
 import { Link, useLocation } from 'wouter';
 import { request, throwPayloadErrors } from '../api/graphql';
 import { LossChart } from '../chart/loss-chart';
+import { RewardChart } from '../chart/reward-chart';
+import { rewardColumns } from '../chart/reward-data';
+import type { RewardStep } from '../chart/reward-data';
 import { useLiveCurve } from '../chart/use-live-curve';
-import { ErrorMessage, Loading, Status, TERMINAL } from '../components/bits';
+import { AT_REST, ErrorMessage, Loading, PAUSABLE, Status, TERMINAL } from '../components/bits';
 import { dateTime, duration, loss, number, usd } from '../components/format';
 import { useDeploy } from '../api/deploy';
-import { CancelJobDocument, JobDocument, JobEventsDocument } from '../generated/graphql';
+import {
+  CancelJobDocument,
+  JobDocument,
+  JobEventsDocument,
+  JobRewardsDocument,
+  PauseJobDocument,
+  ResumeJobDocument,
+} from '../generated/graphql';
+import type { JobRewardsQuery } from '../generated/graphql';
 
 /** One job: status, progress, the live loss chart, checkpoints, the event log and its actions. */
 export function JobPage({ id }: { id: string }) {
@@ -18,7 +29,9 @@ export function JobPage({ id }: { id: string }) {
     queryFn: () => request(JobDocument, { id }),
     refetchInterval: (query) => {
       const status = query.state.data?.trainingJob?.status;
-      return status && TERMINAL.includes(status) ? false : 2_000;
+      if (!status) return 2_000;
+      // A paused job changes only when someone resumes or cancels it (here: refreshed at once).
+      return TERMINAL.includes(status) ? false : AT_REST.includes(status) ? 10_000 : 2_000;
     },
   });
   const j = job.data?.trainingJob;
@@ -30,6 +43,14 @@ export function JobPage({ id }: { id: string }) {
   const events = useQuery({
     queryKey: ['job-events', id],
     queryFn: () => request(JobEventsDocument, { id }),
+    refetchInterval: j && TERMINAL.includes(j.status) ? false : j && AT_REST.includes(j.status) ? 10_000 : 3_000,
+  });
+
+  const isDpo = j?.method === 'DPO';
+  const rewards = useQuery({
+    queryKey: ['job-rewards', id],
+    enabled: isDpo,
+    queryFn: () => fetchRewards(id),
     refetchInterval: j && TERMINAL.includes(j.status) ? false : 3_000,
   });
 
@@ -46,6 +67,23 @@ export function JobPage({ id }: { id: string }) {
   const cancel = useMutation({
     mutationFn: async () => {
       const result = (await request(CancelJobDocument, { jobId: id })).cancelTraining;
+      throwPayloadErrors(result.errors);
+      return result.job;
+    },
+    onSettled: refresh,
+  });
+  // Pause waits (up to 10 s) for a running trainer to checkpoint; until then the job says pauseRequested.
+  const pause = useMutation({
+    mutationFn: async () => {
+      const result = (await request(PauseJobDocument, { jobId: id })).pauseTraining;
+      throwPayloadErrors(result.errors);
+      return result.job;
+    },
+    onSettled: refresh,
+  });
+  const resume = useMutation({
+    mutationFn: async () => {
+      const result = (await request(ResumeJobDocument, { jobId: id })).resumeTraining;
       throwPayloadErrors(result.errors);
       return result.job;
     },
@@ -80,14 +118,40 @@ export function JobPage({ id }: { id: string }) {
           Job <span className="mono">{j.id}</span>
         </h1>
         <Status value={j.status} />
+        {PAUSABLE.includes(j.status) ? (
+          <button
+            type="button"
+            className="secondary"
+            onClick={() => pause.mutate()}
+            disabled={pause.isPending || j.pauseRequested || j.cancelRequested}
+          >
+            Pause
+          </button>
+        ) : null}
+        {j.status === 'PAUSED' ? (
+          <button type="button" onClick={() => resume.mutate()} disabled={resume.isPending}>
+            Resume
+          </button>
+        ) : null}
         {!TERMINAL.includes(j.status) ? (
           <button type="button" className="danger" onClick={() => cancel.mutate()} disabled={cancel.isPending || j.cancelRequested}>
             Cancel job
           </button>
         ) : null}
       </div>
+      <ErrorMessage error={pause.error} prefix="Could not pause" />
+      <ErrorMessage error={resume.error} prefix="Could not resume" />
       <ErrorMessage error={cancel.error} prefix="Could not cancel" />
       {j.cancelRequested && !TERMINAL.includes(j.status) ? <p className="notice">Cancelling at the next step…</p> : null}
+      {j.pauseRequested && !j.cancelRequested && j.status === 'RUNNING' ? (
+        <p className="notice">Pausing: finishing the step and saving a checkpoint…</p>
+      ) : null}
+      {j.status === 'PAUSED' ? (
+        <p className="notice">
+          Paused at step {j.progress.step}, at a checkpoint; the job keeps its reservation. Resume continues from there, no step lost or
+          repeated.
+        </p>
+      ) : null}
 
       <dl className="facts">
         <div>
@@ -105,7 +169,7 @@ export function JobPage({ id }: { id: string }) {
         </div>
         <div>
           <dt>ETA</dt>
-          <dd>{TERMINAL.includes(j.status) ? '—' : duration(j.progress.etaSeconds)}</dd>
+          <dd>{AT_REST.includes(j.status) ? '—' : duration(j.progress.etaSeconds)}</dd>
         </div>
         <div>
           <dt>Tokens/s</dt>
@@ -132,8 +196,25 @@ export function JobPage({ id }: { id: string }) {
         </div>
         <div>
           <dt>Method</dt>
-          <dd>{j.method}</dd>
+          <dd>
+            {j.method}
+            {j.method === 'DPO' ? <span className="muted"> ({j.trainable === 'FULL' ? 'all weights' : 'LoRA'})</span> : null}
+          </dd>
         </div>
+        {j.parentModel ? (
+          <div>
+            <dt>Continued from</dt>
+            <dd className="mono">{j.parentModel}</dd>
+          </div>
+        ) : null}
+        {isDpo ? (
+          <div>
+            <dt>Rewards</dt>
+            <dd>
+              accuracy {number(j.metrics.rewardAccuracy, 2)} <span className="muted">(margin {loss(j.metrics.rewardMargin)})</span>
+            </dd>
+          </div>
+        ) : null}
         <div>
           <dt>Dataset</dt>
           <dd>
@@ -182,6 +263,18 @@ export function JobPage({ id }: { id: string }) {
         Faint line: loss of each step; bold: smoothed; dots: validation loss; dashed grey: learning rate (right axis); dashed verticals:
         epoch boundaries; green ticks: checkpoints.
       </p>
+
+      {isDpo ? (
+        <>
+          <h2>Rewards</h2>
+          <ErrorMessage error={rewards.error} prefix="Could not load the rewards" />
+          <RewardChart columns={rewards.data ?? { steps: [], accuracy: [], margin: [] }} />
+          <p className="legend muted">
+            Green: reward accuracy, the share of the step’s pairs whose preferred answer scored higher (left axis); dashed purple: reward
+            margin, preferred minus non-preferred reward (right axis).
+          </p>
+        </>
+      ) : null}
 
       {j.hyperparameters ? (
         <>
@@ -242,6 +335,21 @@ export function JobPage({ id }: { id: string }) {
       </ol>
     </section>
   );
+}
+
+/** Every stored step's rewards of a DPO job, page after page. */
+async function fetchRewards(id: string) {
+  const pages: RewardStep[][] = [];
+  let after: string | null = null;
+  for (;;) {
+    const result: JobRewardsQuery = await request(JobRewardsDocument, { id, after });
+    const steps = result.trainingJob?.steps;
+    if (!steps) break;
+    pages.push(steps.edges.map((e) => e.node));
+    if (!steps.pageInfo.hasNextPage) break;
+    after = steps.pageInfo.endCursor ?? null;
+  }
+  return rewardColumns(pages);
 }
 
 /** The current time, updated every second while `active` (elapsed time of a running job). */

@@ -2,7 +2,7 @@ import { keepPreviousData, useQuery } from '@tanstack/react-query';
 import { useState } from 'react';
 import { Link, useLocation } from 'wouter';
 import { request } from '../api/graphql';
-import { ErrorMessage, Loading, Status, TERMINAL } from '../components/bits';
+import { AT_REST, ErrorMessage, Loading, Status } from '../components/bits';
 import { dateTime, loss, number, usd } from '../components/format';
 import { JobsDocument } from '../generated/graphql';
 import { Pager, usePages } from '../components/pager';
@@ -24,7 +24,7 @@ export function JobsPage() {
     queryKey: ['jobs', after],
     queryFn: () => request(JobsDocument, { first: PAGE_SIZE, after }),
     placeholderData: keepPreviousData,
-    refetchInterval: (query) => (query.state.data?.trainingJobs.edges.some((e) => !TERMINAL.includes(e.node.status)) ? 2_000 : 10_000),
+    refetchInterval: (query) => (query.state.data?.trainingJobs.edges.some((e) => !AT_REST.includes(e.node.status)) ? 2_000 : 10_000),
   });
   const edges = jobs.data?.trainingJobs.edges ?? [];
   const toggle = (id: string) => setSelected((s) => (s.includes(id) ? s.filter((x) => x !== id) : [...s, id]));

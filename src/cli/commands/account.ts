@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { ApiClient } from '../../client/api-client.js';
 import { formatUsd } from '../../client/format.js';
-import { DEFAULT_URL, writeProfile } from '../../client/profile.js';
+import { DEFAULT_URL, dataDirServer, sameUrl, writeProfile } from '../../client/profile.js';
 import { Terminal } from '../../client/terminal.js';
 import { UsageError, act } from '../command-kit.js';
 import type { OutcomeHolder } from '../command-kit.js';
@@ -32,13 +32,16 @@ export function registerAccountCommands(program: Command, holder: OutcomeHolder)
   clientCommand(program, 'login', 'check a server URL and API key and save them for the client commands')
     .addHelpText(
       'after',
-      '\nThe key comes from --api-key, TUNELOOP_API_KEY, or standard input (echo "$KEY" | tuneloop login --url URL).\n' +
+      '\nThe key comes from --api-key, TUNELOOP_API_KEY, a demo data folder (--data-dir or TUNELOOP_DATA_DIR), or standard input (echo "$KEY" | tuneloop login --url URL).\n' +
         'Saved in $XDG_CONFIG_HOME/tuneloop/profile.json (or ~/.config/tuneloop/profile.json), mode 0600.',
     )
     .action(
       act(holder, async (opts: ClientFlags) => {
-        const url = (opts.url ?? (process.env.TUNELOOP_URL || DEFAULT_URL)).replace(/\/+$/, '');
-        let apiKey = opts.apiKey ?? (process.env.TUNELOOP_API_KEY || undefined);
+        // The same order as every client command, the saved login aside (login replaces it).
+        const local = await dataDirServer(opts);
+        const url = (opts.url ?? (process.env.TUNELOOP_URL || undefined) ?? local?.url ?? DEFAULT_URL).replace(/\/+$/, '');
+        let apiKey =
+          opts.apiKey ?? (process.env.TUNELOOP_API_KEY || undefined) ?? (local && sameUrl(local.url, url) ? local.apiKey : undefined);
         if (!apiKey && !process.stdin.isTTY) apiKey = (await readStdin()) || undefined;
         if (!apiKey) throw new UsageError('login needs a key: --api-key KEY, TUNELOOP_API_KEY, or the key on standard input');
         const term = new Terminal(Boolean(opts.json));

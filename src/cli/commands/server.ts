@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { removeServerFile, writeServerFile } from '../../client/local-server.js';
 import { loadConfig } from '../../config.js';
 import type { Config } from '../../config.js';
 import { act, intArg } from '../command-kit.js';
@@ -20,21 +21,33 @@ class PortInUseError extends Error {
 /** `--data-dir DIR` as a config override. */
 export const dataDirOf = (opts: { dataDir?: string }): Partial<Config> => (opts.dataDir ? { dataDir: opts.dataDir } : {});
 
-async function runProcess(config: Config, roles: { api: boolean; worker: boolean }, demo: boolean): Promise<void> {
+/** How a process runs: its roles, `--demo`, and whether it names its URL in the data folder. */
+interface ProcessOptions {
+  api: boolean;
+  worker: boolean;
+  demo: boolean;
+  /** Write `<dataDir>/server.json` while running (`start`; replicas of `serve` would overwrite one another's). */
+  serverFile: boolean;
+}
+
+async function runProcess(config: Config, opts: ProcessOptions): Promise<void> {
   const { buildApp } = await import('../../app.js');
-  const app = await buildApp({ config, ...roles });
+  const app = await buildApp({ config, api: opts.api, worker: opts.worker });
   let signalled = false;
   const shutdown = (signal: string) => {
     if (signalled) process.exit(130);
     signalled = true;
     app.services.log.info({ signal }, 'shutting down');
-    app.stop().then(
-      () => process.exit(0),
-      (err) => {
-        app.services.log.error({ err }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
+    app
+      .stop()
+      .then(() => (opts.serverFile ? removeServerFile(config.dataDir) : undefined))
+      .then(
+        () => process.exit(0),
+        (err) => {
+          app.services.log.error({ err }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
@@ -45,12 +58,16 @@ async function runProcess(config: Config, roles: { api: boolean; worker: boolean
     if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
     throw new PortInUseError(config.port);
   }
-  if (demo) {
+  const url = app.url ?? `http://127.0.0.1:${config.port}`;
+  if (opts.demo) {
     const { setupDemo } = await import('../../demo.js');
     const info = await setupDemo(app.services);
-    const url = app.url ?? `http://127.0.0.1:${config.port}`;
+    // Named after the demo is ready, so a client that finds the URL also finds the key.
+    if (opts.serverFile) await writeServerFile(config.dataDir, url);
     printDemo(url, info);
-    await offerDemoProfile(url, info);
+    await offerDemoProfile(url, info, config.dataDir);
+  } else if (opts.serverFile) {
+    await writeServerFile(config.dataDir, url);
   }
 }
 
@@ -73,7 +90,7 @@ export function registerServerCommands(program: Command, holder: OutcomeHolder):
           ...(opts.port !== undefined ? { port: opts.port } : {}),
           ...(opts.host ? { host: opts.host } : {}),
         });
-        await runProcess(config, { api: true, worker: name === 'start' }, Boolean(opts.demo));
+        await runProcess(config, { api: true, worker: name === 'start', demo: Boolean(opts.demo), serverFile: name === 'start' });
         return 'running';
       }),
     );
@@ -90,7 +107,7 @@ export function registerServerCommands(program: Command, holder: OutcomeHolder):
           ...dataDirOf(opts),
           ...(opts.concurrency !== undefined ? { workerConcurrency: opts.concurrency } : {}),
         });
-        await runProcess(config, { api: false, worker: true }, false);
+        await runProcess(config, { api: false, worker: true, demo: false, serverFile: false });
         return 'running';
       }),
     );

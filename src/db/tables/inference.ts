@@ -40,10 +40,14 @@ export interface DeploymentsTable {
 export type UsageFinishReason = 'stop' | 'length' | 'cancelled' | 'error';
 
 export interface InferenceUsageTable {
-  /** `use_…`: also the completion id and the ledger's reference. */
+  /**
+   * The completion id, also the ledger's reference: `chatcmpl-…` (/v1/chat/completions),
+   * `cmpl-…` (/v1/completions) or `use_…` (GraphQL and other callers).
+   */
   id: string;
   account_id: string;
-  deployment_id: string;
+  /** null: the model was loaded on demand (migrations/0014). */
+  deployment_id: string | null;
   model_id: string;
   /** `chat.completions`, `completions` or `graphql`. */
   endpoint: string;

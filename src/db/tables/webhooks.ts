@@ -16,6 +16,8 @@ export interface WebhookEndpointsTable {
   description: Generated<string>;
   /** Event types this endpoint receives, e.g. `{training.completed,training.failed}`. */
   events: string[];
+  /** `tuneloop` or `openai`: the body and event names it receives (migrations/0016). */
+  format: Generated<string>;
   enabled: Generated<boolean>;
   /** Why it stopped receiving: `gone` (answered 410) or `disabled` (by its owner). */
   disabled_reason: string | null;

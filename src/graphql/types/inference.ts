@@ -149,7 +149,10 @@ const ChatMessageInput = builder.inputType('ChatMessageInput', {
 const GenerateInput = builder.inputType('GenerateInput', {
   description: 'Give either `prompt` (text completion) or `messages` (chat, rendered by the model’s chat template).',
   fields: (t) => ({
-    model: t.id({ required: true, description: 'A model you have deployed.' }),
+    model: t.id({
+      required: true,
+      description: 'A model you have deployed, or one of your fine-tuned models or checkpoints (ft:…:ckpt-step-N), loaded on demand.',
+    }),
     prompt: t.string(),
     messages: t.field({ type: [ChatMessageInput] }),
     maxTokens: t.int({ description: 'Default: the rest of the context.' }),
@@ -233,7 +236,8 @@ builder.mutationFields((t) => ({
   }),
   generate: t.field({
     type: GeneratePayload,
-    description: 'Generate an answer with a deployed model and return it whole (generateStream streams it).',
+    description:
+      'Generate an answer with a deployed model (or your fine-tuned model or checkpoint, loaded on demand) and return it whole (generateStream streams it).',
     args: { input: t.arg({ type: GenerateInput, required: true }) },
     resolve: (_root, { input }, ctx) => payload(async () => ({ completion: await ctx.services.inference.complete(toRequest(input, ctx)) })),
   }),
@@ -242,7 +246,8 @@ builder.mutationFields((t) => ({
 builder.subscriptionFields((t) => ({
   generateStream: t.field({
     type: GenerationEventRef,
-    description: 'Generate with a deployed model, streaming the text as it is produced. Unsubscribing stops the generation.',
+    description:
+      'Generate with a deployed model (or your fine-tuned model or checkpoint, loaded on demand), streaming the text as it is produced. Unsubscribing stops the generation.',
     args: { input: t.arg({ type: GenerateInput, required: true }) },
     subscribe: async function* (_root, { input }, ctx) {
       const generation = await ctx.services.inference.generate(toRequest(input, ctx));

@@ -24,6 +24,17 @@ const WebhookEndpointDisabledReason = builder.enumType('WebhookEndpointDisabledR
   values: ['GONE', 'DISABLED'] as const,
 });
 
+const WebhookFormatEnum = builder.enumType('WebhookFormat', {
+  description: 'The body and event names an endpoint receives (docs/webhooks.md).',
+  values: {
+    TUNELOOP: { description: 'Our event names (training.completed, …) and body.' },
+    OPENAI: {
+      description:
+        "OpenAI's fine-tuning events (fine_tuning.job.succeeded|failed|cancelled) and body, verified by the openai SDK's webhooks.unwrap().",
+    },
+  } as const,
+});
+
 builder.node(WebhookEndpointRef, {
   description:
     'A URL that receives signed webhooks (Standard Webhooks) for the events it names. Its secret is shown once, when it is created or rotated.',
@@ -34,6 +45,7 @@ builder.node(WebhookEndpointRef, {
     url: t.exposeString('url'),
     description: t.exposeString('description'),
     events: t.exposeStringList('events', { description: 'Event types it receives, e.g. training.completed.' }),
+    format: t.field({ type: WebhookFormatEnum, resolve: (e) => (e.format === 'openai' ? 'OPENAI' : 'TUNELOOP') }),
     enabled: t.exposeBoolean('enabled'),
     disabledReason: t.field({ type: WebhookEndpointDisabledReason, nullable: true, resolve: (e) => e.disabledReason }),
     previousSecretExpiresAt: t.expose('previousSecretExpiresAt', {
@@ -181,6 +193,10 @@ const CreateWebhookEndpointInput = builder.inputType('CreateWebhookEndpointInput
     url: t.string({ required: true, description: 'An http(s) URL on a public address.' }),
     events: t.stringList({ description: 'Event types to receive (see webhookEventTypes); default: every status event, no checkpoints.' }),
     description: t.string(),
+    format: t.field({
+      type: WebhookFormatEnum,
+      description: "TUNELOOP (default) or OPENAI: OpenAI's fine-tuning event names and body. Set at creation.",
+    }),
   }),
 });
 

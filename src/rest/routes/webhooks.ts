@@ -17,6 +17,9 @@ const WebhookEndpointSchema = Type.Object(
     url: Type.String(),
     description: Type.String(),
     events: Type.Array(Type.String(), { description: `Event types it receives: ${webhookEventTypes.join(', ')}` }),
+    format: Type.Union([Type.Literal('tuneloop'), Type.Literal('openai')], {
+      description: "The body and event names it receives: ours, or OpenAI's fine-tuning events (docs/webhooks.md)",
+    }),
     enabled: Type.Boolean(),
     disabledReason: Nullable(Type.Union([Type.Literal('GONE'), Type.Literal('DISABLED')])),
     previousSecretExpiresAt: Nullable(DateTime),
@@ -78,6 +81,7 @@ function endpointJson(e: WebhookEndpoint) {
     url: e.url,
     description: e.description,
     events: e.events,
+    format: e.format,
     enabled: e.enabled,
     disabledReason: e.disabledReason,
     previousSecretExpiresAt: iso(e.previousSecretExpiresAt),
@@ -144,6 +148,12 @@ export function registerWebhookRoutes(app: Http, services: Services): void {
             url: Type.String({ maxLength: 4096, description: 'An http(s) URL on a public address' }),
             events: Type.Optional(EventsBody),
             description: Type.Optional(Type.String({ maxLength: 1000 })),
+            format: Type.Optional(
+              Type.Union([Type.Literal('tuneloop'), Type.Literal('openai')], {
+                description:
+                  "tuneloop (default) or openai: OpenAI's event names (fine_tuning.job.succeeded|failed|cancelled) and body, verified by the openai SDK's webhooks.unwrap()",
+              }),
+            ),
           },
           { additionalProperties: false },
         ),
