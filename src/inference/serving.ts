@@ -16,7 +16,7 @@ export type Serving =
   | {
       servedAs: 'ADAPTER';
       quantization: 'NONE';
-      /** The model the adapter was trained on: its LoRA-input runtime is shared by all its adapters. */
+      /** The model the adapter was trained on (its parent, else its base): its LoRA-input runtime is shared by all its adapters. */
       base: Model;
       adapterPath: string;
       adapter: AdapterConfig;
@@ -81,8 +81,12 @@ export async function resolveServing(db: Db, model: Model, req: ServingRequest, 
       why = err.message;
     }
     if (adapter && adapter.rank > limits.maxRank) why = `its LoRA rank ${adapter.rank} exceeds the adapter rank limit (${limits.maxRank})`;
-    base = await db.selectFrom('models').selectAll().where('id', '=', model.base_model_id).executeTakeFirst();
-    if (!base) why ??= 'its base model no longer exists';
+    // The weights the adapter was trained on: the model training continued from (a DPO or
+    // continued job's parent), else the base. A checkpoint parent is no catalog row: merged.
+    const on = model.parent_model_id ?? model.base_model_id;
+    base = await db.selectFrom('models').selectAll().where('id', '=', on).executeTakeFirst();
+    if (!base)
+      why ??= model.parent_model_id ? `it was trained on top of ${on}, which is not a servable model` : 'its base model no longer exists';
   }
   if (why || !adapter || !base || !model.adapter_path) {
     if (wanted === 'ADAPTER') throw new DomainError('ADAPTER_UNAVAILABLE', `cannot serve "${model.id}" as an adapter: ${why}`, 409);
