@@ -52,6 +52,10 @@ export interface Config {
   inferenceMaxBatch: number;
   /** Inference: requests that may wait for a batch slot; beyond this, 429 with Retry-After. */
   inferenceMaxQueue: number;
+  /** Inference: bytes of LoRA adapter factors held in memory per process (TUNELOOP_ADAPTER_MEMORY_BYTES; default 1 GiB); least recently used ones are evicted beyond it. */
+  adapterMemoryBytes: number;
+  /** Inference: the largest LoRA rank served as an adapter (TUNELOOP_ADAPTER_MAX_RANK; default 64); larger ranks are served merged. */
+  adapterMaxRank: number;
   /**
    * Inference: a fine-tuned model or checkpoint called without a deployment (loaded on
    * demand) is unloaded after this many milliseconds without a request
@@ -128,6 +132,8 @@ export function loadConfig(overrides: Partial<Config> = {}, env: NodeJS.ProcessE
     inferenceThreads: overrides.inferenceThreads ?? envInt(env, 'TUNELOOP_INFERENCE_THREADS', 0),
     inferenceMaxBatch: overrides.inferenceMaxBatch ?? envInt(env, 'TUNELOOP_INFERENCE_MAX_BATCH', 8),
     inferenceMaxQueue: overrides.inferenceMaxQueue ?? envInt(env, 'TUNELOOP_INFERENCE_MAX_QUEUE', 32),
+    adapterMemoryBytes: overrides.adapterMemoryBytes ?? envInt(env, 'TUNELOOP_ADAPTER_MEMORY_BYTES', 1024 * 1024 * 1024),
+    adapterMaxRank: overrides.adapterMaxRank ?? envInt(env, 'TUNELOOP_ADAPTER_MAX_RANK', 64),
     onDemandIdleMs: overrides.onDemandIdleMs ?? envInt(env, 'TUNELOOP_ONDEMAND_IDLE_SECONDS', 600) * 1000,
     onDemandMemoryBytes: overrides.onDemandMemoryBytes ?? envInt(env, 'TUNELOOP_ONDEMAND_MEMORY_BYTES', 4 * 1024 ** 3),
     webhookTimeoutMs: overrides.webhookTimeoutMs ?? envInt(env, 'TUNELOOP_WEBHOOK_TIMEOUT_MS', 15_000),

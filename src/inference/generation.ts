@@ -284,7 +284,7 @@ export function createGenerator(deps: { db: Db; catalog: CatalogService; log: Lo
     for (let index = 0; index < n; index++) {
       const seed = params.sampling.seed + index;
       cancels.push(
-        runtime.host.submit(
+        runtime.submit(
           {
             id: index === 0 ? metered.usageId : `${metered.usageId}.${index}`,
             accountId: req.accountId,

@@ -10,6 +10,8 @@ import { releaseAbandonedReservations } from './metering.js';
 import { createOnnxExporter } from './onnx-export.js';
 import { createQuantizedExports } from './quantized-export.js';
 import { RuntimeRegistry } from './runtime-registry.js';
+import { AdapterStore } from './adapter-store.js';
+import type { AdapterStoreStats } from './adapter-store.js';
 import { OnDemandModels } from './on-demand.js';
 import type { OnDemandModelState } from './on-demand.js';
 import { listUsage } from './store/usage.js';
@@ -45,7 +47,8 @@ export interface InferenceService {
    * Deploys a model the account can see (base models: anyone; fine-tuned: the owner).
    * Returns at once with status LOADING (or the account's live deployment of the model);
    * the api processes load it and mark it READY or FAILED. `quantization` (NONE, INT8,
-   * INT4) defaults to the model's default quantization.
+   * INT4) defaults to the model's default quantization; `servedAs` (ADAPTER, MERGED)
+   * defaults to ADAPTER for a LoRA fine-tune that can be served so (serving.ts).
    */
   deploy(accountId: string, modelId: string, opts?: DeployOptions): Promise<DeployResult>;
   /** Marks the deployment UNDEPLOYED; requests in flight finish, new ones are refused. */
@@ -80,6 +83,8 @@ export interface InferenceService {
   onDemandLoadCount(modelId: string): number;
   /** The account's requests, newest first (what each used and cost). */
   listUsage(accountId: string, opts?: { first?: number | null; after?: string | null }): Promise<UsagePage>;
+  /** LoRA adapters held in this process (adapter-store.ts). */
+  adapterStats(): AdapterStoreStats;
   runners(roles: Roles): Runner[];
   close(): Promise<void>;
 }
@@ -97,6 +102,7 @@ export function createInferenceService(deps: ServiceDeps): InferenceService {
     maxQueue: Math.max(0, config.inferenceMaxQueue),
     log,
   });
+  const adapters = new AdapterStore(config.adapterMemoryBytes);
   const onDemand = new OnDemandModels(registry, {
     idleMs: Math.max(0, config.onDemandIdleMs),
     budgetBytes: Math.max(0, config.onDemandMemoryBytes),
@@ -112,6 +118,8 @@ export function createInferenceService(deps: ServiceDeps): InferenceService {
     dataDir: config.dataDir,
     exporter: createOnnxExporter({ db, python: config.python }),
     quantized: createQuantizedExports({ python: config.python }),
+    adapters,
+    adapterMaxRank: config.adapterMaxRank,
   });
   const generator = createGenerator({ db, catalog: deps.catalog, log, deployments });
   let sweeper: NodeJS.Timeout | undefined;
@@ -131,6 +139,7 @@ export function createInferenceService(deps: ServiceDeps): InferenceService {
     waitReady: deployments.waitReady,
     generate: generator.generate,
     complete: generator.complete,
+    adapterStats: () => adapters.stats,
 
     async deleteModel(accountId, modelId) {
       if (!(await deps.catalog.findModel(accountId, modelId))) {

@@ -93,7 +93,7 @@ function row<T>(o: RowOptions<T> & { nullable?: boolean; methods?: readonly Trai
  */
 const DPO_RATE_DIVISOR: Record<TrainableWeights, number> = { LORA: 4, FULL: 20 };
 
-const LORA_TARGETS = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] as const;
+export const LORA_TARGETS = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] as const;
 const needsValidation = (_v: unknown, c: ResolveContext) => (c.hasValidation ? undefined : 'needs a validationDataset');
 
 export const HYPERPARAMETERS = {

@@ -298,7 +298,9 @@ describe.each(engines())('on-demand models through the openai SDK (%s)', (engine
   it('never unloads an explicit deployment: neither under budget pressure nor after the idle time', async () => {
     const [earlier, final] = checkpoints as [string, string];
     const answer = await greedy(model);
-    const deployed = await post(app(), alice.apiKey, '/api/deployments', { modelId: model });
+    // Merged: this test follows the model's own runtime (deployed as an adapter, a LoRA
+    // fine-tune shares its base's runtime instead: test/inference/adapters.test.ts).
+    const deployed = await post(app(), alice.apiKey, '/api/deployments', { modelId: model, servedAs: 'MERGED' });
     expect(deployed.status).toBe(201);
     const { id } = (await deployed.json()) as { id: string };
     await app().app.services.inference.waitReady(alice.accountId, id, { timeoutMs: 60_000 });

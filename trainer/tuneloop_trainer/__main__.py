@@ -40,7 +40,14 @@ def _parser() -> argparse.ArgumentParser:
     i.add_argument("--dtype", default="float32", choices=("float32", "bfloat16", "float16"))
     e = sub.add_parser("export-onnx", help="export a model folder to ONNX with a KV cache")
     e.add_argument("--model", required=True)
-    e.add_argument("--out", default=None, help="output folder (default: MODEL/onnx)")
+    e.add_argument(
+        "--out", default=None, help="output folder (default: MODEL/onnx, or MODEL/onnx-lora-… with --lora-targets)"
+    )
+    e.add_argument(
+        "--lora-targets",
+        default=None,
+        help="comma-separated modules (q_proj,…) that take LoRA factors as inputs: one graph for every adapter",
+    )
     e.add_argument(
         "--weights", default=None, help="a full fine-tuning checkpoint (step-N/) whose weights replace the model's"
     )
@@ -103,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
                             args.out and os.path.abspath(args.out),
                             weights=args.weights and os.path.abspath(args.weights),
                             adapters=[os.path.abspath(a) for a in args.adapters],
+                            lora_targets=args.lora_targets.split(",") if args.lora_targets is not None else None,
                         )
                     }
                 )

@@ -10,6 +10,8 @@ export interface InferenceTables {
   inference_usage: InferenceUsageTable;
 }
 
+export type ServedAs = 'ADAPTER' | 'MERGED';
+
 export type DeploymentStatus = 'LOADING' | 'READY' | 'FAILED' | 'UNDEPLOYED';
 
 export interface DeploymentsTable {
@@ -23,6 +25,8 @@ export interface DeploymentsTable {
   execution_provider: string | null;
   /** The weights it serves: float32 (`NONE`) or block-quantized (migrations/0011). */
   quantization: ColumnType<Quantization, Quantization | undefined, Quantization>;
+  /** ADAPTER: a LoRA fine-tune's adapter over its base's shared runtime; MERGED: its own copy of the weights (migrations/0015). */
+  served_as: ColumnType<ServedAs, ServedAs | undefined, ServedAs>;
   /** Size of the ONNX files it loaded (set when it loaded). */
   weight_bytes_on_disk: Int8 | null;
   /** What its weight tensors take in the runtime session (set when it loaded; quantized-export.ts). */

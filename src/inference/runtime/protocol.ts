@@ -6,6 +6,7 @@
  */
 import type { SamplingOptions } from './sampler.js';
 import type { OnnxModelInfo } from './onnx-info.js';
+import type { AdapterFactors } from './lora-stack.js';
 
 export interface LoadMessage {
   type: 'load';
@@ -25,6 +26,8 @@ export interface GenerationJob {
   maxTokens: number;
   stop: string[];
   sampling: SamplingOptions;
+  /** The LoRA adapter the request runs with (a LoRA-input runtime; its factors are shared memory, not copied). */
+  adapter?: AdapterFactors;
   /**
    * Report log-probabilities: each generated token's, with this many most likely
    * alternatives (0–20); absent = none.

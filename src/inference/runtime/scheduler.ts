@@ -158,6 +158,7 @@ export class BatchScheduler {
         positions,
         mask: new BigInt64Array(a.fed + n).fill(1n),
         cache: a.own,
+        ...(a.job.adapter ? { adapters: [a.job.adapter] } : {}),
       });
       a.own = out.present;
       a.fed += n;
@@ -195,6 +196,8 @@ export class BatchScheduler {
       positions,
       mask: this.kv.decodeMask(),
       cache: this.kv.tensors,
+      // Rows of different adapters (and of the base) decode in this one pass.
+      ...(rows.some((a) => a.job.adapter) ? { adapters: rows.map((a) => a.job.adapter ?? null) } : {}),
     });
     this.kv.advance(out.present);
     const finished = new Set<number>();

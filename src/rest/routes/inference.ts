@@ -16,6 +16,7 @@ import type { Logger } from '../../log.js';
 import { MAX_TOP_LOGPROBS, chatMessages } from '../../inference/params.js';
 import type { GenerationParams, PromptInput } from '../../inference/params.js';
 import type { GenerateRequest, Generation, GenerationResult, TokenLogprobView } from '../../inference/service.js';
+import { SERVED_AS } from '../../inference/serving.js';
 import { DateTime, IdParam, QuantizationInput, QuantizationSchema, Usd, problemResponses } from '../schemas.js';
 import { pageJson, pageQuery, pageSchema } from '../pages.js';
 import { usageListing } from '../../inference/usage-listing.js';
@@ -35,6 +36,13 @@ export const DeploymentSchema = Type.Object(
     error: Nullable(Type.String({ description: 'Why loading failed (FAILED only)' })),
     executionProvider: Nullable(Type.String({ description: 'Where it runs: cpu, cuda, …' })),
     quantization: QuantizationSchema,
+    servedAs: Type.Union(
+      SERVED_AS.map((s) => Type.Literal(s)),
+      {
+        description:
+          "ADAPTER: a LoRA fine-tune served as its adapter over its base model's shared runtime; MERGED: its own copy of the weights",
+      },
+    ),
     weightBytesOnDisk: Nullable(Type.Integer({ description: 'Size of the ONNX files it loaded (null until it loaded)' })),
     weightBytesInMemory: Nullable(
       Type.Integer({ description: 'What its weight tensors take in the runtime session, in RAM or GPU memory (null until it loaded)' }),
@@ -56,6 +64,7 @@ function deploymentJson(d: Deployment) {
     error: d.error,
     executionProvider: d.execution_provider,
     quantization: d.quantization,
+    servedAs: d.served_as,
     weightBytesOnDisk: d.weight_bytes_on_disk === null ? null : Number(d.weight_bytes_on_disk),
     weightBytesInMemory: d.weight_bytes_in_memory === null ? null : Number(d.weight_bytes_in_memory),
     createdAt: d.created_at.toISOString(),
@@ -110,13 +119,16 @@ function registerDeploymentRoutes(app: Http, services: Services): void {
         body: Type.Object({
           modelId: Type.String({ minLength: 1, maxLength: 200 }),
           quantization: Type.Optional(QuantizationInput),
+          servedAs: Type.Optional(
+            Type.String({ description: 'ADAPTER or MERGED; default ADAPTER for a LoRA fine-tune that can be', examples: ['MERGED'] }),
+          ),
         }),
         response: { 200: Type.Ref('Deployment'), 201: Type.Ref('Deployment'), ...problemResponses, 409: Type.Ref('Problem') },
       },
     },
     async (request, reply) => {
-      const { modelId, quantization } = request.body;
-      const { deployment, created } = await inference.deploy(caller(request).accountId, modelId, { quantization });
+      const { modelId, quantization, servedAs } = request.body;
+      const { deployment, created } = await inference.deploy(caller(request).accountId, modelId, { quantization, servedAs });
       return reply.status(created ? 201 : 200).send(deploymentJson(deployment));
     },
   );
