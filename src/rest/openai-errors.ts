@@ -65,6 +65,8 @@ export function openAiError(thrown: unknown, log: Logger): OpenAiError {
       const kind = String(error.details.kind ?? '');
       code = NOT_FOUND_CODE[kind] ?? 'not_found';
       if (kind === 'model') message = `The model \`${String(error.details.id)}\` does not exist or you do not have access to it.`;
+      // A dataset is a file under /v1: OpenAI's wording, which names the id.
+      if (kind === 'dataset' || kind === 'file') message = `No such File object: ${String(error.details.id)}`;
     }
     const e = openAiErrorOf(error.status, message, code, field);
     return error instanceof RetryLaterError ? { ...e, retryAfter: error.retryAfterSeconds } : e;

@@ -6,7 +6,7 @@ import { channels } from '../db/notifier.js';
 import type { Model } from '../db/schema.js';
 import type { Dataset } from '../db/tables/datasets.js';
 import type { TrainableWeights, TrainingJob, TrainingMethod } from '../db/tables/training.js';
-import { DomainError, InvalidInputError } from '../errors.js';
+import { DomainError, InvalidInputError, NotFoundError } from '../errors.js';
 import { newId } from '../ids.js';
 import { readAccountMoney } from '../billing/ledger.js';
 import { reserveFunds } from '../billing/reservations.js';
@@ -195,6 +195,24 @@ export function checkMetadata(raw: unknown): Record<string, string> {
   return Object.fromEntries(entries) as Record<string, string>;
 }
 
+/**
+ * The dataset a request field names. A missing one (or another account's) is NOT_FOUND
+ * naming that field, so every transport can say which of the two datasets it was.
+ */
+async function requestedDataset(
+  deps: StartDeps,
+  accountId: string,
+  id: string,
+  field: 'trainingDataset' | 'validationDataset',
+): Promise<Dataset> {
+  try {
+    return await deps.datasets.get(accountId, id);
+  } catch (err) {
+    if (err instanceof NotFoundError) throw new DomainError(err.code, err.message, err.status, { ...err.details, field });
+    throw err;
+  }
+}
+
 /** The checks that need no token counts: model, datasets, method, suffix, webhook URL. */
 async function check(deps: StartDeps, accountId: string, req: StartFineTuneRequest): Promise<Checked> {
   const { method, trainable } = checkMethod(req);
@@ -204,7 +222,7 @@ async function check(deps: StartDeps, accountId: string, req: StartFineTuneReque
       field: 'baseModel',
     });
   }
-  const training = await deps.datasets.get(accountId, req.trainingDataset);
+  const training = await requestedDataset(deps, accountId, req.trainingDataset, 'trainingDataset');
   if (training.status === 'INVALID') {
     throw new DomainError(
       'DATASET_NOT_READY',
@@ -215,7 +233,7 @@ async function check(deps: StartDeps, accountId: string, req: StartFineTuneReque
   }
   let validation: Dataset | null = null;
   if (req.validationDataset) {
-    validation = await deps.datasets.get(accountId, req.validationDataset);
+    validation = await requestedDataset(deps, accountId, req.validationDataset, 'validationDataset');
     if (validation.status === 'INVALID') {
       throw new DomainError('DATASET_NOT_READY', `dataset ${validation.id} is INVALID`, 400, {
         field: 'validationDataset',

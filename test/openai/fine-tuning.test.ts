@@ -288,6 +288,13 @@ describe.each(engines())('OpenAI files and fine-tuning jobs through the openai S
       () => client.fineTuning.jobs.listEvents(numbersJob.id, { limit: 1 }),
       (page) => (stepsOf(page.data)[0] ?? 0) >= 3,
     );
+    // While it runs, the finish is estimated from the measured step rate (after the steps above).
+    const running = await until(
+      () => client.fineTuning.jobs.retrieve(numbersJob.id),
+      (j) => j.estimated_finish !== null || j.status !== 'running',
+    );
+    expect(running.status).toBe('running');
+    expect(running.estimated_finish).toBeGreaterThanOrEqual(running.created_at);
     const pausing = await client.fineTuning.jobs.pause(numbersJob.id);
     expect(['running', 'paused']).toContain(pausing.status);
     const paused = await until(
@@ -341,6 +348,14 @@ describe.each(engines())('OpenAI files and fine-tuning jobs through the openai S
     expect(badFileError.param).toBe('training_file');
     expect((await expectError(create({ model: 'tiny-frozen' }), OpenAI.BadRequestError)).param).toBe('model');
     expect((await expectError(create({ model: 'no-such-model' }), OpenAI.NotFoundError)).param).toBe('model');
+    for (const param of ['training_file', 'validation_file']) {
+      const missing = await expectError(create({ [param]: 'ds_00000000000000000000000000' }), OpenAI.NotFoundError);
+      expect([missing.param, missing.code, missing.message]).toEqual([
+        param,
+        'file_not_found',
+        expect.stringMatching(/No such File object/),
+      ]);
+    }
     expect((await expectError(create({ method: { type: 'reinforcement' } }), OpenAI.BadRequestError)).param).toBe('method.type');
     expect((await expectError(create({ integrations: [{ type: 'wandb', wandb: { project: 'p' } }] }), OpenAI.BadRequestError)).param).toBe(
       'integrations',
