@@ -12,6 +12,8 @@ export const idPrefixes = {
   apiKey: 'key',
   dataset: 'ds',
   trainingJob: 'ftjob',
+  /** A job's results file (its id is the job's id under this prefix). */
+  resultsFile: 'ftres',
   deployment: 'dep',
   webhookEndpoint: 'whep',
   webhookMessage: 'msg',

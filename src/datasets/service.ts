@@ -16,7 +16,7 @@ import { sanitizeText } from '../text/sanitize-text.js';
 import { loadTrainingTokenizer } from '../tokenizer/model-tokenizer.js';
 import type { ModelTokenizer } from '../tokenizer/model-tokenizer.js';
 import { asDatasetError } from './dataset-error.js';
-import { deleteDataset, lockContent } from './delete-dataset.js';
+import { deleteDataset, lockContent, removeContentIfUnreferenced } from './delete-dataset.js';
 import { fetchUrlToStore, storeServerFile } from './intake.js';
 import { RETRYABLE_VALIDATION_CODES, runValidation } from './run-validation.js';
 import { shardPathFor } from './shards/shard-cache.js';
@@ -34,6 +34,12 @@ export interface CreateDatasetOptions {
   /** Model whose tokenizer and context the validation counts tokens with; default: the oldest fine-tunable base model. */
   model?: string | null;
   signal?: AbortSignal;
+  /**
+   * Uploads only: called once the bytes are stored and before the dataset is recorded
+   * (a multipart form may name what the file is for after the file). A throw refuses the
+   * upload: nothing is recorded, and bytes no dataset references are removed again.
+   */
+  confirm?: () => Promise<void>;
 }
 
 export interface DatasetPage {
@@ -266,6 +272,17 @@ export function createDatasetsService(deps: ServiceDeps): DatasetsService {
         });
       } catch (err) {
         throw toDomainError(err, 'the upload');
+      }
+      if (opts.confirm) {
+        try {
+          await opts.confirm();
+        } catch (err) {
+          await db.transaction().execute(async (trx) => {
+            await lockContent(trx, stored.sha256);
+            await removeContentIfUnreferenced(trx, dataDir, stored.sha256);
+          });
+          throw err;
+        }
       }
       return record(accountId, stored, 'upload', null, opts);
     },

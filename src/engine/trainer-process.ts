@@ -23,8 +23,13 @@ export type TrainerEvent =
       gradNorm: number;
       tokens: number;
       tokensPerSecond: number;
+      /** Fraction of trainable targets predicted (trainer/PROTOCOL.md § Metrics). */
+      tokenAccuracy?: number;
+      /** On validation-batch steps only. */
+      validLoss?: number;
+      validTokenAccuracy?: number;
     }
-  | { type: 'eval'; time: number; step: number; loss: number }
+  | { type: 'eval'; time: number; step: number; loss: number; tokenAccuracy?: number }
   | { type: 'checkpoint'; time: number; step: number; path: string }
   | {
       type: 'completed';

@@ -1,5 +1,5 @@
 import Fastify from 'fastify';
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Services } from '../services.js';
@@ -8,6 +8,7 @@ import { migrationsApplied } from '../db/migrate.js';
 import { dataFolderProblem } from '../storage/free-space.js';
 import type { Http } from './http.js';
 import { problem, restErrorHandler, sendProblem } from './problem.js';
+import { isOpenAiPath, openAiError, openAiErrorOf, sendOpenAiError } from './openai-errors.js';
 import { ProblemSchema } from './schemas.js';
 import { bodyTimeoutHook } from './body-timeout.js';
 import { strictInputHook } from './strict-input.js';
@@ -20,6 +21,7 @@ import { registerInferenceRoutes } from './routes/inference.js';
 import { DatasetSchema, registerDatasetRoutes } from './routes/datasets.js';
 import { TrainingJobSchema, registerTrainingRoutes } from './routes/training.js';
 import { registerConsole } from './console.js';
+import { registerOpenAiFileRoutes } from './routes/openai-files.js';
 
 export interface HttpServerOptions {
   services: Services;
@@ -69,10 +71,18 @@ export async function buildHttpServer(opts: HttpServerOptions): Promise<Http> {
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
   });
 
-  app.setErrorHandler(restErrorHandler(services.log));
-  app.setNotFoundHandler((request, reply) =>
-    sendProblem(reply, problem(404, 'NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`)),
+  // /v1 answers in OpenAI's error shape (src/rest/openai-errors.ts), everything else in problem+json.
+  const problemHandler = restErrorHandler(services.log);
+  app.setErrorHandler((error: FastifyError, request, reply) =>
+    isOpenAiPath(request.url) ? sendOpenAiError(reply, openAiError(error, services.log)) : problemHandler(error, request, reply),
   );
+  app.setNotFoundHandler((request, reply) => {
+    const route = `${request.method} ${request.url.split('?')[0]}`;
+    if (isOpenAiPath(request.url)) {
+      return sendOpenAiError(reply, openAiErrorOf(404, `Invalid URL (${route})`, 'unknown_url'));
+    }
+    return sendProblem(reply, problem(404, 'NOT_FOUND', `no route ${route}`));
+  });
 
   app.addHook('onRequest', bodyTimeoutHook(services.config.bodyTimeoutMs));
   app.addHook('preValidation', strictInputHook);
@@ -82,10 +92,8 @@ export async function buildHttpServer(opts: HttpServerOptions): Promise<Http> {
   // without a promise (bench/foundation-http.ts).
   const refuse = (request: FastifyRequest, reply: FastifyReply) => {
     reply.header('www-authenticate', 'Bearer');
-    if (request.url.startsWith('/v1/')) {
-      return reply.status(401).send({
-        error: { message: 'Missing or invalid API key.', type: 'invalid_request_error', param: null, code: 'invalid_api_key' },
-      });
+    if (isOpenAiPath(request.url)) {
+      return sendOpenAiError(reply, openAiErrorOf(401, 'Missing or invalid API key.', 'invalid_api_key'));
     }
     return sendProblem(reply, problem(401, 'UNAUTHENTICATED', 'missing or invalid API key: send "Authorization: Bearer <apiKey>"'));
   };
@@ -163,6 +171,7 @@ export async function buildHttpServer(opts: HttpServerOptions): Promise<Http> {
   await registerTrainingRoutes(app, services);
   await registerWebhookRoutes(app, services);
   await registerInferenceRoutes(app, services);
+  await registerOpenAiFileRoutes(app, services);
   for (const register of opts.routes ?? []) await register(app, services);
   registerPendingRoutes(app);
   await registerConsole(app, services.config.consoleDir);

@@ -217,7 +217,17 @@ export class JobRun {
         await this.deps.db.transaction().execute(async (trx) => {
           await trx.updateTable('training_jobs').set({ eval_loss: event.loss }).where('id', '=', this.job.id).execute();
           await appendJobEvents(trx, this.job.id, [
-            { type: 'eval', step: event.step, status: 'RUNNING', payload: { jobId: this.job.id, step: event.step, evalLoss: event.loss } },
+            {
+              type: 'eval',
+              step: event.step,
+              status: 'RUNNING',
+              payload: {
+                jobId: this.job.id,
+                step: event.step,
+                evalLoss: event.loss,
+                ...(event.tokenAccuracy !== undefined ? { evalTokenAccuracy: event.tokenAccuracy } : {}),
+              },
+            },
           ]);
         });
         return;
@@ -282,6 +292,8 @@ export class JobRun {
         tokens: s.tokens,
         tokensPerSecond: s.tokensPerSecond,
         trainerTime: s.time,
+        ...(s.tokenAccuracy !== undefined ? { tokenAccuracy: s.tokenAccuracy } : {}),
+        ...(s.validLoss !== undefined ? { validLoss: s.validLoss, validTokenAccuracy: s.validTokenAccuracy ?? null } : {}),
       },
     }));
     await this.deps.db.transaction().execute(async (trx) => {

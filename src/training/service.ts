@@ -24,6 +24,7 @@ import { transitionJob } from './transition.js';
 import { createLeaseSweeper, createTrainingWorker } from './worker.js';
 import { trainingEventListing, trainingJobListing } from './listings.js';
 import { fetchPage } from '../paging/listing.js';
+import { jobIdOfResultsFile, resultsCsv } from './results-file.js';
 
 export interface JobPage {
   jobs: TrainingJob[];
@@ -33,6 +34,13 @@ export interface JobPage {
 export interface EventPage {
   events: TrainingEvent[];
   hasNextPage: boolean;
+}
+
+export interface ResultsFile {
+  id: string;
+  jobId: string;
+  createdAt: Date;
+  csv: string;
 }
 
 export interface TrainingService {
@@ -66,6 +74,11 @@ export interface TrainingService {
    * Each carries the server's folder (`path`) for server-side use: adapters must not show it.
    */
   checkpoints(accountId: string, jobId: string): Promise<JobCheckpoint[]>;
+  /**
+   * A job's results file (src/training/results-file.ts) by its id: the CSV of its stored
+   * steps. Another account's job, or an id that is not a results file, is NOT_FOUND (file).
+   */
+  resultsFile(accountId: string, fileId: string): Promise<ResultsFile>;
   /** Every stored step after `afterStep` as columns (loss, learning rate, epoch) plus the validation losses. */
   lossCurve(accountId: string, jobId: string, opts?: { afterStep?: number }): Promise<LossCurve>;
   /** Stored then live events (see streamJobEvents); checks ownership first. */
@@ -237,6 +250,13 @@ export function createTrainingService(deps: ServiceDeps & { datasets: DatasetsSe
     async checkpoints(accountId, jobId) {
       await this.get(accountId, jobId);
       return listCheckpoints(db, jobId);
+    },
+
+    async resultsFile(accountId, fileId) {
+      const jobId = jobIdOfResultsFile(fileId);
+      const job = jobId ? await this.find(accountId, jobId) : undefined;
+      if (!job) throw new NotFoundError('file', fileId);
+      return { id: fileId, jobId: job.id, createdAt: job.finished_at ?? job.created_at, csv: await resultsCsv(db, job.id) };
     },
 
     async lossCurve(accountId, jobId, opts = {}) {

@@ -5,15 +5,15 @@
  * request shapes, two response shapes, SSE chunks, error mapping) is one concern that
  * reads best in one place; the logic itself is in src/inference.
  */
-import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply } from 'fastify';
 import { Type } from 'typebox';
 import type { Http } from '../http.js';
 import { caller, openEventStream } from '../http.js';
 import type { Services } from '../../services.js';
 import type { Deployment, InferenceUsage } from '../../db/tables/inference.js';
-import { DomainError, InvalidInputError, formatUsd } from '../../errors.js';
+import { InvalidInputError, formatUsd } from '../../errors.js';
 import type { Logger } from '../../log.js';
-import { RetryLaterError } from '../../inference/errors.js';
+import { openAiError } from '../openai-errors.js';
 import { chatMessages } from '../../inference/params.js';
 import type { GenerationParams, PromptInput } from '../../inference/params.js';
 import type { GenerateRequest, Generation, GenerationResult } from '../../inference/service.js';
@@ -185,73 +185,6 @@ function registerDeploymentRoutes(app: Http, services: Services): void {
 
 // ─── OpenAI-compatible routes ───────────────────────────────────────────────────────
 
-interface OpenAiError {
-  status: number;
-  retryAfter?: number;
-  body: { error: { message: string; type: string; param: string | null; code: string | null } };
-}
-
-const snake = (field: string) => field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
-
-const TYPE_BY_STATUS: Record<number, string> = {
-  400: 'invalid_request_error',
-  401: 'invalid_request_error',
-  402: 'insufficient_quota',
-  404: 'invalid_request_error',
-  409: 'invalid_request_error',
-  413: 'invalid_request_error',
-  415: 'invalid_request_error',
-  429: 'rate_limit_exceeded',
-};
-
-const CODE_BY_DOMAIN_CODE: Record<string, string> = {
-  INVALID_INPUT: 'invalid_value',
-  NOT_FOUND: 'model_not_found',
-  INSUFFICIENT_BALANCE: 'insufficient_quota',
-  QUEUE_FULL: 'rate_limit_exceeded',
-};
-
-/** Any error of a /v1 route as OpenAI's `{error: {message, type, param, code}}`. */
-function openAiError(error: unknown, log: Logger): OpenAiError {
-  const make = (status: number, message: string, code: string | null, param: string | null = null, retryAfter?: number): OpenAiError => ({
-    status,
-    ...(retryAfter !== undefined ? { retryAfter } : {}),
-    body: { error: { message, type: TYPE_BY_STATUS[status] ?? 'server_error', param, code } },
-  });
-  if (error instanceof DomainError) {
-    const field = typeof error.details.field === 'string' ? snake(error.details.field) : null;
-    let message = error.message;
-    if (error.code === 'NOT_FOUND' && error.details.kind === 'model') {
-      message = `The model \`${String(error.details.id)}\` does not exist or you do not have access to it.`;
-    }
-    const retryAfter = error instanceof RetryLaterError ? error.retryAfterSeconds : undefined;
-    return make(error.status, message, CODE_BY_DOMAIN_CODE[error.code] ?? error.code.toLowerCase(), field, retryAfter);
-  }
-  const fe = error as FastifyError;
-  if (fe.validation) {
-    const v = fe.validation[0];
-    const path = v
-      ? `${v.instancePath.replace(/^\//, '').replace(/\//g, '.')}${v.keyword === 'required' ? (v.params as { missingProperty: string }).missingProperty : ''}`
-      : '';
-    return make(400, `Invalid request: ${path || 'body'} ${v?.message ?? 'is invalid'}`, 'invalid_value', path || null);
-  }
-  if (error instanceof SyntaxError || fe.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || fe.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') {
-    return make(
-      400,
-      'We could not parse the JSON body of your request: send a JSON object with Content-Type: application/json.',
-      'invalid_json',
-    );
-  }
-  if (fe.statusCode && fe.statusCode >= 400 && fe.statusCode < 500) return make(fe.statusCode, fe.message, fe.code?.toLowerCase() ?? null);
-  log.error({ err: error }, 'unexpected error in an OpenAI-compatible route');
-  return make(500, 'The server had an error while processing your request.', 'internal_error');
-}
-
-function sendOpenAiError(reply: FastifyReply, e: OpenAiError): FastifyReply {
-  if (e.retryAfter !== undefined) reply.header('retry-after', String(e.retryAfter));
-  return reply.status(e.status).type('application/json').send(e.body);
-}
-
 /** Parameters OpenAI defines that this server does not implement: refused, not ignored. */
 function refuseUnsupported(body: Record<string, unknown>): void {
   if (body.n !== undefined && body.n !== null && body.n !== 1) throw new InvalidInputError('n', 'only n = 1 is supported');
@@ -359,8 +292,6 @@ async function streamCompletion(kind: Kind, reply: FastifyReply, g: Generation, 
 
 function registerOpenAiRoutes(app: Http, services: Services): void {
   const { inference, log } = services;
-  const errorHandler = (error: FastifyError, _request: FastifyRequest, reply: FastifyReply) =>
-    sendOpenAiError(reply, openAiError(error, log));
   const Body = Type.Object(
     {
       model: Type.String({ description: 'A model you have deployed' }),
@@ -404,7 +335,6 @@ function registerOpenAiRoutes(app: Http, services: Services): void {
     app.post(
       route.url,
       {
-        errorHandler,
         schema: {
           tags: ['openai'],
           summary: route.summary,
@@ -445,7 +375,7 @@ function registerOpenAiRoutes(app: Http, services: Services): void {
 
   app.get(
     '/v1/models',
-    { errorHandler, schema: { tags: ['openai'], summary: 'OpenAI-compatible list of the models you have deployed' } },
+    { schema: { tags: ['openai'], summary: 'OpenAI-compatible list of the models you have deployed' } },
     async (request) => {
       const accountId = caller(request).accountId;
       const live = await inference.listDeployments(accountId);
