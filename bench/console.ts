@@ -152,6 +152,7 @@ async function main() {
         idempotency_key: null,
         reservation_id: null,
         fine_tuned_model_id: null,
+        metadata: null,
         step: BIG,
         total_steps: BIG,
         event_seq: 0,

@@ -10,6 +10,7 @@ import * as m0008 from './0008-model-training-defaults.js';
 import * as m0009 from './0009-job-pause-and-checkpoint-ids.js';
 import * as m0010 from './0010-dataset-leases.js';
 import * as m0011 from './0011-quantized-deployments.js';
+import * as m0012 from './0012-openai-compatibility.js';
 
 /**
  * Every migration, in order. Forward-only: a migration that has shipped is never edited;
@@ -28,4 +29,5 @@ export const migrations: Record<string, Migration> = {
   '0009-job-pause-and-checkpoint-ids': m0009,
   '0010-dataset-leases': m0010,
   '0011-quantized-deployments': m0011,
+  '0012-openai-compatibility': m0012,
 };

@@ -22,6 +22,7 @@ import { DatasetSchema, registerDatasetRoutes } from './routes/datasets.js';
 import { TrainingJobSchema, registerTrainingRoutes } from './routes/training.js';
 import { registerConsole } from './console.js';
 import { registerOpenAiFileRoutes } from './routes/openai-files.js';
+import { registerOpenAiFineTuningRoutes } from './routes/openai-fine-tuning.js';
 
 export interface HttpServerOptions {
   services: Services;
@@ -172,6 +173,7 @@ export async function buildHttpServer(opts: HttpServerOptions): Promise<Http> {
   await registerWebhookRoutes(app, services);
   await registerInferenceRoutes(app, services);
   await registerOpenAiFileRoutes(app, services);
+  registerOpenAiFineTuningRoutes(app, services);
   for (const register of opts.routes ?? []) await register(app, services);
   registerPendingRoutes(app);
   await registerConsole(app, services.config.consoleDir);

@@ -12,7 +12,16 @@ export interface JobCheckpoint {
   step: number;
   createdAt: Date;
   /** The metrics at that step: its training loss, and the validation loss when an evaluation ran there. */
-  metrics: { trainLoss: number | null; evalLoss: number | null };
+  metrics: {
+    trainLoss: number | null;
+    evalLoss: number | null;
+    /** Token accuracy of the step (trainer/PROTOCOL.md § Metrics). */
+    trainTokenAccuracy: number | null;
+    /** The validation batch measured at that step, if one was. */
+    validLoss: number | null;
+    validTokenAccuracy: number | null;
+    evalTokenAccuracy: number | null;
+  };
   path: string;
 }
 
@@ -32,6 +41,8 @@ export function parseCheckpointId(id: string): number | undefined {
  * drops the rows of those it removed), oldest first, with the metrics stored for their
  * step. No tenancy check: callers have already read the job as its owner.
  */
+const num = (value: unknown) => (typeof value === 'number' && Number.isFinite(value) ? value : null);
+
 export async function listCheckpoints(db: Db, jobId: string): Promise<JobCheckpoint[]> {
   const rows = await db
     .selectFrom('training_checkpoints as c')
@@ -39,10 +50,10 @@ export async function listCheckpoints(db: Db, jobId: string): Promise<JobCheckpo
       'c.step',
       'c.path',
       'c.created_at',
-      sql<number | null>`(select (e.payload->>'loss')::float8 from training_events e
-        where e.job_id = c.job_id and e.type = 'step' and e.step = c.step limit 1)`.as('train_loss'),
-      sql<number | null>`(select (e.payload->>'evalLoss')::float8 from training_events e
-        where e.job_id = c.job_id and e.type = 'eval' and e.step = c.step order by e.seq desc limit 1)`.as('eval_loss'),
+      sql<Record<string, unknown> | null>`(select e.payload from training_events e
+        where e.job_id = c.job_id and e.type = 'step' and e.step = c.step limit 1)`.as('step_payload'),
+      sql<Record<string, unknown> | null>`(select e.payload from training_events e
+        where e.job_id = c.job_id and e.type = 'eval' and e.step = c.step order by e.seq desc limit 1)`.as('eval_payload'),
     ])
     .where('c.job_id', '=', jobId)
     .orderBy('c.step')
@@ -51,7 +62,14 @@ export async function listCheckpoints(db: Db, jobId: string): Promise<JobCheckpo
     id: checkpointId(r.step),
     step: r.step,
     createdAt: r.created_at,
-    metrics: { trainLoss: r.train_loss, evalLoss: r.eval_loss },
+    metrics: {
+      trainLoss: num(r.step_payload?.loss),
+      evalLoss: num(r.eval_payload?.evalLoss),
+      trainTokenAccuracy: num(r.step_payload?.tokenAccuracy),
+      validLoss: num(r.step_payload?.validLoss),
+      validTokenAccuracy: num(r.step_payload?.validTokenAccuracy),
+      evalTokenAccuracy: num(r.eval_payload?.evalTokenAccuracy),
+    },
     path: r.path,
   }));
 }

@@ -87,12 +87,25 @@ export const HYPERPARAMETERS = {
     autoDoc: "enough passes to see the model's `targetExamples`: `clamp(ceil(targetExamples / examples), minEpochs, maxEpochs)`",
     auto: (c) => autoEpochs(c.model.defaults, c.dataset.examples),
   }),
+  learningRateMultiplier: row({
+    kind: numberKind({ min: 0, max: 100, minOpen: true }),
+    nullable: true,
+    doc: 'Scales the "auto" learning rate (OpenAI\'s `learning_rate_multiplier`); not together with an explicit learningRate.',
+    autoDoc: 'none (× 1)',
+    spec: null,
+    legacy: null,
+    auto: () => null,
+  }),
   learningRate: row({
     kind: numberKind({ min: 0, max: 1, minOpen: true }),
     doc: 'Peak learning rate (after warmup).',
-    autoDoc: "the model's rate for the method (2e-4 LoRA, 2e-5 full for an imported model)",
+    autoDoc: "the model's rate for the method (2e-4 LoRA, 2e-5 full for an imported model), × learningRateMultiplier when set",
     trainerNull: 'the usual rate of the method: 2e-4 for lora, 2e-5 for full',
-    auto: (c) => c.model.defaults.learningRate[c.method],
+    check: (_v, c) =>
+      c.value('learningRateMultiplier') !== null
+        ? 'cannot be set together with learningRateMultiplier (which scales the auto rate)'
+        : undefined,
+    auto: (c) => c.model.defaults.learningRate[c.method] * ((c.value('learningRateMultiplier') as number | null) ?? 1),
   }),
   maxSeqLength: row({
     kind: integerKind({ min: 16, max: 1_048_576 }),

@@ -107,11 +107,11 @@ export function tokenCost(tokens: bigint, pricePerMTokMicros: bigint): bigint {
   return (tokens * pricePerMTokMicros + 999_999n) / 1_000_000n;
 }
 
-/** The suffix rule of fine-tuned model names: ≤ 40 chars of [a-z0-9-]. */
+/** The suffix rule of fine-tuned model names: ≤ 64 chars (OpenAI's limit) of [a-z0-9-]. */
 export function validateSuffix(suffix: string | null | undefined): string | null {
   if (suffix === undefined || suffix === null || suffix === '') return null;
-  if (!/^[a-z0-9-]{1,40}$/.test(suffix)) {
-    throw new InvalidInputError('suffix', 'suffix must be 1–40 characters of a-z, 0-9 and "-"', 'INVALID_HYPERPARAMETERS');
+  if (!/^[a-z0-9-]{1,64}$/.test(suffix)) {
+    throw new InvalidInputError('suffix', 'suffix must be 1–64 characters of a-z, 0-9 and "-"', 'INVALID_HYPERPARAMETERS');
   }
   return suffix;
 }

@@ -49,7 +49,10 @@ export interface TrainingService {
   get(accountId: string, id: string): Promise<TrainingJob>;
   find(accountId: string, id: string): Promise<TrainingJob | undefined>;
   /** Newest first; `after` is a cursor of trainingJobListing. */
-  list(accountId: string, opts?: { first?: number | null; after?: string | null; status?: TrainingStatus | null }): Promise<JobPage>;
+  list(
+    accountId: string,
+    opts?: { first?: number | null; after?: string | null; status?: TrainingStatus | null; metadata?: Record<string, string> | null },
+  ): Promise<JobPage>;
   /**
    * Cancels a job: a waiting (queued, paused) one at once; a running one is stopped at
    * its next step (waits up to `waitMs` for it to be CANCELLED). Repeating it is
@@ -63,11 +66,14 @@ export interface TrainingService {
   pause(accountId: string, id: string, opts?: { waitMs?: number }): Promise<TrainingJob>;
   /** Queues a paused job again, to resume from its newest checkpoint. See JobControl. */
   resume(accountId: string, id: string): Promise<TrainingJob>;
-  /** Stored events in order, after the cursor `after` of trainingEventListing (REST pages, the steps connection). */
+  /**
+   * Stored events in order (newest first when asked), after the cursor `after` of
+   * trainingEventListing (REST pages, the steps connection, OpenAI's event list).
+   */
   events(
     accountId: string,
     jobId: string,
-    opts?: { first?: number | null; after?: string | null; types?: TrainingEvent['type'][] },
+    opts?: { first?: number | null; after?: string | null; types?: TrainingEvent['type'][]; newestFirst?: boolean },
   ): Promise<EventPage>;
   /**
    * The job's checkpoints that still exist, oldest first, with the metrics at their step.
@@ -212,6 +218,9 @@ export function createTrainingService(deps: ServiceDeps & { datasets: DatasetsSe
       let query = db.selectFrom('training_jobs').selectAll().where('account_id', '=', accountId).orderBy('id', 'desc');
       if (after) query = query.where('id', '<', after);
       if (opts.status) query = query.where('status', '=', opts.status);
+      if (opts.metadata && Object.keys(opts.metadata).length > 0) {
+        query = query.where(sql<boolean>`metadata @> ${JSON.stringify(opts.metadata)}::jsonb`);
+      }
       const page = await fetchPage(query, first);
       return { jobs: page.items, hasNextPage: page.hasNextPage };
     },
@@ -236,12 +245,13 @@ export function createTrainingService(deps: ServiceDeps & { datasets: DatasetsSe
       await this.get(accountId, jobId);
       const { first, after } = trainingEventListing.request(opts);
       if (after && after.jobId !== jobId) throw new InvalidInputError('after', 'invalid cursor');
-      let query = db
-        .selectFrom('training_events')
-        .selectAll()
-        .where('job_id', '=', jobId)
-        .where('seq', '>', after?.seq ?? 0)
-        .orderBy('seq');
+      let query = db.selectFrom('training_events').selectAll().where('job_id', '=', jobId);
+      if (opts.newestFirst) {
+        query = query.orderBy('seq', 'desc');
+        if (after) query = query.where('seq', '<', after.seq);
+      } else {
+        query = query.where('seq', '>', after?.seq ?? 0).orderBy('seq');
+      }
       if (opts.types?.length) query = query.where('type', 'in', opts.types);
       const page = await fetchPage(query, first);
       return { events: page.items, hasNextPage: page.hasNextPage };

@@ -29,6 +29,8 @@ export interface StartFineTuneRequest {
   webhookUrl?: string | null;
   idempotencyKey?: string | null;
   priority?: number | null;
+  /** The client's string pairs (OpenAI's `metadata`): at most 16, keys ≤ 64 and values ≤ 512 characters. */
+  metadata?: Record<string, string> | null;
 }
 
 export interface Estimate {
@@ -80,6 +82,21 @@ export function requestHash(req: StartFineTuneRequest): string {
     .digest('hex');
 }
 
+/** OpenAI's metadata rule: at most 16 pairs, keys ≤ 64 and values ≤ 512 characters, all strings. */
+export function checkMetadata(metadata: unknown): void {
+  if (metadata === undefined || metadata === null) return;
+  if (typeof metadata !== 'object' || Array.isArray(metadata))
+    throw new InvalidInputError('metadata', 'metadata must be an object of strings');
+  const entries = Object.entries(metadata);
+  if (entries.length > 16) throw new InvalidInputError('metadata', `metadata takes at most 16 pairs, got ${entries.length}`);
+  for (const [key, value] of entries) {
+    if (key.length === 0 || key.length > 64) throw new InvalidInputError('metadata', 'metadata keys must be 1–64 characters');
+    if (typeof value !== 'string' || value.length > 512) {
+      throw new InvalidInputError(`metadata.${key}`, `metadata values must be strings of at most 512 characters`);
+    }
+  }
+}
+
 /** The checks that need no token counts: model, datasets, method, suffix, webhook URL. */
 async function check(deps: StartDeps, accountId: string, req: StartFineTuneRequest): Promise<Checked> {
   const model = await deps.catalog.findModel(accountId, req.baseModel);
@@ -113,6 +130,7 @@ async function check(deps: StartDeps, accountId: string, req: StartFineTuneReque
     }
   }
   const suffix = validateSuffix(req.suffix);
+  checkMetadata(req.metadata);
   let webhookUrl: string | null = null;
   if (req.webhookUrl) {
     let url: URL;
@@ -266,6 +284,7 @@ export async function startFineTune(deps: StartDeps, accountId: string, req: Sta
         hyperparameters: JSON.stringify(resolved?.hp ?? {}),
         requested: JSON.stringify({ ...req, idempotencyKey: undefined }),
         suffix: c.suffix,
+        metadata: req.metadata && Object.keys(req.metadata).length > 0 ? JSON.stringify(req.metadata) : null,
         webhook_url: c.webhookUrl,
         idempotency_key: key,
         request_hash: hash,

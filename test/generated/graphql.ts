@@ -100,8 +100,10 @@ export type HyperparametersInput = {
   evalEvery?: number | 'auto' | null | undefined;
   /** Recompute each layer during the backward pass: less memory, about 30 % more compute. Range: true, false. Auto: false. */
   gradientCheckpointing?: boolean | 'auto' | null | undefined;
-  /** Peak learning rate (after warmup). Range: (0, 1]. Auto: the model's rate for the method (2e-4 LoRA, 2e-5 full for an imported model). */
+  /** Peak learning rate (after warmup). Range: (0, 1]. Auto: the model's rate for the method (2e-4 LoRA, 2e-5 full for an imported model), × learningRateMultiplier when set. */
   learningRate?: number | 'auto' | null | undefined;
+  /** Scales the "auto" learning rate (OpenAI's `learning_rate_multiplier`); not together with an explicit learningRate. Range: (0, 100]. Auto: none (× 1). */
+  learningRateMultiplier?: number | 'auto' | null | undefined;
   /** LoRA scaling: the update is multiplied by alpha / rank. LORA only. Range: (0, 10,000]. Auto: 2 × loraRank. */
   loraAlpha?: number | 'auto' | null | undefined;
   /** Dropout on the adapter input. LORA only. Range: [0, 1). Auto: 0.05. */

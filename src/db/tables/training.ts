@@ -48,6 +48,8 @@ export interface TrainingJobsTable {
   cancel_requested_at: Timestamp | null;
   /** Set while a RUNNING job's trainer is being stopped to pause it (migrations/0009). */
   pause_requested_at: Timestamp | null;
+  /** The client's string pairs (OpenAI's `metadata`, ≤ 16; migrations/0012). */
+  metadata: Json<Record<string, string>> | null;
   event_seq: Generated<number>;
   created_at: CreatedAt;
   queued_at: Timestamp | null;

@@ -38,7 +38,7 @@ export const StartFineTuneInput = builder.inputType('StartFineTuneInput', {
     validationDataset: t.id(),
     method: t.field({ type: FineTuneMethodEnum, description: 'LORA (default) or FULL.' }),
     hyperparameters: t.field({ type: HyperparametersInput }),
-    suffix: t.string({ description: 'Up to 40 characters of a-z, 0-9 and "-", used in the fine-tuned model id.' }),
+    suffix: t.string({ description: 'Up to 64 characters of a-z, 0-9 and "-", used in the fine-tuned model id.' }),
     webhookUrl: t.string({ description: 'Called with training.* events for this job, signed with your account webhook secret.' }),
     idempotencyKey: t.string({ description: 'Retrying with the same key returns the same job and reserves once.' }),
     priority: t.int({ description: 'Higher runs first (−100…100, default 0).' }),
