@@ -1,3 +1,5 @@
+import { deleteModel } from './delete-model.js';
+import type { DeletedModel } from './delete-model.js';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { sql } from 'kysely';
@@ -93,6 +95,8 @@ export interface CatalogService {
    * Other processes see it within the cache's lifetime (1 s).
    */
   invalidateListings(): void;
+  /** Deletes one of the account's fine-tuned models or checkpoints (src/catalog/delete-model.ts says when it is refused). */
+  deleteModel(accountId: string, id: string): Promise<DeletedModel>;
 }
 
 /** How long a listing may be served from memory; writes by other processes show after this. */
@@ -138,7 +142,8 @@ export function createCatalogService(deps: { db: Db; dataDir: string; listingCac
     db
       .selectFrom('models')
       .selectAll()
-      .where((eb) => eb.or([eb('owner_account_id', 'is', null), eb('owner_account_id', '=', accountId)]));
+      .where((eb) => eb.or([eb('owner_account_id', 'is', null), eb('owner_account_id', '=', accountId)]))
+      .where('deleted_at', 'is', null);
 
   const cachedPages = new WeakMap<Model[], ModelPage>();
   const toPage = (rows: Model[], first: number): ModelPage => ({ models: rows.slice(0, first), hasNextPage: rows.length > first });
@@ -315,6 +320,12 @@ export function createCatalogService(deps: { db: Db; dataDir: string; listingCac
         .onConflict((oc) => oc.column('id').doNothing())
         .execute();
       return trx.selectFrom('models').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+    },
+
+    async deleteModel(accountId, id) {
+      const deleted = await deleteModel(db, deps.dataDir, accountId, id);
+      listings.invalidate();
+      return deleted;
     },
 
     invalidateListings() {

@@ -69,6 +69,8 @@ export interface ModelsTable {
   /** The model's recommended training defaults as registered (catalog/training-defaults.ts); null = the platform's. */
   training_defaults: ColumnType<TrainingDefaultsInput | null, string | null | undefined, string | null>;
   created_at: CreatedAt;
+  /** Set when its owner deleted it (fine-tuned models only): hidden everywhere, row kept for history (migrations/0012). */
+  deleted_at: Timestamp | null;
 }
 
 /** Every table. Domains that own tables declare them in src/db/tables/<domain>.ts. */

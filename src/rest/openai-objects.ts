@@ -255,3 +255,10 @@ export function fineTuningCheckpointJson(job: TrainingJob, c: JobCheckpoint) {
     },
   };
 }
+
+// ─── Models ──────────────────────────────────────────────────────────────────────────
+
+/** A catalog model or a checkpoint as OpenAI's `model`: base models are owned by `tuneloop`, yours by your account. */
+export function modelJson(m: { id: string; createdAt: Date; ownerAccountId: string | null }) {
+  return { id: m.id, object: 'model' as const, created: unix(m.createdAt)!, owned_by: m.ownerAccountId ?? 'tuneloop' };
+}

@@ -23,6 +23,7 @@ import { TrainingJobSchema, registerTrainingRoutes } from './routes/training.js'
 import { registerConsole } from './console.js';
 import { registerOpenAiFileRoutes } from './routes/openai-files.js';
 import { registerOpenAiFineTuningRoutes } from './routes/openai-fine-tuning.js';
+import { registerOpenAiModelRoutes } from './routes/openai-models.js';
 
 export interface HttpServerOptions {
   services: Services;
@@ -174,6 +175,7 @@ export async function buildHttpServer(opts: HttpServerOptions): Promise<Http> {
   await registerInferenceRoutes(app, services);
   await registerOpenAiFileRoutes(app, services);
   registerOpenAiFineTuningRoutes(app, services);
+  registerOpenAiModelRoutes(app, services);
   for (const register of opts.routes ?? []) await register(app, services);
   registerPendingRoutes(app);
   await registerConsole(app, services.config.consoleDir);

@@ -265,4 +265,36 @@ describe.each(engines())('OpenAI fine-tuning jobs (%s)', (engine) => {
     expect(foreign).toEqual(JSON.parse(JSON.stringify(missing).replaceAll('ftjob_0000000000aaaaaaaaaaaaaaaa', id)));
     expect((await bob.fineTuning.jobs.list()).data).toEqual([]);
   });
+
+  it('lists every callable model, retrieves fine-tuned models and checkpoints, deletes them', { timeout: 120_000 }, async () => {
+    const model = succeeded.fine_tuned_model!;
+    const listed = (await alice.models.list()).data.map((m) => m.id);
+    expect(listed).toEqual(expect.arrayContaining(['tiny', 'tiny-frozen', model]));
+    expect((await bob.models.list()).data.map((m) => m.id)).not.toContain(model);
+    expect(await alice.models.retrieve(model)).toMatchObject({ id: model, object: 'model', owned_by: aliceId });
+    expect(await alice.models.retrieve('tiny')).toMatchObject({ id: 'tiny', owned_by: 'tuneloop' });
+    const checkpoints = (await alice.fineTuning.jobs.checkpoints.list(succeeded.id)).data;
+    const oldest = checkpoints.at(-1)!.fine_tuned_model_checkpoint;
+    expect(await alice.models.retrieve(oldest)).toMatchObject({ id: oldest, object: 'model' });
+    for (const id of [model, oldest]) await expect(bob.models.retrieve(id)).rejects.toBeInstanceOf(OpenAI.NotFoundError);
+    await expect(bob.models.delete(model)).rejects.toBeInstanceOf(OpenAI.NotFoundError);
+    await expect(alice.models.delete('tiny')).rejects.toBeInstanceOf(OpenAI.PermissionDeniedError);
+
+    // A checkpoint of a finished job can go; the others stay.
+    expect(await alice.models.delete(oldest)).toEqual({ id: oldest, object: 'model', deleted: true });
+    await expect(alice.models.retrieve(oldest)).rejects.toBeInstanceOf(OpenAI.NotFoundError);
+    expect((await alice.fineTuning.jobs.checkpoints.list(succeeded.id)).data).toHaveLength(checkpoints.length - 1);
+
+    // A deployed model is refused with 409 until it is undeployed.
+    const { deployment } = await t.app.services.inference.deploy(aliceId, model);
+    const inUse = await alice.models.delete(model).catch((e: unknown) => e);
+    expect(inUse).toBeInstanceOf(OpenAI.ConflictError);
+    expect(inUse).toMatchObject({ code: 'model_in_use' });
+    await t.app.services.inference.undeploy(aliceId, deployment.id);
+    expect(await alice.models.delete(model)).toEqual({ id: model, object: 'model', deleted: true });
+    await expect(alice.models.retrieve(model)).rejects.toBeInstanceOf(OpenAI.NotFoundError);
+    expect((await alice.models.list()).data.map((m) => m.id)).not.toContain(model);
+    // The job still names the model it made.
+    expect((await alice.fineTuning.jobs.retrieve(succeeded.id)).fine_tuned_model).toBe(model);
+  });
 });

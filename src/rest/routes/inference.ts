@@ -372,22 +372,6 @@ function registerOpenAiRoutes(app: Http, services: Services): void {
       },
     );
   }
-
-  app.get(
-    '/v1/models',
-    { schema: { tags: ['openai'], summary: 'OpenAI-compatible list of the models you have deployed' } },
-    async (request) => {
-      const accountId = caller(request).accountId;
-      const live = await inference.listDeployments(accountId);
-      const data = await Promise.all(
-        live.map(async (d) => {
-          const model = await services.catalog.findModel(accountId, d.model_id);
-          return { id: d.model_id, object: 'model', created: unix(d.created_at), owned_by: model?.owner_account_id ?? 'tuneloop' };
-        }),
-      );
-      return { object: 'list', data };
-    },
-  );
 }
 
 /** Deployments (/api/deployments) and the OpenAI-compatible routes (/v1/…). */
