@@ -26,6 +26,8 @@ export type CreateWebhookEndpointInput = {
   description?: string | null | undefined;
   /** Event types to receive (see webhookEventTypes); default: every status event, no checkpoints. */
   events?: Array<string> | null | undefined;
+  /** TUNELOOP (default) or OPENAI (then events may name only training.completed, training.failed, training.cancelled). */
+  format?: WebhookFormat | null | undefined;
   /** An http(s) URL on a public address. */
   url: string;
 };
@@ -166,7 +168,7 @@ export type StartFineTuneInput = {
   method?: FineTuneMethod | null | undefined;
   /** Higher runs first (−100…100, default 0). */
   priority?: number | null | undefined;
-  /** Up to 40 characters of a-z, 0-9 and "-", used in the fine-tuned model id. */
+  /** Up to 64 characters of a-z, 0-9 and "-", used in the fine-tuned model id. */
   suffix?: string | null | undefined;
   trainingDataset: string | number;
   validationDataset?: string | number | null | undefined;
@@ -229,6 +231,11 @@ export type WebhookDeliveryStatus =
 export type WebhookEndpointDisabledReason =
   | 'DISABLED'
   | 'GONE';
+
+/** What an endpoint receives. TUNELOOP: Tuneloop's events (training.*). OPENAI: OpenAI's fine_tuning.job.succeeded|failed|cancelled events, body {id, object: "event", created_at, type, data: {id}}, signed the same way (the openai SDK's webhooks.unwrap verifies them). */
+export type WebhookFormat =
+  | 'OPENAI'
+  | 'TUNELOOP';
 
 export type AccountQueryVariables = Exact<{ [key: string]: never; }>;
 

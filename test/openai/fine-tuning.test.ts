@@ -15,6 +15,8 @@ import { expectLedgerConsistent } from '../helpers/ledger.js';
 import { QA, qaJsonl } from '../../src/dev/qa-dataset.js';
 import { restJson } from '../../src/dev/rest-client.js';
 import { tinyModelFolder } from '../../src/dev/tiny-model-folder.js';
+import { startReceiver } from '../helpers/webhook-receiver.js';
+import type { Receiver } from '../helpers/webhook-receiver.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -27,6 +29,8 @@ describe.each(engines())('OpenAI fine-tuning jobs (%s)', (engine) => {
   let trainingFile: string;
   let validationFile: string;
   let succeeded: FineTuningJob;
+  let receiver: Receiver;
+  let openAiSecret: string;
 
   const upload = async (client: OpenAI, text: string, name: string) => {
     let file = await client.files.create({ file: await toFile(Buffer.from(text), name), purpose: 'fine-tune' });
@@ -56,7 +60,8 @@ describe.each(engines())('OpenAI fine-tuning jobs (%s)', (engine) => {
   };
 
   beforeAll(async () => {
-    t = await startTestApp(engine, { worker: true });
+    t = await startTestApp(engine, { worker: true, config: { webhookAllowPrivate: true } });
+    receiver = await startReceiver();
     await addTinyModel(t);
     await t.app.services.catalog.importModel({ dir: await tinyModelFolder(), id: 'tiny-frozen', fineTunable: false });
     const a = await t.account('alice', 100_000_000n);
@@ -66,11 +71,22 @@ describe.each(engines())('OpenAI fine-tuning jobs (%s)', (engine) => {
     alice = new OpenAI({ apiKey: a.apiKey, baseURL: `${t.url}/v1`, maxRetries: 0 });
     bob = new OpenAI({ apiKey: b.apiKey, baseURL: `${t.url}/v1`, maxRetries: 0 });
     trainingFile = (await upload(alice, qaJsonl(), 'train.jsonl')).id;
+    // One endpoint in OpenAI's format, one in Tuneloop's (the default), both on the receiver.
+    const endpoint = async (path: string, body: Record<string, unknown>) =>
+      restJson<{ secret: string; format: string }>(t.url, aliceKey, '/api/webhooks', {
+        method: 'POST',
+        body: JSON.stringify({ url: `${receiver.url}${path}`, ...body }),
+      });
+    const openAiEndpoint = await endpoint('/openai', { format: 'OPENAI' });
+    expect(openAiEndpoint.body.format).toBe('OPENAI');
+    openAiSecret = openAiEndpoint.body.secret;
+    expect((await endpoint('/tuneloop', {})).body.format).toBe('TUNELOOP');
     validationFile = (await upload(alice, qaJsonl(QA.slice(0, 10).map(([q, a]) => [`${q} `, a])), 'valid.jsonl')).id;
   });
   afterAll(async () => {
     if (t) await expectLedgerConsistent(t.app.services.db);
     await t?.stop();
+    await receiver?.close();
   });
 
   it('creates a job with numbers, retrieves it until succeeded, with events, checkpoints and a results file', {
@@ -155,6 +171,28 @@ describe.each(engines())('OpenAI fine-tuning jobs (%s)', (engine) => {
     const first = csv[1]!.split(',');
     const step1 = steps.find((s) => s.step === 1)!;
     expect([Number(first[1]), Number(first[2])]).toEqual([step1.train_loss, step1.train_mean_token_accuracy]);
+  });
+
+  it("delivers OpenAI's fine_tuning.job events to an OPENAI endpoint, verified by webhooks.unwrap()", async () => {
+    const all = await receiver.waitFor((r) => r.some((x) => x.path === '/openai' && x.body.includes(succeeded.id)), 30_000);
+    const openAi = all.filter((r) => r.path === '/openai');
+    const delivery = openAi.find((r) => r.body.includes(succeeded.id))!;
+    const event = await alice.webhooks.unwrap(delivery.body, delivery.headers as Record<string, string>, openAiSecret);
+    expect(event).toMatchObject({ object: 'event', type: 'fine_tuning.job.succeeded', data: { id: succeeded.id } });
+    expect(event.id).toBe(delivery.headers['webhook-id']);
+    expect(event.created_at).toBeGreaterThan(0);
+    // Only end-of-job events go to it; the Tuneloop endpoint keeps Tuneloop's names.
+    expect(openAi.every((r) => JSON.parse(r.body).type.startsWith('fine_tuning.job.'))).toBe(true);
+    const tuneloop = all.filter((r) => r.path === '/tuneloop').map((r) => r.json.type);
+    expect(tuneloop).toContain('training.completed');
+    // A wrong secret does not verify.
+    await expect(
+      alice.webhooks.unwrap(
+        delivery.body,
+        delivery.headers as Record<string, string>,
+        `whsec_${Buffer.from('x'.repeat(32)).toString('base64')}`,
+      ),
+    ).rejects.toThrow();
   });
 
   it('creates with "auto" (deprecated top-level hyperparameters), lists across pages and by metadata, cancels', {

@@ -117,7 +117,7 @@ export type StartFineTuneInput = {
   method?: FineTuneMethod | null | undefined;
   /** Higher runs first (−100…100, default 0). */
   priority?: number | null | undefined;
-  /** Up to 40 characters of a-z, 0-9 and "-", used in the fine-tuned model id. */
+  /** Up to 64 characters of a-z, 0-9 and "-", used in the fine-tuned model id. */
   suffix?: string | null | undefined;
   trainingDataset: string | number;
   validationDataset?: string | number | null | undefined;

@@ -17,6 +17,9 @@ const WebhookEndpointSchema = Type.Object(
     url: Type.String(),
     description: Type.String(),
     events: Type.Array(Type.String(), { description: `Event types it receives: ${webhookEventTypes.join(', ')}` }),
+    format: Type.Union([Type.Literal('TUNELOOP'), Type.Literal('OPENAI')], {
+      description: "TUNELOOP: Tuneloop's events; OPENAI: OpenAI's fine_tuning.job.* events",
+    }),
     enabled: Type.Boolean(),
     disabledReason: Nullable(Type.Union([Type.Literal('GONE'), Type.Literal('DISABLED')])),
     previousSecretExpiresAt: Nullable(DateTime),
@@ -67,6 +70,11 @@ const WebhookDeliverySchema = Type.Object(
   { $id: 'WebhookDelivery' },
 );
 
+const FormatSchema = Type.Union([Type.Literal('TUNELOOP'), Type.Literal('OPENAI')], {
+  description:
+    "TUNELOOP (default): Tuneloop's events. OPENAI: OpenAI's fine_tuning.job.succeeded|failed|cancelled events, {id, object: \"event\", created_at, type, data: {id}}, signed the same way",
+});
+
 const EventsBody = Type.Array(Type.String({ maxLength: 100 }), { maxItems: 20 });
 
 const iso = (date: Date | null) => (date ? date.toISOString() : null);
@@ -78,6 +86,7 @@ function endpointJson(e: WebhookEndpoint) {
     url: e.url,
     description: e.description,
     events: e.events,
+    format: e.format,
     enabled: e.enabled,
     disabledReason: e.disabledReason,
     previousSecretExpiresAt: iso(e.previousSecretExpiresAt),
@@ -144,6 +153,7 @@ export function registerWebhookRoutes(app: Http, services: Services): void {
             url: Type.String({ maxLength: 4096, description: 'An http(s) URL on a public address' }),
             events: Type.Optional(EventsBody),
             description: Type.Optional(Type.String({ maxLength: 1000 })),
+            format: Type.Optional(FormatSchema),
           },
           { additionalProperties: false },
         ),
