@@ -152,12 +152,13 @@ async function main() {
         idempotency_key: null,
         reservation_id: null,
         fine_tuned_model_id: null,
-        metadata: null,
         step: BIG,
         total_steps: BIG,
         event_seq: 0,
         hyperparameters: JSON.stringify(source.hyperparameters),
         requested: JSON.stringify(source.requested),
+        reward_metrics: source.reward_metrics === null ? null : JSON.stringify(source.reward_metrics),
+        metadata: JSON.stringify(source.metadata),
       })
       .execute();
     const insertStart = performance.now();

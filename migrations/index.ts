@@ -10,7 +10,11 @@ import * as m0008 from './0008-model-training-defaults.js';
 import * as m0009 from './0009-job-pause-and-checkpoint-ids.js';
 import * as m0010 from './0010-dataset-leases.js';
 import * as m0011 from './0011-quantized-deployments.js';
-import * as m0012 from './0012-openai-compatibility.js';
+import * as m0013 from './0013-dpo.js';
+import * as m0014 from './0014-on-demand-inference.js';
+import * as m0015 from './0015-adapter-deployments.js';
+import * as m0016 from './0016-openai-models-and-webhooks.js';
+import * as m0017 from './0017-job-metadata.js';
 
 /**
  * Every migration, in order. Forward-only: a migration that has shipped is never edited;
@@ -29,5 +33,9 @@ export const migrations: Record<string, Migration> = {
   '0009-job-pause-and-checkpoint-ids': m0009,
   '0010-dataset-leases': m0010,
   '0011-quantized-deployments': m0011,
-  '0012-openai-compatibility': m0012,
+  '0013-dpo': m0013,
+  '0014-on-demand-inference': m0014,
+  '0015-adapter-deployments': m0015,
+  '0016-openai-models-and-webhooks': m0016,
+  '0017-job-metadata': m0017,
 };

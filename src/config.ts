@@ -52,6 +52,22 @@ export interface Config {
   inferenceMaxBatch: number;
   /** Inference: requests that may wait for a batch slot; beyond this, 429 with Retry-After. */
   inferenceMaxQueue: number;
+  /** Inference: bytes of LoRA adapter factors held in memory per process (TUNELOOP_ADAPTER_MEMORY_BYTES; default 1 GiB); least recently used ones are evicted beyond it. */
+  adapterMemoryBytes: number;
+  /** Inference: the largest LoRA rank served as an adapter (TUNELOOP_ADAPTER_MAX_RANK; default 64); larger ranks are served merged. */
+  adapterMaxRank: number;
+  /**
+   * Inference: a fine-tuned model or checkpoint called without a deployment (loaded on
+   * demand) is unloaded after this many milliseconds without a request
+   * (TUNELOOP_ONDEMAND_IDLE_SECONDS; default 600 s).
+   */
+  onDemandIdleMs: number;
+  /**
+   * Inference: weight bytes the models loaded on demand may take together in one process;
+   * loading one more unloads the least recently used idle ones first
+   * (TUNELOOP_ONDEMAND_MEMORY_BYTES; default 4 GiB). Explicit deployments do not count.
+   */
+  onDemandMemoryBytes: number;
   /** A webhook attempt that has not answered within this many milliseconds fails (and is retried). */
   webhookTimeoutMs: number;
   /** /readyz answers 503 while the data folder has less free space than this (TUNELOOP_MIN_FREE_BYTES; default 256 MiB; 0 = off). */
@@ -116,6 +132,10 @@ export function loadConfig(overrides: Partial<Config> = {}, env: NodeJS.ProcessE
     inferenceThreads: overrides.inferenceThreads ?? envInt(env, 'TUNELOOP_INFERENCE_THREADS', 0),
     inferenceMaxBatch: overrides.inferenceMaxBatch ?? envInt(env, 'TUNELOOP_INFERENCE_MAX_BATCH', 8),
     inferenceMaxQueue: overrides.inferenceMaxQueue ?? envInt(env, 'TUNELOOP_INFERENCE_MAX_QUEUE', 32),
+    adapterMemoryBytes: overrides.adapterMemoryBytes ?? envInt(env, 'TUNELOOP_ADAPTER_MEMORY_BYTES', 1024 * 1024 * 1024),
+    adapterMaxRank: overrides.adapterMaxRank ?? envInt(env, 'TUNELOOP_ADAPTER_MAX_RANK', 64),
+    onDemandIdleMs: overrides.onDemandIdleMs ?? envInt(env, 'TUNELOOP_ONDEMAND_IDLE_SECONDS', 600) * 1000,
+    onDemandMemoryBytes: overrides.onDemandMemoryBytes ?? envInt(env, 'TUNELOOP_ONDEMAND_MEMORY_BYTES', 4 * 1024 ** 3),
     webhookTimeoutMs: overrides.webhookTimeoutMs ?? envInt(env, 'TUNELOOP_WEBHOOK_TIMEOUT_MS', 15_000),
     minFreeBytes: overrides.minFreeBytes ?? envInt(env, 'TUNELOOP_MIN_FREE_BYTES', 256 * 1024 * 1024),
     consoleDir: path.resolve(overrides.consoleDir ?? (env.TUNELOOP_CONSOLE_DIR || path.join(PACKAGE_ROOT, 'dist', 'console'))),

@@ -12,8 +12,6 @@ export const idPrefixes = {
   apiKey: 'key',
   dataset: 'ds',
   trainingJob: 'ftjob',
-  /** A job's results file (its id is the job's id under this prefix). */
-  resultsFile: 'ftres',
   deployment: 'dep',
   webhookEndpoint: 'whep',
   webhookMessage: 'msg',
@@ -44,6 +42,23 @@ function encodeRandom(length: number): string {
 /** A new id of the given kind, e.g. `newId('trainingJob')` → `ftjob_01j…`. */
 export function newId(kind: IdKind): string {
   return `${idPrefixes[kind]}_${encodeTime(Date.now())}${encodeRandom(16)}`;
+}
+
+/**
+ * Completion ids in OpenAI's shape: `chatcmpl-<26 chars>` for chat completions,
+ * `cmpl-<26 chars>` for text completions (the same time-sorted body as `newId`). They
+ * are the usage row's id and the ledger's reference, like `use_…` ids of other callers.
+ */
+export const completionIdPrefixes = { chat: 'chatcmpl-', text: 'cmpl-' } as const;
+
+export function newCompletionId(kind: keyof typeof completionIdPrefixes): string {
+  return `${completionIdPrefixes[kind]}${encodeTime(Date.now())}${encodeRandom(16)}`;
+}
+
+/** True for the id of a usage row: `use_…`, `chatcmpl-…` or `cmpl-…`. */
+export function isUsageId(value: string): boolean {
+  if (isId('usage', value)) return true;
+  return Object.values(completionIdPrefixes).some((p) => value.startsWith(p) && ID_BODY.test(value.slice(p.length)));
 }
 
 /** The kind an id names by its prefix, or undefined. Model ids are catalog names, not prefixed. */

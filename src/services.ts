@@ -15,6 +15,7 @@ import { createTrainingService } from './training/service.js';
 import type { TrainingService } from './training/service.js';
 import { createInferenceService } from './inference/service.js';
 import { createJobTempSweeper } from './training/sweep-job-temps.js';
+import { orphanedBefore } from './storage/orphans.js';
 import type { InferenceService } from './inference/service.js';
 
 /**
@@ -49,7 +50,7 @@ export function createServices(infra: { config: Config; db: Db; notifier: Notifi
     inference,
     runners: (roles) => [
       ...datasets.runners(),
-      createJobTempSweeper({ db, dataDir: config.dataDir, log: infra.log }),
+      createJobTempSweeper({ db, dataDir: config.dataDir, orphanedBefore: orphanedBefore(config), log: infra.log }),
       ...training.runners(roles),
       ...webhooks.runners(roles),
       ...inference.runners(roles),

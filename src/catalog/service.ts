@@ -1,12 +1,11 @@
-import { deleteModel } from './delete-model.js';
-import type { DeletedModel } from './delete-model.js';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { sql } from 'kysely';
 import type { Db, Tx } from '../db/connect.js';
 import type { Model, ModelUpdate } from '../db/schema.js';
 import { DomainError, InvalidInputError, NotFoundError } from '../errors.js';
-import { fineTunedModelId } from './checkpoint-models.js';
+import { findCheckpointModel, fineTunedModelId } from './checkpoint-models.js';
+import type { CheckpointModel } from './checkpoint-models.js';
 import { inspectModelFolder, ModelFolderError } from './model-folder.js';
 import type { ModelFolderInfo } from './model-folder.js';
 import { ListingCache } from './listing-cache.js';
@@ -29,7 +28,10 @@ export interface ImportModelInput {
 export interface FineTunedModelInput {
   jobId: string;
   accountId: string;
+  /** The root base model. */
   baseModelId: string;
+  /** Continued training: the fine-tuned model or checkpoint the job started from. */
+  parentModelId?: string | null;
   /** The job's suffix (`custom` when it has none). */
   suffix: string | null;
   /** Merged weights in Hugging Face layout. */
@@ -73,6 +75,8 @@ export interface CatalogService {
   /** A model the account can see, or NOT_FOUND (another account's model answers the same). */
   getModel(accountId: string, id: string): Promise<Model>;
   findModel(accountId: string, id: string): Promise<Model | undefined>;
+  /** A checkpoint of one of the account's jobs, by its model id (`ft:…:ckpt-step-N`), while it exists. */
+  findCheckpoint(accountId: string, id: string): Promise<CheckpointModel | undefined>;
   setPrices(id: string, prices: { trainingMicros?: bigint; inferenceMicros?: bigint }): Promise<Model>;
   /** Replaces a model's recommended training defaults (null: the platform's). */
   setTrainingDefaults(id: string, defaults: TrainingDefaultsInput | null): Promise<Model>;
@@ -90,13 +94,18 @@ export interface CatalogService {
    */
   registerFineTunedModel(trx: Tx, input: FineTunedModelInput): Promise<Model>;
   /**
+   * Marks the account's fine-tuned model deleted, in the caller's transaction (which has
+   * checked that nothing serves it): from then on it answers like a missing model. Base
+   * models and other accounts' models cannot be deleted (MODEL_NOT_DELETABLE /
+   * NOT_FOUND). The caller invalidates listings after the commit.
+   */
+  markDeleted(trx: Tx, accountId: string, id: string): Promise<Model>;
+  /**
    * Drops this process's cached listings, after a write made in a caller's transaction
    * (registerFineTunedModel) has committed, so this process lists the model at once.
    * Other processes see it within the cache's lifetime (1 s).
    */
   invalidateListings(): void;
-  /** Deletes one of the account's fine-tuned models or checkpoints (src/catalog/delete-model.ts says when it is refused). */
-  deleteModel(accountId: string, id: string): Promise<DeletedModel>;
 }
 
 /** How long a listing may be served from memory; writes by other processes show after this. */
@@ -268,6 +277,10 @@ export function createCatalogService(deps: { db: Db; dataDir: string; listingCac
       return visible(accountId).where('id', '=', id).executeTakeFirst();
     },
 
+    findCheckpoint(accountId, id) {
+      return findCheckpointModel(db, accountId, id);
+    },
+
     async setPrices(id, prices) {
       if (prices.trainingMicros === undefined && prices.inferenceMicros === undefined) {
         throw new InvalidInputError('prices', 'give a training price, an inference price, or both');
@@ -302,6 +315,7 @@ export function createCatalogService(deps: { db: Db; dataDir: string; listingCac
           id,
           owner_account_id: input.accountId,
           base_model_id: base.id,
+          parent_model_id: input.parentModelId ?? null,
           architecture: base.architecture,
           parameter_count: base.parameter_count,
           context_length: base.context_length,
@@ -322,10 +336,22 @@ export function createCatalogService(deps: { db: Db; dataDir: string; listingCac
       return trx.selectFrom('models').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
     },
 
-    async deleteModel(accountId, id) {
-      const deleted = await deleteModel(db, deps.dataDir, accountId, id);
-      listings.invalidate();
-      return deleted;
+    async markDeleted(trx, accountId, id) {
+      const model = await trx
+        .selectFrom('models')
+        .selectAll()
+        .where('id', '=', id)
+        .where('deleted_at', 'is', null)
+        .where((eb) => eb.or([eb('owner_account_id', 'is', null), eb('owner_account_id', '=', accountId)]))
+        .forUpdate()
+        .executeTakeFirst();
+      if (!model) throw new NotFoundError('model', id);
+      if (model.owner_account_id === null) {
+        throw new DomainError('MODEL_NOT_DELETABLE', `model "${id}" is a base model; only your fine-tuned models can be deleted`, 403, {
+          field: 'model',
+        });
+      }
+      return trx.updateTable('models').set({ deleted_at: new Date() }).where('id', '=', id).returningAll().executeTakeFirstOrThrow();
     },
 
     invalidateListings() {

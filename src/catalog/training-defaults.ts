@@ -1,5 +1,5 @@
 import { InvalidInputError } from '../errors.js';
-import type { TrainingMethod } from '../db/tables/training.js';
+import type { TrainableWeights } from '../db/tables/training.js';
 
 /**
  * A model's recommended training defaults: what "auto" hyperparameters start from
@@ -8,8 +8,8 @@ import type { TrainingMethod } from '../db/tables/training.js';
  * stored comes from `IMPORTED_MODEL_DEFAULTS`.
  */
 export interface TrainingDefaults {
-  /** Peak learning rate per method. */
-  learningRate: Record<TrainingMethod, number>;
+  /** Peak supervised learning rate per trained weights (LORA, FULL); DPO derives its own from it. */
+  learningRate: Record<TrainableWeights, number>;
   /**
    * Auto epochs: enough passes that training sees about `targetExamples` examples,
    * `clamp(ceil(targetExamples / examples), minEpochs, maxEpochs)`.
@@ -21,7 +21,7 @@ export interface TrainingDefaults {
 
 /** What a registration may give: any subset. */
 export interface TrainingDefaultsInput {
-  learningRate?: Partial<Record<TrainingMethod, number>>;
+  learningRate?: Partial<Record<TrainableWeights, number>>;
   targetExamples?: number;
   minEpochs?: number;
   maxEpochs?: number;

@@ -48,6 +48,7 @@ export interface StartJobBody {
   trainingDataset: string;
   validationDataset?: string;
   method?: string;
+  trainable?: string;
   hyperparameters?: Record<string, number | string>;
   suffix?: string;
 }

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import { hostname } from 'node:os';
 import path from 'node:path';
@@ -12,16 +13,17 @@ import { periodicRunner } from '../runner.js';
 import type { Runner } from '../runner.js';
 import type { ServiceDeps } from '../service-deps.js';
 import { InsufficientStorageError, isDiskFullError } from '../storage/disk-full.js';
+import { orphanedBefore } from '../storage/orphans.js';
 import { sanitizeText } from '../text/sanitize-text.js';
 import { loadTrainingTokenizer } from '../tokenizer/model-tokenizer.js';
 import type { ModelTokenizer } from '../tokenizer/model-tokenizer.js';
 import { asDatasetError } from './dataset-error.js';
-import { deleteDataset, lockContent, removeContentIfUnreferenced } from './delete-dataset.js';
+import { deleteDataset, lockContent } from './delete-dataset.js';
 import { fetchUrlToStore, storeServerFile } from './intake.js';
 import { RETRYABLE_VALIDATION_CODES, runValidation } from './run-validation.js';
 import { shardPathFor } from './shards/shard-cache.js';
 import { sweepShardParts } from './shards/sweep-shard-parts.js';
-import { DEFAULT_MAX_DATASET_BYTES, storeStream, sweepTempFiles } from './storage.js';
+import { DEFAULT_MAX_DATASET_BYTES, openDataset, storeStream, sweepTempFiles } from './storage.js';
 import type { StoredDataset } from './storage.js';
 import { tokenizeLeased } from './tokenize-leased.js';
 import { unclaimedValidations } from './validation-lease.js';
@@ -34,12 +36,6 @@ export interface CreateDatasetOptions {
   /** Model whose tokenizer and context the validation counts tokens with; default: the oldest fine-tunable base model. */
   model?: string | null;
   signal?: AbortSignal;
-  /**
-   * Uploads only: called once the bytes are stored and before the dataset is recorded
-   * (a multipart form may name what the file is for after the file). A throw refuses the
-   * upload: nothing is recorded, and bytes no dataset references are removed again.
-   */
-  confirm?: () => Promise<void>;
 }
 
 export interface DatasetPage {
@@ -58,6 +54,8 @@ export interface DatasetsService {
   find(accountId: string, id: string): Promise<Dataset | undefined>;
   /** Newest first; `after` is a cursor of datasetListing. */
   list(accountId: string, opts?: { first?: number | null; after?: string | null; status?: Dataset['status'] }): Promise<DatasetPage>;
+  /** The stored bytes of one of the account's datasets, as uploaded (NOT_FOUND like `get`). */
+  content(accountId: string, id: string): Promise<{ dataset: Dataset; stream: Readable }>;
   /** Refused with DATASET_IN_USE while a job that is not finished uses it. */
   delete(accountId: string, id: string): Promise<void>;
   /** The token shard of a READY dataset for a model's tokenizer + template (built once, cached). */
@@ -251,7 +249,7 @@ export function createDatasetsService(deps: ServiceDeps): DatasetsService {
   /** Claims validations whose lease is free or lapsed, and removes leftover temp files. */
   async function sweep(): Promise<void> {
     for (const id of await unclaimedValidations(db, 20)) if (!running.has(id)) void scheduleValidation(id);
-    await sweepTempFiles(dataDir).catch((err) => log.warn({ err }, 'dataset temp sweep failed'));
+    await sweepTempFiles(dataDir, undefined, orphanedBefore(config)).catch((err) => log.warn({ err }, 'dataset temp sweep failed'));
     if (Date.now() - lastShardSweep >= SHARD_SWEEP_INTERVAL_MS) {
       lastShardSweep = Date.now();
       const removed = await sweepShardParts(dataDir).catch((err) => void log.warn({ err }, 'shard temp sweep failed'));
@@ -272,17 +270,6 @@ export function createDatasetsService(deps: ServiceDeps): DatasetsService {
         });
       } catch (err) {
         throw toDomainError(err, 'the upload');
-      }
-      if (opts.confirm) {
-        try {
-          await opts.confirm();
-        } catch (err) {
-          await db.transaction().execute(async (trx) => {
-            await lockContent(trx, stored.sha256);
-            await removeContentIfUnreferenced(trx, dataDir, stored.sha256);
-          });
-          throw err;
-        }
       }
       return record(accountId, stored, 'upload', null, opts);
     },
@@ -333,6 +320,17 @@ export function createDatasetsService(deps: ServiceDeps): DatasetsService {
       if (opts.status) query = query.where('status', '=', opts.status);
       const page = await fetchPage(query, first);
       return { datasets: page.items, hasNextPage: page.hasNextPage };
+    },
+
+    async content(accountId, id) {
+      const dataset = await this.get(accountId, id);
+      let stored: StoredDataset;
+      try {
+        stored = await openDataset(dataDir, dataset.sha256);
+      } catch (err) {
+        throw toDomainError(err, 'reading the file');
+      }
+      return { dataset, stream: createReadStream(stored.path) };
     },
 
     delete(accountId, id) {

@@ -138,8 +138,11 @@ export async function removeIfUnreferenced(
   }
 }
 
-/** Removes temp files left by a crashed process, older than `olderThanMs`. Returns how many. */
-export async function sweepTempFiles(dataDir: string, olderThanMs = 60 * 60 * 1000): Promise<number> {
+/**
+ * Removes temp files left by a crashed process: older than `olderThanMs`, or written before
+ * `orphanedBefore` (src/storage/orphans.ts). Returns how many.
+ */
+export async function sweepTempFiles(dataDir: string, olderThanMs = 60 * 60 * 1000, orphanedBefore = 0): Promise<number> {
   let names: string[];
   try {
     names = await readdir(tempDir(dataDir));
@@ -151,7 +154,7 @@ export async function sweepTempFiles(dataDir: string, olderThanMs = 60 * 60 * 10
     if (!name.endsWith('.part')) continue;
     const path = join(tempDir(dataDir), name);
     const info = await stat(path).catch(() => null);
-    if (info && Date.now() - info.mtimeMs > olderThanMs) {
+    if (info && (Date.now() - info.mtimeMs > olderThanMs || info.mtimeMs < orphanedBefore)) {
       await rm(path, { force: true });
       removed++;
     }

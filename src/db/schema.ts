@@ -50,7 +50,10 @@ export interface ModelsTable {
   id: string;
   /** null = a base model visible to every account. */
   owner_account_id: string | null;
+  /** The root base model (for a fine-tune of a fine-tune too). */
   base_model_id: string | null;
+  /** The fine-tuned model or checkpoint its job started from; null = trained from the base (migrations/0013). */
+  parent_model_id: string | null;
   architecture: string;
   parameter_count: Int8;
   context_length: number;
@@ -69,8 +72,8 @@ export interface ModelsTable {
   /** The model's recommended training defaults as registered (catalog/training-defaults.ts); null = the platform's. */
   training_defaults: ColumnType<TrainingDefaultsInput | null, string | null | undefined, string | null>;
   created_at: CreatedAt;
-  /** Set when its owner deleted it (fine-tuned models only): hidden everywhere, row kept for history (migrations/0012). */
-  deleted_at: Timestamp | null;
+  /** Set when its owner deleted it (migrations/0016): invisible from then on. */
+  deleted_at: ColumnType<Date | null, never, Date | string | null>;
 }
 
 /** Every table. Domains that own tables declare them in src/db/tables/<domain>.ts. */

@@ -9,10 +9,20 @@ import type { ValidateFunction } from 'ajv';
 import type { Logger } from '../log.js';
 import { TRAINER_DIR, trainerEnv } from './python.js';
 
+/** What a DPO job's `step` and `eval` events add (trainer/PROTOCOL.md § Preference tuning). */
+export interface PreferenceMetrics {
+  rewardAccuracy: number;
+  rewardMargin: number;
+  chosenReward: number;
+  rejectedReward: number;
+}
+
+export const PREFERENCE_METRICS = ['rewardAccuracy', 'rewardMargin', 'chosenReward', 'rejectedReward'] as const;
+
 /** One event of trainer/PROTOCOL.md (validated against trainer/protocol.schema.json). */
 export type TrainerEvent =
   | { type: 'started'; time: number; totalSteps: number; epochs: number; resumedFromStep: number | null; [k: string]: unknown }
-  | {
+  | ({
       type: 'step';
       time: number;
       step: number;
@@ -23,13 +33,11 @@ export type TrainerEvent =
       gradNorm: number;
       tokens: number;
       tokensPerSecond: number;
-      /** Fraction of trainable targets predicted (trainer/PROTOCOL.md § Metrics). */
       tokenAccuracy?: number;
-      /** On validation-batch steps only. */
       validLoss?: number;
       validTokenAccuracy?: number;
-    }
-  | { type: 'eval'; time: number; step: number; loss: number; tokenAccuracy?: number }
+    } & Partial<PreferenceMetrics>)
+  | ({ type: 'eval'; time: number; step: number; loss: number; tokenAccuracy?: number } & Partial<PreferenceMetrics>)
   | { type: 'checkpoint'; time: number; step: number; path: string }
   | {
       type: 'completed';

@@ -1,5 +1,6 @@
 import { builder } from './builder.js';
-import { DomainError, InsufficientBalanceError, InvalidInputError, NotFoundError } from '../errors.js';
+import { asExpectedError } from '../storage/disk-full.js';
+import { type DomainError, InsufficientBalanceError, InvalidInputError, NotFoundError } from '../errors.js';
 
 /**
  * An expected failure as a payload lists it: a plain object holding the DomainError.
@@ -65,15 +66,16 @@ builder.objectRef<ListedError<InsufficientBalanceError>>('InsufficientBalanceErr
 });
 
 /**
- * Runs a mutation body and turns an expected failure into `{ errors: [error] }`, so a
- * payload carries either its object or typed errors. Unexpected exceptions propagate and
- * are masked by yoga.
+ * Runs a mutation body and turns an expected failure (a DomainError, or a write that found
+ * the disk full: INSUFFICIENT_STORAGE) into `{ errors: [error] }`, so a payload carries
+ * either its object or typed errors. Unexpected exceptions propagate and are masked by yoga.
  */
 export async function payload<T extends object>(body: () => Promise<T>): Promise<Partial<T> & { errors: ListedError[] }> {
   try {
     return { ...(await body()), errors: [] };
   } catch (err) {
-    if (err instanceof DomainError) return { errors: [{ error: err }] } as Partial<T> & { errors: ListedError[] };
+    const expected = asExpectedError(err);
+    if (expected) return { errors: [{ error: expected }] } as Partial<T> & { errors: ListedError[] };
     throw err;
   }
 }

@@ -1,13 +1,14 @@
 import { createYoga, maskError as defaultMaskError } from 'graphql-yoga';
 import type { Plugin, YogaServerInstance } from 'graphql-yoga';
 import { GraphQLError, Kind, getOperationAST } from 'graphql';
-import type { DocumentNode } from 'graphql';
+import type { DocumentNode, ExecutionResult } from 'graphql';
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { useGraphQlJit } from '@envelop/graphql-jit';
 import { createFetch } from '@whatwg-node/fetch';
 import type { Principal } from '../accounts/service.js';
 import type { Services } from '../services.js';
 import { DomainError } from '../errors.js';
+import { asExpectedError } from '../storage/disk-full.js';
 import { getSchema } from './schema.js';
 import { forgetContext } from './builder.js';
 import type { GraphQLContext } from './builder.js';
@@ -40,16 +41,22 @@ function unauthenticated(): Response {
 }
 
 /**
- * What a client sees of an error: a DomainError becomes its message with
- * `extensions.code` (and details); anything unexpected is logged and masked.
+ * What a client sees of an error: a DomainError (or a full disk, INSUFFICIENT_STORAGE)
+ * becomes its message with `extensions.code` (and details); anything unexpected is logged
+ * and masked.
  */
 export function maskErrorFor(services: Services) {
   return (error: unknown, message: string, isDev?: boolean): Error => {
-    const original = error instanceof GraphQLError ? error.originalError : error;
-    if (original instanceof DomainError) {
-      return new GraphQLError(original.message, {
+    // The error that started it: graphql-js wraps a scalar's refusal twice when it coerces
+    // variables ("Variable $input got invalid value … at input.amount; Expected type USD. …").
+    let original = error;
+    while (original instanceof GraphQLError && original.originalError) original = original.originalError;
+    const expected = asExpectedError(original);
+    if (expected) {
+      if (!(original instanceof DomainError)) services.log.error({ err: original }, 'the disk is full');
+      return new GraphQLError(error instanceof GraphQLError ? error.message : expected.message, {
         ...(error instanceof GraphQLError ? { nodes: error.nodes, path: error.path } : {}),
-        extensions: { code: original.code, ...original.details },
+        extensions: { code: expected.code, ...expected.details },
       });
     }
     if (!(original instanceof GraphQLError) && original !== undefined) {
@@ -60,15 +67,39 @@ export function maskErrorFor(services: Services) {
 }
 
 /**
- * Drops scope-auth's per-request cache when an execution ends (forgetContext in builder.ts):
- * ≈ 20 % less CPU per small query (bench/foundation-http.ts). One object for every request:
- * tsx's keepNames would name a closure made per request (≈ 3 µs).
+ * When an execution ends: drops scope-auth's per-request cache (forgetContext in
+ * builder.ts: ≈ 20 % less CPU per small query, bench/foundation-http.ts), and gives the
+ * errors of a request that never started executing — variables that do not coerce to
+ * their types, a required one missing — the code BAD_USER_INPUT (graphql-js leaves them
+ * without a code; every other refusal has one). One object for every request: tsx's
+ * keepNames would name a closure made per request (≈ 3 µs).
  */
-const FORGET_CONTEXT_WHEN_DONE = {
-  onExecuteDone({ args }: { args: { contextValue: unknown } }): void {
+const WHEN_EXECUTED = {
+  onExecuteDone({
+    args,
+    result,
+    setResult,
+  }: {
+    args: { contextValue: unknown };
+    result: ExecutionResult | AsyncIterable<unknown>;
+    setResult: (r: ExecutionResult) => void;
+  }): void {
     forgetContext(args.contextValue as object);
+    if ('errors' in result && result.errors && !('data' in result)) setResult({ ...result, errors: result.errors.map(withInputCode) });
   },
 };
+
+function withInputCode(error: GraphQLError): GraphQLError {
+  if (error.extensions?.code) return error;
+  return new GraphQLError(error.message, {
+    nodes: error.nodes,
+    source: error.source,
+    positions: error.positions,
+    path: error.path,
+    originalError: error.originalError,
+    extensions: { ...error.extensions, code: 'BAD_USER_INPUT' },
+  });
+}
 
 function singleOperation(document: DocumentNode): boolean {
   let operations = 0;
@@ -154,7 +185,7 @@ export function createGraphQLServer(services: Services, opts: GraphQLServerOptio
           });
         },
         onExecute() {
-          return FORGET_CONTEXT_WHEN_DONE;
+          return WHEN_EXECUTED;
         },
       },
       // After graphql-jit: subscriptions get this plugin's subscribe function.

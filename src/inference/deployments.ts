@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { Db } from '../db/connect.js';
 import { notifyOnCommit } from '../db/connect.js';
 import { sanitizeText } from '../text/sanitize-text.js';
+import { redactServerPaths } from '../training/redact-paths.js';
 import { channels } from '../db/notifier.js';
 import type { Notifier } from '../db/notifier.js';
 import type { Deployment } from '../db/tables/inference.js';
@@ -10,11 +11,18 @@ import type { Logger } from '../log.js';
 import { DomainError, NotFoundError } from '../errors.js';
 import type { OnnxExporter } from './onnx-export.js';
 import type { QuantizedExports } from './quantized-export.js';
-import { parseQuantization } from '../catalog/quantization.js';
-import type { Quantization } from '../catalog/quantization.js';
 import type { Model } from '../db/schema.js';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { loraExportDir } from './onnx-export.js';
+import type { AdapterFactors } from './runtime/lora-stack.js';
 import type { ModelRuntime, RuntimeRegistry } from './runtime-registry.js';
-import { ModelLoadingError, ModelNotDeployedError } from './errors.js';
+import type { AdapterStore } from './adapter-store.js';
+import { resolveServing, runtimeKey, servedQuantization } from './serving.js';
+import type { Serving, ServingRequest } from './serving.js';
+import type { OnDemandLease, OnDemandModels } from './on-demand.js';
+import type { CheckpointModel } from '../catalog/checkpoint-models.js';
+import { ModelLoadFailedError, ModelLoadingError, ModelNotDeployedError } from './errors.js';
 import {
   LIVE_STATUSES,
   deploymentById,
@@ -36,6 +44,16 @@ export interface DeployResult {
 export interface DeployOptions {
   /** NONE, INT8 or INT4; absent: the model's default quantization (see `servedQuantization`). */
   quantization?: string | null | undefined;
+  /** ADAPTER or MERGED; absent: ADAPTER for a LoRA fine-tune that can be (serving.ts). */
+  servedAs?: string | null | undefined;
+}
+
+/** A model loaded in this process for a holder (a deployment): the runtime requests go to, and what it takes. */
+export interface LoadedServing {
+  runtime: ModelRuntime;
+  serving: Serving;
+  bytesOnDisk: number;
+  bytesInMemory: number;
 }
 
 export interface WaitOptions {
@@ -46,21 +64,40 @@ export interface WaitOptions {
 /** How long a request waits for its deployment's runtime to load before 503. */
 const LOAD_WAIT_MS = 60_000;
 
-const isLive = (d: Deployment) => (LIVE_STATUSES as readonly string[]).includes(d.status);
+const exists = (file: string) =>
+  fs.stat(file).then(
+    () => true,
+    () => false,
+  );
+
+const adapterBytes = (f: AdapterFactors) => [...f.a, ...f.b].reduce((n, t) => n + (t?.byteLength ?? 0), 0);
+/** What a request names that is served without a deployment: a fine-tuned model, or a checkpoint on its job's base. */
+export type OnDemandTarget = { model: Model } | { checkpoint: CheckpointModel; base: Model };
 
 /**
- * The quantization a model is served with: the one asked for, else the model's default
- * from the catalog (NONE unless an admin set one). Every way of loading a model —
- * deployModel, REST, and any loading without an explicit deployment — goes through this.
- * Throws UNSUPPORTED_QUANTIZATION for anything but NONE, INT8 and INT4.
+ * Waits for `p` up to LOAD_WAIT_MS (then MODEL_LOADING, 503 with Retry-After: the load
+ * goes on, and a retry finds it done) or until the request is aborted (CANCELLED).
  */
-export function servedQuantization(model: Model, requested?: string | null): Quantization {
-  return requested === undefined || requested === null ? model.default_quantization : parseQuantization(requested);
+async function waitForLoad<T>(p: Promise<T>, modelId: string, signal?: AbortSignal): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  let onAbort: (() => void) | undefined;
+  const giveUp = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new ModelLoadingError(modelId)), LOAD_WAIT_MS);
+    onAbort = () => reject(new DomainError('CANCELLED', 'the request was cancelled', 499));
+    if (signal?.aborted) onAbort();
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+  try {
+    return await Promise.race([p, giveUp]);
+  } finally {
+    clearTimeout(timer);
+    if (onAbort) signal?.removeEventListener('abort', onAbort);
+  }
 }
 
-/** Runtimes are shared per model and quantization: `tiny`, `tiny@INT4`. */
-export const runtimeKey = (modelId: string, quantization: Quantization) =>
-  quantization === 'NONE' ? modelId : `${modelId}@${quantization}`;
+const isLive = (d: Deployment) => (LIVE_STATUSES as readonly string[]).includes(d.status);
+
+export { runtimeKey, servedQuantization } from './serving.js';
 
 /**
  * Deployment lifecycle: rows in the database are the truth, every api process serves
@@ -75,10 +112,18 @@ export function createDeploymentManager(deps: {
   catalog: CatalogService;
   log: Logger;
   registry: RuntimeRegistry;
+  onDemand: OnDemandModels;
+  /** The data folder, redacted from load errors a client reads. */
+  dataDir: string;
   exporter: OnnxExporter;
   quantized: QuantizedExports;
+  adapters: AdapterStore;
+  /** The largest LoRA rank served as an adapter (config.adapterMaxRank). */
+  adapterMaxRank: number;
 }) {
   const { db, registry, log } = deps;
+  /** The adapter folder of each ADAPTER deployment loaded here. */
+  const adapterOf = new Map<string, string>();
   const changes = new EventEmitter().setMaxListeners(0);
   const activating = new Map<string, { work: Promise<void>; mayExport: boolean }>();
   let serving = false;
@@ -106,32 +151,24 @@ export function createDeploymentManager(deps: {
       try {
         const model = await db.selectFrom('models').selectAll().where('id', '=', dep.model_id).executeTakeFirst();
         if (!model) throw new Error('the model no longer exists');
-        // Quantized copies, like exports, are made by the process that took the deploy.
-        if ((!model.onnx_path || dep.quantization !== 'NONE') && !mayExport) return;
-        const fp32 = await deps.exporter.ensure(model);
-        const served = await deps.quantized.ensure(fp32, dep.quantization, Number(model.parameter_count));
-        const runtime = await registry.acquire(dep.id, {
-          id: runtimeKey(model.id, dep.quantization),
-          onnxPath: served.onnxPath,
-          modelDir: model.storage_path,
-        });
+        const serving = await resolve(model, { servedAs: dep.served_as, quantization: dep.quantization });
+        const loaded = await load(dep.id, model, serving, mayExport);
+        if (!loaded) return;
         const live = await db.transaction().execute(async (trx) => {
           const ok = await markReady(trx, dep.id, {
-            provider: runtime.host.provider,
-            bytesOnDisk: served.bytesOnDisk,
-            bytesInMemory: served.bytesInMemory,
+            provider: loaded.runtime.host.provider,
+            bytesOnDisk: loaded.bytesOnDisk,
+            bytesInMemory: loaded.bytesInMemory,
           });
           if (ok) await notifyOnCommit(trx, channels.deployments, dep.id);
           return ok;
         });
-        if (!live) await registry.release(dep.id);
+        if (!live) await release(dep.id);
       } catch (err) {
         // The reason is stored and shown: exporter output may hold anything, so it is sanitised.
         const reason = sanitizeText(err instanceof Error ? err.message : String(err), 2_000);
         log.warn({ deployment: dep.id, model: dep.model_id, reason }, 'deployment failed to load');
-        await registry
-          .release(dep.id)
-          .catch((e: unknown) => log.warn({ err: e, deployment: dep.id }, 'could not release a failed runtime'));
+        await release(dep.id).catch((e: unknown) => log.warn({ err: e, deployment: dep.id }, 'could not release a failed runtime'));
         await db
           .transaction()
           .execute(async (trx) => {
@@ -148,13 +185,62 @@ export function createDeploymentManager(deps: {
     return work;
   }
 
+  function resolve(model: Model, req: ServingRequest): Promise<Serving> {
+    return resolveServing(db, model, req, { maxRank: deps.adapterMaxRank });
+  }
+
+  /**
+   * Loads `model` as `serving` says for `holderId` (a deployment, or anything that holds a
+   * model loaded and lets go of it with `release`): exports what is missing, acquires the
+   * shared runtime, and for an adapter loads its factors into the adapter store. Undefined
+   * when an export is missing and `mayExport` is false.
+   *
+   * An adapter costs no export of its own, no merge and no new session once its base's
+   * LoRA-input runtime is loaded: reading a few MB of factors.
+   */
+  async function load(holderId: string, model: Model, serving: Serving, mayExport = true): Promise<LoadedServing | undefined> {
+    if (serving.servedAs === 'ADAPTER') {
+      const targets = serving.adapter.targets;
+      if (!mayExport && !(await exists(path.join(serving.base.storage_path, loraExportDir(targets), 'model.onnx')))) return undefined;
+      const onnxPath = await deps.exporter.ensureLora(serving.base, targets);
+      adapterOf.set(holderId, serving.adapterPath);
+      const runtime = await registry.acquire(holderId, { id: serving.runtimeKey, onnxPath, modelDir: serving.base.storage_path });
+      const layout = runtime.info.lora;
+      if (!layout) throw new Error(`${onnxPath} is not a LoRA-input export`);
+      const factors = await deps.adapters.get(serving.adapterPath, layout);
+      const onDisk = await fs.stat(path.join(serving.adapterPath, 'adapter_model.safetensors'));
+      return { runtime: runtime.withAdapter(factors), serving, bytesOnDisk: onDisk.size, bytesInMemory: adapterBytes(factors) };
+    }
+    // Quantized copies, like exports, are made by the process that took the deploy.
+    if ((!model.onnx_path || serving.quantization !== 'NONE') && !mayExport) return undefined;
+    const fp32 = await deps.exporter.ensure(model);
+    const served = await deps.quantized.ensure(fp32, serving.quantization, Number(model.parameter_count));
+    const runtime = await registry.acquire(holderId, { id: serving.runtimeKey, onnxPath: served.onnxPath, modelDir: model.storage_path });
+    return { runtime, serving, bytesOnDisk: served.bytesOnDisk, bytesInMemory: served.bytesInMemory };
+  }
+
+  async function release(holderId: string): Promise<void> {
+    adapterOf.delete(holderId);
+    await registry.release(holderId);
+  }
+
+  /** The runtime requests of a loaded holder go to: for an adapter, the shared runtime with its factors. */
+  async function servingRuntime(holderId: string, runtime: ModelRuntime): Promise<ModelRuntime> {
+    const dir = adapterOf.get(holderId);
+    if (!dir) return runtime;
+    const layout = runtime.info.lora;
+    if (!layout) throw new Error('the adapter runtime is not a LoRA-input export');
+    // Usually held already; read again after an eviction (the store's budget).
+    return runtime.withAdapter(await deps.adapters.get(dir, layout));
+  }
+
   /** Brings this process in line with a deployment's row (after a NOTIFY). */
   async function sync(id: string): Promise<void> {
     const dep = await deploymentById(db, id);
     if (dep && isLive(dep)) {
       if (serving) void activate(dep, dep.status === 'READY');
     } else {
-      await registry.release(id);
+      await release(id);
     }
     changed(id);
   }
@@ -195,19 +281,23 @@ export function createDeploymentManager(deps: {
      */
     async deploy(accountId: string, modelId: string, opts: DeployOptions = {}): Promise<DeployResult> {
       const model = await deps.catalog.getModel(accountId, modelId);
-      const quantization = servedQuantization(model, opts.quantization);
+      const serving = await resolve(model, opts);
+      const { quantization, servedAs } = serving;
       const result = await db.transaction().execute(async (trx) => {
-        const r = await insertDeployment(trx, accountId, model.id, quantization);
+        const r = await insertDeployment(trx, accountId, model.id, quantization, servedAs);
         if (r.created) await notifyOnCommit(trx, channels.deployments, r.deployment.id);
         return r;
       });
       const live = result.deployment;
-      if (!result.created && opts.quantization != null && live.quantization !== quantization) {
+      const differs =
+        (opts.quantization != null && live.quantization !== quantization) || (opts.servedAs != null && live.served_as !== servedAs);
+      if (!result.created && differs) {
+        const as = (q: string, s: string) => (s === 'ADAPTER' ? 'an adapter' : q);
         throw new DomainError(
           'DEPLOYMENT_EXISTS',
-          `model "${model.id}" is already deployed for your account as ${live.quantization} (${live.id}); undeploy it first to deploy it as ${quantization}`,
+          `model "${model.id}" is already deployed for your account as ${as(live.quantization, live.served_as)} (${live.id}); undeploy it first to deploy it as ${as(quantization, servedAs)}`,
           409,
-          { deploymentId: live.id, quantization: live.quantization },
+          { deploymentId: live.id, quantization: live.quantization, servedAs: live.served_as },
         );
       }
       if (serving) void activate(result.deployment);
@@ -221,7 +311,7 @@ export function createDeploymentManager(deps: {
         return row;
       });
       if (!dep) throw new NotFoundError('deployment', id);
-      await registry.release(dep.id);
+      await release(dep.id);
       changed(dep.id);
       return dep;
     },
@@ -261,22 +351,7 @@ export function createDeploymentManager(deps: {
      * request can arrive before this process heard of a new deployment).
      */
     async runtimeFor(dep: Deployment, signal?: AbortSignal): Promise<ModelRuntime> {
-      const wait = async <T>(p: Promise<T>): Promise<T> => {
-        let timer: NodeJS.Timeout | undefined;
-        let onAbort: (() => void) | undefined;
-        const giveUp = new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new ModelLoadingError(dep.model_id)), LOAD_WAIT_MS);
-          onAbort = () => reject(new DomainError('CANCELLED', 'the request was cancelled', 499));
-          if (signal?.aborted) onAbort();
-          signal?.addEventListener('abort', onAbort, { once: true });
-        });
-        try {
-          return await Promise.race([p, giveUp]);
-        } finally {
-          clearTimeout(timer);
-          if (onAbort) signal?.removeEventListener('abort', onAbort);
-        }
-      };
+      const wait = <T>(p: Promise<T>) => waitForLoad(p, dep.model_id, signal);
       let pending = registry.runtimeFor(dep.id);
       if (!pending) {
         await wait(activate(dep));
@@ -287,10 +362,48 @@ export function createDeploymentManager(deps: {
         throw new ModelNotDeployedError(dep.model_id, row?.error ? `its deployment failed: ${row.error}` : undefined);
       }
       try {
-        return await wait(pending);
+        return await wait(pending.then((runtime) => servingRuntime(dep.id, runtime)));
       } catch (err) {
         if (err instanceof DomainError) throw err;
         throw new ModelNotDeployedError(dep.model_id, `its runtime failed to load: ${(err as Error).message}`);
+      }
+    },
+
+    /** How a model would be served (serving.ts): for on-demand loading, which has no deployment row. */
+    resolveServing: resolve,
+    /** Loads a model for a holder as `serving` says (see `load`); `releaseServing` lets go of it. */
+    loadServing: (holderId: string, model: Model, serving: Serving) => load(holderId, model, serving),
+    releaseServing: release,
+    /**
+     * A lease on the runtime of a model served without a deployment, loading it here on
+     * first use (docs/inference.md § On-demand models): a fine-tuned model's ONNX export
+     * (made on first use, like a first deploy's), or a checkpoint's (its weights merged
+     * into the job's base model), with the model's default quantization. The caller
+     * releases the lease when its request is done.
+     */
+    async onDemandRuntime(target: OnDemandTarget, signal?: AbortSignal): Promise<OnDemandLease> {
+      const modelId = 'model' in target ? target.model.id : target.checkpoint.id;
+      const weights = 'model' in target ? target.model : target.base;
+      const quantization = servedQuantization(weights);
+      const key = runtimeKey(modelId, quantization);
+      const pending = deps.onDemand.acquire(key, modelId, async () => {
+        const fp32 =
+          'model' in target
+            ? await deps.exporter.ensure(target.model)
+            : await deps.exporter.ensureCheckpoint(target.checkpoint, target.base);
+        const served = await deps.quantized.ensure(fp32, quantization, Number(weights.parameter_count));
+        return { source: { id: key, onnxPath: served.onnxPath, modelDir: weights.storage_path }, bytes: served.bytesInMemory };
+      });
+      try {
+        return await waitForLoad(pending, modelId, signal);
+      } catch (err) {
+        // A request that stopped waiting must not keep the model held once it loads.
+        pending.then(
+          (lease) => lease.release(),
+          () => {},
+        );
+        if (err instanceof DomainError) throw err;
+        throw new ModelLoadFailedError(modelId, redactServerPaths(sanitizeText((err as Error).message, 2_000), deps.dataDir));
       }
     },
 
@@ -311,6 +424,7 @@ export function createDeploymentManager(deps: {
       offReconnect?.();
       await unlisten?.();
       await Promise.allSettled([...activating.values()].map((a) => a.work));
+      await deps.onDemand.close();
       await registry.close();
     },
   };

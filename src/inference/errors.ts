@@ -62,3 +62,10 @@ export class GenerationFailedError extends DomainError {
     super('GENERATION_FAILED', `generation failed: ${detail}`, 500);
   }
 }
+
+/** A model called without a deployment could not be loaded (its export failed, say). */
+export class ModelLoadFailedError extends DomainError {
+  constructor(modelId: string, reason: string) {
+    super('MODEL_LOAD_FAILED', `model "${modelId}" could not be loaded: ${reason}`, 500, { modelId });
+  }
+}

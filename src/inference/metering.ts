@@ -12,7 +12,8 @@ export function tokenCostMicros(tokens: number, pricePerMTokMicros: bigint): big
 export interface MeteredRequest {
   usageId: string;
   accountId: string;
-  deploymentId: string;
+  /** null: the model was loaded on demand. */
+  deploymentId: string | null;
   modelId: string;
   endpoint: string;
   pricePerMTokMicros: bigint;

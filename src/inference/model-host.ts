@@ -2,7 +2,7 @@ import type { Worker } from 'node:worker_threads';
 import type { Logger } from '../log.js';
 import { startWorkerThread } from '../start-worker-thread.js';
 import type { OnnxModelInfo } from './runtime/onnx-info.js';
-import type { GenerationJob, HostMessage, JobEvent, WorkerMessage } from './runtime/protocol.js';
+import type { GenerationJob, HostMessage, JobEvent, TokenLogprob, WorkerMessage } from './runtime/protocol.js';
 
 export interface ModelHostOptions {
   onnxPath: string;
@@ -16,7 +16,7 @@ export interface ModelHostOptions {
 export type DoneEvent = Extract<JobEvent, { type: 'done' }>;
 
 export interface JobHandlers {
-  onText(text: string): void;
+  onText(text: string, logprobs?: TokenLogprob[]): void;
   onDone(event: DoneEvent): void;
 }
 
@@ -132,7 +132,7 @@ export class ModelHost {
     const handlers = this.jobs.get(event.id);
     if (!handlers) return;
     try {
-      if (event.type === 'text') handlers.onText(event.text);
+      if (event.type === 'text') handlers.onText(event.text, event.logprobs);
       else {
         this.jobs.delete(event.id);
         handlers.onDone(event);

@@ -18,16 +18,31 @@ export interface GenerationParams {
   frequencyPenalty?: number | null;
   /** Token id (as a string key, as OpenAI sends it) → bias in [−100, 100]. */
   logitBias?: Record<string, number> | null;
+  /** Answers to generate for the prompt (OpenAI's `n`), 1 to MAX_CHOICES; default 1. */
+  n?: number | null;
+  /**
+   * Report each generated token's log-probability with this many most likely alternatives
+   * (0 to MAX_TOP_LOGPROBS); null = no log-probabilities.
+   */
+  logprobs?: number | null;
 }
 
 export interface ResolvedParams {
   /** undefined = up to the end of the context. */
   maxTokens: number | undefined;
   stop: string[];
+  /** The first answer's sampling; answer i samples with seed + i. */
   sampling: SamplingOptions;
+  n: number;
+  /** Alternatives per token to report; undefined = no log-probabilities. */
+  logprobs: number | undefined;
 }
 
 export const MAX_STOP_SEQUENCES = 4;
+/** Most answers one request may ask for (each takes a batch slot). */
+export const MAX_CHOICES = 8;
+/** Most alternatives per token (OpenAI's bound for chat's top_logprobs). */
+export const MAX_TOP_LOGPROBS = 20;
 const MAX_LOGIT_BIAS = 300;
 
 /** What a prompt may be: text, token ids (completions), or chat messages. */
@@ -45,6 +60,8 @@ export function resolveParams(p: GenerationParams, vocabSize: number): ResolvedP
   const frequencyPenalty = optionalNumber(p.frequencyPenalty, 'frequencyPenalty', -2, 2) ?? 0;
   return {
     maxTokens,
+    n: optionalInt(p.n, 'n', 1, MAX_CHOICES) ?? 1,
+    logprobs: optionalInt(p.logprobs, 'logprobs', 0, MAX_TOP_LOGPROBS),
     stop: stopSequences(p.stop),
     sampling: { temperature, topP, topK, seed, presencePenalty, frequencyPenalty, logitBias: logitBias(p.logitBias, vocabSize) },
   };

@@ -2,6 +2,9 @@ import type { Logger } from '../log.js';
 import { ModelHost } from './model-host.js';
 import { ModelTokenizer } from '../tokenizer/model-tokenizer.js';
 import type { OnnxModelInfo } from './runtime/onnx-info.js';
+import type { JobHandlers } from './model-host.js';
+import type { GenerationJob } from './runtime/protocol.js';
+import type { AdapterFactors } from './runtime/lora-stack.js';
 
 export interface RuntimeOptions {
   providers: string[];
@@ -34,14 +37,33 @@ export class ModelRuntime {
     readonly host: ModelHost,
     readonly tokenizer: ModelTokenizer,
     private readonly limits: { maxBatch: number; maxQueue: number },
+    /** Set on an adapter's view of a base runtime (`withAdapter`): its jobs carry these factors. */
+    readonly adapter?: AdapterFactors,
+    private readonly shared?: ModelRuntime,
   ) {}
 
   get info(): OnnxModelInfo {
     return this.host.info;
   }
 
+  /**
+   * This (LoRA-input) runtime serving one adapter: the same worker, batch, queue bound and
+   * tokenizer — requests of every adapter and of the base decode in one batch — with the
+   * adapter's factors attached to each job.
+   */
+  withAdapter(adapter: AdapterFactors): ModelRuntime {
+    const root = this.shared ?? this;
+    return new ModelRuntime(root.modelId, root.host, root.tokenizer, root.limits, adapter, root);
+  }
+
+  /** Starts a job on the worker; returns its cancel function (model-host.ts `submit`). */
+  submit(job: GenerationJob, handlers: JobHandlers): () => void {
+    return this.host.submit(this.adapter ? { ...job, adapter: this.adapter } : job, handlers);
+  }
+
   /** Takes a place for one request, or returns false when batch and queue are full. */
   tryAdmit(): boolean {
+    if (this.shared) return this.shared.tryAdmit();
     if (this.admitted >= this.limits.maxBatch + this.limits.maxQueue) return false;
     this.admitted++;
     return true;
@@ -49,12 +71,17 @@ export class ModelRuntime {
 
   /** Gives the place back; `ms` is how long the request ran. */
   release(ms?: number): void {
+    if (this.shared) {
+      this.shared.release(ms);
+      return;
+    }
     this.admitted--;
     if (ms !== undefined) this.averageMs = 0.8 * this.averageMs + 0.2 * ms;
   }
 
   /** When a place is likely free: the queue ahead drains `maxBatch` requests per average duration. */
   retryAfterSeconds(): number {
+    if (this.shared) return this.shared.retryAfterSeconds();
     const ahead = Math.max(1, this.admitted - this.limits.maxBatch + 1);
     return Math.min(60, Math.max(1, Math.ceil(((this.averageMs / 1000) * ahead) / this.limits.maxBatch)));
   }
@@ -112,6 +139,11 @@ export class RuntimeRegistry {
   isLoaded(deploymentId: string): boolean {
     const modelId = this.modelOf.get(deploymentId);
     return (modelId ? this.entries.get(modelId)?.loaded?.host.alive : false) ?? false;
+  }
+
+  /** The runtimes loaded here with a live worker (`tiny`, `tiny@INT4`, …), for operators and tests. */
+  loadedKeys(): string[] {
+    return [...this.entries.entries()].filter(([, e]) => e.loaded?.host.alive).map(([key]) => key);
   }
 
   /** Stops serving a deployment; the runtime closes with its last deployment. */

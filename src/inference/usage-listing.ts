@@ -1,5 +1,5 @@
 import type { InferenceUsage } from '../db/tables/inference.js';
-import { isId } from '../ids.js';
+import { isUsageId } from '../ids.js';
 import { defineListing, parseTime } from '../paging/listing.js';
 import type { UsageCursor } from './store/usage.js';
 
@@ -11,6 +11,6 @@ export const usageListing = defineListing<InferenceUsage, UsageCursor>({
   keyOf: (usage) => [usage.finished_at.toISOString(), usage.id],
   parseKey: ([at, id, ...rest]) => {
     const finishedAt = parseTime(at);
-    return finishedAt && id !== undefined && rest.length === 0 && isId('usage', id) ? { finishedAt, id } : undefined;
+    return finishedAt && id !== undefined && rest.length === 0 && isUsageId(id) ? { finishedAt, id } : undefined;
   },
 });

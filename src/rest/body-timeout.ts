@@ -1,4 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { isOpenAiPath, openAiErrorOf } from './openai-errors.js';
 import { problem } from './problem.js';
 
 /**
@@ -19,11 +20,13 @@ export function bodyTimeoutHook(ms: number) {
       raw.setTimeout(ms, () => {
         const response = reply.raw;
         if (!response.headersSent) {
+          const detail = `the request body stopped arriving for ${ms / 1000} s before it was complete`;
+          const openAi = isOpenAiPath(request.url);
           const body = JSON.stringify(
-            problem(408, 'REQUEST_TIMEOUT', `the request body stopped arriving for ${ms / 1000} s before it was complete`),
+            openAi ? openAiErrorOf(408, detail, 'request_timeout').body : problem(408, 'REQUEST_TIMEOUT', detail),
           );
           response.writeHead(408, {
-            'content-type': 'application/problem+json',
+            'content-type': openAi ? 'application/json' : 'application/problem+json',
             'content-length': Buffer.byteLength(body),
             connection: 'close',
           });

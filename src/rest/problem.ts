@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { DomainError } from '../errors.js';
-import { InsufficientStorageError, isDiskFullError } from '../storage/disk-full.js';
+import { asExpectedError, isDiskFullError } from '../storage/disk-full.js';
 import type { Logger } from '../log.js';
 
 /** An RFC 9457 problem document; `code` is the same machine-readable code GraphQL uses. */
@@ -90,10 +90,10 @@ export function restErrorHandler(log: Logger) {
     const p = fastifyProblem(error);
     if (p) return sendProblem(reply, p);
     // Any write that found the disk (or the database's disk) full: the client is not at fault.
-    if (isDiskFullError(error)) {
-      log.error({ err: error, method: request.method, url: request.url }, 'the disk is full');
-      const full = new InsufficientStorageError();
-      return sendProblem(reply, problem(full.status, full.code, full.message));
+    const expected = asExpectedError(error);
+    if (expected) {
+      if (isDiskFullError(error)) log.error({ err: error, method: request.method, url: request.url }, 'the disk is full');
+      return sendProblem(reply, problem(expected.status, expected.code, expected.message, expected.details));
     }
     log.error({ err: error, method: request.method, url: request.url }, 'unexpected error in a REST route');
     return sendProblem(reply, problem(500, 'INTERNAL', 'an unexpected error occurred; it has been logged'));

@@ -18,12 +18,12 @@ import { ModelSchema, registerModelRoutes } from './routes/models.js';
 import { registerPendingRoutes } from './routes/pending.js';
 import { registerWebhookRoutes } from './routes/webhooks.js';
 import { registerInferenceRoutes } from './routes/inference.js';
+import { registerOpenAiModelRoutes } from './routes/openai-models.js';
+import { registerOpenAiFileRoutes } from './routes/openai-files.js';
+import { registerOpenAiFineTuningRoutes } from './routes/openai-fine-tuning.js';
 import { DatasetSchema, registerDatasetRoutes } from './routes/datasets.js';
 import { TrainingJobSchema, registerTrainingRoutes } from './routes/training.js';
 import { registerConsole } from './console.js';
-import { registerOpenAiFileRoutes } from './routes/openai-files.js';
-import { registerOpenAiFineTuningRoutes } from './routes/openai-fine-tuning.js';
-import { registerOpenAiModelRoutes } from './routes/openai-models.js';
 
 export interface HttpServerOptions {
   services: Services;
@@ -47,6 +47,14 @@ export async function buildHttpServer(opts: HttpServerOptions): Promise<Http> {
     forceCloseConnections: false,
     return503OnClosing: true,
     ajv: { customOptions: { coerceTypes: 'array', useDefaults: true, removeAdditional: false, allErrors: false } },
+    // A path that is not valid percent-encoding (`/v1/files/%C0%80`) never reaches a route:
+    // /v1 answers it in OpenAI's error shape; elsewhere fastify's own answer stays.
+    frameworkErrors: (error, request, reply) => {
+      if (isOpenAiPath(request.url))
+        return void sendOpenAiError(reply as unknown as FastifyReply, openAiErrorOf(400, error.message, 'invalid_url'));
+      const body = { error: 'Bad Request', code: error.code, message: error.message, statusCode: 400 };
+      void (reply as unknown as FastifyReply).status(400).type('application/json').send(body);
+    },
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as Http;
 
   app.decorateRequest('principal', null);
@@ -73,17 +81,16 @@ export async function buildHttpServer(opts: HttpServerOptions): Promise<Http> {
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
   });
 
-  // /v1 answers in OpenAI's error shape (src/rest/openai-errors.ts), everything else in problem+json.
-  const problemHandler = restErrorHandler(services.log);
+  // /v1 answers errors in OpenAI's shape (src/rest/openai-errors.ts), everything else in problem+json.
+  const restErrors = restErrorHandler(services.log);
   app.setErrorHandler((error: FastifyError, request, reply) =>
-    isOpenAiPath(request.url) ? sendOpenAiError(reply, openAiError(error, services.log)) : problemHandler(error, request, reply),
+    isOpenAiPath(request.url) ? sendOpenAiError(reply, openAiError(error, services.log)) : restErrors(error, request, reply),
   );
   app.setNotFoundHandler((request, reply) => {
     const route = `${request.method} ${request.url.split('?')[0]}`;
-    if (isOpenAiPath(request.url)) {
-      return sendOpenAiError(reply, openAiErrorOf(404, `Invalid URL (${route})`, 'unknown_url'));
-    }
-    return sendProblem(reply, problem(404, 'NOT_FOUND', `no route ${route}`));
+    return isOpenAiPath(request.url)
+      ? sendOpenAiError(reply, openAiErrorOf(404, `Invalid URL (${route})`, 'unknown_url'))
+      : sendProblem(reply, problem(404, 'NOT_FOUND', `no route ${route}`));
   });
 
   app.addHook('onRequest', bodyTimeoutHook(services.config.bodyTimeoutMs));
@@ -104,7 +111,7 @@ export async function buildHttpServer(opts: HttpServerOptions): Promise<Http> {
     // Only /api and /v1 need a key (health, OpenAPI and /graphql live elsewhere; GraphQL
     // authenticates inside yoga). `request.routeOptions` is not read here: it builds a new
     // object on every access.
-    if (!(path.startsWith('/api/') || path.startsWith('/v1/'))) return done();
+    if (!(path.startsWith('/api/') || isOpenAiPath(path))) return done();
     const authorization = request.headers.authorization;
     const cached = services.accounts.cachedPrincipal(authorization);
     if (cached) {
@@ -173,9 +180,9 @@ export async function buildHttpServer(opts: HttpServerOptions): Promise<Http> {
   await registerTrainingRoutes(app, services);
   await registerWebhookRoutes(app, services);
   await registerInferenceRoutes(app, services);
-  await registerOpenAiFileRoutes(app, services);
-  registerOpenAiFineTuningRoutes(app, services);
   registerOpenAiModelRoutes(app, services);
+  await registerOpenAiFileRoutes(app, services);
+  await registerOpenAiFineTuningRoutes(app, services);
   for (const register of opts.routes ?? []) await register(app, services);
   registerPendingRoutes(app);
   await registerConsole(app, services.config.consoleDir);

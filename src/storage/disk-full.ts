@@ -23,3 +23,14 @@ export class InsufficientStorageError extends DomainError {
     );
   }
 }
+
+/**
+ * The expected failure an error stands for, or undefined for a bug: a DomainError as it
+ * is, a full disk as InsufficientStorageError. REST's error handler, GraphQL payloads and
+ * GraphQL's error masking all ask this, so a full disk reads the same on every transport.
+ */
+export function asExpectedError(error: unknown): DomainError | undefined {
+  if (error instanceof DomainError) return error;
+  if (isDiskFullError(error)) return new InsufficientStorageError();
+  return undefined;
+}

@@ -24,10 +24,11 @@ export function autoMaxSeqLength(contextLength: number, maxTokens: number): numb
 }
 
 /**
- * Packed rows per step: at least 8 steps per epoch (small datasets need the updates more
+ * Packed rows (DPO: pairs) per step: at least 8 steps per epoch (small datasets need the updates more
  * than the averaging), at most 16 rows.
  */
 export function autoBatchSize(dataset: DatasetShape, maxSeqLength: number): number {
-  const rows = Math.max(1, Math.ceil(dataset.tokensAt(maxSeqLength) / maxSeqLength));
+  // Pairs are never packed: a DPO row is one pair.
+  const rows = dataset.pairs ? dataset.examples : Math.max(1, Math.ceil(dataset.tokensAt(maxSeqLength) / maxSeqLength));
   return clamp(Math.floor(rows / 8), 1, 16);
 }

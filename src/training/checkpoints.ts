@@ -1,5 +1,9 @@
+import fs from 'node:fs/promises';
 import { sql } from 'kysely';
+import type { CheckpointModel } from '../catalog/checkpoint-models.js';
 import type { Db } from '../db/connect.js';
+import { TERMINAL_STATUSES } from '../db/tables/training.js';
+import { DomainError } from '../errors.js';
 
 /**
  * A checkpoint of a job as the API shows it: named by its step, never by the server's
@@ -11,13 +15,15 @@ export interface JobCheckpoint {
   id: string;
   step: number;
   createdAt: Date;
-  /** The metrics at that step: its training loss, and the validation loss when an evaluation ran there. */
+  /**
+   * The metrics at that step: its training loss and token accuracy, the validation batch's
+   * loss and accuracy when one was measured there, and the full validation's when an
+   * evaluation ran there (trainer/PROTOCOL.md § Metrics).
+   */
   metrics: {
     trainLoss: number | null;
     evalLoss: number | null;
-    /** Token accuracy of the step (trainer/PROTOCOL.md § Metrics). */
     trainTokenAccuracy: number | null;
-    /** The validation batch measured at that step, if one was. */
     validLoss: number | null;
     validTokenAccuracy: number | null;
     evalTokenAccuracy: number | null;
@@ -41,8 +47,6 @@ export function parseCheckpointId(id: string): number | undefined {
  * drops the rows of those it removed), oldest first, with the metrics stored for their
  * step. No tenancy check: callers have already read the job as its owner.
  */
-const num = (value: unknown) => (typeof value === 'number' && Number.isFinite(value) ? value : null);
-
 export async function listCheckpoints(db: Db, jobId: string): Promise<JobCheckpoint[]> {
   const rows = await db
     .selectFrom('training_checkpoints as c')
@@ -68,8 +72,36 @@ export async function listCheckpoints(db: Db, jobId: string): Promise<JobCheckpo
       trainTokenAccuracy: num(r.step_payload?.tokenAccuracy),
       validLoss: num(r.step_payload?.validLoss),
       validTokenAccuracy: num(r.step_payload?.validTokenAccuracy),
-      evalTokenAccuracy: num(r.eval_payload?.evalTokenAccuracy),
+      evalTokenAccuracy: num(r.eval_payload?.tokenAccuracy),
     },
     path: r.path,
   }));
 }
+
+/**
+ * Deletes a checkpoint of a finished job (`DELETE /v1/models/ft:…:ckpt-step-N`): its row,
+ * then its folder. A job that may still resume from it (not yet SUCCEEDED, FAILED or
+ * CANCELLED) keeps it: CHECKPOINT_IN_USE.
+ */
+export async function deleteCheckpoint(db: Db, checkpoint: CheckpointModel): Promise<void> {
+  await db.transaction().execute(async (trx) => {
+    const job = await trx
+      .selectFrom('training_jobs')
+      .select(['id', 'status'])
+      .where('id', '=', checkpoint.jobId)
+      .forUpdate()
+      .executeTakeFirstOrThrow();
+    if (!TERMINAL_STATUSES.includes(job.status)) {
+      throw new DomainError(
+        'CHECKPOINT_IN_USE',
+        `job ${job.id} is ${job.status} and may resume from checkpoint ${checkpointId(checkpoint.step)}; delete it once the job has finished`,
+        409,
+        { field: 'model' },
+      );
+    }
+    await trx.deleteFrom('training_checkpoints').where('job_id', '=', checkpoint.jobId).where('step', '=', checkpoint.step).execute();
+  });
+  await fs.rm(checkpoint.path, { recursive: true, force: true });
+}
+
+const num = (value: unknown): number | null => (typeof value === 'number' ? value : null);

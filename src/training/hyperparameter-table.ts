@@ -1,4 +1,4 @@
-import type { TrainingMethod } from '../db/tables/training.js';
+import type { TrainableWeights, TrainingMethod } from '../db/tables/training.js';
 import type { TrainingDefaults } from '../catalog/training-defaults.js';
 import { booleanKind, enumKind, integerKind, listKind, numberKind } from './hyperparameter-kinds.js';
 import type { Kind } from './hyperparameter-kinds.js';
@@ -16,7 +16,10 @@ import { autoBatchSize, autoEpochs, autoMaxSeqLength } from './auto-rules.js';
 
 /** What "auto" is decided from. */
 export interface DatasetShape {
+  /** Examples (a preference dataset: pairs). */
   examples: number;
+  /** A preference dataset: each pair is two sequences (chosen, rejected) in `tokensAt` and `maxTokens`. */
+  pairs?: boolean;
   /** Longest example in tokens (for this model's tokenizer and template). */
   maxTokens: number;
   /** Σ min(length, L) for a candidate maximum sequence length L. */
@@ -32,6 +35,8 @@ export interface ModelShape {
 
 export interface ResolveContext {
   method: TrainingMethod;
+  /** The weights the job trains (a DPO job: LoRA adapters or all). */
+  trainable: TrainableWeights;
   model: ModelShape;
   dataset: DatasetShape;
   hasValidation: boolean;
@@ -61,7 +66,11 @@ interface RowOptions<T> {
 }
 
 export interface Hyperparameter<T> extends RowOptions<NonNullable<T>> {
-  /** The methods it applies to (all when absent); for others it must be absent, null or "auto" and resolves to null. */
+  /**
+   * The methods it applies to (all when absent); for others it must be absent, null or
+   * "auto" and resolves to null. LORA and FULL name the trained weights, so a LORA row
+   * applies to a DPO job that trains LoRA adapters too; DPO names preference tuning.
+   */
   methods?: readonly TrainingMethod[];
   /** Null is a value in its own right ("none"), not only "auto". */
   nullable: boolean;
@@ -77,7 +86,14 @@ function row<T>(o: RowOptions<T> & { nullable?: boolean; methods?: readonly Trai
   return { ...o, nullable: o.nullable ?? false };
 }
 
-const LORA_TARGETS = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] as const;
+/**
+ * DPO's auto rate: the model's supervised rate for the same weights divided by this for the same weights: the
+ * trainer's DPO defaults over its SFT defaults (trainer/PROTOCOL.md: 5e-5 vs 2e-4 LoRA,
+ * 1e-6 vs 2e-5 full), so a model with its own rates keeps the same proportion.
+ */
+const DPO_RATE_DIVISOR: Record<TrainableWeights, number> = { LORA: 4, FULL: 20 };
+
+export const LORA_TARGETS = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] as const;
 const needsValidation = (_v: unknown, c: ResolveContext) => (c.hasValidation ? undefined : 'needs a validationDataset');
 
 export const HYPERPARAMETERS = {
@@ -91,21 +107,23 @@ export const HYPERPARAMETERS = {
     kind: numberKind({ min: 0, max: 100, minOpen: true }),
     nullable: true,
     doc: 'Scales the "auto" learning rate (OpenAI\'s `learning_rate_multiplier`); not together with an explicit learningRate.',
-    autoDoc: 'none (× 1)',
+    autoDoc: 'none (the auto learning rate as it is, i.e. × 1)',
     spec: null,
-    legacy: null,
     auto: () => null,
   }),
   learningRate: row({
     kind: numberKind({ min: 0, max: 1, minOpen: true }),
     doc: 'Peak learning rate (after warmup).',
-    autoDoc: "the model's rate for the method (2e-4 LoRA, 2e-5 full for an imported model), × learningRateMultiplier when set",
-    trainerNull: 'the usual rate of the method: 2e-4 for lora, 2e-5 for full',
+    autoDoc:
+      "the model's rate for the trained weights (2e-4 LoRA, 2e-5 full for an imported model); DPO: a quarter of it for LoRA, a twentieth for full (5e-5, 1e-6 for an imported model); times learningRateMultiplier when set",
+    trainerNull: 'the usual rate of the method: 2e-4 for lora, 2e-5 for full; dpo: 5e-5 (trainable lora), 1e-6 (trainable full)',
     check: (_v, c) =>
       c.value('learningRateMultiplier') !== null
         ? 'cannot be set together with learningRateMultiplier (which scales the auto rate)'
         : undefined,
-    auto: (c) => c.model.defaults.learningRate[c.method] * ((c.value('learningRateMultiplier') as number | null) ?? 1),
+    auto: (c) =>
+      (c.model.defaults.learningRate[c.trainable] / (c.method === 'DPO' ? DPO_RATE_DIVISOR[c.trainable] : 1)) *
+      ((c.value('learningRateMultiplier') as number | null) ?? 1),
   }),
   maxSeqLength: row({
     kind: integerKind({ min: 16, max: 1_048_576 }),
@@ -117,8 +135,9 @@ export const HYPERPARAMETERS = {
   }),
   batchSize: row({
     kind: integerKind({ min: 1, max: 1024 }),
-    doc: 'Packed sequences (rows) per optimizer step.',
-    autoDoc: '`clamp(floor(rows / 8), 1, 16)` with rows ≈ tokens / maxSeqLength, so an epoch has ≥ 8 steps',
+    doc: 'Packed sequences (rows) per optimizer step; DPO: pairs per step.',
+    autoDoc:
+      '`clamp(floor(rows / 8), 1, 16)` with rows ≈ tokens / maxSeqLength (DPO: rows = pairs, never packed), so an epoch has ≥ 8 steps',
     auto: (c) => autoBatchSize(c.dataset, c.value('maxSeqLength') as number),
   }),
   microBatchSize: row({
@@ -244,9 +263,9 @@ export const HYPERPARAMETERS = {
   }),
   beta: row({
     kind: numberKind({ min: 0, max: 2, minOpen: true }),
-    doc: 'Preference tuning (DPO): how strongly the policy is held to the reference model; ignored by supervised jobs.',
+    methods: ['DPO'],
+    doc: 'Preference tuning: how strongly the trained model is held to the reference model (the starting weights).',
     autoDoc: '0.1',
-    legacy: 0.1,
     auto: () => 0.1,
   }),
   checkpointEvery: row({

@@ -1,5 +1,5 @@
 import { InvalidInputError } from '../errors.js';
-import type { TrainingMethod } from '../db/tables/training.js';
+import type { TrainableWeights, TrainingMethod } from '../db/tables/training.js';
 import { quote } from './hyperparameter-kinds.js';
 import { HYPERPARAMETERS, HYPERPARAMETER_ROWS, specPathOf } from './hyperparameter-table.js';
 import type { DatasetShape, HyperparameterName, ModelShape, ResolveContext, ResolvedHyperparameters } from './hyperparameter-table.js';
@@ -22,7 +22,46 @@ const bad = (field: string, message: string) =>
 /** Absent, null and "auto" all mean "let Tuneloop decide", for every hyperparameter. */
 const isAuto = (value: unknown) => value === undefined || value === null || value === 'auto';
 
-const isMethod = (method: unknown): method is TrainingMethod => method === 'LORA' || method === 'FULL';
+const isMethod = (method: unknown): method is TrainingMethod => method === 'LORA' || method === 'FULL' || method === 'DPO';
+
+/**
+ * What a job is, for the hyperparameter rows: its method and the weights it trains. LORA
+ * and FULL train their own weights; DPO trains LoRA adapters (the default) or all weights.
+ */
+export interface JobKind {
+  method: TrainingMethod;
+  trainable: TrainableWeights;
+}
+
+/** A method alone means its own weights (DPO: LoRA adapters). */
+export type MethodLike = TrainingMethod | JobKind;
+
+export function jobKindOf(method: MethodLike): JobKind {
+  if (typeof method === 'object') return method;
+  return { method, trainable: method === 'FULL' ? 'FULL' : 'LORA' };
+}
+
+/** The kind a request names, or null when its method or trainable is not one (the caller refuses those). */
+export function requestedKind(method: unknown, trainable: unknown): JobKind | null {
+  const m = method ?? 'LORA';
+  if (!isMethod(m)) return null;
+  if (trainable === undefined || trainable === null) return jobKindOf(m);
+  if (trainable !== 'LORA' && trainable !== 'FULL') return null;
+  return m === 'DPO' ? { method: m, trainable } : jobKindOf(m);
+}
+
+/**
+ * The tags a row's `methods` are matched against: the trained weights (LORA rows such as
+ * loraRank apply to a LoRA DPO job too) plus DPO for preference tuning (beta).
+ */
+export function methodTags(kind: JobKind): TrainingMethod[] {
+  return kind.method === 'DPO' ? ['DPO', kind.trainable] : [kind.trainable];
+}
+
+const applies = (row: { methods?: readonly TrainingMethod[] }, kind: JobKind) =>
+  !row.methods || methodTags(kind).some((tag) => row.methods!.includes(tag));
+
+const describeKind = (kind: JobKind) => (kind.method === 'DPO' ? `DPO (trainable ${kind.trainable})` : kind.method);
 
 /**
  * Checks what a client sent, strictly and before anything is looked up: an object of known
@@ -32,6 +71,7 @@ const isMethod = (method: unknown): method is TrainingMethod => method === 'LORA
  * Throws INVALID_HYPERPARAMETERS naming the field.
  */
 export function checkHyperparameters(method: unknown, raw: unknown): Partial<ResolvedHyperparameters> {
+  const kind = isMethod(method) ? jobKindOf(method) : typeof method === 'object' && method !== null ? (method as JobKind) : null;
   if (raw === undefined || raw === null) return {};
   if (typeof raw !== 'object' || Array.isArray(raw)) throw bad('', `must be an object, got ${quote(raw)}`);
   const given = raw as Record<string, unknown>;
@@ -44,8 +84,8 @@ export function checkHyperparameters(method: unknown, raw: unknown): Partial<Res
   for (const [name, row] of HYPERPARAMETER_ROWS) {
     const value = given[name];
     if (isAuto(value)) continue;
-    if (row.methods && isMethod(method) && !row.methods.includes(method)) {
-      throw bad(name, `applies to ${row.methods.join(' and ')} jobs only; leave it out (or "auto") for ${method}`);
+    if (kind && !applies(row, kind)) {
+      throw bad(name, `applies to ${row.methods!.join(' and ')} jobs only; leave it out (or "auto") for ${describeKind(kind)}`);
     }
     const accepted = row.kind.accept(value);
     if (accepted === undefined) throw bad(name, `must be ${row.kind.describe}, or "auto" (or null); got ${quote(value)}`);
@@ -59,17 +99,25 @@ export function checkHyperparameters(method: unknown, raw: unknown): Partial<Res
  * value by its row's rule (hyperparameter-table.ts; documented in docs/training.md).
  */
 export function resolveHyperparameters(
-  method: TrainingMethod,
+  method: MethodLike,
   raw: unknown,
   model: ModelShape,
   dataset: DatasetShape,
   opts: { hasValidation: boolean },
 ): ResolvedHyperparameters {
-  const explicit = checkHyperparameters(method, raw) as Record<string, unknown>;
+  const kind = jobKindOf(method);
+  const explicit = checkHyperparameters(kind, raw) as Record<string, unknown>;
   const values: Record<string, unknown> = {};
-  const context: ResolveContext = { method, model, dataset, hasValidation: opts.hasValidation, value: (name) => values[name] };
+  const context: ResolveContext = {
+    method: kind.method,
+    trainable: kind.trainable,
+    model,
+    dataset,
+    hasValidation: opts.hasValidation,
+    value: (name) => values[name],
+  };
   for (const [name, row] of HYPERPARAMETER_ROWS) {
-    if (row.methods && !row.methods.includes(method)) {
+    if (!applies(row, kind)) {
       values[name] = null;
     } else if (Object.hasOwn(explicit, name)) {
       const problem = row.check?.(explicit[name] as NonNullable<unknown>, context);
@@ -87,11 +135,12 @@ export function resolveHyperparameters(
  * `hyperparameters` (validated by the trainer against trainer/hyperparameters.schema.json)
  * and `checkpoints.every`. Rows the method does not use are left out.
  */
-export function trainerSpecParts(hp: ResolvedHyperparameters, method: TrainingMethod) {
+export function trainerSpecParts(hp: ResolvedHyperparameters, method: MethodLike) {
+  const kind = jobKindOf(method);
   const parts = { hyperparameters: {} as Record<string, unknown>, checkpoints: {} as Record<string, unknown> };
   for (const [name, row] of HYPERPARAMETER_ROWS) {
     const path = specPathOf(name);
-    if (!path || (row.methods && !row.methods.includes(method))) continue;
+    if (!path || !applies(row, kind)) continue;
     parts[path[0]][path[1]] = hp[name as HyperparameterName];
   }
   return parts;
@@ -107,7 +156,7 @@ export function tokenCost(tokens: bigint, pricePerMTokMicros: bigint): bigint {
   return (tokens * pricePerMTokMicros + 999_999n) / 1_000_000n;
 }
 
-/** The suffix rule of fine-tuned model names: ≤ 64 chars (OpenAI's limit) of [a-z0-9-]. */
+/** The suffix rule of fine-tuned model names: ≤ 64 chars of [a-z0-9-] (OpenAI's limit). */
 export function validateSuffix(suffix: string | null | undefined): string | null {
   if (suffix === undefined || suffix === null || suffix === '') return null;
   if (!/^[a-z0-9-]{1,64}$/.test(suffix)) {

@@ -7,7 +7,7 @@ import type { Logger } from '../log.js';
 import type { CatalogService } from '../catalog/service.js';
 import type { DatasetsService } from '../datasets/service.js';
 import type { WebhooksService } from '../webhooks/service.js';
-import { spawnTrainer } from '../engine/trainer-process.js';
+import { PREFERENCE_METRICS, spawnTrainer } from '../engine/trainer-process.js';
 import type { TrainerEvent, TrainerExit, TrainerRun } from '../engine/trainer-process.js';
 import { lastLine } from '../engine/python.js';
 import { DomainError } from '../errors.js';
@@ -20,6 +20,7 @@ import type { ChargeRule } from './settlement.js';
 import { trainerSpecParts } from './hyperparameters.js';
 import type { ResolvedHyperparameters } from './hyperparameters.js';
 import { recordCheckpoint } from './record-checkpoint.js';
+import { startingWeights } from './starting-weights.js';
 import { redactServerPaths } from './redact-paths.js';
 import { cancelJob } from './queue/cancel-job.js';
 import { completeJob } from './queue/complete-job.js';
@@ -57,6 +58,22 @@ export function jobPaths(dataDir: string, jobId: string) {
 }
 
 /** The steps of the complete checkpoints in a job's checkpoint folder (`step-NNNNNNNN`, trainer/PROTOCOL.md). */
+/** Checkpoints a job keeps on disk: the newest two (docs/operations.md, "Paused jobs"). */
+const KEPT_CHECKPOINTS = 2;
+/**
+ * What the trainer is told to keep: all of them. The worker removes old ones itself once a
+ * newer one is recorded (`onEvent`), after the steps up to it are stored. When the trainer
+ * pruned, a run whose stored steps lagged behind it (a worker killed while the trainer
+ * wrote two more checkpoints) could be left with only checkpoints past the last stored
+ * step — which the resume must drop — and started again from step 0.
+ */
+const TRAINER_KEEPS_ALL = 1_000_000;
+
+/** The trainer's folder for the checkpoint of `step` (trainer/PROTOCOL.md: `step-NNNNNNNN`). */
+function checkpointFolder(dir: string, step: number): string {
+  return path.join(dir, `step-${String(step).padStart(8, '0')}`);
+}
+
 async function checkpointStepsOnDisk(dir: string): Promise<number[]> {
   const names = await fs.readdir(dir).catch(() => [] as string[]);
   return names.flatMap((name) => {
@@ -155,15 +172,18 @@ export class JobRun {
       const validation = await deps.datasets.get(job.account_id, job.validation_dataset_id);
       validationShard = (await deps.datasets.tokenization(validation, model)).shard_path;
     }
-    const hp = trainerSpecParts(job.hyperparameters as unknown as ResolvedHyperparameters, job.method);
+    const kind = { method: job.method, trainable: job.trainable };
+    const hp = trainerSpecParts(job.hyperparameters as unknown as ResolvedHyperparameters, kind);
+    const start = await startingWeights(deps, job);
     const spec = {
       version: 1,
       jobId: job.id,
-      model: { path: model.storage_path },
-      method: job.method === 'FULL' ? 'full' : 'lora',
+      model: { path: start.path, weights: start.weights, adapters: start.adapters },
+      method: job.method.toLowerCase(),
+      trainable: job.trainable.toLowerCase(),
       data: { train: trainShard.shard_path, validation: validationShard },
       hyperparameters: hp.hyperparameters,
-      checkpoints: { dir: paths.checkpoints, keep: 2, ...hp.checkpoints },
+      checkpoints: { dir: paths.checkpoints, keep: TRAINER_KEEPS_ALL, ...hp.checkpoints },
       output: { dir: paths.output, mergeLora: true, exportOnnx: true },
       runtime: { device: 'auto', dtype: 'auto', threads: null, compile: false },
     };
@@ -190,7 +210,7 @@ export class JobRun {
     for (const step of await checkpointStepsOnDisk(dir)) {
       if (step > this.job.step) {
         this.log.warn({ checkpointStep: step, lastStoredStep: this.job.step }, 'removing a checkpoint past the last stored step');
-        await fs.rm(path.join(dir, `step-${String(step).padStart(8, '0')}`), { recursive: true, force: true });
+        await fs.rm(checkpointFolder(dir, step), { recursive: true, force: true });
       } else {
         remaining = true;
       }
@@ -225,7 +245,8 @@ export class JobRun {
                 jobId: this.job.id,
                 step: event.step,
                 evalLoss: event.loss,
-                ...(event.tokenAccuracy !== undefined ? { evalTokenAccuracy: event.tokenAccuracy } : {}),
+                ...optionalMetrics(event),
+                ...preferenceMetrics(event),
               },
             },
           ]);
@@ -233,8 +254,13 @@ export class JobRun {
         return;
       case 'checkpoint': {
         await this.flushSteps();
-        // The trainer reports a checkpoint after removing the ones it no longer keeps.
-        const onDisk = await checkpointStepsOnDisk(path.dirname(event.path));
+        // Every step up to this checkpoint is stored: the older ones past the kept few can go.
+        const dir = path.dirname(event.path);
+        const older = (await checkpointStepsOnDisk(dir)).filter((step) => step <= event.step).sort((a, b) => a - b);
+        for (const step of older.slice(0, -KEPT_CHECKPOINTS)) {
+          await fs.rm(checkpointFolder(dir, step), { recursive: true, force: true });
+        }
+        const onDisk = await checkpointStepsOnDisk(dir);
         await this.deps.db.transaction().execute((trx) => recordCheckpoint(trx, this.deps, this.job, event, onDisk));
         return;
       }
@@ -292,8 +318,8 @@ export class JobRun {
         tokens: s.tokens,
         tokensPerSecond: s.tokensPerSecond,
         trainerTime: s.time,
-        ...(s.tokenAccuracy !== undefined ? { tokenAccuracy: s.tokenAccuracy } : {}),
-        ...(s.validLoss !== undefined ? { validLoss: s.validLoss, validTokenAccuracy: s.validTokenAccuracy ?? null } : {}),
+        ...optionalMetrics(s),
+        ...preferenceMetrics(s),
       },
     }));
     await this.deps.db.transaction().execute(async (trx) => {
@@ -308,6 +334,7 @@ export class JobRun {
           tokens_per_second: last.tokensPerSecond,
           eta_seconds: eta,
           trained_tokens: sql`greatest(trained_tokens, ${last.tokens}::bigint)`,
+          ...(typeof last.rewardAccuracy === 'number' ? { reward_metrics: JSON.stringify(preferenceMetrics(last)) } : {}),
           updated_at: sql`now()`,
         })
         .where('id', '=', this.job.id)
@@ -398,4 +425,23 @@ export class JobRun {
       throw err;
     }
   }
+}
+
+/** A DPO event's reward metrics, for its stored payload (none for supervised jobs). */
+/**
+ * Token accuracy and the validation batch's metrics, when the trainer reported them
+ * (trainer/PROTOCOL.md § Metrics): OpenAI's `metrics` events and results files read them.
+ */
+const OPTIONAL_METRICS = ['tokenAccuracy', 'validLoss', 'validTokenAccuracy'] as const;
+
+function optionalMetrics(event: Partial<Record<(typeof OPTIONAL_METRICS)[number], number>>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const name of OPTIONAL_METRICS) if (typeof event[name] === 'number') out[name] = event[name];
+  return out;
+}
+
+function preferenceMetrics(event: Partial<Record<(typeof PREFERENCE_METRICS)[number], number>>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const name of PREFERENCE_METRICS) if (typeof event[name] === 'number') out[name] = event[name];
+  return out;
 }

@@ -24,7 +24,6 @@ import { transitionJob } from './transition.js';
 import { createLeaseSweeper, createTrainingWorker } from './worker.js';
 import { trainingEventListing, trainingJobListing } from './listings.js';
 import { fetchPage } from '../paging/listing.js';
-import { jobIdOfResultsFile, resultsCsv } from './results-file.js';
 
 export interface JobPage {
   jobs: TrainingJob[];
@@ -34,13 +33,6 @@ export interface JobPage {
 export interface EventPage {
   events: TrainingEvent[];
   hasNextPage: boolean;
-}
-
-export interface ResultsFile {
-  id: string;
-  jobId: string;
-  createdAt: Date;
-  csv: string;
 }
 
 export interface TrainingService {
@@ -67,8 +59,8 @@ export interface TrainingService {
   /** Queues a paused job again, to resume from its newest checkpoint. See JobControl. */
   resume(accountId: string, id: string): Promise<TrainingJob>;
   /**
-   * Stored events in order (newest first when asked), after the cursor `after` of
-   * trainingEventListing (REST pages, the steps connection, OpenAI's event list).
+   * Stored events in order, after the cursor `after` of trainingEventListing (REST pages,
+   * the steps connection); `newestFirst` pages from the newest event back (OpenAI's event list).
    */
   events(
     accountId: string,
@@ -80,11 +72,6 @@ export interface TrainingService {
    * Each carries the server's folder (`path`) for server-side use: adapters must not show it.
    */
   checkpoints(accountId: string, jobId: string): Promise<JobCheckpoint[]>;
-  /**
-   * A job's results file (src/training/results-file.ts) by its id: the CSV of its stored
-   * steps. Another account's job, or an id that is not a results file, is NOT_FOUND (file).
-   */
-  resultsFile(accountId: string, fileId: string): Promise<ResultsFile>;
   /** Every stored step after `afterStep` as columns (loss, learning rate, epoch) plus the validation losses. */
   lossCurve(accountId: string, jobId: string, opts?: { afterStep?: number }): Promise<LossCurve>;
   /** Stored then live events (see streamJobEvents); checks ownership first. */
@@ -149,7 +136,7 @@ export function createTrainingService(deps: ServiceDeps & { datasets: DatasetsSe
       const requested = job.requested as { hyperparameters?: unknown };
       const { hp, tokens, cost } = await resolveJob(
         deps,
-        { model, method: job.method, training: datasets[0]!, validation: datasets[1] ?? null },
+        { model, method: job.method, trainable: job.trainable, training: datasets[0]!, validation: datasets[1] ?? null },
         requested.hyperparameters,
       );
       await db.transaction().execute(async (trx) => {
@@ -218,6 +205,7 @@ export function createTrainingService(deps: ServiceDeps & { datasets: DatasetsSe
       let query = db.selectFrom('training_jobs').selectAll().where('account_id', '=', accountId).orderBy('id', 'desc');
       if (after) query = query.where('id', '<', after);
       if (opts.status) query = query.where('status', '=', opts.status);
+      // Every pair must match (jsonb containment).
       if (opts.metadata && Object.keys(opts.metadata).length > 0) {
         query = query.where(sql<boolean>`metadata @> ${JSON.stringify(opts.metadata)}::jsonb`);
       }
@@ -245,13 +233,12 @@ export function createTrainingService(deps: ServiceDeps & { datasets: DatasetsSe
       await this.get(accountId, jobId);
       const { first, after } = trainingEventListing.request(opts);
       if (after && after.jobId !== jobId) throw new InvalidInputError('after', 'invalid cursor');
-      let query = db.selectFrom('training_events').selectAll().where('job_id', '=', jobId);
-      if (opts.newestFirst) {
-        query = query.orderBy('seq', 'desc');
-        if (after) query = query.where('seq', '<', after.seq);
-      } else {
-        query = query.where('seq', '>', after?.seq ?? 0).orderBy('seq');
-      }
+      let query = db
+        .selectFrom('training_events')
+        .selectAll()
+        .where('job_id', '=', jobId)
+        .$if(!opts.newestFirst, (q) => q.where('seq', '>', after?.seq ?? 0).orderBy('seq'))
+        .$if(Boolean(opts.newestFirst), (q) => (after ? q.where('seq', '<', after.seq) : q).orderBy('seq', 'desc'));
       if (opts.types?.length) query = query.where('type', 'in', opts.types);
       const page = await fetchPage(query, first);
       return { events: page.items, hasNextPage: page.hasNextPage };
@@ -260,13 +247,6 @@ export function createTrainingService(deps: ServiceDeps & { datasets: DatasetsSe
     async checkpoints(accountId, jobId) {
       await this.get(accountId, jobId);
       return listCheckpoints(db, jobId);
-    },
-
-    async resultsFile(accountId, fileId) {
-      const jobId = jobIdOfResultsFile(fileId);
-      const job = jobId ? await this.find(accountId, jobId) : undefined;
-      if (!job) throw new NotFoundError('file', fileId);
-      return { id: fileId, jobId: job.id, createdAt: job.finished_at ?? job.created_at, csv: await resultsCsv(db, job.id) };
     },
 
     async lossCurve(accountId, jobId, opts = {}) {

@@ -5,12 +5,13 @@ import { notifyOnCommit } from '../db/connect.js';
 import { channels } from '../db/notifier.js';
 import type { Model } from '../db/schema.js';
 import type { Dataset } from '../db/tables/datasets.js';
-import type { TrainingJob, TrainingMethod } from '../db/tables/training.js';
+import type { TrainableWeights, TrainingJob, TrainingMethod } from '../db/tables/training.js';
 import { DomainError, InvalidInputError } from '../errors.js';
 import { newId } from '../ids.js';
 import { readAccountMoney } from '../billing/ledger.js';
 import { reserveFunds } from '../billing/reservations.js';
 import type { CatalogService } from '../catalog/service.js';
+import { findCheckpointModel } from '../catalog/checkpoint-models.js';
 import type { DatasetsService } from '../datasets/service.js';
 import type { WebhooksService } from '../webhooks/service.js';
 import { appendJobEvents, statusPayload } from './job-events.js';
@@ -24,13 +25,15 @@ export interface StartFineTuneRequest {
   trainingDataset: string;
   validationDataset?: string | null;
   method?: TrainingMethod | null;
+  /** DPO only: LORA (default) or FULL. */
+  trainable?: TrainableWeights | null;
   hyperparameters?: HyperparametersRequest | null;
   suffix?: string | null;
+  /** Up to 16 string pairs kept with the job (keys ≤ 64 characters, values ≤ 512); jobs can be listed by them. */
+  metadata?: Record<string, string> | null;
   webhookUrl?: string | null;
   idempotencyKey?: string | null;
   priority?: number | null;
-  /** The client's string pairs (OpenAI's `metadata`): at most 16, keys ≤ 64 and values ≤ 512 characters. */
-  metadata?: Record<string, string> | null;
 }
 
 export interface Estimate {
@@ -56,11 +59,16 @@ export interface StartDeps {
 }
 
 interface Checked {
+  /** The root base model: tokenizer, price, fine-tunability, the new model's name. */
   model: Model;
+  /** Continued training: the fine-tuned model or checkpoint id the job starts from. */
+  parentModelId: string | null;
   method: TrainingMethod;
+  trainable: TrainableWeights;
   training: Dataset;
   validation: Dataset | null;
   suffix: string | null;
+  metadata: Record<string, string>;
   webhookUrl: string | null;
 }
 
@@ -82,33 +90,119 @@ export function requestHash(req: StartFineTuneRequest): string {
     .digest('hex');
 }
 
-/** OpenAI's metadata rule: at most 16 pairs, keys ≤ 64 and values ≤ 512 characters, all strings. */
-export function checkMetadata(metadata: unknown): void {
-  if (metadata === undefined || metadata === null) return;
-  if (typeof metadata !== 'object' || Array.isArray(metadata))
-    throw new InvalidInputError('metadata', 'metadata must be an object of strings');
-  const entries = Object.entries(metadata);
-  if (entries.length > 16) throw new InvalidInputError('metadata', `metadata takes at most 16 pairs, got ${entries.length}`);
+/**
+ * The model a job starts from. A base model of the catalog; or one of the account's
+ * fine-tuned models (`ft:…`) or a checkpoint of one of its jobs (`ft:…:ckpt-step-N`) —
+ * continued training, whose tokenizer, price and fine-tunability are the root base's.
+ * Another account's fine-tuned model or checkpoint is NOT_FOUND, like a missing one.
+ */
+export async function findStartingModel(
+  deps: Pick<StartDeps, 'db' | 'catalog'>,
+  accountId: string,
+  id: string,
+): Promise<{ model: Model; parentModelId: string | null }> {
+  const notFound = () => new DomainError('NOT_FOUND', `model ${JSON.stringify(id)} was not found`, 404, { field: 'baseModel' });
+  const found = await deps.catalog.findModel(accountId, id);
+  if (found) {
+    if (found.owner_account_id === null || found.base_model_id === null) return { model: found, parentModelId: null };
+    const root = await deps.catalog.findModel(accountId, found.base_model_id);
+    if (!root) throw notFound();
+    return { model: root, parentModelId: found.id };
+  }
+  const checkpoint = await findCheckpointModel(deps.db, accountId, id);
+  if (!checkpoint) throw notFound();
+  const root = await deps.catalog.findModel(accountId, checkpoint.baseModelId);
+  if (!root) throw notFound();
+  return { model: root, parentModelId: checkpoint.id };
+}
+
+/** The method and the weights it trains; INVALID_HYPERPARAMETERS for an unknown method or a `trainable` that does not fit. */
+export function checkMethod(req: Pick<StartFineTuneRequest, 'method' | 'trainable'>): {
+  method: TrainingMethod;
+  trainable: TrainableWeights;
+} {
+  const method = req.method ?? 'LORA';
+  if (method !== 'LORA' && method !== 'FULL' && method !== 'DPO') {
+    throw new InvalidInputError('method', 'method must be LORA, FULL or DPO', 'INVALID_HYPERPARAMETERS');
+  }
+  const trainable = req.trainable ?? null;
+  if (trainable !== null && trainable !== 'LORA' && trainable !== 'FULL') {
+    throw new InvalidInputError('trainable', 'trainable must be LORA or FULL', 'INVALID_HYPERPARAMETERS');
+  }
+  if (method !== 'DPO') {
+    if (trainable !== null && trainable !== method) {
+      throw new InvalidInputError(
+        'trainable',
+        `trainable is for DPO jobs; a ${method} job trains ${method} weights`,
+        'INVALID_HYPERPARAMETERS',
+      );
+    }
+    return { method, trainable: method };
+  }
+  return { method, trainable: trainable ?? 'LORA' };
+}
+
+/**
+ * A DPO job trains on preference data and a supervised job on chat or completion data:
+ * DATASET_FORMAT_MISMATCH otherwise (a dataset still validating has no format yet; it is
+ * checked again when the job is queued).
+ */
+export function checkDatasetFormat(method: TrainingMethod, dataset: Dataset, field: 'trainingDataset' | 'validationDataset'): void {
+  if (dataset.format === null) return;
+  const preference = dataset.format === 'preference';
+  if (method === 'DPO' && !preference) {
+    throw new DomainError(
+      'DATASET_FORMAT_MISMATCH',
+      `dataset ${dataset.id} is in ${dataset.format} format; a DPO job needs a preference dataset ({"input", "preferred_output", "non_preferred_output"} per line)`,
+      400,
+      { field, format: dataset.format },
+    );
+  }
+  if (method !== 'DPO' && preference) {
+    throw new DomainError(
+      'DATASET_FORMAT_MISMATCH',
+      `dataset ${dataset.id} is a preference dataset; train on it with method DPO (${method} needs chat or completion data)`,
+      400,
+      { field, format: dataset.format },
+    );
+  }
+}
+
+export const METADATA_LIMITS = { pairs: 16, keyLength: 64, valueLength: 512 } as const;
+
+/**
+ * A job's metadata: at most 16 pairs of strings, keys of 1–64 characters, values of at
+ * most 512. INVALID_INPUT on `metadata` (or `metadata.<key>`) otherwise.
+ */
+export function checkMetadata(raw: unknown): Record<string, string> {
+  if (raw === undefined || raw === null) return {};
+  if (typeof raw !== 'object' || Array.isArray(raw)) throw new InvalidInputError('metadata', 'metadata must be an object of strings');
+  const entries = Object.entries(raw as Record<string, unknown>);
+  if (entries.length > METADATA_LIMITS.pairs) {
+    throw new InvalidInputError('metadata', `metadata takes at most ${METADATA_LIMITS.pairs} pairs, got ${entries.length}`);
+  }
   for (const [key, value] of entries) {
-    if (key.length === 0 || key.length > 64) throw new InvalidInputError('metadata', 'metadata keys must be 1–64 characters');
-    if (typeof value !== 'string' || value.length > 512) {
-      throw new InvalidInputError(`metadata.${key}`, `metadata values must be strings of at most 512 characters`);
+    if (key.length < 1 || key.length > METADATA_LIMITS.keyLength) {
+      throw new InvalidInputError('metadata', `metadata keys must be 1–${METADATA_LIMITS.keyLength} characters`);
+    }
+    if (typeof value !== 'string' || value.length > METADATA_LIMITS.valueLength) {
+      throw new InvalidInputError(
+        `metadata.${key}`,
+        `metadata values must be strings of at most ${METADATA_LIMITS.valueLength} characters`,
+      );
     }
   }
+  return Object.fromEntries(entries) as Record<string, string>;
 }
 
 /** The checks that need no token counts: model, datasets, method, suffix, webhook URL. */
 async function check(deps: StartDeps, accountId: string, req: StartFineTuneRequest): Promise<Checked> {
-  const model = await deps.catalog.findModel(accountId, req.baseModel);
-  if (!model) throw new DomainError('NOT_FOUND', `model ${JSON.stringify(req.baseModel)} was not found`, 404, { field: 'baseModel' });
+  const { method, trainable } = checkMethod(req);
+  const { model, parentModelId } = await findStartingModel(deps, accountId, req.baseModel);
   if (!model.fine_tunable) {
     throw new DomainError('MODEL_NOT_FINE_TUNABLE', `model "${model.id}" cannot be fine-tuned; see fineTunableModels`, 400, {
       field: 'baseModel',
     });
-  }
-  const method = req.method ?? 'LORA';
-  if (method !== 'LORA' && method !== 'FULL') {
-    throw new InvalidInputError('method', 'method must be LORA or FULL', 'INVALID_HYPERPARAMETERS');
   }
   const training = await deps.datasets.get(accountId, req.trainingDataset);
   if (training.status === 'INVALID') {
@@ -130,7 +224,7 @@ async function check(deps: StartDeps, accountId: string, req: StartFineTuneReque
     }
   }
   const suffix = validateSuffix(req.suffix);
-  checkMetadata(req.metadata);
+  const metadata = checkMetadata(req.metadata);
   let webhookUrl: string | null = null;
   if (req.webhookUrl) {
     let url: URL;
@@ -146,8 +240,10 @@ async function check(deps: StartDeps, accountId: string, req: StartFineTuneReque
   if (req.priority != null && (!Number.isInteger(req.priority) || req.priority < -100 || req.priority > 100)) {
     throw new InvalidInputError('priority', 'priority must be an integer from -100 to 100');
   }
-  checkHyperparameters(method, req.hyperparameters);
-  return { model, method, training, validation, suffix, webhookUrl };
+  checkDatasetFormat(method, training, 'trainingDataset');
+  if (validation) checkDatasetFormat(method, validation, 'validationDataset');
+  checkHyperparameters({ method, trainable }, req.hyperparameters);
+  return { model, parentModelId, method, trainable, training, validation, suffix, metadata, webhookUrl };
 }
 
 /**
@@ -178,8 +274,11 @@ export async function datasetShape(deps: Pick<StartDeps, 'catalog' | 'datasets'>
     maxTokens = tok.max_tokens;
   }
   const lengths = histogram;
+  const pairs = dataset.format === 'preference';
   return {
-    examples,
+    // A preference dataset's histogram counts both sequences of each pair.
+    examples: pairs ? examples / 2 : examples,
+    ...(pairs ? { pairs } : {}),
     maxTokens,
     tokensAt: (limit) => lengths.reduce((sum, [length, count]) => sum + Math.min(length, limit) * count, 0),
   };
@@ -191,13 +290,17 @@ export async function datasetShape(deps: Pick<StartDeps, 'catalog' | 'datasets'>
  */
 export async function resolveJob(
   deps: Pick<StartDeps, 'catalog' | 'datasets'>,
-  job: { model: Model; method: TrainingMethod; training: Dataset; validation: Dataset | null },
+  job: { model: Model; method: TrainingMethod; trainable: TrainableWeights; training: Dataset; validation: Dataset | null },
   hyperparameters: unknown,
 ): Promise<{ shape: DatasetShape; hp: ResolvedHyperparameters; tokens: bigint; cost: bigint }> {
+  checkDatasetFormat(job.method, job.training, 'trainingDataset');
+  if (job.validation) checkDatasetFormat(job.method, job.validation, 'validationDataset');
   const shape = await datasetShape(deps, job.training, job.model);
   if (job.validation) await datasetShape(deps, job.validation, job.model);
   const model: ModelShape = await modelShape(job.model);
-  const hp = resolveHyperparameters(job.method, hyperparameters, model, shape, { hasValidation: job.validation !== null });
+  const hp = resolveHyperparameters({ method: job.method, trainable: job.trainable }, hyperparameters, model, shape, {
+    hasValidation: job.validation !== null,
+  });
   const tokens = billableTokens(shape, hp);
   return { shape, hp, tokens, cost: tokenCost(tokens, job.model.price_per_mtok_micros) };
 }
@@ -244,7 +347,7 @@ export async function estimateFineTune(deps: StartDeps, accountId: string, req: 
  */
 export async function startFineTune(deps: StartDeps, accountId: string, req: StartFineTuneRequest): Promise<TrainingJob> {
   // Bad hyperparameters are refused before anything else, a retry under a used key included.
-  checkHyperparameters(req.method, req.hyperparameters);
+  checkHyperparameters(checkMethod(req), req.hyperparameters);
   const key = req.idempotencyKey?.trim() || null;
   if (key && key.length > 255) throw new InvalidInputError('idempotencyKey', 'idempotencyKey must be at most 255 characters');
   const hash = requestHash(req);
@@ -281,10 +384,12 @@ export async function startFineTune(deps: StartDeps, accountId: string, req: Sta
         training_dataset_id: c.training.id,
         validation_dataset_id: c.validation?.id ?? null,
         method: c.method,
+        trainable: c.trainable,
+        parent_model_id: c.parentModelId,
         hyperparameters: JSON.stringify(resolved?.hp ?? {}),
         requested: JSON.stringify({ ...req, idempotencyKey: undefined }),
         suffix: c.suffix,
-        metadata: req.metadata && Object.keys(req.metadata).length > 0 ? JSON.stringify(req.metadata) : null,
+        metadata: JSON.stringify(c.metadata),
         webhook_url: c.webhookUrl,
         idempotency_key: key,
         request_hash: hash,

@@ -12,16 +12,17 @@ const HOUR_MS = 60 * 60 * 1000;
  * worker's `spec.json.<pid>.tmp`, and the trainer's half-written `checkpoints/.tmp-step-*`
  * and `output/.tmp-*` folders (it writes under those names and renames into place, so a
  * complete checkpoint or output never has them). Only a RUNNING job can have a live writer:
- * its temps go once an hour old, every other job's at once — a job that failed on a full
+ * its temps go once an hour old (or at once when written before `orphanedBefore`, see
+ * src/storage/orphans.ts), every other job's at once — a job that failed on a full
  * disk never resumes, so without this they would fill the disk for good. Complete
  * checkpoints (`step-*`) are kept. Returns how many entries were removed.
  */
-export async function sweepJobTemps(db: Db, dataDir: string): Promise<number> {
+export async function sweepJobTemps(db: Db, dataDir: string, orphanedBefore = 0): Promise<number> {
   const running = new Set((await db.selectFrom('training_jobs').select('id').where('status', '=', 'RUNNING').execute()).map((r) => r.id));
   let removed = 0;
   const jobs = join(dataDir, 'jobs');
   for (const job of await names(jobs)) {
-    const cutoff = running.has(job) ? Date.now() - HOUR_MS : Infinity;
+    const cutoff = running.has(job) ? Math.max(Date.now() - HOUR_MS, orphanedBefore - 1) : Infinity;
     const removeIfOld = async (path: string) => {
       const info = await stat(path).catch(() => null);
       if (info && info.mtimeMs <= cutoff) {
@@ -39,12 +40,12 @@ export async function sweepJobTemps(db: Db, dataDir: string): Promise<number> {
 }
 
 /** `sweepJobTemps` at start-up and every 10 minutes, in every process. */
-export function createJobTempSweeper(deps: { db: Db; dataDir: string; log: Logger }): Runner {
+export function createJobTempSweeper(deps: { db: Db; dataDir: string; orphanedBefore: number; log: Logger }): Runner {
   return periodicRunner(
     'job-temp-sweeper',
     { firstMs: 0, everyMs: 10 * 60 * 1000, jitterMs: 60 * 1000 },
     async () => {
-      const removed = await sweepJobTemps(deps.db, deps.dataDir);
+      const removed = await sweepJobTemps(deps.db, deps.dataDir, deps.orphanedBefore);
       if (removed) deps.log.info({ removed }, 'removed half-written job files');
     },
     (err) => deps.log.warn({ err }, 'job temp sweep failed'),

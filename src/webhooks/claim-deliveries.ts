@@ -16,6 +16,8 @@ export interface ClaimedDelivery {
   /** Secrets to sign with: the endpoint's (and its previous one, within 24 h of a rotation), or the account's default. */
   secrets: string[];
   payload: string;
+  /** The endpoint's format: the body sent is derived from `payload` for `openai` (src/webhooks/openai-format.ts). */
+  format: 'tuneloop' | 'openai';
 }
 
 export interface ClaimOptions {
@@ -65,6 +67,7 @@ export async function claimDeliveries(db: Db, opts: ClaimOptions): Promise<Claim
     endpoint_enabled: boolean;
     secrets: string[];
     payload: string;
+    format: string;
     next_due_ms: number | string | null;
     other_due_ms: number | string | null;
   }>`
@@ -101,7 +104,8 @@ export async function claimDeliveries(db: Db, opts: ClaimOptions): Promise<Claim
           when e.previous_secret is not null and e.previous_secret_expires_at > now() then array[e.secret, e.previous_secret]
           else array[e.secret]
         end as secrets,
-        m.payload
+        m.payload,
+        coalesce(e.format, 'tuneloop') as format
     ),
     next_due as (
       select (
@@ -140,6 +144,7 @@ export async function claimDeliveries(db: Db, opts: ClaimOptions): Promise<Claim
         endpointEnabled: r.endpoint_enabled,
         secrets: r.secrets,
         payload: r.payload,
+        format: r.format === 'openai' ? ('openai' as const) : ('tuneloop' as const),
       })),
     nextDueMs: ms(rows[0]?.next_due_ms),
     otherDueMs: ms(rows[0]?.other_due_ms),

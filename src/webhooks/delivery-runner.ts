@@ -7,6 +7,7 @@ import { claimDeliveries } from './claim-deliveries.js';
 import type { ClaimedDelivery } from './claim-deliveries.js';
 import { disableEndpoint, failUnsent, recordAttempts, releaseLease } from './record-attempt.js';
 import type { AttemptRecord } from './record-attempt.js';
+import { openAiWebhookBody } from './openai-format.js';
 import { pruneMessages } from './prune-messages.js';
 import { retryDelayMs } from './retry-schedule.js';
 import { signatureHeader } from './signing.js';
@@ -194,12 +195,13 @@ export function createDeliveryRunner(opts: DeliveryRunnerOptions): Runner {
     }
 
     const startedAt = new Date();
+    const body = d.format === 'openai' ? openAiWebhookBody(d.messageId, d.payload) : d.payload;
     const headers = {
       'webhook-id': d.messageId,
       'webhook-timestamp': String(Math.floor(startedAt.getTime() / 1000)),
-      'webhook-signature': signatureHeader(d.secrets, d.messageId, startedAt, d.payload),
+      'webhook-signature': signatureHeader(d.secrets, d.messageId, startedAt, body),
     };
-    const result = await sender.send(d.url, headers, d.payload, signal);
+    const result = await sender.send(d.url, headers, body, signal);
     if (result.aborted) {
       // Shutdown: nobody is listening for a wake-up any more.
       await releaseLease(db, d.id, owner);

@@ -5,7 +5,6 @@ import { newId } from '../ids.js';
 import { defaultEventTypes } from './event-types.js';
 import type { WebhookEventType } from './event-types.js';
 import { MAX_ATTEMPTS } from './retry-schedule.js';
-import type { WebhookFormat } from '../db/tables/webhooks.js';
 
 /** A training event to announce (docs/webhooks.md). */
 export interface WebhookEvent {
@@ -37,95 +36,33 @@ export interface WebhookEvent {
  * Never throws for a bad URL (that would roll back the job's status change): a URL that
  * cannot work fails at delivery, where the attempt records why.
  *
- * Endpoints whose format is `OPENAI` get a second message for the three end-of-job events,
- * in OpenAI's shape `{id, object: "event", created_at, type, data: {id}}` (one more
- * statement, only for those events).
- *
  * Returns the message id, or null when nothing was written.
  */
 export async function enqueueEvent(trx: Queryable, event: WebhookEvent): Promise<string | null> {
   const occurredAt = event.occurredAt ?? new Date();
   const messageId = newId('webhookMessage');
+  const deliveryIdPrefix = newId('webhookDelivery').slice(0, -16);
   const payload = JSON.stringify({ type: event.type, timestamp: occurredAt.toISOString(), data: event.data });
   const jobId = typeof event.data.jobId === 'string' ? event.data.jobId : null;
   const jobUrl = event.jobWebhookUrl && defaultEventTypes.includes(event.type) ? event.jobWebhookUrl : null;
-  const written = await writeMessage(trx, {
-    accountId: event.accountId,
-    subscribedAs: event.type,
-    eventType: event.type,
-    format: 'TUNELOOP',
-    messageId,
-    payload,
-    jobId,
-    jobUrl,
-  });
-  // Endpoints that asked for OpenAI's events get their own message, in OpenAI's shape.
-  const openAiType = OPENAI_EVENT_TYPES[event.type];
-  if (openAiType && jobId) {
-    const id = newId('webhookMessage');
-    const body = JSON.stringify({
-      id,
-      object: 'event',
-      created_at: Math.floor(occurredAt.getTime() / 1000),
-      type: openAiType,
-      data: { id: jobId },
-    });
-    await writeMessage(trx, {
-      accountId: event.accountId,
-      subscribedAs: event.type,
-      eventType: openAiType,
-      format: 'OPENAI',
-      messageId: id,
-      payload: body,
-      jobId,
-      jobUrl: null,
-    });
-  }
-  return written ? messageId : null;
-}
-
-/** The events an `OPENAI` endpoint receives, under OpenAI's names (docs/webhooks.md). */
-export const OPENAI_EVENT_TYPES: Partial<Record<WebhookEventType, string>> = {
-  'training.completed': 'fine_tuning.job.succeeded',
-  'training.failed': 'fine_tuning.job.failed',
-  'training.cancelled': 'fine_tuning.job.cancelled',
-};
-
-async function writeMessage(
-  trx: Queryable,
-  m: {
-    accountId: string;
-    /** The Tuneloop event type endpoints subscribe to. */
-    subscribedAs: WebhookEventType;
-    /** The type the message carries (OpenAI's name for OPENAI endpoints). */
-    eventType: string;
-    format: WebhookFormat;
-    messageId: string;
-    payload: string;
-    jobId: string | null;
-    jobUrl: string | null;
-  },
-): Promise<boolean> {
-  const deliveryIdPrefix = newId('webhookDelivery').slice(0, -16);
-  const { jobUrl } = m;
   const { rows } = await sql<{ notified: unknown }>`
     with targets as (
       select e.id as endpoint_id, null::text as url
       from webhook_endpoints e
-      where e.account_id = ${m.accountId} and e.enabled and ${m.subscribedAs}::text = any(e.events) and e.format = ${m.format}
+      where e.account_id = ${event.accountId} and e.enabled and ${event.type}::text = any(e.events)
       union all
       select null::text, ${jobUrl}::text where ${jobUrl}::text is not null
     ),
     message as (
       insert into webhook_messages (id, account_id, event_type, job_id, payload)
-      select ${m.messageId}, ${m.accountId}, ${m.eventType}, ${m.jobId}::text, ${m.payload}
+      select ${messageId}, ${event.accountId}, ${event.type}, ${jobId}::text, ${payload}
       where exists (select 1 from targets)
       returning id
     ),
     deliveries as (
       insert into webhook_deliveries (id, message_id, account_id, endpoint_id, url, max_attempts)
       select ${deliveryIdPrefix} || substr(md5(random()::text || coalesce(t.endpoint_id, t.url)), 1, 16),
-        message.id, ${m.accountId}, t.endpoint_id, t.url, ${MAX_ATTEMPTS}::integer
+        message.id, ${event.accountId}, t.endpoint_id, t.url, ${MAX_ATTEMPTS}::integer
       from message, targets t
       returning endpoint_id
     )
@@ -133,5 +70,5 @@ async function writeMessage(
       case when bool_or(endpoint_id is null) or count(*) > 100 then '*' else string_agg(endpoint_id, ',') end) as notified
     from deliveries
     having count(*) > 0`.execute(trx);
-  return rows.length > 0;
+  return rows.length > 0 ? messageId : null;
 }

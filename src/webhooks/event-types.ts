@@ -51,24 +51,3 @@ export function parseEventTypes(events: readonly string[] | null | undefined, fi
   }
   return out;
 }
-
-/**
- * The events an `OPENAI`-format endpoint may subscribe to (by Tuneloop's names): the three
- * that end a job, delivered as `fine_tuning.job.succeeded|failed|cancelled`. Undefined/null
- * = all three.
- */
-export const openAiEventTypes: readonly WebhookEventType[] = ['training.completed', 'training.failed', 'training.cancelled'];
-
-export function parseOpenAiEventTypes(events: readonly string[] | null | undefined, field = 'events'): WebhookEventType[] {
-  if (events == null) return [...openAiEventTypes];
-  const parsed = parseEventTypes(events, field);
-  const other = parsed.find((e) => !openAiEventTypes.includes(e));
-  if (other) {
-    throw new InvalidInputError(
-      field,
-      `an OPENAI endpoint receives only ${openAiEventTypes.join(', ')} (as fine_tuning.job.*); ${JSON.stringify(other)} has no OpenAI event`,
-      'INVALID_EVENT_TYPE',
-    );
-  }
-  return parsed;
-}

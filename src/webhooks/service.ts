@@ -1,7 +1,7 @@
 import os from 'node:os';
 import { sql } from 'kysely';
 import type { Queryable } from '../db/connect.js';
-import type { WebhookEndpointsTable, WebhookFormat } from '../db/tables/webhooks.js';
+import type { WebhookEndpointsTable } from '../db/tables/webhooks.js';
 import type { Updateable } from 'kysely';
 import { DomainError, InvalidInputError, NotFoundError } from '../errors.js';
 import { newId, randomToken } from '../ids.js';
@@ -12,7 +12,7 @@ import { getDelivery, listDeliveries, redeliver } from './deliveries.js';
 import type { DeliveryFilter } from './deliveries.js';
 import { enqueueEvent } from './enqueue-event.js';
 import type { WebhookEvent } from './enqueue-event.js';
-import { parseEventTypes, parseOpenAiEventTypes } from './event-types.js';
+import { parseEventTypes } from './event-types.js';
 import { disableEndpoint } from './record-attempt.js';
 import { newWebhookSecret } from './signing.js';
 import { checkWebhookUrl } from './url-policy.js';
@@ -21,6 +21,8 @@ import type { Page, WebhookDelivery, WebhookEndpoint } from './views.js';
 import { createWebhookSender } from './webhook-sender.js';
 import { webhookEndpointListing } from './listings.js';
 import { fetchPage } from '../paging/listing.js';
+import type { WebhookEventType } from './event-types.js';
+import { checkEventsForFormat, openAiEventTypes, parseWebhookFormat } from './openai-format.js';
 
 export type { WebhookEvent } from './enqueue-event.js';
 export type { WebhookEventType } from './event-types.js';
@@ -32,11 +34,8 @@ export interface CreateEndpointInput {
   /** Event types to receive; omitted = the four status events (not checkpoints). */
   events?: readonly string[] | null;
   description?: string | null;
-  /**
-   * What it receives: Tuneloop's events (`TUNELOOP`, the default) or OpenAI's
-   * `fine_tuning.job.succeeded|failed|cancelled` (`OPENAI`: only the three end-of-job events).
-   */
-  format?: WebhookFormat | null;
+  /** `tuneloop` (default) or `openai`: OpenAI's event names and body (src/webhooks/openai-format.ts). Set at creation. */
+  format?: string | null;
 }
 
 export interface UpdateEndpointInput {
@@ -154,9 +153,9 @@ export function createWebhooksService(deps: ServiceDeps): WebhooksService {
 
     async createEndpoint(accountId, input) {
       const url = await checkUrl(input.url);
-      const format = input.format ?? 'TUNELOOP';
-      if (format !== 'TUNELOOP' && format !== 'OPENAI') throw new InvalidInputError('format', 'format must be TUNELOOP or OPENAI');
-      const events = format === 'OPENAI' ? parseOpenAiEventTypes(input.events) : parseEventTypes(input.events);
+      const format = parseWebhookFormat(input.format);
+      const events = input.events == null && format === 'openai' ? [...openAiEventTypes] : parseEventTypes(input.events);
+      checkEventsForFormat(format, events);
       const text = description(input.description);
       const secret = newWebhookSecret();
       const row = await db.transaction().execute(async (trx) => {
@@ -176,7 +175,7 @@ export function createWebhooksService(deps: ServiceDeps): WebhooksService {
         }
         return trx
           .insertInto('webhook_endpoints')
-          .values({ id: newId('webhookEndpoint'), account_id: accountId, url, description: text, events, secret, format })
+          .values({ id: newId('webhookEndpoint'), account_id: accountId, url, description: text, events, format, secret })
           .returningAll()
           .executeTakeFirstOrThrow();
       });
@@ -198,6 +197,7 @@ export function createWebhooksService(deps: ServiceDeps): WebhooksService {
     async updateEndpoint(accountId, id, input) {
       const patch: Updateable<WebhookEndpointsTable> = {};
       if (input.url != null) patch.url = await checkUrl(input.url);
+      if (input.events != null) patch.events = parseEventTypes(input.events);
       if (input.description != null) patch.description = description(input.description);
       if (input.enabled === true) Object.assign(patch, { enabled: true, disabled_reason: null });
       await db.transaction().execute(async (trx) => {
@@ -209,9 +209,7 @@ export function createWebhooksService(deps: ServiceDeps): WebhooksService {
           .forUpdate()
           .executeTakeFirst();
         if (!current) throw new NotFoundError('webhook endpoint', id);
-        if (input.events != null) {
-          patch.events = current.format === 'OPENAI' ? parseOpenAiEventTypes(input.events) : parseEventTypes(input.events);
-        }
+        if (patch.events) checkEventsForFormat(parseWebhookFormat(current.format), patch.events as WebhookEventType[]);
         await trx
           .updateTable('webhook_endpoints')
           .set({ ...patch, updated_at: new Date() })

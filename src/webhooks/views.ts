@@ -1,4 +1,4 @@
-import type { WebhookAttemptRow, WebhookDeliveryStatus, WebhookEndpointRow, WebhookFormat } from '../db/tables/webhooks.js';
+import type { WebhookAttemptRow, WebhookDeliveryStatus, WebhookEndpointRow } from '../db/tables/webhooks.js';
 import type { WebhookEventType } from './event-types.js';
 
 /**
@@ -11,8 +11,8 @@ export interface WebhookEndpoint {
   url: string;
   description: string;
   events: WebhookEventType[];
-  /** TUNELOOP: Tuneloop's events; OPENAI: OpenAI's `fine_tuning.job.*` events. */
-  format: WebhookFormat;
+  /** `tuneloop` (our names and body) or `openai` (OpenAI's fine-tuning events). */
+  format: 'tuneloop' | 'openai';
   enabled: boolean;
   /** `GONE` (it answered 410) or `DISABLED` (by its owner); null while enabled. */
   disabledReason: 'GONE' | 'DISABLED' | null;
@@ -71,7 +71,7 @@ export function endpointView(row: WebhookEndpointRow): WebhookEndpoint {
     url: row.url,
     description: row.description,
     events: row.events as WebhookEventType[],
-    format: row.format,
+    format: row.format === 'openai' ? 'openai' : 'tuneloop',
     enabled: row.enabled,
     disabledReason: row.disabled_reason === 'gone' ? 'GONE' : row.disabled_reason === 'disabled' ? 'DISABLED' : null,
     previousSecretExpiresAt: row.previous_secret && expires && expires.getTime() > Date.now() ? expires : null,

@@ -29,6 +29,8 @@ describe.each(engines())('client commands (%s)', (engine) => {
   let accountId: string;
   let home: string;
   let env: NodeJS.ProcessEnv;
+  /** The model the first test fine-tunes; the DPO test continues from it. */
+  let sftModel = '';
   const cli = (args: string[], extra: NodeJS.ProcessEnv = {}, input?: string) =>
     runCli(args, { env: { ...env, ...extra }, timeoutMs: 400_000, ...(input !== undefined ? { input } : {}) });
 
@@ -207,5 +209,52 @@ describe.each(engines())('client commands (%s)', (engine) => {
     expect(piped.stdout.split('\n')).toEqual([expected, expect.any(String), '']);
     expect(oneLineError(await cli(['chat', model, '--json']))).toMatch(/--json needs --message/);
     expect(oneLineError(await cli(['deploy', 'ft:nosuch']))).toMatch(/not found \[NOT_FOUND\]$/);
+    sftModel = model;
+  });
+
+  it('jobs start --method dpo --beta from a fine-tuned model; show and models list give lineage and rewards', {
+    timeout: 600_000,
+  }, async () => {
+    const file = path.join(home, 'pairs.jsonl');
+    const pairs = QA.map(([q, a]) => ({
+      input: { messages: [{ role: 'user', content: q }] },
+      preferred_output: [{ role: 'assistant', content: a }],
+      non_preferred_output: [{ role: 'assistant', content: 'I do not know.' }],
+    }));
+    await fs.writeFile(file, `${pairs.map((p) => JSON.stringify(p)).join('\n')}\n`);
+    const dataset = jsonOf(await cli(['datasets', 'upload', file, '--json']));
+    expect(dataset).toMatchObject({ status: 'READY', format: 'preference' });
+    const started = await cli([
+      'jobs',
+      'start',
+      '--model',
+      sftModel,
+      '--dataset',
+      dataset.id,
+      '--method',
+      'dpo',
+      '--beta',
+      '0.2',
+      '--epochs',
+      '1',
+      '--batch-size',
+      '4',
+      '--yes',
+      '--watch',
+    ]);
+    expect(started.code, started.stderr).toBe(0);
+    expect(started.stderr).toMatch(/^DPO fine-tune of ft:tiny:cli:\w+ on ds_\w+:\n {2}12 examples × 1 epochs = [\d,]+ tokens/);
+    const jobId = /(ftjob_\w+)/.exec(started.stdout)![1]!;
+    const job = jsonOf(await cli(['jobs', 'show', jobId, '--json']));
+    expect(job).toMatchObject({ status: 'SUCCEEDED', method: 'DPO', trainable: 'LORA', baseModel: 'tiny', parentModel: sftModel });
+    expect(job.hyperparameters.beta).toBe(0.2);
+    const shown = (await cli(['jobs', 'show', jobId])).stdout;
+    expect(shown).toContain(`model            ${sftModel} (continued; base tiny) (DPO, LORA)`);
+    expect(shown).toMatch(/\n {2}rewards +accuracy [\d.]+, margin /);
+    const listed = (await cli(['models', 'list'])).stdout;
+    expect(listed).toMatch(new RegExp(`\\n${job.fineTunedModel.replace(/[:]/g, '\\$&')} .* ${sftModel.replace(/[:]/g, '\\$&')}\\n`));
+    expect(oneLineError(await cli(['jobs', 'start', '--model', 'tiny', '--dataset', dataset.id, '--yes']))).toMatch(
+      /preference dataset; train on it with method DPO .*\[DATASET_FORMAT_MISMATCH\]$/,
+    );
   });
 });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { drawIndices } from '../../console/src/chart/downsample.js';
 import { LossSeries } from '../../console/src/chart/series-store.js';
+import { rewardColumns } from '../../console/src/chart/reward-data.js';
 import { lengthHistogram } from '../../src/datasets/length-histogram.js';
 
 /** The pure parts behind the console's charts (no browser needed). */
@@ -22,6 +23,21 @@ describe('console chart data', () => {
     expect(series.indexOf(9)).toBe(-1);
     // Bias-corrected smoothing: the first point is the first loss, not dragged to zero.
     expect(series.smoothed[0]).toBeCloseTo(9);
+  });
+
+  it('reward columns: every DPO step once, in order; steps without rewards left out', () => {
+    const columns = rewardColumns([
+      [
+        { step: 2, rewardAccuracy: 0.5, rewardMargin: 0.1 },
+        { step: 1, rewardAccuracy: 0, rewardMargin: 0 },
+      ],
+      [
+        { step: 2, rewardAccuracy: 0.5, rewardMargin: 0.1 },
+        { step: 3, rewardAccuracy: null, rewardMargin: null },
+        { step: 4, rewardAccuracy: 1, rewardMargin: 0.4 },
+      ],
+    ]);
+    expect(columns).toEqual({ steps: [1, 2, 4], accuracy: [0, 0.5, 1], margin: [0, 0.1, 0.4] });
   });
 
   it('grows past its initial capacity without losing a step', () => {

@@ -15,6 +15,9 @@ import {
 } from '../../src/datasets/tokenization/index.js';
 import { validateDataset } from '../../src/datasets/validation/index.js';
 import type { Example } from '../../src/datasets/validation/index.js';
+import { preferenceSides } from '../../src/datasets/validation/check-example.js';
+import type { PreferenceExample } from '../../src/datasets/validation/check-example.js';
+import { promptLength } from '../../src/datasets/validation/render-sequences.js';
 import { tinyModelFolder } from '../../src/dev/tiny-model-folder.js';
 import { runTrainerPython } from '../helpers/python-reference.js';
 import { randomChat, seeded } from '../helpers/random-examples.js';
@@ -300,5 +303,76 @@ describe('validation with the model tokenizer', () => {
       { line: 5, code: 'template_error', field: null, message: expect.stringContaining('this model has no tool role') },
     ]);
     await rm(copy, { recursive: true, force: true });
+  });
+
+  it('writes a preference dataset as a preference shard (FORMAT.md): flag bit 0, chosen then rejected per pair, prompt untrained', async () => {
+    const file = fixture('valid_preference.jsonl');
+    const pairs = (await readFile(file, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as PreferenceExample);
+    const summary = await tokenizeToShard(file, tok, tmp.file('pairs.tlshard'));
+    const shard = parseShard(await readFile(tmp.file('pairs.tlshard')));
+    expect(shard.header.reserved).toBe(1); // flags: bit 0
+    expect(summary).toMatchObject({ examples: 24, preference: true });
+    const rendered = pairs.flatMap((p) => preferenceSides(p).map((side) => tok.renderExample(side)));
+    expect(shard.tokens).toEqual(rendered.flatMap((r) => Array.from(r.tokens)));
+    expect(shard.mask).toEqual(rendered.flatMap((r) => Array.from(r.mask)));
+    // Only the answer (and its end-of-turn) is trained on; both sides share the prompt.
+    const [chosen, rejected] = [rendered[0]!, rendered[1]!];
+    const prompt = promptLength(chosen.mask);
+    expect(promptLength(rejected.mask)).toBe(prompt);
+    expect(Array.from(chosen.tokens.slice(0, prompt))).toEqual(Array.from(rejected.tokens.slice(0, prompt)));
+    expect(tok.decode(Array.from(chosen.tokens.slice(prompt)))).toContain('2.');
+    expect(tok.decode(Array.from(rejected.tokens.slice(prompt)))).toContain('I think it is 3.');
+    // The validation pass writes the same shard; the trainer's reader takes it as pairs.
+    const report = await validateDataset(file, { tokenizer: tok, shardPath: tmp.file('pairs-one-pass.tlshard') });
+    expect(report.ok).toBe(true);
+    expect((await readFile(tmp.file('pairs-one-pass.tlshard'))).equals(await readFile(tmp.file('pairs.tlshard')))).toBe(true);
+    const fromPython = runTrainerPython<{ examples: number; preference: boolean }>(
+      [
+        'from tuneloop_trainer.shard import open_shard',
+        's = open_shard(json.load(sys.stdin)["path"], vocab_size=1024)',
+        'print(json.dumps({"examples": s.num_examples, "preference": s.preference}))',
+      ].join('\n'),
+      { path: tmp.file('pairs.tlshard') },
+    );
+    expect(fromPython).toEqual({ examples: 24, preference: true });
+    // Billing counts both sequences: the prompt twice.
+    expect(countBillableTokens(summary, 4096)).toBe(rendered.reduce((n, r) => n + r.tokens.length, 0));
+  });
+
+  it('refuses a pair whose prompt leaves no answer token after truncation, and measures each side against the limit', async () => {
+    const file = fixture('valid_preference.jsonl');
+    const lines = (await readFile(file, 'utf8')).trim().split('\n');
+    const long = JSON.parse(lines[3]!) as PreferenceExample;
+    long.input.messages[1]!.content = 'long '.repeat(200);
+    lines[3] = JSON.stringify(long);
+    await writeFile(tmp.file('long-prompt.jsonl'), `${lines.join('\n')}\n`);
+    const sides = preferenceSides(long).map((side) => tok.renderExample(side));
+    const prompt = promptLength(sides[0]!.mask);
+    expect(prompt).toBeGreaterThan(64);
+    const cut = await validateDataset(tmp.file('long-prompt.jsonl'), { tokenizer: tok, limits: { truncateAt: 64 } });
+    expect(cut.errors).toEqual([
+      {
+        line: 4,
+        code: 'example_too_long',
+        field: 'input.messages',
+        message: `the prompt is ${prompt} tokens long: cut at 64 tokens, nothing of the answers is left`,
+      },
+    ]);
+    const limit = await validateDataset(tmp.file('long-prompt.jsonl'), { tokenizer: tok, limits: { maxTokensPerExample: 100 } });
+    expect(limit.errors.map((e) => [e.line, e.code, e.message])).toEqual([
+      [
+        4,
+        'example_too_long',
+        `the preferred sequence (prompt and answer) is ${sides[0]!.tokens.length} tokens long, over the limit of 100 tokens`,
+      ],
+      [
+        4,
+        'example_too_long',
+        `the non-preferred sequence (prompt and answer) is ${sides[1]!.tokens.length} tokens long, over the limit of 100 tokens`,
+      ],
+    ]);
   });
 });

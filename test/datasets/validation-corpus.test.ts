@@ -79,6 +79,36 @@ const corpus: Array<{
   { file: 'utf16be.jsonl', code: 'unsupported_encoding', line: null, field: null, message: /UTF-16 BE text \(no byte-order mark/ },
   { file: 'utf32le.jsonl', code: 'unsupported_encoding', line: null, field: null, message: /UTF-32 LE text/ },
   { file: 'gzipped.jsonl', code: 'binary_file', line: null, field: null, message: /a gzip-compressed file/ },
+  // Preference data (DPO): a prompt with a preferred and a non-preferred answer per line.
+  { file: 'missing_output.jsonl', code: 'missing_output', line: 3, field: 'non_preferred_output', message: /it is missing/ },
+  {
+    file: 'too_many_output_messages.jsonl',
+    code: 'too_many_output_messages',
+    line: 5,
+    field: 'preferred_output',
+    message: /exactly one assistant message in "preferred_output", got 2 messages/,
+  },
+  {
+    file: 'output_not_assistant.jsonl',
+    code: 'output_not_assistant',
+    line: 7,
+    field: 'non_preferred_output[0].role',
+    message: /"role": "assistant"; got the string "user"/,
+  },
+  {
+    file: 'identical_outputs.jsonl',
+    code: 'identical_outputs',
+    line: 9,
+    field: 'non_preferred_output[0].content',
+    message: /the same text/,
+  },
+  {
+    file: 'prompt_not_user_turn.jsonl',
+    code: 'prompt_not_user_turn',
+    line: 10,
+    field: 'input.messages[2].role',
+    message: /must end with a "user" message.*"assistant"/,
+  },
 ];
 
 describe('validation corpus: one bad file per error code', () => {
@@ -109,6 +139,39 @@ describe('validation corpus: one bad file per error code', () => {
     const completion = await validateDataset(fixture('valid_completion.jsonl'));
     expect(completion).toMatchObject({ ok: true, errorCount: 0 });
     expect(completion.stats).toMatchObject({ examples: 12, format: 'completion', messagesPerRole: null });
+    const preference = await validateDataset(fixture('valid_preference.jsonl'));
+    expect(preference).toMatchObject({ ok: true, errorCount: 0, warningCount: 0 });
+    // Both answers count as assistant messages.
+    expect(preference.stats).toMatchObject({
+      examples: 12,
+      format: 'preference',
+      messagesPerRole: { system: 12, user: 12, assistant: 24, tool: 0 },
+    });
+  });
+
+  it('preference data: every problem of a pair is reported, and a chat line in it is mixed_formats', async () => {
+    const { checkExample } = await import('../../src/datasets/validation/check-example.js');
+    const issues: Array<{ code: string; field: string | null }> = [];
+    const ok = checkExample(
+      {
+        input: { messages: [] },
+        preferred_output: [],
+        non_preferred_output: [{ role: 'assistant', content: '  ', extra: 1 }],
+      },
+      'preference',
+      1,
+      issues as never,
+    );
+    expect(ok).toBe(false);
+    expect(issues.map((i) => [i.code, i.field])).toEqual([
+      ['missing_messages', 'input.messages'],
+      ['missing_output', 'preferred_output'],
+      ['unrecognized_key', 'non_preferred_output[0].extra'],
+      ['missing_output', 'non_preferred_output[0].content'],
+    ]);
+    issues.length = 0;
+    checkExample({ messages: [{ role: 'user', content: 'hi' }] }, 'preference', 1, issues as never);
+    expect(issues.map((i) => i.code)).toEqual(['mixed_formats']);
   });
 
   it('warns about a duplicate example and names the earlier line', async () => {

@@ -26,7 +26,7 @@ export type CreateWebhookEndpointInput = {
   description?: string | null | undefined;
   /** Event types to receive (see webhookEventTypes); default: every status event, no checkpoints. */
   events?: Array<string> | null | undefined;
-  /** TUNELOOP (default) or OPENAI (then events may name only training.completed, training.failed, training.cancelled). */
+  /** TUNELOOP (default) or OPENAI: OpenAI's fine-tuning event names and body. Set at creation. */
   format?: WebhookFormat | null | undefined;
   /** An http(s) URL on a public address. */
   url: string;
@@ -52,9 +52,11 @@ export type DeploymentStatus =
   | 'UNDEPLOYED';
 
 export type FineTuneMethod =
-  /** All weights. */
+  /** Preference tuning (direct preference optimisation) on a preference dataset; trains LoRA adapters or all weights (`trainable`). */
+  | 'DPO'
+  /** Supervised: all weights. */
   | 'FULL'
-  /** Low-rank adapters (default). */
+  /** Supervised: low-rank adapters (default). */
   | 'LORA';
 
 /** STOP: an end-of-text token or a stop sequence; LENGTH: maxTokens or the context ran out. */
@@ -68,7 +70,7 @@ export type GenerateInput = {
   /** Default: the rest of the context. */
   maxTokens?: number | null | undefined;
   messages?: Array<ChatMessageInput> | null | undefined;
-  /** A model you have deployed. */
+  /** A model you have deployed, or one of your fine-tuned models or checkpoints (ft:…:ckpt-step-N), loaded on demand. */
   model: string | number;
   presencePenalty?: number | null | undefined;
   prompt?: string | null | undefined;
@@ -86,9 +88,9 @@ export type GenerateInput = {
 
 /** Every field is optional; absent, null or "auto" lets Tuneloop decide (docs/training.md). */
 export type HyperparametersInput = {
-  /** Packed sequences (rows) per optimizer step. Range: 1–1024. Auto: clamp(floor(rows / 8), 1, 16) with rows ≈ tokens / maxSeqLength, so an epoch has ≥ 8 steps. */
+  /** Packed sequences (rows) per optimizer step; DPO: pairs per step. Range: 1–1024. Auto: clamp(floor(rows / 8), 1, 16) with rows ≈ tokens / maxSeqLength (DPO: rows = pairs, never packed), so an epoch has ≥ 8 steps. */
   batchSize?: number | 'auto' | null | undefined;
-  /** Preference tuning (DPO): how strongly the policy is held to the reference model; ignored by supervised jobs. Range: (0, 2]. Auto: 0.1. */
+  /** Preference tuning: how strongly the trained model is held to the reference model (the starting weights). DPO only. Range: (0, 2]. Auto: 0.1. */
   beta?: number | 'auto' | null | undefined;
   /** Checkpoint every N steps (and at every epoch end); a job resumes from its newest checkpoint. Range: 1–1,000,000. Auto: 50. */
   checkpointEvery?: number | 'auto' | null | undefined;
@@ -102,9 +104,9 @@ export type HyperparametersInput = {
   evalEvery?: number | 'auto' | null | undefined;
   /** Recompute each layer during the backward pass: less memory, about 30 % more compute. Range: true, false. Auto: false. */
   gradientCheckpointing?: boolean | 'auto' | null | undefined;
-  /** Peak learning rate (after warmup). Range: (0, 1]. Auto: the model's rate for the method (2e-4 LoRA, 2e-5 full for an imported model), × learningRateMultiplier when set. */
+  /** Peak learning rate (after warmup). Range: (0, 1]. Auto: the model's rate for the trained weights (2e-4 LoRA, 2e-5 full for an imported model); DPO: a quarter of it for LoRA, a twentieth for full (5e-5, 1e-6 for an imported model); times learningRateMultiplier when set. */
   learningRate?: number | 'auto' | null | undefined;
-  /** Scales the "auto" learning rate (OpenAI's `learning_rate_multiplier`); not together with an explicit learningRate. Range: (0, 100]. Auto: none (× 1). */
+  /** Scales the "auto" learning rate (OpenAI's `learning_rate_multiplier`); not together with an explicit learningRate. Range: (0, 100]. Auto: none (the auto learning rate as it is, i.e. × 1). */
   learningRateMultiplier?: number | 'auto' | null | undefined;
   /** LoRA scaling: the update is multiplied by alpha / rank. LORA only. Range: (0, 10,000]. Auto: 2 × loraRank. */
   loraAlpha?: number | 'auto' | null | undefined;
@@ -164,12 +166,14 @@ export type StartFineTuneInput = {
   hyperparameters?: HyperparametersInput | null | undefined;
   /** Retrying with the same key returns the same job and reserves once. */
   idempotencyKey?: string | null | undefined;
-  /** LORA (default) or FULL. */
+  /** LORA (default), FULL, or DPO (needs a preference dataset; supervised methods refuse one). */
   method?: FineTuneMethod | null | undefined;
   /** Higher runs first (−100…100, default 0). */
   priority?: number | null | undefined;
   /** Up to 64 characters of a-z, 0-9 and "-", used in the fine-tuned model id. */
   suffix?: string | null | undefined;
+  /** DPO only: train LoRA adapters (default) or all weights. Supervised methods train their own weights. */
+  trainable?: TrainableWeights | null | undefined;
   trainingDataset: string | number;
   validationDataset?: string | number | null | undefined;
   /** Called with training.* events for this job, signed with your account webhook secret. */
@@ -182,6 +186,13 @@ export type TopUpAccountInput = {
   amount: string;
   description?: string | null | undefined;
 };
+
+/** The weights a job trains. */
+export type TrainableWeights =
+  /** All weights. */
+  | 'FULL'
+  /** Low-rank adapters on frozen weights. */
+  | 'LORA';
 
 export type TrainingEventKind =
   | 'CHECKPOINT'
@@ -232,9 +243,11 @@ export type WebhookEndpointDisabledReason =
   | 'DISABLED'
   | 'GONE';
 
-/** What an endpoint receives. TUNELOOP: Tuneloop's events (training.*). OPENAI: OpenAI's fine_tuning.job.succeeded|failed|cancelled events, body {id, object: "event", created_at, type, data: {id}}, signed the same way (the openai SDK's webhooks.unwrap verifies them). */
+/** The body and event names an endpoint receives (docs/webhooks.md). */
 export type WebhookFormat =
+  /** OpenAI's fine-tuning events (fine_tuning.job.succeeded|failed|cancelled) and body, verified by the openai SDK's webhooks.unwrap(). */
   | 'OPENAI'
+  /** Our event names (training.completed, …) and body. */
   | 'TUNELOOP';
 
 export type AccountQueryVariables = Exact<{ [key: string]: never; }>;

@@ -1,40 +1,11 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
-import { resolvePython, runTrainerCommand, lastLine, TRAINER_DIR } from '../../src/engine/python.js';
+import { resolvePython, TRAINER_DIR } from '../../src/engine/python.js';
 import { shortId, newId } from '../../src/ids.js';
 import type { TestApp } from './app.js';
-import { tinyModelFolder } from '../../src/dev/tiny-model-folder.js';
 
-const CACHE = path.join(os.tmpdir(), 'tuneloop-test-models');
-
-/**
- * The shared tiny model folder with its ONNX export (`onnx/model.onnx`), made once per
- * run by the real trainer; importing it keeps the export, so deploys skip exporting.
- */
-export async function onnxModelFolder(opts: { size?: string; seed?: number } = {}): Promise<string> {
-  const source = await tinyModelFolder(opts);
-  const dir = `${source}-onnx`;
-  if (
-    await fs.stat(path.join(dir, 'onnx', 'model.onnx')).then(
-      () => true,
-      () => false,
-    )
-  )
-    return dir;
-  await fs.mkdir(CACHE, { recursive: true });
-  const temp = await fs.mkdtemp(path.join(CACHE, '.building-onnx-'));
-  const out = path.join(temp, 'model');
-  await fs.cp(source, out, { recursive: true });
-  const result = await runTrainerCommand(resolvePython(process.env.TUNELOOP_PYTHON), ['export-onnx', '--model', out]);
-  if (result.code !== 0) throw new Error(`export-onnx failed: ${lastLine(result.stderr)}`);
-  await fs.rename(out, dir).catch((err: NodeJS.ErrnoException) => {
-    if (err.code !== 'ENOTEMPTY' && err.code !== 'EEXIST') throw err;
-  });
-  await fs.rm(temp, { recursive: true, force: true });
-  return dir;
-}
+export { onnxModelFolder } from '../../src/dev/onnx-model-folder.js';
 
 /** Registers a copy of `dir` as a model fine-tuned by `ownerAccountId` (what training will do). */
 export async function insertFineTunedModel(t: TestApp, ownerAccountId: string, dir: string, suffix = 'test'): Promise<string> {

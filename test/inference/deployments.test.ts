@@ -55,8 +55,8 @@ describe.each(engines())('deployments (%s)', (engine) => {
     expect(again.status).toBe(200);
     expect(((await again.json()) as { id: string }).id).toBe(dep.id);
     const models = (await (await fetch(`${t.url}/v1/models`, { headers: auth(alice.apiKey) })).json()) as { data: Array<{ id: string }> };
-    // /v1/models lists every model the account may call, deployed or not (test/openai/fine-tuning.test.ts).
-    expect(models.data.map((m) => m.id)).toContain('tiny-base');
+    // Every model alice can call: her deployment, and her fine-tuned model (served on demand).
+    expect(models.data.map((m) => m.id).sort()).toEqual([aliceModel, 'tiny-base'].sort());
 
     // Another account's deployment is invisible.
     expect((await fetch(`${t.url}/api/deployments/${dep.id}`, { headers: auth(bob.apiKey) })).status).toBe(404);

@@ -1,338 +1,425 @@
 /**
- * The `openai` npm package fine-tunes against a running server (api + worker, the real
- * trainer on the tiny model): create with numbers and with "auto", list across pages,
- * retrieve until succeeded, events with step metrics, checkpoints, the results CSV,
- * pause → resume with every step once, cancel, and typed errors.
+ * OpenAI-compatible files and fine-tuning jobs, driven by the official `openai` npm
+ * package against a running server (api + worker) with the real trainer: upload, create
+ * with "auto" and with numbers, auto-pagination, events with step metrics, checkpoints,
+ * pause → resume, cancel, the results CSV, chatting with the fine-tuned model and a
+ * checkpoint without a deployment, OpenAI's typed errors, and tenancy
+ * (docs/openai-compatibility.md).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import fs from 'node:fs/promises';
 import OpenAI, { toFile } from 'openai';
-import type { FineTuningJob } from 'openai/resources/fine-tuning/jobs/jobs';
-import { startTestApp } from '../helpers/app.js';
+import type { FineTuning } from 'openai/resources/fine-tuning/fine-tuning';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeTempDir, startTestApp } from '../helpers/app.js';
 import type { TestApp } from '../helpers/app.js';
 import { engines } from '../helpers/db.js';
-import { addTinyModel } from '../helpers/training.js';
 import { expectLedgerConsistent } from '../helpers/ledger.js';
-import { QA, qaJsonl } from '../../src/dev/qa-dataset.js';
-import { restJson } from '../../src/dev/rest-client.js';
 import { tinyModelFolder } from '../../src/dev/tiny-model-folder.js';
-import { startReceiver } from '../helpers/webhook-receiver.js';
-import type { Receiver } from '../helpers/webhook-receiver.js';
+import { QA, qaJsonl } from '../../src/dev/qa-dataset.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+type Job = FineTuning.Jobs.FineTuningJob;
+type JobEvent = FineTuning.Jobs.FineTuningJobEvent;
 
-describe.each(engines())('OpenAI fine-tuning jobs (%s)', (engine) => {
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Polls `read` until `done` holds (the test's own timeout bounds it). */
+async function until<T>(read: () => Promise<T>, done: (value: T) => boolean): Promise<T> {
+  for (;;) {
+    const value = await read();
+    if (done(value)) return value;
+    await sleep(200);
+  }
+}
+
+async function expectError<E>(promise: Promise<unknown>, type: new (...args: never[]) => E): Promise<E> {
+  const error = await promise.then(
+    () => undefined,
+    (err: unknown) => err,
+  );
+  expect(error).toBeInstanceOf(type);
+  return error as E;
+}
+
+const finished = (job: Job) => ['succeeded', 'failed', 'cancelled'].includes(job.status);
+
+describe.each(engines())('OpenAI files and fine-tuning jobs through the openai SDK (%s)', (engine) => {
   let t: TestApp;
-  let alice: OpenAI;
-  let bob: OpenAI;
-  let aliceKey: string;
+  let dataDir: string;
   let aliceId: string;
+  let client: OpenAI;
+  let bobClient: OpenAI;
   let trainingFile: string;
   let validationFile: string;
-  let succeeded: FineTuningJob;
-  let receiver: Receiver;
-  let openAiSecret: string;
+  let badFile: string;
+  let autoJob: Job;
+  let numbersJob: Job;
+  let cancelledJob: Job;
 
-  const upload = async (client: OpenAI, text: string, name: string) => {
-    let file = await client.files.create({ file: await toFile(Buffer.from(text), name), purpose: 'fine-tune' });
-    while (file.status === 'uploaded') {
-      await sleep(100);
-      file = await client.files.retrieve(file.id);
-    }
-    return file;
+  const allEvents = async (jobId: string, limit = 7) => {
+    const events: JobEvent[] = [];
+    for await (const event of client.fineTuning.jobs.listEvents(jobId, { limit })) events.push(event);
+    return events;
   };
-  const until = async (id: string, done: (j: FineTuningJob) => boolean) => {
-    for (let i = 0; ; i++) {
-      const job = await alice.fineTuning.jobs.retrieve(id);
-      if (done(job)) return job;
-      if (i > 3000) throw new Error(`job ${id} still ${job.status}`);
-      await sleep(100);
-    }
-  };
-  const finished = (j: FineTuningJob) => ['succeeded', 'failed', 'cancelled'].includes(j.status);
-  const metricSteps = async (id: string) => {
-    const steps: number[] = [];
-    for await (const e of alice.fineTuning.jobs.listEvents(id, { limit: 50 })) {
-      if (e.type === 'metrics' && (e.data as { train_loss?: unknown }).train_loss !== undefined) {
-        steps.push((e.data as { step: number }).step);
-      }
-    }
-    return steps;
-  };
+  const stepsOf = (events: JobEvent[]) =>
+    events
+      .filter((e) => e.type === 'metrics' && (e.data as { total_steps?: unknown }).total_steps !== undefined)
+      .map((e) => (e.data as { step: number }).step);
 
   beforeAll(async () => {
-    t = await startTestApp(engine, { worker: true, config: { webhookAllowPrivate: true } });
-    receiver = await startReceiver();
-    await addTinyModel(t);
-    await t.app.services.catalog.importModel({ dir: await tinyModelFolder(), id: 'tiny-frozen', fineTunable: false });
-    const a = await t.account('alice', 100_000_000n);
-    const b = await t.account('bob', 100_000_000n);
-    aliceKey = a.apiKey;
-    aliceId = a.accountId;
-    alice = new OpenAI({ apiKey: a.apiKey, baseURL: `${t.url}/v1`, maxRetries: 0 });
-    bob = new OpenAI({ apiKey: b.apiKey, baseURL: `${t.url}/v1`, maxRetries: 0 });
-    trainingFile = (await upload(alice, qaJsonl(), 'train.jsonl')).id;
-    // One endpoint in OpenAI's format, one in Tuneloop's (the default), both on the receiver.
-    const endpoint = async (path: string, body: Record<string, unknown>) =>
-      restJson<{ secret: string; format: string }>(t.url, aliceKey, '/api/webhooks', {
-        method: 'POST',
-        body: JSON.stringify({ url: `${receiver.url}${path}`, ...body }),
+    dataDir = await makeTempDir();
+    t = await startTestApp(engine, { dataDir, worker: true });
+    const alice = await t.account('alice', 1_000_000_000n);
+    const bob = await t.account('bob', 1_000_000_000n);
+    for (const [id, fineTunable] of [
+      ['tiny', true],
+      ['tiny-frozen', false],
+    ] as const) {
+      await t.app.services.catalog.importModel({
+        dir: await tinyModelFolder(),
+        id,
+        fineTunable,
+        pricePerMTokMicros: 2_000_000n,
+        inferencePricePerMTokMicros: 1_000_000n,
       });
-    const openAiEndpoint = await endpoint('/openai', { format: 'OPENAI' });
-    expect(openAiEndpoint.body.format).toBe('OPENAI');
-    openAiSecret = openAiEndpoint.body.secret;
-    expect((await endpoint('/tuneloop', {})).body.format).toBe('TUNELOOP');
-    validationFile = (await upload(alice, qaJsonl(QA.slice(0, 10).map(([q, a]) => [`${q} `, a])), 'valid.jsonl')).id;
-  });
+    }
+    aliceId = alice.accountId;
+    client = new OpenAI({ apiKey: alice.apiKey, baseURL: `${t.url}/v1`, maxRetries: 0 });
+    bobClient = new OpenAI({ apiKey: bob.apiKey, baseURL: `${t.url}/v1`, maxRetries: 0 });
+  }, 60_000);
+
   afterAll(async () => {
     if (t) await expectLedgerConsistent(t.app.services.db);
     await t?.stop();
-    await receiver?.close();
+    if (dataDir) await fs.rm(dataDir, { recursive: true, force: true });
   });
 
-  it('creates a job with numbers, retrieves it until succeeded, with events, checkpoints and a results file', {
-    timeout: 600_000,
-  }, async () => {
-    const created = await alice.fineTuning.jobs.create({
+  it('uploads files: a dataset by another name, processed or in error with line-numbered details', async () => {
+    const uploaded = await client.files.create({ file: await toFile(Buffer.from(qaJsonl()), 'qa.jsonl'), purpose: 'fine-tune' });
+    expect(uploaded).toMatchObject({ object: 'file', purpose: 'fine-tune', filename: 'qa.jsonl', bytes: Buffer.byteLength(qaJsonl()) });
+    expect(uploaded.id).toMatch(/^ds_/);
+    expect(['uploaded', 'processed']).toContain(uploaded.status);
+    expect(uploaded.created_at).toBeGreaterThan(1_600_000_000);
+    trainingFile = uploaded.id;
+    const processed = await client.files.waitForProcessing(trainingFile, { pollInterval: 100 });
+    expect(processed.status).toBe('processed');
+    // The same object on the REST API.
+    expect((await t.app.services.datasets.get(aliceId, trainingFile)).status).toBe('READY');
+    expect(await (await client.files.content(trainingFile)).text()).toBe(qaJsonl());
+
+    const validation = qaJsonl(QA.slice(0, 10));
+    validationFile = (await client.files.create({ file: await toFile(Buffer.from(validation), 'valid.jsonl'), purpose: 'fine-tune' })).id;
+    expect((await client.files.waitForProcessing(validationFile, { pollInterval: 100 })).status).toBe('processed');
+
+    const bad = `${qaJsonl(QA.slice(0, 2))}{"messages": "not a list"}\nnot json\n`;
+    badFile = (await client.files.create({ file: await toFile(Buffer.from(bad), 'bad.jsonl'), purpose: 'fine-tune' })).id;
+    const failed = await until(
+      () => client.files.retrieve(badFile),
+      (f) => f.status !== 'uploaded',
+    );
+    expect(failed.status).toBe('error');
+    expect(failed.status_details).toMatch(/line 3/);
+    expect(failed.status_details).toMatch(/line 4/);
+
+    // Another purpose is refused, naming the parameter; nothing is stored.
+    const before = (await client.files.list()).data.length;
+    const refused = await expectError(
+      client.files.create({ file: await toFile(Buffer.from('{"x":1}\n'), 'x.jsonl'), purpose: 'assistants' }),
+      OpenAI.BadRequestError,
+    );
+    expect(refused.param).toBe('purpose');
+    expect((await client.files.list()).data.length).toBe(before);
+
+    // Listing, newest first, across pages.
+    const listed: string[] = [];
+    for await (const file of client.files.list({ limit: 1 })) listed.push(file.id);
+    expect(listed).toEqual([badFile, validationFile, trainingFile]);
+    expect((await client.files.list({ purpose: 'assistants' })).data).toEqual([]);
+
+    // Deleting an unused file.
+    const spare = (
+      await client.files.create({ file: await toFile(Buffer.from(qaJsonl(QA.slice(2, 12))), 's.jsonl'), purpose: 'fine-tune' })
+    ).id;
+    expect(await client.files.delete(spare)).toEqual({ id: spare, object: 'file', deleted: true });
+    await expectError(client.files.retrieve(spare), OpenAI.NotFoundError);
+  }, 60_000);
+
+  it('creates a job with "auto" hyperparameters and trains it to succeeded', async () => {
+    autoJob = await client.fineTuning.jobs.create({
       model: 'tiny',
       training_file: trainingFile,
       validation_file: validationFile,
-      suffix: 'numbers',
+      suffix: 'auto-run',
       seed: 7,
-      metadata: { team: 'qa', run: '1' },
-      method: { type: 'supervised', supervised: { hyperparameters: { n_epochs: 2, batch_size: 1, learning_rate_multiplier: 2 } } },
+      metadata: { team: 'a', run: 'auto' },
+      method: {
+        type: 'supervised',
+        supervised: { hyperparameters: { n_epochs: 'auto', batch_size: 'auto', learning_rate_multiplier: 'auto' } },
+      },
     });
-    expect(created).toMatchObject({
+    expect(autoJob).toMatchObject({
       object: 'fine_tuning.job',
       model: 'tiny',
-      status: 'queued',
       training_file: trainingFile,
       validation_file: validationFile,
       seed: 7,
-      metadata: { team: 'qa', run: '1' },
+      metadata: { team: 'a', run: 'auto' },
       fine_tuned_model: null,
-      hyperparameters: { n_epochs: 2, batch_size: 1, learning_rate_multiplier: 2 },
-      method: { type: 'supervised', supervised: { hyperparameters: { n_epochs: 2, batch_size: 1, learning_rate_multiplier: 2 } } },
+      finished_at: null,
+      integrations: [],
       error: null,
     });
-    // The multiplier scales the auto learning rate (LoRA's 2e-4 for an imported model).
-    const native = await restJson<{ hyperparameters: Record<string, unknown> }>(t.url, aliceKey, `/api/training/${created.id}`);
-    expect(native.body.hyperparameters).toMatchObject({ learningRateMultiplier: 2, learningRate: 4e-4, seed: 7, epochs: 2 });
-
-    succeeded = await until(created.id, finished);
-    expect(succeeded).toMatchObject({ status: 'succeeded', error: null, estimated_finish: null });
-    expect(succeeded.fine_tuned_model).toMatch(/^ft:tiny:numbers:/);
-    expect(succeeded.trained_tokens).toBeGreaterThan(0);
-    expect(succeeded.finished_at).toBeGreaterThanOrEqual(succeeded.created_at);
-
-    // Events: newest first, a metrics event per step with the trainer's metrics.
-    const events = [];
-    for await (const e of alice.fineTuning.jobs.listEvents(created.id, { limit: 7 })) events.push(e);
-    expect(events[0]).toMatchObject({ type: 'message', message: 'Job succeeded' });
-    const times = events.map((e) => e.created_at);
-    expect(times).toEqual([...times].sort((x, y) => y - x));
-    const steps = events
-      .filter((e) => e.type === 'metrics' && 'train_loss' in (e.data as object))
-      .map((e) => e.data as Record<string, number | null>);
-    const total = steps[0]!.total_steps!;
-    expect(steps.map((s) => s.step)).toEqual(Array.from({ length: total }, (_v, i) => total - i));
-    for (const s of steps) {
-      expect(s.train_loss).toBeGreaterThan(0);
-      expect(s.train_mean_token_accuracy).toBeGreaterThanOrEqual(0);
-      expect(s.train_mean_token_accuracy).toBeLessThanOrEqual(1);
-    }
-    // With a validation file: validation batches on some steps, full validation at epoch ends.
-    expect(steps.some((s) => typeof s.valid_loss === 'number' && typeof s.valid_mean_token_accuracy === 'number')).toBe(true);
-    const full = events.filter(
-      (e) => e.type === 'metrics' && 'full_valid_loss' in (e.data as object) && !('train_loss' in (e.data as object)),
+    expect(autoJob.id).toMatch(/^ftjob_/);
+    expect(['validating_files', 'queued', 'running']).toContain(autoJob.status);
+    const done = await until(
+      () => client.fineTuning.jobs.retrieve(autoJob.id),
+      (j) => finished(j),
     );
-    expect(full.length).toBeGreaterThanOrEqual(2);
-    expect((full[0]!.data as { full_valid_loss: number }).full_valid_loss).toBeGreaterThan(0);
-
-    // Checkpoints: callable model ids, newest first, with the metrics of their step.
-    const checkpoints = [];
-    for await (const c of alice.fineTuning.jobs.checkpoints.list(created.id, { limit: 1 })) checkpoints.push(c);
-    expect(checkpoints.length).toBeGreaterThanOrEqual(1);
-    const newest = checkpoints[0]!;
-    expect(newest.fine_tuned_model_checkpoint).toBe(`${succeeded.fine_tuned_model}:ckpt-step-${newest.step_number}`);
-    const atStep = steps.find((s) => s.step === newest.step_number)!;
-    expect(newest.metrics).toMatchObject({
-      step: newest.step_number,
-      train_loss: atStep.train_loss,
-      train_mean_token_accuracy: atStep.train_mean_token_accuracy,
-    });
-
-    // The results file: one CSV row per step, readable like any file.
-    expect(succeeded.result_files).toHaveLength(1);
-    const resultsId = succeeded.result_files[0]!;
-    expect(await alice.files.retrieve(resultsId)).toMatchObject({ id: resultsId, purpose: 'fine-tune-results', status: 'processed' });
-    const csv = (await (await alice.files.content(resultsId)).text()).trim().split('\n');
-    expect(csv[0]).toBe('step,train_loss,train_accuracy,valid_loss,valid_mean_token_accuracy');
-    expect(csv.slice(1).map((line) => Number(line.split(',')[0]))).toEqual(Array.from({ length: total }, (_v, i) => i + 1));
-    const first = csv[1]!.split(',');
-    const step1 = steps.find((s) => s.step === 1)!;
-    expect([Number(first[1]), Number(first[2])]).toEqual([step1.train_loss, step1.train_mean_token_accuracy]);
-  });
-
-  it("delivers OpenAI's fine_tuning.job events to an OPENAI endpoint, verified by webhooks.unwrap()", async () => {
-    const all = await receiver.waitFor((r) => r.some((x) => x.path === '/openai' && x.body.includes(succeeded.id)), 30_000);
-    const openAi = all.filter((r) => r.path === '/openai');
-    const delivery = openAi.find((r) => r.body.includes(succeeded.id))!;
-    const event = await alice.webhooks.unwrap(delivery.body, delivery.headers as Record<string, string>, openAiSecret);
-    expect(event).toMatchObject({ object: 'event', type: 'fine_tuning.job.succeeded', data: { id: succeeded.id } });
-    expect(event.id).toBe(delivery.headers['webhook-id']);
-    expect(event.created_at).toBeGreaterThan(0);
-    // Only end-of-job events go to it; the Tuneloop endpoint keeps Tuneloop's names.
-    expect(openAi.every((r) => JSON.parse(r.body).type.startsWith('fine_tuning.job.'))).toBe(true);
-    const tuneloop = all.filter((r) => r.path === '/tuneloop').map((r) => r.json.type);
-    expect(tuneloop).toContain('training.completed');
-    // A wrong secret does not verify.
-    await expect(
-      alice.webhooks.unwrap(
-        delivery.body,
-        delivery.headers as Record<string, string>,
-        `whsec_${Buffer.from('x'.repeat(32)).toString('base64')}`,
-      ),
-    ).rejects.toThrow();
-  });
-
-  it('creates with "auto" (deprecated top-level hyperparameters), lists across pages and by metadata, cancels', {
-    timeout: 120_000,
-  }, async () => {
-    const auto = await alice.fineTuning.jobs.create({
-      model: 'tiny',
-      training_file: trainingFile,
-      hyperparameters: { n_epochs: 'auto', batch_size: 'auto', learning_rate_multiplier: 'auto' },
-      metadata: { team: 'other' },
-    });
-    const cancelled = await alice.fineTuning.jobs.cancel(auto.id);
-    expect(['cancelled', 'running']).toContain(cancelled.status);
-    const done = await until(auto.id, finished);
-    expect(done.status).toBe('cancelled');
-    expect(typeof done.hyperparameters.n_epochs).toBe('number');
-    expect(done.hyperparameters.learning_rate_multiplier).toBe(1);
-
-    const ids: string[] = [];
-    for await (const job of alice.fineTuning.jobs.list({ limit: 1 })) ids.push(job.id);
-    expect(ids.slice(0, 2)).toEqual([auto.id, succeeded.id]);
-    const byMetadata = await alice.fineTuning.jobs.list({ metadata: { team: 'qa' } });
-    expect(byMetadata.data.map((j) => j.id)).toEqual([succeeded.id]);
-  });
-
-  it('pauses a running job and resumes it to succeeded, every step once', { timeout: 600_000 }, async () => {
-    const job = await alice.fineTuning.jobs.create({
-      model: 'tiny',
-      training_file: trainingFile,
-      method: { type: 'supervised', supervised: { hyperparameters: { n_epochs: 3, batch_size: 1 } } },
-    });
-    await until(job.id, (j) => j.status === 'running' || finished(j));
-    for (let i = 0; i < 3000; i++) {
-      if ((await t.app.services.training.get(aliceId, job.id)).step >= 2) break;
-      await sleep(100);
-    }
-    const paused = await alice.fineTuning.jobs.pause(job.id);
-    expect(['paused', 'running']).toContain(paused.status);
-    expect((await until(job.id, (j) => (j.status as string) === 'paused' || finished(j))).status).toBe('paused');
-    const resumed = await alice.fineTuning.jobs.resume(job.id);
-    expect(['queued', 'running']).toContain(resumed.status);
-    const done = await until(job.id, finished);
     expect(done.status).toBe('succeeded');
-    const steps = (await metricSteps(job.id)).reverse();
-    expect(steps).toEqual(Array.from({ length: steps.length }, (_v, i) => i + 1));
-    const statuses = [];
-    for await (const e of alice.fineTuning.jobs.listEvents(job.id))
-      if (e.type === 'message' && e.message.startsWith('Job ')) statuses.push(e.message);
-    expect(statuses.reverse()).toEqual(['Job queued', 'Job running', 'Job paused', 'Job queued', 'Job running', 'Job succeeded']);
-  });
+    expect(done.fine_tuned_model).toMatch(/^ft:tiny:auto-run:/);
+    expect(done.trained_tokens).toBeGreaterThan(0);
+    expect(done.finished_at).toBeGreaterThanOrEqual(done.created_at);
+    // "auto" resolved to the numbers it ran with.
+    const hp = done.method!.supervised!.hyperparameters!;
+    expect(hp.n_epochs).toEqual(expect.any(Number));
+    expect(hp.batch_size).toEqual(expect.any(Number));
+    expect(hp.learning_rate_multiplier).toBe(1);
+    expect(done.hyperparameters).toEqual(hp);
+    expect(done.result_files).toEqual([`file-results-${autoJob.id}`]);
+    autoJob = done;
+  }, 300_000);
 
-  it('answers bad requests with typed errors naming the param', async () => {
-    const base = { model: 'tiny', training_file: trainingFile };
-    const bad = await upload(alice, '{"messages": [}\n', 'broken.jsonl');
-    const cases: Array<[Record<string, unknown>, new (...args: never[]) => Error, string | null]> = [
-      [{ ...base, training_file: bad.id }, OpenAI.BadRequestError, 'training_file'],
-      [{ ...base, model: 'tiny-frozen' }, OpenAI.BadRequestError, 'model'],
-      [{ ...base, model: 'no-such-model' }, OpenAI.NotFoundError, 'model'],
-      [{ ...base, training_file: 'ds_0000000000aaaaaaaaaaaaaaaa' }, OpenAI.NotFoundError, null],
-      [{ ...base, integrations: [{ type: 'wandb', wandb: { project: 'x' } }] }, OpenAI.BadRequestError, 'integrations'],
-      [{ ...base, method: { type: 'reinforcement' } }, OpenAI.BadRequestError, 'method.type'],
-      [
-        { ...base, method: { type: 'supervised', supervised: { hyperparameters: { n_epochs: 0 } } } },
-        OpenAI.BadRequestError,
-        'method.supervised.hyperparameters.n_epochs',
-      ],
-      [{ ...base, hyperparameters: { n_epochs: 'many' } }, OpenAI.BadRequestError, 'hyperparameters.n_epochs'],
-      [
-        { ...base, method: { type: 'supervised', supervised: { hyperparameters: { beta: 0.2 } } } },
-        OpenAI.BadRequestError,
-        'method.supervised.hyperparameters.beta',
-      ],
-      [{ ...base, suffix: 'x'.repeat(65) }, OpenAI.BadRequestError, 'suffix'],
-      [
-        { ...base, metadata: Object.fromEntries(Array.from({ length: 17 }, (_v, i) => [`k${i}`, 'v'])) },
-        OpenAI.BadRequestError,
-        'metadata',
-      ],
-      [{ ...base, seed: -1 }, OpenAI.BadRequestError, 'seed'],
-      [{ ...base, classifier: true }, OpenAI.BadRequestError, 'classifier'],
-    ];
-    for (const [body, type, param] of cases) {
-      const err = await alice.fineTuning.jobs.create(body as never).catch((e: unknown) => e);
-      expect(err, JSON.stringify(body)).toBeInstanceOf(type);
-      if (param) expect((err as InstanceType<typeof OpenAI.APIError>).param, JSON.stringify(body)).toBe(param);
+  it('lists events newest first, with a metrics event per step and the validation metrics', async () => {
+    const events = await allEvents(autoJob.id);
+    expect(new Set(events.map((e) => e.id)).size).toBe(events.length);
+    const created = events.map((e) => e.created_at);
+    expect([...created].sort((a, b) => b - a)).toEqual(created);
+    expect(events[0]).toMatchObject({ object: 'fine_tuning.job.event', type: 'message', level: 'info' });
+    expect(events[0]!.message).toMatch(/completed/);
+    const steps = stepsOf(events);
+    const total = (events.find((e) => stepsOf([e]).length === 1)!.data as { total_steps: number }).total_steps;
+    expect([...steps].reverse()).toEqual(Array.from({ length: total }, (_v, i) => i + 1));
+    for (const e of events.filter((e) => stepsOf([e]).length === 1)) {
+      const data = e.data as Record<string, number | null>;
+      expect(data.train_loss).toEqual(expect.any(Number));
+      expect(data.train_mean_token_accuracy).toBeGreaterThanOrEqual(0);
+      expect(data.train_mean_token_accuracy).toBeLessThanOrEqual(1);
     }
-    await expect(alice.fineTuning.jobs.retrieve('ftjob_0000000000aaaaaaaaaaaaaaaa')).rejects.toBeInstanceOf(OpenAI.NotFoundError);
-    const wrong = new OpenAI({ apiKey: 'tl_wrong', baseURL: `${t.url}/v1`, maxRetries: 0 });
-    await expect(wrong.fineTuning.jobs.list()).rejects.toBeInstanceOf(OpenAI.AuthenticationError);
+    // A validation batch is measured on some steps, the full validation at each epoch end.
+    const measured = events.filter((e) => typeof (e.data as { valid_loss?: unknown })?.valid_loss === 'number');
+    expect(measured.length).toBeGreaterThan(0);
+    for (const e of measured) expect((e.data as { valid_mean_token_accuracy: number }).valid_mean_token_accuracy).toBeGreaterThanOrEqual(0);
+    const full = events.filter((e) => typeof (e.data as { full_valid_loss?: unknown })?.full_valid_loss === 'number');
+    expect(full.length).toBe(autoJob.method!.supervised!.hyperparameters!.n_epochs);
+    // Pages continue after the last event of the previous one.
+    const first = await client.fineTuning.jobs.listEvents(autoJob.id, { limit: 3 });
+    const next = await client.fineTuning.jobs.listEvents(autoJob.id, { limit: 3, after: first.data.at(-1)!.id });
+    expect([...first.data, ...next.data].map((e) => e.id)).toEqual(events.slice(0, 6).map((e) => e.id));
+    await expectError(client.fineTuning.jobs.listEvents(autoJob.id, { after: 'ftevent-nope-1' }), OpenAI.BadRequestError);
+  }, 60_000);
+
+  it('lists checkpoints, each callable without a deployment, and the results CSV', async () => {
+    const checkpoints = [];
+    for await (const c of client.fineTuning.jobs.checkpoints.list(autoJob.id, { limit: 1 })) checkpoints.push(c);
+    expect(checkpoints.length).toBeGreaterThan(0);
+    const steps = checkpoints.map((c) => c.step_number);
+    expect([...steps].sort((a, b) => b - a)).toEqual(steps);
+    const events = await allEvents(autoJob.id, 100);
+    const lossAt = (step: number) =>
+      (events.find((e) => stepsOf([e])[0] === step)!.data as { train_loss: number; train_mean_token_accuracy: number }).train_loss;
+    for (const c of checkpoints) {
+      expect(c).toMatchObject({
+        object: 'fine_tuning.job.checkpoint',
+        fine_tuning_job_id: autoJob.id,
+        fine_tuned_model_checkpoint: `${autoJob.fine_tuned_model}:ckpt-step-${c.step_number}`,
+        metrics: { step: c.step_number, train_loss: lossAt(c.step_number) },
+      });
+      expect(c.metrics.train_mean_token_accuracy).toEqual(expect.any(Number));
+    }
+
+    // The results file: one row per step, the same numbers as the events.
+    const resultsId = autoJob.result_files[0]!;
+    const file = await client.files.retrieve(resultsId);
+    expect(file).toMatchObject({ id: resultsId, object: 'file', purpose: 'fine-tune-results', status: 'processed' });
+    const csv = await (await client.files.content(resultsId)).text();
+    expect(file.bytes).toBe(Buffer.byteLength(csv));
+    const [header, ...rows] = csv.trim().split('\n');
+    expect(header).toBe('step,train_loss,train_accuracy,valid_loss,valid_mean_token_accuracy');
+    const total = stepsOf(events).length;
+    expect(rows.map((r) => Number(r.split(',')[0]))).toEqual(Array.from({ length: total }, (_v, i) => i + 1));
+    for (const row of rows) {
+      const [step, loss, accuracy] = row.split(',');
+      expect(Number(loss)).toBe(lossAt(Number(step)));
+      expect(Number(accuracy)).toBeGreaterThanOrEqual(0);
+    }
+    expect(rows.some((r) => r.split(',')[3] !== '')).toBe(true);
+    await expectError(client.files.delete(resultsId), OpenAI.BadRequestError);
+
+    // Chat with the fine-tuned model and with its newest checkpoint: no deployment step.
+    const ask = (model: string) =>
+      client.chat.completions.create({ model, messages: [{ role: 'user', content: QA[0]![0] }], temperature: 0, max_completion_tokens: 8 });
+    const fromModel = await ask(autoJob.fine_tuned_model!);
+    expect(fromModel.model).toBe(autoJob.fine_tuned_model);
+    expect(fromModel.choices[0]!.message.content!.length).toBeGreaterThan(0);
+    const fromCheckpoint = await ask(checkpoints[0]!.fine_tuned_model_checkpoint);
+    expect(fromCheckpoint.choices[0]!.message.content).toBe(fromModel.choices[0]!.message.content);
+  }, 120_000);
+
+  it('creates a job with numbers; pause → resume → succeeded with no step missing or repeated', async () => {
+    numbersJob = await client.fineTuning.jobs.create({
+      model: 'tiny',
+      training_file: trainingFile,
+      metadata: { team: 'b' },
+      method: { type: 'supervised', supervised: { hyperparameters: { n_epochs: 6, batch_size: 1, learning_rate_multiplier: 4 } } },
+    });
+    expect(numbersJob.method!.supervised!.hyperparameters).toEqual({ n_epochs: 6, batch_size: 1, learning_rate_multiplier: 4 });
+    expect(numbersJob.seed).toBe(42);
+    // The multiplier scales the auto learning rate (the "auto" job ran with that rate).
+    const stored = async (id: string) => {
+      const row = await t.app.services.db
+        .selectFrom('training_jobs')
+        .select('hyperparameters')
+        .where('id', '=', id)
+        .executeTakeFirstOrThrow();
+      return row.hyperparameters as { learningRate: number };
+    };
+    expect((await stored(numbersJob.id)).learningRate).toBeCloseTo(4 * (await stored(autoJob.id)).learningRate, 12);
+
+    await until(
+      () => client.fineTuning.jobs.listEvents(numbersJob.id, { limit: 1 }),
+      (page) => (stepsOf(page.data)[0] ?? 0) >= 3,
+    );
+    const pausing = await client.fineTuning.jobs.pause(numbersJob.id);
+    expect(['running', 'paused']).toContain(pausing.status);
+    const paused = await until(
+      () => client.fineTuning.jobs.retrieve(numbersJob.id),
+      (j) => j.status !== 'running',
+    );
+    expect(paused).toMatchObject({ status: 'paused', finished_at: null, error: null });
+    const resumed = await client.fineTuning.jobs.resume(numbersJob.id);
+    expect(['queued', 'running']).toContain(resumed.status);
+    const done = await until(
+      () => client.fineTuning.jobs.retrieve(numbersJob.id),
+      (j) => finished(j),
+    );
+    expect(done.status).toBe('succeeded');
+    const events = await allEvents(numbersJob.id, 50);
+    const total = (events.find((e) => stepsOf([e]).length === 1)!.data as { total_steps: number }).total_steps;
+    expect([...stepsOf(events)].reverse()).toEqual(Array.from({ length: total }, (_v, i) => i + 1));
+    const statuses = events
+      .filter((e) => e.type === 'message' && (e.data as { status?: string } | null)?.status)
+      .map((e) => (e.data as { status: string }).status)
+      .reverse();
+    expect(statuses).toEqual(['queued', 'running', 'paused', 'queued', 'running', 'succeeded']);
+  }, 300_000);
+
+  it('cancels a job', async () => {
+    cancelledJob = await client.fineTuning.jobs.create({ model: 'tiny', training_file: trainingFile, hyperparameters: { n_epochs: 3 } });
+    const cancelling = await client.fineTuning.jobs.cancel(cancelledJob.id);
+    expect(['running', 'cancelled']).toContain(cancelling.status);
+    const done = await until(
+      () => client.fineTuning.jobs.retrieve(cancelledJob.id),
+      (j) => finished(j),
+    );
+    expect(done.status).toBe('cancelled');
+    expect(done.fine_tuned_model).toBeNull();
+  }, 120_000);
+
+  it('lists jobs newest first across pages, and by metadata', async () => {
+    const ids: string[] = [];
+    for await (const job of client.fineTuning.jobs.list({ limit: 1 })) ids.push(job.id);
+    expect(ids).toEqual([cancelledJob.id, numbersJob.id, autoJob.id]);
+    const byTeam = await client.fineTuning.jobs.list({ metadata: { team: 'a' } });
+    expect(byTeam.data.map((j) => j.id)).toEqual([autoJob.id]);
+    const byBoth = await client.fineTuning.jobs.list({ metadata: { team: 'a', run: 'other' } });
+    expect(byBoth.data).toEqual([]);
   });
 
-  it("answers another account's job, events, checkpoints and results exactly like missing ones", async () => {
-    const id = succeeded.id;
-    const calls = [
-      () => bob.fineTuning.jobs.retrieve(id),
-      () => bob.fineTuning.jobs.cancel(id),
-      () => bob.fineTuning.jobs.pause(id),
-      () => bob.fineTuning.jobs.resume(id),
-      () => bob.fineTuning.jobs.listEvents(id),
-      () => bob.fineTuning.jobs.checkpoints.list(id),
-      () => bob.files.content(succeeded.result_files[0]!),
-    ];
-    for (const call of calls) await expect(call()).rejects.toBeInstanceOf(OpenAI.NotFoundError);
-    const foreign = await bob.fineTuning.jobs.retrieve(id).catch((e: InstanceType<typeof OpenAI.APIError>) => e.error);
-    const missing = await bob.fineTuning.jobs
-      .retrieve('ftjob_0000000000aaaaaaaaaaaaaaaa')
-      .catch((e: InstanceType<typeof OpenAI.APIError>) => e.error);
-    expect(foreign).toEqual(JSON.parse(JSON.stringify(missing).replaceAll('ftjob_0000000000aaaaaaaaaaaaaaaa', id)));
-    expect((await bob.fineTuning.jobs.list()).data).toEqual([]);
+  it('answers typed errors naming the parameter', async () => {
+    const create = (body: Record<string, unknown>) =>
+      client.fineTuning.jobs.create({ model: 'tiny', training_file: trainingFile, ...body } as never);
+    const badFileError = await expectError(create({ training_file: badFile }), OpenAI.BadRequestError);
+    expect(badFileError.param).toBe('training_file');
+    expect((await expectError(create({ model: 'tiny-frozen' }), OpenAI.BadRequestError)).param).toBe('model');
+    expect((await expectError(create({ model: 'no-such-model' }), OpenAI.NotFoundError)).param).toBe('model');
+    expect((await expectError(create({ method: { type: 'reinforcement' } }), OpenAI.BadRequestError)).param).toBe('method.type');
+    expect((await expectError(create({ integrations: [{ type: 'wandb', wandb: { project: 'p' } }] }), OpenAI.BadRequestError)).param).toBe(
+      'integrations',
+    );
+    const tooMany = Object.fromEntries(Array.from({ length: 17 }, (_v, i) => [`k${i}`, 'v']));
+    expect((await expectError(create({ metadata: tooMany }), OpenAI.BadRequestError)).param).toBe('metadata');
+    expect((await expectError(create({ metadata: { k: 'v'.repeat(513) } }), OpenAI.BadRequestError)).param).toBe('metadata.k');
+    expect(
+      (
+        await expectError(
+          create({ method: { type: 'supervised', supervised: { hyperparameters: { n_epochs: 'many' } } } }),
+          OpenAI.BadRequestError,
+        )
+      ).param,
+    ).toBe('method.supervised.hyperparameters.n_epochs');
+    expect((await expectError(create({ hyperparameters: { beta: 0.1 } }), OpenAI.BadRequestError)).param).toBe('hyperparameters.beta');
+    expect((await expectError(create({ suffix: 'Not Valid!' }), OpenAI.BadRequestError)).param).toBe('suffix');
+    expect((await expectError(client.fineTuning.jobs.list({ limit: 1000 }), OpenAI.BadRequestError)).param).toBe('limit');
+    expect((await expectError(client.files.list({ after: 'not-a-file' }), OpenAI.BadRequestError)).param).toBe('after');
+    expect((await expectError(client.fineTuning.jobs.retrieve('ftjob_00000000000000000000000000'), OpenAI.NotFoundError)).code).toBe(
+      'fine_tuning_job_not_found',
+    );
+    await expectError(client.fineTuning.jobs.cancel('ftjob_00000000000000000000000000'), OpenAI.NotFoundError);
+    expect((await expectError(client.files.retrieve('ds_00000000000000000000000000'), OpenAI.NotFoundError)).code).toBe('file_not_found');
+    const stranger = new OpenAI({ apiKey: 'tl_wrong', baseURL: client.baseURL, maxRetries: 0 });
+    await expectError(stranger.fineTuning.jobs.list(), OpenAI.AuthenticationError);
+    await expectError(stranger.files.list(), OpenAI.AuthenticationError);
+    // Nothing half-written: only the three jobs above exist.
+    expect((await client.fineTuning.jobs.list()).data.length).toBe(3);
   });
 
-  it('lists every callable model, retrieves fine-tuned models and checkpoints, deletes them', { timeout: 120_000 }, async () => {
-    const model = succeeded.fine_tuned_model!;
-    const listed = (await alice.models.list()).data.map((m) => m.id);
-    expect(listed).toEqual(expect.arrayContaining(['tiny', 'tiny-frozen', model]));
-    expect((await bob.models.list()).data.map((m) => m.id)).not.toContain(model);
-    expect(await alice.models.retrieve(model)).toMatchObject({ id: model, object: 'model', owned_by: aliceId });
-    expect(await alice.models.retrieve('tiny')).toMatchObject({ id: 'tiny', owned_by: 'tuneloop' });
-    const checkpoints = (await alice.fineTuning.jobs.checkpoints.list(succeeded.id)).data;
-    const oldest = checkpoints.at(-1)!.fine_tuned_model_checkpoint;
-    expect(await alice.models.retrieve(oldest)).toMatchObject({ id: oldest, object: 'model' });
-    for (const id of [model, oldest]) await expect(bob.models.retrieve(id)).rejects.toBeInstanceOf(OpenAI.NotFoundError);
-    await expect(bob.models.delete(model)).rejects.toBeInstanceOf(OpenAI.NotFoundError);
-    await expect(alice.models.delete('tiny')).rejects.toBeInstanceOf(OpenAI.PermissionDeniedError);
-
-    // A checkpoint of a finished job can go; the others stay.
-    expect(await alice.models.delete(oldest)).toEqual({ id: oldest, object: 'model', deleted: true });
-    await expect(alice.models.retrieve(oldest)).rejects.toBeInstanceOf(OpenAI.NotFoundError);
-    expect((await alice.fineTuning.jobs.checkpoints.list(succeeded.id)).data).toHaveLength(checkpoints.length - 1);
-
-    // A deployed model is refused with 409 until it is undeployed.
-    const { deployment } = await t.app.services.inference.deploy(aliceId, model);
-    const inUse = await alice.models.delete(model).catch((e: unknown) => e);
-    expect(inUse).toBeInstanceOf(OpenAI.ConflictError);
-    expect(inUse).toMatchObject({ code: 'model_in_use' });
-    await t.app.services.inference.undeploy(aliceId, deployment.id);
-    expect(await alice.models.delete(model)).toEqual({ id: model, object: 'model', deleted: true });
-    await expect(alice.models.retrieve(model)).rejects.toBeInstanceOf(OpenAI.NotFoundError);
-    expect((await alice.models.list()).data.map((m) => m.id)).not.toContain(model);
-    // The job still names the model it made.
-    expect((await alice.fineTuning.jobs.retrieve(succeeded.id)).fine_tuned_model).toBe(model);
+  it("answers another account's files and jobs like missing ones", async () => {
+    const notFound = (promise: Promise<unknown>) => expectError(promise, OpenAI.NotFoundError);
+    await notFound(bobClient.files.retrieve(trainingFile));
+    await notFound(bobClient.files.content(trainingFile));
+    await notFound(bobClient.files.delete(trainingFile));
+    await notFound(bobClient.files.retrieve(autoJob.result_files[0]!));
+    await notFound(bobClient.files.content(autoJob.result_files[0]!));
+    await notFound(bobClient.fineTuning.jobs.retrieve(autoJob.id));
+    await notFound(bobClient.fineTuning.jobs.cancel(numbersJob.id));
+    await notFound(bobClient.fineTuning.jobs.pause(numbersJob.id));
+    await notFound(bobClient.fineTuning.jobs.resume(numbersJob.id));
+    await notFound(bobClient.fineTuning.jobs.listEvents(autoJob.id));
+    await notFound(bobClient.fineTuning.jobs.checkpoints.list(autoJob.id));
+    await notFound(bobClient.fineTuning.jobs.create({ model: 'tiny', training_file: trainingFile }));
+    expect((await bobClient.fineTuning.jobs.list()).data).toEqual([]);
+    expect((await bobClient.files.list()).data).toEqual([]);
+    // Alice's file is untouched.
+    expect((await client.files.retrieve(trainingFile)).status).toBe('processed');
   });
+
+  it('creates a DPO job from a preference file (method dpo with beta); a chat file is refused for DPO', async () => {
+    const pairs = Array.from({ length: 12 }, (_, i) => ({
+      input: { messages: [{ role: 'user', content: `Which is better, ${i} or ${i + 1}?` }] },
+      preferred_output: [{ role: 'assistant', content: `${i + 1}, by one.` }],
+      non_preferred_output: [{ role: 'assistant', content: `${i}.` }],
+    }));
+    const jsonl = `${pairs.map((p) => JSON.stringify(p)).join('\n')}\n`;
+    const file = await client.files.create({ file: await toFile(Buffer.from(jsonl), 'pairs.jsonl'), purpose: 'fine-tune' });
+    await client.files.waitForProcessing(file.id, { pollInterval: 200 });
+    const chat = await client.files.create({ file: await toFile(Buffer.from(qaJsonl()), 'chat.jsonl'), purpose: 'fine-tune' });
+    await client.files.waitForProcessing(chat.id, { pollInterval: 200 });
+    const refused = await expectError(
+      client.fineTuning.jobs.create({ model: 'tiny', training_file: chat.id, method: { type: 'dpo', dpo: {} } }),
+      OpenAI.BadRequestError,
+    );
+    expect(refused.code).toBe('dataset_format_mismatch');
+    const job = await client.fineTuning.jobs.create({
+      model: 'tiny',
+      training_file: file.id,
+      method: { type: 'dpo', dpo: { hyperparameters: { beta: 0.2, n_epochs: 1 } } },
+    });
+    expect(job.method).toMatchObject({ type: 'dpo', dpo: { hyperparameters: { beta: 0.2, n_epochs: 1 } } });
+    const rest = await fetch(`${t.url}/api/training/${job.id}`, { headers: { authorization: `Bearer ${client.apiKey}` } });
+    expect(((await rest.json()) as { method: string }).method).toBe('DPO');
+    await client.fineTuning.jobs.cancel(job.id);
+    await until(
+      () => client.fineTuning.jobs.retrieve(job.id),
+      (j) => finished(j),
+    );
+  }, 120_000);
 });

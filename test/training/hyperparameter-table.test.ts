@@ -93,10 +93,28 @@ describe('resolving hyperparameters', () => {
     expect(parts.checkpoints).toEqual({ every: 7 });
     expect(Object.keys(parts.hyperparameters)).not.toContain('checkpointEvery');
     expect(Object.keys(parts.hyperparameters)).not.toContain('loraRank');
+    // A LoRA DPO job uses every row the trainer knows: the LoRA shape and beta.
     expect(
       Object.keys(
-        trainerSpecParts(resolveHyperparameters('LORA', {}, imported, dataset(40), { hasValidation: false }), 'LORA').hyperparameters,
+        trainerSpecParts(resolveHyperparameters('DPO', {}, imported, dataset(40), { hasValidation: false }), 'DPO').hyperparameters,
       ),
     ).toEqual(Object.keys(trainerHyperparametersSchema().properties));
+    expect(Object.keys(parts.hyperparameters)).not.toContain('beta');
+  });
+
+  it('DPO: beta only for DPO, LoRA rows only when it trains LoRA, auto rates a fraction of the supervised ones', () => {
+    expect(() => checkHyperparameters('LORA', { beta: 0.2 })).toThrow('hyperparameters.beta applies to DPO jobs only');
+    expect(() => checkHyperparameters({ method: 'DPO', trainable: 'FULL' }, { loraRank: 4 })).toThrow(
+      'hyperparameters.loraRank applies to LORA jobs only; leave it out (or "auto") for DPO (trainable FULL)',
+    );
+    for (const beta of [0, -1, 2.5, '0.1']) expect(() => checkHyperparameters('DPO', { beta })).toThrow('hyperparameters.beta');
+    const lora = resolveHyperparameters('DPO', { beta: 2 }, imported, dataset(40), { hasValidation: false });
+    expect(lora).toMatchObject({ beta: 2, loraRank: 8, learningRate: 5e-5 });
+    const full = resolveHyperparameters({ method: 'DPO', trainable: 'FULL' }, {}, imported, dataset(40), { hasValidation: false });
+    expect(full).toMatchObject({ beta: 0.1, loraRank: null });
+    expect(full.learningRate).toBeCloseTo(1e-6, 12);
+    expect(resolveHyperparameters('LORA', {}, imported, dataset(40), { hasValidation: false }).beta).toBeNull();
+    // Pairs are never packed: auto batch size counts pairs.
+    expect(resolveHyperparameters('DPO', {}, imported, { ...dataset(80), pairs: true }, { hasValidation: false }).batchSize).toBe(10);
   });
 });

@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from conftest import make_model_dir, make_spec, micro_config, random_examples, run_train, write_examples
+from conftest import make_model_dir, make_spec, micro_config, random_examples, run_cli, run_train, write_examples
 
 
 @pytest.fixture(scope="module")
@@ -80,3 +80,34 @@ def test_bad_starting_points_fail_before_training(parents, tmp_path):
         "UNSUPPORTED_ARCHITECTURE",
         "model.adapters[0]: adapters with use_dora are not supported",
     )
+
+
+def test_export_onnx_from_a_checkpoint_gives_the_fine_tuned_weights(parents, tmp_path):
+    """`export-onnx --adapter` / `--weights`: a checkpoint exported on its base model is the
+    model its job produced (what serving a checkpoint without a deployment loads)."""
+    import numpy as np
+    import onnx
+    from onnx import numpy_helper
+
+    _, p = parents
+
+    def exported(name, *args):
+        r = run_cli("export-onnx", *args, "--out", str(tmp_path / name))
+        assert r.returncode == 0, r.stderr
+        graph = onnx.load(str(tmp_path / name / "model.onnx")).graph
+        return {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+
+    def same(a, b):
+        return a.keys() == b.keys() and all(np.allclose(a[k], b[k], atol=1e-6) for k in a)
+
+    base = exported("base", "--model", p["model"])
+    lora = exported("lora", "--model", p["model"], "--adapter", p["lora"]["checkpoint"])
+    assert same(lora, exported("lora-merged", "--model", p["lora"]["model"]))
+    assert not same(lora, base)
+    full = exported("full", "--model", p["model"], "--weights", p["full"]["checkpoint"])
+    assert same(full, exported("full-model", "--model", p["full"]["model"]))
+    assert not same(full, base)
+    r = run_cli(
+        "export-onnx", "--model", p["model"], "--weights", p["lora"]["checkpoint"], "--out", str(tmp_path / "bad")
+    )
+    assert r.returncode != 0 and "LoRA checkpoint" in r.stderr

@@ -220,3 +220,45 @@ def test_full_dpo_stores_reference_log_probs_with_the_run(tmp_path):
     # precomputed in other batches than the step's: equal up to float32 rounding
     assert abs(first["loss"] - math.log(2)) <= 1e-5 and abs(first["rewardMargin"]) <= 1e-5
     assert run.events[0]["trainable"] == "full" and run.of("completed")[0]["outputs"]["adapter"] is None
+
+
+@pytest.mark.parametrize("trainable", ["lora", "full"])
+def test_dpo_killed_then_resumed_from_its_checkpoint_repeats_the_uninterrupted_steps(tmp_path, trainable):
+    """kill -9 (no checkpoint on the way out) once step 6 is reported, with checkpoints every
+    4 steps: resuming from the newest checkpoint reproduces the uninterrupted run's later
+    steps exactly (for full DPO the stored reference log-probs are reused, not recomputed
+    from moved weights). The kill races the trainer's next steps, so the checkpoint resumed
+    from is read back rather than assumed."""
+    import signal
+
+    model = make_model_dir(str(tmp_path / "model"))
+    train = write_pairs(str(tmp_path / "train.tlshard"), preference_pairs(24, seed=11))
+    lr = 1e-3 if trainable == "full" else 5e-3
+    hp = dict(method="dpo", epochs=2, batchSize=3, loraDropout=0.1, beta=0.3, learningRate=lr)
+
+    def spec(name):
+        s = make_spec(tmp_path / name, model, train, **hp, checkpoints={"every": 4})
+        s["trainable"] = trainable
+        return s
+
+    whole = run_train(spec("a"), tmp_path)
+    assert whole.returncode == 0, whole.stderr
+    killed_spec = spec("b")
+
+    def kill_after_step_6(event, proc):
+        if event["type"] == "step" and event["step"] == 6:
+            proc.send_signal(signal.SIGKILL)
+
+    killed = run_train(killed_spec, tmp_path, on_event=kill_after_step_6)
+    assert killed.returncode == -signal.SIGKILL, "killed before its 16 steps ended"
+    resumed = run_train(killed_spec, tmp_path, resume=True)
+    assert resumed.returncode == 0, resumed.stderr
+    start = resumed.events[0]["resumedFromStep"]
+    assert start in (4, 8, 12) and start <= killed.of("step")[-1]["step"]
+
+    def metrics(events):
+        return [
+            {k: v for k, v in e.items() if k not in ("time", "tokensPerSecond")} for e in events if e["type"] == "step"
+        ]
+
+    assert metrics(resumed.events) == metrics(whole.events)[start:]

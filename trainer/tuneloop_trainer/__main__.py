@@ -40,7 +40,24 @@ def _parser() -> argparse.ArgumentParser:
     i.add_argument("--dtype", default="float32", choices=("float32", "bfloat16", "float16"))
     e = sub.add_parser("export-onnx", help="export a model folder to ONNX with a KV cache")
     e.add_argument("--model", required=True)
-    e.add_argument("--out", default=None, help="output folder (default: MODEL/onnx)")
+    e.add_argument(
+        "--out", default=None, help="output folder (default: MODEL/onnx, or MODEL/onnx-lora-… with --lora-targets)"
+    )
+    e.add_argument(
+        "--lora-targets",
+        default=None,
+        help="comma-separated modules (q_proj,…) that take LoRA factors as inputs: one graph for every adapter",
+    )
+    e.add_argument(
+        "--weights", default=None, help="a full fine-tuning checkpoint (step-N/) whose weights replace the model's"
+    )
+    e.add_argument(
+        "--adapter",
+        action="append",
+        default=[],
+        dest="adapters",
+        help="a LoRA checkpoint (step-N/) or PEFT folder merged into the weights (repeatable, in order)",
+    )
     q = sub.add_parser("quantize-onnx", help="rewrite an ONNX export's linear layers to 4- or 8-bit MatMulNBits")
     q.add_argument("--onnx", required=True, help="folder of the fp32 export (model.onnx, tuneloop-onnx.json)")
     q.add_argument("--bits", type=int, required=True, choices=(4, 8))
@@ -87,7 +104,15 @@ def main(argv: list[str] | None = None) -> int:
             configure_threads(None)
             print(
                 json.dumps(
-                    {"onnx": export_model_folder(os.path.abspath(args.model), args.out and os.path.abspath(args.out))}
+                    {
+                        "onnx": export_model_folder(
+                            os.path.abspath(args.model),
+                            args.out and os.path.abspath(args.out),
+                            weights=args.weights and os.path.abspath(args.weights),
+                            adapters=[os.path.abspath(a) for a in args.adapters],
+                            lora_targets=args.lora_targets.split(",") if args.lora_targets is not None else None,
+                        )
+                    }
                 )
             )
         elif args.command == "quantize-onnx":

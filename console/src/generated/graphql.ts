@@ -26,9 +26,11 @@ export type DeploymentStatus =
   | 'UNDEPLOYED';
 
 export type FineTuneMethod =
-  /** All weights. */
+  /** Preference tuning (direct preference optimisation) on a preference dataset; trains LoRA adapters or all weights (`trainable`). */
+  | 'DPO'
+  /** Supervised: all weights. */
   | 'FULL'
-  /** Low-rank adapters (default). */
+  /** Supervised: low-rank adapters (default). */
   | 'LORA';
 
 /** STOP: an end-of-text token or a stop sequence; LENGTH: maxTokens or the context ran out. */
@@ -42,7 +44,7 @@ export type GenerateInput = {
   /** Default: the rest of the context. */
   maxTokens?: number | null | undefined;
   messages?: Array<ChatMessageInput> | null | undefined;
-  /** A model you have deployed. */
+  /** A model you have deployed, or one of your fine-tuned models or checkpoints (ft:…:ckpt-step-N), loaded on demand. */
   model: string | number;
   presencePenalty?: number | null | undefined;
   prompt?: string | null | undefined;
@@ -60,9 +62,9 @@ export type GenerateInput = {
 
 /** Every field is optional; absent, null or "auto" lets Tuneloop decide (docs/training.md). */
 export type HyperparametersInput = {
-  /** Packed sequences (rows) per optimizer step. Range: 1–1024. Auto: clamp(floor(rows / 8), 1, 16) with rows ≈ tokens / maxSeqLength, so an epoch has ≥ 8 steps. */
+  /** Packed sequences (rows) per optimizer step; DPO: pairs per step. Range: 1–1024. Auto: clamp(floor(rows / 8), 1, 16) with rows ≈ tokens / maxSeqLength (DPO: rows = pairs, never packed), so an epoch has ≥ 8 steps. */
   batchSize?: number | 'auto' | null | undefined;
-  /** Preference tuning (DPO): how strongly the policy is held to the reference model; ignored by supervised jobs. Range: (0, 2]. Auto: 0.1. */
+  /** Preference tuning: how strongly the trained model is held to the reference model (the starting weights). DPO only. Range: (0, 2]. Auto: 0.1. */
   beta?: number | 'auto' | null | undefined;
   /** Checkpoint every N steps (and at every epoch end); a job resumes from its newest checkpoint. Range: 1–1,000,000. Auto: 50. */
   checkpointEvery?: number | 'auto' | null | undefined;
@@ -76,9 +78,9 @@ export type HyperparametersInput = {
   evalEvery?: number | 'auto' | null | undefined;
   /** Recompute each layer during the backward pass: less memory, about 30 % more compute. Range: true, false. Auto: false. */
   gradientCheckpointing?: boolean | 'auto' | null | undefined;
-  /** Peak learning rate (after warmup). Range: (0, 1]. Auto: the model's rate for the method (2e-4 LoRA, 2e-5 full for an imported model), × learningRateMultiplier when set. */
+  /** Peak learning rate (after warmup). Range: (0, 1]. Auto: the model's rate for the trained weights (2e-4 LoRA, 2e-5 full for an imported model); DPO: a quarter of it for LoRA, a twentieth for full (5e-5, 1e-6 for an imported model); times learningRateMultiplier when set. */
   learningRate?: number | 'auto' | null | undefined;
-  /** Scales the "auto" learning rate (OpenAI's `learning_rate_multiplier`); not together with an explicit learningRate. Range: (0, 100]. Auto: none (× 1). */
+  /** Scales the "auto" learning rate (OpenAI's `learning_rate_multiplier`); not together with an explicit learningRate. Range: (0, 100]. Auto: none (the auto learning rate as it is, i.e. × 1). */
   learningRateMultiplier?: number | 'auto' | null | undefined;
   /** LoRA scaling: the update is multiplied by alpha / rank. LORA only. Range: (0, 10,000]. Auto: 2 × loraRank. */
   loraAlpha?: number | 'auto' | null | undefined;
@@ -113,17 +115,26 @@ export type StartFineTuneInput = {
   hyperparameters?: HyperparametersInput | null | undefined;
   /** Retrying with the same key returns the same job and reserves once. */
   idempotencyKey?: string | null | undefined;
-  /** LORA (default) or FULL. */
+  /** LORA (default), FULL, or DPO (needs a preference dataset; supervised methods refuse one). */
   method?: FineTuneMethod | null | undefined;
   /** Higher runs first (−100…100, default 0). */
   priority?: number | null | undefined;
   /** Up to 64 characters of a-z, 0-9 and "-", used in the fine-tuned model id. */
   suffix?: string | null | undefined;
+  /** DPO only: train LoRA adapters (default) or all weights. Supervised methods train their own weights. */
+  trainable?: TrainableWeights | null | undefined;
   trainingDataset: string | number;
   validationDataset?: string | number | null | undefined;
   /** Called with training.* events for this job, signed with your account webhook secret. */
   webhookUrl?: string | null | undefined;
 };
+
+/** The weights a job trains. */
+export type TrainableWeights =
+  /** All weights. */
+  | 'FULL'
+  /** Low-rank adapters on frozen weights. */
+  | 'LORA';
 
 export type TrainingEventKind =
   | 'CHECKPOINT'
@@ -243,7 +254,7 @@ export type JobQueryVariables = Exact<{
 }>;
 
 
-export type JobQuery = { trainingJob: { epoch: number | null, trainedTokens: number, cancelRequested: boolean, pauseRequested: boolean, startedAt: string | null, finishedAt: string | null, attempts: number, resumedFromStep: number | null, id: string, status: TrainingStatus, method: FineTuneMethod, suffix: string | null, step: number, totalSteps: number | null, loss: number | null, cost: string, estimatedCost: string | null, createdAt: string, error: { code: string, message: string } | null, progress: { step: number, totalSteps: number | null, percent: number | null, epoch: number | null, tokensPerSecond: number | null, etaSeconds: number | null }, metrics: { loss: number | null, minLoss: number | null, evalLoss: number | null }, hyperparameters: { epochs: number, batchSize: number, learningRate: number, lrScheduler: string, maxSeqLength: number, loraRank: number | null, loraAlpha: number | null, checkpointEvery: number } | null, trainingDataset: { id: string, filename: string | null } | null, validationDataset: { id: string, filename: string | null } | null, fineTunedModel: { id: string } | null, checkpoints: Array<{ step: number, createdAt: string }>, baseModel: { id: string } | null } | null };
+export type JobQuery = { trainingJob: { epoch: number | null, trainedTokens: number, cancelRequested: boolean, pauseRequested: boolean, startedAt: string | null, finishedAt: string | null, attempts: number, resumedFromStep: number | null, trainable: TrainableWeights, parentModel: string | null, id: string, status: TrainingStatus, method: FineTuneMethod, suffix: string | null, step: number, totalSteps: number | null, loss: number | null, cost: string, estimatedCost: string | null, createdAt: string, error: { code: string, message: string } | null, progress: { step: number, totalSteps: number | null, percent: number | null, epoch: number | null, tokensPerSecond: number | null, etaSeconds: number | null }, metrics: { loss: number | null, minLoss: number | null, evalLoss: number | null, rewardAccuracy: number | null, rewardMargin: number | null }, hyperparameters: { epochs: number, batchSize: number, learningRate: number, lrScheduler: string, maxSeqLength: number, loraRank: number | null, loraAlpha: number | null, checkpointEvery: number, beta: number | null } | null, trainingDataset: { id: string, filename: string | null } | null, validationDataset: { id: string, filename: string | null } | null, fineTunedModel: { id: string } | null, checkpoints: Array<{ step: number, createdAt: string }>, baseModel: { id: string } | null } | null };
 
 export type JobCurveQueryVariables = Exact<{
   id: string | number;
@@ -327,6 +338,14 @@ export type JobEventsQueryVariables = Exact<{
 
 
 export type JobEventsQuery = { trainingJob: { id: string, events: { edges: Array<{ node: { kind: TrainingEventKind, status: TrainingStatus, step: number, loss: number | null, at: string, error: { code: string, message: string } | null } }> } } | null };
+
+export type JobRewardsQueryVariables = Exact<{
+  id: string | number;
+  after?: string | null | undefined;
+}>;
+
+
+export type JobRewardsQuery = { trainingJob: { id: string, steps: { edges: Array<{ node: { step: number, rewardAccuracy: number | null, rewardMargin: number | null } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } } | null };
 
 export class TypedDocumentString<TResult, TVariables>
   extends String
@@ -641,10 +660,14 @@ export const JobDocument = new TypedDocumentString(`
       tokensPerSecond
       etaSeconds
     }
+    trainable
+    parentModel
     metrics {
       loss
       minLoss
       evalLoss
+      rewardAccuracy
+      rewardMargin
     }
     hyperparameters {
       epochs
@@ -655,6 +678,7 @@ export const JobDocument = new TypedDocumentString(`
       loraRank
       loraAlpha
       checkpointEvery
+      beta
     }
     trainingDataset {
       id
@@ -853,3 +877,23 @@ export const JobEventsDocument = new TypedDocumentString(`
   }
 }
     `) as unknown as TypedDocumentString<JobEventsQuery, JobEventsQueryVariables>;
+export const JobRewardsDocument = new TypedDocumentString(`
+    query JobRewards($id: ID!, $after: String) {
+  trainingJob(id: $id) {
+    id
+    steps(first: 1000, after: $after) {
+      edges {
+        node {
+          step
+          rewardAccuracy
+          rewardMargin
+        }
+      }
+      pageInfo {
+        hasNextPage
+        endCursor
+      }
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<JobRewardsQuery, JobRewardsQueryVariables>;

@@ -3,11 +3,22 @@ import { useEffect, useRef, useState } from 'react';
 import { Link, useLocation } from 'wouter';
 import { request, throwPayloadErrors } from '../api/graphql';
 import { LossChart } from '../chart/loss-chart';
+import { RewardChart } from '../chart/reward-chart';
+import { rewardColumns } from '../chart/reward-data';
+import type { RewardStep } from '../chart/reward-data';
 import { useLiveCurve } from '../chart/use-live-curve';
 import { AT_REST, ErrorMessage, Loading, PAUSABLE, Status, TERMINAL } from '../components/bits';
 import { dateTime, duration, loss, number, usd } from '../components/format';
 import { useDeploy } from '../api/deploy';
-import { CancelJobDocument, JobDocument, JobEventsDocument, PauseJobDocument, ResumeJobDocument } from '../generated/graphql';
+import {
+  CancelJobDocument,
+  JobDocument,
+  JobEventsDocument,
+  JobRewardsDocument,
+  PauseJobDocument,
+  ResumeJobDocument,
+} from '../generated/graphql';
+import type { JobRewardsQuery } from '../generated/graphql';
 
 /** One job: status, progress, the live loss chart, checkpoints, the event log and its actions. */
 export function JobPage({ id }: { id: string }) {
@@ -33,6 +44,14 @@ export function JobPage({ id }: { id: string }) {
     queryKey: ['job-events', id],
     queryFn: () => request(JobEventsDocument, { id }),
     refetchInterval: j && TERMINAL.includes(j.status) ? false : j && AT_REST.includes(j.status) ? 10_000 : 3_000,
+  });
+
+  const isDpo = j?.method === 'DPO';
+  const rewards = useQuery({
+    queryKey: ['job-rewards', id],
+    enabled: isDpo,
+    queryFn: () => fetchRewards(id),
+    refetchInterval: j && TERMINAL.includes(j.status) ? false : 3_000,
   });
 
   // Validation points are not in the live stream: fetch them when the job's latest one changes.
@@ -177,8 +196,25 @@ export function JobPage({ id }: { id: string }) {
         </div>
         <div>
           <dt>Method</dt>
-          <dd>{j.method}</dd>
+          <dd>
+            {j.method}
+            {j.method === 'DPO' ? <span className="muted"> ({j.trainable === 'FULL' ? 'all weights' : 'LoRA'})</span> : null}
+          </dd>
         </div>
+        {j.parentModel ? (
+          <div>
+            <dt>Continued from</dt>
+            <dd className="mono">{j.parentModel}</dd>
+          </div>
+        ) : null}
+        {isDpo ? (
+          <div>
+            <dt>Rewards</dt>
+            <dd>
+              accuracy {number(j.metrics.rewardAccuracy, 2)} <span className="muted">(margin {loss(j.metrics.rewardMargin)})</span>
+            </dd>
+          </div>
+        ) : null}
         <div>
           <dt>Dataset</dt>
           <dd>
@@ -227,6 +263,18 @@ export function JobPage({ id }: { id: string }) {
         Faint line: loss of each step; bold: smoothed; dots: validation loss; dashed grey: learning rate (right axis); dashed verticals:
         epoch boundaries; green ticks: checkpoints.
       </p>
+
+      {isDpo ? (
+        <>
+          <h2>Rewards</h2>
+          <ErrorMessage error={rewards.error} prefix="Could not load the rewards" />
+          <RewardChart columns={rewards.data ?? { steps: [], accuracy: [], margin: [] }} />
+          <p className="legend muted">
+            Green: reward accuracy, the share of the step’s pairs whose preferred answer scored higher (left axis); dashed purple: reward
+            margin, preferred minus non-preferred reward (right axis).
+          </p>
+        </>
+      ) : null}
 
       {j.hyperparameters ? (
         <>
@@ -287,6 +335,21 @@ export function JobPage({ id }: { id: string }) {
       </ol>
     </section>
   );
+}
+
+/** Every stored step's rewards of a DPO job, page after page. */
+async function fetchRewards(id: string) {
+  const pages: RewardStep[][] = [];
+  let after: string | null = null;
+  for (;;) {
+    const result: JobRewardsQuery = await request(JobRewardsDocument, { id, after });
+    const steps = result.trainingJob?.steps;
+    if (!steps) break;
+    pages.push(steps.edges.map((e) => e.node));
+    if (!steps.pageInfo.hasNextPage) break;
+    after = steps.pageInfo.endCursor ?? null;
+  }
+  return rewardColumns(pages);
 }
 
 /** The current time, updated every second while `active` (elapsed time of a running job). */

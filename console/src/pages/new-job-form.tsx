@@ -55,7 +55,7 @@ export function NewJobForm({ onCancel }: { onCancel: () => void }) {
     if (!model || !dataset) return null;
     const hyperparameters: Record<string, number> = {};
     for (const h of HYPERPARAMETERS) {
-      if (h.key.startsWith('lora') && method !== 'LORA') continue;
+      if (h.key.startsWith('lora') && method === 'FULL') continue;
       const text = hp[h.key].trim();
       if (text === '' || text === 'auto') continue;
       hyperparameters[h.key] = h.kind === 'int' ? Number.parseInt(text, 10) : Number(text);
@@ -122,9 +122,10 @@ export function NewJobForm({ onCancel }: { onCancel: () => void }) {
           <select value={method} onChange={(e) => setMethod(e.target.value as FineTuneMethod)}>
             <option value="LORA">LoRA (adapters)</option>
             <option value="FULL">Full (all weights)</option>
+            <option value="DPO">DPO (preference pairs, LoRA)</option>
           </select>
         </Field>
-        {HYPERPARAMETERS.filter((h) => !('lora' in h) || method === 'LORA').map((h) => {
+        {HYPERPARAMETERS.filter((h) => !('lora' in h) || method !== 'FULL').map((h) => {
           const chosen = current?.hyperparameters[h.key as keyof typeof current.hyperparameters];
           return (
             <Field key={h.key} label={h.label} hint={hp[h.key].trim() === '' && chosen !== undefined ? `auto → ${chosen}` : undefined}>

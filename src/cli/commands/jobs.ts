@@ -14,6 +14,8 @@ interface StartFlags extends ClientFlags {
   dataset: string;
   validationDataset?: string;
   method?: string;
+  trainable?: string;
+  beta?: number | 'auto';
   epochs?: number | 'auto';
   learningRate?: number | 'auto';
   batchSize?: number | 'auto';
@@ -27,11 +29,13 @@ function startBody(f: StartFlags): StartJobBody {
   if (typeof f.epochs === 'number') hyperparameters.epochs = f.epochs;
   if (typeof f.learningRate === 'number') hyperparameters.learningRate = f.learningRate;
   if (typeof f.batchSize === 'number') hyperparameters.batchSize = f.batchSize;
+  if (typeof f.beta === 'number') hyperparameters.beta = f.beta;
   return {
     baseModel: f.model,
     trainingDataset: f.dataset,
     ...(f.validationDataset ? { validationDataset: f.validationDataset } : {}),
     ...(f.method ? { method: f.method.toUpperCase() } : {}),
+    ...(f.trainable ? { trainable: f.trainable.toUpperCase() } : {}),
     ...(Object.keys(hyperparameters).length ? { hyperparameters } : {}),
     ...(f.suffix ? { suffix: f.suffix } : {}),
   };
@@ -62,13 +66,24 @@ function describeJob(term: Terminal, j: Job): string {
       'status',
       `${term.status(j.status)}${j.status !== 'RUNNING' ? '' : j.cancelRequested ? ' (cancel requested)' : j.pauseRequested ? ' (pause requested)' : ''}`,
     ],
-    ['model', `${j.baseModel} (${j.method})`],
+    [
+      'model',
+      `${j.parentModel ? `${j.parentModel} (continued; base ${j.baseModel})` : j.baseModel} (${j.method}${j.method === 'DPO' ? `, ${j.trainable}` : ''})`,
+    ],
     ['dataset', `${j.trainingDataset}${j.validationDataset ? `, validation ${j.validationDataset}` : ''}`],
     ['progress', `step ${progressOf(j)}, epoch ${j.progress.epoch?.toFixed(2) ?? '—'}, ETA ${formatDuration(j.progress.etaSeconds)}`],
     [
       'loss',
       `${formatLoss(j.metrics.loss)} (min ${formatLoss(j.metrics.minLoss)}${j.metrics.evalLoss !== null ? `, validation ${formatLoss(j.metrics.evalLoss)}` : ''})`,
     ],
+    ...(j.metrics.rewardAccuracy !== null
+      ? ([
+          [
+            'rewards',
+            `accuracy ${j.metrics.rewardAccuracy.toFixed(3)}, margin ${formatLoss(j.metrics.rewardMargin)} (preferred ${formatLoss(j.metrics.chosenReward)}, non-preferred ${formatLoss(j.metrics.rejectedReward)})`,
+          ],
+        ] as Array<[string, string]>)
+      : []),
     ['hyperparameters', j.hyperparameters ? JSON.stringify(j.hyperparameters) : '—'],
     ['cost', `${formatUsd(j.cost)} (estimated ${formatUsd(j.estimatedCost)})`],
     ['created', formatTime(j.createdAt)],
@@ -83,10 +98,15 @@ export function registerJobCommands(program: Command, holder: OutcomeHolder): vo
   const jobs = program.command('jobs').description('start, watch and control fine-tuning jobs');
 
   clientCommand(jobs, 'start', 'estimate a fine-tuning job, confirm, start it (and watch it with --watch)')
-    .requiredOption('--model <MODEL>', 'the base model to fine-tune (see `tuneloop models list`)')
+    .requiredOption(
+      '--model <MODEL>',
+      'the model to fine-tune (see `tuneloop models list`): a base model, one of your fine-tuned models or a checkpoint (ft:…:ckpt-step-N)',
+    )
     .requiredOption('--dataset <ID>', 'the training dataset (ds_…)')
     .option('--validation-dataset <ID>', 'a dataset to measure validation loss on')
-    .option('--method <METHOD>', 'LORA (default), FULL or another method the server offers')
+    .option('--method <METHOD>', 'LORA (default), FULL, DPO (preference data) or another method the server offers')
+    .option('--trainable <WEIGHTS>', 'DPO: LORA (default) or FULL weights')
+    .option('--beta <X>', 'DPO: how strongly the model is held to where it started, or "auto" (0.1)', numberOrAuto('beta'))
     .option('--epochs <N>', 'passes over the dataset, or "auto" (default)', numberOrAuto('epochs', { integer: true }))
     .option('--learning-rate <X>', 'learning rate, or "auto" (default)', numberOrAuto('learning-rate'))
     .option('--batch-size <N>', 'examples per step, or "auto" (default)', numberOrAuto('batch-size', { integer: true }))

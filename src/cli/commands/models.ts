@@ -12,7 +12,7 @@ export function registerModelCommands(program: Command, holder: OutcomeHolder): 
     maxLimit: 200,
     fetch: (client, f) =>
       client.listModels({ fineTunable: (f as { fineTunable?: boolean }).fineTunable || undefined, limit: f.limit, after: f.after }),
-    columns: ['ID', 'FINE-TUNABLE', 'ARCHITECTURE', 'PARAMETERS', 'CONTEXT', 'TRAINING $/MTOK', 'INFERENCE $/MTOK'],
+    columns: ['ID', 'FINE-TUNABLE', 'ARCHITECTURE', 'PARAMETERS', 'CONTEXT', 'TRAINING $/MTOK', 'INFERENCE $/MTOK', 'TRAINED FROM'],
     row: (_term, m) => [
       m.id,
       m.fineTunable ? 'yes' : 'no',
@@ -21,6 +21,7 @@ export function registerModelCommands(program: Command, holder: OutcomeHolder): 
       formatCount(m.contextLength),
       formatUsd(m.pricePerMillionTrainingTokens),
       formatUsd(m.pricePerMillionInferenceTokens),
+      m.parentModel ?? m.baseModel ?? '—',
     ],
     empty: 'no models yet: an operator adds them with `tuneloop models import` or `models init-tiny`',
   }).option('--fine-tunable', 'only models you can fine-tune');

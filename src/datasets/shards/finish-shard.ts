@@ -28,7 +28,7 @@ export function partStemFor(shardPath: string): string {
 }
 
 /**
- * Writes the summary, then assembles `parts` into the shard. The summary goes in
+ * Writes the summary, then assembles `parts` into the shard (a preference shard: flags bit 0). The summary goes in
  * first so that a shard that exists always has its summary.
  */
 export async function finishShard(
@@ -36,6 +36,7 @@ export async function finishShard(
   parts: ShardPart[],
   stats: { trainable: number; max: number; lengths: LengthHistogram },
   identity: { datasetSha256: string | null; tokenizerSha256: string; templateSha256: string },
+  opts: { preference: boolean } = { preference: false },
 ): Promise<ShardSummary> {
   const examples = parts.reduce((n, p) => n + p.examples, 0);
   const totalTokens = parts.reduce((n, p) => n + p.tokens, 0);
@@ -48,12 +49,13 @@ export async function finishShard(
     meanTokens: examples > 0 ? totalTokens / examples : 0,
     lengths: stats.lengths,
     shardBytes: 64 + align8(totalTokens * 4) + align8(totalTokens) + (examples + 1) * 8,
+    ...(opts.preference ? { preference: true } : {}),
     ...identity,
   };
   const temp = `${partStemFor(shardPath)}.json`;
   await writeFile(temp, JSON.stringify(summary));
   await rename(temp, summaryPathOf(shardPath));
-  const bytes = assembleShard(shardPath, parts);
+  const bytes = assembleShard(shardPath, parts, opts);
   if (bytes !== summary.shardBytes) throw new Error(`shard size ${bytes} differs from the computed ${summary.shardBytes}`);
   return summary;
 }

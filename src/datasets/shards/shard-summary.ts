@@ -16,6 +16,8 @@ export interface ShardSummary {
   /** Example lengths as sorted `[tokens, count]` pairs: exact billing for any max length. */
   lengths: LengthHistogram;
   shardBytes: number;
+  /** A preference shard (trainer/FORMAT.md): examples are pairs' chosen and rejected sequences, in turn. Absent = supervised. */
+  preference?: boolean;
   datasetSha256: string | null;
   tokenizerSha256: string;
   templateSha256: string;

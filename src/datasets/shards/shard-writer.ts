@@ -89,7 +89,7 @@ const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
  * Concatenates `parts` (in order) into the shard at `path`: written to a temp name in
  * the same folder, fsynced, renamed. Returns the shard's size in bytes.
  */
-export function assembleShard(path: string, parts: ShardPart[]): number {
+export function assembleShard(path: string, parts: ShardPart[], opts: { preference?: boolean } = {}): number {
   const examples = parts.reduce((n, p) => n + p.examples, 0);
   const tokens = parts.reduce((n, p) => n + p.tokens, 0);
   if (examples === 0) throw new Error('a shard must hold at least one example');
@@ -106,6 +106,8 @@ export function assembleShard(path: string, parts: ShardPart[]): number {
   header.writeBigUInt64LE(BigInt(tokensOffset), 32);
   header.writeBigUInt64LE(BigInt(maskOffset), 40);
   header.writeBigUInt64LE(BigInt(offsetsOffset), 48);
+  // flags: bit 0 = a preference shard, two examples (chosen, rejected) per pair.
+  header.writeBigUInt64LE(opts.preference ? 1n : 0n, 56);
   const temp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
   const fd = openSync(temp, 'w');
   try {
@@ -165,6 +167,7 @@ export function assembleShard(path: string, parts: ShardPart[]): number {
 export function writeShard(
   path: string,
   examples: Iterable<{ tokens: Uint32Array; mask: Uint8Array }>,
+  opts: { preference?: boolean } = {},
 ): { examples: number; tokens: number; bytes: number } {
   const stem = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}`);
   const files = { tokensPath: `${stem}.tokens`, maskPath: `${stem}.mask`, lengthsPath: `${stem}.lengths` };
@@ -172,7 +175,7 @@ export function writeShard(
   try {
     for (const e of examples) writer.add(e.tokens, e.mask);
     const part = writer.close();
-    return { examples: part.examples, tokens: part.tokens, bytes: assembleShard(path, [part]) };
+    return { examples: part.examples, tokens: part.tokens, bytes: assembleShard(path, [part], opts) };
   } catch (error) {
     try {
       writer.close();

@@ -2,7 +2,8 @@ import { isUtf8 } from 'node:buffer';
 import { ShardPartWriter } from '../shards/shard-writer.js';
 import type { ShardPart } from '../shards/shard-writer.js';
 import { checkExample } from '../validation/check-example.js';
-import type { Example, LineIssue } from '../validation/check-example.js';
+import type { LineIssue } from '../validation/check-example.js';
+import { renderSequences } from '../validation/render-sequences.js';
 import { scanLines } from '../line-scanner.js';
 import type { DatasetFormat } from '../validation/validation-report.js';
 import type { ModelTokenizer } from '../../tokenizer/model-tokenizer.js';
@@ -67,18 +68,20 @@ export async function tokenizeRange(job: TokenizeRangeJob, tokenizer: ModelToken
             failure = { line, message: `${issues[0]!.code}: ${issues[0]!.message}` };
             return;
           }
-          let rendered;
+          let sequences;
           try {
-            rendered = tokenizer.renderExample(value as Example);
+            sequences = renderSequences(tokenizer, value, job.format);
           } catch (error) {
             failure = { line, message: (error as Error).message };
             return;
           }
-          const n = rendered.tokens.length;
-          writer.add(rendered.tokens, rendered.mask);
-          for (let j = 1; j < n; j++) trainable += rendered.mask[j]!;
-          if (n > max) max = n;
-          lengths.set(n, (lengths.get(n) ?? 0) + 1);
+          for (const rendered of sequences) {
+            const n = rendered.tokens.length;
+            writer.add(rendered.tokens, rendered.mask);
+            for (let j = 1; j < n; j++) trainable += rendered.mask[j]!;
+            if (n > max) max = n;
+            lengths.set(n, (lengths.get(n) ?? 0) + 1);
+          }
         },
       },
     );

@@ -41,8 +41,11 @@ export async function tokenizeToShard(
   const { size } = await stat(datasetPath);
   const detected = await detectFormat(datasetPath, size, 1 << 30);
   if (!detected) throw new DatasetError('dataset_invalid', 'the dataset holds no examples');
-  if (detected.format === 'chat' && !tokenizer.hasChatTemplate) {
-    throw new DatasetError('tokenizer_invalid', 'the model has no chat template, so chat-format datasets cannot be used with it');
+  if (detected.format !== 'completion' && !tokenizer.hasChatTemplate) {
+    throw new DatasetError(
+      'tokenizer_invalid',
+      `the model has no chat template, so ${detected.format}-format datasets cannot be used with it`,
+    );
   }
   await mkdir(dirname(shardPath), { recursive: true });
   return fanOutRanges({
@@ -85,6 +88,7 @@ export async function tokenizeToShard(
         tokenizerSha256: tokenizer.tokenizerSha256,
         templateSha256: tokenizer.templateSha256,
       },
+      { preference: detected!.format === 'preference' },
     );
     return { ...summary, cached: false };
   }

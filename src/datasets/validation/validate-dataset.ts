@@ -61,8 +61,8 @@ export async function validateDataset(path: string, options: ValidateOptions = {
   if (encoding) return fileReport(size, encoding);
   const detected = await detectFormat(path, size, limits.maxLineBytes);
   const format = detected?.format ?? 'chat';
-  if (tokenizer && format === 'chat' && !tokenizer.hasChatTemplate) {
-    throw new DatasetError('tokenizer_invalid', 'the model has no chat template, so chat-format datasets cannot be used with it');
+  if (tokenizer && format !== 'completion' && !tokenizer.hasChatTemplate) {
+    throw new DatasetError('tokenizer_invalid', `the model has no chat template, so ${format}-format datasets cannot be used with it`);
   }
   const shardPath = tokenizer && options.shardPath ? options.shardPath : null;
   const cachedShard = shardPath ? await readCachedShard(shardPath) : null;
@@ -99,6 +99,7 @@ export async function validateDataset(path: string, options: ValidateOptions = {
           results.map((r) => r.part!),
           report.stats.tokens,
           identity,
+          { preference: format === 'preference' },
         ));
     }
     return report;

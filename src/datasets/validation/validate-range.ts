@@ -6,7 +6,8 @@ import type { ShardPart } from '../shards/shard-writer.js';
 import type { ModelTokenizer } from '../../tokenizer/model-tokenizer.js';
 import { checkExample } from './check-example.js';
 import { findLoneSurrogates } from './lone-surrogates.js';
-import type { Example, LineIssue } from './check-example.js';
+import type { LineIssue } from './check-example.js';
+import { promptLength, renderSequences } from './render-sequences.js';
 import { scanLines } from '../line-scanner.js';
 import type { LineSink } from '../line-scanner.js';
 import { REPORTED_ISSUES_CAP } from './validation-report.js';
@@ -146,32 +147,48 @@ export async function validateRange(job: RangeJob, tokenizer: ModelTokenizer | n
       if (lineIssues.length > 0) valid = false;
       if (valid && tokenizer) {
         try {
-          const rendered = tokenizer.renderExample(value as Example);
-          const n = rendered.tokens.length;
-          if (limits.maxTokensPerExample !== null && n > limits.maxTokensPerExample) {
-            lineIssues.push({
-              code: 'example_too_long',
-              field: null,
-              message: `the example is ${n} tokens long, over the limit of ${limits.maxTokensPerExample} tokens`,
-            });
-            valid = false;
-          } else {
-            let trainable = 0;
-            for (let j = 1; j < n; j++) trainable += rendered.mask[j]!;
-            totalTokens += n;
-            trainableTokens += trainable;
-            if (n > maxTokens) maxTokens = n;
-            lengths.set(n, (lengths.get(n) ?? 0) + 1);
-            writer?.add(rendered.tokens, rendered.mask);
-            if (limits.truncateAt !== null && n > limits.truncateAt) {
-              warningCount++;
-              if (warnings.length < REPORTED_ISSUES_CAP) {
-                warnings.push({
-                  line,
-                  code: 'example_truncated',
-                  field: null,
-                  message: `the example is ${n} tokens long: training will cut it at ${limits.truncateAt} tokens`,
-                });
+          const sequences = renderSequences(tokenizer, value, format);
+          const sides = format === 'preference' ? ['preferred', 'non-preferred'] : null;
+          const what = (k: number) => (sides ? `the ${sides[k]} sequence (prompt and answer)` : 'the example');
+          sequences.forEach((rendered, k) => {
+            const n = rendered.tokens.length;
+            if (limits.maxTokensPerExample !== null && n > limits.maxTokensPerExample) {
+              lineIssues.push({
+                code: 'example_too_long',
+                field: null,
+                message: `${what(k)} is ${n} tokens long, over the limit of ${limits.maxTokensPerExample} tokens`,
+              });
+              valid = false;
+            } else if (sides && k === 0 && limits.truncateAt !== null && promptLength(rendered.mask) >= limits.truncateAt) {
+              // Cut at truncateAt, the pair keeps no token of its answers (the prompt is shared): nothing to compare.
+              lineIssues.push({
+                code: 'example_too_long',
+                field: 'input.messages',
+                message: `the prompt is ${promptLength(rendered.mask)} tokens long: cut at ${limits.truncateAt} tokens, nothing of the answers is left`,
+              });
+              valid = false;
+            }
+          });
+          if (valid) {
+            for (const [k, rendered] of sequences.entries()) {
+              const n = rendered.tokens.length;
+              let trainable = 0;
+              for (let j = 1; j < n; j++) trainable += rendered.mask[j]!;
+              totalTokens += n;
+              trainableTokens += trainable;
+              if (n > maxTokens) maxTokens = n;
+              lengths.set(n, (lengths.get(n) ?? 0) + 1);
+              writer?.add(rendered.tokens, rendered.mask);
+              if (limits.truncateAt !== null && n > limits.truncateAt) {
+                warningCount++;
+                if (warnings.length < REPORTED_ISSUES_CAP) {
+                  warnings.push({
+                    line,
+                    code: 'example_truncated',
+                    field: null,
+                    message: `${what(k)} is ${n} tokens long: training will cut it at ${limits.truncateAt} tokens`,
+                  });
+                }
               }
             }
           }

@@ -32,6 +32,16 @@ export const VALIDATION_ERROR_CODES = [
   'unsupported_encoding',
   /** The file is binary: compressed, an archive, Parquet, or mostly control bytes. */
   'binary_file',
+  /** Preference data: `preferred_output` / `non_preferred_output` missing, empty, or an answer without text. */
+  'missing_output',
+  /** Preference data: an output side holds more than one message. */
+  'too_many_output_messages',
+  /** Preference data: an output message whose role is not "assistant". */
+  'output_not_assistant',
+  /** Preference data: the preferred and non-preferred answers are the same text. */
+  'identical_outputs',
+  /** Preference data: the prompt (`input.messages`) does not end with a user message. */
+  'prompt_not_user_turn',
 ] as const;
 export type ValidationErrorCode = (typeof VALIDATION_ERROR_CODES)[number];
 
@@ -52,7 +62,7 @@ export interface ValidationIssue<C extends string = ValidationErrorCode | Valida
   message: string;
 }
 
-export type DatasetFormat = 'chat' | 'completion';
+export type DatasetFormat = 'chat' | 'completion' | 'preference';
 
 export interface ValidationLimits {
   /** Default 512 MB. */

@@ -13,7 +13,7 @@ export interface DatasetsTable {
   bytes: Int8;
   storage_path: string;
   status: DatasetStatus;
-  format: 'chat' | 'completion' | null;
+  format: 'chat' | 'completion' | 'preference' | null;
   examples: number | null;
   stats: Json<Record<string, unknown>> | null;
   errors: Json<unknown[]>;

@@ -10,6 +10,8 @@ export interface InferenceTables {
   inference_usage: InferenceUsageTable;
 }
 
+export type ServedAs = 'ADAPTER' | 'MERGED';
+
 export type DeploymentStatus = 'LOADING' | 'READY' | 'FAILED' | 'UNDEPLOYED';
 
 export interface DeploymentsTable {
@@ -23,6 +25,8 @@ export interface DeploymentsTable {
   execution_provider: string | null;
   /** The weights it serves: float32 (`NONE`) or block-quantized (migrations/0011). */
   quantization: ColumnType<Quantization, Quantization | undefined, Quantization>;
+  /** ADAPTER: a LoRA fine-tune's adapter over its base's shared runtime; MERGED: its own copy of the weights (migrations/0015). */
+  served_as: ColumnType<ServedAs, ServedAs | undefined, ServedAs>;
   /** Size of the ONNX files it loaded (set when it loaded). */
   weight_bytes_on_disk: Int8 | null;
   /** What its weight tensors take in the runtime session (set when it loaded; quantized-export.ts). */
@@ -36,10 +40,14 @@ export interface DeploymentsTable {
 export type UsageFinishReason = 'stop' | 'length' | 'cancelled' | 'error';
 
 export interface InferenceUsageTable {
-  /** `use_…`: also the completion id and the ledger's reference. */
+  /**
+   * The completion id, also the ledger's reference: `chatcmpl-…` (/v1/chat/completions),
+   * `cmpl-…` (/v1/completions) or `use_…` (GraphQL and other callers).
+   */
   id: string;
   account_id: string;
-  deployment_id: string;
+  /** null: the model was loaded on demand (migrations/0014). */
+  deployment_id: string | null;
   model_id: string;
   /** `chat.completions`, `completions` or `graphql`. */
   endpoint: string;

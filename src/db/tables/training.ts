@@ -3,7 +3,9 @@ import type { CreatedAt, Int8, Int8Generated, Json, Timestamp } from '../schema.
 
 export type TrainingStatus = 'VALIDATING' | 'QUEUED' | 'RUNNING' | 'PAUSED' | 'SUCCEEDED' | 'FAILED' | 'CANCELLED';
 export const TERMINAL_STATUSES: readonly TrainingStatus[] = ['SUCCEEDED', 'FAILED', 'CANCELLED'];
-export type TrainingMethod = 'LORA' | 'FULL';
+export type TrainingMethod = 'LORA' | 'FULL' | 'DPO';
+/** Which weights a job trains: LoRA adapters or all of them (a DPO job trains either). */
+export type TrainableWeights = 'LORA' | 'FULL';
 export type TrainingEventType = 'status' | 'step' | 'eval' | 'checkpoint';
 
 export interface TrainingJobsTable {
@@ -13,11 +15,20 @@ export interface TrainingJobsTable {
   training_dataset_id: string;
   validation_dataset_id: string | null;
   method: TrainingMethod;
+  /** LORA or FULL: the method's own for supervised jobs, chosen for DPO (migrations/0013). */
+  trainable: ColumnType<TrainableWeights, TrainableWeights | undefined, TrainableWeights>;
+  /**
+   * Continued training: the fine-tuned model (`ft:…`) or checkpoint (`ft:…:ckpt-step-N`) the
+   * job starts from; null = the bare base model. `base_model_id` is always the root base.
+   */
+  parent_model_id: string | null;
   /** The resolved hyperparameters the trainer runs with ("auto" already decided). */
   hyperparameters: Json<Record<string, unknown>>;
   /** The request as given (for idempotency comparison and display). */
   requested: Json<Record<string, unknown>>;
   suffix: string | null;
+  /** Up to 16 string pairs the client attached (OpenAI's `metadata`; migrations/0017). */
+  metadata: ColumnType<Record<string, string>, string | undefined, string>;
   webhook_url: string | null;
   idempotency_key: string | null;
   request_hash: string | null;
@@ -27,6 +38,12 @@ export interface TrainingJobsTable {
   total_steps: number | null;
   epoch: number | null;
   loss: number | null;
+  /** DPO: the reward metrics of the latest step (null for supervised jobs; migrations/0013). */
+  reward_metrics: ColumnType<
+    { rewardAccuracy: number; rewardMargin: number; chosenReward: number; rejectedReward: number } | null,
+    string | null | undefined,
+    string | null
+  >;
   min_loss: number | null;
   eval_loss: number | null;
   tokens_per_second: number | null;
@@ -48,8 +65,6 @@ export interface TrainingJobsTable {
   cancel_requested_at: Timestamp | null;
   /** Set while a RUNNING job's trainer is being stopped to pause it (migrations/0009). */
   pause_requested_at: Timestamp | null;
-  /** The client's string pairs (OpenAI's `metadata`, ≤ 16; migrations/0012). */
-  metadata: Json<Record<string, string>> | null;
   event_seq: Generated<number>;
   created_at: CreatedAt;
   queued_at: Timestamp | null;
@@ -76,7 +91,7 @@ export interface TrainingCheckpointsTable {
   created_at: CreatedAt;
 }
 
-/** Tables owned by the training domain (migrations/0004-training.ts, 0009). */
+/** Tables owned by the training domain (migrations/0004-training.ts, 0009, 0013, 0017). */
 export interface TrainingTables {
   training_jobs: TrainingJobsTable;
   training_events: TrainingEventsTable;

@@ -9,8 +9,6 @@ export interface WebhookTables {
   webhook_attempts: WebhookAttemptsTable;
 }
 
-export type WebhookFormat = 'TUNELOOP' | 'OPENAI';
-
 export interface WebhookEndpointsTable {
   id: string;
   account_id: string;
@@ -18,12 +16,12 @@ export interface WebhookEndpointsTable {
   description: Generated<string>;
   /** Event types this endpoint receives, e.g. `{training.completed,training.failed}`. */
   events: string[];
+  /** `tuneloop` or `openai`: the body and event names it receives (migrations/0016). */
+  format: Generated<string>;
   enabled: Generated<boolean>;
   /** Why it stopped receiving: `gone` (answered 410) or `disabled` (by its owner). */
   disabled_reason: string | null;
   secret: string;
-  /** What it receives: Tuneloop's events or OpenAI's `fine_tuning.job.*` events (migrations/0012). */
-  format: Generated<WebhookFormat>;
   /** The secret before the last rotation; still signs until `previous_secret_expires_at`. */
   previous_secret: string | null;
   previous_secret_expires_at: Timestamp | null;

@@ -89,7 +89,10 @@ builder.node(DatasetRef, {
   fields: (t) => ({
     status: t.field({ type: DatasetStatusEnum, resolve: (d) => d.status }),
     filename: t.exposeString('filename', { nullable: true }),
-    format: t.exposeString('format', { nullable: true, description: 'chat or completion' }),
+    format: t.exposeString('format', {
+      nullable: true,
+      description: 'chat, completion or preference (DPO pairs); null until validated or when no line has a known shape.',
+    }),
     examples: t.exposeInt('examples', { nullable: true }),
     bytes: t.float({ resolve: (d) => Number(d.bytes) }),
     sha256: t.exposeString('sha256'),

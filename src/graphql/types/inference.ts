@@ -5,12 +5,19 @@ import type { ListedError } from '../errors.js';
 import { ModelRef, QuantizationEnum } from './model.js';
 import type { Deployment } from '../../db/tables/inference.js';
 import { InvalidInputError } from '../../errors.js';
+import { SERVED_AS } from '../../inference/serving.js';
 import { chatMessages } from '../../inference/params.js';
 import type { GenerateRequest, GenerationResult } from '../../inference/service.js';
 
 export const DeploymentStatusEnum = builder.enumType('DeploymentStatus', {
   description: 'LOADING → READY | FAILED; UNDEPLOYED once undeployed.',
   values: ['LOADING', 'READY', 'FAILED', 'UNDEPLOYED'] as const,
+});
+
+export const ServedAsEnum = builder.enumType('ServedAs', {
+  description:
+    'ADAPTER: a LoRA fine-tune served as its adapter over the shared runtime of its base model (no copy of the weights); MERGED: its own copy of the weights (float32 or quantized).',
+  values: SERVED_AS,
 });
 
 export const DeploymentRef = builder.objectRef<Deployment>('Deployment');
@@ -34,6 +41,11 @@ builder.node(DeploymentRef, {
       type: QuantizationEnum,
       description: 'The weights it serves: NONE (float32) or block-quantized INT8 / INT4.',
       resolve: (d) => d.quantization,
+    }),
+    servedAs: t.field({
+      type: ServedAsEnum,
+      description: 'ADAPTER (a LoRA fine-tune over its base model’s shared runtime) or MERGED.',
+      resolve: (d) => d.served_as,
     }),
     weightBytesOnDisk: t.field({
       type: 'Float',
@@ -137,7 +149,10 @@ const ChatMessageInput = builder.inputType('ChatMessageInput', {
 const GenerateInput = builder.inputType('GenerateInput', {
   description: 'Give either `prompt` (text completion) or `messages` (chat, rendered by the model’s chat template).',
   fields: (t) => ({
-    model: t.id({ required: true, description: 'A model you have deployed.' }),
+    model: t.id({
+      required: true,
+      description: 'A model you have deployed, or one of your fine-tuned models or checkpoints (ft:…:ckpt-step-N), loaded on demand.',
+    }),
     prompt: t.string(),
     messages: t.field({ type: [ChatMessageInput] }),
     maxTokens: t.int({ description: 'Default: the rest of the context.' }),
@@ -196,12 +211,20 @@ builder.mutationFields((t) => ({
   deployModel: t.field({
     type: DeployModelPayload,
     description:
-      'Deploy a model (a base model, or one you fine-tuned). Returns at once, LOADING; or your live deployment of it. `quantization` defaults to the model’s defaultQuantization.',
-    args: { modelId: t.arg.id({ required: true }), quantization: t.arg({ type: QuantizationEnum }) },
+      'Deploy a model (a base model, or one you fine-tuned). Returns at once, LOADING; or your live deployment of it. `quantization` defaults to the model’s defaultQuantization; `servedAs` defaults to ADAPTER for a LoRA fine-tune (READY at once once its base model is loaded), MERGED otherwise.',
+    args: {
+      modelId: t.arg.id({ required: true }),
+      quantization: t.arg({ type: QuantizationEnum }),
+      servedAs: t.arg({ type: ServedAsEnum }),
+    },
     resolve: (_root, args, ctx) =>
       payload(async () => ({
-        deployment: (await ctx.services.inference.deploy(principalOf(ctx).accountId, args.modelId, { quantization: args.quantization }))
-          .deployment,
+        deployment: (
+          await ctx.services.inference.deploy(principalOf(ctx).accountId, args.modelId, {
+            quantization: args.quantization,
+            servedAs: args.servedAs,
+          })
+        ).deployment,
       })),
   }),
   undeployModel: t.field({
@@ -213,7 +236,8 @@ builder.mutationFields((t) => ({
   }),
   generate: t.field({
     type: GeneratePayload,
-    description: 'Generate an answer with a deployed model and return it whole (generateStream streams it).',
+    description:
+      'Generate an answer with a deployed model (or your fine-tuned model or checkpoint, loaded on demand) and return it whole (generateStream streams it).',
     args: { input: t.arg({ type: GenerateInput, required: true }) },
     resolve: (_root, { input }, ctx) => payload(async () => ({ completion: await ctx.services.inference.complete(toRequest(input, ctx)) })),
   }),
@@ -222,7 +246,8 @@ builder.mutationFields((t) => ({
 builder.subscriptionFields((t) => ({
   generateStream: t.field({
     type: GenerationEventRef,
-    description: 'Generate with a deployed model, streaming the text as it is produced. Unsubscribing stops the generation.',
+    description:
+      'Generate with a deployed model (or your fine-tuned model or checkpoint, loaded on demand), streaming the text as it is produced. Unsubscribing stops the generation.',
     args: { input: t.arg({ type: GenerateInput, required: true }) },
     subscribe: async function* (_root, { input }, ctx) {
       const generation = await ctx.services.inference.generate(toRequest(input, ctx));

@@ -58,7 +58,14 @@ builder.node(ModelRef, {
     baseModel: t.field({
       type: ModelRef,
       nullable: true,
+      description: 'A fine-tuned model: its root base model (also for a fine-tune of a fine-tune). Null for a base model.',
       resolve: (m, _args, ctx) => (m.base_model_id ? ctx.services.catalog.findModel(principalOf(ctx).accountId, m.base_model_id) : null),
+    }),
+    parentModel: t.id({
+      nullable: true,
+      description:
+        'Continued training: the fine-tuned model or checkpoint (`ft:…:ckpt-step-N`) its job started from. Null when it was trained from its base model.',
+      resolve: (m) => m.parent_model_id,
     }),
     trainingDefaults: t.field({ type: TrainingDefaultsRef, resolve: (m) => effectiveTrainingDefaults(m.training_defaults) }),
     createdAt: t.expose('created_at', { type: 'DateTime' }),

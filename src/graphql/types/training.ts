@@ -28,7 +28,19 @@ export const TrainingStatusEnum = builder.enumType('TrainingStatus', {
 });
 
 const FineTuneMethodEnum = builder.enumType('FineTuneMethod', {
-  values: { LORA: { description: 'Low-rank adapters (default).' }, FULL: { description: 'All weights.' } } as const,
+  values: {
+    LORA: { description: 'Supervised: low-rank adapters (default).' },
+    FULL: { description: 'Supervised: all weights.' },
+    DPO: {
+      description:
+        'Preference tuning (direct preference optimisation) on a preference dataset; trains LoRA adapters or all weights (`trainable`).',
+    },
+  } as const,
+});
+
+const TrainableWeightsEnum = builder.enumType('TrainableWeights', {
+  description: 'The weights a job trains.',
+  values: { LORA: { description: 'Low-rank adapters on frozen weights.' }, FULL: { description: 'All weights.' } } as const,
 });
 
 export const StartFineTuneInput = builder.inputType('StartFineTuneInput', {
@@ -36,7 +48,14 @@ export const StartFineTuneInput = builder.inputType('StartFineTuneInput', {
     baseModel: t.id({ required: true }),
     trainingDataset: t.id({ required: true }),
     validationDataset: t.id(),
-    method: t.field({ type: FineTuneMethodEnum, description: 'LORA (default) or FULL.' }),
+    method: t.field({
+      type: FineTuneMethodEnum,
+      description: 'LORA (default), FULL, or DPO (needs a preference dataset; supervised methods refuse one).',
+    }),
+    trainable: t.field({
+      type: TrainableWeightsEnum,
+      description: 'DPO only: train LoRA adapters (default) or all weights. Supervised methods train their own weights.',
+    }),
     hyperparameters: t.field({ type: HyperparametersInput }),
     suffix: t.string({ description: 'Up to 64 characters of a-z, 0-9 and "-", used in the fine-tuned model id.' }),
     webhookUrl: t.string({ description: 'Called with training.* events for this job, signed with your account webhook secret.' }),
@@ -65,6 +84,16 @@ const JobMetricsRef = builder.objectRef<TrainingJob>('TrainingMetrics').implemen
     loss: t.exposeFloat('loss', { nullable: true, description: 'Training loss of the latest step.' }),
     minLoss: t.exposeFloat('min_loss', { nullable: true }),
     evalLoss: t.exposeFloat('eval_loss', { nullable: true, description: 'Latest loss on the validation dataset.' }),
+    rewardAccuracy: t.float({
+      nullable: true,
+      description: 'DPO: reward accuracy of the latest step (null for supervised jobs).',
+      resolve: (j) => j.reward_metrics?.rewardAccuracy ?? null,
+    }),
+    rewardMargin: t.float({
+      nullable: true,
+      description: 'DPO: reward margin of the latest step.',
+      resolve: (j) => j.reward_metrics?.rewardMargin ?? null,
+    }),
   }),
 });
 
@@ -101,6 +130,10 @@ const LossCurveRef = builder.objectRef<LossCurve>('TrainingLossCurve').implement
 
 interface StepPayload {
   step: number;
+  rewardAccuracy?: number;
+  rewardMargin?: number;
+  chosenReward?: number;
+  rejectedReward?: number;
   totalSteps?: number;
   epoch?: number;
   loss?: number;
@@ -124,6 +157,26 @@ const TrainingStepRef = builder.objectRef<TrainingEvent>('TrainingStep').impleme
       resolve: (e) => (e.payload as unknown as StepPayload).tokens ?? null,
     }),
     tokensPerSecond: t.float({ nullable: true, resolve: (e) => (e.payload as unknown as StepPayload).tokensPerSecond ?? null }),
+    rewardAccuracy: t.float({
+      nullable: true,
+      description: 'DPO: share of the step’s pairs whose preferred answer got the higher reward.',
+      resolve: (e) => (e.payload as unknown as StepPayload).rewardAccuracy ?? null,
+    }),
+    rewardMargin: t.float({
+      nullable: true,
+      description: 'DPO: mean of chosenReward − rejectedReward.',
+      resolve: (e) => (e.payload as unknown as StepPayload).rewardMargin ?? null,
+    }),
+    chosenReward: t.float({
+      nullable: true,
+      description: 'DPO: mean β·(log-probability under the trained model − under the reference) of the preferred answers.',
+      resolve: (e) => (e.payload as unknown as StepPayload).chosenReward ?? null,
+    }),
+    rejectedReward: t.float({
+      nullable: true,
+      description: 'DPO: the same for the non-preferred answers.',
+      resolve: (e) => (e.payload as unknown as StepPayload).rejectedReward ?? null,
+    }),
     at: t.expose('created_at', { type: 'DateTime' }),
   }),
 });
@@ -142,10 +195,17 @@ builder.node(TrainingJobRef, {
     loss: t.exposeFloat('loss', { nullable: true }),
     epoch: t.exposeFloat('epoch', { nullable: true }),
     method: t.field({ type: FineTuneMethodEnum, resolve: (j) => j.method }),
+    trainable: t.field({ type: TrainableWeightsEnum, description: 'The weights it trains.', resolve: (j) => j.trainable }),
     baseModel: t.field({
       type: ModelRef,
       nullable: true,
+      description: 'The root base model (its tokenizer, price and fine-tuned model name), also for continued training.',
       resolve: (j, _a, ctx) => ctx.services.catalog.findModel(principalOf(ctx).accountId, j.base_model_id),
+    }),
+    parentModel: t.id({
+      nullable: true,
+      description: 'Continued training: the fine-tuned model or checkpoint (`ft:…:ckpt-step-N`) it started from; null = the base model.',
+      resolve: (j) => j.parent_model_id,
     }),
     fineTunedModel: t.field({
       type: ModelRef,
@@ -256,6 +316,26 @@ const TrainingProgressRef = builder.objectRef<TrainingEvent>('TrainingProgress')
       learningRate: t.float({ nullable: true, resolve: (e) => num(e, 'learningRate') }),
       tokens: t.float({ nullable: true, resolve: (e) => num(e, 'tokens') }),
       tokensPerSecond: t.float({ nullable: true, resolve: (e) => num(e, 'tokensPerSecond') }),
+      rewardAccuracy: t.float({
+        nullable: true,
+        description: 'DPO, STEP and EVAL: share of pairs whose preferred answer got the higher reward.',
+        resolve: (e) => num(e, 'rewardAccuracy'),
+      }),
+      rewardMargin: t.float({
+        nullable: true,
+        description: 'DPO: mean chosenReward − rejectedReward.',
+        resolve: (e) => num(e, 'rewardMargin'),
+      }),
+      chosenReward: t.float({
+        nullable: true,
+        description: 'DPO: mean β·(log-probability under the trained model − under the reference) of the preferred answers.',
+        resolve: (e) => num(e, 'chosenReward'),
+      }),
+      rejectedReward: t.float({
+        nullable: true,
+        description: 'DPO: the same for the non-preferred answers.',
+        resolve: (e) => num(e, 'rejectedReward'),
+      }),
       checkpointId: t.string({
         nullable: true,
         description: 'CHECKPOINT events: the checkpoint saved (`ckpt-step-<step>`).',

@@ -19,15 +19,20 @@ const WebhookDeliveryStatus = builder.enumType('WebhookDeliveryStatus', {
   values: ['PENDING', 'SUCCEEDED', 'FAILED'] as const,
 });
 
-const WebhookFormat = builder.enumType('WebhookFormat', {
-  description:
-    "What an endpoint receives. TUNELOOP: Tuneloop's events (training.*). OPENAI: OpenAI's fine_tuning.job.succeeded|failed|cancelled events, body {id, object: \"event\", created_at, type, data: {id}}, signed the same way (the openai SDK's webhooks.unwrap verifies them).",
-  values: ['TUNELOOP', 'OPENAI'] as const,
-});
-
 const WebhookEndpointDisabledReason = builder.enumType('WebhookEndpointDisabledReason', {
   description: 'GONE: the endpoint answered 410 Gone. DISABLED: its owner disabled it.',
   values: ['GONE', 'DISABLED'] as const,
+});
+
+const WebhookFormatEnum = builder.enumType('WebhookFormat', {
+  description: 'The body and event names an endpoint receives (docs/webhooks.md).',
+  values: {
+    TUNELOOP: { description: 'Our event names (training.completed, …) and body.' },
+    OPENAI: {
+      description:
+        "OpenAI's fine-tuning events (fine_tuning.job.succeeded|failed|cancelled) and body, verified by the openai SDK's webhooks.unwrap().",
+    },
+  } as const,
 });
 
 builder.node(WebhookEndpointRef, {
@@ -40,7 +45,7 @@ builder.node(WebhookEndpointRef, {
     url: t.exposeString('url'),
     description: t.exposeString('description'),
     events: t.exposeStringList('events', { description: 'Event types it receives, e.g. training.completed.' }),
-    format: t.field({ type: WebhookFormat, resolve: (e) => e.format }),
+    format: t.field({ type: WebhookFormatEnum, resolve: (e) => (e.format === 'openai' ? 'OPENAI' : 'TUNELOOP') }),
     enabled: t.exposeBoolean('enabled'),
     disabledReason: t.field({ type: WebhookEndpointDisabledReason, nullable: true, resolve: (e) => e.disabledReason }),
     previousSecretExpiresAt: t.expose('previousSecretExpiresAt', {
@@ -189,8 +194,8 @@ const CreateWebhookEndpointInput = builder.inputType('CreateWebhookEndpointInput
     events: t.stringList({ description: 'Event types to receive (see webhookEventTypes); default: every status event, no checkpoints.' }),
     description: t.string(),
     format: t.field({
-      type: WebhookFormat,
-      description: 'TUNELOOP (default) or OPENAI (then events may name only training.completed, training.failed, training.cancelled).',
+      type: WebhookFormatEnum,
+      description: "TUNELOOP (default) or OPENAI: OpenAI's fine-tuning event names and body. Set at creation.",
     }),
   }),
 });

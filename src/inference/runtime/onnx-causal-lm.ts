@@ -1,5 +1,7 @@
 import * as ort from 'onnxruntime-node';
 import type { OnnxModelInfo } from './onnx-info.js';
+import { LoraStack } from './lora-stack.js';
+import type { AdapterFactors } from './lora-stack.js';
 
 export interface SessionChoice {
   /** Execution providers to try in order; `cpu` is always the last resort. */
@@ -17,6 +19,8 @@ export interface ForwardInput {
   positions: BigInt64Array; // [batch, seq]
   mask: BigInt64Array; // [batch, past + seq]; 0 = a padding slot
   cache: readonly ort.Tensor[]; // 2 × layers, each [batch, kvHeads, past, headDim]
+  /** Each row's adapter (null: the base model); absent: the base model for every row. LoRA-input exports only. */
+  adapters?: readonly (AdapterFactors | null)[];
 }
 
 export interface ForwardOutput {
@@ -43,6 +47,7 @@ export interface ForwardOutput {
 export class OnnxCausalLM {
   private readonly inputNames: string[];
   private readonly outputNames: string[];
+  private readonly lora: LoraStack | undefined;
 
   private constructor(
     private readonly session: ort.InferenceSession,
@@ -56,7 +61,9 @@ export class OnnxCausalLM {
       this.inputNames.push(`past_key_values.${i}.key`, `past_key_values.${i}.value`);
       this.outputNames.push(`present.${i}.key`, `present.${i}.value`);
     }
-    const missing = this.inputNames.filter((n) => !session.inputNames.includes(n));
+    this.lora = info.lora ? new LoraStack(info.lora) : undefined;
+    const wanted = [...this.inputNames, ...(info.lora?.modules.flatMap((m) => [m.a, m.b]) ?? [])];
+    const missing = wanted.filter((n) => !session.inputNames.includes(n));
     if (missing.length) throw new Error(`the ONNX model lacks inputs ${missing.join(', ')} (is it a KV-cache export?)`);
   }
 
@@ -108,6 +115,8 @@ export class OnnxCausalLM {
       position_ids: new ort.Tensor('int64', input.positions, [batch, seq]),
     };
     for (let i = 0; i < input.cache.length; i++) feeds[this.inputNames[3 + i]!] = input.cache[i]!;
+    if (this.lora) Object.assign(feeds, this.lora.feeds(input.adapters ?? new Array<null>(batch).fill(null)));
+    else if (input.adapters?.some((a) => a !== null)) throw new Error('this model runtime takes no adapters');
     const out = await this.session.run(feeds);
     const present: ort.Tensor[] = [];
     for (let i = 1; i < this.outputNames.length; i++) present.push(out[this.outputNames[i]!]!);

@@ -1,5 +1,6 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import type { LoraLayout } from './lora-stack.js';
 
 /** What the runtime needs to know about an exported model (trainer PROTOCOL § ONNX). */
 export interface OnnxModelInfo {
@@ -11,6 +12,8 @@ export interface OnnxModelInfo {
   eosTokenIds: number[];
   /** Attention window of windowed layers (Mistral, some Qwen2), or null. */
   slidingWindow: number | null;
+  /** A LoRA-input export's factor inputs (one session serves every adapter of the base); null otherwise. */
+  lora?: LoraLayout | null;
 }
 
 /** The file the trainer writes beside model.onnx. */
@@ -35,6 +38,7 @@ export async function readOnnxInfo(onnxPath: string, modelDir: string): Promise<
       contextLength: m.context_length,
       eosTokenIds: ids(m.eos_token_id),
       slidingWindow: typeof m.sliding_window === 'number' ? m.sliding_window : null,
+      lora: loraLayout(m.lora),
     });
   }
   const configText = await fs.readFile(path.join(modelDir, 'config.json'), 'utf8').catch(() => null);
@@ -49,6 +53,7 @@ export async function readOnnxInfo(onnxPath: string, modelDir: string): Promise<
     contextLength: c.max_position_embeddings,
     eosTokenIds: ids(c.eos_token_id),
     slidingWindow: c.model_type !== 'llama' && typeof c.sliding_window === 'number' ? c.sliding_window : null,
+    lora: null,
   });
 }
 
@@ -58,6 +63,24 @@ function parse(text: string, name: string): Record<string, unknown> {
   } catch {
     throw new OnnxModelError(`${name} is not valid JSON`);
   }
+}
+
+function loraLayout(value: unknown): LoraLayout | null {
+  if (value === undefined || value === null) return null;
+  const v = value as Partial<LoraLayout>;
+  const ok =
+    Array.isArray(v.targets) &&
+    Array.isArray(v.modules) &&
+    v.modules.every(
+      (m) =>
+        typeof m.module === 'string' &&
+        typeof m.a === 'string' &&
+        typeof m.b === 'string' &&
+        Number.isInteger(m.in) &&
+        Number.isInteger(m.out),
+    );
+  if (!ok) throw new OnnxModelError(`${ONNX_META_FILE} has an invalid lora section`);
+  return { targets: v.targets as string[], modules: v.modules as LoraLayout['modules'] };
 }
 
 function ids(value: unknown): number[] {

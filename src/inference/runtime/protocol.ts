@@ -6,6 +6,7 @@
  */
 import type { SamplingOptions } from './sampler.js';
 import type { OnnxModelInfo } from './onnx-info.js';
+import type { AdapterFactors } from './lora-stack.js';
 
 export interface LoadMessage {
   type: 'load';
@@ -25,6 +26,20 @@ export interface GenerationJob {
   maxTokens: number;
   stop: string[];
   sampling: SamplingOptions;
+  /** The LoRA adapter the request runs with (a LoRA-input runtime; its factors are shared memory, not copied). */
+  adapter?: AdapterFactors;
+  /**
+   * Report log-probabilities: each generated token's, with this many most likely
+   * alternatives (0–20); absent = none.
+   */
+  logprobs?: number;
+}
+
+/** A generated token's log-probability under the model (log-softmax of its logits) and the most likely alternatives. */
+export interface TokenLogprob {
+  token: number;
+  logprob: number;
+  top: Array<[token: number, logprob: number]>;
 }
 
 export type HostMessage = LoadMessage | { type: 'submit'; job: GenerationJob } | { type: 'cancel'; id: string } | { type: 'close' };
@@ -33,7 +48,7 @@ export type FinishReason = 'stop' | 'length' | 'cancelled' | 'error';
 
 export type JobEvent =
   /** New text of a job (never part of a character, never part of a stop sequence). */
-  | { type: 'text'; id: string; text: string }
+  | { type: 'text'; id: string; text: string; logprobs?: TokenLogprob[] }
   | {
       type: 'done';
       id: string;
@@ -42,6 +57,8 @@ export type JobEvent =
       text: string;
       /** Every generated token, eos and stop-sequence tokens included (they are billed). */
       tokenIds: number[];
+      /** Log-probabilities of the tokens of `text` (when asked for): every token of the answer is in one event. */
+      logprobs?: TokenLogprob[];
       error?: string;
     };
 

@@ -3,7 +3,8 @@ import { KvBatch } from './kv-batch.js';
 import { Sampler } from './sampler.js';
 import type { ForwardInput, ForwardOutput } from './onnx-causal-lm.js';
 import type { OnnxModelInfo } from './onnx-info.js';
-import type { FinishReason, GenerationJob, JobEvent } from './protocol.js';
+import type { FinishReason, GenerationJob, JobEvent, TokenLogprob } from './protocol.js';
+import { tokenLogprob } from './logprobs.js';
 import { StopMatcher } from '../text/stop-matcher.js';
 import type { StreamDecoder } from '../../tokenizer/stream-decoder.js';
 
@@ -36,6 +37,8 @@ interface Active {
   /** The sampled token the next decode step feeds. */
   next: number;
   generated: number[];
+  /** Log-probabilities of tokens whose text was not sent yet (when the job asks for them). */
+  logprobs: TokenLogprob[];
 }
 
 /**
@@ -83,6 +86,7 @@ export class BatchScheduler {
       own: this.model.emptyCache(1),
       next: -1,
       generated: [],
+      logprobs: [],
     });
     this.wake?.();
   }
@@ -154,6 +158,7 @@ export class BatchScheduler {
         positions,
         mask: new BigInt64Array(a.fed + n).fill(1n),
         cache: a.own,
+        ...(a.job.adapter ? { adapters: [a.job.adapter] } : {}),
       });
       a.own = out.present;
       a.fed += n;
@@ -164,8 +169,9 @@ export class BatchScheduler {
         this.finish(a, 'cancelled', '');
         continue;
       }
-      const token = a.sampler.sample(out.logits.subarray((n - 1) * vocab, n * vocab));
-      if (this.accept(a, token)) continue;
+      const logits = out.logits.subarray((n - 1) * vocab, n * vocab);
+      const token = a.sampler.sample(logits);
+      if (this.accept(a, token, logits)) continue;
       this.kv.add(a.own);
       a.own = [];
       this.decoding.push(a);
@@ -190,6 +196,8 @@ export class BatchScheduler {
       positions,
       mask: this.kv.decodeMask(),
       cache: this.kv.tensors,
+      // Rows of different adapters (and of the base) decode in this one pass.
+      ...(rows.some((a) => a.job.adapter) ? { adapters: rows.map((a) => a.job.adapter ?? null) } : {}),
     });
     this.kv.advance(out.present);
     const finished = new Set<number>();
@@ -199,18 +207,20 @@ export class BatchScheduler {
         finished.add(r);
         return;
       }
-      const token = a.sampler.sample(out.logits.subarray(r * vocab, (r + 1) * vocab));
-      if (this.accept(a, token)) finished.add(r);
+      const logits = out.logits.subarray(r * vocab, (r + 1) * vocab);
+      const token = a.sampler.sample(logits);
+      if (this.accept(a, token, logits)) finished.add(r);
     });
     this.removeRows(finished);
   }
 
   /** Takes a sampled token; returns true when it ended the request. */
-  private accept(a: Active, token: number): boolean {
+  private accept(a: Active, token: number, logits: Float32Array): boolean {
     a.generated.push(token);
     if (this.eos.has(token)) return this.end(a, 'stop');
+    if (a.job.logprobs !== undefined) a.logprobs.push(tokenLogprob(logits, this.model.info.vocabSize, token, a.job.logprobs));
     const piece = a.stops.push(a.decoder.push(token));
-    if (piece.text) this.pending.push({ type: 'text', id: a.job.id, text: piece.text });
+    if (piece.text) this.pending.push({ type: 'text', id: a.job.id, text: piece.text, ...this.takeLogprobs(a) });
     if (piece.stopped) {
       this.finish(a, 'stop', '');
       return true;
@@ -225,12 +235,29 @@ export class BatchScheduler {
   private end(a: Active, reason: FinishReason): true {
     const tail = a.stops.push(a.decoder.flush());
     if (tail.stopped) this.finish(a, 'stop', tail.text);
-    else this.finish(a, reason, tail.text + a.stops.flush());
+    else this.finish(a, reason, tail.text + a.stops.flush(), undefined, this.takeLogprobs(a));
     return true;
   }
 
-  private finish(a: Active, finishReason: FinishReason, text: string, error?: string): void {
-    this.pending.push({ type: 'done', id: a.job.id, finishReason, text, tokenIds: a.generated, ...(error ? { error } : {}) });
+  /**
+   * The log-probabilities held for text sent now. Those of a stop sequence's tokens that
+   * carried no text of the answer are dropped with it.
+   */
+  private takeLogprobs(a: Active): { logprobs?: TokenLogprob[] } {
+    if (a.job.logprobs === undefined) return {};
+    return { logprobs: a.logprobs.splice(0) };
+  }
+
+  private finish(a: Active, finishReason: FinishReason, text: string, error?: string, logprobs?: { logprobs?: TokenLogprob[] }): void {
+    this.pending.push({
+      type: 'done',
+      id: a.job.id,
+      finishReason,
+      text,
+      tokenIds: a.generated,
+      ...logprobs,
+      ...(error ? { error } : {}),
+    });
   }
 
   /**

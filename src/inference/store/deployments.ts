@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { Queryable } from '../../db/connect.js';
-import type { Deployment } from '../../db/tables/inference.js';
+import type { Deployment, ServedAs } from '../../db/tables/inference.js';
 import type { Quantization } from '../../catalog/quantization.js';
 import { newId } from '../../ids.js';
 
@@ -16,10 +16,11 @@ export async function insertDeployment(
   accountId: string,
   modelId: string,
   quantization: Quantization,
+  servedAs: ServedAs = 'MERGED',
 ): Promise<{ deployment: Deployment; created: boolean }> {
   const inserted = await trx
     .insertInto('deployments')
-    .values({ id: newId('deployment'), account_id: accountId, model_id: modelId, status: 'LOADING', quantization })
+    .values({ id: newId('deployment'), account_id: accountId, model_id: modelId, status: 'LOADING', quantization, served_as: servedAs })
     .onConflict((oc) => oc.columns(['account_id', 'model_id']).where('status', 'in', LIVE_STATUSES).doNothing())
     .returningAll()
     .executeTakeFirst();

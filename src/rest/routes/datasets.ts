@@ -27,7 +27,9 @@ export const DatasetSchema = Type.Object(
     status: Type.Union([Type.Literal('VALIDATING'), Type.Literal('READY'), Type.Literal('INVALID')]),
     filename: Type.Union([Type.String(), Type.Null()]),
     source: Type.String(),
-    format: Type.Union([Type.String(), Type.Null()]),
+    format: Type.Union([Type.Literal('chat'), Type.Literal('completion'), Type.Literal('preference'), Type.Null()], {
+      description: 'chat, completion or preference (DPO pairs); null until validated',
+    }),
     examples: Type.Union([Type.Integer(), Type.Null()]),
     bytes: Type.Number(),
     sha256: Type.String(),

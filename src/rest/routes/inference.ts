@@ -13,13 +13,14 @@ import type { Services } from '../../services.js';
 import type { Deployment, InferenceUsage } from '../../db/tables/inference.js';
 import { InvalidInputError, formatUsd } from '../../errors.js';
 import type { Logger } from '../../log.js';
-import { openAiError } from '../openai-errors.js';
-import { chatMessages } from '../../inference/params.js';
+import { MAX_TOP_LOGPROBS, chatMessages } from '../../inference/params.js';
 import type { GenerationParams, PromptInput } from '../../inference/params.js';
-import type { GenerateRequest, Generation, GenerationResult } from '../../inference/service.js';
+import type { GenerateRequest, Generation, GenerationResult, TokenLogprobView } from '../../inference/service.js';
+import { SERVED_AS } from '../../inference/serving.js';
 import { DateTime, IdParam, QuantizationInput, QuantizationSchema, Usd, problemResponses } from '../schemas.js';
 import { pageJson, pageQuery, pageSchema } from '../pages.js';
 import { usageListing } from '../../inference/usage-listing.js';
+import { openAiError } from '../openai-errors.js';
 
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Union([schema, Type.Null()]);
 const iso = (date: Date | null) => (date ? date.toISOString() : null);
@@ -35,6 +36,13 @@ export const DeploymentSchema = Type.Object(
     error: Nullable(Type.String({ description: 'Why loading failed (FAILED only)' })),
     executionProvider: Nullable(Type.String({ description: 'Where it runs: cpu, cuda, …' })),
     quantization: QuantizationSchema,
+    servedAs: Type.Union(
+      SERVED_AS.map((s) => Type.Literal(s)),
+      {
+        description:
+          "ADAPTER: a LoRA fine-tune served as its adapter over its base model's shared runtime; MERGED: its own copy of the weights",
+      },
+    ),
     weightBytesOnDisk: Nullable(Type.Integer({ description: 'Size of the ONNX files it loaded (null until it loaded)' })),
     weightBytesInMemory: Nullable(
       Type.Integer({ description: 'What its weight tensors take in the runtime session, in RAM or GPU memory (null until it loaded)' }),
@@ -56,6 +64,7 @@ function deploymentJson(d: Deployment) {
     error: d.error,
     executionProvider: d.execution_provider,
     quantization: d.quantization,
+    servedAs: d.served_as,
     weightBytesOnDisk: d.weight_bytes_on_disk === null ? null : Number(d.weight_bytes_on_disk),
     weightBytesInMemory: d.weight_bytes_in_memory === null ? null : Number(d.weight_bytes_in_memory),
     createdAt: d.created_at.toISOString(),
@@ -87,7 +96,7 @@ const UsageSchema = Type.Object({
   id: Type.String({ description: 'The completion id (also the ledger reference)' }),
   object: Type.Literal('inference_usage'),
   modelId: Type.String(),
-  deploymentId: Type.String(),
+  deploymentId: Nullable(Type.String({ description: 'null when the model was loaded on demand (no deployment)' })),
   endpoint: Type.String(),
   promptTokens: Type.Integer(),
   completionTokens: Type.Integer(),
@@ -110,13 +119,16 @@ function registerDeploymentRoutes(app: Http, services: Services): void {
         body: Type.Object({
           modelId: Type.String({ minLength: 1, maxLength: 200 }),
           quantization: Type.Optional(QuantizationInput),
+          servedAs: Type.Optional(
+            Type.String({ description: 'ADAPTER or MERGED; default ADAPTER for a LoRA fine-tune that can be', examples: ['MERGED'] }),
+          ),
         }),
         response: { 200: Type.Ref('Deployment'), 201: Type.Ref('Deployment'), ...problemResponses, 409: Type.Ref('Problem') },
       },
     },
     async (request, reply) => {
-      const { modelId, quantization } = request.body;
-      const { deployment, created } = await inference.deploy(caller(request).accountId, modelId, { quantization });
+      const { modelId, quantization, servedAs } = request.body;
+      const { deployment, created } = await inference.deploy(caller(request).accountId, modelId, { quantization, servedAs });
       return reply.status(created ? 201 : 200).send(deploymentJson(deployment));
     },
   );
@@ -185,24 +197,62 @@ function registerDeploymentRoutes(app: Http, services: Services): void {
 
 // ─── OpenAI-compatible routes ───────────────────────────────────────────────────────
 
-/** Parameters OpenAI defines that this server does not implement: refused, not ignored. */
-function refuseUnsupported(body: Record<string, unknown>): void {
-  if (body.n !== undefined && body.n !== null && body.n !== 1) throw new InvalidInputError('n', 'only n = 1 is supported');
-  if (body.best_of !== undefined && body.best_of !== null && body.best_of !== 1)
-    throw new InvalidInputError('best_of', 'only best_of = 1 is supported');
-  if (body.echo === true) throw new InvalidInputError('echo', 'echo is not supported');
-  if (body.logprobs === true || typeof body.logprobs === 'number') throw new InvalidInputError('logprobs', 'logprobs are not supported');
-  if (typeof body.suffix === 'string' && body.suffix !== '') throw new InvalidInputError('suffix', 'suffix is not supported');
-  if (Array.isArray(body.tools) && body.tools.length > 0)
-    throw new InvalidInputError('tools', 'tool calls are not supported by this model server');
+/** Completions' `logprobs` bound (OpenAI's). */
+const MAX_COMPLETION_LOGPROBS = 5;
+
+const isSet = (value: unknown) => value !== undefined && value !== null;
+
+/**
+ * Parameters OpenAI defines that this server does not implement: refused with 400 naming
+ * the parameter, never silently ignored (docs/openai-compatibility.md lists every field).
+ */
+function refuseUnsupported(body: Record<string, unknown>, kind: Kind): void {
+  const refuse = (param: string, message: string) => {
+    throw new InvalidInputError(param, message);
+  };
+  if (isSet(body.best_of) && body.best_of !== 1 && body.best_of !== body.n) refuse('bestOf', 'best_of is not supported (use n)');
+  if (body.echo === true) refuse('echo', 'echo is not supported');
+  if (typeof body.suffix === 'string' && body.suffix !== '') refuse('suffix', 'suffix is not supported');
+  if (Array.isArray(body.tools) ? body.tools.length > 0 : isSet(body.tools))
+    refuse('tools', 'tool calls are not supported by this model server');
+  // With no tools, "none" and "auto" both mean a plain answer; anything else asks for a tool call.
+  const noCall = (choice: unknown) => !isSet(choice) || choice === 'none' || choice === 'auto';
+  if (!noCall(body.tool_choice)) refuse('toolChoice', 'tool calls are not supported by this model server');
+  if (Array.isArray(body.functions) ? body.functions.length > 0 : isSet(body.functions)) {
+    refuse('functions', 'function calls are not supported by this model server');
+  }
+  if (!noCall(body.function_call)) refuse('functionCall', 'function calls are not supported by this model server');
+  if (isSet(body.audio)) refuse('audio', 'audio output is not supported: these models produce text');
+  if (isSet(body.modalities) && !(Array.isArray(body.modalities) && body.modalities.every((m) => m === 'text'))) {
+    refuse('modalities', 'only the "text" modality is supported');
+  }
+  if (isSet(body.prediction)) refuse('prediction', 'predicted outputs are not supported');
+  if (isSet(body.web_search_options)) refuse('webSearchOptions', 'web search is not supported');
   const format = body.response_format as { type?: unknown } | undefined | null;
-  if (format && format.type !== 'text') throw new InvalidInputError('responseFormat', 'only response_format {"type": "text"} is supported');
-  if (body.stream !== undefined && body.stream !== null && typeof body.stream !== 'boolean')
-    throw new InvalidInputError('stream', 'stream must be a boolean');
+  if (isSet(format) && (typeof format !== 'object' || format?.type !== 'text')) {
+    refuse('responseFormat', 'only response_format {"type": "text"} is supported (no JSON mode or structured outputs)');
+  }
+  if (isSet(body.stream) && typeof body.stream !== 'boolean') refuse('stream', 'stream must be a boolean');
+  if (kind === 'chat') {
+    if (isSet(body.logprobs) && typeof body.logprobs !== 'boolean') refuse('logprobs', 'logprobs must be a boolean');
+    const top = body.top_logprobs;
+    if (isSet(top) && body.logprobs !== true) refuse('topLogprobs', 'top_logprobs needs logprobs: true');
+    if (isSet(top) && (typeof top !== 'number' || !Number.isInteger(top) || top < 0 || top > MAX_TOP_LOGPROBS)) {
+      refuse('topLogprobs', `top_logprobs must be an integer from 0 to ${MAX_TOP_LOGPROBS}, got ${JSON.stringify(top)}`);
+    }
+  } else if (isSet(body.logprobs)) {
+    const lp = body.logprobs;
+    if (typeof lp !== 'number' || !Number.isInteger(lp) || lp < 0 || lp > MAX_COMPLETION_LOGPROBS) {
+      refuse('logprobs', `logprobs must be an integer from 0 to ${MAX_COMPLETION_LOGPROBS}, got ${JSON.stringify(lp)}`);
+    }
+  }
 }
 
-function generationParams(body: Record<string, unknown>, maxTokensDefault?: number): GenerationParams {
+/** The request's generation parameters in the service's terms (ranges are checked there, naming these fields). */
+function generationParams(body: Record<string, unknown>, kind: Kind): GenerationParams {
   const num = (key: string) => body[key] as number | null | undefined;
+  // Legacy completions default to 16 tokens (OpenAI's default); chat to the rest of the context.
+  const maxTokensDefault = kind === 'text' ? 16 : undefined;
   return {
     maxTokens: num('max_completion_tokens') ?? num('max_tokens') ?? maxTokensDefault ?? null,
     temperature: num('temperature'),
@@ -213,6 +263,8 @@ function generationParams(body: Record<string, unknown>, maxTokensDefault?: numb
     presencePenalty: num('presence_penalty'),
     frequencyPenalty: num('frequency_penalty'),
     logitBias: body.logit_bias as Record<string, number> | null | undefined,
+    n: num('n'),
+    logprobs: kind === 'chat' ? (body.logprobs === true ? (num('top_logprobs') ?? 0) : null) : num('logprobs'),
   };
 }
 
@@ -229,27 +281,76 @@ const usageOf = (r: GenerationResult) => ({
   completion_tokens: r.completionTokens,
   total_tokens: r.totalTokens,
 });
-/** A cancelled generation has no client left to answer; the reasons clients see are stop and length. */
-const finishReasonOf = (r: GenerationResult) => (r.finishReason === 'length' ? 'length' : 'stop');
-
 type Kind = 'chat' | 'text';
 
-function chunkJson(kind: Kind, g: Generation, choice: { text?: string; role?: boolean; finish?: string | null }) {
+/** Chat's `logprobs` object: one entry per token of the answer. */
+function chatLogprobs(lps: TokenLogprobView[] | null | undefined) {
+  if (!lps) return null;
+  return {
+    content: lps.map((lp) => ({
+      token: lp.token,
+      logprob: lp.logprob,
+      bytes: lp.bytes,
+      top_logprobs: lp.top.map((t) => ({ token: t.token, logprob: t.logprob, bytes: t.bytes })),
+    })),
+    refusal: null,
+  };
+}
+
+/** Legacy completions' `logprobs` object; `offset` is where these tokens start in the answer's text. */
+function textLogprobs(lps: TokenLogprobView[] | null | undefined, offset = 0) {
+  if (!lps) return null;
+  const text_offset: number[] = [];
+  for (const lp of lps) {
+    text_offset.push(offset);
+    offset += lp.token.length;
+  }
+  return {
+    tokens: lps.map((lp) => lp.token),
+    token_logprobs: lps.map((lp) => lp.logprob),
+    top_logprobs: lps.map((lp) => Object.fromEntries(lp.top.map((t) => [t.token, t.logprob]))),
+    text_offset,
+  };
+}
+
+interface ChunkChoice {
+  index: number;
+  text?: string;
+  role?: boolean;
+  finish?: string | null;
+  logprobs?: TokenLogprobView[];
+  /** Characters of this answer sent before (completions' text_offset). */
+  offset?: number;
+}
+
+function chunkJson(kind: Kind, g: Generation, choices: ChunkChoice[]) {
   const base = { id: g.id, created: unix(g.created), model: g.model, system_fingerprint: null };
   if (kind === 'chat') {
-    const delta = { ...(choice.role ? { role: 'assistant' } : {}), ...(choice.text !== undefined ? { content: choice.text } : {}) };
     return {
       ...base,
       object: 'chat.completion.chunk',
-      choices: [{ index: 0, delta, logprobs: null, finish_reason: choice.finish ?? null }],
+      choices: choices.map((c) => ({
+        index: c.index,
+        delta: { ...(c.role ? { role: 'assistant' } : {}), ...(c.text !== undefined ? { content: c.text } : {}) },
+        logprobs: chatLogprobs(c.logprobs),
+        finish_reason: c.finish ?? null,
+      })),
     };
   }
   return {
     ...base,
     object: 'text_completion',
-    choices: [{ index: 0, text: choice.text ?? '', logprobs: null, finish_reason: choice.finish ?? null }],
+    choices: choices.map((c) => ({
+      index: c.index,
+      text: c.text ?? '',
+      logprobs: textLogprobs(c.logprobs, c.offset),
+      finish_reason: c.finish ?? null,
+    })),
   };
 }
+
+/** A cancelled generation has no client left to answer; the reasons clients see are stop and length. */
+const finishReasonOf = (c: { finishReason: string }) => (c.finishReason === 'length' ? 'length' : 'stop');
 
 function completionJson(kind: Kind, r: GenerationResult) {
   const base = { id: r.id, created: unix(r.created), model: r.model, system_fingerprint: null, usage: usageOf(r) };
@@ -257,30 +358,55 @@ function completionJson(kind: Kind, r: GenerationResult) {
     return {
       ...base,
       object: 'chat.completion',
-      choices: [
-        { index: 0, message: { role: 'assistant', content: r.text, refusal: null }, logprobs: null, finish_reason: finishReasonOf(r) },
-      ],
+      choices: r.choices.map((c) => ({
+        index: c.index,
+        message: { role: 'assistant', content: c.text, refusal: null },
+        logprobs: chatLogprobs(c.logprobs),
+        finish_reason: finishReasonOf(c),
+      })),
     };
   }
-  return { ...base, object: 'text_completion', choices: [{ index: 0, text: r.text, logprobs: null, finish_reason: finishReasonOf(r) }] };
+  return {
+    ...base,
+    object: 'text_completion',
+    choices: r.choices.map((c) => ({ index: c.index, text: c.text, logprobs: textLogprobs(c.logprobs), finish_reason: finishReasonOf(c) })),
+  };
 }
 
 /**
- * Server-sent events: one `data:` line per chunk, then `data: [DONE]`. A client that
- * disconnects cancels the generation (it pays for the tokens made until then).
+ * Server-sent events: one `data:` line per chunk, then `data: [DONE]`. With `n` > 1 the
+ * answers' chunks interleave, each carrying its `index`. A client that disconnects
+ * cancels the generation (it pays for the tokens made until then).
  */
-async function streamCompletion(kind: Kind, reply: FastifyReply, g: Generation, includeUsage: boolean, log: Logger): Promise<void> {
+async function streamCompletion(
+  kind: Kind,
+  reply: FastifyReply,
+  g: Generation,
+  n: number,
+  includeUsage: boolean,
+  log: Logger,
+): Promise<void> {
   // The status goes out now: a queued request may wait a while for its first token.
   const res = openEventStream(reply);
   const onClose = () => g.cancel();
   res.on('close', onClose);
   const send = (data: unknown) => res.write(`data: ${typeof data === 'string' ? data : JSON.stringify(data)}\n\n`);
+  const sent = new Array<number>(n).fill(0);
   try {
-    if (kind === 'chat') send(chunkJson(kind, g, { role: true, text: '' }));
-    for await (const piece of g) send(chunkJson(kind, g, { text: piece }));
+    if (kind === 'chat') for (let index = 0; index < n; index++) send(chunkJson(kind, g, [{ index, role: true, text: '' }]));
+    for await (const piece of g.pieces()) {
+      send(
+        chunkJson(kind, g, [
+          { index: piece.index, text: piece.text, offset: sent[piece.index], ...(piece.logprobs ? { logprobs: piece.logprobs } : {}) },
+        ]),
+      );
+      sent[piece.index]! += piece.text.length;
+    }
     const result = await g.result;
-    send(chunkJson(kind, g, { ...(kind === 'chat' ? {} : { text: '' }), finish: finishReasonOf(result) }));
-    if (includeUsage) send({ ...chunkJson(kind, g, {}), choices: [], usage: usageOf(result) });
+    for (const c of result.choices) {
+      send(chunkJson(kind, g, [{ index: c.index, ...(kind === 'chat' ? {} : { text: '' }), finish: finishReasonOf(c) }]));
+    }
+    if (includeUsage) send({ ...chunkJson(kind, g, []), usage: usageOf(result) });
     send('[DONE]');
   } catch (err) {
     if (!res.destroyed) send(openAiError(err, log).body);
@@ -294,7 +420,7 @@ function registerOpenAiRoutes(app: Http, services: Services): void {
   const { inference, log } = services;
   const Body = Type.Object(
     {
-      model: Type.String({ description: 'A model you have deployed' }),
+      model: Type.String({ description: 'A model you have deployed, or one of your fine-tuned models or checkpoints (loaded on demand)' }),
       stream: Type.Optional(Nullable(Type.Boolean())),
       max_tokens: Type.Optional(Nullable(Type.Integer())),
       temperature: Type.Optional(Nullable(Type.Number({ description: '0–2; 0 = greedy. Default 1' }))),
@@ -343,7 +469,7 @@ function registerOpenAiRoutes(app: Http, services: Services): void {
       },
       async (request, reply) => {
         const body = request.body as Record<string, unknown>;
-        refuseUnsupported(body);
+        refuseUnsupported(body, route.kind);
         const abort = new AbortController();
         const onClose = () => {
           if (!reply.raw.writableFinished) abort.abort();
@@ -353,16 +479,16 @@ function registerOpenAiRoutes(app: Http, services: Services): void {
           accountId: caller(request).accountId,
           model: body.model as string,
           input: route.kind === 'chat' ? { messages: chatMessages(body.messages) } : completionPrompt(body.prompt),
-          // Legacy completions default to 16 tokens (OpenAI's default); chat to the rest of the context.
-          params: generationParams(body, route.kind === 'text' ? 16 : undefined),
+          params: generationParams(body, route.kind),
           endpoint: route.kind === 'chat' ? 'chat.completions' : 'completions',
+          idKind: route.kind,
           signal: abort.signal,
         };
         try {
           const generation = await inference.generate(req);
           if (body.stream === true) {
             const include = (body.stream_options as { include_usage?: boolean } | null | undefined)?.include_usage === true;
-            await streamCompletion(route.kind, reply, generation, include, log);
+            await streamCompletion(route.kind, reply, generation, typeof body.n === 'number' ? body.n : 1, include, log);
             return reply;
           }
           return completionJson(route.kind, await generation.result);

@@ -24,7 +24,10 @@ export const ModelSchema = Type.Object(
     pricePerMillionInferenceTokens: Usd,
     defaultQuantization: QuantizationSchema,
     ownedBy: Type.String({ description: '"tuneloop" for base models, else your account id' }),
-    baseModel: Type.Union([Type.String(), Type.Null()]),
+    baseModel: Type.Union([Type.String(), Type.Null()], { description: 'A fine-tuned model: its root base model' }),
+    parentModel: Type.Union([Type.String(), Type.Null()], {
+      description: 'Continued training: the fine-tuned model or checkpoint its job started from (null: trained from the base)',
+    }),
     trainingDefaults: Type.Object(
       {
         learningRate: Type.Record(Type.String(), Type.Number(), { description: 'Peak learning rate by method (LORA, FULL)' }),
@@ -68,6 +71,7 @@ function buildModelJson(m: Model) {
     defaultQuantization: m.default_quantization,
     ownedBy: m.owner_account_id ?? 'tuneloop',
     baseModel: m.base_model_id,
+    parentModel: m.parent_model_id,
     trainingDefaults: effectiveTrainingDefaults(m.training_defaults),
     createdAt: m.created_at.toISOString(),
   };

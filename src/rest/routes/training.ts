@@ -10,7 +10,7 @@ import type { StartFineTuneRequest } from '../../training/start-job.js';
 import type { JobCheckpoint } from '../../training/checkpoints.js';
 import { STOP_WAIT_MS } from '../../training/job-control.js';
 import { DateTime, Usd, problemResponses } from '../schemas.js';
-import { checkHyperparameters } from '../../training/hyperparameters.js';
+import { checkHyperparameters, requestedKind } from '../../training/hyperparameters.js';
 import { restHyperparametersSchema } from '../../training/hyperparameter-schemas.js';
 import { pageJson, pageQuery, pageSchema } from '../pages.js';
 import { trainingEventListing, trainingJobListing } from '../../training/listings.js';
@@ -24,7 +24,20 @@ const StartBody = Type.Object(
     baseModel: Type.String({ minLength: 1 }),
     trainingDataset: Type.String({ minLength: 1 }),
     validationDataset: Type.Optional(nullable(Type.String())),
-    method: Type.Optional(nullable(Type.Union([Type.Literal('LORA'), Type.Literal('FULL')]))),
+    method: Type.Optional(
+      nullable(
+        Type.Union([Type.Literal('LORA'), Type.Literal('FULL'), Type.Literal('DPO')], {
+          description: 'LORA (default), FULL, or DPO (preference tuning; needs a preference dataset)',
+        }),
+      ),
+    ),
+    trainable: Type.Optional(
+      nullable(
+        Type.Union([Type.Literal('LORA'), Type.Literal('FULL')], {
+          description: 'DPO only: train LoRA adapters (default) or all weights',
+        }),
+      ),
+    ),
     hyperparameters: Type.Optional(nullable(HyperparametersBody)),
     suffix: Type.Optional(nullable(Type.String())),
     webhookUrl: Type.Optional(nullable(Type.String())),
@@ -39,8 +52,12 @@ export const TrainingJobSchema = Type.Object(
     id: Type.String(),
     object: Type.Literal('fine_tuning.job'),
     status: Type.String({ description: 'VALIDATING | QUEUED | RUNNING | PAUSED | SUCCEEDED | FAILED | CANCELLED' }),
-    method: Type.String(),
-    baseModel: Type.String(),
+    method: Type.String({ description: 'LORA | FULL | DPO' }),
+    trainable: Type.String({ description: 'The weights it trains: LORA | FULL' }),
+    baseModel: Type.String({ description: 'The root base model (also when it continues from a fine-tuned model)' }),
+    parentModel: nullable(
+      Type.String({ description: 'Continued training: the fine-tuned model or checkpoint (ft:…:ckpt-step-N) it started from' }),
+    ),
     trainingDataset: Type.String(),
     validationDataset: nullable(Type.String()),
     suffix: nullable(Type.String()),
@@ -53,7 +70,15 @@ export const TrainingJobSchema = Type.Object(
       tokensPerSecond: nullable(Type.Number()),
       etaSeconds: nullable(Type.Number()),
     }),
-    metrics: Type.Object({ loss: nullable(Type.Number()), minLoss: nullable(Type.Number()), evalLoss: nullable(Type.Number()) }),
+    metrics: Type.Object({
+      loss: nullable(Type.Number()),
+      minLoss: nullable(Type.Number()),
+      evalLoss: nullable(Type.Number()),
+      rewardAccuracy: nullable(Type.Number({ description: 'DPO: of the latest step (null for supervised jobs)' })),
+      rewardMargin: nullable(Type.Number({ description: 'DPO: of the latest step' })),
+      chosenReward: nullable(Type.Number({ description: 'DPO: of the latest step' })),
+      rejectedReward: nullable(Type.Number({ description: 'DPO: of the latest step' })),
+    }),
     error: nullable(Type.Object({ code: Type.String(), message: Type.String() })),
     fineTunedModel: nullable(Type.String()),
     trainedTokens: Type.Number(),
@@ -81,7 +106,9 @@ export function jobJson(j: TrainingJob) {
     object: 'fine_tuning.job' as const,
     status: j.status,
     method: j.method,
+    trainable: j.trainable,
     baseModel: j.base_model_id,
+    parentModel: j.parent_model_id,
     trainingDataset: j.training_dataset_id,
     validationDataset: j.validation_dataset_id,
     suffix: j.suffix,
@@ -94,7 +121,15 @@ export function jobJson(j: TrainingJob) {
       tokensPerSecond: j.tokens_per_second,
       etaSeconds: j.eta_seconds,
     },
-    metrics: { loss: j.loss, minLoss: j.min_loss, evalLoss: j.eval_loss },
+    metrics: {
+      loss: j.loss,
+      minLoss: j.min_loss,
+      evalLoss: j.eval_loss,
+      rewardAccuracy: j.reward_metrics?.rewardAccuracy ?? null,
+      rewardMargin: j.reward_metrics?.rewardMargin ?? null,
+      chosenReward: j.reward_metrics?.chosenReward ?? null,
+      rejectedReward: j.reward_metrics?.rejectedReward ?? null,
+    },
     error: j.error_code ? { code: j.error_code, message: j.error_message ?? '' } : null,
     fineTunedModel: j.fine_tuned_model_id,
     trainedTokens: Number(j.trained_tokens),
@@ -134,7 +169,12 @@ const CheckpointSchema = Type.Object({
 
 /** A checkpoint as REST shows it: by id and step, never the server's folder. */
 function checkpointJson(c: JobCheckpoint) {
-  return { id: c.id, step: c.step, createdAt: c.createdAt.toISOString(), metrics: c.metrics };
+  return {
+    id: c.id,
+    step: c.step,
+    createdAt: c.createdAt.toISOString(),
+    metrics: { trainLoss: c.metrics.trainLoss, evalLoss: c.metrics.evalLoss },
+  };
 }
 
 /** One stored event as REST shows it (JSON pages and SSE `data:`). */
@@ -152,8 +192,10 @@ const JobIdParam = Type.Object({ jobId: Type.String({ minLength: 1, maxLength: 2
  */
 const strictBody = {
   preValidation: async (request: { body: unknown }) => {
-    const body = request.body as { method?: unknown; hyperparameters?: unknown } | null;
-    if (body && typeof body === 'object') checkHyperparameters(body.method, body.hyperparameters);
+    const body = request.body as { method?: unknown; trainable?: unknown; hyperparameters?: unknown } | null;
+    if (body && typeof body === 'object') {
+      checkHyperparameters(requestedKind(body.method, body.trainable) ?? body.method, body.hyperparameters);
+    }
   },
   validatorCompiler: ({ schema }: { schema: object }) => strictAjv.compile(schema),
 };

@@ -17,8 +17,8 @@ const WebhookEndpointSchema = Type.Object(
     url: Type.String(),
     description: Type.String(),
     events: Type.Array(Type.String(), { description: `Event types it receives: ${webhookEventTypes.join(', ')}` }),
-    format: Type.Union([Type.Literal('TUNELOOP'), Type.Literal('OPENAI')], {
-      description: "TUNELOOP: Tuneloop's events; OPENAI: OpenAI's fine_tuning.job.* events",
+    format: Type.Union([Type.Literal('tuneloop'), Type.Literal('openai')], {
+      description: "The body and event names it receives: ours, or OpenAI's fine-tuning events (docs/webhooks.md)",
     }),
     enabled: Type.Boolean(),
     disabledReason: Nullable(Type.Union([Type.Literal('GONE'), Type.Literal('DISABLED')])),
@@ -69,11 +69,6 @@ const WebhookDeliverySchema = Type.Object(
   },
   { $id: 'WebhookDelivery' },
 );
-
-const FormatSchema = Type.Union([Type.Literal('TUNELOOP'), Type.Literal('OPENAI')], {
-  description:
-    "TUNELOOP (default): Tuneloop's events. OPENAI: OpenAI's fine_tuning.job.succeeded|failed|cancelled events, {id, object: \"event\", created_at, type, data: {id}}, signed the same way",
-});
 
 const EventsBody = Type.Array(Type.String({ maxLength: 100 }), { maxItems: 20 });
 
@@ -153,7 +148,12 @@ export function registerWebhookRoutes(app: Http, services: Services): void {
             url: Type.String({ maxLength: 4096, description: 'An http(s) URL on a public address' }),
             events: Type.Optional(EventsBody),
             description: Type.Optional(Type.String({ maxLength: 1000 })),
-            format: Type.Optional(FormatSchema),
+            format: Type.Optional(
+              Type.Union([Type.Literal('tuneloop'), Type.Literal('openai')], {
+                description:
+                  "tuneloop (default) or openai: OpenAI's event names (fine_tuning.job.succeeded|failed|cancelled) and body, verified by the openai SDK's webhooks.unwrap()",
+              }),
+            ),
           },
           { additionalProperties: false },
         ),

@@ -30,6 +30,7 @@ export async function completeJob(
     jobId: job.id,
     accountId: job.account_id,
     baseModelId: job.base_model_id,
+    parentModelId: job.parent_model_id,
     suffix: job.suffix,
     modelPath: result.outputs.model,
     adapterPath: result.outputs.adapter,

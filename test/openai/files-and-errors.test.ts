@@ -1,6 +1,9 @@
 /**
- * The `openai` npm package against a running server: /v1/files over the datasets service
- * and OpenAI's error shape for every /v1 answer (typed SDK errors).
+ * The `openai` npm package against a running server, no training: /v1/files over the
+ * datasets service (either field order in the multipart form, a refused purpose stores
+ * nothing, pages across `has_more`, line-numbered status_details) and OpenAI's error
+ * shape for /v1 answers that never reach a route (unknown URL, wrong key, a bad cursor, a
+ * body over the limit). test/openai/fine-tuning.test.ts covers files inside the full flow.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import OpenAI, { toFile } from 'openai';
@@ -41,7 +44,8 @@ describe.each(engines())('OpenAI files and errors (%s)', (engine) => {
     expect(created).toMatchObject({ object: 'file', purpose: 'fine-tune', filename: 'train.jsonl', bytes: Buffer.byteLength(text) });
     expect(created.id).toMatch(/^ds_/);
     const done = await until(alice, created.id);
-    expect(done).toMatchObject({ id: created.id, status: 'processed', status_details: null });
+    expect(done).toMatchObject({ id: created.id, status: 'processed' });
+    expect(done.status_details ?? null).toBeNull();
     // A file is the dataset: the same id on the REST API.
     const dataset = await fetch(`${t.url}/api/datasets/${created.id}`, { headers: { authorization: `Bearer ${alice.apiKey}` } });
     expect(((await dataset.json()) as { status: string }).status).toBe('READY');
