@@ -113,6 +113,12 @@ describe.each(engines())('OpenAI files and errors (%s)', (engine) => {
       body: JSON.stringify({ model: 'x', pad: 'x'.repeat(2 * 1024 * 1024) }),
     });
     expect(big.status).toBe(413);
+    // Params as OpenAI writes them: array items in brackets, no transport prefix.
+    const missingRole = alice.chat.completions.create({ model: 'tiny', messages: [{ content: 'hi' } as never] });
+    await expect(missingRole).rejects.toMatchObject({ status: 400, param: 'messages[0].role' });
+    const nul = alice.fineTuning.jobs.create({ model: 'ti\u0000ny', training_file: 'ds_x' });
+    await expect(nul).rejects.toMatchObject({ status: 400, param: 'model', message: expect.stringMatching(/^400 model contains text/) });
+    await expect(alice.files.list({ purpose: 'a\u0000' })).rejects.toMatchObject({ status: 400, param: 'purpose' });
     expect(((await big.json()) as { error: { type: string } }).error.type).toBe('invalid_request_error');
   });
 });
