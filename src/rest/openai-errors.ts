@@ -21,6 +21,21 @@ export interface OpenAiError {
 /** A field as OpenAI names it: snake_case, and the listings' page size `first` is OpenAI's `limit`. */
 const snake = (field: string) => (field === 'first' ? 'limit' : field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`));
 
+/**
+ * A request field as OpenAI's `param`: the transport's location prefix that the strict-input
+ * hook names (`body.`, `querystring.`) dropped — OpenAI names `model`, not `body.model`.
+ */
+const paramOf = (field: string) => snake(field.replace(/^(body|querystring)\./, ''));
+
+/**
+ * A JSON-schema location as OpenAI writes a param: `messages[0].role` for the instance
+ * path `/messages/0` and the property `role`.
+ */
+function schemaParam(instancePath: string, property: string | undefined): string {
+  const segments = [...instancePath.split('/').filter(Boolean), ...(property ? [property] : [])];
+  return segments.reduce((out, s) => (/^\d+$/.test(s) ? `${out}[${s}]` : out ? `${out}.${s}` : s), '');
+}
+
 const TYPE_BY_STATUS: Record<number, string> = {
   400: 'invalid_request_error',
   401: 'invalid_request_error',
@@ -58,8 +73,10 @@ export function openAiErrorOf(status: number, message: string, code: string | nu
 export function openAiError(thrown: unknown, log: Logger): OpenAiError {
   const error = asExpectedError(thrown) ?? thrown;
   if (error instanceof DomainError) {
-    const field = typeof error.details.field === 'string' ? snake(error.details.field) : null;
+    const raw = typeof error.details.field === 'string' ? error.details.field : null;
+    const field = raw === null ? null : paramOf(raw);
     let message = field === 'limit' ? error.message.replace(/^first\b/, 'limit') : error.message;
+    if (raw !== null && field !== null && raw !== field && /^(body|querystring)\./.test(raw)) message = message.split(raw).join(field);
     let code = CODE_BY_DOMAIN_CODE[error.code] ?? error.code.toLowerCase();
     if (error.code === 'NOT_FOUND') {
       const kind = String(error.details.kind ?? '');
@@ -75,7 +92,7 @@ export function openAiError(thrown: unknown, log: Logger): OpenAiError {
   if (fe.validation) {
     const v = fe.validation[0];
     const path = v
-      ? `${v.instancePath.replace(/^\//, '').replace(/\//g, '.')}${v.keyword === 'required' ? (v.params as { missingProperty: string }).missingProperty : ''}`
+      ? schemaParam(v.instancePath, v.keyword === 'required' ? (v.params as { missingProperty: string }).missingProperty : undefined)
       : '';
     return openAiErrorOf(400, `Invalid request: ${path || 'body'} ${v?.message ?? 'is invalid'}`, 'invalid_value', path || null);
   }
