@@ -29,7 +29,15 @@ export async function removeContentIfUnreferenced(trx: Queryable, dataDir: strin
   await unlink(datasetPath(dataDir, sha256)).catch((err: NodeJS.ErrnoException) => {
     if (err.code !== 'ENOENT') throw err;
   });
-  await rm(shardFolder(dataDir, sha256), { recursive: true, force: true });
+  // A validation of these bytes may still be writing shard parts into the folder (the
+  // dataset was deleted while VALIDATING): rm retries a folder that refills, and one still
+  // written to after that is left to the validator, which removes what it finishes when it
+  // finds its row gone (run-validation.ts `store`). The row is gone either way.
+  await rm(shardFolder(dataDir, sha256), { recursive: true, force: true, maxRetries: 5, retryDelay: 20 }).catch(
+    (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOTEMPTY') throw err;
+    },
+  );
   return true;
 }
 

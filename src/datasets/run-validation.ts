@@ -39,7 +39,8 @@ export interface RunValidationDeps {
 type Outcome =
   | { kind: 'report'; report: ValidationReport; shard: { key: string; shardPath: string; summary: ShardSummary } | null }
   | { kind: 'failed'; code: string; message: string }
-  | { kind: 'handed-back' };
+  | { kind: 'handed-back' }
+  | { kind: 'gone' };
 
 /**
  * Validates one stored dataset under its lease and records the outcome on its row. Never
@@ -74,6 +75,7 @@ export async function runValidation(deps: RunValidationDeps, id: string, stoppin
     } finally {
       heartbeat.stop();
     }
+    if (outcome.kind === 'gone') return undefined;
     if (outcome.kind === 'handed-back') {
       if (stopping.aborted && !lost.signal.aborted) await releaseValidation(db, id, attempt);
       return undefined;
@@ -106,6 +108,8 @@ async function validate(deps: RunValidationDeps, claimed: Dataset, signal: Abort
     return { kind: 'report', report, shard };
   } catch (error) {
     if (signal.aborted) return { kind: 'handed-back' };
+    // Deleted while validating: its file went with the row, and there is nothing to record.
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT' && !(await datasetExists(deps.db, claimed.id))) return { kind: 'gone' };
     const expected = asDatasetError(error);
     if (expected) return { kind: 'failed', code: expected.code, message: expected.message };
     if (isDiskFullError(error)) {
@@ -129,7 +133,7 @@ async function validate(deps: RunValidationDeps, claimed: Dataset, signal: Abort
 async function record(
   deps: RunValidationDeps,
   claimed: Dataset,
-  outcome: Exclude<Outcome, { kind: 'handed-back' }>,
+  outcome: Exclude<Outcome, { kind: 'handed-back' | 'gone' }>,
 ): Promise<Dataset | undefined> {
   try {
     return await store(deps, claimed, outcome);
@@ -147,7 +151,7 @@ async function record(
 async function store(
   deps: RunValidationDeps,
   claimed: Dataset,
-  outcome: Exclude<Outcome, { kind: 'handed-back' }>,
+  outcome: Exclude<Outcome, { kind: 'handed-back' | 'gone' }>,
 ): Promise<Dataset | undefined> {
   const report = outcome.kind === 'report' ? outcome.report : null;
   const shard = outcome.kind === 'report' ? outcome.shard : null;
@@ -186,6 +190,14 @@ async function store(
 /** A finding as stored and shown: its texts come from the user's file, so they are sanitised. */
 function sanitizeIssue(issue: ValidationIssue<string>): ValidationIssue<string> {
   return { ...issue, field: issue.field === null ? null : sanitizeText(issue.field, 500), message: sanitizeText(issue.message, 2_000) };
+}
+
+/**
+ * Whether the dataset's row still exists. A delete removes the file before it commits, so
+ * the row is read FOR UPDATE: that waits for a delete in flight to end.
+ */
+async function datasetExists(db: Db, id: string): Promise<boolean> {
+  return (await db.selectFrom('datasets').select('id').where('id', '=', id).forUpdate().executeTakeFirst()) !== undefined;
 }
 
 function errorText(error: unknown): string {

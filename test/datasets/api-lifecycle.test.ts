@@ -170,6 +170,25 @@ describe.each(engines())('datasets API: lifecycle and bad uploads (%s)', (engine
     expect((await datasetFiles(t)).filter((f) => f.includes(mine.sha256))).toEqual([]);
   });
 
+  it('a dataset deleted while it validates: every delete answers 204, and neither its row nor its stored file is left', async () => {
+    // Uploads of different sizes deleted after different pauses catch validation at every
+    // step: before it opens the file, while it reads it, while it writes the shard.
+    const ids: string[] = [];
+    const hashes: string[] = [];
+    for (let i = 0; i < 24; i++) {
+      const upload = await postRaw(t, alice, chatJsonl(20 + 40 * (i % 4), ` race ${i}`));
+      expect(upload.status).toBe(201);
+      if (i % 3) await new Promise((r) => setTimeout(r, i % 7));
+      const deleted = await restJson(t.url, alice, `/api/datasets/${upload.body.id}`, { method: 'DELETE' });
+      expect([upload.body.id, deleted.status]).toEqual([upload.body.id, 204]);
+      ids.push(upload.body.id);
+      hashes.push(upload.body.sha256);
+    }
+    for (const id of ids) expect((await restJson(t.url, alice, `/api/datasets/${id}`)).status).toBe(404);
+    expect(await t.app.services.db.selectFrom('datasets').select('id').where('id', 'in', ids).execute()).toEqual([]);
+    for (const sha of hashes) expect(await exists(storedPath(sha))).toBe(false);
+  });
+
   it('an upload of bytes whose last dataset is deleted between storing and recording answers 409 UPLOAD_CONFLICT, never a dataset without its file', async () => {
     const content = chatJsonl(10, ' race');
     const mine = await postRaw(t, alice, content);
