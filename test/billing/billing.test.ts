@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -223,6 +224,33 @@ describe.each(engines())('billing (%s)', (engine) => {
     expect(job.estimated_cost_micros).toBeGreaterThan(0n);
     expect((await t.app.services.accounts.getAccount(a.accountId)).reserved_micros).toBe(job.estimated_cost_micros);
     await fs.rm(dir, { recursive: true, force: true });
+    await expectLedgerConsistent(db);
+  });
+
+  it('a DPO job started on a dataset still VALIDATING that turns out to be chat data fails DATASET_FORMAT_MISMATCH, charging nothing', async () => {
+    const a = await t.account('mismatch', 100_000_000n);
+    const db = t.app.services.db;
+    const stored = await t.app.services.datasets.createFromStream(a.accountId, Readable.from([qaJsonl().replace('Ice.', 'Ice, frozen.')]));
+    await t.app.services.datasets.idle();
+    // Held in VALIDATING with no format yet, as a fresh upload is: the start cannot check the format.
+    await db
+      .updateTable('datasets')
+      .set({ status: 'VALIDATING', format: null, validation_lease_expires_at: new Date(Date.now() + 3_600_000) })
+      .where('id', '=', stored.id)
+      .execute();
+    const started = await gql(t.url, a.apiKey, StartFineTuneDocument, {
+      input: { baseModel: model, trainingDataset: stored.id, method: 'DPO' },
+    });
+    expect(started.data!.startFineTune.errors).toEqual([]);
+    const jobId = started.data!.startFineTune.job!.id;
+    expect(started.data!.startFineTune.job!.status).toBe('VALIDATING');
+    await db.updateTable('datasets').set({ validation_lease_expires_at: null }).where('id', '=', stored.id).execute();
+    expect((await t.app.services.datasets.validateNow(stored.id))?.format).toBe('chat');
+    const job = await t.app.services.training.get(a.accountId, jobId);
+    expect(job).toMatchObject({ status: 'FAILED', error_code: 'DATASET_FORMAT_MISMATCH' });
+    expect(job.error_message).toMatch(/needs a preference dataset/);
+    const account = await t.app.services.accounts.getAccount(a.accountId);
+    expect([account.reserved_micros, account.balance_micros]).toEqual([0n, 100_000_000n]);
     await expectLedgerConsistent(db);
   });
 
