@@ -89,6 +89,14 @@ export function createPgNotifier(connectionString: string, log: Logger): Notifie
   let connecting: Promise<pg.Client> | undefined;
   let closed = false;
   let retryTimer: NodeJS.Timeout | undefined;
+  // One statement at a time on the client: pg deprecates overlapping client.query() calls,
+  // which concurrent listen/unlisten calls (many subscriptions ending at once) would make.
+  let queue: Promise<unknown> = Promise.resolve();
+  const run = (c: pg.Client, text: string): Promise<unknown> => {
+    const next = queue.then(() => c.query(text));
+    queue = next.catch(() => {});
+    return next;
+  };
 
   const connect = (): Promise<pg.Client> => {
     if (client) return Promise.resolve(client);
@@ -101,7 +109,7 @@ export function createPgNotifier(connectionString: string, log: Logger): Notifie
       });
       c.on('end', () => drop(c));
       await c.connect();
-      for (const channel of registry.channels()) await c.query(`LISTEN ${quoteIdent(channel)}`);
+      for (const channel of registry.channels()) await run(c, `LISTEN ${quoteIdent(channel)}`);
       client = c;
       return c;
     })().finally(() => {
@@ -137,10 +145,10 @@ export function createPgNotifier(connectionString: string, log: Logger): Notifie
     async listen(channel, handler) {
       const isNew = registry.add(channel, handler);
       const c = await connect();
-      if (isNew) await c.query(`LISTEN ${quoteIdent(channel)}`);
+      if (isNew) await run(c, `LISTEN ${quoteIdent(channel)}`);
       return async () => {
         if (registry.remove(channel, handler) && client && !closed) {
-          await client.query(`UNLISTEN ${quoteIdent(channel)}`).catch(() => {});
+          await run(client, `UNLISTEN ${quoteIdent(channel)}`).catch(() => {});
         }
       };
     },
