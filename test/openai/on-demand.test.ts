@@ -288,6 +288,7 @@ describe.each(engines())('on-demand models through the openai SDK (%s)', (engine
         id: broken,
         storage_path: path.join(dataDir, 'no-such-model'),
         onnx_path: null,
+        adapter_path: path.join(dataDir, 'no-such-model', 'adapter'),
         created_at: undefined,
       })
       .execute();
