@@ -14,16 +14,26 @@
  *    `budget-models` × one model's weight bytes: how many stay loaded, how many were
  *    unloaded to make room (least recently used first), and what the process's resident
  *    memory grew by per loaded model.
+ *  - LoRA cold start: the same request to a LoRA fine-tune nobody called yet, served on
+ *    demand as its adapter over the base's shared LoRA-input runtime (no merge, no export
+ *    of the fine-tune): for the first adapter of the base (its LoRA-input export and
+ *    session included) and the median over `cold` further ones (factors read only), as a
+ *    ratio to the merged cold start. Success → first token: an on-demand fine-tune is
+ *    servable once its row exists.
  * The fine-tunes are copies of one model folder registered as separate fine-tuned models
  * (each its own runtime, as separately trained ones would be); their ONNX export exists,
- * so the cold start is the load, not an export.
+ * so the cold start is the load, not an export. The LoRA fine-tunes are rank-8 adapters of
+ * all seven linears with random factors (the real trainer's PEFT output format), not
+ * trained: serving cannot tell the difference.
  */
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import OpenAI from 'openai';
 import { startLocalApp } from '../src/dev/local-app.js';
 import { onnxModelFolder } from '../src/dev/onnx-model-folder.js';
+import { TRAINER_DIR, resolvePython } from '../src/engine/python.js';
 import { newId, shortId } from '../src/ids.js';
 
 const { values } = parseArgs({
@@ -37,6 +47,25 @@ const { values } = parseArgs({
 const MODELS = Number(values.models);
 const BUDGET_MODELS = Number(values['budget-models']);
 const COLD = Math.min(Number(values.cold), MODELS);
+
+// Writes n rank-8 PEFT adapters of all seven linears of the model in argv[1], random factors each.
+const ADAPTERS = `
+import os, sys, torch
+from tuneloop_trainer.hf_io import load_model
+from tuneloop_trainer.lora import apply_lora
+from tuneloop_trainer.outputs import save_adapter
+folder, out, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+targets = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+for i in range(n):
+    torch.manual_seed(i)
+    _, lm = load_model(folder)
+    apply_lora(lm, targets, 8, 16, 0.0)
+    with torch.no_grad():
+        for name, p in lm.named_parameters():
+            if p.requires_grad:
+                p.normal_(0, 0.05)
+    save_adapter(lm, os.path.join(out, f"a{i}"), targets, 8, 16, 0.0, "bench-base")
+`;
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
@@ -68,6 +97,33 @@ async function main(): Promise<void> {
         .execute();
       ids.push(id);
     }
+    // LoRA fine-tunes of the same base: adapters, no merged folder or export of their own.
+    const adapterDir = await fs.mkdtemp(path.join(local.config.dataDir, 'bench-adapters-'));
+    const made = spawnSync(resolvePython(undefined), ['-c', ADAPTERS, folder, adapterDir, String(COLD + 1)], {
+      cwd: TRAINER_DIR,
+      env: { ...process.env, PYTHONPATH: TRAINER_DIR },
+      encoding: 'utf8',
+    });
+    if (made.status !== 0) throw new Error(`making adapters failed: ${made.stderr}`);
+    const loraIds: string[] = [];
+    for (let i = 0; i <= COLD; i++) {
+      const id = `ft:bench-base:lora${i}:${shortId(newId('trainingJob'))}`;
+      await db
+        .insertInto('models')
+        .values({
+          ...base,
+          training_defaults: null,
+          id,
+          owner_account_id: accountId,
+          base_model_id: base.id,
+          fine_tunable: false,
+          onnx_path: null,
+          adapter_path: path.join(adapterDir, `a${i}`, 'adapter'),
+          created_at: undefined,
+        })
+        .execute();
+      loraIds.push(id);
+    }
     const client = new OpenAI({ apiKey, baseURL: `${local.url}/v1`, maxRetries: 0 });
     const firstText = async (model: string) => {
       const started = performance.now();
@@ -95,13 +151,30 @@ async function main(): Promise<void> {
 
     const rssCold = process.memoryUsage().rss;
 
+    // LoRA fine-tunes on demand: the first of the base (its LoRA-input export and session),
+    // then further ones over the loaded base, each cold then warm.
+    const loraFirst = await firstText(loraIds[0]!);
+    const loraCold: number[] = [];
+    const loraWarm: number[] = [];
+    for (const id of loraIds.slice(1)) {
+      loraCold.push(await firstText(id));
+      loraWarm.push(await firstText(id));
+    }
+    const servedAs = new Set(
+      local.app.services.inference
+        .onDemandModels()
+        .filter((m) => loraIds.includes(m.model))
+        .map((m) => m.servedAs),
+    );
+    const loraBytes = local.app.services.inference.onDemandModels().find((m) => m.model === loraIds[1])?.bytes ?? 0;
+
     // Capacity: every model once, in order, within the budget.
     let most = 0;
     for (const id of ids) {
       await firstText(id);
-      most = Math.max(most, local.app.services.inference.onDemandModels().length);
+      most = Math.max(most, local.app.services.inference.onDemandModels().filter((m) => ids.includes(m.model)).length);
     }
-    const state = local.app.services.inference.onDemandModels();
+    const state = local.app.services.inference.onDemandModels().filter((m) => ids.includes(m.model));
     const loads = ids.reduce((sum, id) => sum + local.app.services.inference.onDemandLoadCount(id), 0);
     const rssAfter = process.memoryUsage().rss;
 
@@ -109,6 +182,12 @@ async function main(): Promise<void> {
     console.log(`  cold start, request → first text: median ${median(cold).toFixed(0)} ms over ${COLD} models`);
     console.log(`  warm, same request once loaded:   median ${median(warm).toFixed(0)} ms`);
     console.log(`  cold / warm: ${(median(cold) / median(warm)).toFixed(1)}x`);
+    console.log(`  LoRA fine-tunes (rank 8, all linears) on demand, served as ${[...servedAs].join(', ')}:`);
+    console.log(`    first adapter of the base (its LoRA-input export + session): ${loraFirst.toFixed(0)} ms`);
+    console.log(
+      `    further adapters: cold median ${median(loraCold).toFixed(0)} ms, warm median ${median(loraWarm).toFixed(0)} ms over ${loraCold.length}; cold adapter / cold merged: ${(median(loraCold) / median(cold)).toFixed(2)}x`,
+    );
+    console.log(`    counted against the budget per adapter: ${mib(loraBytes)} (its factors) vs ${mib(meta.weight_bytes)} merged`);
     console.log(`  budget ${mib(budget)} (${BUDGET_MODELS} models' weights); ${MODELS} fine-tunes called in turn:`);
     console.log(`    loaded at most ${most} at once; ${state.length} loaded at the end (${mib(state.reduce((s, m) => s + m.bytes, 0))})`);
     console.log(`    ${loads} loads in all, ${loads - state.length} unloaded to make room (least recently used first)`);

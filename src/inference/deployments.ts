@@ -16,11 +16,11 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { loraExportDir } from './onnx-export.js';
 import type { AdapterFactors } from './runtime/lora-stack.js';
-import type { ModelRuntime, RuntimeRegistry } from './runtime-registry.js';
+import type { ModelRuntime, ModelSource, RuntimeRegistry } from './runtime-registry.js';
 import type { AdapterStore } from './adapter-store.js';
 import { resolveServing, runtimeKey, servedQuantization } from './serving.js';
 import type { Serving, ServingRequest } from './serving.js';
-import type { OnDemandLease, OnDemandModels } from './on-demand.js';
+import type { OnDemandLease, OnDemandLoader, OnDemandModels } from './on-demand.js';
 import type { CheckpointModel } from '../catalog/checkpoint-models.js';
 import { ModelLoadFailedError, ModelLoadingError, ModelNotDeployedError } from './errors.js';
 import {
@@ -46,6 +46,13 @@ export interface DeployOptions {
   quantization?: string | null | undefined;
   /** ADAPTER or MERGED; absent: ADAPTER for a LoRA fine-tune that can be (serving.ts). */
   servedAs?: string | null | undefined;
+}
+
+/** What loading a model takes, with its exports made: the runtime to start or join, and the bytes it holds. */
+interface PreparedServing {
+  source: ModelSource;
+  bytesOnDisk: number;
+  bytesInMemory: number;
 }
 
 /** A model loaded in this process for a holder (a deployment): the runtime requests go to, and what it takes. */
@@ -190,33 +197,79 @@ export function createDeploymentManager(deps: {
   }
 
   /**
-   * Loads `model` as `serving` says for `holderId` (a deployment, or anything that holds a
-   * model loaded and lets go of it with `release`): exports what is missing, acquires the
-   * shared runtime, and for an adapter loads its factors into the adapter store. Undefined
-   * when an export is missing and `mayExport` is false.
-   *
-   * An adapter costs no export of its own, no merge and no new session once its base's
-   * LoRA-input runtime is loaded: reading a few MB of factors.
+   * What loading `model` as `serving` says takes, with what is missing made: the runtime's
+   * source (an export of the model, or of its base with LoRA inputs for an adapter) and the
+   * bytes it will hold in memory (for an adapter its file's size, until its factors are
+   * read). Undefined when an export is missing and `mayExport` is false.
    */
-  async function load(holderId: string, model: Model, serving: Serving, mayExport = true): Promise<LoadedServing | undefined> {
+  async function prepare(model: Model, serving: Serving, mayExport = true): Promise<PreparedServing | undefined> {
     if (serving.servedAs === 'ADAPTER') {
       const targets = serving.adapter.targets;
       if (!mayExport && !(await exists(path.join(serving.base.storage_path, loraExportDir(targets), 'model.onnx')))) return undefined;
       const onnxPath = await deps.exporter.ensureLora(serving.base, targets);
-      adapterOf.set(holderId, serving.adapterPath);
-      const runtime = await registry.acquire(holderId, { id: serving.runtimeKey, onnxPath, modelDir: serving.base.storage_path });
-      const layout = runtime.info.lora;
-      if (!layout) throw new Error(`${onnxPath} is not a LoRA-input export`);
-      const factors = await deps.adapters.get(serving.adapterPath, layout);
-      const onDisk = await fs.stat(path.join(serving.adapterPath, 'adapter_model.safetensors'));
-      return { runtime: runtime.withAdapter(factors), serving, bytesOnDisk: onDisk.size, bytesInMemory: adapterBytes(factors) };
+      const onDisk = (await fs.stat(path.join(serving.adapterPath, 'adapter_model.safetensors'))).size;
+      return {
+        source: { id: serving.runtimeKey, onnxPath, modelDir: serving.base.storage_path },
+        bytesOnDisk: onDisk,
+        bytesInMemory: onDisk,
+      };
     }
     // Quantized copies, like exports, are made by the process that took the deploy.
     if ((!model.onnx_path || serving.quantization !== 'NONE') && !mayExport) return undefined;
     const fp32 = await deps.exporter.ensure(model);
-    const served = await deps.quantized.ensure(fp32, serving.quantization, Number(model.parameter_count));
-    const runtime = await registry.acquire(holderId, { id: serving.runtimeKey, onnxPath: served.onnxPath, modelDir: model.storage_path });
-    return { runtime, serving, bytesOnDisk: served.bytesOnDisk, bytesInMemory: served.bytesInMemory };
+    return prepareMerged(serving, fp32, model);
+  }
+
+  /** A merged model's (or checkpoint's, on its base `weights`) runtime source from its float32 export, quantized as `serving` says. */
+  async function prepareMerged(serving: Serving, fp32: string, weights: Model): Promise<PreparedServing> {
+    const served = await deps.quantized.ensure(fp32, serving.quantization, Number(weights.parameter_count));
+    return {
+      source: { id: serving.runtimeKey, onnxPath: served.onnxPath, modelDir: weights.storage_path },
+      bytesOnDisk: served.bytesOnDisk,
+      bytesInMemory: served.bytesInMemory,
+    };
+  }
+
+  /**
+   * Loads what `prepare` made for `holderId` (a deployment, or anything that holds a model
+   * loaded and lets go of it with `release`): acquires the shared runtime, and for an
+   * adapter loads its factors into the adapter store.
+   *
+   * An adapter costs no export of its own, no merge and no new session once its base's
+   * LoRA-input runtime is loaded: reading a few MB of factors.
+   */
+  async function attach(holderId: string, serving: Serving, prepared: PreparedServing): Promise<LoadedServing> {
+    if (serving.servedAs === 'ADAPTER') {
+      adapterOf.set(holderId, serving.adapterPath);
+      const runtime = await registry.acquire(holderId, prepared.source);
+      const layout = runtime.info.lora;
+      if (!layout) throw new Error(`${prepared.source.onnxPath} is not a LoRA-input export`);
+      const factors = await deps.adapters.get(serving.adapterPath, layout);
+      return { runtime: runtime.withAdapter(factors), serving, bytesOnDisk: prepared.bytesOnDisk, bytesInMemory: adapterBytes(factors) };
+    }
+    const runtime = await registry.acquire(holderId, prepared.source);
+    return { runtime, serving, bytesOnDisk: prepared.bytesOnDisk, bytesInMemory: prepared.bytesInMemory };
+  }
+
+  /** `prepare` then `attach`: loads `model` as `serving` says for `holderId`; undefined as `prepare` says. */
+  async function load(holderId: string, model: Model, serving: Serving, mayExport = true): Promise<LoadedServing | undefined> {
+    const prepared = await prepare(model, serving, mayExport);
+    return prepared && attach(holderId, serving, prepared);
+  }
+
+  /** An on-demand model's loader (on-demand.ts): `prepare`, `attach` and `release`, as deployments load. */
+  function onDemandLoader(serving: Serving, prepareIt: () => Promise<PreparedServing>): OnDemandLoader {
+    return {
+      prepare: async () => {
+        const prepared = await prepareIt();
+        return {
+          bytes: prepared.bytesInMemory,
+          load: async (holder) => (await attach(holder, serving, prepared)).bytesInMemory,
+        };
+      },
+      runtime: (holder) => registry.runtimeFor(holder)?.then((runtime) => servingRuntime(holder, runtime)),
+      release,
+    };
   }
 
   async function release(holderId: string): Promise<void> {
@@ -270,6 +323,27 @@ export function createDeploymentManager(deps: {
       changes.on('change', done);
       signal?.addEventListener('abort', done, { once: true });
     });
+  }
+
+  /**
+   * How an on-demand target is served, its entry's key and its loader: a fine-tuned model
+   * as `resolveServing` decides with nothing asked for (an adapter's entry is keyed by the
+   * fine-tune, whatever runtime it shares); a checkpoint merged on its job's base model.
+   */
+  async function onDemandServing(target: OnDemandTarget): Promise<{ key: string; serving: Serving; loader: OnDemandLoader }> {
+    if ('model' in target) {
+      const { model } = target;
+      const serving = await resolve(model, {});
+      const key = serving.servedAs === 'ADAPTER' ? model.id : serving.runtimeKey;
+      return { key, serving, loader: onDemandLoader(serving, async () => (await prepare(model, serving)) as PreparedServing) };
+    }
+    const { checkpoint, base } = target;
+    const quantization = servedQuantization(base);
+    const serving: Serving = { servedAs: 'MERGED', quantization, runtimeKey: runtimeKey(checkpoint.id, quantization) };
+    const loader = onDemandLoader(serving, async () =>
+      prepareMerged(serving, await deps.exporter.ensureCheckpoint(checkpoint, base), base),
+    );
+    return { key: serving.runtimeKey, serving, loader };
   }
 
   return {
@@ -376,24 +450,24 @@ export function createDeploymentManager(deps: {
     releaseServing: release,
     /**
      * A lease on the runtime of a model served without a deployment, loading it here on
-     * first use (docs/inference.md § On-demand models): a fine-tuned model's ONNX export
-     * (made on first use, like a first deploy's), or a checkpoint's (its weights merged
-     * into the job's base model), with the model's default quantization. The caller
-     * releases the lease when its request is done.
+     * first use (docs/inference.md § On-demand models), served as a deployment of it with
+     * no servedAs or quantization asked for would be (`resolveServing`): a LoRA fine-tune
+     * as its adapter over its base's shared LoRA-input runtime where it can be, else the
+     * model's ONNX export (made on first use, like a first deploy's) with its default
+     * quantization; a checkpoint as its export on the job's base model (its weights merged
+     * in), with the base's default quantization. The caller releases the lease when its
+     * request is done.
      */
     async onDemandRuntime(target: OnDemandTarget, signal?: AbortSignal): Promise<OnDemandLease> {
       const modelId = 'model' in target ? target.model.id : target.checkpoint.id;
-      const weights = 'model' in target ? target.model : target.base;
-      const quantization = servedQuantization(weights);
-      const key = runtimeKey(modelId, quantization);
-      const pending = deps.onDemand.acquire(key, modelId, async () => {
-        const fp32 =
-          'model' in target
-            ? await deps.exporter.ensure(target.model)
-            : await deps.exporter.ensureCheckpoint(target.checkpoint, target.base);
-        const served = await deps.quantized.ensure(fp32, quantization, Number(weights.parameter_count));
-        return { source: { id: key, onnxPath: served.onnxPath, modelDir: weights.storage_path }, bytes: served.bytesInMemory };
+      const failed = (err: unknown) =>
+        err instanceof DomainError
+          ? err
+          : new ModelLoadFailedError(modelId, redactServerPaths(sanitizeText((err as Error).message, 2_000), deps.dataDir));
+      const how = await onDemandServing(target).catch((err: unknown) => {
+        throw failed(err);
       });
+      const pending = deps.onDemand.acquire(how.key, modelId, how.serving.servedAs, how.loader);
       try {
         return await waitForLoad(pending, modelId, signal);
       } catch (err) {
@@ -402,8 +476,7 @@ export function createDeploymentManager(deps: {
           (lease) => lease.release(),
           () => {},
         );
-        if (err instanceof DomainError) throw err;
-        throw new ModelLoadFailedError(modelId, redactServerPaths(sanitizeText((err as Error).message, 2_000), deps.dataDir));
+        throw failed(err);
       }
     },
 

@@ -1,11 +1,23 @@
 import type { Logger } from '../log.js';
-import type { ModelRuntime, ModelSource, RuntimeRegistry } from './runtime-registry.js';
+import type { ServedAs } from '../db/tables/inference.js';
+import type { ModelRuntime } from './runtime-registry.js';
 
-/** What loading an on-demand model needs: where its export is, and what its weights take. */
-export interface OnDemandSource {
-  source: ModelSource;
-  /** Weight bytes in memory once loaded (counted against the budget). */
-  bytes: number;
+/**
+ * How one on-demand model is loaded, served and let go of (the deployment manager's
+ * `loadServing` path, deployments.ts): a merged model's own runtime, or an adapter over
+ * its base's shared LoRA-input runtime.
+ */
+export interface OnDemandLoader {
+  /**
+   * Makes what loading needs (exports, quantized copies), once per load: the bytes the
+   * model will take in memory — room is made for them before `load` — and `load`, which
+   * loads it for a holder and answers the bytes it takes then.
+   */
+  prepare(): Promise<{ bytes: number; load(holder: string): Promise<number> }>;
+  /** The runtime a loaded holder's requests go to (a dead worker restarted); undefined once let go of. */
+  runtime(holder: string): Promise<ModelRuntime> | undefined;
+  /** Lets go of what `load` took; a runtime shared with other holders stays loaded for them. */
+  release(holder: string): Promise<void>;
 }
 
 /** A request's hold on an on-demand model: it is not unloaded until every lease is released. */
@@ -16,11 +28,16 @@ export interface OnDemandLease {
 
 /** One model loaded (or loading) on demand in this process. */
 export interface OnDemandModelState {
-  /** The runtime key (`<model id>` or `<model id>@INT4`). */
+  /** The entry's key: `<model id>` (an adapter, or float32 weights) or `<model id>@INT4`. */
   key: string;
   /** The model id the requests named. */
   model: string;
-  /** Weight bytes it takes (0 until the export is ready). */
+  /** ADAPTER: the fine-tune's factors over its base's shared runtime; MERGED: its own runtime. */
+  servedAs: ServedAs;
+  /**
+   * Bytes it counts against the budget (0 until prepared): a merged model's weights; an
+   * adapter's factors (the shared base runtime is not counted: see docs/inference.md).
+   */
   bytes: number;
   /** Requests holding it now. */
   users: number;
@@ -39,6 +56,8 @@ export interface OnDemandOptions {
 interface Entry {
   key: string;
   model: string;
+  servedAs: ServedAs;
+  loader: OnDemandLoader;
   /** The runtime registry's holder id: on-demand holders never collide with deployment ids. */
   holder: string;
   loading: Promise<void>;
@@ -56,8 +75,10 @@ interface Entry {
  * the weights fit `budgetBytes`. A model in use is never unloaded, so the budget is
  * exceeded only while every loaded model is serving (or by one model larger than it).
  *
- * Runtimes live in the shared RuntimeRegistry: an on-demand model that is also deployed
- * shares the deployment's runtime, and unloading it here leaves the deployment serving.
+ * Runtimes live in the shared RuntimeRegistry, which counts holders: an on-demand model
+ * that is also deployed shares the deployment's runtime, an adapter shares its base's
+ * LoRA-input runtime with every other adapter of it (deployed or on demand), and
+ * unloading an entry here leaves every other holder serving.
  */
 export class OnDemandModels {
   private readonly entries = new Map<string, Entry>();
@@ -65,27 +86,26 @@ export class OnDemandModels {
   private readonly sweeper: NodeJS.Timeout;
   private closed = false;
 
-  constructor(
-    private readonly registry: RuntimeRegistry,
-    private readonly options: OnDemandOptions,
-  ) {
+  constructor(private readonly options: OnDemandOptions) {
     const every = Math.min(30_000, Math.max(50, Math.floor(options.idleMs / 4)));
     this.sweeper = setInterval(() => this.sweepIdle(), every);
     this.sweeper.unref();
   }
 
   /**
-   * A lease on the model's runtime, loading it when it is not loaded here: `prepare`
-   * (export, quantize) runs once however many requests wait for it. Rejects with the load
-   * error (the next request tries again).
+   * A lease on the model's runtime, loading it with `loader` when it is not loaded here:
+   * the load (export, quantize, start or join a runtime) runs once however many requests
+   * wait for it. Rejects with the load error (the next request tries again).
    */
-  async acquire(key: string, model: string, prepare: () => Promise<OnDemandSource>): Promise<OnDemandLease> {
+  async acquire(key: string, model: string, servedAs: ServedAs, loader: OnDemandLoader): Promise<OnDemandLease> {
     if (this.closed) throw new Error('the inference service is stopping');
     let entry = this.entries.get(key);
     if (!entry) {
       const created: Entry = {
         key,
         model,
+        servedAs,
+        loader,
         holder: `ondemand:${key}`,
         loading: Promise.resolve(),
         loaded: false,
@@ -93,7 +113,7 @@ export class OnDemandModels {
         users: 0,
         lastUsed: Date.now(),
       };
-      created.loading = this.load(created, prepare);
+      created.loading = this.load(created);
       this.entries.set(key, created);
       entry = created;
     }
@@ -102,7 +122,7 @@ export class OnDemandModels {
     try {
       await entry.loading;
       // Through the registry, which restarts a runtime whose worker died.
-      const pending = this.registry.runtimeFor(entry.holder);
+      const pending = entry.loader.runtime(entry.holder);
       if (!pending) throw new Error(`model "${model}" was unloaded while loading`);
       const runtime = await pending;
       let released = false;
@@ -129,6 +149,7 @@ export class OnDemandModels {
       .map((e) => ({
         key: e.key,
         model: e.model,
+        servedAs: e.servedAs,
         bytes: e.bytes,
         users: e.users,
         loaded: e.loaded,
@@ -147,22 +168,25 @@ export class OnDemandModels {
     clearInterval(this.sweeper);
     const all = [...this.entries.values()];
     this.entries.clear();
-    await Promise.allSettled(all.map((e) => e.loading.then(() => this.registry.release(e.holder))));
+    await Promise.allSettled(all.map((e) => e.loading.then(() => e.loader.release(e.holder))));
   }
 
-  private async load(entry: Entry, prepare: () => Promise<OnDemandSource>): Promise<void> {
+  private async load(entry: Entry): Promise<void> {
     this.loadCounts.set(entry.model, this.loadCount(entry.model) + 1);
     const started = Date.now();
     try {
-      const { source, bytes } = await prepare();
-      entry.bytes = bytes;
+      const prepared = await entry.loader.prepare();
+      entry.bytes = prepared.bytes;
       await this.makeRoom(entry);
-      await this.registry.acquire(entry.holder, source);
+      entry.bytes = await prepared.load(entry.holder);
       entry.loaded = true;
-      this.options.log.info({ model: entry.model, key: entry.key, bytes, ms: Date.now() - started }, 'model loaded on demand');
+      this.options.log.info(
+        { model: entry.model, key: entry.key, servedAs: entry.servedAs, bytes: entry.bytes, ms: Date.now() - started },
+        'model loaded on demand',
+      );
     } catch (err) {
       if (this.entries.get(entry.key) === entry) this.entries.delete(entry.key);
-      await this.registry.release(entry.holder).catch(() => {});
+      await entry.loader.release(entry.holder).catch(() => {});
       throw err;
     }
   }
@@ -199,7 +223,7 @@ export class OnDemandModels {
     if (this.entries.get(entry.key) !== entry) return;
     this.entries.delete(entry.key);
     this.options.log.info({ model: entry.model, key: entry.key, reason }, 'on-demand model unloaded');
-    await this.registry
+    await entry.loader
       .release(entry.holder)
       .catch((err: unknown) => this.options.log.warn({ err, model: entry.model }, 'unloading an on-demand model failed'));
   }

@@ -103,7 +103,7 @@ export function createInferenceService(deps: ServiceDeps): InferenceService {
     log,
   });
   const adapters = new AdapterStore(config.adapterMemoryBytes);
-  const onDemand = new OnDemandModels(registry, {
+  const onDemand = new OnDemandModels({
     idleMs: Math.max(0, config.onDemandIdleMs),
     budgetBytes: Math.max(0, config.onDemandMemoryBytes),
     log,

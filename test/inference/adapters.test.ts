@@ -13,14 +13,14 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTempDir, startTestApp } from '../helpers/app.js';
 import type { TestApp } from '../helpers/app.js';
-import { engines } from '../helpers/db.js';
+import { createTestDatabase, engines } from '../helpers/db.js';
 import { addTinyModel } from '../helpers/training.js';
 import { post } from '../helpers/inference.js';
 import { QA, qaJsonl } from '../../src/dev/qa-dataset.js';
 import { restJson, uploadDataset, waitForJob } from '../../src/dev/rest-client.js';
 import { TRAINER_DIR, resolvePython } from '../../src/engine/python.js';
 import { AdapterStore } from '../../src/inference/adapter-store.js';
-import { loraExportDir } from '../../src/inference/onnx-export.js';
+import { canonicalTargets, loraExportDir } from '../../src/inference/onnx-export.js';
 import { OnnxCausalLM } from '../../src/inference/runtime/onnx-causal-lm.js';
 import { readOnnxInfo } from '../../src/inference/runtime/onnx-info.js';
 import { BatchScheduler } from '../../src/inference/runtime/scheduler.js';
@@ -120,6 +120,57 @@ afterAll(async () => {
   if (outputs) await fs.rm(outputs, { recursive: true, force: true });
 });
 
+/**
+ * Registers a LoRA fine-tune of `tiny` owned by `ownerId`, as training does: the adapter,
+ * and the trained (merged) model folder — without its ONNX export when `mergedExport` is
+ * false, so a test sees whether serving made one.
+ */
+async function registerLora(
+  t: TestApp,
+  ownerId: string,
+  id: string,
+  adapterDir: string,
+  opts: { mergedExport: boolean } = { mergedExport: true },
+): Promise<{ id: string; modelDir: string }> {
+  const dir = path.join(t.config.dataDir, 'models', id.replace(/:/g, '_'));
+  const modelDir = path.join(dir, 'model');
+  await fs.cp(path.join(outputs, 'model'), modelDir, { recursive: true });
+  if (!opts.mergedExport) await fs.rm(path.join(modelDir, 'onnx'), { recursive: true, force: true });
+  await fs.cp(adapterDir, path.join(dir, 'adapter'), { recursive: true });
+  const base = await t.app.services.db.selectFrom('models').selectAll().where('id', '=', 'tiny').executeTakeFirstOrThrow();
+  await t.app.services.db
+    .insertInto('models')
+    .values({
+      ...base,
+      training_defaults: null,
+      id,
+      owner_account_id: ownerId,
+      base_model_id: 'tiny',
+      fine_tunable: false,
+      storage_path: modelDir,
+      onnx_path: opts.mergedExport ? path.join(modelDir, 'onnx', 'model.onnx') : null,
+      adapter_path: path.join(dir, 'adapter'),
+      created_at: undefined,
+    })
+    .execute();
+  return { id, modelDir };
+}
+
+/** Greedy token ids of `model`'s answer to each question, asked at once. */
+function greedyAnswers(t: TestApp, accountId: string, model: string, questions = QA.map(([q]) => q)): Promise<number[][]> {
+  return Promise.all(
+    questions.map(async (q) => {
+      const r = await t.app.services.inference.complete({
+        accountId,
+        model,
+        input: { messages: [{ role: 'user', content: q }] },
+        params: { temperature: 0, maxTokens: 24 },
+      });
+      return r.tokenIds;
+    }),
+  );
+}
+
 interface DeploymentJson {
   id: string;
   status: string;
@@ -130,6 +181,17 @@ interface DeploymentJson {
   weightBytesInMemory: number | null;
 }
 
+/** Deploys `modelId` through REST and waits until it is READY; the deployment as REST shows it. */
+async function deployAndWait(t: TestApp, key: string, accountId: string, modelId: string, servedAs?: string): Promise<DeploymentJson> {
+  const r = await restJson<DeploymentJson>(t.url, key, '/api/deployments', {
+    method: 'POST',
+    body: JSON.stringify({ modelId, ...(servedAs ? { servedAs } : {}) }),
+  });
+  expect([200, 201], JSON.stringify(r.body)).toContain(r.status);
+  await t.app.services.inference.waitReady(accountId, r.body.id, { timeoutMs: 240_000 });
+  return (await restJson<DeploymentJson>(t.url, key, `/api/deployments/${r.body.id}`)).body;
+}
+
 describe.each(engines())('adapter deployments (%s)', (engine) => {
   let t: TestApp;
   let alice: { accountId: string; apiKey: string };
@@ -138,53 +200,14 @@ describe.each(engines())('adapter deployments (%s)', (engine) => {
 
   /** Registers a LoRA fine-tune of `tiny` owned by alice, as training does (its merged folder: the trained one). */
   async function register(name: 'a' | 'b' | 'c'): Promise<string> {
-    const id = `ft:tiny:${name}:${engine}`;
-    const dir = path.join(t.config.dataDir, 'models', id.replace(/:/g, '_'));
-    await fs.cp(path.join(outputs, 'model'), path.join(dir, 'model'), { recursive: true });
-    await fs.cp(adapterDirs[name], path.join(dir, 'adapter'), { recursive: true });
-    const base = await t.app.services.db.selectFrom('models').selectAll().where('id', '=', 'tiny').executeTakeFirstOrThrow();
-    await t.app.services.db
-      .insertInto('models')
-      .values({
-        ...base,
-        training_defaults: null,
-        id,
-        owner_account_id: alice.accountId,
-        base_model_id: 'tiny',
-        fine_tunable: false,
-        storage_path: path.join(dir, 'model'),
-        onnx_path: path.join(dir, 'model', 'onnx', 'model.onnx'),
-        adapter_path: path.join(dir, 'adapter'),
-        created_at: undefined,
-      })
-      .execute();
-    return id;
+    return (await registerLora(t, alice.accountId, `ft:tiny:${name}:${engine}`, adapterDirs[name])).id;
   }
 
-  async function deploy(key: string, accountId: string, modelId: string, servedAs?: string): Promise<DeploymentJson> {
-    const r = await restJson<DeploymentJson>(t.url, key, '/api/deployments', {
-      method: 'POST',
-      body: JSON.stringify({ modelId, ...(servedAs ? { servedAs } : {}) }),
-    });
-    expect([200, 201], JSON.stringify(r.body)).toContain(r.status);
-    await t.app.services.inference.waitReady(accountId, r.body.id, { timeoutMs: 240_000 });
-    return (await restJson<DeploymentJson>(t.url, key, `/api/deployments/${r.body.id}`)).body;
-  }
+  const deploy = (key: string, accountId: string, modelId: string, servedAs?: string) =>
+    deployAndWait(t, key, accountId, modelId, servedAs);
 
   /** Greedy token ids of the model's answer to each question. */
-  async function answers(accountId: string, model: string, questions = QA.map(([q]) => q)): Promise<number[][]> {
-    return Promise.all(
-      questions.map(async (q) => {
-        const r = await t.app.services.inference.complete({
-          accountId,
-          model,
-          input: { messages: [{ role: 'user', content: q }] },
-          params: { temperature: 0, maxTokens: 24 },
-        });
-        return r.tokenIds;
-      }),
-    );
-  }
+  const answers = (accountId: string, model: string, questions?: string[]) => greedyAnswers(t, accountId, model, questions);
 
   const deployed: Record<string, DeploymentJson> = {};
   let adapterAnswers: number[][];
@@ -376,5 +399,141 @@ describe.each(engines())('adapter deployments (%s)', (engine) => {
     expect(await bad.json()).toMatchObject({ code: 'INVALID_INPUT' });
     const quantized = await post(t, alice.apiKey, '/api/deployments', { modelId: models.b, servedAs: 'ADAPTER', quantization: 'INT4' });
     expect(quantized.status).toBe(409);
+  });
+});
+
+describe.each(engines())('on-demand adapters (%s)', (engine) => {
+  let dataDir: string;
+  let database: { url: string; drop: () => Promise<void> } | undefined;
+  let t: TestApp | undefined;
+  let alice: { accountId: string; apiKey: string };
+  let bob: { accountId: string; apiKey: string };
+  const models: Record<'a' | 'b' | 'c', { id: string; modelDir: string }> = {} as never;
+  /** The shared runtime's key: the base model with LoRA inputs on all seven linears. */
+  const LORA_RUNTIME = `tiny@lora:${canonicalTargets(['all-linear']).join('+')}`;
+  let answersOfA: number[][];
+
+  /** Room for two adapters (a and b), not for a third: loading one more unloads the least recently used. */
+  const start = async (onDemandIdleMs: number) => {
+    t = await startTestApp(engine, {
+      dataDir,
+      databaseUrl: database?.url,
+      config: { onDemandIdleMs, onDemandMemoryBytes: Math.round(2.2 * ADAPTER_BYTES) },
+    });
+    return t;
+  };
+  const app = () => t!;
+  const inference = () => app().app.services.inference;
+  const onDemand = () => inference().onDemandModels();
+  const answers = (model: string, questions?: string[]) => greedyAnswers(app(), alice.accountId, model, questions);
+
+  beforeAll(async () => {
+    dataDir = await makeTempDir();
+    database = engine === 'postgres' ? await createTestDatabase('ondemandlora') : undefined;
+    await start(10 * 60_000);
+    alice = await app().account('alice');
+    bob = await app().account('bob');
+    await addTinyModel(app(), 'tiny', 0n);
+    for (const name of ['a', 'b', 'c'] as const) {
+      models[name] = await registerLora(app(), alice.accountId, `ft:tiny:od${name}:${engine}`, adapterDirs[name], { mergedExport: false });
+    }
+  }, 600_000);
+  afterAll(async () => {
+    await t?.stop();
+    await database?.drop();
+    if (dataDir) await fs.rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('serves a LoRA fine-tune called on demand as its adapter: no merged export, the merged deployment’s tokens', {
+    timeout: 300_000,
+  }, async () => {
+    const { id, modelDir } = models.a;
+    answersOfA = await answers(id);
+    // Concurrent first requests shared one load, of the adapter over the shared base runtime.
+    expect(inference().onDemandLoadCount(id)).toBe(1);
+    expect(onDemand().map((m) => [m.model, m.key, m.servedAs, m.bytes, m.loaded])).toEqual([[id, id, 'ADAPTER', ADAPTER_BYTES, true]]);
+    expect(inference().loadedRuntimes()).toEqual([LORA_RUNTIME]);
+    expect(await fs.readdir(modelDir)).not.toContain('onnx');
+    const row = await app().app.services.db.selectFrom('models').select('onnx_path').where('id', '=', id).executeTakeFirstOrThrow();
+    expect(row.onnx_path).toBeNull();
+
+    // Its merged float32 deployment (exported now, for the comparison) answers with the same tokens.
+    const merged = await deployAndWait(app(), alice.apiKey, alice.accountId, id, 'MERGED');
+    expect(merged).toMatchObject({ status: 'READY', servedAs: 'MERGED' });
+    expect(await fs.readdir(modelDir)).toContain('onnx');
+    expect(await answers(id)).toEqual(answersOfA);
+    await inference().undeploy(alice.accountId, merged.id);
+    expect(inference().loadedRuntimes()).toEqual([LORA_RUNTIME]);
+    const tokenizer = await ModelTokenizer.load(modelDir);
+    const learnt = QA.filter(([, a], i) => tokenizer.decode(answersOfA[i]!).trim().startsWith(a)).length;
+    expect(learnt / QA.length).toBeGreaterThanOrEqual(0.9);
+  });
+
+  it('serves two LoRA fine-tunes on demand over one base runtime; the budget counts their factors', { timeout: 300_000 }, async () => {
+    const questions = QA.slice(0, 3).map(([q]) => q);
+    const aloneB = await answers(models.b.id, questions);
+    const [a, b] = await Promise.all([answers(models.a.id, questions), answers(models.b.id, questions)]);
+    expect([a, b]).toEqual([answersOfA.slice(0, 3), aloneB]);
+    expect(b).not.toEqual(a); // another fine-tune, not the same factors
+    expect(onDemand().map((m) => [m.model, m.servedAs, m.bytes])).toEqual(
+      expect.arrayContaining([
+        [models.a.id, 'ADAPTER', ADAPTER_BYTES],
+        [models.b.id, 'ADAPTER', ADAPTER_BYTES],
+      ]),
+    );
+    expect(inference().loadedRuntimes()).toEqual([LORA_RUNTIME]);
+
+    // A third does not fit beside them: the least recently used adapter goes, the base stays
+    // for the others, and the one unloaded answers the same when it is loaded again.
+    await answers(models.a.id, questions.slice(0, 1));
+    const c = await answers(models.c.id, questions);
+    expect(onDemand().map((m) => m.model)).toEqual([models.a.id, models.c.id]);
+    expect(inference().loadedRuntimes()).toEqual([LORA_RUNTIME]);
+    expect(await answers(models.b.id, questions)).toEqual(aloneB);
+    expect(inference().onDemandLoadCount(models.b.id)).toBe(2);
+    expect(await answers(models.c.id, questions)).toEqual(c);
+    expect(c).not.toEqual(a);
+    expect(onDemand().every((m) => m.servedAs === 'ADAPTER')).toBe(true);
+  });
+
+  it('answers another account’s LoRA fine-tune exactly as a missing model, and loads nothing for it', async () => {
+    const ask = (model: string) =>
+      post(app(), bob.apiKey, '/v1/chat/completions', { model, messages: [{ role: 'user', content: QA[0]![0] }], max_tokens: 4 });
+    const missing = await ask('ft:tiny:odmissing:zzzzzzzz');
+    const loads = inference().onDemandLoadCount(models.a.id);
+    for (const { id } of Object.values(models)) {
+      const r = await ask(id);
+      expect(r.status).toBe(404);
+      const body = (await r.json()) as { error: { code: string; message: string } };
+      const expected = (await missing.clone().json()) as { error: { code: string; message: string } };
+      expect(body.error.code).toBe(expected.error.code);
+      expect(body.error.message).toBe(expected.error.message.replace('ft:tiny:odmissing:zzzzzzzz', id));
+    }
+    expect(missing.status).toBe(404);
+    expect(inference().onDemandLoadCount(models.a.id)).toBe(loads);
+  });
+
+  it('unloads idle adapters — the base with the last holder, not before — and answers the same after reloading', {
+    timeout: 300_000,
+  }, async () => {
+    const questions = QA.slice(0, 2).map(([q]) => q);
+    await app().stop();
+    t = undefined;
+    await start(1_000);
+    const deployedB = await deployAndWait(app(), alice.apiKey, alice.accountId, models.b.id);
+    expect(deployedB.servedAs).toBe('ADAPTER');
+    expect(await answers(models.a.id, questions)).toEqual(answersOfA.slice(0, 2));
+    expect(onDemand().map((m) => [m.model, m.servedAs])).toEqual([[models.a.id, 'ADAPTER']]);
+    while (onDemand().length > 0) await new Promise((r) => setTimeout(r, 100));
+    // The deployment of another adapter still holds the base runtime.
+    expect(inference().loadedRuntimes()).toEqual([LORA_RUNTIME]);
+    await inference().undeploy(alice.accountId, deployedB.id);
+    expect(inference().loadedRuntimes()).toEqual([]);
+    // Called again: loaded again (the shared runtime too), the same tokens.
+    expect(await answers(models.a.id, questions)).toEqual(answersOfA.slice(0, 2));
+    expect(inference().onDemandLoadCount(models.a.id)).toBe(2);
+    expect(inference().loadedRuntimes()).toEqual([LORA_RUNTIME]);
+    while (onDemand().length > 0) await new Promise((r) => setTimeout(r, 100));
+    expect(inference().loadedRuntimes()).toEqual([]);
   });
 });

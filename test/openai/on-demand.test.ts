@@ -7,6 +7,7 @@
  * sends (logprobs, n, seed, stop, max_completion_tokens, response_format), with
  * unsupported ones refused naming the parameter.
  *
+ * The fine-tune is a LoRA one, served on demand as its adapter (its checkpoints merged).
  * Two phases on one data folder and database: the server first runs with a long idle
  * time and a budget of one and a half tiny models (so the LRU order is what unloads),
  * then restarts with a one-second idle time (so idleness is what unloads).
@@ -99,6 +100,9 @@ describe.each(engines())('on-demand models through the openai SDK (%s)', (engine
     expect(answers[0]!.length).toBeGreaterThan(0);
     expect(app().app.services.inference.onDemandLoadCount(model)).toBe(1);
     expect(onDemand()).toEqual([model]);
+    // A LoRA fine-tune: its adapter over the base's shared LoRA-input runtime, no merged export.
+    expect(app().app.services.inference.onDemandModels()[0]!.servedAs).toBe('ADAPTER');
+    expect(app().app.services.inference.loadedRuntimes()).toEqual([expect.stringMatching(/^tiny@lora:/)]);
     // Metered like a deployed model, under an OpenAI-shaped id that the ledger references.
     const completion = await client.chat.completions.create({ model, messages: MESSAGES, max_completion_tokens: 4 });
     expect(completion.id).toMatch(/^chatcmpl-[0-9a-z]{26}$/);
@@ -143,17 +147,26 @@ describe.each(engines())('on-demand models through the openai SDK (%s)', (engine
 
   it('unloads the least recently used model to stay within the budget, and answers the same after reloading', async () => {
     const [earlier, final] = checkpoints as [string, string];
+    // The checkpoints are merged copies (a model's weights each); the LoRA fine-tune is its
+    // adapter over the shared base runtime, and counts only its factors.
     const before = await greedy(final);
     expect(onDemand()).toEqual([final]);
     const loads = app().app.services.inference.onDemandLoadCount(model);
     const answer = await greedy(model);
-    expect(onDemand()).toEqual([model]);
+    expect(onDemand()).toEqual([final, model]);
     expect(app().app.services.inference.onDemandLoadCount(model)).toBe(loads + 1);
     expect(await greedy(final)).toBe(before);
+    // A second merged copy does not fit beside the first: the least recently used go first.
     expect(await greedy(earlier)).toBeTruthy();
+    expect(onDemand()).toEqual([earlier]);
     expect(await greedy(model)).toBe(answer);
+    const factors = app().app.services.inference.adapterStats().bytes;
+    expect(factors).toBeGreaterThan(0);
     const state = app().app.services.inference.onDemandModels();
-    expect(state.map((m) => [m.model, m.bytes, m.users])).toEqual([[model, weightBytes, 0]]);
+    expect(state.map((m) => [m.model, m.servedAs, m.bytes, m.users])).toEqual([
+      [earlier, 'MERGED', weightBytes, 0],
+      [model, 'ADAPTER', factors, 0],
+    ]);
   });
 
   it('answers logprobs, n, seeded sampling, stop and max_completion_tokens', async () => {
@@ -275,6 +288,7 @@ describe.each(engines())('on-demand models through the openai SDK (%s)', (engine
         id: broken,
         storage_path: path.join(dataDir, 'no-such-model'),
         onnx_path: null,
+        adapter_path: path.join(dataDir, 'no-such-model', 'adapter'),
         created_at: undefined,
       })
       .execute();
