@@ -1,5 +1,6 @@
 import { InvalidInputError } from '../errors.js';
 import type { TrainableWeights } from '../db/tables/training.js';
+import { LORA_TARGETS } from '../training/lora-targets.js';
 
 /**
  * A model's recommended training defaults: what "auto" hyperparameters start from
@@ -17,6 +18,10 @@ export interface TrainingDefaults {
   targetExamples: number;
   minEpochs: number;
   maxEpochs: number;
+  /** Auto `loraRank` (capped at the model's hidden size). */
+  loraRank: number;
+  /** Auto `loraTargetModules`: module names, or `["all-linear"]`. */
+  loraTargetModules: string[];
 }
 
 /** What a registration may give: any subset. */
@@ -25,6 +30,8 @@ export interface TrainingDefaultsInput {
   targetExamples?: number;
   minEpochs?: number;
   maxEpochs?: number;
+  loraRank?: number;
+  loraTargetModules?: string[];
 }
 
 /**
@@ -37,23 +44,25 @@ export const IMPORTED_MODEL_DEFAULTS: TrainingDefaults = {
   targetExamples: 100,
   minEpochs: 1,
   maxEpochs: 10,
+  loraRank: 8,
+  loraTargetModules: ['q_proj', 'k_proj', 'v_proj', 'o_proj'],
 };
 
 /**
  * Defaults for `models init-tiny`'s randomly initialised model. It knows no language, so a
- * small dataset counts as learned only once each answer is memorised: about 40 passes at
- * 2e-3 (full fine-tuning). Measured with the trainer on made-up facts (answers exactly
- * right at temperature 0): at 2e-3, 15, 40 and 90 facts all 100 % after 40 passes (final
- * loss ≈ 0.005) and after 60 (≈ 0.0015); at 3e-3, 40 facts 35 % after 30 passes and 92 %
- * after 60 (loss spikes); 4e-3 and above diverged. test/training/auto-fit.test.ts checks
- * it end to end. LoRA on random weights learns far less (15 facts, 60 passes: 40 % at
- * 3e-3, nothing at 1e-2): fine-tune this model with FULL.
+ * small dataset counts as learned only once each answer is memorised: about 40 passes, at
+ * 2e-3 for full fine-tuning; LoRA needs adapters on every linear layer with room to hold
+ * the facts (rank 32) at 1e-3 — rank 8 on the attention projections alone memorises a
+ * fraction of them. The sweep that chose these is in docs/training.md ("How auto is
+ * decided"); test/training/auto-fit.test.ts checks both methods end to end.
  */
 export const TINY_MODEL_DEFAULTS: TrainingDefaultsInput = {
-  learningRate: { LORA: 3e-3, FULL: 2e-3 },
+  learningRate: { LORA: 1e-3, FULL: 2e-3 },
   targetExamples: 4000,
   minEpochs: 10,
   maxEpochs: 40,
+  loraRank: 32,
+  loraTargetModules: ['all-linear'],
 };
 
 const METHODS = Object.keys(IMPORTED_MODEL_DEFAULTS.learningRate);
@@ -72,6 +81,18 @@ function count(value: unknown, field: string, max: number): number {
   return value;
 }
 
+/** Module names from LORA_TARGETS, each once, or `["all-linear"]` alone. */
+function targetModules(value: unknown): string[] {
+  const field = 'trainingDefaults.loraTargetModules';
+  const valid = [...LORA_TARGETS, 'all-linear'];
+  if (!Array.isArray(value) || value.length === 0 || value.some((m) => typeof m !== 'string' || !valid.includes(m))) {
+    throw new InvalidInputError(field, `${field} must be a non-empty list of ${valid.join(', ')}`);
+  }
+  if (new Set(value).size !== value.length) throw new InvalidInputError(field, `${field} names a module twice`);
+  if (value.includes('all-linear') && value.length > 1) throw new InvalidInputError(field, `${field} takes "all-linear" alone`);
+  return [...(value as string[])];
+}
+
 /** Checks a registration's defaults; returns what to store (only the values given). */
 export function checkTrainingDefaults(input: TrainingDefaultsInput | null | undefined): TrainingDefaultsInput | null {
   if (!input) return null;
@@ -85,6 +106,8 @@ export function checkTrainingDefaults(input: TrainingDefaultsInput | null | unde
   if (input.targetExamples !== undefined) out.targetExamples = count(input.targetExamples, 'trainingDefaults.targetExamples', 10_000_000);
   if (input.minEpochs !== undefined) out.minEpochs = count(input.minEpochs, 'trainingDefaults.minEpochs', 100);
   if (input.maxEpochs !== undefined) out.maxEpochs = count(input.maxEpochs, 'trainingDefaults.maxEpochs', 100);
+  if (input.loraRank !== undefined) out.loraRank = count(input.loraRank, 'trainingDefaults.loraRank', 1024);
+  if (input.loraTargetModules !== undefined) out.loraTargetModules = targetModules(input.loraTargetModules);
   const merged = effectiveTrainingDefaults(out);
   if (merged.minEpochs > merged.maxEpochs) {
     throw new InvalidInputError('trainingDefaults.minEpochs', `minEpochs (${merged.minEpochs}) exceeds maxEpochs (${merged.maxEpochs})`);
@@ -100,5 +123,7 @@ export function effectiveTrainingDefaults(stored: TrainingDefaultsInput | null |
     targetExamples: stored?.targetExamples ?? d.targetExamples,
     minEpochs: stored?.minEpochs ?? d.minEpochs,
     maxEpochs: stored?.maxEpochs ?? d.maxEpochs,
+    loraRank: stored?.loraRank ?? d.loraRank,
+    loraTargetModules: stored?.loraTargetModules ?? d.loraTargetModules,
   };
 }

@@ -3,6 +3,7 @@ import type { TrainingDefaults } from '../catalog/training-defaults.js';
 import { booleanKind, enumKind, integerKind, listKind, numberKind } from './hyperparameter-kinds.js';
 import type { Kind } from './hyperparameter-kinds.js';
 import { autoBatchSize, autoEpochs, autoMaxSeqLength } from './auto-rules.js';
+import { LORA_TARGETS } from './lora-targets.js';
 
 /**
  * THE hyperparameter table: every hyperparameter a job takes, once. It drives the REST
@@ -93,7 +94,7 @@ function row<T>(o: RowOptions<T> & { nullable?: boolean; methods?: readonly Trai
  */
 const DPO_RATE_DIVISOR: Record<TrainableWeights, number> = { LORA: 4, FULL: 20 };
 
-export const LORA_TARGETS = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] as const;
+export { LORA_TARGETS };
 const needsValidation = (_v: unknown, c: ResolveContext) => (c.hasValidation ? undefined : 'needs a validationDataset');
 
 export const HYPERPARAMETERS = {
@@ -207,10 +208,10 @@ export const HYPERPARAMETERS = {
     methods: ['LORA'],
     doc: 'Rank of the LoRA adapters.',
     range: '1–min(1024, hidden size)',
-    autoDoc: '8',
+    autoDoc: "the model's `trainingDefaults.loraRank` (8 for an imported model, 32 for the tiny one), at most its hidden size",
     check: (v, c) =>
       c.model.hiddenSize && v > c.model.hiddenSize ? `must not exceed the model's hidden size (${c.model.hiddenSize})` : undefined,
-    auto: () => 8,
+    auto: (c) => Math.min(c.model.defaults.loraRank, c.model.hiddenSize || c.model.defaults.loraRank),
   }),
   loraAlpha: row({
     kind: numberKind({ min: 0, max: 10_000, minOpen: true }),
@@ -230,9 +231,10 @@ export const HYPERPARAMETERS = {
     kind: listKind([...LORA_TARGETS, 'all-linear']),
     methods: ['LORA'],
     doc: 'The linear layers that get adapters; ["all-linear"] = all seven.',
-    autoDoc: 'q_proj, k_proj, v_proj, o_proj',
+    autoDoc:
+      "the model's `trainingDefaults.loraTargetModules` (q_proj, k_proj, v_proj, o_proj for an imported model; all-linear for the tiny one)",
     check: (v) => (v.includes('all-linear') && v.length > 1 ? 'takes "all-linear" alone' : undefined),
-    auto: (): string[] => ['q_proj', 'k_proj', 'v_proj', 'o_proj'],
+    auto: (c): string[] => [...c.model.defaults.loraTargetModules],
   }),
   evalEvery: row({
     kind: integerKind({ min: 1, max: 1_000_000 }),

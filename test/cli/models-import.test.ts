@@ -68,19 +68,28 @@ describe('tuneloop models import', () => {
       targetExamples: 100,
       minEpochs: 1,
       maxEpochs: 10,
+      loraRank: 8,
+      loraTargetModules: ['q_proj', 'k_proj', 'v_proj', 'o_proj'],
     });
     expect(await registered('import', variants.single, '--id', 'cli-tuned', '--learning-rate-full', '1e-4', '--min-epochs', '2')).toEqual({
       learningRate: { LORA: 2e-4, FULL: 1e-4 },
       targetExamples: 100,
       minEpochs: 2,
       maxEpochs: 10,
+      loraRank: 8,
+      loraTargetModules: ['q_proj', 'k_proj', 'v_proj', 'o_proj'],
     });
     expect(await registered('init-tiny', '--id', 'cli-init-tiny', '--fine-tunable', '--max-epochs', '30')).toEqual({
-      learningRate: { LORA: 3e-3, FULL: 2e-3 },
+      learningRate: { LORA: 1e-3, FULL: 2e-3 },
       targetExamples: 4000,
       minEpochs: 10,
       maxEpochs: 30,
+      loraRank: 32,
+      loraTargetModules: ['all-linear'],
     });
+    expect(
+      await registered('import', variants.single, '--id', 'cli-lora', '--lora-rank', '16', '--lora-target-modules', 'q_proj,v_proj'),
+    ).toMatchObject({ loraRank: 16, loraTargetModules: ['q_proj', 'v_proj'] });
 
     const refused = (...args: string[]) => runCli(['models', 'import', variants.single, '--id', 'cli-bad', ...args, '--data-dir', dataDir]);
     const notANumber = await refused('--learning-rate-lora', 'fast');
@@ -89,5 +98,10 @@ describe('tuneloop models import', () => {
     const inverted = await refused('--min-epochs', '20', '--max-epochs', '10');
     expect(oneLineError(inverted)).toBe('tuneloop: minEpochs (20) exceeds maxEpochs (10)');
     expect(inverted.code).toBe(1);
+    const unknownModule = await refused('--lora-target-modules', 'q_proj,mlp');
+    expect(oneLineError(unknownModule)).toBe(
+      'tuneloop: trainingDefaults.loraTargetModules must be a non-empty list of q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj, all-linear',
+    );
+    expect(unknownModule.code).toBe(1);
   });
 });

@@ -43,6 +43,17 @@ describe('resolving hyperparameters', () => {
     expect(full(tiny, 15).learningRate).toBe(2e-3);
   });
 
+  it("auto LoRA rank, target modules and rate follow the model's defaults, the rank capped at its hidden size", () => {
+    const lora = (model: typeof imported, given: Record<string, unknown> = {}) =>
+      resolveHyperparameters('LORA', given, model, dataset(15), { hasValidation: false });
+    expect(lora(imported)).toMatchObject({ loraRank: 8, loraAlpha: 16, loraTargetModules: ['q_proj', 'k_proj', 'v_proj', 'o_proj'] });
+    expect(lora(tiny)).toMatchObject({ learningRate: 1e-3, loraRank: 32, loraAlpha: 64, loraTargetModules: ['all-linear'] });
+    // What the client gives wins over the model's defaults.
+    expect(lora(tiny, { loraRank: 4, loraTargetModules: ['q_proj'] })).toMatchObject({ loraRank: 4, loraTargetModules: ['q_proj'] });
+    const narrow = { ...tiny, hiddenSize: 16 };
+    expect(lora(narrow).loraRank).toBe(16);
+  });
+
   it('keeps what the client gave, decides the rest, and gives null to what the method does not use', () => {
     const hp = resolveHyperparameters('FULL', { epochs: 4, warmupSteps: 0, packing: false, loraRank: 'auto' }, imported, dataset(40), {
       hasValidation: false,

@@ -86,9 +86,9 @@ export type HyperparametersInput = {
   loraAlpha?: number | 'auto' | null | undefined;
   /** Dropout on the adapter input. LORA only. Range: [0, 1). Auto: 0.05. */
   loraDropout?: number | 'auto' | null | undefined;
-  /** Rank of the LoRA adapters. LORA only. Range: 1–min(1024, hidden size). Auto: 8. */
+  /** Rank of the LoRA adapters. LORA only. Range: 1–min(1024, hidden size). Auto: the model's trainingDefaults.loraRank (8 for an imported model, 32 for the tiny one), at most its hidden size. */
   loraRank?: number | 'auto' | null | undefined;
-  /** The linear layers that get adapters; ["all-linear"] = all seven. LORA only. Range: q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj, all-linear. Auto: q_proj, k_proj, v_proj, o_proj. */
+  /** The linear layers that get adapters; ["all-linear"] = all seven. LORA only. Range: q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj, all-linear. Auto: the model's trainingDefaults.loraTargetModules (q_proj, k_proj, v_proj, o_proj for an imported model; all-linear for the tiny one). */
   loraTargetModules?: string[] | 'auto' | null | undefined;
   /** How the learning rate decays after warmup (to 0 at the last step). Range: cosine, linear, constant. Auto: cosine. */
   lrScheduler?: string | null | undefined;

@@ -97,6 +97,8 @@ interface ModelOptions {
   targetExamples?: number;
   minEpochs?: number;
   maxEpochs?: number;
+  loraRank?: number;
+  loraTargetModules?: string[];
 }
 
 /** A finite number (the catalog checks its range). */
@@ -120,6 +122,8 @@ function trainingDefaultsOf(opts: ModelOptions, base: TrainingDefaultsInput): Tr
     ...(opts.targetExamples !== undefined ? { targetExamples: opts.targetExamples } : {}),
     ...(opts.minEpochs !== undefined ? { minEpochs: opts.minEpochs } : {}),
     ...(opts.maxEpochs !== undefined ? { maxEpochs: opts.maxEpochs } : {}),
+    ...(opts.loraRank !== undefined ? { loraRank: opts.loraRank } : {}),
+    ...(opts.loraTargetModules !== undefined ? { loraTargetModules: opts.loraTargetModules } : {}),
   };
 }
 
@@ -169,7 +173,11 @@ export function registerModelAdminCommands(models: Command, holder: OutcomeHolde
       .option('--learning-rate-full <X>', 'peak learning rate of full fine-tunes', numberArg('learning-rate-full'))
       .option('--target-examples <N>', 'auto epochs: about this many examples seen in all', intArg('target-examples', 1, 10_000_000))
       .option('--min-epochs <N>', 'auto epochs: at least', intArg('min-epochs', 1, 100))
-      .option('--max-epochs <N>', 'auto epochs: at most', intArg('max-epochs', 1, 100));
+      .option('--max-epochs <N>', 'auto epochs: at most', intArg('max-epochs', 1, 100))
+      .option('--lora-rank <N>', 'auto LoRA rank', intArg('lora-rank', 1, 1024))
+      .option('--lora-target-modules <LIST>', 'auto LoRA target modules, comma-separated (or all-linear)', (v: string) =>
+        v.split(',').map((m) => m.trim()),
+      );
   withModelOptions(
     models
       .command('import')

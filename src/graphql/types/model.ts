@@ -27,6 +27,10 @@ const TrainingDefaultsRef = builder.objectRef<TrainingDefaults>('TrainingDefault
     }),
     minEpochs: t.exposeInt('minEpochs'),
     maxEpochs: t.exposeInt('maxEpochs'),
+    loraRank: t.exposeInt('loraRank', { description: 'Auto loraRank (at most the hidden size).' }),
+    loraTargetModules: t.exposeStringList('loraTargetModules', {
+      description: 'Auto loraTargetModules: module names, or ["all-linear"].',
+    }),
   }),
 });
 

@@ -34,10 +34,12 @@ export const ModelSchema = Type.Object(
         targetExamples: Type.Integer(),
         minEpochs: Type.Integer(),
         maxEpochs: Type.Integer(),
+        loraRank: Type.Integer({ description: 'Auto loraRank (at most the hidden size)' }),
+        loraTargetModules: Type.Array(Type.String(), { description: 'Auto loraTargetModules' }),
       },
       {
         description:
-          'What "auto" hyperparameters start from: the learning rate, and epochs = clamp(ceil(targetExamples / examples), minEpochs, maxEpochs) (docs/training.md)',
+          'What "auto" hyperparameters start from: the learning rate, epochs = clamp(ceil(targetExamples / examples), minEpochs, maxEpochs), and the LoRA rank and target modules (docs/training.md)',
       },
     ),
     createdAt: DateTime,
