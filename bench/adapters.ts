@@ -2,7 +2,7 @@
  * Many LoRA fine-tunes of one base model served as adapters in one process (the api with a
  * worker, real trainer, real onnxruntime-node). Prints figures and ratios; asserts nothing.
  *
- *   node --expose-gc --import tsx bench/adapters.ts [--adapters 50] [--tokens 48] [--rounds 3] [--targets all-linear]
+ *   node --expose-gc --import tsx bench/adapters.ts [--adapters 50] [--tokens 48] [--rounds 3] [--targets all-linear] [--rank 8]
  *
  * One LoRA fine-tune of the tiny model is trained by the real worker and trainer; the other
  * `adapters − 1` are made from its PEFT output by perturbing lora_B (training fifty jobs
@@ -37,6 +37,7 @@ const { values } = parseArgs({
     tokens: { type: 'string', default: '48' },
     rounds: { type: 'string', default: '3' },
     targets: { type: 'string', default: 'all-linear' },
+    rank: { type: 'string', default: '8' },
   },
 });
 const ADAPTERS = Number(values.adapters);
@@ -76,7 +77,7 @@ async function main(): Promise<void> {
     const { account, apiKey } = await accounts.createAccount({ name: 'bench', initialBalanceMicros: 1_000_000_000_000n, isAdmin: false });
     await catalog.importModel({ dir: await tinyModelFolder(), id: 'tiny', fineTunable: true, pricePerMTokMicros: 0n });
     console.log(
-      `model: tiny, ${ADAPTERS} LoRA fine-tunes (rank 8, targets ${values.targets}), ${TOKENS} tokens a request, ${os.cpus().length} CPUs (${availableCores()} usable)`,
+      `model: tiny, ${ADAPTERS} LoRA fine-tunes (rank ${values.rank}, targets ${values.targets}), ${TOKENS} tokens a request, ${os.cpus().length} CPUs (${availableCores()} usable)`,
     );
 
     const dataset = await uploadDataset(url, apiKey, qaJsonl(QA));
@@ -85,7 +86,7 @@ async function main(): Promise<void> {
       batchSize: 1,
       learningRate: 0.003,
       maxSeqLength: 64,
-      loraRank: 8,
+      loraRank: Number(values.rank),
       loraTargetModules: values.targets!.split(','),
     };
     const started = await restJson<{ id: string }>(url, apiKey, '/api/fine-tune/training/start', {
