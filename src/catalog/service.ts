@@ -80,6 +80,8 @@ export interface CatalogService {
   setPrices(id: string, prices: { trainingMicros?: bigint; inferenceMicros?: bigint }): Promise<Model>;
   /** Replaces a model's recommended training defaults (null: the platform's). */
   setTrainingDefaults(id: string, defaults: TrainingDefaultsInput | null): Promise<Model>;
+  /** Records the ONNX export made for a model on its first deployment (inference/onnx-export.ts). */
+  recordOnnxExport(id: string, onnxPath: string): Promise<Model>;
   /**
    * Admin settings of a model in one update: its prices and/or the quantization its
    * deployments get when they ask for none. INVALID_INPUT when nothing is given.
@@ -304,6 +306,10 @@ export function createCatalogService(deps: { db: Db; dataDir: string; listingCac
 
     setTrainingDefaults(id, defaults) {
       return writeModel(id, { training_defaults: storedDefaults(defaults) });
+    },
+
+    recordOnnxExport(id, onnxPath) {
+      return writeModel(id, { onnx_path: onnxPath });
     },
 
     async registerFineTunedModel(trx, input) {

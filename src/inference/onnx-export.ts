@@ -1,6 +1,6 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import type { Db } from '../db/connect.js';
+import type { CatalogService } from '../catalog/service.js';
 import type { Model } from '../db/schema.js';
 import type { CheckpointModel } from '../catalog/checkpoint-models.js';
 import { LORA_TARGETS } from '../training/hyperparameter-table.js';
@@ -31,7 +31,7 @@ const exists = (file: string) =>
  * folder renamed into place) and the path is kept in the catalog for every later deploy.
  * Concurrent calls for one model in a process share one export.
  */
-export function createOnnxExporter(deps: { db: Db; python: string | undefined }) {
+export function createOnnxExporter(deps: { catalog: Pick<CatalogService, 'recordOnnxExport'>; python: string | undefined }) {
   const running = new Map<string, Promise<string>>();
 
   async function exportModel(model: Model): Promise<string> {
@@ -47,7 +47,7 @@ export function createOnnxExporter(deps: { db: Db; python: string | undefined })
       if (result.code !== 0) throw new Error(`ONNX export failed: ${lastLine(result.stderr) || `exit code ${result.code}`}`);
       if (!(await exists(target))) throw new Error(`ONNX export finished but ${target} is missing`);
     }
-    await deps.db.updateTable('models').set({ onnx_path: target }).where('id', '=', model.id).execute();
+    if (model.onnx_path !== target) await deps.catalog.recordOnnxExport(model.id, target);
     return target;
   }
 

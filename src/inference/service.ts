@@ -116,7 +116,7 @@ export function createInferenceService(deps: ServiceDeps): InferenceService {
     registry,
     onDemand,
     dataDir: config.dataDir,
-    exporter: createOnnxExporter({ db, python: config.python }),
+    exporter: createOnnxExporter({ catalog: deps.catalog, python: config.python }),
     quantized: createQuantizedExports({ python: config.python }),
     adapters,
     adapterMaxRank: config.adapterMaxRank,

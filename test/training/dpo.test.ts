@@ -9,8 +9,7 @@ import { restJson, uploadDataset, waitForJob } from '../../src/dev/rest-client.j
 import { StartFineTuneDocument } from '../generated/graphql.js';
 
 /**
- * SFT then DPO, end to end with the real trainer and real inference (the issue's "done
- * when"). The tiny model is fine-tuned (FULL) on questions whose answers are split between
+ * SFT then DPO, end to end with the real trainer and real inference. The tiny model is fine-tuned (FULL) on questions whose answers are split between
  * two variants — each question twice with "… blue." and once with "… red." — so it answers
  * blue at temperature 0 while red is learnt too. A LoRA DPO job continued from that
  * fine-tuned model, on pairs preferring the red variant, must make the deployed model
