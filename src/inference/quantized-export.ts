@@ -21,17 +21,12 @@ export interface QuantRecipe {
 
 /**
  * The recipes deployments are served with, chosen with `bench/inference-throughput.ts
- * --recipes` on the `base` model trained on text (figures: docs/inference.md § The recipe;
- * the trainer's quantize-onnx defaults are the same):
- *  - INT4, blocks of 32 with zero points: held-out perplexity −0.04 to +0.12 % from
- *    float32, where symmetric blocks of 32 lost up to 0.24 % and blocks of 128 up to
- *    0.86 % (though 1.2–1.4× faster at one stream); zero points cost no measurable speed;
- *  - INT8, symmetric blocks of 128: every 8-bit variant stayed within 0.05 % of float32,
- *    and these are the smallest and as fast as any;
- *  - accuracy level 4 (int8 activations): level 0 decoded INT4 1.2–2× slower and INT8
- *    slower than float32, for no measurable perplexity;
- *  - the LM head in 8 bits: 4 bits or float32 made no measurable difference on the test
- *    model's 1,024-token vocabulary, but a real vocabulary makes the head the largest matrix.
+ * --recipes` on the `base` model trained on text (the trainer's quantize-onnx defaults are
+ * the same). Why each, with the measurements: docs/inference.md, "The recipe, and what it
+ * costs" — in short, INT4 takes blocks of 32 with zero points because they lost the least
+ * perplexity at no measurable speed; INT8 takes symmetric blocks of 128, the smallest of
+ * equally exact variants; accuracy level 4 (int8 activations), because level 0 was slower
+ * than float32; and the LM head stays at 8 bits, the largest matrix of a real vocabulary.
  */
 export const RECIPES: Record<Exclude<Quantization, 'NONE'>, QuantRecipe> = {
   INT8: { bits: 8, blockSize: 128, symmetric: true, accuracyLevel: 4, lmHeadBits: 8 },
