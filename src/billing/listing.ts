@@ -6,7 +6,8 @@ export const ledgerListing = defineListing<LedgerEntry, bigint>({
   name: 'ledger',
   defaultSize: 50,
   maxSize: 500,
-  keyOf: (entry) => [String(entry.seq)],
+  key: (entry) => BigInt(entry.seq),
+  partsOf: (seq) => [String(seq)],
   parseKey: ([seq, ...rest]) => {
     const n = parseSeq(seq);
     return n !== undefined && rest.length === 0 ? BigInt(n) : undefined;

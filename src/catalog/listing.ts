@@ -6,7 +6,8 @@ export const modelListing = defineListing<Model, { createdAt: Date; id: string }
   name: 'models',
   defaultSize: 100,
   maxSize: 200,
-  keyOf: (model) => [model.created_at.toISOString(), model.id],
+  key: (model) => ({ createdAt: model.created_at, id: model.id }),
+  partsOf: ({ createdAt, id }) => [createdAt.toISOString(), id],
   parseKey: ([at, id, ...rest]) => {
     const createdAt = parseTime(at);
     return createdAt && id && id.length <= 200 && rest.length === 0 ? { createdAt, id } : undefined;

@@ -8,7 +8,8 @@ export const usageListing = defineListing<InferenceUsage, UsageCursor>({
   name: 'inferenceUsage',
   defaultSize: 50,
   maxSize: 500,
-  keyOf: (usage) => [usage.finished_at.toISOString(), usage.id],
+  key: (usage) => ({ finishedAt: usage.finished_at, id: usage.id }),
+  partsOf: ({ finishedAt, id }) => [finishedAt.toISOString(), id],
   parseKey: ([at, id, ...rest]) => {
     const finishedAt = parseTime(at);
     return finishedAt && id !== undefined && rest.length === 0 && isUsageId(id) ? { finishedAt, id } : undefined;

@@ -14,8 +14,10 @@ export interface ListingSpec<T, K> {
   name: string;
   defaultSize: number;
   maxSize: number;
-  /** The key a page continues after, as the cursor stores it. */
-  keyOf(item: T): readonly string[];
+  /** The key a page continues after. */
+  key(item: T): K;
+  /** A key as the cursor stores it (`parseKey` reads it back). */
+  partsOf(key: K): readonly string[];
   /** The key back from a cursor's parts; undefined when they cannot be one (the cursor is refused). */
   parseKey(parts: readonly string[]): K | undefined;
 }
@@ -23,6 +25,11 @@ export interface ListingSpec<T, K> {
 export interface Listing<T, K> extends ListingSpec<T, K> {
   /** The opaque cursor that continues after `item`. */
   cursorOf(item: T): string;
+  /**
+   * The cursor that continues after a key a client named otherwise — OpenAI's `after`
+   * is the last object's id (src/rest/routes/openai-*.ts).
+   */
+  cursorAfter(key: K): string;
   /**
    * A page request checked once for every transport: `first` an integer from 1 to maxSize
    * (defaultSize when absent), `after` a cursor of this list. Anything else throws
@@ -68,9 +75,11 @@ export function defineListing<T, K>(spec: ListingSpec<T, K>): Listing<T, K> {
     return key;
   }
 
+  const cursorAfter = (key: K) => Buffer.from(JSON.stringify([spec.name, ...spec.partsOf(key)]), 'utf8').toString('base64url');
   return {
     ...spec,
-    cursorOf: (item) => Buffer.from(JSON.stringify([spec.name, ...spec.keyOf(item)]), 'utf8').toString('base64url'),
+    cursorOf: (item) => cursorAfter(spec.key(item)),
+    cursorAfter,
     request(opts) {
       const first = opts.first ?? spec.defaultSize;
       if (!Number.isInteger(first) || first < 1 || first > spec.maxSize) {
@@ -86,7 +95,8 @@ export function defineIdListing<T extends { id: string }>(name: string, kind: Id
   return defineListing<T, string>({
     name,
     ...sizes,
-    keyOf: (item) => [item.id],
+    key: (item) => item.id,
+    partsOf: (id) => [id],
     parseKey: ([id, ...rest]) => (id !== undefined && rest.length === 0 && isId(kind, id) ? id : undefined),
   });
 }

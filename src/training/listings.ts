@@ -13,7 +13,8 @@ export const trainingEventListing = defineListing<TrainingEvent, { jobId: string
   name: 'trainingEvents',
   defaultSize: 100,
   maxSize: 1000,
-  keyOf: (event) => [event.job_id, String(event.seq)],
+  key: (event) => ({ jobId: event.job_id, seq: Number(event.seq) }),
+  partsOf: ({ jobId, seq }) => [jobId, String(seq)],
   parseKey: ([jobId, seq, ...rest]) => {
     const n = parseSeq(seq);
     return jobId !== undefined && n !== undefined && rest.length === 0 && isId('trainingJob', jobId) ? { jobId, seq: n } : undefined;

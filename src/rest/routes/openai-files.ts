@@ -136,7 +136,7 @@ export async function registerOpenAiFileRoutes(app: Http, services: Services): P
         if (purpose !== undefined && purpose !== 'fine-tune') return { object: 'list', data: [], has_more: false };
         const page = await datasets.list(caller(request).accountId, {
           first: limit ?? null,
-          after: after ? datasetListing.cursorOf({ id: after } as never) : null,
+          after: after ? datasetListing.cursorAfter(after) : null,
         });
         return { object: 'list', data: page.datasets.map(fileObject), has_more: page.hasNextPage };
       },

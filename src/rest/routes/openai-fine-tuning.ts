@@ -6,6 +6,7 @@
 import { Type } from 'typebox';
 import type { Http } from '../http.js';
 import { caller } from '../http.js';
+import type { Principal } from '../../accounts/service.js';
 import type { Services } from '../../services.js';
 import { InvalidInputError } from '../../errors.js';
 import { trainingEventListing, trainingJobListing } from '../../training/listings.js';
@@ -28,6 +29,17 @@ function metadataFilter(query: Record<string, unknown>): Record<string, string> 
 
 export async function registerOpenAiFineTuningRoutes(app: Http, services: Services): Promise<void> {
   const { training } = services;
+
+  /** A job's list route: the caller's job (NOT_FOUND for another account's) and OpenAI's page parameters. */
+  async function jobPageRequest(request: {
+    principal: Principal | null;
+    params: { id: string };
+    query: { after?: string; limit?: number };
+  }) {
+    const { accountId } = caller(request);
+    const job = await training.get(accountId, request.params.id);
+    return { accountId, job, after: request.query.after, limit: request.query.limit };
+  }
 
   await app.register(async (scope: Http) => {
     scope.post(
@@ -62,7 +74,7 @@ export async function registerOpenAiFineTuningRoutes(app: Http, services: Servic
         const query = request.query as { after?: string; limit?: number } & Record<string, unknown>;
         const page = await training.list(caller(request).accountId, {
           first: query.limit ?? null,
-          after: query.after ? trainingJobListing.cursorOf({ id: query.after } as never) : null,
+          after: query.after ? trainingJobListing.cursorAfter(query.after) : null,
           metadata: metadataFilter(query),
         });
         const now = new Date();
@@ -108,12 +120,9 @@ export async function registerOpenAiFineTuningRoutes(app: Http, services: Servic
         },
       },
       async (request) => {
-        const accountId = caller(request).accountId;
-        const { id } = request.params;
-        const { after, limit } = request.query;
-        const job = await training.get(accountId, id);
-        const cursor = after ? trainingEventListing.cursorOf({ job_id: job.id, seq: parseEventId(job.id, after) } as never) : null;
-        const page = await training.events(accountId, id, { first: limit ?? 20, after: cursor, newestFirst: true });
+        const { accountId, job, after, limit } = await jobPageRequest(request);
+        const cursor = after ? trainingEventListing.cursorAfter({ jobId: job.id, seq: parseEventId(job.id, after) }) : null;
+        const page = await training.events(accountId, job.id, { first: limit ?? 20, after: cursor, newestFirst: true });
         return { object: 'list', data: page.events.map((e) => eventObject(job, e)), has_more: page.hasNextPage };
       },
     );
@@ -129,11 +138,10 @@ export async function registerOpenAiFineTuningRoutes(app: Http, services: Servic
         },
       },
       async (request) => {
-        const accountId = caller(request).accountId;
-        const { id } = request.params;
-        const { after, limit } = request.query;
-        const job = await training.get(accountId, id);
-        const all = (await training.checkpoints(accountId, id)).map((c) => checkpointObject(job, c)).reverse();
+        const { accountId, job, after, limit } = await jobPageRequest(request);
+        // A job keeps its newest two checkpoints (run-job.ts), so this list pages in
+        // memory; OpenAI's `after` is a checkpoint id, checked against the job's own.
+        const all = (await training.checkpoints(accountId, job.id)).map((c) => checkpointObject(job, c)).reverse();
         let start = 0;
         if (after) {
           start = all.findIndex((c) => c.id === after) + 1;
