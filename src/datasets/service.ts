@@ -1,3 +1,9 @@
+/**
+ * The datasets service: intake (upload, path, URL), validation and tokenization runs,
+ * listing, reports and deletion, for every transport. Over 400 lines because it is the
+ * one entry point of the domain; the heavy parts are modules of their own (intake,
+ * validator, fan-out.ts, the tokenization lease).
+ */
 import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';

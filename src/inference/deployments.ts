@@ -1,3 +1,11 @@
+/**
+ * Deployments: deploy, load, LOADING → READY / FAILED, undeploy, following other
+ * processes' changes, and the runtimes deployments and on-demand models share. Over 400
+ * lines because a deployment's lifecycle is one state machine over one table: split, its
+ * invariants (one live deployment per account and model, a runtime released only by its
+ * last holder) would be spread over several files. Loading, exports and adapters live in
+ * their own modules (runtime-registry.ts, onnx-export.ts, adapter-store.ts).
+ */
 import { EventEmitter } from 'node:events';
 import type { Db } from '../db/connect.js';
 import { notifyOnCommit } from '../db/connect.js';

@@ -1,3 +1,9 @@
+/**
+ * The worker's side of one job run: prepare the spec, spawn the trainer, follow its
+ * protocol events, keep checkpoints, and settle the job. Over 400 lines because this is
+ * the job lifecycle's core (docs/ARCHITECTURE.md): the state changes themselves are
+ * statements in src/training/queue/, and this file is the one place that sequences them.
+ */
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { sql } from 'kysely';

@@ -1,3 +1,9 @@
+/**
+ * Starting a fine-tune, for GraphQL, REST, /v1 and the CLI alike: the request's checks
+ * (model, datasets, method, hyperparameters, metadata), the estimate, idempotency and the
+ * reservation, written in one transaction. Over 400 lines because these steps are one
+ * transaction whose order matters (docs/training.md); kept together, the order is visible.
+ */
 import { createHash } from 'node:crypto';
 import { sql } from 'kysely';
 import type { Db, Tx } from '../db/connect.js';

@@ -1,3 +1,8 @@
+/**
+ * The fine-tuning part of the GraphQL schema: its enums, inputs, object types, queries,
+ * mutations and subscriptions. Over 400 lines because these are declarations of one
+ * surface — each type's fields next to the types they use; the logic is in src/training.
+ */
 import { builder, principalOf } from '../builder.js';
 import { ErrorInterface, payload } from '../errors.js';
 import { listingConnection } from '../connection.js';

@@ -1,3 +1,8 @@
+/**
+ * REST routes of fine-tuning (/api/fine-tune, /api/training): TypeBox schemas, which are
+ * also the OpenAPI description, and thin handlers over the training service. Over 400
+ * lines because the schemas of the job, its events and checkpoints are most of it.
+ */
 import { Ajv } from 'ajv';
 import { Type } from 'typebox';
 import type { Static, TSchema } from 'typebox';
