@@ -1,8 +1,8 @@
 /**
  * The datasets service: intake (upload, path, URL), validation and tokenization runs,
  * listing, reports and deletion, for every transport. Over 400 lines because it is the
- * one entry point of the domain; the heavy parts are modules of their own (intake,
- * validator, fan-out.ts, the tokenization lease).
+ * one entry point of the domain; the heavy parts are modules of their own (intake.ts,
+ * validation/, tokenization/, fan-out.ts, tokenization-lease.ts).
  */
 import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
