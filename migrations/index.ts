@@ -15,6 +15,7 @@ import * as m0014 from './0014-on-demand-inference.js';
 import * as m0015 from './0015-adapter-deployments.js';
 import * as m0016 from './0016-openai-models-and-webhooks.js';
 import * as m0017 from './0017-job-metadata.js';
+import * as m0018 from './0018-tiny-lora-defaults.js';
 
 /**
  * Every migration, in order. Forward-only: a migration that has shipped is never edited;
@@ -38,4 +39,5 @@ export const migrations: Record<string, Migration> = {
   '0015-adapter-deployments': m0015,
   '0016-openai-models-and-webhooks': m0016,
   '0017-job-metadata': m0017,
+  '0018-tiny-lora-defaults': m0018,
 };
