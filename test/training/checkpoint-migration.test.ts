@@ -1,10 +1,7 @@
-import { Kysely, Migrator, PostgresDialect, sql } from 'kysely';
-import { PGlite } from '@electric-sql/pglite';
-import { PGliteDialect } from 'kysely-pglite-dialect';
-import pg from 'pg';
+import { sql } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
-import { migrations } from '../../migrations/index.js';
-import { createTestDatabase, engines } from '../helpers/db.js';
+import { engines } from '../helpers/db.js';
+import { migrationTestDb } from '../helpers/migrations.js';
 
 /**
  * Databases made before jobs could be paused: migration 0009 lets the status take PAUSED
@@ -17,31 +14,9 @@ describe.each(engines())('migration 0009 on an existing database (%s)', (engine)
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
   });
 
-  // A database part-way through its migrations has no typed schema.
-  async function open(): Promise<Kysely<any>> {
-    if (engine === 'postgres') {
-      const database = await createTestDatabase('mig0009');
-      const db = new Kysely({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: database.url }) }) });
-      cleanups.push(database.drop, () => db.destroy());
-      return db;
-    }
-    const db = new Kysely({ dialect: new PGliteDialect(new PGlite()) });
-    cleanups.push(() => db.destroy());
-    return db;
-  }
-
   it('keeps old rows, rewrites checkpoint paths to ids, and accepts PAUSED', async () => {
-    const db = await open();
-    const names = Object.keys(migrations).sort();
-    const migrator = (upTo: string) =>
-      new Migrator({
-        db,
-        provider: { getMigrations: async () => Object.fromEntries(names.filter((n) => n <= upTo).map((n) => [n, migrations[n]!])) },
-        migrationTableName: 'tuneloop_migrations',
-        migrationLockTableName: 'tuneloop_migrations_lock',
-      });
-    const before = names.filter((n) => n < '0009').at(-1)!;
-    expect((await migrator(before).migrateToLatest()).error).toBeUndefined();
+    const { db, before, latest, migrateTo } = await migrationTestDb(engine, 'mig0009', cleanups);
+    expect(await migrateTo(before('0009'))).toBeUndefined();
 
     await sql`insert into accounts (id, name, webhook_secret) values ('acct_1', 'old', 'whsec_x')`.execute(db);
     await sql`insert into models (id, architecture, parameter_count, context_length, vocab_size, storage_path, tokenizer_sha256)
@@ -53,7 +28,7 @@ describe.each(engines())('migration 0009 on an existing database (%s)', (engine)
               ('ftjob_1', 1, 'checkpoint', 12, 'RUNNING', ${JSON.stringify(old)}),
               ('ftjob_1', 2, 'step', 12, 'RUNNING', ${JSON.stringify({ jobId: 'ftjob_1', step: 12, loss: 1.5 })})`.execute(db);
 
-    expect((await migrator(names.at(-1)!).migrateToLatest()).error).toBeUndefined();
+    expect(await migrateTo(latest)).toBeUndefined();
     const rows = await sql<{ type: string; payload: Record<string, unknown> }>`
       select type, payload from training_events where job_id = 'ftjob_1' order by seq`.execute(db);
     expect(rows.rows).toEqual([
