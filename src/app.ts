@@ -138,8 +138,8 @@ export async function buildApp(opts: AppOptions): Promise<App> {
 
 /**
  * The open connections, so shutdown can tell streams from requests. Per connection, not
- * per request: a 'close' listener on every response cost ≈ 3 µs a request (docs/PERFORMANCE.md,
- * "HTTP overhead"), and keep-alive connections carry many requests.
+ * per request: a 'close' listener on every response had a measurable cost a request
+ * (docs/PERFORMANCE.md, "HTTP overhead"), and keep-alive connections carry many requests.
  */
 function trackConnections(server: Server): Set<Socket> {
   const open = new Set<Socket>();

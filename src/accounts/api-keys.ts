@@ -20,7 +20,7 @@ export function generateApiKey(): GeneratedKey {
   return { key, prefix: key.slice(0, 12), hash: hashApiKey(key) };
 }
 
-/** One-shot `crypto.hash` (Node ≥ 20.12) is ≈ 3× cheaper than a Hash object; it runs on every request. */
+/** One-shot `crypto.hash` (Node ≥ 20.12) is cheaper than a Hash object (docs/PERFORMANCE.md, "Why the code is shaped so"); it runs on every request. */
 const oneShot = (crypto as { hash?: (algorithm: string, data: string, encoding: 'hex') => string }).hash;
 
 export function hashApiKey(key: string): string {

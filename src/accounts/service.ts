@@ -62,7 +62,7 @@ export function createAccountsService(deps: { db: Db; notifier: Notifier; cacheS
     ttl: Math.max(1, deps.cacheSeconds) * 1000,
   });
   // `Authorization` header → key hash, so a repeated header skips the regex and sha256
-  // (≈ 3 µs, a tenth of a cached REST request; docs/PERFORMANCE.md). It holds the
+  // (docs/PERFORMANCE.md, "HTTP overhead"). It holds the
   // headers of recent requests in this process's memory, as the requests themselves do;
   // the database still only ever sees hashes.
   const hashes = new LRUCache<string, string>({ max: 10_000 });

@@ -4,9 +4,8 @@ import type { Model } from '../db/schema.js';
  * Catalog listings (`GET /api/models`, `fineTunableModels`, the first page of `models`)
  * served from memory.
  *
- * Why: a listing is one indexed query, yet it costs ≈ 250 µs on a PostgreSQL server and
- * ≈ 500 µs on PGlite per request on our 2-core machines, against ≈ 30 µs for a whole bare
- * node:http request (docs/PERFORMANCE.md, "HTTP overhead"). Listings are read on every
+ * Why: a listing is one indexed query, yet it costs several times a whole bare node:http
+ * request (docs/PERFORMANCE.md, "HTTP overhead"). Listings are read on every
  * client start and change only when a model is imported, repriced or fine-tuned.
  *
  * Staleness: the catalog service drops every entry after its own writes. Writes by another

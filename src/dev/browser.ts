@@ -10,7 +10,7 @@ export const CHROMIUM = process.env.TUNELOOP_CHROMIUM ?? '/usr/bin/chromium';
 /** Screenshots for reviewers (git-ignored). */
 export const OUTPUT_DIR = path.resolve('test-results/console');
 
-/** Builds dist/console when its sources changed (a no-op in ≈ 30 ms when fresh). */
+/** Builds dist/console when its sources changed (a quick no-op when it is fresh). */
 export function ensureConsoleBuilt(): void {
   execFileSync('bash', ['scripts/build-console.sh'], { stdio: 'inherit' });
 }

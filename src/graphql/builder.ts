@@ -70,8 +70,9 @@ export function principalOf(context: GraphQLContext): Principal {
  * Drops what Pothos' scope-auth cached for a finished request. It keeps a RequestCache per
  * context in a module-wide WeakMap, and V8's young-generation GC does not clear entries of
  * an old WeakMap whose keys died young: every request's context, with all it references,
- * was copied twice and promoted, and scavenges took 5–7 ms instead of < 1 ms (≈ 15 % of a
- * small query's CPU). Deleting the entry when the request ends avoids all of it.
+ * was copied twice and promoted, and scavenges took several times longer (figures:
+ * docs/PERFORMANCE.md, "Why the code is shaped so"). Deleting the entry when the request
+ * ends avoids all of it.
  */
 export function forgetContext(context: object): void {
   RequestCache.clearForContext(context);

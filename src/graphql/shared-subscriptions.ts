@@ -9,8 +9,8 @@ import type { GraphQLContext } from './builder.js';
  *
  * A running job can have a thousand watchers (dashboards, CI scripts), and they all get
  * the same event object from the job's event hub (src/training/event-hub.ts). Executing
- * the selection set for each of them cost ≈ 70 µs a delivery on our 2-core machines
- * (docs/PERFORMANCE.md, "Training events"). This plugin replaces the subscribe function: the source
+ * the selection set for each of them was most of a delivery's cost (docs/PERFORMANCE.md,
+ * "Training events"). This plugin replaces the subscribe function: the source
  * stream is still made per subscriber (the field's `subscribe` resolver, with its auth
  * scopes, runs for each), and each event's result is memoised by (event object, audience).
  * The audience is the caller's account and admin flag and the exact document, operation

@@ -68,11 +68,11 @@ export function maskErrorFor(services: Services) {
 
 /**
  * When an execution ends: drops scope-auth's per-request cache (forgetContext in
- * builder.ts: ≈ 20 % less CPU per small query, bench/foundation-http.ts), and gives the
+ * builder.ts; docs/PERFORMANCE.md, "Why the code is shaped so"), and gives the
  * errors of a request that never started executing — variables that do not coerce to
  * their types, a required one missing — the code BAD_USER_INPUT (graphql-js leaves them
  * without a code; every other refusal has one). One object for every request: tsx's
- * keepNames would name a closure made per request (≈ 3 µs).
+ * keepNames would name a closure made per request (docs/CONVENTIONS.md, "Hot paths").
  */
 const WHEN_EXECUTED = {
   onExecuteDone({
@@ -146,8 +146,8 @@ export function createGraphQLServer(services: Services, opts: GraphQLServerOptio
     plugins: [
       // Strings PostgreSQL cannot store, and Files that are not uploads, stop the operation.
       useStrictInput(),
-      // Queries run compiled (graphql-jit): ≈ 4× less execution time for catalog-sized
-      // results. Mutations and subscriptions keep graphql-js semantics (uploads, streams).
+      // Queries run compiled (graphql-jit): less execution time for catalog-sized results
+      // (docs/PERFORMANCE.md, "Why the code is shaped so"). Mutations and subscriptions keep graphql-js semantics (uploads, streams).
       //
       // Only for documents of one operation: the plugin caches a compiled query by document,
       // whatever the operation name, so `query A {…} query B {…}` run as B after A would

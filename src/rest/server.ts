@@ -166,7 +166,8 @@ export async function buildHttpServer(opts: HttpServerOptions): Promise<Http> {
         response.headers.forEach((value, key) => reply.header(key, value));
         reply.status(response.status);
         // Streams (SSE, incremental delivery) are piped; a plain result is one string, sent
-        // as such: piping it through a web ReadableStream cost ≈ 40 % of a small query.
+        // as such: piping it through a web ReadableStream was a large share of a small
+        // query's cost (docs/PERFORMANCE.md, "HTTP overhead").
         const type = response.headers.get('content-type') ?? '';
         if (type.startsWith('text/event-stream') || type.startsWith('multipart/')) return reply.send(response.body);
         return reply.send(await response.text());

@@ -6,9 +6,9 @@
  * token's byte length is its string length (added tokens: their content's UTF-8
  * length). Two encoders give the same ids:
  *  - `libraryEncoder` calls the library's `encode` and measures its token strings;
- *    exact by construction, but ≈ 1 MB/s.
+ *    exact by construction, but slow (docs/PERFORMANCE.md, "Why the code is shaped so").
  *  - `fastEncoder` re-implements split-on-added-tokens → pre-tokenize → BPE with an
- *    integer merge table and a per-piece cache (≈ 30× faster). It reuses the
+ *    integer merge table and a per-piece cache, many times faster. It reuses the
  *    library's own pre-tokenizer objects, so regex translation stays the library's.
  * `createEncoder` picks the fast one only after it produced the library's ids on a
  * probe text; tests compare both on a larger corpus.

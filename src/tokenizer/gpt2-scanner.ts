@@ -5,8 +5,8 @@
  *
  * It reports piece boundaries (and an FNV-1a hash of each piece's UTF-16 code units)
  * without creating substrings, so a tokenizer cache hit allocates nothing. Running the
- * regex costs ≈ 40% of encoding time on English chat data, mostly in building the
- * match array of substrings. Semantics follow the regex in JavaScript's `u` mode
+ * regex was a large share of encoding time, mostly in building the match array of
+ * substrings (docs/PERFORMANCE.md, "Why the code is shaped so"). Semantics follow the regex in JavaScript's `u` mode
  * exactly (tests compare the two on random Unicode text).
  */
 export const GPT2_PATTERN_SOURCE = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";

@@ -3,8 +3,8 @@
  * reach the output verbatim. When they do, rendering an example equals rendering a
  * "skeleton" (each non-empty content replaced by a unique placeholder) and pasting
  * the contents back, so one Jinja render serves every example with the same roles
- * and fields: rendering costs ≈ 50 µs per example, which alone would hold a
- * 2-core machine under 10 MB/s.
+ * and fields: one render per example alone would cap validation well below its target
+ * (docs/PERFORMANCE.md, "Why the code is shaped so").
  *
  * The check is conservative: anything it does not recognise makes the template
  * "not opaque", and every example is then rendered by Jinja (exact, slower).

@@ -49,7 +49,7 @@ export interface ClaimResult {
  * The claim also moves `next_attempt_at` to the lease's end — when the row is due again if
  * its sender dies — so rows in flight leave the front of the due index: claims do not walk
  * past them, and the next-due time below covers expired leases too. (Before this a claim
- * slowed with every row in flight, 12 → 25 ms after five claims of 32 on a loaded server.)
+ * slowed with every row in flight: docs/PERFORMANCE.md, "Why the code is shaped so".)
  *
  * The same round trip says when to look again, so an idle sender sleeps exactly until
  * the next retry is due (one statement per wake-up, not two: on PGlite every statement

@@ -314,8 +314,8 @@ export function createDeliveryRunner(opts: DeliveryRunnerOptions): Runner {
  * finishes, with everything that finished meanwhile, and whatever finishes while a write
  * is in flight goes into the next one. The delay is paid after the receiver already has
  * the webhook; it only holds the slot a little longer. At a few hundred deliveries a
- * second it turns one statement per delivery (~1 ms each on an idle PGlite, 5 ms on a
- * loaded one, blocking the event loop that also sends) into one per handful.
+ * second it turns one statement per delivery (each blocking the event loop that also
+ * sends; docs/PERFORMANCE.md, "Webhook delivery") into one per handful.
  */
 const LINGER_MS = 5;
 

@@ -6,9 +6,8 @@ would hold a second set of weights (+25 % over fp32 weights, gradients and AdamW
 and run a forward pass at every step of every epoch; the log-probs it would produce
 depend only on the starting weights and the data, so one forward pass over the training
 and validation pairs before the first step gives the same numbers, once — about a third
-of one epoch's compute, paid again for no later epoch. Measured by bench/trainer-throughput.py
-(10M-parameter model, seq 512, fp32, 2 CPU cores): the pass took 39 % of one epoch's time,
-where a frozen copy would have added 37 % to every step.
+of one epoch's compute, paid again for no later epoch (bench/trainer-throughput.py; the
+figures are in docs/PERFORMANCE.md, "Trainer on CPU", and trainer/PROTOCOL.md).
 
 They are stored with the run, `checkpoints.dir/reference-logps.safetensors` (one float32
 per example, tensors `train` and `validation`, the inputs' fingerprint in its metadata),

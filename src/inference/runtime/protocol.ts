@@ -1,8 +1,8 @@
 /**
  * Messages between the api thread and a model's runtime worker. The worker owns the
  * onnxruntime session and the batch; onnxruntime-node runs a forward pass synchronously
- * on the calling thread, so on the api thread a 70 ms decode step (or a 500 ms prefill)
- * would stall every HTTP request, SSE stream and health check of the process.
+ * on the calling thread, so on the api thread every decode step and prefill (tens to
+ * hundreds of milliseconds on a CPU) would stall every HTTP request, SSE stream and health check of the process.
  */
 import type { SamplingOptions } from './sampler.js';
 import type { OnnxModelInfo } from './onnx-info.js';

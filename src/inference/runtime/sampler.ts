@@ -21,7 +21,8 @@ export interface SamplingOptions {
  * top-p sampling with the request's own seeded generator, so a seed reproduces a run.
  *
  * Candidates are sorted only when top-k or top-p needs an order (a full sort of a
- * 150k-entry vocabulary costs ~10 ms; the plain path is two linear passes).
+ * large vocabulary is slow: docs/PERFORMANCE.md, "Why the code is shaped so"; the plain path
+ * is two linear passes).
  */
 export class Sampler {
   private readonly prng: Prng;
