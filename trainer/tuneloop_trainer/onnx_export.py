@@ -8,8 +8,9 @@ session: every target linear of every decoder layer takes two more inputs,
 lora.{i}.{module}.a [batch, in, rank] and lora.{i}.{module}.b [batch, rank, out], and
 computes y = x W + (x A) B per row of the batch. B carries PEFT's alpha / r scaling; a
 row's adapter of a smaller rank is zero-padded, and zero factors are the base model.
-The TorchScript exporter (opset 17) needs no `onnx` package; attention is exported as
-plain matmul/softmax (no SDPA) so the graph runs on any onnxruntime build.
+The TorchScript exporter (opset 17) needs no `onnx` package. The graph is the decoder as
+onnx_graph.py writes it, with onnxruntime's fused contrib operators (its CPU and CUDA
+builds have them) and attention as plain matmul/softmax.
 """
 from __future__ import annotations
 
@@ -26,21 +27,10 @@ import torch.nn as nn
 from .errors import TrainerError
 from .model import CausalLM
 from .model_folder import LORA_TARGETS
+from .onnx_graph import MS_DOMAIN, FusedCachedLM
 
 OPSET = 17
 META_FILE = "tuneloop-onnx.json"
-
-
-class _CachedLM(nn.Module):
-    def __init__(self, lm: CausalLM):
-        super().__init__()
-        self.lm = lm
-
-    def forward(self, input_ids, attention_mask, position_ids, *past_flat):
-        past = [(past_flat[2 * i], past_flat[2 * i + 1]) for i in range(len(past_flat) // 2)]
-        masks = self.lm.cache_masks(attention_mask, input_ids.shape[1])
-        logits, presents = self.lm(input_ids, position_ids, masks, past)
-        return (logits.float(), *[t for kv in presents for t in kv])
 
 
 class _LoraInputLinear(nn.Module):
@@ -56,7 +46,7 @@ class _LoraInputLinear(nn.Module):
         return self.base_layer(x) + torch.matmul(torch.matmul(x, self.a), self.b)
 
 
-class _LoraCachedLM(_CachedLM):
+class _LoraCachedLM(FusedCachedLM):
     def __init__(self, lm: CausalLM, lora: list[_LoraInputLinear]):
         super().__init__(lm)
         self.lora = lora
@@ -162,13 +152,14 @@ def export_onnx(
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # tracer warnings about shape arithmetic are expected
             torch.onnx.export(
-                _LoraCachedLM(lm, [m for _, m in lora]) if lora else _CachedLM(lm),
+                _LoraCachedLM(lm, [m for _, m in lora]) if lora else FusedCachedLM(lm),
                 (ids, mask, pos, *past, *factors),
                 os.path.join(tmp, "model.onnx"),
                 input_names=inputs,
                 output_names=outputs,
                 dynamic_axes=axes,
                 opset_version=OPSET,
+                custom_opsets={MS_DOMAIN: 1},
                 do_constant_folding=True,
                 **kwargs,
             )
