@@ -164,7 +164,7 @@ def export_onnx(
                 **kwargs,
             )
         meta = {
-            "formatVersion": 1,
+            "formatVersion": 2,  # 2: the fused graph of onnx_graph.py (1: the traced model)
             "opset": OPSET,
             "dtype": "float32",
             "modelType": c.model_type,
