@@ -13,7 +13,7 @@ import torch
 from conftest import make_model_dir, micro_config, run_cli
 from tuneloop_trainer.hf_io import load_model
 from tuneloop_trainer.lora import LoRALinear, apply_lora, merge_lora
-from tuneloop_trainer.onnx_graph import FusedCachedLM, lora_layout
+from tuneloop_trainer.onnx_export import _LoraCachedLM, wrap_lora_inputs
 
 TARGETS = ["q_proj", "v_proj", "down_proj"]
 
@@ -59,33 +59,23 @@ def test_lora_input_module_matches_peft_per_row(tmp_path):
     for m in lm.modules():
         if hasattr(m, "use_sdpa"):
             m.use_sdpa = False
-    layout = lora_layout(lm, TARGETS)
+    wrapped = wrap_lora_inputs(lm, TARGETS)
     r_max = max(r for r in ranks if r)
     factors = []
-    for name in dict.fromkeys(m["a"] for m in layout):  # one pair per group, in input order
-        members = [m for m in layout if m["a"] == name]
-        g = members[0]
-        a = torch.zeros(3, g["in"], g["slots"] * r_max)
-        b = torch.zeros(3, g["slots"] * r_max, g["groupOut"])
-        for m in members:
-            s, o = m["slot"] * r_max, m["offset"]
-            for row, (ad, r, alpha) in enumerate(zip(adapters, ranks, alphas)):
-                if ad:
-                    a[row, :, s : s + r] = ad[m["module"]][0].T
-                    b[row, s : s + r, o : o + m["out"]] = ad[m["module"]][1].T * (alpha / r)
+    for path, lin in wrapped:
+        a = torch.zeros(3, lin.base_layer.in_features, r_max)
+        b = torch.zeros(3, r_max, lin.base_layer.out_features)
+        for row, (ad, r, alpha) in enumerate(zip(adapters, ranks, alphas)):
+            if ad:
+                a[row, :, :r] = ad[path][0].T
+                b[row, :r, :] = ad[path][1].T * (alpha / r)
         factors += [a, b]
-    # q, k, v are one projection: q and v share a pair of inputs, in two slots
-    assert [(m["module"].split(".")[-1], m["slot"], m["slots"]) for m in layout[:3]] == [
-        ("q_proj", 0, 2),
-        ("v_proj", 1, 2),
-        ("down_proj", 0, 1),
-    ]
     c = lm.config
     mask = torch.ones(3, 7, dtype=torch.int64)
     pos = torch.arange(7).expand(3, 7)
     past = [torch.zeros(3, c.num_key_value_heads, 0, c.head_dim) for _ in range(2 * c.num_hidden_layers)]
     with torch.no_grad():
-        logits = FusedCachedLM(lm, TARGETS)(ids, mask, pos, *past, *factors)[0]
+        logits = _LoraCachedLM(lm, [m for _, m in wrapped])(ids, mask, pos, *past, *factors)[0]
 
     _, plain = load_model(d)
     plain.eval()
@@ -120,32 +110,14 @@ def test_graph_takes_factors_per_row_with_a_dynamic_rank(exported):
     c = micro_config("qwen2")
     lora_inputs = [n for n in meta["inputs"] if n.startswith("lora.")]
     assert meta["lora"]["targets"] == TARGETS
-    # one pair per layer for q|k|v (q and v) and one for down
-    assert len(lora_inputs) == 2 * 2 * c.num_hidden_layers
-    assert lora_inputs[:4] == [
-        "lora.0.q_proj+v_proj.a",
-        "lora.0.q_proj+v_proj.b",
-        "lora.0.down_proj.a",
-        "lora.0.down_proj.b",
-    ]
-    assert [m["a"] for m in meta["lora"]["modules"]][:3] == [
-        "lora.0.q_proj+v_proj.a",
-        "lora.0.q_proj+v_proj.a",
-        "lora.0.down_proj.a",
-    ]
+    assert len(lora_inputs) == 2 * len(TARGETS) * c.num_hidden_layers
+    assert [m["a"] for m in meta["lora"]["modules"]][:3] == ["lora.0.q_proj.a", "lora.0.v_proj.a", "lora.0.down_proj.a"]
     assert meta["inputs"][: 3 + 2 * c.num_hidden_layers] == [n for n in meta["inputs"] if not n.startswith("lora.")]
     for m in meta["lora"]["modules"]:
         assert shapes[m["a"]] == ["batch", m["in"], "rank"]
-        assert shapes[m["b"]] == ["batch", "rank", m["groupOut"]]
+        assert shapes[m["b"]] == ["batch", "rank", m["out"]]
     v = next(m for m in meta["lora"]["modules"] if m["module"] == "model.layers.1.self_attn.v_proj")
-    kv = c.num_key_value_heads * c.head_dim
-    assert (v["in"], v["out"]) == (c.hidden_size, kv)
-    assert (v["slot"], v["slots"], v["offset"], v["groupOut"]) == (
-        1,
-        2,
-        c.num_attention_heads * c.head_dim + kv,
-        c.num_attention_heads * c.head_dim + 2 * kv,
-    )
+    assert (v["in"], v["out"]) == (c.hidden_size, c.num_key_value_heads * c.head_dim)
     # Each factor feeds a MatMul (the low-rank path), not a constant-folded copy.
     consumers = {n for node in model.graph.node if node.op_type == "MatMul" for n in node.input}
     assert set(lora_inputs) <= consumers

@@ -4,12 +4,10 @@ IO names are a contract (PROTOCOL.md § ONNX): inputs input_ids, attention_mask,
 position_ids, past_key_values.{i}.key/.value; outputs logits, present.{i}.key/.value.
 
 A LoRA-input export (`lora_targets`) serves any LoRA fine-tune of the model from one
-session: every fused projection of a decoder layer (q|k|v, o, gate|up, down) with a target
-among its members takes two more inputs, lora.{i}.{targets}.a [batch, in, slots * rank]
-and lora.{i}.{targets}.b [batch, slots * rank, out], and computes y = x W + (x A) B per row
-of the batch: A holds the targets' A side by side, B their B block-diagonally
-(onnx_graph.lora_layout says where each goes). B carries PEFT's alpha / r scaling; a row's
-adapter of a smaller rank is zero-padded, and zero factors are the base model.
+session: every target linear of every decoder layer takes two more inputs,
+lora.{i}.{module}.a [batch, in, rank] and lora.{i}.{module}.b [batch, rank, out], and
+computes y = x W + (x A) B per row of the batch. B carries PEFT's alpha / r scaling; a
+row's adapter of a smaller rank is zero-padded, and zero factors are the base model.
 The TorchScript exporter (opset 17) needs no `onnx` package. The graph is the decoder as
 onnx_graph.py writes it, with onnxruntime's fused contrib operators (its CPU and CUDA
 builds have them) and attention as plain matmul/softmax.
@@ -24,14 +22,70 @@ import tempfile
 import warnings
 
 import torch
+import torch.nn as nn
 
 from .errors import TrainerError
 from .model import CausalLM
 from .model_folder import LORA_TARGETS
-from .onnx_graph import MS_DOMAIN, FusedCachedLM, lora_layout
+from .onnx_graph import MS_DOMAIN, FusedCachedLM
 
 OPSET = 17
 META_FILE = "tuneloop-onnx.json"
+
+
+class _LoraInputLinear(nn.Module):
+    """A frozen linear plus per-row low-rank factors given as graph inputs (set per forward)."""
+
+    def __init__(self, base: nn.Linear):
+        super().__init__()
+        self.base_layer = base
+        self.a: torch.Tensor | None = None  # (B, in, r)
+        self.b: torch.Tensor | None = None  # (B, r, out)
+
+    def forward(self, x):  # x: (B, T, in)
+        return self.base_layer(x) + torch.matmul(torch.matmul(x, self.a), self.b)
+
+
+class _LoraCachedLM(FusedCachedLM):
+    def __init__(self, lm: CausalLM, lora: list[_LoraInputLinear]):
+        super().__init__(lm)
+        self.lora = lora
+
+    def forward(self, input_ids, attention_mask, position_ids, *flat):
+        n_past = 2 * self.lm.config.num_hidden_layers
+        factors = flat[n_past:]
+        for i, m in enumerate(self.lora):
+            m.a, m.b = factors[2 * i], factors[2 * i + 1]
+        return super().forward(input_ids, attention_mask, position_ids, *flat[:n_past])
+
+
+def lora_modules(lm: CausalLM, targets: list[str]) -> list[tuple[str, nn.Linear]]:
+    """(module path, linear) of every target in decoder order: layer by layer, and within a
+    layer in LORA_TARGETS order, which is the order of the graph's lora inputs."""
+    order = {t: i for i, t in enumerate(LORA_TARGETS)}
+    out = []
+    for i, layer in enumerate(lm.model.layers):
+        found = [(n, m) for n, m in layer.named_modules() if n.split(".")[-1] in targets and isinstance(m, nn.Linear)]
+        found.sort(key=lambda nm: order[nm[0].split(".")[-1]])
+        out += [(f"model.layers.{i}.{n}", m) for n, m in found]
+    return out
+
+
+def lora_input_names(path: str) -> tuple[str, str]:
+    """model.layers.3.self_attn.q_proj → (lora.3.q_proj.a, lora.3.q_proj.b)."""
+    parts = path.split(".")
+    return f"lora.{parts[2]}.{parts[-1]}.a", f"lora.{parts[2]}.{parts[-1]}.b"
+
+
+def wrap_lora_inputs(lm: CausalLM, targets: list[str]) -> list[tuple[str, _LoraInputLinear]]:
+    """Replaces each target linear by a _LoraInputLinear, in place; returns them in input order."""
+    wrapped = []
+    for path, linear in lora_modules(lm, targets):
+        parent = lm.get_submodule(path.rsplit(".", 1)[0])
+        w = _LoraInputLinear(linear)
+        setattr(parent, path.rsplit(".", 1)[1], w)
+        wrapped.append((path, w))
+    return wrapped
 
 
 def lora_dir_name(targets: list[str]) -> str:
@@ -52,19 +106,19 @@ def export_onnx(
     lm: CausalLM, out_dir: str, generation: dict | None = None, lora_targets: list[str] | None = None
 ) -> str:
     """Writes out_dir/model.onnx (+ external data if > 2 GB) and out_dir/tuneloop-onnx.json.
-    With `lora_targets`, the graph takes LoRA factors for those modules."""
+    With `lora_targets`, the graph takes LoRA factors for those modules (wraps `lm` in place)."""
     c = lm.config
     lm = lm.float().eval().cpu()
     for m in lm.modules():
         if hasattr(m, "use_sdpa"):
             m.use_sdpa = False
     weight_bytes = sum(t.numel() * 4 for t in lm.state_dict().values())
-    lora_meta = []
+    lora = []
     if lora_targets is not None:
         unknown = sorted(set(lora_targets) - set(LORA_TARGETS))
         if unknown or not lora_targets:
             raise TrainerError("INVALID_SPEC", f"LoRA targets must be among {', '.join(LORA_TARGETS)}")
-        lora_meta = lora_layout(lm, lora_targets)
+        lora = wrap_lora_inputs(lm, lora_targets)
     B, T, P = 2, 3, 2  # dummy shapes; every axis below is declared dynamic
     ids = torch.randint(0, c.vocab_size, (B, T))
     mask = torch.ones(B, P + T, dtype=torch.int64)
@@ -72,15 +126,13 @@ def export_onnx(
     past = [torch.zeros(B, c.num_key_value_heads, P, c.head_dim) for _ in range(2 * c.num_hidden_layers)]
     inputs, outputs = io_names(c.num_hidden_layers)
     R = 3  # dummy rank; the axis is dynamic
-    factors, groups = [], {}
-    for m in lora_meta:  # one pair of inputs per group, in the order of the entries
-        if m["a"] not in groups:
-            groups[m["a"]] = m
-            factors += [
-                torch.randn(B, m["in"], m["slots"] * R) * 0.1,
-                torch.randn(B, m["slots"] * R, m["groupOut"]) * 0.1,
-            ]
-            inputs += [m["a"], m["b"]]
+    factors, lora_meta = [], []
+    for path, m in lora:
+        a_name, b_name = lora_input_names(path)
+        lin = m.base_layer
+        factors += [torch.randn(B, lin.in_features, R) * 0.1, torch.randn(B, R, lin.out_features) * 0.1]
+        inputs += [a_name, b_name]
+        lora_meta.append({"module": path, "in": lin.in_features, "out": lin.out_features, "a": a_name, "b": b_name})
     axes = {
         "input_ids": {0: "batch", 1: "sequence"},
         "attention_mask": {0: "batch", 1: "total_sequence"},
@@ -100,7 +152,7 @@ def export_onnx(
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # tracer warnings about shape arithmetic are expected
             torch.onnx.export(
-                FusedCachedLM(lm, lora_targets if lora_meta else None),
+                _LoraCachedLM(lm, [m for _, m in lora]) if lora else FusedCachedLM(lm),
                 (ids, mask, pos, *past, *factors),
                 os.path.join(tmp, "model.onnx"),
                 input_names=inputs,
@@ -133,7 +185,7 @@ def export_onnx(
             "inputs": inputs,
             "outputs": outputs,
         }
-        if lora_meta:
+        if lora:
             meta["lora"] = {"targets": [t for t in LORA_TARGETS if t in lora_targets], "modules": lora_meta}
         with open(os.path.join(tmp, META_FILE), "w", encoding="utf-8") as f:
             json.dump(meta, f, indent=2)

@@ -21,8 +21,8 @@ forward computes the same function with the same weights in about 30:
 Each fused operator is a torch.autograd.Function whose `forward` computes the operator's
 result in torch (the trace runs it, and the trainer's tests compare it with the model)
 and whose `symbolic` writes the onnxruntime node. Inputs, outputs and the KV-cache layout
-are those of PROTOCOL.md § ONNX. A LoRA-input export keeps the fused products too: each
-projection with targets takes one pair of factor inputs for all of them (`_Projection`).
+are those of PROTOCOL.md § ONNX; a LoRA-input export keeps its wrapped linears separate
+(their factors are per module) and fuses everything else.
 """
 from __future__ import annotations
 
@@ -79,129 +79,59 @@ class _SkipRmsNorm(torch.autograd.Function):
         return out[0], out[3]
 
 
-# The projections of a decoder layer as the export computes them: each group is one MatMul
-# over its members' concatenated weights, split after it.
-GROUPS = (("q_proj", "k_proj", "v_proj"), ("o_proj",), ("gate_proj", "up_proj"), ("down_proj",))
+def _plain(*modules: nn.Module) -> bool:
+    return all(type(m) is nn.Linear for m in modules)
 
 
-class _Projection(nn.Module):
-    """One fused projection: y = h W (+ b), plus, in a LoRA-input export, the low-rank term
-    (h A) B of the factors given for it, split into its members' outputs.
-
-    A LoRA-input group takes one pair of factor inputs for all its target members: A
-    [batch, in, slots * rank], the members' A side by side along the rank axis, and B
-    [batch, slots * rank, out], block-diagonal (each member's B in its own rows and output
-    columns, zeros elsewhere), so the group stays two MatMuls however many members it has.
-    `col_scale` applies the attention scale folded into q's weights to q's low-rank term."""
-
-    def __init__(self, linears: list[nn.Linear], scales: list[float], lora: bool):
-        super().__init__()
-        w = torch.cat([m.weight.detach() * s for m, s in zip(linears, scales)], dim=0)
-        self.weight = nn.Parameter(w, requires_grad=False)
-        self.bias = None
-        if any(m.bias is not None for m in linears):
-            b = [
-                (m.bias.detach() if m.bias is not None else torch.zeros(m.out_features)) * s
-                for m, s in zip(linears, scales)
-            ]
-            self.bias = nn.Parameter(torch.cat(b), requires_grad=False)
-        self.sizes = [m.out_features for m in linears]
-        cols = None
-        if lora and any(s != 1.0 for s in scales):
-            cols = torch.cat([torch.full((m.out_features,), s) for m, s in zip(linears, scales)])
-        self.register_buffer("col_scale", cols, persistent=False)
-
-    def forward(self, h, factors=None):
-        y = F.linear(h, self.weight, self.bias)
-        if factors is not None:
-            low = torch.matmul(torch.matmul(h, factors[0]), factors[1])
-            y = y + (low * self.col_scale if self.col_scale is not None else low)
-        return y.split(self.sizes, dim=-1) if len(self.sizes) > 1 else (y,)
-
-
-def lora_layout(lm: CausalLM, targets: list[str]) -> list[dict]:
-    """The LoRA inputs of an export, one entry per target module in decoder order (layer by
-    layer, within a layer in the order q, k, v, o, gate, up, down): its path, sizes, the
-    names of its group's factor inputs, its slot among the group's targets, the column of
-    its first output in the group's output, and the group's sizes (PROTOCOL.md § LoRA-input
-    export)."""
-    out = []
-    for i, layer in enumerate(lm.model.layers):
-        for group in GROUPS:
-            members = [t for t in group if t in targets]
-            if not members:
-                continue
-            mods = {t: getattr(layer.self_attn if t in GROUPS[0] + GROUPS[1] else layer.mlp, t) for t in group}
-            name = f"lora.{i}.{'+'.join(members)}"
-            group_out = sum(m.out_features for m in mods.values())
-            offsets = {}
-            col = 0
-            for t in group:
-                offsets[t] = col
-                col += mods[t].out_features
-            for slot, t in enumerate(members):
-                where = "self_attn" if t in GROUPS[0] + GROUPS[1] else "mlp"
-                out.append(
-                    {
-                        "module": f"model.layers.{i}.{where}.{t}",
-                        "in": mods[t].in_features,
-                        "out": mods[t].out_features,
-                        "a": f"{name}.a",
-                        "b": f"{name}.b",
-                        "slot": slot,
-                        "slots": len(members),
-                        "offset": offsets[t],
-                        "groupOut": group_out,
-                    }
-                )
-    return out
+def _cat_linear(mods: list[nn.Linear], scales: list[float]) -> tuple[nn.Parameter, nn.Parameter | None]:
+    w = torch.cat([m.weight.detach() * s for m, s in zip(mods, scales)], dim=0)
+    if all(m.bias is None for m in mods):
+        return nn.Parameter(w, requires_grad=False), None
+    b = torch.cat(
+        [(m.bias.detach() if m.bias is not None else torch.zeros(m.out_features)) * s for m, s in zip(mods, scales)]
+    )
+    return nn.Parameter(w, requires_grad=False), nn.Parameter(b, requires_grad=False)
 
 
 class FusedCachedLM(nn.Module):
-    """forward(input_ids, attention_mask, position_ids, *past, *factors) → (logits, *present),
-    as PROTOCOL.md § ONNX names them; for export only (float32, eval, CPU). With
-    `lora_targets`, the factor inputs of `lora_layout` follow the past, one pair per group."""
+    """forward(input_ids, attention_mask, position_ids, *past) → (logits, *present), as
+    PROTOCOL.md § ONNX names them; for export only (float32, eval, CPU)."""
 
-    def __init__(self, lm: CausalLM, lora_targets: list[str] | None = None):
+    def __init__(self, lm: CausalLM):
         super().__init__()
         c = lm.config
         self.lm = lm
         self.nh, self.nkv, self.hd = c.num_attention_heads, c.num_key_value_heads, c.head_dim
         self.eps = c.rms_norm_eps
+        self.inter = c.intermediate_size
         freqs = torch.arange(c.max_position_embeddings, dtype=torch.float32)[:, None] * lm.inv_freq[None]
         self.register_buffer("cos", freqs.cos(), persistent=False)  # (context, hd/2)
         self.register_buffer("sin", freqs.sin(), persistent=False)
         scale = 1.0 / math.sqrt(self.hd)
-        targets = set(lora_targets or [])
-        self.proj = nn.ModuleList()
-        # (layer, group) → index of its factor pair among the factor inputs
-        self.factor_index: dict[tuple[int, int], int] = {}
-        for i, layer in enumerate(lm.model.layers):
+        self.qkv = nn.ParameterList()
+        self.qkv_bias = nn.ParameterList()
+        self.gate_up = nn.ParameterList()
+        self.gate_up_bias = nn.ParameterList()
+        self.fused_qkv: list[bool] = []
+        self.fused_gate_up: list[bool] = []
+        for layer in lm.model.layers:
             a, m = layer.self_attn, layer.mlp
-            linears = ([a.q_proj, a.k_proj, a.v_proj], [a.o_proj], [m.gate_proj, m.up_proj], [m.down_proj])
-            for mod in (x for group in linears for x in group):
-                if type(mod) is not nn.Linear:
-                    raise TypeError(
-                        f"export needs plain linear layers (merge adapters first), found {type(mod).__name__}"
-                    )
-            layer_proj = nn.ModuleList()
-            for gi, (names, mods) in enumerate(zip(GROUPS, linears)):
-                lora = any(t in targets for t in names)
-                if lora:
-                    self.factor_index[(i, gi)] = len(self.factor_index)
-                scales = [scale if t == "q_proj" else 1.0 for t in names]
-                layer_proj.append(_Projection(mods, scales, lora))
-            self.proj.append(layer_proj)
+            self.fused_qkv.append(_plain(a.q_proj, a.k_proj, a.v_proj))
+            if self.fused_qkv[-1]:
+                w, b = _cat_linear([a.q_proj, a.k_proj, a.v_proj], [scale, 1.0, 1.0])
+                self.qkv.append(w)
+                if b is not None:
+                    self.qkv_bias.append(b)
+            self.fused_gate_up.append(_plain(m.gate_proj, m.up_proj))
+            if self.fused_gate_up[-1]:
+                w, b = _cat_linear([m.gate_proj, m.up_proj], [1.0, 1.0])
+                self.gate_up.append(w)
+                if b is not None:
+                    self.gate_up_bias.append(b)
+        self.scale = scale
 
-    def forward(self, input_ids, attention_mask, position_ids, *flat):
+    def forward(self, input_ids, attention_mask, position_ids, *past_flat):
         lm, nh, nkv, hd = self.lm, self.nh, self.nkv, self.hd
-        n_past = 2 * len(lm.model.layers)
-        past_flat, factors = flat[:n_past], flat[n_past:]
-
-        def project(i, gi, h):
-            k = self.factor_index.get((i, gi))
-            return self.proj[i][gi](h, None if k is None else (factors[2 * k], factors[2 * k + 1]))
-
         g = nh // nkv
         T = input_ids.shape[1]
         S = attention_mask.shape[1]
@@ -214,8 +144,15 @@ class FusedCachedLM(nn.Module):
         layers = lm.model.layers
         h = layers[0].input_layernorm(x)
         presents = []
+        qi = gi = 0
         for i, layer in enumerate(layers):
-            q, k, v = project(i, 0, h)
+            attn, mlp = layer.self_attn, layer.mlp
+            if self.fused_qkv[i]:
+                bias = self.qkv_bias[qi] if len(self.qkv_bias) else None
+                q, k, v = F.linear(h, self.qkv[qi], bias).split([nh * hd, nkv * hd, nkv * hd], dim=-1)
+                qi += 1
+            else:
+                q, k, v = attn.q_proj(h) * self.scale, attn.k_proj(h), attn.v_proj(h)
             q = _Rotary.apply(q, position_ids, self.cos, self.sin, nh)
             k = _Rotary.apply(k, position_ids, self.cos, self.sin, nkv)
             q = _Reshape.apply(
@@ -226,10 +163,15 @@ class FusedCachedLM(nn.Module):
             presents += [k, v]
             att = torch.softmax(q @ k.transpose(-2, -1) + biases[lm.windows[i]], dim=-1)  # (B, nkv, g*T, S)
             y = _Reshape.apply(att @ v, (0, nh, -1, hd)).transpose(1, 2)  # (B, T, nh, hd)
-            (a,) = project(i, 1, _Reshape.apply(y, (0, -1, nh * hd)))
+            a = attn.o_proj(_Reshape.apply(y, (0, -1, nh * hd)))
             h, x = _SkipRmsNorm.apply(a, x, layer.post_attention_layernorm.weight, self.eps)
-            gate, up = project(i, 2, h)
-            (m,) = project(i, 3, F.silu(gate) * up)
+            if self.fused_gate_up[i]:
+                bias = self.gate_up_bias[gi] if len(self.gate_up_bias) else None
+                gate, up = F.linear(h, self.gate_up[gi], bias).split([self.inter, self.inter], dim=-1)
+                gi += 1
+            else:
+                gate, up = mlp.gate_proj(h), mlp.up_proj(h)
+            m = mlp.down_proj(F.silu(gate) * up)
             norm = layers[i + 1].input_layernorm if i + 1 < len(layers) else lm.model.norm
             h, x = _SkipRmsNorm.apply(m, x, norm.weight, self.eps)
         return (lm.lm_head(h).float(), *presents)

@@ -77,8 +77,7 @@ function loraLayout(value: unknown): LoraLayout | null {
         typeof m.a === 'string' &&
         typeof m.b === 'string' &&
         Number.isInteger(m.in) &&
-        Number.isInteger(m.out) &&
-        [m.slot, m.slots, m.offset, m.groupOut].every((n) => n === undefined || Number.isInteger(n)),
+        Number.isInteger(m.out),
     );
   if (!ok) throw new OnnxModelError(`${ONNX_META_FILE} has an invalid lora section`);
   return { targets: v.targets as string[], modules: v.modules as LoraLayout['modules'] };
