@@ -79,18 +79,33 @@ class _SkipRmsNorm(torch.autograd.Function):
         return out[0], out[3]
 
 
-def _plain(*modules: nn.Module) -> bool:
-    return all(type(m) is nn.Linear for m in modules)
+class _Projection(nn.Module):
+    """Linear layers that read the same input, outputs scaled by `scales`: one MatMul over
+    their concatenated weights, split after it; or, where one is not a plain linear (a
+    target a LoRA-input export wraps: its factors are inputs of its own), each on its own."""
 
+    def __init__(self, linears: list[nn.Module], scales: list[float]):
+        super().__init__()
+        self.fused = all(type(m) is nn.Linear for m in linears)
+        self.scales = scales
+        if not self.fused:
+            self.linears = nn.ModuleList(linears)
+            return
+        self.sizes = [m.out_features for m in linears]
+        w = torch.cat([m.weight.detach() * s for m, s in zip(linears, scales)], dim=0)
+        self.weight = nn.Parameter(w, requires_grad=False)
+        self.bias = None
+        if any(m.bias is not None for m in linears):
+            b = [
+                (m.bias.detach() if m.bias is not None else torch.zeros(m.out_features)) * s
+                for m, s in zip(linears, scales)
+            ]
+            self.bias = nn.Parameter(torch.cat(b), requires_grad=False)
 
-def _cat_linear(mods: list[nn.Linear], scales: list[float]) -> tuple[nn.Parameter, nn.Parameter | None]:
-    w = torch.cat([m.weight.detach() * s for m, s in zip(mods, scales)], dim=0)
-    if all(m.bias is None for m in mods):
-        return nn.Parameter(w, requires_grad=False), None
-    b = torch.cat(
-        [(m.bias.detach() if m.bias is not None else torch.zeros(m.out_features)) * s for m, s in zip(mods, scales)]
-    )
-    return nn.Parameter(w, requires_grad=False), nn.Parameter(b, requires_grad=False)
+    def forward(self, h):
+        if self.fused:
+            return F.linear(h, self.weight, self.bias).split(self.sizes, dim=-1)
+        return tuple(m(h) * s if s != 1.0 else m(h) for m, s in zip(self.linears, self.scales))
 
 
 class FusedCachedLM(nn.Module):
@@ -103,32 +118,17 @@ class FusedCachedLM(nn.Module):
         self.lm = lm
         self.nh, self.nkv, self.hd = c.num_attention_heads, c.num_key_value_heads, c.head_dim
         self.eps = c.rms_norm_eps
-        self.inter = c.intermediate_size
         freqs = torch.arange(c.max_position_embeddings, dtype=torch.float32)[:, None] * lm.inv_freq[None]
         self.register_buffer("cos", freqs.cos(), persistent=False)  # (context, hd/2)
         self.register_buffer("sin", freqs.sin(), persistent=False)
         scale = 1.0 / math.sqrt(self.hd)
-        self.qkv = nn.ParameterList()
-        self.qkv_bias = nn.ParameterList()
-        self.gate_up = nn.ParameterList()
-        self.gate_up_bias = nn.ParameterList()
-        self.fused_qkv: list[bool] = []
-        self.fused_gate_up: list[bool] = []
-        for layer in lm.model.layers:
-            a, m = layer.self_attn, layer.mlp
-            self.fused_qkv.append(_plain(a.q_proj, a.k_proj, a.v_proj))
-            if self.fused_qkv[-1]:
-                w, b = _cat_linear([a.q_proj, a.k_proj, a.v_proj], [scale, 1.0, 1.0])
-                self.qkv.append(w)
-                if b is not None:
-                    self.qkv_bias.append(b)
-            self.fused_gate_up.append(_plain(m.gate_proj, m.up_proj))
-            if self.fused_gate_up[-1]:
-                w, b = _cat_linear([m.gate_proj, m.up_proj], [1.0, 1.0])
-                self.gate_up.append(w)
-                if b is not None:
-                    self.gate_up_bias.append(b)
-        self.scale = scale
+        self.qkv = nn.ModuleList(
+            _Projection([layer.self_attn.q_proj, layer.self_attn.k_proj, layer.self_attn.v_proj], [scale, 1.0, 1.0])
+            for layer in lm.model.layers
+        )
+        self.gate_up = nn.ModuleList(
+            _Projection([layer.mlp.gate_proj, layer.mlp.up_proj], [1.0, 1.0]) for layer in lm.model.layers
+        )
 
     def forward(self, input_ids, attention_mask, position_ids, *past_flat):
         lm, nh, nkv, hd = self.lm, self.nh, self.nkv, self.hd
@@ -144,15 +144,9 @@ class FusedCachedLM(nn.Module):
         layers = lm.model.layers
         h = layers[0].input_layernorm(x)
         presents = []
-        qi = gi = 0
         for i, layer in enumerate(layers):
             attn, mlp = layer.self_attn, layer.mlp
-            if self.fused_qkv[i]:
-                bias = self.qkv_bias[qi] if len(self.qkv_bias) else None
-                q, k, v = F.linear(h, self.qkv[qi], bias).split([nh * hd, nkv * hd, nkv * hd], dim=-1)
-                qi += 1
-            else:
-                q, k, v = attn.q_proj(h) * self.scale, attn.k_proj(h), attn.v_proj(h)
+            q, k, v = self.qkv[i](h)
             q = _Rotary.apply(q, position_ids, self.cos, self.sin, nh)
             k = _Rotary.apply(k, position_ids, self.cos, self.sin, nkv)
             q = _Reshape.apply(
@@ -165,12 +159,7 @@ class FusedCachedLM(nn.Module):
             y = _Reshape.apply(att @ v, (0, nh, -1, hd)).transpose(1, 2)  # (B, T, nh, hd)
             a = attn.o_proj(_Reshape.apply(y, (0, -1, nh * hd)))
             h, x = _SkipRmsNorm.apply(a, x, layer.post_attention_layernorm.weight, self.eps)
-            if self.fused_gate_up[i]:
-                bias = self.gate_up_bias[gi] if len(self.gate_up_bias) else None
-                gate, up = F.linear(h, self.gate_up[gi], bias).split([self.inter, self.inter], dim=-1)
-                gi += 1
-            else:
-                gate, up = mlp.gate_proj(h), mlp.up_proj(h)
+            gate, up = self.gate_up[i](h)
             m = mlp.down_proj(F.silu(gate) * up)
             norm = layers[i + 1].input_layernorm if i + 1 < len(layers) else lm.model.norm
             h, x = _SkipRmsNorm.apply(m, x, norm.weight, self.eps)
